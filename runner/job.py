@@ -1,0 +1,24 @@
+"""The plain data a runner receives: the job, and how to run it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a handler is called with."""
+
+    id: str
+    type: str
+    files: tuple[str, ...] = ()
+    business_description: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    attempt: int = 1
+    max_attempts: int = 1
+    # The runner's memory limit, so a handler can size its own buffers (DuckDB, caches).
+    memory_limit_mb: int | None = None
+    # Global handler settings from the config file, e.g. {"ai": {...}}.
+    settings: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,95 @@
+"""The `jobsup` command line: one click group, its commands in the modules beside this one."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from supervisor import __version__, config
+from supervisor.db import Connection, close_quietly, connect_config
+from supervisor.errors import JobsupError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONFIG_KEY = "jobsup.config"
+
+
+def _remember_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.meta[CONFIG_KEY] = value
+
+
+def config_option(f: F) -> F:
+    """`-c/--config FILE`, accepted by every command (and by `jobsup` itself)."""
+    option = click.option(
+        "-c",
+        "--config",
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        callback=_remember_config,
+        help="TOML config file (default: $JOBSUP_CONFIG, else built-in defaults).",
+    )
+    return option(f)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(f)
+
+
+def load_config(overrides: config.Overrides | None = None) -> config.Config:
+    """The configuration for this command: -c / $JOBSUP_CONFIG, environment, then flags."""
+    path = click.get_current_context().meta.get(CONFIG_KEY)
+    return config.load(path, {k: v for k, v in (overrides or {}).items() if v is not None})
+
+
+@contextmanager
+def database(cfg: config.Config) -> Iterator[Connection]:
+    """A connection to the configured database for the length of one command."""
+    conn = connect_config(cfg, application_name="jobsup-cli")
+    try:
+        yield conn
+    finally:
+        close_quietly(conn)
+
+
+def not_yet_available(name: str) -> None:
+    raise JobsupError(f"`jobsup {name}` is not yet available in jobsup {__version__}")
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="jobsup")
+@click.option(
+    "-c",
+    "--config",
+    type=click.Path(dir_okay=False),
+    envvar="JOBSUP_CONFIG",
+    expose_value=False,
+    callback=_remember_config,
+    help="TOML config file (also $JOBSUP_CONFIG).",
+)
+def cli() -> None:
+    """jobsup: a PostgreSQL-backed job supervisor, one process per job under memory and time
+    limits. DATABASE_URL (or POSTGRES_URL) names the database; without one, jobsup runs an
+    embedded PostgreSQL in its state directory (./.jobsup, or $JOBSUP_HOME)."""
+
+
+def main() -> None:
+    """Entry point of the `jobsup` console script: errors a person can fix print one line."""
+    try:
+        cli.main(prog_name="jobsup")
+    except JobsupError as e:
+        click.echo(f"jobsup: {e}", err=True)
+        sys.exit(e.exit_code)
+
+
+# The commands register themselves on `cli` when their modules are imported.
+from supervisor.cli import admin, db, inspect, run  # noqa: E402, F401

@@ -1,0 +1,82 @@
+"""`jobsup db …`: create, migrate and check the schema; the embedded server's URL and stop."""
+
+from __future__ import annotations
+
+import click
+
+from supervisor import embedded, schema
+from supervisor.cli import cli, config_option, database, json_option, load_config, print_json
+from supervisor.db import mask_url
+from supervisor.errors import JobsupError
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database schema and the embedded PostgreSQL."""
+
+
+@db_group.command("init")
+@config_option
+def init() -> None:
+    """Create jobsup's tables (or bring them up to date)."""
+    _migrate("created")
+
+
+@db_group.command("migrate")
+@config_option
+def migrate() -> None:
+    """Upgrade an existing (seed-built) database; keeps every row. Safe to repeat."""
+    _migrate("applied")
+
+
+def _migrate(verb: str) -> None:
+    cfg = load_config()
+    with database(cfg) as conn:
+        applied = schema.migrate(conn)
+    if not applied:
+        click.echo("database schema is up to date")
+    for m in applied:
+        click.echo(f"{verb} {m.version:04d}_{m.name}")
+
+
+@db_group.command("check")
+@config_option
+@json_option
+def check(as_json: bool) -> None:
+    """Exit 1, naming what is missing, unless the schema is up to date."""
+    cfg = load_config()
+    with database(cfg) as conn:
+        problems = schema.check(conn)
+    if as_json:
+        print_json({"up_to_date": not problems, "problems": problems})
+    elif problems:
+        for problem in problems:
+            click.echo(problem)
+        click.echo("run `jobsup db migrate` to fix")
+    else:
+        click.echo("database schema is up to date")
+    if problems:
+        raise SystemExit(1)
+
+
+@db_group.command("url")
+@config_option
+@click.option("--show-password", is_flag=True, help="Print the URL unmasked.")
+def url(show_password: bool) -> None:
+    """Print the database URL (starts the embedded server if it is the one in use)."""
+    cfg = load_config()
+    resolved = embedded.resolve_url(cfg)
+    click.echo(resolved if show_password else mask_url(resolved))
+
+
+@db_group.command("stop")
+@config_option
+def stop() -> None:
+    """Stop the embedded PostgreSQL of this state directory."""
+    cfg = load_config()
+    if cfg.database.url:
+        raise JobsupError("a database URL is configured: there is no embedded server to stop")
+    if embedded.stop(cfg.state_dir):
+        click.echo(f"stopped the embedded PostgreSQL in {embedded.pgdata(cfg.state_dir)}")
+    else:
+        click.echo("the embedded PostgreSQL is not running")

