@@ -1,0 +1,198 @@
+"""The nouns of the workflow: a loaded table, its columns and their roles, an insight."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from typing import Any
+
+
+class Role(StrEnum):
+    """What a column is for in a business analysis."""
+
+    TIME = "time"
+    MEASURE = "measure"
+    CATEGORY = "category"
+    IDENTIFIER = "identifier"
+    TEXT = "text"
+    OTHER = "other"
+
+
+class Aggregation(StrEnum):
+    """How a measure adds up over rows: totals (revenue) or averages (price, rating)."""
+
+    SUM = "sum"
+    MEAN = "mean"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a loaded table, with the figures its role was inferred from."""
+
+    name: str
+    sql_type: str
+    role: Role
+    expr: str  # SQL giving the typed value, e.g. TRY_CAST("amount" AS DOUBLE)
+    non_null: int
+    distinct: int
+    numeric_share: float = 1.0  # share of non-null text values readable as numbers
+    minimum: Any = None
+    maximum: Any = None
+    negatives: int = 0
+    aggregation: Aggregation = Aggregation.SUM
+    caption: str | None = None  # what to call it when the name will not do
+
+    @property
+    def label(self) -> str:
+        """The column name as a reader would say it."""
+        return self.caption or humanize(self.name)
+
+    @property
+    def entity_label(self) -> str:
+        """What an identifier counts, in the plural: customer_id -> 'customers'."""
+        return plural(
+            re.sub(r"[\s_.\-]*(id|no|nr|number|key|uuid|code)$", "", self.name, flags=re.IGNORECASE)
+            or self.name
+        )
+
+    @property
+    def terms(self) -> frozenset[str]:
+        """The words a business description may use for this column."""
+        return words(self.name) | words(self.label)
+
+    @property
+    def is_row_count(self) -> bool:
+        """True for the pseudo-measure that counts rows (orders, tickets...)."""
+        return self.expr == "1"
+
+    @property
+    def quantity_label(self) -> str:
+        """'revenue', or 'number of orders' for the row count."""
+        return f"number of {self.label}" if self.is_row_count else self.label
+
+
+@dataclass(frozen=True)
+class Table:
+    """A file loaded into DuckDB: its display name, SQL name, size, columns and origin."""
+
+    name: str
+    sql: str
+    rows: int
+    columns: tuple[Column, ...]
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def having(self, role: Role) -> list[Column]:
+        """The columns with this role, in file order."""
+        return [c for c in self.columns if c.role is role]
+
+    def column(self, name: str) -> Column:
+        """The column called name."""
+        return next(c for c in self.columns if c.name == name)
+
+
+def row_count(unit: str = "records") -> Column:
+    """The number of rows, analysed like a measure and called by its unit: orders, tickets."""
+    return Column(
+        name="rows",
+        sql_type="BIGINT",
+        role=Role.MEASURE,
+        expr="1",
+        non_null=0,
+        distinct=0,
+        caption=unit,
+    )
+
+
+@dataclass
+class Insight:
+    """One finding, as it will be stored in the insights table."""
+
+    insight_type: str
+    title: str
+    summary: str
+    details: dict[str, Any]
+    confidence: float
+    # Words the finding is about (columns, segments), matched against the business description.
+    terms: frozenset[str] = frozenset()
+    # How much the finding matters on its own, in [0, 1], before relevance is applied.
+    weight: float = 0.5
+
+    def to_row(self) -> dict[str, Any]:
+        """The dict the supervisor writes to `insights` (confidence fits DECIMAL(3,2))."""
+        content = {"title": self.title, "summary": self.summary, "details": self.details}
+        return {
+            "insight_type": self.insight_type,
+            "content": content,
+            "confidence_score": round(min(1.0, max(0.0, self.confidence)), 2),
+        }
+
+
+def humanize(name: str) -> str:
+    """'order_total' or 'orderTotal' -> 'order total'."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
+    return re.sub(r"[\s_\-.]+", " ", spaced).strip().lower() or name
+
+
+def plural(name: str) -> str:
+    """'customer' -> 'customers', 'category' -> 'categories' (humanized)."""
+    noun = humanize(name)
+    if noun.endswith("s"):
+        return noun
+    return noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+
+
+def words(text: str) -> frozenset[str]:
+    """The lower-case words of a name or phrase, for relevance matching."""
+    return frozenset(w for w in re.split(r"[^a-z0-9]+", humanize(text)) if w)
+
+
+def number(value: float) -> str:
+    """A figure as a reader wants it: 1,234 / 12.5 / 1.23 M / 4.5 bn."""
+    magnitude = abs(value)
+    if magnitude >= 1e9:
+        return f"{value / 1e9:.2f} bn"
+    if magnitude >= 1e6:
+        return f"{value / 1e6:.2f} M"
+    if magnitude >= 1000 or value == int(value):
+        return f"{value:,.0f}"
+    if magnitude >= 10:
+        return f"{value:,.1f}"
+    return f"{value:.2f}"
+
+
+def percent(share: float, signed: bool = False) -> str:
+    """0.123 -> '12.3%' (or '+12.3%' when signed)."""
+    return f"{share * 100:+.1f}%" if signed else f"{share * 100:.1f}%"
+
+
+def rounded(value: float, digits: int = 4) -> float:
+    """A float trimmed for JSON details."""
+    return round(float(value), digits)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a pattern counts as a finding; a job may override any of them in metadata."""
+
+    alpha: float = 0.01  # family-wise error rate of each family of tests (Holm/Bonferroni)
+    min_trend_change: float = 0.05  # a fitted change smaller than 5% over the period is not news
+    min_anomaly_z: float = 4.0  # floor under the Bonferroni-corrected robust z threshold
+    min_anomaly_effect: float = 0.25  # and at least 25% away from the expected level
+    min_correlation: float = 0.5  # |r| below this is not "strong" for a business reader
+    min_segment_ratio: float = 1.2  # best segment's total at least 1.2x the worst's
+    min_effect_size: float = 0.2  # Cohen's d between the best and worst segment averages
+    min_concentration: float = 0.4  # the top 10% of customers/products bring at least 40%
+    min_missing_share: float = 0.05  # a column with fewer missing values is not flagged
+
+    @classmethod
+    def from_mapping(cls, overrides: Mapping[str, Any]) -> Thresholds:
+        """Defaults with the given keys replaced; an unknown key or a non-number is refused."""
+        known = {f.name for f in fields(cls)}
+        for key, value in overrides.items():
+            if key not in known:
+                raise ValueError(f"unknown threshold {key!r} (known: {', '.join(sorted(known))})")
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ValueError(f"threshold {key!r} must be a number, not {value!r}")
+        return replace(cls(), **{k: float(v) for k, v in overrides.items()})
