@@ -1,0 +1,221 @@
+"""Load one input file into a DuckDB table, or fail with one line that names the file.
+
+DuckDB reads CSV/TSV, JSON, JSON Lines and Parquet itself (gzip included), streaming and
+spilling under its memory limit. We add what its sniffer does not do: decimal commas and
+thousands separators, encodings other than UTF-8, .xlsx, and checks for cut-off files.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runner.insights import sniff
+from runner.insights.excel import xlsx_to_csv
+from runner.insights.sniff import Format, Probe
+from runner.insights.sql import literal, options, run, scalar
+
+if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
+
+NULL_STRINGS = ["", "NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan", "#N/A"]
+UTF8 = ("utf-8", "utf-8-sig")
+
+COMMA_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(\.\d{3})+|\d+),\d+$")
+DOT_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)\.\d+$")
+DOT_GROUPS = re.compile(r"^[-+]?\d{1,3}(\.\d{3})+(,\d+)?$")
+COMMA_GROUPS = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
+def load(con: DuckDBPyConnection, path: str, table: str, workdir: Path) -> dict[str, Any]:
+    """Create `table` from the file at path; return how it was read (format, dialect...)."""
+    found = sniff.probe(path)
+    source: dict[str, Any] = {"file": found.name, "format": found.fmt.value}
+    if found.gzipped:
+        source["compression"] = "gzip"
+    with input_errors(found):
+        if found.fmt is Format.PARQUET:
+            file = _plain(found, workdir)
+            run(con, f"CREATE TABLE {table} AS SELECT * FROM read_parquet({literal(file)})")
+        elif found.fmt is Format.XLSX:
+            converted = workdir / f"{table}.csv"
+            source["sheet"] = xlsx_to_csv(_plain(found, workdir), found.name, converted)
+            _load_csv(con, _converted(found, converted), converted, table)
+        elif found.fmt is Format.JSON:
+            source |= _load_json(con, found, _plain(found, workdir), table)
+        else:
+            source |= _load_csv(con, found, _plain(found, workdir), table)
+        rows = int(scalar(con, f"SELECT count(*) FROM {table}"))
+    if rows == 0:
+        raise found.fail("no data rows (only a header or an empty array)")
+    return source
+
+
+def _plain(found: Probe, workdir: Path) -> Path:
+    """A path DuckDB can read: gzip it cannot stream, and other encodings, go to UTF-8 copies."""
+    target = workdir / f"{found.path.name}.plain"
+    if found.encoding not in (None, *UTF8):
+        opener = gzip.open if found.gzipped else open
+        with (
+            opener(found.path, "rt", encoding=found.encoding, newline="") as src,
+            target.open("w", encoding="utf-8", newline="") as dst,
+        ):
+            shutil.copyfileobj(src, dst, 1 << 20)
+        return target
+    if found.gzipped and found.fmt in (Format.PARQUET, Format.XLSX):
+        with gzip.open(found.path, "rb") as src, target.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        return target
+    return found.path
+
+
+def _converted(found: Probe, file: Path) -> Probe:
+    """The probe of an intermediate UTF-8 CSV made from found."""
+    with file.open("rb") as stream:
+        head = stream.read(sniff.HEAD_BYTES)
+    return Probe(file, found.name, Format.CSV, False, head, "utf-8")
+
+
+def _gzip_option(found: Probe, file: Path) -> str:
+    return "gzip" if found.gzipped and file == found.path else "none"
+
+
+def _load_csv(con: DuckDBPyConnection, found: Probe, file: Path, table: str) -> dict[str, Any]:
+    compression = _gzip_option(found, file)
+    delimiter, header, width = _sniff_csv(con, file, compression)
+    if compression == "none":
+        _check_csv_tail(found, file, delimiter, width)
+    decimal, thousands = detect_number_style(sniff.sample_lines(found), delimiter)
+    settings: dict[str, Any] = {
+        "delim": delimiter,
+        "header": header,
+        "compression": compression,
+        "nullstr": NULL_STRINGS,
+        "decimal_separator": decimal,
+    }
+    if thousands:
+        settings["thousands"] = thousands
+    as_text = _create_from_csv(con, table, file, settings, width)
+    return {
+        "encoding": found.encoding,
+        "delimiter": delimiter,
+        "header": header,
+        "decimal_separator": decimal,
+        "thousands_separator": thousands,
+        "read_as_text": as_text,
+    }
+
+
+def _sniff_csv(con: DuckDBPyConnection, file: Path, compression: str) -> tuple[str, bool, int]:
+    """DuckDB's dialect guess: delimiter, whether there is a header, number of fields."""
+    settings = options({"compression": compression, "nullstr": NULL_STRINGS})
+    query = f"SELECT Delimiter, HasHeader, Columns FROM sniff_csv({literal(file)}, {settings})"
+    delimiter, header, columns = run(con, query)[0]
+    return str(delimiter), bool(header), len(columns)
+
+
+def _create_from_csv(
+    con: DuckDBPyConnection, table: str, file: Path, settings: Mapping[str, Any], width: int
+) -> list[str]:
+    """Read the CSV into table; a column whose values defy the sniffed type is read as text."""
+    import duckdb
+
+    as_text: dict[str, str] = {}
+    for _ in range(width + 1):
+        read = f"read_csv({literal(file)}, {options({**settings, 'types': as_text})})"
+        try:
+            run(con, f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {read}")
+            return sorted(as_text)
+        except duckdb.ConversionException as exc:
+            column = _failed_column(str(exc))
+            if column is None or column in as_text:
+                raise
+            as_text[column] = "VARCHAR"
+    raise AssertionError("unreachable: every column can be read as text")
+
+
+def _failed_column(message: str) -> str | None:
+    match = re.search(r'converting column "(.+?)"', message)
+    return match.group(1) if match else None
+
+
+def _check_csv_tail(found: Probe, file: Path, delimiter: str, width: int) -> None:
+    """Raise when the last line is cut: an open quote, or missing fields and no line break."""
+    line, has_break = sniff.last_line(file)
+    text = line.decode("utf-8", errors="replace")
+    try:
+        fields = next(csv.reader([text], delimiter=delimiter, strict=True), [])
+    except csv.Error as exc:
+        if "unexpected end of data" not in str(exc):
+            return  # DuckDB's reader gives the precise complaint with a line number
+        raise found.fail("truncated CSV: the last line ends inside a quoted field") from None
+    if len(fields) < width and not has_break:
+        problem = f"the last line has {len(fields)} of {width} fields and no line break"
+        raise found.fail(f"truncated CSV: {problem}")
+
+
+def detect_number_style(lines: list[str], delimiter: str) -> tuple[str, str | None]:
+    """The decimal separator and thousands separator used by the numbers in sample lines."""
+    rows = csv.reader(lines[1:500], delimiter=delimiter)
+    fields = [field.strip() for row in rows for field in row]
+    commas = sum(1 for f in fields if COMMA_DECIMAL.match(f))
+    dots = sum(1 for f in fields if DOT_DECIMAL.match(f))
+    if commas > dots and delimiter != ",":
+        return ",", "." if any(DOT_GROUPS.match(f) for f in fields) else None
+    return ".", "," if any(COMMA_GROUPS.match(f) for f in fields) else None
+
+
+def _load_json(con: DuckDBPyConnection, found: Probe, file: Path, table: str) -> dict[str, Any]:
+    layout = "array" if sniff.is_json_array(found) else "newline_delimited"
+    if file == found.path:
+        sniff.check_json_tail(found)
+    settings = {"format": layout, "compression": _gzip_option(found, file)}
+    read = f"read_json({literal(file)}, {options(settings)})"
+    run(con, f"CREATE TABLE {table} AS SELECT * FROM {read}")
+    return {"encoding": found.encoding, "layout": layout}
+
+
+@contextmanager
+def input_errors(found: Probe) -> Iterator[None]:
+    """Turn DuckDB's complaints about the input into PermanentFailure naming the file."""
+    import duckdb
+
+    try:
+        yield
+    except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+        raise found.fail(describe(str(exc), found)) from exc
+    except duckdb.IOException as exc:
+        # Other I/O errors (a full spill disk, say) are the machine's, and worth a retry.
+        if re.search(r"gzip|compress|magic|corrupt|not a", str(exc), re.IGNORECASE) is None:
+            raise
+        raise found.fail(describe(str(exc), found)) from exc
+
+
+def describe(message: str, found: Probe) -> str:
+    """One readable line out of DuckDB's multi-line error text."""
+    message = message.replace(str(found.path), found.name)
+    line = re.search(r"CSV Error on Line: (\d+)", message)
+    fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+    if line and fields:
+        return (
+            f"malformed CSV at line {line.group(1)}: "
+            f"expected {fields.group(1)} fields, found {fields.group(2)}"
+        )
+    if "sniffing file" in message:
+        return "malformed CSV: no delimiter gives every row the same number of fields"
+    if re.search(r"end of gzip", message, re.IGNORECASE):
+        return "truncated gzip stream"
+    if "No magic bytes found at end of file" in message:
+        return "truncated Parquet file: the footer is missing"
+    json_error = re.search(r"Malformed JSON in file .*?, (at byte .*)", message)
+    if json_error:
+        return f"malformed JSON {json_error.group(1).strip()}"
+    first = message.strip().splitlines()[0] if message.strip() else "unreadable"
+    first = re.sub(r"^[A-Za-z ]*Error: ", "", first)
+    return f"malformed {found.fmt.value.upper()}: {first[:240]}"
