@@ -1,0 +1,118 @@
+"""The analysis workflow: load the files, run every analysis, rank, summarise."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+
+from runner.errors import PermanentFailure
+from runner.insights import engine, loader
+from runner.insights.anomalies import find_anomalies
+from runner.insights.correlations import find_correlations
+from runner.insights.model import Aggregation, Insight, Role, Table, Thresholds, row_count
+from runner.insights.profile import kpis, profile
+from runner.insights.quality import check_quality
+from runner.insights.relevance import concepts, prefer, rank
+from runner.insights.roles import (
+    describe_table,
+    entity_columns,
+    main_time,
+    measure_rank,
+    row_unit,
+    segment_columns,
+)
+from runner.insights.segments import compare_segments, concentration
+from runner.insights.series import collect
+from runner.insights.summary import summarize
+from runner.insights.trends import find_trends
+
+if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
+
+MAX_MEASURES = 4
+HEADLINE_MEASURES = 2  # anomalies and segment comparisons look at these and the row count
+MAX_SEGMENT_COLUMNS = 3
+MAX_ENTITY_COLUMNS = 2
+
+
+def run_complete_workflow(
+    files: Sequence[str],
+    business_description: str | None,
+    metadata: Mapping[str, Any],
+    *,
+    settings: Mapping[str, Any] | None = None,
+    memory_limit_mb: int | None = None,
+) -> list[dict[str, Any]]:
+    """Insights rows for the files: the executive summary first, then findings by rank."""
+    if not files:
+        raise PermanentFailure("analysis: the job has no input files")
+    limits = _thresholds(metadata)
+    wanted = concepts(business_description)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="jobsup-insights-") as tmp:
+        workdir = Path(tmp)
+        with engine.connect(workdir, memory_limit_mb) as con:
+            tables = [_load(con, path, f"t{i}", workdir) for i, path in enumerate(files)]
+            findings = [f for t in tables for f in analyse(con, t, limits, wanted)]
+    ranked = rank(findings, business_description)
+    ai = (settings or {}).get("ai")
+    summary = summarize(ranked, tables, business_description, ai)
+    logger.info("analysis: {} insights in {:.1f} s", len(ranked) + 1, time.monotonic() - started)
+    return [summary.to_row(), *(f.to_row() for f in ranked)]
+
+
+def _thresholds(metadata: Mapping[str, Any]) -> Thresholds:
+    overrides = metadata.get("thresholds") or {}
+    if not isinstance(overrides, Mapping):
+        raise PermanentFailure("metadata.thresholds must be an object of numbers")
+    try:
+        return Thresholds.from_mapping(overrides)
+    except ValueError as exc:
+        raise PermanentFailure(f"metadata.thresholds: {exc}") from exc
+
+
+def _load(con: DuckDBPyConnection, path: str, sql_name: str, workdir: Path) -> Table:
+    started = time.monotonic()
+    source = loader.load(con, path, sql_name, workdir)
+    table = describe_table(con, sql_name, source["file"], source)
+    logger.info(
+        "analysis: read {} ({:,} rows, {} columns) in {:.1f} s",
+        table.name,
+        table.rows,
+        len(table.columns),
+        time.monotonic() - started,
+    )
+    return table
+
+
+def analyse(
+    con: DuckDBPyConnection, table: Table, limits: Thresholds, wanted: list[frozenset[str]]
+) -> list[Insight]:
+    """Every finding the data of one table supports."""
+    measures = prefer(sorted(table.having(Role.MEASURE), key=measure_rank), wanted)
+    measures = measures[:MAX_MEASURES]
+    counted = row_count(row_unit(table))
+    headline = [counted, *measures[:HEADLINE_MEASURES]]
+    segments = prefer(segment_columns(table), wanted)[:MAX_SEGMENT_COLUMNS]
+    time_column = main_time(table)
+    timeline = None
+    if time_column is not None:
+        timeline = collect(con, table, time_column, [counted, *measures], segments)
+    findings = [profile(table, timeline), *check_quality(con, table, limits)]
+    findings += kpis(con, table, measures, timeline)
+    if timeline is not None:
+        findings += find_trends(timeline, limits) + find_anomalies(timeline, limits, headline)
+    findings += compare_segments(con, table, segments, headline, limits)
+    findings += find_correlations(con, table, table.having(Role.MEASURE), limits)
+    totals = [m for m in measures if m.aggregation is Aggregation.SUM] or [counted]
+    for entity in prefer(entity_columns(table), wanted)[:MAX_ENTITY_COLUMNS]:
+        found = concentration(con, table, entity, totals[0], limits)
+        findings += [found] if found else []
+    for finding in findings:
+        finding.details.setdefault("file", table.name)
+    return findings
