@@ -22,3 +22,16 @@ class Job:
     memory_limit_mb: int | None = None
     # Global handler settings from the config file, e.g. {"ai": {...}}.
     settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunnerSpec:
+    """Everything a runner needs, handed over in memory at fork."""
+
+    job: Job
+    handler: str  # "module:function"
+    parent_pid: int
+    result_max_bytes: int = 16 << 20
+    # Kernel backstop: RLIMIT_AS for the runner (None: no kernel limit).
+    address_space_bytes: int | None = None
+    log_level: str = "INFO"

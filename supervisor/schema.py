@@ -30,7 +30,7 @@ REQUIRED_COLUMNS = {
     ),
     "insights": ("id", "job_id", "insight_type", "content", "confidence_score", "created_at"),
     "jobsup_workers": (
-        "id", "host", "pid", "process_started", "started_at", "heartbeat_at", "state",
+        "id", "host", "host_key", "pid", "process_started", "started_at", "heartbeat_at", "state",
         "slots", "running", "job_types", "config_path", "version", "runners",
     ),
 }  # fmt: skip

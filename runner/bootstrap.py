@@ -1,0 +1,177 @@
+"""A runner's whole life after fork: become a runner, run the handler, report, leave.
+
+`run` never returns: every path ends in `os._exit`, so nothing inherited from the supervisor
+(its database connections, atexit hooks, buffered output) is ever touched or flushed here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import os
+import resource
+import signal
+import sys
+import traceback
+from typing import Any, NoReturn
+
+from runner import handlers, protocol
+from runner.errors import PermanentFailure, SoftTimeLimitExceeded
+from runner.job import RunnerSpec
+from runner.protocol import Exit, FailureKind
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+TRACEBACK_TAIL = 2048
+
+
+def run(spec: RunnerSpec, result_fd: int, output_fd: int) -> NoReturn:
+    """Run `spec.job` in this freshly forked process and exit with an `Exit` code."""
+    code = Exit.BOOTSTRAP
+    try:
+        become_runner(spec, output_fd)
+        code = run_job(spec, result_fd)
+    except BaseException:  # a bug in jobsup itself: leave the traceback in the output
+        traceback.print_exc()
+    finally:
+        _flush_output()
+        os._exit(code)
+
+
+def become_runner(spec: RunnerSpec, output_fd: int) -> None:
+    """Own process group, death with the parent, default signals, output into the pipe."""
+    os.setpgid(0, 0)  # the supervisor signals the runner's whole tree through its group
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != spec.parent_pid:  # the parent died before PDEATHSIG was armed
+        os._exit(Exit.PARENT_GONE)
+    # Orphaned descendants (double forks, setsid daemons) re-parent to the runner instead of
+    # init, so they stay in the tree the supervisor measures and kills.
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    _reset_signals()
+    _redirect_output(output_fd, spec.log_level)
+    _set_title(f"jobsup: runner {spec.job.id} {spec.job.type}")
+    if spec.address_space_bytes:
+        limit = spec.address_space_bytes
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def run_job(spec: RunnerSpec, result_fd: int) -> Exit:
+    """Call the handler and send its result document; the exit code to leave with."""
+    signal.signal(signal.SIGTERM, _raise_soft_time_limit)
+    try:
+        _check_files(spec.job.files)
+        handler = handlers.load(spec.handler)
+        document = protocol.success(handlers.insights_of(handler(spec.job)))
+    except PermanentFailure as e:
+        document = protocol.failure(FailureKind.PERMANENT, str(e))
+    except SoftTimeLimitExceeded:
+        document = _failure(FailureKind.SOFT_TIME_LIMIT)
+    except MemoryError:
+        document = _failure(FailureKind.MEMORY)
+    except BaseException:  # SystemExit and KeyboardInterrupt from a handler are failures too
+        document = _failure(FailureKind.EXCEPTION)
+    finally:
+        # A SIGTERM from here on ends the runner at once: the supervisor knows why it sent it.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return send(document, result_fd, spec.result_max_bytes)
+
+
+def send(document: dict[str, Any], fd: int, max_bytes: int) -> Exit:
+    """Write `document` (or the reason it cannot be sent) to the result pipe."""
+    try:
+        data = protocol.encode(document)
+    except (TypeError, ValueError) as e:
+        document = protocol.failure(FailureKind.PERMANENT, f"result is not JSON-serialisable: {e}")
+        data = protocol.encode(document)
+    if len(data) > max_bytes:
+        message = f"result too large: {_kib(len(data))} > {_kib(max_bytes)} (result_max_kb)"
+        document = protocol.failure(FailureKind.PERMANENT, message)
+        data = protocol.encode(document)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    return Exit.OK if document["ok"] else Exit.FAILED
+
+
+def _failure(kind: FailureKind) -> dict[str, Any]:
+    error = sys.exc_info()[1]
+    message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return protocol.failure(kind, message, traceback.format_exc()[-TRACEBACK_TAIL:])
+
+
+def _check_files(paths: tuple[str, ...]) -> None:
+    for path in paths:
+        try:
+            with open(path, "rb"):
+                pass
+        except FileNotFoundError:
+            raise PermanentFailure(f"file not found: {path}") from None
+        except IsADirectoryError:
+            raise PermanentFailure(f"not a file but a directory: {path}") from None
+        except OSError as e:
+            raise PermanentFailure(f"cannot read file {path}: {e.strerror}") from None
+
+
+def _raise_soft_time_limit(_signum: int, _frame: Any) -> None:
+    raise SoftTimeLimitExceeded("soft time limit exceeded")
+
+
+def _reset_signals() -> None:
+    """Back to default handlers for every signal the supervisor caught, then unblock them."""
+    signal.set_wakeup_fd(-1)
+    for signum in signal.valid_signals():
+        try:
+            if callable(signal.getsignal(signum)):
+                signal.signal(signum, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _redirect_output(output_fd: int, log_level: str) -> None:
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    os.close(output_fd)
+    sys.stdout = _text_stream(1)
+    sys.stderr = _text_stream(2)
+    from loguru import logger
+
+    logger.remove()  # the supervisor's sinks are not ours to write to
+    logger.add(sys.stderr, level=log_level, format="{level}: {message}")
+
+
+def _text_stream(fd: int) -> io.TextIOWrapper:
+    raw = io.FileIO(fd, "w", closefd=False)
+    return io.TextIOWrapper(raw, line_buffering=True, errors="backslashreplace")
+
+
+def _flush_output() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+
+
+def _set_title(title: str) -> None:
+    try:
+        import setproctitle
+
+        setproctitle.setproctitle(title)
+    except ImportError:
+        pass
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:.0f} KiB"
+
+
+# Loaded once in the supervisor, so a runner does not pay for it after each fork.
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def _prctl(option: int, value: int) -> None:
+    if _libc is not None:
+        _libc.prctl(option, value, 0, 0, 0)

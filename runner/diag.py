@@ -1,0 +1,92 @@
+"""Diagnostic handlers for tests, benchmarks and smoke checks (`conf/dev.toml`: `diag.*`).
+
+Each reads its knobs from the job's metadata.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from runner.job import Job
+
+MB = 1 << 20
+
+
+def noop(job: Job) -> list[dict[str, Any]]:
+    """Nothing, or `insights` small insights (default 0) of `size` bytes each."""
+    count = int(job.metadata.get("insights", 0))
+    text = "x" * int(job.metadata.get("size", 10))
+    return [
+        {"insight_type": "diag", "content": {"n": i, "text": text}, "confidence_score": 1.0}
+        for i in range(count)
+    ]
+
+
+def sleep(job: Job) -> None:
+    """Sleep `seconds` (default 1)."""
+    time.sleep(float(job.metadata.get("seconds", 1)))
+
+
+def fail(job: Job) -> None:
+    """Raise RuntimeError with `message` (only in the first `attempts` attempts, if given)."""
+    attempts = job.metadata.get("attempts")
+    if attempts is None or job.attempt <= int(attempts):
+        raise RuntimeError(job.metadata.get("message", "diag.fail failed on purpose"))
+
+
+def crash(job: Job) -> None:
+    """Exit with `exit_code` at once, or die by `signal` (default SIGSEGV)."""
+    sys.stdout.flush()
+    if "exit_code" in job.metadata:
+        os._exit(int(job.metadata["exit_code"]))
+    signum = signal.Signals[str(job.metadata.get("signal", "SIGSEGV"))]
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    time.sleep(10)  # a signal whose default is not to die leaves us here
+
+
+def allocate(job: Job) -> None:
+    """Grow to `mb` MiB at `mb_per_s` (default: at once), then hold it `hold` seconds."""
+    target = int(float(job.metadata.get("mb", 100)) * MB)
+    rate = float(job.metadata.get("mb_per_s", 0)) * MB
+    step = int(min(target, rate / 100)) if rate else target  # 100 steps a second
+    held = []
+    total = 0
+    while total < target:
+        chunk = min(step, target - total)
+        held.append(b"\x01" * chunk)  # written, so the pages are really resident
+        total += chunk
+        if rate:
+            time.sleep(chunk / rate)
+    time.sleep(float(job.metadata.get("hold", 0)))
+
+
+def spawn(job: Job) -> None:
+    """Start `children` processes that each hold `mb` MiB and keep running; wait `seconds`.
+
+    With `setsid` true the children leave the runner's process group (as daemons do).
+    """
+    code = f"import time; x = b'\\x01' * ({int(job.metadata.get('mb', 0))} << 20); time.sleep(3600)"
+    for _ in range(int(job.metadata.get("children", 1))):
+        subprocess.Popen(
+            [sys.executable, "-c", code], start_new_session=bool(job.metadata.get("setsid"))
+        )
+    time.sleep(float(job.metadata.get("seconds", 0)))
+
+
+def print(job: Job) -> None:
+    """Write `bytes` (default 1 MiB) of numbered lines to `stream` (stdout or stderr)."""
+    stream = sys.stderr if job.metadata.get("stream") == "stderr" else sys.stdout
+    remaining = int(job.metadata.get("bytes", MB))
+    line_number = 0
+    while remaining > 0:
+        line = f"line {line_number} " + "." * 60 + "\n"
+        stream.write(line[:remaining])
+        remaining -= len(line)
+        line_number += 1
+    stream.flush()

@@ -1,0 +1,67 @@
+"""What a runner hands back: one result document on its pipe, and an exit code.
+
+The document is JSON behind an 8-byte length, so the supervisor knows it has all of it even
+when a grandchild still holds the pipe open. It is one of
+
+    {"ok": true,  "insights": [{"insight_type": ..., "content": ..., "confidence_score": ...}]}
+    {"ok": false, "kind": FailureKind, "message": "ValueError: bad row 7", "traceback": "..."}
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import struct
+from typing import Any
+
+HEADER = struct.Struct(">Q")
+
+
+class Exit(enum.IntEnum):
+    """Runner exit codes; anything else (or a signal) means the runner crashed."""
+
+    OK = 0  # result sent, job done
+    FAILED = 1  # failure document sent
+    BOOTSTRAP = 70  # the runner could not set itself up (nothing sent)
+    PARENT_GONE = 71  # the supervisor died before the runner started the job
+
+
+class FailureKind(enum.StrEnum):
+    EXCEPTION = "exception"  # the handler raised: retry
+    PERMANENT = "permanent"  # retrying cannot help (bad input, unknown type): fail now
+    SOFT_TIME_LIMIT = "soft_time_limit"  # SIGTERM reached the handler
+    MEMORY = "memory"  # MemoryError under the kernel backstop
+
+
+def encode(document: dict[str, Any]) -> bytes:
+    """The framed bytes of `document`."""
+    body = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+    return HEADER.pack(len(body)) + body
+
+
+def frame_length(buffer: bytes | bytearray) -> int | None:
+    """The total length (header included) of the frame starting `buffer`, once it is known."""
+    if len(buffer) < HEADER.size:
+        return None
+    (length,) = HEADER.unpack_from(buffer)
+    return int(HEADER.size + length)
+
+
+def decode(buffer: bytes | bytearray) -> dict[str, Any] | None:
+    """The document in a complete frame, or None for a missing, partial or garbled one."""
+    total = frame_length(buffer)
+    if total is None or len(buffer) < total:
+        return None
+    try:
+        document = json.loads(bytes(buffer[HEADER.size : total]))
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def success(insights: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"ok": True, "insights": insights}
+
+
+def failure(kind: FailureKind, message: str, traceback: str = "") -> dict[str, Any]:
+    return {"ok": False, "kind": str(kind), "message": message, "traceback": traceback}

@@ -1,0 +1,145 @@
+"""What became of an attempt: from how the runner ended to what is written for its job."""
+
+from __future__ import annotations
+
+import enum
+import os
+import random
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.protocol import FailureKind
+from supervisor.config import RetryConfig
+from supervisor.runners import KillReason, Runner
+from supervisor.store import ClaimedJob, Outcome
+
+_RNG = random.Random()
+
+
+class Kind(enum.Enum):
+    COMPLETED = "completed"
+    RETRYABLE = "retryable"  # a failed attempt: retry while attempts are left
+    PERMANENT = "permanent"  # fail now: retrying cannot help
+    INTERRUPTED = "interrupted"  # cut short by shutdown: back to pending, no attempt spent
+    LOST = "lost"  # no longer ours (cancelled, reclaimed): write nothing
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: Kind
+    message: str = ""
+    insights: Sequence[dict[str, Any]] = field(default_factory=list)
+    limit: str | None = None  # "memory" or "time": the [retry] on_*_limit policy applies
+
+
+def judge(runner: Runner, result_max_kb: int) -> Verdict:
+    """How the attempt run by `runner` (now exited) went."""
+    document = runner.document()
+    if runner.reason in (KillReason.CANCELLED, KillReason.LOST):
+        return Verdict(Kind.LOST)
+    if document and document.get("ok"):  # finished its work, even if a signal was on its way
+        return Verdict(Kind.COMPLETED, insights=document["insights"])
+    if runner.reason is not None:
+        return _with_output(_killed(runner, document), runner)
+    if runner.result_overflow:
+        message = f"result too large: more than {result_max_kb} KiB (result_max_kb)"
+        return Verdict(Kind.PERMANENT, message)
+    if document:
+        return _with_output(_failed(document), runner)
+    return _with_output(Verdict(Kind.RETRYABLE, _crash_message(runner.status)), runner)
+
+
+def _killed(runner: Runner, document: dict[str, Any] | None) -> Verdict:
+    limits, reason = runner.limits, runner.reason
+    if reason is KillReason.SHUTDOWN:
+        return Verdict(Kind.INTERRUPTED, "interrupted by shutdown")
+    if reason is KillReason.TIME:
+        return Verdict(
+            Kind.RETRYABLE, f"time limit {limits.time_limit:g} s exceeded (killed)", limit="time"
+        )
+    if reason is KillReason.SOFT_TIME:
+        message = f"soft time limit {limits.soft_time_limit:g} s exceeded"
+        if document and document.get("kind") != FailureKind.SOFT_TIME_LIMIT:
+            message += f"; then {document.get('message')}"  # the clean-up itself failed
+        return Verdict(Kind.RETRYABLE, message, limit="time")
+    limit = "memory" if reason is KillReason.MEMORY else None
+    return Verdict(Kind.RETRYABLE, runner.reason_detail or f"killed ({reason})", limit=limit)
+
+
+def _failed(document: dict[str, Any]) -> Verdict:
+    kind, message = document.get("kind"), str(document.get("message", ""))
+    if kind == FailureKind.PERMANENT:
+        return Verdict(Kind.PERMANENT, message)
+    if kind == FailureKind.MEMORY:
+        return Verdict(Kind.RETRYABLE, f"memory limit exceeded: {message}", limit="memory")
+    if kind == FailureKind.SOFT_TIME_LIMIT:  # SIGTERM from outside jobsup (kill, systemd)
+        return Verdict(Kind.RETRYABLE, "runner received SIGTERM")
+    traceback = str(document.get("traceback", "")).rstrip()
+    return Verdict(Kind.RETRYABLE, f"{message}\n{traceback}" if traceback else message)
+
+
+def _crash_message(status: int | None) -> str:
+    if status is None:
+        return "runner vanished"
+    if os.WIFSIGNALED(status):
+        return f"runner killed by {_signal_name(os.WTERMSIG(status))}"
+    code = os.waitstatus_to_exitcode(status)
+    if code == 0:
+        return "runner exited without sending a result"
+    return f"runner exited with code {code}"
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _with_output(verdict: Verdict, runner: Runner) -> Verdict:
+    tail = runner.output.tail_text().rstrip()
+    if not tail or verdict.kind is Kind.INTERRUPTED:
+        return verdict
+    message = f"{verdict.message}\n--- last output ---\n{tail}"
+    return Verdict(verdict.kind, message, verdict.insights, verdict.limit)
+
+
+def decide(
+    job: ClaimedJob,
+    verdict: Verdict,
+    retry: RetryConfig,
+    attempt: dict[str, Any] | None = None,
+    rng: random.Random | None = None,
+) -> Outcome | None:
+    """The row update for `job` after `verdict` (None: nothing to write)."""
+    if verdict.kind is Kind.LOST:
+        return None
+    if verdict.kind is Kind.COMPLETED:
+        return Outcome(job.id, "completed", job.retry_count, None, attempt=attempt,
+                       insights=verdict.insights)  # fmt: skip
+    if verdict.kind is Kind.INTERRUPTED:
+        return Outcome(job.id, "pending", job.retry_count, keep_error=True, attempt=attempt)
+    if verdict.kind is Kind.RETRYABLE and _may_retry(job, verdict, retry):
+        delay = backoff(job.retry_count, retry.backoff_base, retry.backoff_max, rng)
+        return Outcome(job.id, "pending", job.retry_count + 1, verdict.message, delay=delay,
+                       attempt=attempt)  # fmt: skip
+    return Outcome(job.id, "failed", job.retry_count, verdict.message, attempt=attempt)
+
+
+def _may_retry(job: ClaimedJob, verdict: Verdict, retry: RetryConfig) -> bool:
+    if verdict.limit == "memory" and retry.on_memory_limit == "fail":
+        return False
+    if verdict.limit == "time" and retry.on_time_limit == "fail":
+        return False
+    return job.retry_count < retry.max_retries
+
+
+def backoff(
+    retry_count: int, base: float, maximum: float, rng: random.Random | None = None
+) -> float:
+    """Seconds before retry number `retry_count + 1`: doubling from `base`, up to `maximum`,
+    with half of it random so that jobs failing together do not come back together."""
+    delay = min(maximum, base * 2.0**retry_count)
+    return delay / 2 + (rng or _RNG).uniform(0, delay / 2)

@@ -1,0 +1,180 @@
+"""The runners of one supervisor: start them, read their pipes, reap them, and turn each
+ending into the outcome to write for its job."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import selectors
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from loguru import logger
+
+from supervisor import jobs, limits
+from supervisor.config import Config
+from supervisor.logs import job_logger
+from supervisor.outcome import Kind, Verdict, decide, judge
+from supervisor.runners import KillReason, Output, Runner, RunnerState
+from supervisor.spawn import spawn
+from supervisor.store import ClaimedJob, Outcome
+from supervisor.worker import Identity
+
+READ_CHUNK = 65536
+FORK_FAILED_DELAY = 5.0
+
+
+@dataclass
+class Counts:
+    started: int = 0
+    completed: int = 0
+    failed: int = 0
+    retried: int = 0
+    interrupted: int = 0
+    discarded: int = 0
+
+
+class Pool:
+    def __init__(self, config: Config, selector: selectors.BaseSelector, me: Identity) -> None:
+        self.config = config
+        self.selector = selector
+        self.me = me
+        self.runners: dict[int, Runner] = {}
+        self.outcomes: list[Outcome] = []  # waiting to be written
+        self.counts = Counts()
+        self.earliest_retry: float | None = None  # monotonic time the soonest retry falls due
+
+    def __len__(self) -> int:
+        return len(self.runners)
+
+    def __iter__(self) -> Iterator[Runner]:
+        return iter(list(self.runners.values()))
+
+    def start(self, job: ClaimedJob, now: float, log_level: str) -> bool:
+        """Fork a runner for `job`; False when the system could not fork (claim less)."""
+        self.counts.started += 1
+        launch = jobs.launch(job, self.config, self.me.pid, log_level)
+        if isinstance(launch, str):
+            self._record(job, Verdict(Kind.PERMANENT, launch), None)
+            return True
+        try:
+            spawned = spawn(launch.spec)
+        except OSError as e:  # out of processes or memory: give the job back
+            job_logger(job.id).error("cannot start a runner: {}; job back to pending", e)
+            self.outcomes.append(
+                Outcome(
+                    job.id, "pending", job.retry_count, keep_error=True, delay=FORK_FAILED_DELAY
+                )
+            )
+            return False
+        output = Output(limit=self.config.logging.output_limit_kb * 1024)
+        runner = Runner(job, launch.limits, spawned.pid, spawned.result_fd, spawned.output_fd,
+                        now, time.time(), output)  # fmt: skip
+        self.runners[runner.pid] = runner
+        for fd in (runner.result_fd, runner.output_fd):
+            self.selector.register(fd, selectors.EVENT_READ, runner)
+        attempts = self.config.retry.max_retries + 1
+        job_logger(job.id).info(
+            "started {}: attempt {}/{}, runner pid {}",
+            job.job_type,
+            job.attempt,
+            attempts,
+            runner.pid,
+        )
+        return True
+
+    def read(self, runner: Runner, fd: int) -> None:
+        """Take what `runner` wrote on `fd`; close the fd at end of file."""
+        while True:
+            try:
+                data = os.read(fd, READ_CHUNK)
+            except BlockingIOError:
+                return
+            if not data:
+                self._close(runner, fd)
+                return
+            if fd == runner.result_fd:
+                runner.add_result(data, self.config.supervisor.result_max_kb * 1024)
+            else:
+                runner.output.feed(data, job_logger(runner.job_id))
+
+    def reap(self) -> None:
+        """Collect every runner that has exited."""
+        for pid, runner in list(self.runners.items()):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # reaped by someone else: its status is lost
+                done, status = pid, 0
+            if done:
+                runner.exited(status)
+                self._finish(runner)
+
+    def enforce(self, now: float) -> None:
+        for runner in self:
+            if runner.state is not RunnerState.EXITED:
+                limits.enforce_time(runner, now, self.config.supervisor.kill_timeout)
+
+    def terminate_all(self, now: float) -> None:
+        for runner in self:
+            runner.terminate(KillReason.SHUTDOWN, now, self.config.supervisor.kill_timeout)
+
+    def kill_all(self) -> None:
+        for runner in self:
+            runner.kill(KillReason.SHUTDOWN)
+
+    def _finish(self, runner: Runner) -> None:
+        for fd in (runner.result_fd, runner.output_fd):
+            if fd >= 0:
+                self.read(runner, fd)  # what is left in the pipe
+            if fd >= 0 and fd in (runner.result_fd, runner.output_fd):
+                self._close(runner, fd)
+        runner.ops.killpg(runner.pid, signal.SIGKILL)  # whatever the handler left in its group
+        del self.runners[runner.pid]
+        runner.output.close(job_logger(runner.job_id))
+        self._record(runner.job, judge(runner, self.config.supervisor.result_max_kb), runner)
+
+    def _close(self, runner: Runner, fd: int) -> None:
+        self.selector.unregister(fd)
+        os.close(fd)
+        if fd == runner.result_fd:
+            runner.result_fd = -1
+        else:
+            runner.output_fd = -1
+
+    def _record(self, job: ClaimedJob, verdict: Verdict, runner: Runner | None) -> None:
+        """Queue the outcome of `verdict` for writing; count it and log it."""
+        outcome = decide(job, verdict, self.config.retry)
+        if outcome is None:
+            return
+        record = jobs.attempt_record(job, verdict, outcome, self.me, runner)
+        outcome = dataclasses.replace(outcome, attempt=record)
+        self._log(outcome, verdict, runner)
+        self.outcomes.append(outcome)
+
+    def _log(self, outcome: Outcome, verdict: Verdict, runner: Runner | None) -> None:
+        log = job_logger(outcome.job_id)
+        first_line = verdict.message.split("\n", 1)[0]
+        if outcome.status == "completed":
+            self.counts.completed += 1
+            seconds = runner.elapsed(time.monotonic()) if runner else 0.0
+            log.info("completed in {:.2f} s ({} insights)", seconds, len(outcome.insights))
+        elif verdict.kind is Kind.INTERRUPTED:
+            self.counts.interrupted += 1
+            log.warning("interrupted by shutdown: back to pending, no attempt spent")
+        elif outcome.status == "pending":
+            self.counts.retried += 1
+            log.warning("attempt failed, retry in {:.1f} s: {}", outcome.delay, first_line)
+            due = time.monotonic() + outcome.delay
+            self.earliest_retry = min(due, self.earliest_retry or due)
+        else:
+            self.counts.failed += 1
+            log.error("failed: {}", first_line)
+
+
+def log_counts(counts: Counts) -> None:
+    logger.info(
+        "supervisor stopped: {} completed, {} failed, {} retried, {} returned to pending",
+        counts.completed, counts.failed, counts.retried, counts.interrupted,
+    )  # fmt: skip

@@ -1,0 +1,74 @@
+"""Signals as events: handlers only record the signal; the main loop does the work.
+
+The wake-up fd makes a signal wake the selector at once, even between a check and a wait.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+HANDLED = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGQUIT,
+    signal.SIGHUP,
+    signal.SIGTTIN,
+    signal.SIGTTOU,
+    signal.SIGCHLD,
+)
+
+
+class SignalQueue:
+    """Installs the handlers; `fileno()` turns readable when a signal arrives."""
+
+    def __init__(self) -> None:
+        self._queue: deque[signal.Signals] = deque()
+        self._reader, self._writer = socket.socketpair()
+        for sock in (self._reader, self._writer):
+            sock.setblocking(False)
+        self._previous = {signum: signal.getsignal(signum) for signum in HANDLED}
+
+    def install(self) -> None:
+        signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        for signum in HANDLED:
+            signal.signal(signum, self._record)
+
+    def uninstall(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(-1)
+        self._reader.close()
+        self._writer.close()
+
+    def fileno(self) -> int:
+        return self._reader.fileno()
+
+    def pop_all(self) -> list[signal.Signals]:
+        """The signals received since the last call, oldest first."""
+        try:
+            while self._reader.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        signals = list(self._queue)
+        self._queue.clear()
+        return signals
+
+    def _record(self, signum: int, _frame: FrameType | None) -> None:
+        # No logging, no I/O, no locks: just remember it (gunicorn learned this the hard way).
+        self._queue.append(signal.Signals(signum))
+
+
+@contextmanager
+def blocked() -> Iterator[None]:
+    """Block the handled signals, so a child forked inside never runs the parent's handlers."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -1,0 +1,118 @@
+"""Runner state transitions, with a fake clock and fake system calls (no fork)."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+from supervisor import limits
+from supervisor.config import Limits
+from supervisor.runners import KillReason, Output, Runner, RunnerState
+from supervisor.store import ClaimedJob
+
+
+class FakeOps:
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, int]] = []
+
+    def killpg(self, pgid: int, signum: int) -> None:
+        self.sent.append((pgid, signum))
+
+
+class Lines:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, _fmt: str, line: str) -> None:
+        self.lines.append(line)
+
+    def warning(self, fmt: str, *args: Any) -> None:
+        self.lines.append(fmt.format(*args))
+
+
+def runner(**limit_values: Any) -> tuple[Runner, FakeOps]:
+    ops = FakeOps()
+    job = ClaimedJob("j1", "diag.sleep", None, {}, 0, None, False)
+    r = Runner(job, Limits(**limit_values), 42, 5, 6, started=100.0, started_wall=0.0,
+               output=Output(limit=100), ops=ops)  # fmt: skip
+    return r, ops
+
+
+def test_terminate_then_escalate_to_kill_after_kill_timeout() -> None:
+    r, ops = runner()
+    r.terminate(KillReason.SHUTDOWN, now=110.0, kill_timeout=5.0)
+    assert r.state is RunnerState.TERMINATING
+    assert ops.sent == [(42, signal.SIGTERM)]
+    r.terminate(KillReason.SHUTDOWN, now=111.0, kill_timeout=5.0)  # no second SIGTERM
+    r.escalate(114.9)
+    assert r.state is RunnerState.TERMINATING
+    r.escalate(115.0)
+    assert r.state is RunnerState.KILLED
+    assert ops.sent == [(42, signal.SIGTERM), (42, signal.SIGKILL)]
+    r.exited(9)
+    assert r.state is RunnerState.EXITED
+    r.kill(KillReason.TIME)  # nothing to kill any more
+    assert ops.sent[-1] == (42, signal.SIGKILL) and len(ops.sent) == 2
+
+
+def test_soft_then_hard_time_limit() -> None:
+    r, ops = runner(soft_time_limit=10, time_limit=20)
+    limits.enforce_time(r, now=105.0, kill_timeout=30)
+    assert ops.sent == []
+    limits.enforce_time(r, now=110.0, kill_timeout=30)
+    assert (r.state, r.reason, ops.sent) == (
+        RunnerState.TERMINATING,
+        KillReason.SOFT_TIME,
+        [(42, signal.SIGTERM)],
+    )
+    limits.enforce_time(r, now=120.0, kill_timeout=30)  # the handler ignored SIGTERM
+    assert (r.state, r.reason) == (RunnerState.KILLED, KillReason.TIME)
+    assert ops.sent[-1] == (42, signal.SIGKILL)
+
+
+def test_soft_limit_alone_escalates_after_kill_timeout() -> None:
+    r, _ = runner(soft_time_limit=10, time_limit=0)
+    limits.enforce_time(r, now=110.0, kill_timeout=2)
+    limits.enforce_time(r, now=112.0, kill_timeout=2)
+    assert (r.state, r.reason) == (RunnerState.KILLED, KillReason.SOFT_TIME)
+
+
+def test_weightier_reason_wins() -> None:
+    r, _ = runner()
+    r.terminate(KillReason.SHUTDOWN, now=100.0, kill_timeout=1)
+    r.kill(KillReason.MEMORY, "memory limit exceeded: 2 GiB > 1 GiB (rss)")
+    assert r.reason is KillReason.MEMORY
+    assert r.reason_detail.startswith("memory limit exceeded")
+    r2, _ = runner()
+    r2.kill(KillReason.MEMORY)
+    r2.kill(KillReason.SHUTDOWN)
+    assert r2.reason is KillReason.MEMORY
+
+
+def test_per_job_memory_is_capped() -> None:
+    base = Limits(memory_mb=512, max_memory_mb=2048)
+    assert limits.for_job(base, {"memory_mb": 1024}).memory_mb == 1024
+    assert limits.for_job(base, {"memory_mb": 99999}).memory_mb == 2048
+    assert limits.for_job(base, {"memory_mb": "lots"}).memory_mb == 512
+    assert limits.for_job(Limits(memory_mb=512), {"memory_mb": 1024}).memory_mb == 512
+
+
+def test_output_logs_lines_up_to_the_limit_and_keeps_the_tail() -> None:
+    out = Output(limit=30)
+    log = Lines()
+    out.feed(b"first line\nsecond ", log)
+    out.feed(b"line\nthird line that is long\n", log)
+    out.close(log)
+    assert log.lines[:2] == ["first line", "second line"]
+    assert log.lines[2] == "24 more bytes of output not logged (output_limit_kb)"
+    assert out.tail_text().endswith("third line that is long\n")
+    big = Output(limit=10**9)
+    for _ in range(100):
+        big.feed(b"x" * 1000, Lines())
+    assert len(big.tail) == 4096
+
+
+def test_result_overflow_is_noticed() -> None:
+    r, _ = runner()
+    r.add_result(b"x" * 100, max_bytes=50)
+    assert r.result_overflow and r.document() is None
