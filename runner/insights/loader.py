@@ -11,6 +11,7 @@ import csv
 import gzip
 import re
 import shutil
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from runner.insights.sql import literal, options, run, scalar
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
+DELIMITERS = (",", ";", "\t", "|")
 NULL_STRINGS = ["", "NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan", "#N/A"]
 UTF8 = ("utf-8", "utf-8-sig")
 
@@ -88,10 +90,13 @@ def _gzip_option(found: Probe, file: Path) -> str:
 
 def _load_csv(con: DuckDBPyConnection, found: Probe, file: Path, table: str) -> dict[str, Any]:
     compression = _gzip_option(found, file)
-    delimiter, header, width = _sniff_csv(con, file, compression)
+    lines = sniff.sample_lines(found)
+    delimiter = guess_delimiter(lines)
     if compression == "none":
+        width = len(next(csv.reader(lines[:1], delimiter=delimiter), []))
         _check_csv_tail(found, file, delimiter, width)
-    decimal, thousands = detect_number_style(sniff.sample_lines(found), delimiter)
+    header, width = _sniff_csv(con, found, file, compression, delimiter, lines)
+    decimal, thousands = detect_number_style(lines, delimiter)
     settings: dict[str, Any] = {
         "delim": delimiter,
         "header": header,
@@ -112,12 +117,52 @@ def _load_csv(con: DuckDBPyConnection, found: Probe, file: Path, table: str) -> 
     }
 
 
-def _sniff_csv(con: DuckDBPyConnection, file: Path, compression: str) -> tuple[str, bool, int]:
-    """DuckDB's dialect guess: delimiter, whether there is a header, number of fields."""
-    settings = options({"compression": compression, "nullstr": NULL_STRINGS})
-    query = f"SELECT Delimiter, HasHeader, Columns FROM sniff_csv({literal(file)}, {settings})"
-    delimiter, header, columns = run(con, query)[0]
-    return str(delimiter), bool(header), len(columns)
+def guess_delimiter(lines: list[str]) -> str:
+    """The candidate that splits the sample lines into the most consistent number of fields.
+
+    DuckDB's sniffer is not asked: on a file whose rows disagree it silently falls back to
+    one column, which would hide a malformed file.
+    """
+
+    def consistency(delimiter: str) -> tuple[float, int]:
+        widths = [len(row) for row in csv.reader(lines[:200], delimiter=delimiter)]
+        if not widths:
+            return 0.0, 0
+        width, hits = Counter(widths).most_common(1)[0]
+        return (hits / len(widths), width) if width > 1 else (0.0, 0)
+
+    return max(DELIMITERS, key=consistency)
+
+
+def _sniff_csv(
+    con: DuckDBPyConnection,
+    found: Probe,
+    file: Path,
+    compression: str,
+    delimiter: str,
+    lines: list[str],
+) -> tuple[bool, int]:
+    """DuckDB's guess of the header and quoting for our delimiter: (has header, fields)."""
+    import duckdb
+
+    settings = options({"delim": delimiter, "compression": compression, "nullstr": NULL_STRINGS})
+    query = f"SELECT HasHeader, Columns FROM sniff_csv({literal(file)}, {settings})"
+    try:
+        header, columns = run(con, query)[0]
+    except duckdb.InvalidInputException:
+        raise found.fail(_first_ragged_row(lines, delimiter)) from None
+    return bool(header), len(columns)
+
+
+def _first_ragged_row(lines: list[str], delimiter: str) -> str:
+    """Where the sample's rows stop agreeing on their number of fields."""
+    rows = csv.reader(lines, delimiter=delimiter)
+    widths = [(len(row), rows.line_num) for row in rows]
+    width = Counter(w for w, _ in widths).most_common(1)[0][0] if widths else 0
+    for found, line in widths:
+        if found != width:
+            return f"malformed CSV at line {line}: expected {width} fields, found {found}"
+    return "malformed CSV: no delimiter gives every row the same number of fields"
 
 
 def _create_from_csv(
@@ -207,8 +252,6 @@ def describe(message: str, found: Probe) -> str:
             f"malformed CSV at line {line.group(1)}: "
             f"expected {fields.group(1)} fields, found {fields.group(2)}"
         )
-    if "sniffing file" in message:
-        return "malformed CSV: no delimiter gives every row the same number of fields"
     if re.search(r"end of gzip", message, re.IGNORECASE):
         return "truncated gzip stream"
     if "No magic bytes found at end of file" in message:
