@@ -1,4 +1,4 @@
-"""The named SQL statements of `sql/queries.sql`."""
+"""Named SQL statements, kept in `sql/*.sql` where a DBA can read them whole."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from importlib import resources
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
-def _load() -> dict[str, str]:
-    text = (resources.files("supervisor") / "sql" / "queries.sql").read_text()
+def load(filename: str) -> dict[str, str]:
+    """The statements of `sql/<filename>`, each introduced by a `-- name: <name>` line."""
+    text = (resources.files("supervisor") / "sql" / filename).read_text()
     parts = _NAME.split(text)  # [preamble, name1, body1, name2, body2, ...]
     return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
-SQL = _load()
+SQL = load("queries.sql")
