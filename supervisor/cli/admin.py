@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from supervisor import admin
 from supervisor.cli import (
     cli,
     config_option,
     database,
+    jobview,
     json_option,
     load_config,
-    not_yet_available,
     print_json,
 )
+from supervisor.cli.common import DURATION, JOB_ID
 from supervisor.db import transaction
+from supervisor.durations import human
 from supervisor.enqueue import enqueue as enqueue_job
 from supervisor.errors import JobsupError
+
+STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 
 
 @cli.command()
@@ -95,13 +101,155 @@ def jobs_group() -> None:
     """List, show, retry, cancel, reclaim and prune jobs."""
 
 
-def _placeholder(name: str) -> None:
-    @jobs_group.command(name, context_settings={"ignore_unknown_options": True})
-    @config_option
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    def command(args: tuple[str, ...]) -> None:
-        not_yet_available(f"jobs {name}")
+@jobs_group.command("list")
+@config_option
+@click.option("--status", type=click.Choice(STATUSES), help="Only jobs in this status.")
+@click.option("--type", "job_type", help="Only jobs of this type.")
+@click.option("--since", type=DURATION, help="Only jobs created in the last DURATION (2h, 7d).")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@json_option
+def list_command(
+    status: str | None, job_type: str | None, since: float | None, limit: int, as_json: bool
+) -> None:
+    """The newest jobs, newest first."""
+    filters = admin.Filters(status, job_type, since, limit)
+    with database(load_config()) as conn:
+        found = admin.list_jobs(conn, filters)
+    if as_json:
+        print_json(found)
+    elif not found:
+        click.echo("no jobs")
+    else:
+        click.echo(jobview.job_table(found))
 
 
-for _name in ("list", "show", "retry", "cancel", "reclaim", "prune"):
-    _placeholder(_name)
+@jobs_group.command("show")
+@config_option
+@click.argument("job_id", type=JOB_ID)
+@click.option("--details", is_flag=True, help="Also print each insight's details.")
+@json_option
+def show_command(job_id: str, details: bool, as_json: bool) -> None:
+    """Every field of a job, its attempts, its last error and its insights."""
+    with database(load_config()) as conn:
+        found = admin.show_job(conn, job_id)
+        if found is None:
+            raise JobsupError(f"no job {job_id}: `jobsup jobs list` shows the ids")
+        insights = admin.job_insights(conn, job_id)
+    if as_json:
+        print_json(found | {"insights": insights})
+    else:
+        click.echo(jobview.show(found, insights, details))
+
+
+@jobs_group.command("retry")
+@config_option
+@click.argument("job_ids", nargs=-1, type=JOB_ID)
+@click.option("--all-failed", is_flag=True, help="Every failed job.")
+@json_option
+def retry_command(job_ids: tuple[str, ...], all_failed: bool, as_json: bool) -> None:
+    """Failed or cancelled jobs back to pending, attempts counted afresh.
+
+    Exit status 1 when a named job was left alone (it is not failed or cancelled, or does
+    not exist).
+    """
+    if not job_ids and not all_failed:
+        raise click.UsageError("name the jobs to retry, or give --all-failed")
+    with database(load_config()) as conn:
+        changes = admin.retry(conn, job_ids, all_failed)
+    _report(changes, "retried", as_json, "no failed jobs")
+
+
+@jobs_group.command("cancel")
+@config_option
+@click.argument("job_ids", nargs=-1, type=JOB_ID, required=True)
+@json_option
+def cancel_command(job_ids: tuple[str, ...], as_json: bool) -> None:
+    """Cancel pending or running jobs (a running one's runner is killed, on any host).
+
+    Exit status 1 when a named job was left alone (already finished, or no such job).
+    """
+    with database(load_config()) as conn:
+        changes = admin.cancel(conn, job_ids)
+    _report(changes, "cancelled", as_json, "")
+
+
+@jobs_group.command("reclaim")
+@config_option
+@click.option(
+    "--older-than",
+    type=DURATION,
+    help="Jobs with no owner (the original cron's) after DURATION [default: orphan_after, 1h].",
+)
+@json_option
+def reclaim_command(older_than: float | None, as_json: bool) -> None:
+    """Jobs stuck in 'processing' back to pending: those of dead supervisors, and those with
+    no owner at all for --older-than. A job held by a live supervisor is never touched."""
+    cfg = load_config()
+    sup = cfg.supervisor
+    orphan_after = sup.orphan_after if older_than is None else older_than
+    with database(cfg) as conn:
+        found = admin.reclaim(conn, sup.stale_after, orphan_after, cfg.retry.max_retries)
+    if as_json:
+        print_json({"dead_supervisors": found.dead, "jobs": [asdict(c) for c in found.jobs]})
+        return
+    for who in found.dead:
+        click.echo(f"supervisor {who} declared dead (no heartbeat for {sup.stale_after:g} s)")
+    for change in found.jobs:
+        click.echo(f"reclaimed {change.id}: now {change.now} ({change.note})")
+    if not found.jobs:
+        click.echo("nothing to reclaim: every processing job has a live supervisor")
+
+
+@jobs_group.command("prune")
+@config_option
+@click.option("--older-than", type=DURATION, required=True, help="Jobs that ended DURATION ago.")
+@click.option(
+    "--status",
+    "statuses",
+    default="completed,failed",
+    show_default=True,
+    help="Comma-separated: completed, failed, cancelled.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
+@json_option
+def prune_command(older_than: float, statuses: str, batch_size: int, as_json: bool) -> None:
+    """Delete finished jobs and their insights, a batch per transaction."""
+    chosen = _finished_statuses(statuses)
+    with database(load_config()) as conn:
+        pruned = admin.prune(conn, older_than, chosen, batch_size)
+    if as_json:
+        print_json(asdict(pruned) | {"statuses": chosen, "older_than": older_than})
+        return
+    click.echo(
+        f"deleted {pruned.jobs} jobs ({', '.join(chosen)}) that ended over "
+        f"{human(older_than)} ago, with {pruned.insights} insights, in {pruned.batches} batches"
+    )
+
+
+def _finished_statuses(text: str) -> list[str]:
+    chosen = [s.strip() for s in text.split(",") if s.strip()]
+    wrong = [s for s in chosen if s not in admin.FINISHED]
+    if wrong or not chosen:
+        raise JobsupError(
+            f"--status {text}: prune deletes finished jobs only: "
+            f"choose from {', '.join(admin.FINISHED)}"
+        )
+    return chosen
+
+
+def _report(changes: list[admin.Change], verb: str, as_json: bool, none: str) -> None:
+    """One line per job (what changed, or why not); exit 1 when a job was left alone."""
+    done = [c for c in changes if c.now is not None]
+    left = [c for c in changes if c.now is None]
+    if as_json:
+        print_json({verb: [asdict(c) for c in done], "unchanged": [asdict(c) for c in left]})
+    else:
+        for c in done:
+            click.echo(f"{verb} {c.id} (was {c.was}{'; ' + c.note if c.note else ''})")
+        for c in left:
+            why = f"it is {c.was}" if c.was else "no such job"
+            click.echo(f"not {verb} {c.id}: {why}")
+        if not changes and none:
+            click.echo(none)
+    if left:
+        raise SystemExit(1)

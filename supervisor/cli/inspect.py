@@ -2,22 +2,149 @@
 
 from __future__ import annotations
 
+import json
+import time
+from typing import Any
+
 import click
 
-from supervisor.cli import cli, config_option, not_yet_available
+from supervisor import report
+from supervisor.cli import cli, config_option, database, json_option, load_config, print_json
+from supervisor.cli.common import first_line, table
+from supervisor.durations import human
+
+SUPERVISOR_HEADERS = ("HOST", "PID", "STATE", "SLOTS", "UPTIME", "HEARTBEAT", "VERSION", "ID")
+RUNNER_HEADERS = ("JOB", "TYPE", "PID", "ELAPSED", "MEMORY MB", "PEAK MB", "CPU", "ATTEMPT")
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@cli.command()
 @config_option
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def ps(args: tuple[str, ...]) -> None:
-    """Every supervisor and its runners, on every host."""
-    not_yet_available("ps")
+@click.option("--host", help="Only the supervisors of this host.")
+@click.option("--all", "include_stopped", is_flag=True, help="Also those that stopped.")
+@click.option("--watch", type=click.FloatRange(min=0.1), metavar="SECONDS", help="Refresh.")
+@json_option
+def ps(host: str | None, include_stopped: bool, watch: float | None, as_json: bool) -> None:
+    """Every supervisor and its runners, on every host.
+
+    A supervisor whose heartbeat is older than [supervisor] stale_after shows as dead.
+    """
+    cfg = load_config()
+    with database(cfg) as conn:
+
+        def snapshot() -> list[dict[str, Any]]:
+            return report.workers(conn, cfg.supervisor.stale_after, host, include_stopped)
+
+        if watch is None:
+            _print_ps(snapshot(), as_json)
+            return
+        _watch(snapshot, watch, as_json)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+def _watch(snapshot: Any, seconds: float, as_json: bool) -> None:
+    """Print `snapshot()` every `seconds` until interrupted (JSON: one document a line)."""
+    try:
+        while True:
+            found = snapshot()
+            if as_json:
+                click.echo(json.dumps(found, default=str))
+            else:
+                click.clear()
+                click.echo(f"every {seconds:g} s, {time.strftime('%H:%M:%S')}  (Ctrl-C to stop)")
+                _print_ps(found, as_json=False)
+            time.sleep(seconds)
+    except KeyboardInterrupt:
+        pass
+
+
+def _print_ps(workers: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print_json(workers)
+        return
+    if not workers:
+        click.echo("no supervisors registered (`jobsup start` starts one)")
+        return
+    lines = table(SUPERVISOR_HEADERS, [_supervisor_row(w) for w in workers]).split("\n")
+    click.echo(lines[0])
+    for line, worker in zip(lines[1:], workers, strict=True):
+        click.echo(line)
+        if worker["runners"]:
+            rows = [_runner_row(r) for r in worker["runners"]]
+            click.echo(table(RUNNER_HEADERS, rows, indent="    "))
+    click.echo(_ps_summary(workers))
+
+
+def _supervisor_row(w: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        w["host"], w["pid"], w["state"], f"{w['running']}/{w['slots']}", human(w["uptime"]),
+        f"{human(w['heartbeat_age'])} ago", w["version"], w["id"],
+    )  # fmt: skip
+
+
+def _runner_row(r: dict[str, Any]) -> tuple[Any, ...]:
+    limit = r.get("memory_limit_mb")
+    memory = f"{r.get('rss_mb', '-')}/{limit}" if limit else r.get("rss_mb")
+    cpu = f"{r['cpu_percent']:.0f}%" if r.get("cpu_percent") is not None else None
+    attempt = f"{r.get('attempt', '?')}/{r.get('max_attempts', '?')}"
+    return (
+        r.get("job_id"), r.get("job_type"), r.get("pid"), human(r.get("elapsed")), memory,
+        r.get("peak_rss_mb"), cpu, attempt,
+    )  # fmt: skip
+
+
+def _ps_summary(workers: list[dict[str, Any]]) -> str:
+    live = [w for w in workers if w["state"] in ("running", "draining")]
+    busy = sum(len(w["runners"]) for w in live)
+    states: dict[str, int] = {}
+    for w in workers:
+        states[w["state"]] = states.get(w["state"], 0) + 1
+    counted = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    total = sum(w["slots"] for w in live)
+    return f"{len(workers)} supervisors ({counted}); {busy}/{total} slots busy"
+
+
+@cli.command()
 @config_option
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def stats(args: tuple[str, ...]) -> None:
-    """Queue counts, throughput, durations and failures."""
-    not_yet_available("stats")
+@click.option("--hours", type=click.IntRange(min=1), default=24, show_default=True)
+@json_option
+def stats(hours: int, as_json: bool) -> None:
+    """Jobs by status and retry count, throughput per hour, durations per type, failures."""
+    with database(load_config()) as conn:
+        found = report.stats(conn, hours)
+    if as_json:
+        print_json(found)
+    else:
+        click.echo(_stats_text(found))
+
+
+def _stats_text(found: dict[str, Any]) -> str:
+    hours = found["hours"]
+    sections = [
+        _section(
+            "jobs by status and retry count (all time)",
+            ("STATUS", "RETRIES", "JOBS"),
+            [(c["status"], c["retry_count"], c["jobs"]) for c in found["counts"]],
+        ),
+        _section(
+            f"throughput, last {hours} h (jobs ended per hour)",
+            ("HOUR", "COMPLETED", "FAILED"),
+            [(f"{h['hour']:%Y-%m-%d %H:00}", h["completed"], h["failed"])
+             for h in found["throughput"]],
+        ),
+        _section(
+            f"duration per job type, last {hours} h (completed jobs, last attempt)",
+            ("TYPE", "JOBS", "MEDIAN", "P95", "LONGEST"),
+            [(d["job_type"], d["jobs"], human(d["median"]), human(d["p95"]), human(d["longest"]))
+             for d in found["durations"]],
+        ),
+        _section(
+            f"failures, last {hours} h, by first line of the error",
+            ("JOBS", "LAST", "REASON"),
+            [(f["jobs"], f"{f['last']:%Y-%m-%d %H:%M}", first_line(f["reason"], 100))
+             for f in found["failures"]],
+        ),
+    ]  # fmt: skip
+    return "\n\n".join(sections)
+
+
+def _section(title: str, headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
+    return f"{title}\n{table(headers, rows, indent='  ') if rows else '  none'}"

@@ -1,0 +1,152 @@
+"""Job administration: list, show, retry, cancel, reclaim and prune (`jobsup jobs …`).
+
+Each function takes a connection and returns plain data; the SQL is in `sql/admin.sql`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from supervisor import queries, store
+from supervisor.db import Connection, dict_cursor, transaction
+from supervisor.worker import Identity
+
+SQL = queries.load("admin.sql")
+
+FINISHED = ("completed", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class Filters:
+    status: str | None = None
+    job_type: str | None = None
+    since: float | None = None  # seconds back from now
+    limit: int = 50
+
+
+def list_jobs(conn: Connection, filters: Filters) -> list[dict[str, Any]]:
+    """The newest jobs that pass `filters`."""
+    params = {
+        "status": filters.status,
+        "job_type": filters.job_type,
+        "since": filters.since,
+        "limit": filters.limit,
+    }
+    with dict_cursor(conn) as cur:
+        cur.execute(SQL["list_jobs"], params)
+        return [dict(row) for row in cur.fetchall()]
+
+
+def show_job(conn: Connection, job_id: str) -> dict[str, Any] | None:
+    """Every column of the job, its file, owner and insight count; None when there is none."""
+    with dict_cursor(conn) as cur:
+        cur.execute(SQL["show_job"], {"id": job_id})
+        row = cur.fetchone()
+    if row is None:
+        return None
+    job: dict[str, Any] = dict(row.pop("job"))
+    return job | dict(row)
+
+
+def job_insights(conn: Connection, job_id: str) -> list[dict[str, Any]]:
+    with dict_cursor(conn) as cur:
+        cur.execute(SQL["job_insights"], {"id": job_id})
+        return [dict(row) for row in cur.fetchall()]
+
+
+def statuses(conn: Connection, job_ids: Sequence[str]) -> dict[str, str]:
+    """The status of each of `job_ids` that exists."""
+    with conn.cursor() as cur:
+        cur.execute(SQL["statuses"], {"ids": list(job_ids)})
+        return dict(cur.fetchall())
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one command did to one job."""
+
+    id: str
+    was: str | None  # the status before; None: no such job
+    now: str | None  # the status after; None: left alone
+    note: str = ""
+
+
+def _unchanged(conn: Connection, job_ids: Sequence[str], done: set[str]) -> list[Change]:
+    """A Change for each of `job_ids` not in `done`, saying what it is instead."""
+    rest = [job_id for job_id in job_ids if job_id not in done]
+    found = statuses(conn, rest) if rest else {}
+    return [Change(job_id, found.get(job_id), None) for job_id in dict.fromkeys(rest)]
+
+
+def retry(conn: Connection, job_ids: Sequence[str], all_failed: bool = False) -> list[Change]:
+    """Put failed or cancelled jobs back to pending with a fresh count of attempts."""
+    with transaction(conn), conn.cursor() as cur:
+        cur.execute(SQL["retry"], {"ids": list(job_ids), "all_failed": all_failed})
+        changed = [Change(job_id, was, "pending") for job_id, was in cur.fetchall()]
+    return changed + _unchanged(conn, job_ids, {c.id for c in changed})
+
+
+def cancel(conn: Connection, job_ids: Sequence[str]) -> list[Change]:
+    """Cancel pending and running jobs; a running one's owner kills its runner."""
+    why = f"cancelled by {getpass.getuser()}@{socket.gethostname()} (jobsup jobs cancel)"
+    with transaction(conn), conn.cursor() as cur:
+        cur.execute(SQL["cancel"], {"ids": list(job_ids), "why": why})
+        changed = [
+            Change(
+                job_id, was, "cancelled", f"runner on {host} pid {pid} is killed" if host else ""
+            )
+            for job_id, was, host, pid in cur.fetchall()
+        ]
+    return changed + _unchanged(conn, job_ids, {c.id for c in changed})
+
+
+@dataclass(frozen=True)
+class Reclaim:
+    dead: list[str]  # "host pid N" of each supervisor declared dead
+    jobs: list[Change]
+
+
+def reclaim(conn: Connection, stale_after: float, orphan_after: float, max_retries: int) -> Reclaim:
+    """Jobs whose supervisor is dead (or that have had no owner for `orphan_after` seconds).
+
+    The same statements a running supervisor uses: a job held by a live supervisor (fresh
+    heartbeat, or a live pid on this host) is never touched.
+    """
+    found = store.reclaim(conn, Identity.new(), stale_after, orphan_after, max_retries)
+    return Reclaim(
+        dead=[f"{host} pid {pid}" for _id, host, pid in found.dead_workers],
+        jobs=[Change(job_id, "processing", status, error) for job_id, status, error in found.jobs],
+    )
+
+
+@dataclass
+class Pruned:
+    jobs: int = 0
+    insights: int = 0
+    batches: int = 0
+
+
+def prune(
+    conn: Connection, older_than: float, statuses: Sequence[str], batch: int = 1000
+) -> Pruned:
+    """Delete finished jobs (and their insights) that ended over `older_than` seconds ago.
+
+    One transaction per batch of `batch` jobs, so no lock is held for long.
+    """
+    pruned = Pruned()
+    while True:
+        with transaction(conn), conn.cursor() as cur:
+            params = {"statuses": list(statuses), "older_than": older_than, "batch": batch}
+            cur.execute(SQL["prune_batch"], params)
+            ids = [str(job_id) for (job_id,) in cur.fetchall()]
+            if not ids:
+                return pruned
+            cur.execute(SQL["prune_insights"], {"ids": ids})
+            pruned.insights += cur.rowcount
+            cur.execute(SQL["prune_jobs"], {"ids": ids})
+            pruned.jobs += cur.rowcount
+        pruned.batches += 1

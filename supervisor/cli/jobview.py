@@ -1,0 +1,105 @@
+"""How `jobsup jobs list` and `jobsup jobs show` print a job for a person to read."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import Any
+
+from supervisor.cli.common import first_line, table
+from supervisor.durations import human
+
+# `jobs show` prints these first, in this order; any other column follows.
+FIELDS = (
+    ("job_type", "type"), ("status", "status"), ("priority", "priority"),
+    ("retry_count", "retries"), ("business_description", "description"),
+    ("metadata", "metadata"), ("created_at", "created"), ("run_at", "run at"),
+    ("started_at", "started"), ("completed_at", "completed"), ("updated_at", "updated"),
+    ("worker_id", "worker"), ("runner_pid", "runner pid"), ("file_id", "file id"),
+)  # fmt: skip
+SHOWN_ELSEWHERE = {"id", "attempts", "error_message"}
+DETAILS = ("file_path", "original_name", "worker_host", "worker_pid", "worker_state", "insights")
+WIDTH = 96
+
+
+def job_table(jobs: list[dict[str, Any]]) -> str:
+    rows = [
+        (
+            j["id"], j["job_type"], j["status"], j["retry_count"],
+            f"{human(j['age'])} ago", human(j["duration"]), first_line(j["error"], 60),
+        )
+        for j in jobs
+    ]  # fmt: skip
+    return table(("ID", "TYPE", "STATUS", "RETRIES", "CREATED", "RAN", "ERROR"), rows)
+
+
+def show(job: dict[str, Any], insights: list[dict[str, Any]], details: bool) -> str:
+    """The job's fields, its last error, its attempts and its insights, as text."""
+    parts = [f"job {job['id']}", _fields(job)]
+    if job.get("error_message"):
+        parts += ["", "last error:", textwrap.indent(job["error_message"].rstrip(), "  ")]
+    parts += ["", _attempts(job.get("attempts") or [])]
+    parts += ["", _insights(insights, details)]
+    return "\n".join(parts)
+
+
+def _fields(job: dict[str, Any]) -> str:
+    names = dict(FIELDS)
+    keys = [k for k, _ in FIELDS if k in job]
+    keys += [k for k in job if k not in names and k not in SHOWN_ELSEWHERE and k not in DETAILS]
+    rows = [(names.get(k, k.replace("_", " ")), _value(job[k])) for k in keys]
+    if job.get("file_path"):
+        rows.insert(1, ("file", f"{job['file_path']} ({job.get('original_name') or '-'})"))
+    if job.get("worker_host"):
+        owner = f"{job['worker_host']} pid {job['worker_pid']} ({job['worker_state']})"
+        rows.append(("worker host", owner))
+    rows.append(("insights", str(job.get("insights", 0))))
+    return "\n".join(f"  {label:<12} {value}" for label, value in rows)
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _attempts(attempts: list[dict[str, Any]]) -> str:
+    if not attempts:
+        return "attempts: none yet"
+    rows = [
+        (
+            a.get("attempt"), a.get("outcome"), a.get("host"), a.get("pid"), a.get("started"),
+            a.get("seconds"), a.get("peak_memory_mb"), a.get("cpu_seconds"),
+            first_line(a.get("error"), 60) or None,
+        )
+        for a in attempts
+    ]  # fmt: skip
+    headers = ("#", "OUTCOME", "HOST", "PID", "STARTED", "SECONDS", "PEAK MB", "CPU S", "ERROR")
+    return "attempts:\n" + table(headers, rows, indent="  ")
+
+
+def _insights(insights: list[dict[str, Any]], details: bool) -> str:
+    if not insights:
+        return "insights: none"
+    lines = [f"insights ({len(insights)}):"]
+    for n, insight in enumerate(insights, start=1):
+        lines += _insight(n, insight, details)
+    return "\n".join(lines)
+
+
+def _insight(n: int, insight: dict[str, Any], details: bool) -> list[str]:
+    content = insight["content"]
+    score = insight.get("confidence_score")
+    confidence = f" (confidence {score:.2f})" if score is not None else ""
+    head = f"  {n}. [{insight.get('insight_type') or '-'}]"
+    if not isinstance(content, dict) or "title" not in content:
+        return [f"{head}{confidence} {json.dumps(content, sort_keys=True)}"]
+    lines = [f"{head} {content['title']}{confidence}"]
+    for paragraph in str(content.get("summary") or "").splitlines():
+        lines += textwrap.wrap(paragraph, WIDTH, initial_indent="     ", subsequent_indent="     ")
+    if details and content.get("details"):
+        text = json.dumps(content["details"], indent=2, sort_keys=True, default=str)
+        lines.append(textwrap.indent(text, "     "))
+    return lines

@@ -1,0 +1,188 @@
+-- The statements of the operating commands (`jobsup jobs …`, `ps`, `status`, `stop`, `stats`).
+-- Each starts with `-- name: <name>`; values are always parameters (%(name)s).
+-- The seed's created_at/started_at/completed_at are TIMESTAMP (no time zone) written in the
+-- session's zone, so they are compared with `localtimestamp`; run_at (TIMESTAMPTZ) with now().
+
+-- name: list_jobs
+-- Newest first, filtered on the way. Index: jobsup_jobs_created (created_at), read backwards
+-- until %(limit)s rows pass the filters.
+SELECT j.id::text AS id, coalesce(j.job_type, 'analysis') AS job_type, j.status,
+       coalesce(j.retry_count, 0) AS retry_count, j.priority,
+       j.created_at, j.started_at, j.completed_at, j.run_at,
+       extract(epoch FROM localtimestamp - j.created_at)::float8 AS age,
+       extract(epoch FROM coalesce(j.completed_at, localtimestamp) - j.started_at)::float8
+           AS duration,
+       j.worker_id::text AS worker_id,
+       split_part(j.error_message, E'\n', 1) AS error
+FROM processing_jobs j
+WHERE (%(status)s::text IS NULL OR j.status = %(status)s)
+  AND (%(job_type)s::text IS NULL OR coalesce(j.job_type, 'analysis') = %(job_type)s)
+  AND (%(since)s::float8 IS NULL
+       OR j.created_at >= localtimestamp - make_interval(secs => %(since)s))
+ORDER BY j.created_at DESC
+LIMIT %(limit)s;
+
+-- name: show_job
+-- One job with every column (to_jsonb: columns added later show up too), its file, its
+-- owner and how many insights it has. Primary key; insights by jobsup_insights_job.
+SELECT to_jsonb(j) AS job, f.file_path, f.original_name,
+       w.host AS worker_host, w.pid AS worker_pid, w.state AS worker_state,
+       (SELECT count(*) FROM insights i WHERE i.job_id = j.id) AS insights
+FROM processing_jobs j
+LEFT JOIN files f ON f.id = j.file_id
+LEFT JOIN jobsup_workers w ON w.id = j.worker_id
+WHERE j.id = %(id)s;
+
+-- name: job_insights
+-- A job's insights in the order they were written (one INSERT, so ctid breaks the tie of
+-- their equal created_at). Index: jobsup_insights_job (job_id).
+SELECT insight_type, content, confidence_score::float8 AS confidence_score
+FROM insights WHERE job_id = %(id)s
+ORDER BY created_at, ctid;
+
+-- name: statuses
+-- The status of each of %(ids)s that exists. Primary key.
+SELECT id::text, status FROM processing_jobs WHERE id = ANY(%(ids)s::uuid[]);
+
+-- name: retry
+-- The seed's "clear failed jobs for retry": pending now, attempts counted afresh. Named jobs
+-- (primary key) that are failed or cancelled, or with %(all_failed)s every failed job (a scan:
+-- no index covers 'failed'). The `attempts` history is kept.
+WITH target AS (
+    SELECT id, status FROM processing_jobs
+    WHERE (id = ANY(%(ids)s::uuid[]) AND status IN ('failed', 'cancelled'))
+       OR (%(all_failed)s AND status = 'failed')
+    FOR UPDATE
+)
+UPDATE processing_jobs j
+SET status = 'pending', retry_count = 0, error_message = NULL, run_at = now(),
+    started_at = NULL, completed_at = NULL, worker_id = NULL, runner_pid = NULL,
+    updated_at = now()
+FROM target
+WHERE j.id = target.id
+RETURNING j.id::text, target.status AS was;
+
+-- name: cancel
+-- Pending or processing jobs → cancelled. For a processing one the trigger
+-- jobsup_notify_cancel wakes its owner, on whichever host, which kills the runner group; the
+-- owner's late write-back is refused by its ownership guard (status = 'processing').
+-- Primary key; FOR UPDATE waits out a write-back in flight, then re-checks the status.
+WITH target AS (
+    SELECT j.id, j.status, w.host, w.pid
+    FROM processing_jobs j LEFT JOIN jobsup_workers w ON w.id = j.worker_id
+    WHERE j.id = ANY(%(ids)s::uuid[]) AND j.status IN ('pending', 'processing')
+    FOR UPDATE OF j
+)
+UPDATE processing_jobs j
+SET status = 'cancelled', completed_at = localtimestamp, updated_at = localtimestamp,
+    error_message = %(why)s
+FROM target
+WHERE j.id = target.id
+RETURNING j.id::text, target.status AS was, target.host, target.pid;
+
+-- name: prune_batch
+-- The next batch of finished jobs to delete, oldest first. Index: jobsup_jobs_completed
+-- (completed_at). SKIP LOCKED: never waits on a row someone else is writing.
+SELECT id FROM processing_jobs
+WHERE status = ANY(%(statuses)s::text[])
+  AND completed_at < localtimestamp - make_interval(secs => %(older_than)s)
+ORDER BY completed_at
+LIMIT %(batch)s
+FOR UPDATE SKIP LOCKED;
+
+-- name: prune_insights
+-- Index: jobsup_insights_job (job_id).
+DELETE FROM insights WHERE job_id = ANY(%(ids)s::uuid[]);
+
+-- name: prune_jobs
+-- Primary key.
+DELETE FROM processing_jobs WHERE id = ANY(%(ids)s::uuid[]);
+
+-- name: queue
+-- The queue now, without scanning the finished history: pending (jobsup_jobs_due),
+-- processing (jobsup_jobs_owner), the last hour's endings (jobsup_jobs_completed).
+SELECT
+    (SELECT count(*) FROM processing_jobs
+     WHERE status = 'pending' AND run_at <= now()) AS runnable,
+    (SELECT count(*) FROM processing_jobs
+     WHERE status = 'pending' AND run_at > now()) AS scheduled,
+    (SELECT count(*) FROM processing_jobs WHERE status = 'processing') AS processing,
+    (SELECT extract(epoch FROM now() - min(run_at))::float8 FROM processing_jobs
+     WHERE status = 'pending' AND run_at <= now()) AS oldest_pending,
+    (SELECT count(*) FROM processing_jobs
+     WHERE status = 'completed' AND completed_at > localtimestamp - interval '1 hour')
+        AS completed_last_hour,
+    (SELECT count(*) FROM processing_jobs
+     WHERE status = 'failed' AND completed_at > localtimestamp - interval '1 hour')
+        AS failed_last_hour;
+
+-- name: counts
+-- The seed's "check retry counts": every job by status and retry count. A full scan, as the
+-- seed's query is: it counts the whole history.
+SELECT status, coalesce(retry_count, 0) AS retry_count, count(*) AS jobs
+FROM processing_jobs
+GROUP BY 1, 2
+ORDER BY 1, 2;
+
+-- name: throughput
+-- The seed's "job throughput": jobs ended per hour over the last %(hours)s hours, empty hours
+-- included. Index: jobsup_jobs_completed (completed_at).
+SELECT h.hour,
+       count(j.id) FILTER (WHERE j.status = 'completed') AS completed,
+       count(j.id) FILTER (WHERE j.status = 'failed') AS failed
+FROM generate_series(date_trunc('hour', localtimestamp - make_interval(hours => %(hours)s - 1)),
+                     date_trunc('hour', localtimestamp), interval '1 hour') AS h(hour)
+LEFT JOIN processing_jobs j
+       ON j.completed_at >= h.hour AND j.completed_at < h.hour + interval '1 hour'
+GROUP BY h.hour
+ORDER BY h.hour;
+
+-- name: durations
+-- Median and 95th percentile of the last attempt's run time (completed_at - started_at) per
+-- job type, over jobs completed in the last %(hours)s hours. Index: jobsup_jobs_completed.
+SELECT coalesce(job_type, 'analysis') AS job_type, count(*) AS jobs,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - started_at))
+           AS median,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - started_at))
+           AS p95,
+       max(extract(epoch FROM completed_at - started_at))::float8 AS longest
+FROM processing_jobs
+WHERE status = 'completed' AND started_at IS NOT NULL
+  AND completed_at > localtimestamp - make_interval(hours => %(hours)s)
+GROUP BY 1
+ORDER BY 1;
+
+-- name: failures
+-- Jobs failed in the last %(hours)s hours, grouped by the first line of their error.
+-- Index: jobsup_jobs_completed.
+SELECT coalesce(split_part(error_message, E'\n', 1), '(no message)') AS reason,
+       count(*) AS jobs, max(completed_at) AS last
+FROM processing_jobs
+WHERE status = 'failed' AND completed_at > localtimestamp - make_interval(hours => %(hours)s)
+GROUP BY 1
+ORDER BY 2 DESC, 1
+LIMIT %(limit)s;
+
+-- name: workers
+-- Every supervisor on every host, for `jobsup ps`: one small table (rows of supervisors gone
+-- for a day are deleted by forget_workers), read whole.
+SELECT id::text, host, pid, state, slots, running, version, config_path, job_types,
+       extract(epoch FROM now() - started_at)::float8 AS uptime,
+       extract(epoch FROM now() - heartbeat_at)::float8 AS heartbeat_age,
+       runners
+FROM jobsup_workers
+WHERE (%(all)s OR state <> 'stopped')
+  AND (%(host)s::text IS NULL OR host = %(host)s)
+ORDER BY host, started_at;
+
+-- name: worker_of_pid
+-- The live row of the supervisor with %(pid)s on this host (`jobsup stop`, `jobsup status`).
+SELECT id::text, state, slots, running
+FROM jobsup_workers
+WHERE host_key = %(host_key)s AND pid = %(pid)s AND state IN ('running', 'draining')
+ORDER BY started_at DESC
+LIMIT 1;
+
+-- name: held_jobs
+-- The jobs a supervisor runs now. Index: jobsup_jobs_owner (worker_id).
+SELECT id::text FROM processing_jobs WHERE worker_id = %(worker_id)s AND status = 'processing';
