@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-import click
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-from supervisor import logs
-from supervisor.cli import cli, config_option, load_config, not_yet_available
+import click
+from loguru import logger
+
+from supervisor import control, daemon, logs, pidfile, systemd
+from supervisor.cli import CONFIG_KEY, cli, config_option, json_option, load_config, print_json
+from supervisor.config import Config
+from supervisor.durations import human
 from supervisor.embedded import resolve_url
+from supervisor.errors import JobsupError
 from supervisor.loop import RunOptions, Supervisor
+
+EXIT_NOT_RUNNING = 3  # like `systemctl status`
 
 
 @cli.command()
@@ -22,6 +32,7 @@ from supervisor.loop import RunOptions, Supervisor
     type=click.Choice(["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"], False),
     help="Override [logging] level.",
 )
+@click.option("--daemon", is_flag=True, help="Detach; output to <state_dir>/jobsup.log.")
 def start(
     concurrency: int | None,
     interval: float | None,
@@ -29,6 +40,7 @@ def start(
     max_jobs: int | None,
     until_empty: bool,
     log_level: str | None,
+    daemon: bool,
 ) -> None:
     """Run the supervisor: claim jobs and run each in its own process.
 
@@ -37,26 +49,144 @@ def start(
     """
     overrides = {"supervisor.concurrency": concurrency, "supervisor.interval": interval}
     cfg = load_config(overrides)
-    level = log_level.upper() if log_level else None
-    logs.configure(cfg.logging, cfg.state_dir, level)
-    options = RunOptions(
-        max_jobs=max_jobs,
-        until_empty=until_empty,
-        job_types=job_types or None,
-        log_level=level,
-        overrides={k: v for k, v in overrides.items() if v is not None},
+    with _pidfile(cfg, daemon):
+        level = log_level.upper() if log_level else None
+        logs.configure(cfg.logging, cfg.state_dir, level)
+        options = RunOptions(
+            max_jobs=max_jobs,
+            until_empty=until_empty,
+            job_types=job_types or None,
+            log_level=level,
+            overrides={k: v for k, v in overrides.items() if v is not None},
+        )
+        raise SystemExit(Supervisor(cfg, options, resolve_url(cfg)).run())
+
+
+@contextmanager
+def _pidfile(cfg: Config, detach: bool) -> Iterator[None]:
+    """Hold `<state_dir>/jobsup.pid` while the supervisor runs (detached first if asked).
+
+    A daemon is reachable only through its pidfile, so a second one is refused. A foreground
+    supervisor beside a running one (several workers on one state directory) runs without
+    the pidfile: `jobsup stop` and `jobsup status` speak of the first.
+    """
+    path = pidfile.path(cfg.state_dir)
+    holder = pidfile.running(path)
+    if holder is not None and detach:
+        raise pidfile.AlreadyRunning(path, holder)
+    if holder is not None:
+        logger.warning("{} names pid {}: this supervisor runs without a pidfile", path, holder)
+        yield
+        return
+    handshake = daemon.detach(cfg.state_dir / daemon.LOG_NAME) if detach else None
+    try:
+        pidfile.acquire(path)
+    except JobsupError as e:
+        if handshake:
+            handshake.failed(str(e))
+        raise
+    if handshake:
+        handshake.started()
+    try:
+        yield
+    finally:
+        pidfile.release(path)
+
+
+@cli.command()
+@config_option
+@click.option("--timeout", type=click.FloatRange(min=0), help="Seconds to wait for the exit.")
+@click.option("--now", is_flag=True, help="SIGQUIT: kill the runners and stop at once.")
+@json_option
+def stop(timeout: float | None, now: bool, as_json: bool) -> None:
+    """Stop the supervisor of this state directory (SIGTERM: a graceful drain) and wait.
+
+    The default wait is drain_timeout + kill_timeout + 15 s (with --now, kill_timeout + 15 s).
+    Exit status 1 when it is still running after that.
+    """
+    cfg = load_config()
+    stopped = control.stop(cfg, now, timeout)
+    if as_json:
+        print_json(stopped.as_dict() if stopped else None)
+    elif stopped is None:
+        click.echo(f"no supervisor runs from {cfg.state_dir}")
+    else:
+        report = stopped.as_dict()
+        click.echo(
+            f"stopped supervisor pid {stopped.pid} in {human(stopped.seconds)}: "
+            f"{report['finished']} jobs finished while it drained, "
+            f"{report['returned']} returned to pending"
+        )
+
+
+@cli.command()
+@config_option
+@json_option
+def status(as_json: bool) -> None:
+    """Is a supervisor running from this state directory, and how is the queue.
+
+    Exit status 0 when one runs, 3 when none does (like `systemctl status`).
+    """
+    found = control.status(load_config())
+    if as_json:
+        print_json(found.as_dict())
+    else:
+        click.echo(_status_text(found))
+    if not found.running:
+        raise SystemExit(EXIT_NOT_RUNNING)
+
+
+def _status_text(found: control.Status) -> str:
+    if found.pid is None:
+        stale = f" (removed a stale pidfile of pid {found.stale_pid})" if found.stale_pid else ""
+        lines = [f"supervisor: not running{stale}"]
+    else:
+        w = found.worker
+        slots = f", {w['state']}, {w['running']}/{w['slots']} slots busy" if w else ""
+        lines = [f"supervisor: running, pid {found.pid}{slots} ({found.pidfile})"]
+    q = found.queue
+    if q is None:
+        lines.append(f"queue: unknown: {found.database}")
+        return "\n".join(lines)
+    oldest = f"; oldest runnable waiting {human(q['oldest_pending'])}" if q["runnable"] else ""
+    lines += [
+        f"queue: {q['runnable']} pending (+{q['scheduled']} scheduled later), "
+        f"{q['processing']} running{oldest}",
+        f"last hour: {q['completed_last_hour']} completed, {q['failed_last_hour']} failed",
+    ]
+    return "\n".join(lines)
+
+
+@cli.command("install-systemd")
+@config_option
+@click.option("--user", "user_mode", is_flag=True, help="A user unit (systemctl --user).")
+@click.option("--run-as", default="jobsup", show_default=True, help="User= of a system unit.")
+@click.option("--output", type=click.Path(dir_okay=False), help="Write here ('-': stdout).")
+@click.argument("start_args", nargs=-1, type=click.UNPROCESSED)
+def install_systemd(
+    user_mode: bool, run_as: str, output: str | None, start_args: tuple[str, ...]
+) -> None:
+    """Write the systemd unit for this installation (START_ARGS go to `jobsup start`).
+
+    The unit runs this installation's `jobsup` with -c (default /etc/jobsup/prod.toml).
+    """
+    config = click.get_current_context().meta.get(CONFIG_KEY) or systemd.SYSTEM_CONFIG
+    text = systemd.render(
+        systemd.command(),
+        str(Path(config).expanduser().absolute()),
+        user_mode=user_mode,
+        run_as=run_as,
+        start_args=start_args,
     )
-    raise SystemExit(Supervisor(cfg, options, resolve_url(cfg)).run())
-
-
-def _placeholder(name: str, doc: str) -> None:
-    @cli.command(name, help=doc, context_settings={"ignore_unknown_options": True})
-    @config_option
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    def command(args: tuple[str, ...]) -> None:
-        not_yet_available(name)
-
-
-_placeholder("stop", "Stop the supervisor of this state directory (graceful drain).")
-_placeholder("status", "Is a supervisor running here, and how is the queue.")
-_placeholder("install-systemd", "Write the systemd unit for this installation.")
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    path = Path(output) if output else systemd.unit_path(user_mode)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as e:
+        why = f"{e.strerror} (run as root, or use --user)"
+        raise JobsupError(f"cannot write {path}: {why}") from None
+    ctl = "systemctl --user" if user_mode else "systemctl"
+    click.echo(f"wrote {path}\nnext: {ctl} daemon-reload && {ctl} enable --now jobsup")

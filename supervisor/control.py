@@ -1,0 +1,154 @@
+"""`jobsup status` and `jobsup stop`: the supervisor of this state directory (its pidfile),
+and what the database says about it and the queue."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg2
+
+from supervisor import admin, embedded, pidfile, report
+from supervisor.config import Config
+from supervisor.db import Connection, close_quietly, connect, describe
+from supervisor.errors import DatabaseError, JobsupError
+from supervisor.worker import host_key
+
+POLL = 0.1
+STOP_MARGIN = 15.0  # seconds `stop` waits beyond drain_timeout + kill_timeout by default
+
+
+@contextmanager
+def database(cfg: Config) -> Iterator[Connection | None]:
+    """A connection, or None when the database is the embedded one and it is not running
+    (`status` must not start a server as a side effect)."""
+    url = cfg.database.url or embedded.running_url(cfg.state_dir)
+    if not url:
+        yield None
+        return
+    conn = connect(url, statement_timeout=cfg.database.statement_timeout,
+                   connect_timeout=cfg.database.connect_timeout,
+                   application_name="jobsup-cli")  # fmt: skip
+    try:
+        yield conn
+    finally:
+        close_quietly(conn)
+
+
+@dataclass
+class Status:
+    pidfile: Path
+    pid: int | None  # the live supervisor of this state directory
+    stale_pid: int | None = None  # named by a pidfile whose process is gone (now removed)
+    worker: dict[str, Any] | None = None  # its jobsup_workers row
+    queue: dict[str, Any] | None = None
+    database: str = ""  # why there is no queue, when there is none
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "running": self.running, "pid": self.pid, "pidfile": str(self.pidfile),
+            "stale_pid": self.stale_pid, "worker": self.worker, "queue": self.queue,
+            "database": self.database or None,
+        }  # fmt: skip
+
+
+def status(cfg: Config) -> Status:
+    path = pidfile.path(cfg.state_dir)
+    found = Status(path, pidfile.running(path), stale_pid=pidfile.remove_stale(path))
+    try:
+        with database(cfg) as conn:
+            if conn is None:
+                found.database = f"the embedded PostgreSQL in {cfg.state_dir} is not running"
+                return found
+            found.queue = report.queue(conn).as_dict()
+            if found.pid is not None:
+                found.worker = report.worker_of_pid(conn, host_key(), found.pid)
+    except DatabaseError as e:
+        found.database = str(e)
+    except psycopg2.Error as e:
+        found.database = f"database: {describe(e)} (`jobsup db check` says what is missing)"
+    return found
+
+
+@dataclass
+class Stopped:
+    pid: int
+    seconds: float
+    jobs: dict[str, str] = field(default_factory=dict)  # job id -> status after the stop
+
+    def count(self, *statuses: str) -> int:
+        return sum(1 for s in self.jobs.values() if s in statuses)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid, "seconds": round(self.seconds, 1), "jobs": self.jobs,
+            "finished": self.count("completed", "failed", "cancelled"),
+            "returned": self.count("pending"),
+        }  # fmt: skip
+
+
+def stop(cfg: Config, now: bool, timeout: float | None) -> Stopped | None:
+    """Signal the supervisor of this state directory and wait for it to exit.
+
+    None when none runs. The jobs it held when signalled are looked up again afterwards:
+    finished during the drain, or returned to pending.
+    """
+    path = pidfile.path(cfg.state_dir)
+    pid = pidfile.running(path)
+    if pid is None:
+        pidfile.remove_stale(path)
+        return None
+    held = _held_jobs(cfg, pid)
+    sup = cfg.supervisor
+    wait = timeout if timeout is not None else sup.kill_timeout + STOP_MARGIN
+    if timeout is None and not now:
+        wait += sup.drain_timeout
+    began = time.monotonic()
+    os.kill(pid, signal.SIGQUIT if now else signal.SIGTERM)
+    if not _wait_exit(pid, began + wait):
+        raise JobsupError(
+            f"supervisor pid {pid} still runs after {wait:g} s: "
+            + ("see its log" if now else "`jobsup stop --now` stops it at once")
+        )
+    return Stopped(pid, time.monotonic() - began, _statuses(cfg, held))
+
+
+def _wait_exit(pid: int, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(POLL)
+    return False
+
+
+def _held_jobs(cfg: Config, pid: int) -> list[str]:
+    try:
+        with database(cfg) as conn:
+            worker = report.worker_of_pid(conn, host_key(), pid) if conn else None
+            return report.held_jobs(conn, worker["id"]) if conn and worker else []
+    except (DatabaseError, psycopg2.Error):
+        return []  # stopping it matters more than counting its jobs
+
+
+def _statuses(cfg: Config, job_ids: list[str]) -> dict[str, str]:
+    if not job_ids:
+        return {}
+    try:
+        with database(cfg) as conn:
+            return admin.statuses(conn, job_ids) if conn else {}
+    except (DatabaseError, psycopg2.Error):
+        return {}

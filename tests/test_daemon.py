@@ -1,0 +1,154 @@
+"""`jobsup start --daemon`, `status`, `stop` and the pidfile: real processes, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from supervisor import pidfile
+from supervisor.db import Connection
+from supervisor.errors import JobsupError
+from tests.conftest import jobsup
+from tests.processes import SupervisorProcess, add_job, alive, status, wait_for, write_config
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    """The state directory (JOBSUP_HOME); a daemon left running by a failed test is killed."""
+    path = Path(os.environ["JOBSUP_HOME"])
+    yield path
+    pid = pidfile.read(path / pidfile.NAME)
+    if pid is not None and alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_daemon_lifecycle(db_url: str, conn: Connection, tmp_path: Path, home: Path) -> None:
+    config = str(write_config(tmp_path, drain_timeout=30))
+    env = {"DATABASE_URL": db_url}
+    started = jobsup("start", "--daemon", "-c", config, env=env)
+    assert started.returncode == 0, started.stderr
+    pid = pidfile.read(home / "jobsup.pid")
+    assert pid is not None and f"started in the background: pid {pid}" in started.stdout
+    process = psutil.Process(pid)
+    assert process.ppid() != os.getpid()  # detached: not our child
+    assert os.getsid(pid) not in (os.getsid(0), pid)  # own session, and not its leader
+    assert os.readlink(f"/proc/{pid}/fd/0") == "/dev/null"
+    assert os.readlink(f"/proc/{pid}/fd/2") == str(home / "jobsup.log")
+
+    again = jobsup("start", "--daemon", "-c", config, env=env)
+    assert again.returncode == 1
+    assert f"a supervisor already runs from {home} (pid {pid}" in again.stderr
+
+    job_id = add_job(conn, "sleep", seconds=5)
+    wait_for(lambda: status(conn, job_id) == "processing")
+
+    def busy() -> bool:  # the worker row says so from its next heartbeat on
+        result = jobsup("status", "-c", config, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return f"supervisor: running, pid {pid}, running, 1/2 slots busy" in result.stdout
+
+    wait_for(busy)
+    assert json.loads(jobsup("status", "--json", env=env).stdout)["queue"]["processing"] == 1
+
+    stopped = jobsup("stop", "-c", config, env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert "1 jobs finished while it drained, 0 returned to pending" in stopped.stdout
+    assert not alive(pid) and not (home / "jobsup.pid").exists()
+    assert status(conn, job_id) == "completed"
+    assert "stop signal: draining 1 runners" in (home / "jobsup.log").read_text()
+    assert jobsup("status", env=env).returncode == 3
+    assert "no supervisor runs from" in jobsup("stop", env=env).stdout
+
+
+def test_a_stale_pidfile_is_cleaned_and_stop_now_returns_jobs(
+    db_url: str, conn: Connection, tmp_path: Path, home: Path
+) -> None:
+    env = {"DATABASE_URL": db_url}
+    home.mkdir(parents=True)
+    stale = dead_pid()
+    (home / "jobsup.pid").write_text(f"{stale}\n")
+    reported = jobsup("status", env=env)
+    assert reported.returncode == 3
+    assert f"not running (removed a stale pidfile of pid {stale})" in reported.stdout
+    assert not (home / "jobsup.pid").exists()
+
+    (home / "jobsup.pid").write_text(f"{stale}\n")
+    config = str(write_config(tmp_path))
+    assert jobsup("start", "--daemon", "-c", config, env=env).returncode == 0
+    pid = pidfile.read(home / "jobsup.pid")
+    assert pid not in (None, stale)
+    job_id = add_job(conn, "sleep", seconds=120)
+    wait_for(lambda: status(conn, job_id) == "processing")
+    stopped = json.loads(jobsup("stop", "--now", "--json", env=env).stdout)
+    assert (stopped["pid"], stopped["returned"], stopped["finished"]) == (pid, 1, 0)
+    assert status(conn, job_id) == "pending"
+
+
+def test_a_daemon_that_cannot_start_says_so(tmp_path: Path, home: Path) -> None:
+    config = tmp_path / "broken.toml"
+    config.write_text(
+        "[supervisor]\nconcurrency = 1\n[database]\nurl = 'postgresql://127.0.0.1:1/x'\n"
+    )
+    result = jobsup("start", "--daemon", "-c", str(config))
+    assert result.returncode == 0  # detached before it meets the database
+    wait_for(lambda: not (home / "jobsup.pid").exists(), timeout=30)
+    assert "cannot connect to postgresql://127.0.0.1:1/x" in (home / "jobsup.log").read_text()
+
+
+def test_foreground_start_holds_the_pidfile_and_stop_reaches_it(
+    db_url: str, conn: Connection, tmp_path: Path, home: Path, supervisors: list[SupervisorProcess]
+) -> None:
+    config = write_config(tmp_path)
+    first = SupervisorProcess(db_url, config)
+    supervisors.append(first)
+    first.wait_registered(conn)
+    assert pidfile.read(home / "jobsup.pid") == first.pid
+    second = SupervisorProcess(db_url, config)  # another worker on the same state directory
+    supervisors.append(second)
+    second.wait_registered(conn)
+    assert "this supervisor runs without a pidfile" in second.log()
+    assert pidfile.read(home / "jobsup.pid") == first.pid
+    stopped = jobsup("stop", env={"DATABASE_URL": db_url})
+    assert stopped.returncode == 0, stopped.stderr
+    assert f"stopped supervisor pid {first.pid}" in stopped.stdout
+    assert first.wait() == 0 and not (home / "jobsup.pid").exists()
+    assert second.proc.poll() is None
+    second.signal(signal.SIGTERM)
+    assert second.wait() == 0
+    assert not (home / "jobsup.pid").exists()
+
+
+def test_pidfile_refuses_a_live_holder_and_sees_through_a_reused_pid(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "jobsup.pid"
+    pidfile.acquire(path)
+    assert pidfile.running(path) == os.getpid()
+    with pytest.raises(pidfile.AlreadyRunning, match="already runs"):
+        pidfile.acquire(path)
+    pidfile.release(path)
+    assert not path.exists()
+    # A pidfile older than the process it names: the pid was reused, the file is stale.
+    path.write_text(f"{os.getpid()}\n")
+    before = psutil.Process().create_time() - 60
+    os.utime(path, (before, before))
+    assert pidfile.running(path) is None
+    with pidfile.held(path):
+        assert pidfile.read(path) == os.getpid()
+    assert not path.exists()
+    path.write_text("garbage")
+    assert pidfile.read(path) is None
+    pidfile.acquire(path)  # garbage is stale too
+    assert pidfile.read(path) == os.getpid()
+    assert isinstance(pidfile.AlreadyRunning(path, 1), JobsupError)
