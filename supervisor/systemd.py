@@ -41,17 +41,18 @@ OOMPolicy=continue
 Restart=on-failure
 RestartSec=5
 WatchdogSec=30
-{identity}StateDirectory=jobsup
+{identity}# %S is /var/lib (~/.local/state for a user unit): pidfile, log, embedded database.
+StateDirectory=jobsup
 Environment=JOBSUP_HOME=%S/jobsup
 WorkingDirectory=%S/jobsup
 # The outer bound for the supervisor and all its runners: above concurrency x memory_mb.
 MemoryMax=8G
 """
 
+HARDENING = """\
 # Hardening that leaves fork, process groups, signals and rlimits alone. Left out on purpose:
 # ProtectControlGroups (hard_memory may write the runners' cgroup memory.max),
 # MemoryDenyWriteExecute (handler libraries may JIT), SystemCallFilter (handlers vary).
-HARDENING = """\
 NoNewPrivileges=yes
 PrivateTmp=yes
 ProtectSystem=full
