@@ -17,13 +17,23 @@ import math
 from dataclasses import dataclass
 from statistics import median
 
-from runner.insights.model import Column, Insight, Thresholds, number, rounded, words
+from runner.insights.model import (
+    Aggregation,
+    Column,
+    Insight,
+    Thresholds,
+    number,
+    percent,
+    rounded,
+    words,
+)
 from runner.insights.series import Series, Timeline
 from runner.insights.stats import normal_p, normal_threshold, robust_scale, sample_factor
 
 MIN_NEIGHBOURS = 4
 MIN_ROWS_PER_PERIOD = 5  # sparser series are too lumpy for a normal-based threshold
 LEAD_FACTOR = 1.5  # a segment must move 1.5x as much as the total to be named
+DRIVER_SHARE = 0.6  # a segment that holds this share of an overall excess is named
 MAX_EVENTS = 10  # the strongest; details.events_found tells how many there were
 
 
@@ -63,6 +73,15 @@ class Flag:
         return max((p.z for p in self.points), key=abs)
 
 
+@dataclass(frozen=True)
+class Driver:
+    """The segment value behind most of an overall event."""
+
+    segment: Column
+    value: str
+    share: float  # of the overall excess
+
+
 def _lags(timeline: Timeline) -> list[int]:
     """Day offsets of the neighbours that set a period's expected level."""
     span = (timeline.last - timeline.first).days
@@ -76,19 +95,11 @@ def score(series: Series, timeline: Timeline) -> list[Point]:
     """Every period of a series with its expected level and robust z-score."""
     if sum(series.counts.values()) < MIN_ROWS_PER_PERIOD * len(timeline.periods):
         return []
-    present = set(timeline.periods)
-    lags = _lags(timeline)
     raw: list[tuple[dt.date, float, float]] = []
     for period in timeline.periods:
-        value = series.level(period)
-        around = [
-            level
-            for lag in lags
-            if (day := period + dt.timedelta(days=lag)) in present
-            and (level := series.level(day)) is not None
-        ]
-        if value is not None and len(around) >= MIN_NEIGHBOURS:
-            raw.append((period, value, median(around)))
+        value, expected = series.level(period), expected_level(series, period, timeline)
+        if value is not None and expected is not None:
+            raw.append((period, value, expected))
     # Counts and sums of positive amounts are skewed (Poisson, compound Poisson); on
     # Anscombe's square-root scale their noise is close to normal, as the threshold assumes.
     positive = all(v >= 0 and e >= 0 for _, v, e in raw)
@@ -98,6 +109,17 @@ def score(series: Series, timeline: Timeline) -> list[Point]:
     if scale <= 0:
         return []
     return [Point(p, v, e, r / scale) for (p, v, e), r in zip(raw, residuals, strict=True)]
+
+
+def expected_level(series: Series, period: dt.date, timeline: Timeline) -> float | None:
+    """The median of the series at the neighbouring periods (None with too few of them)."""
+    around = [
+        level
+        for lag in _lags(timeline)
+        if (day := period + dt.timedelta(days=lag)) in timeline.present
+        and (level := series.level(day)) is not None
+    ]
+    return median(around) if len(around) >= MIN_NEIGHBOURS else None
 
 
 def _anscombe(x: float) -> float:
@@ -112,7 +134,7 @@ def find_anomalies(timeline: Timeline, limits: Thresholds, measures: list[Column
     threshold = max(limits.min_anomaly_z, normal_threshold(limits.alpha, tests))
     flags = [f for s, points in scored for f in _runs(s, points, threshold, limits, timeline)]
     events = sorted(_events(flags), key=lambda e: -max(abs(f.z) for f in e))
-    found = [_insight(event, threshold, tests) for event in events[:MAX_EVENTS]]
+    found = [_insight(event, threshold, tests, timeline) for event in events[:MAX_EVENTS]]
     for insight in found:
         insight.details["events_found"] = len(events)
     return found
@@ -169,27 +191,57 @@ def _lead(event: list[Flag]) -> list[Flag]:
     ]
 
 
-def _insight(event: list[Flag], threshold: float, tests: int) -> Insight:
+def _driver(flag: Flag, timeline: Timeline) -> Driver | None:
+    """The segment value that accounts for most of an overall event's excess, if one does."""
+    excess = sum(p.value - p.expected for p in flag.points)
+    best: Driver | None = None
+    for series in timeline.series:
+        if series.segment is None or series.measure is not flag.series.measure:
+            continue
+        part = 0.0
+        for point in flag.points:
+            level, expected = (
+                series.level(point.period),
+                expected_level(series, point.period, timeline),
+            )
+            part += (level or 0.0) - (expected or 0.0)
+        if best is None or part / excess > best.share:
+            best = Driver(series.segment, str(series.value), part / excess)
+    return best if best is not None and best.share >= DRIVER_SHARE else None
+
+
+def _insight(event: list[Flag], threshold: float, tests: int, timeline: Timeline) -> Insight:
     flags = _lead(event)
     first = max(flags, key=lambda f: abs(f.z))
     series = first.series
     start, end = min(f.start for f in flags), max(f.end for f in flags)
     when = start.isoformat() if start == end else f"{start.isoformat()} to {end.isoformat()}"
     kind = "Spike" if first.z > 0 else "Drop"
-    where = "overall" if series.segment is None else f"for {series.segment.label} {series.value}"
+    additive = series.measure.aggregation is Aggregation.SUM
+    driver = _driver(first, timeline) if series.segment is None and additive else None
+    segment = driver.segment if driver else series.segment
+    value = driver.value if driver else series.value
+    where = "" if series.segment is None else f" for {series.segment.label} {series.value}"
     ratio = _ratio(first)
     what = series.measure.quantity_label
+    because = ""
+    if driver:
+        because = (
+            f"; {driver.segment.label} {driver.value} accounts for {percent(driver.share)} of it"
+        )
     summary = (
-        f"On {when}, {what} {where} was {number(sum(p.value for p in first.points))} against "
+        f"On {when}, {what}{where} was {number(sum(p.value for p in first.points))} against "
         f"about {number(sum(p.expected for p in first.points))} expected ({ratio} the usual "
-        f"level for that period). Worth checking for a promotion, an outage or a data error."
+        f"level){because}. Worth checking for a promotion, an outage or a data error."
     )
+    cause = f", driven by {driver.segment.label} {driver.value}" if driver else ""
     details = {
         "date": start.isoformat(),
         "end": end.isoformat(),
         "direction": "spike" if first.z > 0 else "drop",
-        "segment_column": series.segment.name if series.segment else None,
-        "segment": series.value,
+        "segment_column": segment.name if segment else None,
+        "segment": value,
+        "driver_share": rounded(min(driver.share, 1.0)) if driver else None,
         "measures": [_measure(f) for f in flags],
         "z_threshold": rounded(threshold, 2),
         "points_tested": tests,
@@ -197,11 +249,11 @@ def _insight(event: list[Flag], threshold: float, tests: int) -> Insight:
     }
     p_value = min(1.0, tests * normal_p(first.z))
     terms = series.measure.terms | {"anomaly", kind.lower()}
-    if series.segment is not None:
-        terms |= series.segment.terms | words(str(series.value))
+    if segment is not None:
+        terms |= segment.terms | words(str(value))
     return Insight(
         insight_type="anomaly",
-        title=f"{kind} in {what} {where} on {when} ({ratio} the usual level)",
+        title=f"{kind} in {what}{where} on {when}{cause} ({ratio} the usual level)",
         summary=summary,
         details=details,
         confidence=(1.0 - p_value) * sample_factor(first.tested, 30),

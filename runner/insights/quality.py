@@ -7,7 +7,6 @@ what to fix before trusting the other findings.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import TYPE_CHECKING, Any
 
 from runner.insights.model import Insight, Role, Table, Thresholds, percent, rounded, words
@@ -18,12 +17,26 @@ if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
 MOSTLY_EMPTY = 0.9
-NON_NEGATIVE = re.compile(
-    r"quantity|qty|units|price|age|count|duration|hours|minutes|weight|stock|inventory|"
-    r"visits|clicks|impressions",
-    re.IGNORECASE,
+NON_NEGATIVE = frozenset(
+    [
+        "quantity",
+        "qty",
+        "units",
+        "price",
+        "age",
+        "count",
+        "duration",
+        "hours",
+        "minutes",
+        "weight",
+        "stock",
+        "inventory",
+        "visits",
+        "clicks",
+        "impressions",
+    ]
 )
-PERCENT = re.compile(r"pct|percent", re.IGNORECASE)
+PERCENT = frozenset({"pct", "percent", "percentage"})
 
 
 def check_quality(con: DuckDBPyConnection, table: Table, limits: Thresholds) -> list[Insight]:
@@ -219,9 +232,9 @@ def _impossible_checks(table: Table) -> list[tuple[str, str, str]]:
     """(column, problem, SQL count) for every check that applies to table's columns."""
     checks = []
     for c in table.columns:
-        if c.role is Role.MEASURE and NON_NEGATIVE.search(c.name):
+        if c.role is Role.MEASURE and words(c.name) & NON_NEGATIVE:
             checks.append((c.name, "negative values", f"count(*) FILTER ({c.expr} < 0)"))
-        if c.role is Role.MEASURE and PERCENT.search(c.name):
+        if c.role is Role.MEASURE and words(c.name) & PERCENT:
             checks.append((c.name, "values above 100%", f"count(*) FILTER ({c.expr} > 100)"))
         if c.role is Role.TIME:
             tomorrow = literal((dt.date.today() + dt.timedelta(days=1)).isoformat())

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from runner.insights.model import Aggregation, Column, Role, Table, plural
+from runner.insights.model import Aggregation, Column, Role, Table, plural, words
 from runner.insights.sql import ident, run
 
 if TYPE_CHECKING:
@@ -25,11 +25,41 @@ ID_NAME = re.compile(
     r"(^|[_\s.\-])(id|uuid|guid|key|code|sku|number|no|nr|ref|zip|postcode|phone|email)$"
     r"|^(id|uuid|sku|email)([_\s.\-]|$)|[a-z]Id$"
 )
-CALENDAR_NAME = re.compile(r"year|month|quarter|week|weekday|day_of|hour", re.IGNORECASE)
-AVERAGED_NAME = re.compile(
-    r"price|rate|ratio|score|rating|pct|percent|share|avg|average|mean|age|margin|discount"
-    r"|satisfaction|csat|nps|temperature|duration|hours|minutes|days|time|latency|weight",
+EVENT_NAME = re.compile(
+    r"order|transaction|invoice|ticket|event|line|receipt|payment|session|visit|call|message",
     re.IGNORECASE,
+)
+CALENDAR_NAME = re.compile(r"year|month|quarter|week|weekday|day_of|hour", re.IGNORECASE)
+# Words (not substrings: "lifetime_value" is a total) that mark a measure to average.
+AVERAGED_WORDS = frozenset(
+    [
+        "price",
+        "rate",
+        "ratio",
+        "score",
+        "rating",
+        "pct",
+        "percent",
+        "percentage",
+        "share",
+        "avg",
+        "average",
+        "mean",
+        "age",
+        "margin",
+        "discount",
+        "satisfaction",
+        "csat",
+        "nps",
+        "temperature",
+        "duration",
+        "hours",
+        "minutes",
+        "days",
+        "time",
+        "latency",
+        "weight",
+    ]
 )
 # Which measures a business reader looks at first.
 MEASURE_PRIORITY = [
@@ -206,7 +236,7 @@ def _text_role(scan: _Scan, rows: int) -> tuple[Role, str]:
 
 
 def _aggregation(scan: _Scan) -> Aggregation:
-    if AVERAGED_NAME.search(scan.name):
+    if words(scan.name) & AVERAGED_WORDS:
         return Aggregation.MEAN
     try:
         is_fraction = float(scan.lo) >= 0.0 and float(scan.hi) <= 1.0
@@ -238,8 +268,16 @@ def segment_columns(table: Table) -> list[Column]:
 
 
 def entity_columns(table: Table) -> list[Column]:
-    """Identifiers that repeat across rows (customers, products): the units of concentration."""
-    return [c for c in table.having(Role.IDENTIFIER) if 20 <= c.distinct <= 0.9 * c.non_null]
+    """Identifiers of customers, products...: the units of concentration.
+
+    A unique identifier counts only when it does not name an event: in a customer list
+    each row is a customer, but in an order list "the top 10% of orders" says little.
+    """
+    return [
+        c
+        for c in table.having(Role.IDENTIFIER)
+        if c.distinct >= 20 and (c.distinct <= 0.9 * c.non_null or not EVENT_NAME.search(c.name))
+    ]
 
 
 def row_unit(table: Table) -> str:

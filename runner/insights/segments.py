@@ -188,6 +188,12 @@ def _listed(group: Group, share: float) -> dict[str, Any]:
     }
 
 
+def _totals_evidence(rows_per_entity: float) -> float:
+    """How settled each entity's total is: one row per entity (a customer list) is the
+    record itself; otherwise totals summed from few rows (orders) still move a lot."""
+    return 1.0 if rows_per_entity <= 1.05 else sample_factor(rows_per_entity, 2)
+
+
 def concentration(
     con: DuckDBPyConnection, table: Table, entity: Column, measure: Column, limits: Thresholds
 ) -> Insight | None:
@@ -256,7 +262,7 @@ def _concentration_insight(
         title=f"Top 10% of {who} bring {percent(share10)} of {what}",
         summary=summary,
         details=details,
-        confidence=sample_factor(n, 30) * sample_factor(rows / n, 2),
+        confidence=sample_factor(n, 30) * _totals_evidence(rows / n),
         terms=frozenset(entity.terms | measure.terms | {"concentration", "top"}),
         weight=min(1.0, 0.4 + share10),
     )

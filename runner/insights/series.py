@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from runner.insights.model import Aggregation, Column, Table
@@ -62,6 +63,11 @@ class Timeline:
     @property
     def last(self) -> dt.date:
         return self.periods[-1]
+
+    @cached_property
+    def present(self) -> frozenset[dt.date]:
+        """The base periods that have rows, for fast lookups."""
+        return frozenset(self.periods)
 
     def totals(self) -> list[Series]:
         """The overall series, one per measure."""

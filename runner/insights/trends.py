@@ -18,6 +18,7 @@ from runner.insights.series import Series, Timeline, next_period, period_index, 
 from runner.insights.stats import LineFit, fit_line, holm, sample_factor
 
 MIN_POINTS = 8
+LOW_BASE = 0.25  # a fitted start below a quarter of the average level is "from almost nothing"
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class Tested:
     fit: LineFit
     start: float  # fitted level in the first period
     end: float  # fitted level in the last period
-    change: float
+    change: float  # relative to the start, or to the average level when the start is low
+    low_base: bool  # started near zero: a percentage of the start would mislead
 
 
 def trend_grain(timeline: Timeline) -> str:
@@ -79,8 +81,9 @@ def test_series(series: Series, timeline: Timeline, grain: str) -> Tested | None
     level = sum(abs(v) for v in values) / len(values)
     if level == 0:
         return None
-    change = end / start - 1.0 if start > 0 else (end - start) / level
-    return Tested(series, grain, periods, values, fit, start, end, change)
+    low_base = start < LOW_BASE * level
+    change = (end - start) / level if low_base else end / start - 1.0
+    return Tested(series, grain, periods, values, fit, start, end, change, low_base)
 
 
 def find_trends(timeline: Timeline, limits: Thresholds) -> list[Insight]:
@@ -116,17 +119,16 @@ def _insight(t: Tested, p_adjusted: float, tests: int) -> Insight:
     where = "" if series.segment is None else f" for {series.segment.label} {series.value}"
     verb = "grew" if rising else "fell"
     span = f"{_when(t.periods[0], t.grain)} to {_when(t.periods[-1], t.grain)}"
-    summary = (
-        f"{what}{where} {verb} by about {percent(abs(t.change))} from {span}, "
-        f"{_shape(t.fit.r2, t.grain)}."
-    )
+    amount = _amount(t)
+    summary = f"{what}{where} {verb} {amount} from {span}, {_shape(t.fit.r2, t.grain)}."
     details = {
         "measure": series.measure.name,
         "aggregation": series.measure.aggregation.value,
         "segment_column": series.segment.name if series.segment else None,
         "segment": series.value,
         "direction": "up" if rising else "down",
-        "change_pct": rounded(t.change * 100, 2),
+        "change_pct": None if t.low_base else rounded(t.change * 100, 2),
+        "change_vs_average_pct": rounded((t.end - t.start) / _level(t) * 100, 2),
         "grain": t.grain,
         "start": t.periods[0].isoformat(),
         "end": t.periods[-1].isoformat(),
@@ -146,14 +148,23 @@ def _insight(t: Tested, p_adjusted: float, tests: int) -> Insight:
     fit_weight = 0.5 + 0.5 * t.fit.r2
     return Insight(
         insight_type="trend",
-        title=f"{what}{where} {verb} {percent(abs(t.change))} "
-        f"({number(t.start)} to {number(t.end)} per {t.grain})",
+        title=f"{what}{where} {verb} {amount}",
         summary=summary,
         details=details,
         confidence=(1.0 - p_adjusted) * fit_weight * sample_factor(len(t.periods), 4),
         terms=frozenset(terms),
         weight=min(1.0, 0.6 + abs(t.change)),
     )
+
+
+def _level(t: Tested) -> float:
+    return sum(abs(v) for v in t.values) / len(t.values)
+
+
+def _amount(t: Tested) -> str:
+    """'by 23.5% (1,200 to 1,482 per week)' or, from a low base, 'from 2 to 51 per month'."""
+    span = f"{number(t.start)} to {number(t.end)} per {t.grain}"
+    return f"from {span}" if t.low_base else f"by {percent(abs(t.change))} ({span})"
 
 
 def _shape(r2: float, grain: str) -> str:

@@ -23,7 +23,8 @@ class Plan:
     days: int = 364
     per_day: int = 40
     growing_region: str | None = None  # its daily orders rise linearly to 3x
-    spike: tuple[dt.date, str] | None = None  # (day, region) with 6x the usual orders
+    spike: tuple[dt.date, str] | None = None  # (day, region) with spike_factor x the orders
+    spike_factor: float = 6.0
     missing_discount: float = 0.0  # share of rows with no discount
     correlated_spend: bool = False  # marketing_spend tracks revenue (r ~ 0.9)
     key_accounts: int = 0  # this many of 400 customers order 40x as much
@@ -47,7 +48,7 @@ def _orders(plan: Plan, rng: random.Random, day: dt.date, index: int, region: st
     if region == plan.growing_region:
         mean *= 1 + 2 * index / plan.days
     if plan.spike == (day, region):
-        mean *= 6
+        mean *= plan.spike_factor
     return _poisson(rng, mean)
 
 

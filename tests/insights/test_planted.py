@@ -64,6 +64,19 @@ def test_one_day_spike_is_named_by_date_and_segment(
     assert SPIKE_DAY.isoformat() in anomalies[0]["content"]["summary"]
 
 
+def test_spike_in_a_small_segment_is_traced_to_it(
+    sales_csv: Callable[..., Path], analyse: Callable[..., Rows]
+) -> None:
+    # Two orders a day per region: too few to score regions alone, so the spike is found
+    # overall and attributed to the region that holds the excess.
+    rows = analyse([sales_csv(Plan(per_day=10, spike=(SPIKE_DAY, "North"), spike_factor=20))])
+    anomalies = [details(r) for r in of_type(rows, "anomaly")]
+    assert len(anomalies) == 1
+    assert anomalies[0]["date"] == SPIKE_DAY.isoformat()
+    assert (anomalies[0]["segment_column"], anomalies[0]["segment"]) == ("region", "North")
+    assert anomalies[0]["driver_share"] > 0.8
+
+
 def test_missing_values_column_is_reported(
     sales_csv: Callable[..., Path], analyse: Callable[..., Rows]
 ) -> None:
