@@ -169,7 +169,12 @@ def _insight(
     terms = segment.terms | measure.terms | words(best.value) | words(worst.value)
     return Insight(
         insight_type="segment_comparison",
-        title=f"{what.capitalize()} by {segment.label}: {best.value} leads, {worst.value} trails",
+        title=f"{what.capitalize()} by {segment.label}: "
+        + (
+            f"highest for {best.value}, lowest for {worst.value}"
+            if averaged
+            else f"{best.value} leads, {worst.value} trails"
+        ),
         summary=summary,
         details=details,
         confidence=(1.0 - p) * sample_factor(min(best.n, worst.n), 20),
