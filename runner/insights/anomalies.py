@@ -151,8 +151,11 @@ def _runs(
         if abs(point.z) < threshold or off < limits.min_anomaly_effect * abs(point.expected):
             continue
         last = runs[-1][-1] if runs else None
-        adjacent = last is not None and order[point.period] == order[last.period] + 1
-        if adjacent and last is not None and (last.z > 0) == (point.z > 0):
+        if (
+            last is not None
+            and order[point.period] == order[last.period] + 1
+            and (last.z > 0) == (point.z > 0)
+        ):
             runs[-1].append(point)
         else:
             runs.append([point])

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
+from runner.insights.stats import clamp01
+
 
 class Role(StrEnum):
     """What a column is for in a business analysis."""
@@ -125,7 +127,7 @@ class Insight:
         return {
             "insight_type": self.insight_type,
             "content": content,
-            "confidence_score": round(min(1.0, max(0.0, self.confidence)), 2),
+            "confidence_score": round(clamp01(self.confidence), 2),
         }
 
 
