@@ -14,8 +14,8 @@ UNIT_NAME = "jobsup.service"
 
 HEAD = """\
 # jobsup: a PostgreSQL-backed job supervisor, one process per job.
-# Written by `jobsup install-systemd`{user_flag}; the database is [database] url in the config,
-# or DATABASE_URL: add `Environment=DATABASE_URL=…` (or EnvironmentFile=) with systemctl edit.
+# Written by `jobsup install-systemd`{user_flag}. The database is [database] url in the config,
+# or DATABASE_URL=… in the optional EnvironmentFile below (%E is /etc, ~/.config for --user).
 
 [Unit]
 Description=jobsup job supervisor ({config})
@@ -44,6 +44,7 @@ WatchdogSec=30
 {identity}# %S is /var/lib (~/.local/state for a user unit): pidfile, log, embedded database.
 StateDirectory=jobsup
 Environment=JOBSUP_HOME=%S/jobsup
+EnvironmentFile=-%E/jobsup/jobsup.env
 WorkingDirectory=%S/jobsup
 # The outer bound for the supervisor and all its runners: above concurrency x memory_mb.
 MemoryMax=8G

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The original job-cron's modes, on jobsup. Extra arguments (--interval N, --max-jobs N,
+# --concurrency N, ...) go to `jobsup start`.
+#
+#   scripts/start_job_cron.sh dev    [ARGS]  foreground, DEBUG logs, conf/dev.toml
+#   scripts/start_job_cron.sh bg     [ARGS]  in the background (jobsup start --daemon);
+#                                            log in <state_dir>/jobsup.log
+#   scripts/start_job_cron.sh status         running? and the queue (exit 3: not running)
+#   scripts/start_job_cron.sh stop   [--now] graceful drain, then exit
+#   scripts/start_job_cron.sh prod   [ARGS]  install and start the systemd unit (as root)
+#   scripts/start_job_cron.sh docker [ARGS]  foreground in a container: migrate, then start
+#
+# bg, status, stop and docker use $JOBSUP_CONFIG (default conf/prod.toml); prod installs
+# conf/prod.toml as /etc/jobsup/prod.toml unless that exists. DATABASE_URL (or POSTGRES_URL)
+# names the database; without one jobsup runs an embedded PostgreSQL in the state directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() {
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
+    exit 2
+}
+
+# jobsup on PATH (a container, an activated venv), else the project's .venv (made once).
+use_venv() {
+    # shellcheck source=scripts/venv.sh
+    command -v jobsup >/dev/null || . scripts/venv.sh
+}
+
+config="${JOBSUP_CONFIG:-conf/prod.toml}"
+
+install_prod() {
+    [ "$(id -u)" -eq 0 ] || { echo "prod installs a systemd unit: run it as root" >&2; exit 1; }
+    local etc=/etc/jobsup
+    install -d -m 755 "$etc"
+    [ -e "$etc/prod.toml" ] || install -m 644 conf/prod.toml "$etc/prod.toml"
+    if [ -n "${DATABASE_URL:-${POSTGRES_URL:-}}" ] && [ ! -e "$etc/jobsup.env" ]; then
+        (umask 077 && echo "DATABASE_URL=${DATABASE_URL:-$POSTGRES_URL}" >"$etc/jobsup.env")
+    fi
+    id jobsup >/dev/null 2>&1 ||
+        useradd --system --home-dir /var/lib/jobsup --shell /usr/sbin/nologin jobsup
+    install -d -o jobsup -g jobsup -m 750 /var/lib/jobsup
+    runuser -u jobsup -- env JOBSUP_HOME=/var/lib/jobsup \
+        ${DATABASE_URL:+DATABASE_URL="$DATABASE_URL"} ${POSTGRES_URL:+POSTGRES_URL="$POSTGRES_URL"} \
+        "$(command -v jobsup)" db migrate -c "$etc/prod.toml"
+    jobsup install-systemd -c "$etc/prod.toml" -- "$@"
+    systemctl daemon-reload
+    systemctl enable --now jobsup
+    systemctl status jobsup --no-pager || true
+    echo "logs: journalctl -u jobsup -f"
+}
+
+mode="${1:-}"
+[ $# -gt 0 ] && shift
+case "$mode" in
+    dev)
+        use_venv
+        jobsup db migrate -c conf/dev.toml
+        exec jobsup start -c conf/dev.toml --log-level DEBUG "$@"
+        ;;
+    bg)
+        use_venv
+        jobsup db migrate -c "$config"
+        exec jobsup start --daemon -c "$config" "$@"
+        ;;
+    status)
+        use_venv
+        exec jobsup status -c "$config" "$@"
+        ;;
+    stop)
+        use_venv
+        exec jobsup stop -c "$config" "$@"
+        ;;
+    prod)
+        use_venv
+        install_prod "$@"
+        ;;
+    docker)
+        jobsup db migrate -c "$config"
+        exec jobsup start -c "$config" "$@"
+        ;;
+    *)
+        usage
+        ;;
+esac
