@@ -222,6 +222,11 @@ class MetricsServer:
         client.sock.close()
 
 
+def serve(listen: str, selector: selectors.BaseSelector) -> MetricsServer | None:
+    """A server for `[metrics] listen` registered with `selector`; None when listen is ""."""
+    return MetricsServer(listen, selector) if listen else None
+
+
 def _reply(
     code: int, reason: str, body: bytes, content_type: str = "text/plain", head_only: bool = False
 ) -> bytes:

@@ -42,6 +42,12 @@ def reloading() -> bool:
     return send(f"RELOADING=1\nMONOTONIC_USEC={usec}")
 
 
+def status_text(state: str, running: int, slots: int, runnable: int | None = None) -> str:
+    """The STATUS= line: `running, 3/4 slots busy, 12 pending` (pending when known)."""
+    text = f"{state}, {running}/{slots} slots busy"
+    return text if runnable is None else f"{text}, {runnable} pending"
+
+
 def watchdog_interval() -> float | None:
     """Seconds between WATCHDOG=1 messages (half of WatchdogSec=); None without a watchdog."""
     usec = os.environ.get("WATCHDOG_USEC", "")

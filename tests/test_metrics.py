@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import pytest
 
 from supervisor.errors import ConfigError, JobsupError
-from supervisor.metrics import Metrics, MetricsServer, parse_listen
+from supervisor.metrics import Metrics, MetricsServer, parse_listen, serve
 
 T = TypeVar("T")
 
@@ -132,6 +132,8 @@ def test_listen_addresses_and_refusals() -> None:
     with pytest.raises(JobsupError, match=rf"\[metrics\] listen {busy}: Address already in use"):
         MetricsServer(busy, selector, Metrics())
     first.close()
+    assert serve("", selector) is None  # [metrics] listen = "": off
+    selector.close()
 
 
 SCRAPE_IN_ONE_THREAD = """

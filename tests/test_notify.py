@@ -86,6 +86,11 @@ def test_without_a_socket_nothing_is_sent_and_nothing_raises(
     assert notify.status("x") is False
 
 
+def test_status_text() -> None:
+    assert notify.status_text("running", 3, 4, 12) == "running, 3/4 slots busy, 12 pending"
+    assert notify.status_text("draining", 1, 4) == "draining, 1/4 slots busy"
+
+
 def test_watchdog_interval(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
     monkeypatch.delenv("WATCHDOG_USEC", raising=False)
