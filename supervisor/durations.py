@@ -10,11 +10,11 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
 
 
-def parse(text: str, what: str = "duration") -> float:
-    """Seconds in `text` (`90`, `30s`, `15m`, `2h`, `7d`, `1w`), or JobsupError naming `what`."""
+def parse(text: str) -> float:
+    """Seconds in `text` (`90`, `30s`, `15m`, `2h`, `7d`, `1w`), or JobsupError saying why."""
     match = _DURATION.match(text)
     if match is None:
-        raise JobsupError(f"{what} {text!r}: expected a number and a unit, e.g. 30s, 15m, 2h, 7d")
+        raise JobsupError(f"{text!r}: expected a number and a unit, e.g. 30s, 15m, 2h, 7d")
     number, unit = match.groups()
     return float(number) * UNITS[unit.lower() or "s"]
 

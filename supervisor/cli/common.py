@@ -22,8 +22,8 @@ class Duration(click.ParamType[float]):
             return float(value)
         try:
             return durations.parse(str(value))
-        except JobsupError as e:  # "duration '2x': expected …": click names the option
-            self.fail(str(e).split(": ", 1)[-1], param, ctx)
+        except JobsupError as e:
+            self.fail(str(e), param, ctx)
 
 
 class JobId(click.ParamType[str]):

@@ -17,8 +17,11 @@ FIELDS = (
     ("started_at", "started"), ("completed_at", "completed"), ("updated_at", "updated"),
     ("worker_id", "worker"), ("runner_pid", "runner pid"), ("file_id", "file id"),
 )  # fmt: skip
-SHOWN_ELSEWHERE = {"id", "attempts", "error_message"}
-DETAILS = ("file_path", "original_name", "worker_host", "worker_pid", "worker_state", "insights")
+# Shown in sections or rows of their own.
+SHOWN_ELSEWHERE = {
+    "id", "attempts", "error_message", "file_path", "original_name", "worker_host",
+    "worker_pid", "worker_state", "insights_count",
+}  # fmt: skip
 WIDTH = 96
 
 
@@ -46,14 +49,14 @@ def show(job: dict[str, Any], insights: list[dict[str, Any]], details: bool) -> 
 def _fields(job: dict[str, Any]) -> str:
     names = dict(FIELDS)
     keys = [k for k, _ in FIELDS if k in job]
-    keys += [k for k in job if k not in names and k not in SHOWN_ELSEWHERE and k not in DETAILS]
+    keys += [k for k in job if k not in names and k not in SHOWN_ELSEWHERE]
     rows = [(names.get(k, k.replace("_", " ")), _value(job[k])) for k in keys]
     if job.get("file_path"):
         rows.insert(1, ("file", f"{job['file_path']} ({job.get('original_name') or '-'})"))
     if job.get("worker_host"):
         owner = f"{job['worker_host']} pid {job['worker_pid']} ({job['worker_state']})"
         rows.append(("worker host", owner))
-    rows.append(("insights", str(job.get("insights", 0))))
+    rows.append(("insights", str(job["insights_count"])))
     return "\n".join(f"  {label:<12} {value}" for label, value in rows)
 
 

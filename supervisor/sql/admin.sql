@@ -27,7 +27,7 @@ LIMIT %(limit)s;
 -- owner and how many insights it has. Primary key; insights by jobsup_insights_job.
 SELECT to_jsonb(j) AS job, f.file_path, f.original_name,
        w.host AS worker_host, w.pid AS worker_pid, w.state AS worker_state,
-       (SELECT count(*) FROM insights i WHERE i.job_id = j.id) AS insights
+       (SELECT count(*) FROM insights i WHERE i.job_id = j.id) AS insights_count
 FROM processing_jobs j
 LEFT JOIN files f ON f.id = j.file_id
 LEFT JOIN jobsup_workers w ON w.id = j.worker_id
