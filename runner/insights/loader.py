@@ -85,14 +85,14 @@ def _converted(found: Probe, file: Path) -> Probe:
 
 
 def _gzip_option(found: Probe, file: Path) -> str:
-    return "gzip" if found.gzipped and file == found.path else "none"
+    return "gzip" if found.gzipped and file == found.path else "uncompressed"
 
 
 def _load_csv(con: DuckDBPyConnection, found: Probe, file: Path, table: str) -> dict[str, Any]:
     compression = _gzip_option(found, file)
     lines = sniff.sample_lines(found)
     delimiter = guess_delimiter(lines)
-    if compression == "none":
+    if compression == "uncompressed":
         width = len(next(csv.reader(lines[:1], delimiter=delimiter), []))
         _check_csv_tail(found, file, delimiter, width)
     header, width = _sniff_csv(con, found, file, compression, delimiter, lines)
