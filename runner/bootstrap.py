@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import io
 import os
 import resource
@@ -16,14 +15,13 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
-from runner import handlers, protocol
+from runner import handlers, linux, protocol
 from runner.errors import PermanentFailure, SoftTimeLimitExceeded
 from runner.job import RunnerSpec
 from runner.protocol import Exit, FailureKind
 
-PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
 TRACEBACK_TAIL = 2048
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 def run(spec: RunnerSpec, result_fd: int, output_fd: int) -> NoReturn:
@@ -42,18 +40,29 @@ def run(spec: RunnerSpec, result_fd: int, output_fd: int) -> NoReturn:
 def become_runner(spec: RunnerSpec, output_fd: int) -> None:
     """Own process group, death with the parent, default signals, output into the pipe."""
     os.setpgid(0, 0)  # the supervisor signals the runner's whole tree through its group
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != spec.parent_pid:  # the parent died before PDEATHSIG was armed
         os._exit(Exit.PARENT_GONE)
     # Orphaned descendants (double forks, setsid daemons) re-parent to the runner instead of
     # init, so they stay in the tree the supervisor measures and kills.
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+    os.environ["JOBSUP_JOB_ID"] = spec.job.id  # inherited: marks the whole tree as this job's
     _reset_signals()
-    _redirect_output(output_fd, spec.log_level)
+    _redirect_output(output_fd)
     _set_title(f"jobsup: runner {spec.job.id} {spec.job.type}")
-    if spec.address_space_bytes:
-        limit = spec.address_space_bytes
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if spec.hard_memory_bytes:
+        _limit_address_space(spec.hard_memory_bytes)
+
+
+def _limit_address_space(resident_bytes: int) -> None:
+    """Kernel backstop: allocations beyond `resident_bytes` more than now fail (MemoryError).
+
+    RLIMIT_AS counts mapped memory, not resident: what is mapped but not resident at start
+    (inherited from the supervisor) is added, so the margin is the memory limit itself.
+    """
+    mapped, resident = linux.memory_pages()
+    limit = (mapped - resident) * PAGE_SIZE + resident_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def run_job(spec: RunnerSpec, result_fd: int) -> Exit:
@@ -68,7 +77,11 @@ def run_job(spec: RunnerSpec, result_fd: int) -> Exit:
     except SoftTimeLimitExceeded:
         document = _failure(FailureKind.SOFT_TIME_LIMIT)
     except MemoryError:
-        document = _failure(FailureKind.MEMORY)
+        limit = spec.job.memory_limit_mb
+        message = f"memory limit exceeded: allocation refused at the kernel limit ({limit} MiB)"
+        document = protocol.failure(
+            FailureKind.MEMORY, message, traceback.format_exc()[-TRACEBACK_TAIL:]
+        )
     except BaseException:  # SystemExit and KeyboardInterrupt from a handler are failures too
         document = _failure(FailureKind.EXCEPTION)
     finally:
@@ -120,16 +133,16 @@ def _raise_soft_time_limit(_signum: int, _frame: Any) -> None:
 def _reset_signals() -> None:
     """Back to default handlers for every signal the supervisor caught, then unblock them."""
     signal.set_wakeup_fd(-1)
-    for signum in signal.valid_signals():
+    for signum in range(1, signal.NSIG):
         try:
             if callable(signal.getsignal(signum)):
                 signal.signal(signum, signal.SIG_DFL)
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # not a signal here, or one that cannot be caught
             pass
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
-def _redirect_output(output_fd: int, log_level: str) -> None:
+def _redirect_output(output_fd: int) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
@@ -138,10 +151,22 @@ def _redirect_output(output_fd: int, log_level: str) -> None:
     os.close(output_fd)
     sys.stdout = _text_stream(1)
     sys.stderr = _text_stream(2)
-    from loguru import logger
+    global _in_runner
+    _in_runner = True  # loguru: the supervisor's sinks go quiet, the runner sink speaks
 
-    logger.remove()  # the supervisor's sinks are not ours to write to
-    logger.add(sys.stderr, level=log_level, format="{level}: {message}")
+
+_in_runner = False
+
+
+def in_runner() -> bool:
+    """True in a runner process: for log filters set up before the fork (loguru's add()
+    costs milliseconds, too much to pay in every runner)."""
+    return _in_runner
+
+
+def write_to_stderr(message: str) -> None:
+    """A loguru sink that writes to whatever sys.stderr is now (the runner's pipe)."""
+    sys.stderr.write(message)
 
 
 def _text_stream(fd: int) -> io.TextIOWrapper:
@@ -166,12 +191,3 @@ def _set_title(title: str) -> None:
 
 def _kib(n: int) -> str:
     return f"{n / 1024:.0f} KiB"
-
-
-# Loaded once in the supervisor, so a runner does not pay for it after each fork.
-_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-
-
-def _prctl(option: int, value: int) -> None:
-    if _libc is not None:
-        _libc.prctl(option, value, 0, 0, 0)

@@ -10,8 +10,10 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
+from runner.errors import SoftTimeLimitExceeded
 from runner.job import Job
 
 MB = 1 << 20
@@ -28,8 +30,16 @@ def noop(job: Job) -> list[dict[str, Any]]:
 
 
 def sleep(job: Job) -> None:
-    """Sleep `seconds` (default 1)."""
-    time.sleep(float(job.metadata.get("seconds", 1)))
+    """Sleep `seconds` (default 1). With `ignore_sigterm` it cannot be stopped politely; with
+    `cleanup_file` it writes that file when its soft time limit interrupts it."""
+    if job.metadata.get("ignore_sigterm"):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        time.sleep(float(job.metadata.get("seconds", 1)))
+    except SoftTimeLimitExceeded:
+        if "cleanup_file" in job.metadata:
+            Path(job.metadata["cleanup_file"]).write_text(f"job {job.id} cleaned up\n")
+        raise
 
 
 def fail(job: Job) -> None:
@@ -51,9 +61,13 @@ def crash(job: Job) -> None:
 
 
 def allocate(job: Job) -> None:
-    """Grow to `mb` MiB at `mb_per_s` (default: at once), then hold it `hold` seconds."""
+    """Grow to `mb` MiB at `mb_per_s` (default: at once), then hold it `hold` seconds.
+
+    With `report_mb`, print `crossed <unix time>` when the resident size first passes it.
+    """
     target = int(float(job.metadata.get("mb", 100)) * MB)
     rate = float(job.metadata.get("mb_per_s", 0)) * MB
+    report = float(job.metadata.get("report_mb", 0)) * MB
     step = int(min(target, rate / 100)) if rate else target  # 100 steps a second
     held = []
     total = 0
@@ -61,9 +75,18 @@ def allocate(job: Job) -> None:
         chunk = min(step, target - total)
         held.append(b"\x01" * chunk)  # written, so the pages are really resident
         total += chunk
+        if report and _resident() > report:
+            sys.stdout.write(f"crossed {time.time():.6f}\n")
+            sys.stdout.flush()
+            report = 0
         if rate:
             time.sleep(chunk / rate)
     time.sleep(float(job.metadata.get("hold", 0)))
+
+
+def _resident() -> int:
+    with open("/proc/self/statm", "rb") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def spawn(job: Job) -> None:

@@ -32,6 +32,6 @@ class RunnerSpec:
     handler: str  # "module:function"
     parent_pid: int
     result_max_bytes: int = 16 << 20
-    # Kernel backstop: RLIMIT_AS for the runner (None: no kernel limit).
-    address_space_bytes: int | None = None
-    log_level: str = "INFO"
+    # Kernel backstop (hard_memory): RLIMIT_AS lets the runner hold this much more memory
+    # than at start before allocations fail (None: no kernel limit).
+    hard_memory_bytes: int | None = None

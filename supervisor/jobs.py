@@ -17,9 +17,6 @@ from supervisor.store import ClaimedJob, Outcome
 from supervisor.worker import Identity
 
 MB = 1 << 20
-# Head-room between the sampled limit and the kernel's RLIMIT_AS backstop: address space is
-# always larger than resident memory (thread stacks, mapped libraries, allocator arenas).
-ADDRESS_SPACE_MARGIN = 1.25
 
 
 @dataclass(frozen=True)
@@ -28,7 +25,7 @@ class Launch:
     limits: Limits
 
 
-def launch(job: ClaimedJob, config: Config, parent_pid: int, log_level: str) -> Launch | str:
+def launch(job: ClaimedJob, config: Config, parent_pid: int) -> Launch | str:
     """How to run `job`, or why it cannot run at all (then it fails without retry)."""
     job_type = config.job_types.get(job.job_type)
     if job_type is None:
@@ -42,8 +39,7 @@ def launch(job: ClaimedJob, config: Config, parent_pid: int, log_level: str) -> 
         handler=job_type.handler,
         parent_pid=parent_pid,
         result_max_bytes=config.supervisor.result_max_kb * 1024,
-        address_space_bytes=_address_space(job_limits),
-        log_level=log_level,
+        hard_memory_bytes=job_limits.memory_mb * MB if job_limits.hard_memory else None,
     )
     return Launch(spec, job_limits)
 
@@ -63,12 +59,6 @@ def _runner_job(job: ClaimedJob, config: Config, job_limits: Limits) -> Job:
     )
 
 
-def _address_space(job_limits: Limits) -> int | None:
-    if not (job_limits.hard_memory and job_limits.memory_mb):
-        return None
-    return int(job_limits.memory_mb * MB * ADDRESS_SPACE_MARGIN)
-
-
 def attempt_record(
     job: ClaimedJob, verdict: Verdict, outcome: Outcome, me: Identity, runner: Runner | None
 ) -> dict[str, Any]:
@@ -83,12 +73,18 @@ def attempt_record(
     if runner is not None:
         record |= {
             "pid": runner.pid,
-            "started": datetime.fromtimestamp(runner.started_wall, UTC).isoformat(),
+            "started": _iso(runner.started_wall),
             "seconds": round(runner.elapsed(time.monotonic()), 3),
-            "peak_memory_mb": round(runner.peak_rss / MB, 1),
+            "peak_memory_mb": round(runner.peak_memory / MB, 1),
             "cpu_seconds": round(runner.cpu_seconds, 3),
         }
+        if runner.killed_at is not None:
+            record["killed_at"] = _iso(runner.killed_at)
     return record
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
 def _attempt_outcome(verdict: Verdict, outcome: Outcome) -> str:
@@ -105,8 +101,9 @@ def figures(runner: Runner, now: float, max_attempts: int) -> dict[str, Any]:
         "pid": runner.pid,
         "state": runner.state.value,
         "elapsed": round(runner.elapsed(now), 1),
-        "rss_mb": round(runner.rss / MB, 1),
-        "peak_rss_mb": round(runner.peak_rss / MB, 1),
+        "rss_mb": round(runner.memory / MB, 1),
+        "peak_rss_mb": round(runner.peak_memory / MB, 1),
+        "memory_metric": runner.limits.memory_metric,
         "memory_limit_mb": runner.limits.memory_mb,
         "cpu_seconds": round(runner.cpu_seconds, 2),
         "processes": runner.processes,

@@ -1,13 +1,26 @@
-"""Limits on a runner: which apply to a job, and enforcing the time limits."""
+"""Limits on a runner: which apply to a job, and enforcing them on its whole process tree.
+
+Memory is sampled, not trusted to the kernel: every `check_interval` one pass over /proc
+gives each runner's tree (its descendants, even those that left its process group) and
+their resident memory. PSS or USS, which cost milliseconds to read, are read only when the
+cheap RSS says the limit is near.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from typing import Any
 
+import psutil
+
+from supervisor import proctree
 from supervisor.config import Limits
-from supervisor.runners import KillReason, Runner
+from supervisor.runners import KillReason, Runner, RunnerState
+
+MB = 1 << 20
+NEAR = 0.9  # read PSS/USS once RSS reaches this share of the limit
 
 
 def for_job(limits: Limits, metadata: Mapping[str, Any]) -> Limits:
@@ -30,3 +43,67 @@ def enforce_time(runner: Runner, now: float, kill_timeout: float) -> None:
     elif limits.soft_time_limit and elapsed >= limits.soft_time_limit:
         runner.terminate(KillReason.SOFT_TIME, now, kill_timeout)
     runner.escalate(now)
+
+
+def sample(runners: Iterable[Runner], supervisor_pid: int) -> None:
+    """Measure every runner's tree, kill those over a limit, and kill orphans of dead ones."""
+    snap = proctree.snapshot()
+    live = set()
+    for runner in runners:
+        live.add(runner.pid)
+        if runner.state is not RunnerState.EXITED:
+            measure(runner, snap)
+            enforce_memory(runner)
+    kill_orphans(snap, supervisor_pid, live)
+
+
+def measure(runner: Runner, snap: proctree.Snapshot) -> None:
+    """Update `runner`'s figures from `snap`: memory by its metric, CPU, processes."""
+    root = snap.procs.get(runner.pid)
+    if root is None:  # exited, not yet reaped
+        return
+    tree = [root, *snap.descendants(runner.pid)]
+    runner.descendants.update({p.pid: p.start for p in tree[1:]})
+    runner.processes = len(tree)
+    runner.cpu_seconds = max(runner.cpu_seconds, sum(p.cpu for p in tree))
+    memory = sum(p.rss for p in tree)
+    limit = runner.limits.memory_mb * MB
+    if runner.limits.memory_metric != "rss" and limit and memory >= limit * NEAR:
+        memory = _full_memory(tree, runner.limits.memory_metric) or memory
+    runner.memory = memory
+    runner.peak_memory = max(runner.peak_memory, memory)
+
+
+def enforce_memory(runner: Runner) -> None:
+    limits = runner.limits
+    if limits.memory_mb and runner.memory > limits.memory_mb * MB:
+        detail = (
+            f"memory limit exceeded: {size(runner.memory)} > {size(limits.memory_mb * MB)}"
+            f" ({limits.memory_metric})"
+        )
+        runner.kill(KillReason.MEMORY, detail)
+    elif limits.max_processes and runner.processes > limits.max_processes:
+        detail = f"process limit exceeded: {runner.processes} > {limits.max_processes} processes"
+        runner.kill(KillReason.PROCESSES, detail)
+
+
+def size(n: int) -> str:
+    """1.1 GiB, 612 MiB: what a person reads in a failure message."""
+    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / MB:.0f} MiB"
+
+
+def _full_memory(tree: list[proctree.Proc], metric: str) -> int:
+    total = 0
+    for proc in tree:
+        with suppress(psutil.Error):  # gone since the snapshot, or not ours to read
+            total += getattr(psutil.Process(proc.pid).memory_full_info(), metric)
+    return total
+
+
+def kill_orphans(snap: proctree.Snapshot, supervisor_pid: int, runners: set[int]) -> None:
+    """Descendants of a finished runner re-parent to the supervisor (a subreaper), which
+    starts no process but runners: any other child of it is such an orphan. End them."""
+    for pid in snap.children.get(supervisor_pid, ()):
+        proc = snap.procs.get(pid)
+        if pid not in runners and proc is not None:
+            proctree.kill(pid, proc.start)

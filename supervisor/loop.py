@@ -21,6 +21,7 @@ import psycopg2
 import setproctitle
 from loguru import logger
 
+from runner import linux
 from supervisor import config as configuration
 from supervisor import jobs, logs, schema, store
 from supervisor.config import Config, Overrides
@@ -70,6 +71,7 @@ class Supervisor:
         self.next_poll = 0.0
         self.next_due: float | None = None
         self.next_heartbeat = 0.0
+        self.next_sample = 0.0
 
     @property
     def job_types(self) -> tuple[str, ...] | None:
@@ -91,6 +93,8 @@ class Supervisor:
 
     def _start(self) -> None:
         self.session.open()
+        # Orphans of a runner's tree re-parent to us rather than to init: still ours to kill.
+        linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
         self.signals.install()
         self.selector.register(self.signals.fileno(), selectors.EVENT_READ, self.signals)
         types = ", ".join(self.job_types) if self.job_types else "all configured"
@@ -128,6 +132,7 @@ class Supervisor:
         while self.pool:
             self.pool.reap()
             time.sleep(0.01)
+        self.pool.sweep()
         deadline = time.monotonic() + self.config.supervisor.kill_timeout
         while self.pool.outcomes and time.monotonic() < deadline:
             if self.session.reconnect(time.monotonic()):
@@ -155,8 +160,8 @@ class Supervisor:
             deadlines.append(self.next_poll)
             if self.next_due is not None:
                 deadlines.append(self.next_due)
-        if self.pool:
-            deadlines.append(now + min(r.limits.check_interval or 1.0 for r in self.pool))
+        if self.pool or self.pool.orphans_possible:
+            deadlines.append(self.next_sample)
         if self.drain_deadline is not None:
             deadlines.append(self.drain_deadline)
         if not self.session.connected:
@@ -231,6 +236,9 @@ class Supervisor:
             logger.warning("drain timeout: terminating {} runners", len(self.pool))
             self._terminate_all(now)
         self.pool.enforce(now)
+        if (self.pool or self.pool.orphans_possible) and now >= self.next_sample:
+            self.pool.sample()
+            self.next_sample = now + min((r.limits.check_interval for r in self.pool), default=1.0)
         if self.pool.earliest_retry is not None:
             due = self.pool.earliest_retry
             self.next_due = due if self.next_due is None else min(self.next_due, due)
@@ -350,8 +358,7 @@ class Supervisor:
         if claimed is None:
             self.next_poll = now + 1.0  # the database refused: try again shortly
             return
-        level = self.options.log_level or self.config.logging.level
-        forked = all([self.pool.start(job, now, level) for job in claimed])
+        forked = all([self.pool.start(job, now) for job in claimed])
         if not forked:
             self.next_poll = now + 5.0  # the system is out of processes or memory: ease off
         elif len(claimed) == free:

@@ -72,8 +72,8 @@ def _failed(document: dict[str, Any]) -> Verdict:
     kind, message = document.get("kind"), str(document.get("message", ""))
     if kind == FailureKind.PERMANENT:
         return Verdict(Kind.PERMANENT, message)
-    if kind == FailureKind.MEMORY:
-        return Verdict(Kind.RETRYABLE, f"memory limit exceeded: {message}", limit="memory")
+    if kind == FailureKind.MEMORY:  # MemoryError under the kernel backstop
+        return Verdict(Kind.RETRYABLE, message, limit="memory")
     if kind == FailureKind.SOFT_TIME_LIMIT:  # SIGTERM from outside jobsup (kill, systemd)
         return Verdict(Kind.RETRYABLE, "runner received SIGTERM")
     traceback = str(document.get("traceback", "")).rstrip()

@@ -6,14 +6,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import selectors
-import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from loguru import logger
 
-from supervisor import jobs, limits
+from supervisor import jobs, limits, proctree
 from supervisor.config import Config
 from supervisor.logs import job_logger
 from supervisor.outcome import Kind, Verdict, decide, judge
@@ -45,6 +44,7 @@ class Pool:
         self.outcomes: list[Outcome] = []  # waiting to be written
         self.counts = Counts()
         self.earliest_retry: float | None = None  # monotonic time the soonest retry falls due
+        self.orphans_possible = False  # a runner ended since the last sample: look for orphans
 
     def __len__(self) -> int:
         return len(self.runners)
@@ -52,10 +52,10 @@ class Pool:
     def __iter__(self) -> Iterator[Runner]:
         return iter(list(self.runners.values()))
 
-    def start(self, job: ClaimedJob, now: float, log_level: str) -> bool:
+    def start(self, job: ClaimedJob, now: float) -> bool:
         """Fork a runner for `job`; False when the system could not fork (claim less)."""
         self.counts.started += 1
-        launch = jobs.launch(job, self.config, self.me.pid, log_level)
+        launch = jobs.launch(job, self.config, self.me.pid)
         if isinstance(launch, str):
             self._record(job, Verdict(Kind.PERMANENT, launch), None)
             return True
@@ -101,15 +101,35 @@ class Pool:
                 runner.output.feed(data, job_logger(runner.job_id))
 
     def reap(self) -> None:
-        """Collect every runner that has exited."""
-        for pid, runner in list(self.runners.items()):
+        """Collect every child that has exited: runners, and orphans their trees left us."""
+        while True:
             try:
-                done, status = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:  # reaped by someone else: its status is lost
-                done, status = pid, 0
-            if done:
-                runner.exited(status)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:  # no children at all
+                return
+            if pid == 0:
+                return
+            runner = self.runners.get(pid)
+            if runner is not None:
+                cpu = usage.ru_utime + usage.ru_stime
+                runner.exited(status, cpu, usage.ru_maxrss * 1024)
                 self._finish(runner)
+
+    def sweep(self) -> None:
+        """At exit, once every runner is reaped: kill and reap what their trees left behind."""
+        limits.kill_orphans(proctree.snapshot(), self.me.pid, set())
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            try:
+                if os.wait4(-1, os.WNOHANG)[0] == 0:
+                    time.sleep(0.01)
+            except ChildProcessError:
+                return
+
+    def sample(self) -> None:
+        """Measure every runner's tree against its memory and process limits."""
+        limits.sample(self.runners.values(), self.me.pid)
+        self.orphans_possible = False
 
     def enforce(self, now: float) -> None:
         for runner in self:
@@ -130,7 +150,8 @@ class Pool:
                 self.read(runner, fd)  # what is left in the pipe
             if fd >= 0 and fd in (runner.result_fd, runner.output_fd):
                 self._close(runner, fd)
-        runner.ops.killpg(runner.pid, signal.SIGKILL)  # whatever the handler left in its group
+        runner.kill_tree()  # whatever the handler left running
+        self.orphans_possible = True
         del self.runners[runner.pid]
         runner.output.close(job_logger(runner.job_id))
         self._record(runner.job, judge(runner, self.config.supervisor.result_max_kb), runner)

@@ -13,11 +13,13 @@ from __future__ import annotations
 import enum
 import os
 import signal
+import time
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runner import protocol
+from supervisor import proctree
 from supervisor.config import Limits
 from supervisor.store import ClaimedJob
 
@@ -58,11 +60,16 @@ RANK = {
 class ProcessOps(Protocol):
     def killpg(self, pgid: int, signum: int) -> None: ...
 
+    def kill(self, pid: int, start: int, signum: int) -> None: ...
+
 
 class RealProcessOps:
     def killpg(self, pgid: int, signum: int) -> None:
         with suppress(ProcessLookupError):  # the whole group is already gone
             os.killpg(pgid, signum)
+
+    def kill(self, pid: int, start: int, signum: int) -> None:
+        proctree.kill(pid, start, signum)
 
 
 @dataclass
@@ -120,15 +127,16 @@ class Runner:
     reason: KillReason | None = None
     reason_detail: str = ""
     kill_at: float | None = None
+    killed_at: float | None = None  # time.time() of the SIGKILL
     status: int | None = None  # waitpid status once EXITED
     result: bytearray = field(default_factory=bytearray)
     result_overflow: bool = False
-    # Figures kept by the limits sampler.
-    rss: int = 0
-    peak_rss: int = 0
+    # Figures kept by the limits sampler: memory by the job's metric, of the whole tree.
+    memory: int = 0
+    peak_memory: int = 0
     cpu_seconds: float = 0.0
     processes: int = 1
-    descendants: dict[int, float] = field(default_factory=dict)  # pid -> create_time
+    descendants: dict[int, int] = field(default_factory=dict)  # pid -> start (proctree)
 
     @property
     def job_id(self) -> str:
@@ -147,12 +155,18 @@ class Runner:
         self.kill_at = now + kill_timeout
 
     def kill(self, reason: KillReason, detail: str = "") -> None:
-        """SIGKILL the runner's group now."""
+        """SIGKILL the runner's group and every descendant seen, in the group or not."""
         if self.state in (RunnerState.KILLED, RunnerState.EXITED):
             return
         self._note(reason, detail)
-        self.ops.killpg(self.pid, signal.SIGKILL)
+        self.kill_tree()
         self.state = RunnerState.KILLED
+        self.killed_at = time.time()
+
+    def kill_tree(self) -> None:
+        self.ops.killpg(self.pid, signal.SIGKILL)
+        for pid, start in self.descendants.items():
+            self.ops.kill(pid, start, signal.SIGKILL)
 
     def escalate(self, now: float) -> None:
         """SIGKILL a runner that outlived its SIGTERM by kill_timeout."""
@@ -160,9 +174,12 @@ class Runner:
         if terminating and now >= self.kill_at:  # type: ignore[operator]
             self.kill(self.reason or KillReason.SHUTDOWN)
 
-    def exited(self, status: int) -> None:
+    def exited(self, status: int, cpu_seconds: float = 0.0, max_rss: int = 0) -> None:
+        """Reaped, with the kernel's own figures for the runner (wait4's rusage)."""
         self.status = status
         self.state = RunnerState.EXITED
+        self.cpu_seconds = max(self.cpu_seconds, cpu_seconds)
+        self.peak_memory = max(self.peak_memory, max_rss)
 
     def add_result(self, data: bytes, max_bytes: int) -> None:
         if len(self.result) + len(data) > max_bytes + protocol.HEADER.size:

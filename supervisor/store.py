@@ -10,7 +10,7 @@ from typing import Any
 from psycopg2.extras import Json
 
 from supervisor import __version__
-from supervisor.db import Connection, transaction
+from supervisor.db import Connection
 from supervisor.queries import SQL
 from supervisor.worker import Identity
 
@@ -74,30 +74,12 @@ def runnable_within(conn: Connection, seconds: float, job_types: Sequence[str] |
 
 
 def finish(conn: Connection, worker_id: str, outcomes: Sequence[Outcome]) -> set[str]:
-    """Write `outcomes` and the insights of completed jobs in one transaction.
+    """Write `outcomes`, with the insights of completed jobs, in one statement.
 
     Only jobs this supervisor still owns are written; the ids written are returned.
     """
-    with transaction(conn), conn.cursor() as cur:
-        cur.execute(SQL["finish"], _finish_params(worker_id, outcomes))
-        written = {job_id for (job_id,) in cur.fetchall()}
-        rows = [
-            (o.job_id, i["insight_type"], Json(i["content"]), i["confidence_score"])
-            for o in outcomes
-            if o.job_id in written and o.status == "completed"
-            for i in o.insights
-        ]
-        if rows:
-            job_ids, types, contents, scores = (list(column) for column in zip(*rows, strict=True))
-            cur.execute(
-                SQL["insert_insights"],
-                {"job_ids": job_ids, "types": types, "contents": contents, "scores": scores},
-            )
-    return written
-
-
-def _finish_params(worker_id: str, outcomes: Sequence[Outcome]) -> dict[str, Any]:
-    return {
+    insights = [(o.job_id, i) for o in outcomes if o.status == "completed" for i in o.insights]
+    params = {
         "worker_id": worker_id,
         "ids": [o.job_id for o in outcomes],
         "statuses": [o.status for o in outcomes],
@@ -106,7 +88,14 @@ def _finish_params(worker_id: str, outcomes: Sequence[Outcome]) -> dict[str, Any
         "keep_errors": [o.keep_error for o in outcomes],
         "delays": [o.delay for o in outcomes],
         "attempts": [json.dumps(o.attempt) if o.attempt else None for o in outcomes],
+        "insight_jobs": [job_id for job_id, _ in insights],
+        "insight_types": [i["insight_type"] for _, i in insights],
+        "insight_contents": [json.dumps(i["content"]) for _, i in insights],
+        "insight_scores": [i["confidence_score"] for _, i in insights],
     }
+    with conn.cursor() as cur:
+        cur.execute(SQL["finish"], params)
+        return {job_id for (job_id,) in cur.fetchall()}
 
 
 def owned(conn: Connection, worker_id: str, job_ids: Sequence[str]) -> dict[str, str | None]:

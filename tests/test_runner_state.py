@@ -18,6 +18,9 @@ class FakeOps:
     def killpg(self, pgid: int, signum: int) -> None:
         self.sent.append((pgid, signum))
 
+    def kill(self, pid: int, start: int, signum: int) -> None:
+        self.sent.append((pid, signum))
+
 
 class Lines:
     def __init__(self) -> None:
@@ -116,3 +119,11 @@ def test_result_overflow_is_noticed() -> None:
     r, _ = runner()
     r.add_result(b"x" * 100, max_bytes=50)
     assert r.result_overflow and r.document() is None
+
+
+def test_kill_reaches_descendants_outside_the_group() -> None:
+    r, ops = runner()
+    r.descendants = {77: 1234, 78: 1250}  # e.g. children that called setsid()
+    r.kill(KillReason.MEMORY, "memory limit exceeded")
+    assert ops.sent == [(42, signal.SIGKILL), (77, signal.SIGKILL), (78, signal.SIGKILL)]
+    assert r.killed_at is not None

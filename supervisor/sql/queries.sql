@@ -43,33 +43,38 @@ SELECT EXISTS (
 );
 
 -- name: finish
--- Write the outcome of finished attempts, only where this supervisor still owns the job
--- (a job reclaimed from under it is never written twice). Primary-key lookups.
+-- Write the outcome of finished attempts and the insights of completed ones, in one
+-- statement (so one transaction and one round trip), only where this supervisor still owns
+-- the job: a job reclaimed from under it is never written twice. Primary-key lookups.
 -- status: completed | failed | pending (a retry, or an attempt cut short by shutdown).
-UPDATE processing_jobs j
-SET status = o.status,
-    retry_count = o.retry_count,
-    error_message = CASE WHEN o.keep_error THEN j.error_message ELSE o.error END,
-    completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END,
-    started_at = CASE WHEN o.status = 'pending' THEN NULL ELSE j.started_at END,
-    run_at = CASE WHEN o.status = 'pending'
-                  THEN now() + make_interval(secs => o.delay) ELSE j.run_at END,
-    worker_id = CASE WHEN o.status = 'pending' THEN NULL ELSE j.worker_id END,
-    runner_pid = CASE WHEN o.status = 'pending' THEN NULL ELSE j.runner_pid END,
-    attempts = CASE WHEN o.attempt IS NULL THEN j.attempts ELSE j.attempts || o.attempt END,
-    updated_at = now()
-FROM unnest(%(ids)s::uuid[], %(statuses)s::text[], %(retry_counts)s::int[],
-            %(errors)s::text[], %(keep_errors)s::bool[], %(delays)s::float8[],
-            %(attempts)s::jsonb[])
-     AS o(id, status, retry_count, error, keep_error, delay, attempt)
-WHERE j.id = o.id AND j.worker_id = %(worker_id)s AND j.status = 'processing'
-RETURNING j.id::text;
-
--- name: insert_insights
--- The insights of completed jobs, in the same transaction as `finish`.
-INSERT INTO insights (job_id, insight_type, content, confidence_score)
-SELECT * FROM unnest(%(job_ids)s::uuid[], %(types)s::text[], %(contents)s::jsonb[],
-                     %(scores)s::numeric[]);
+WITH done AS (
+    UPDATE processing_jobs j
+    SET status = o.status,
+        retry_count = o.retry_count,
+        error_message = CASE WHEN o.keep_error THEN j.error_message ELSE o.error END,
+        completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END,
+        started_at = CASE WHEN o.status = 'pending' THEN NULL ELSE j.started_at END,
+        run_at = CASE WHEN o.status = 'pending'
+                      THEN now() + make_interval(secs => o.delay) ELSE j.run_at END,
+        worker_id = CASE WHEN o.status = 'pending' THEN NULL ELSE j.worker_id END,
+        runner_pid = CASE WHEN o.status = 'pending' THEN NULL ELSE j.runner_pid END,
+        attempts = CASE WHEN o.attempt IS NULL THEN j.attempts ELSE j.attempts || o.attempt END,
+        updated_at = now()
+    FROM unnest(%(ids)s::uuid[], %(statuses)s::text[], %(retry_counts)s::int[],
+                %(errors)s::text[], %(keep_errors)s::bool[], %(delays)s::float8[],
+                %(attempts)s::jsonb[])
+         AS o(id, status, retry_count, error, keep_error, delay, attempt)
+    WHERE j.id = o.id AND j.worker_id = %(worker_id)s AND j.status = 'processing'
+    RETURNING j.id, j.status
+), stored AS (
+    INSERT INTO insights (job_id, insight_type, content, confidence_score)
+    SELECT i.job_id, i.insight_type, i.content, i.confidence_score
+    FROM unnest(%(insight_jobs)s::uuid[], %(insight_types)s::text[],
+                %(insight_contents)s::jsonb[], %(insight_scores)s::numeric[])
+         AS i(job_id, insight_type, content, confidence_score)
+    JOIN done ON done.id = i.job_id AND done.status = 'completed'
+)
+SELECT id::text FROM done;
 
 -- name: owned
 -- Which of the jobs this supervisor runs are still its own (cancel, reclaim by others).

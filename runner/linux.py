@@ -1,0 +1,24 @@
+"""The few Linux process controls that Python's os module lacks (no-ops elsewhere)."""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+# Loaded once in the supervisor, so a runner does not pay for it after each fork.
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def prctl(option: int, value: int) -> None:
+    if _libc is not None:
+        _libc.prctl(option, value, 0, 0, 0)
+
+
+def memory_pages() -> tuple[int, int]:
+    """(mapped, resident) pages of this process, from /proc/self/statm."""
+    with open("/proc/self/statm", "rb") as f:
+        size, resident = f.read().split()[:2]
+    return int(size), int(resident)

@@ -1,0 +1,119 @@
+"""Supervisor throughput and pickup latency against a real PostgreSQL.
+
+    .venv/bin/python scripts/bench.py         # an embedded PostgreSQL of its own
+    JOBSUP_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \
+        .venv/bin/python scripts/bench.py     # a database created on that server
+
+Prints diag.noop jobs/s for 5,000 jobs at concurrency 1, 2 and 4 (first start to last
+completion, from the jobs' own timestamps), and the pickup latency (enqueue commit → handler
+start) p50/p95 over 200 jobs sent one at a time into an idle supervisor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import percentile, scratch_database, supervisor, write_config
+
+from supervisor.db import connect
+from supervisor.enqueue import enqueue
+
+CONFIG = """
+[supervisor]
+interval = 30
+[retry]
+max_retries = 0
+[limits]
+check_interval = 0.1
+[job_types."diag.noop"]
+handler = "runner.diag:noop"
+[job_types."bench.stamp"]
+handler = "bench_handlers:stamp"
+"""
+
+
+def throughput(url: str, config: Path, jobs: int, concurrency: int) -> float:
+    """Jobs per second for `jobs` noop jobs at `concurrency`."""
+    conn = connect(url)
+    with conn.cursor() as cur:
+        cur.execute("TRUNCATE processing_jobs, insights CASCADE")
+        cur.execute(
+            "INSERT INTO processing_jobs (job_type) SELECT 'diag.noop' FROM generate_series(1, %s)",
+            (jobs,),
+        )
+        cur.execute("VACUUM ANALYZE processing_jobs")
+    process = supervisor(url, config, "--concurrency", str(concurrency), "--until-empty")
+    if process.wait() != 0:
+        raise SystemExit(f"supervisor failed at concurrency {concurrency}")
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FILTER (WHERE status = 'completed'), "
+            "extract(epoch FROM max(completed_at) - min(started_at)) FROM processing_jobs"
+        )
+        completed, seconds = cur.fetchone()  # type: ignore[misc]
+    conn.close()
+    if completed != jobs:
+        raise SystemExit(f"only {completed} of {jobs} jobs completed")
+    return jobs / float(seconds)
+
+
+def pickup_latency(url: str, config: Path, samples: int) -> list[float]:
+    """Milliseconds from enqueue commit to handler start, one job at a time."""
+    process = supervisor(url, config, "--concurrency", "4")
+    conn = connect(url)
+    latencies = []
+    try:
+        time.sleep(2.0)  # started and idle
+        for _ in range(samples):
+            job_id = enqueue(conn, job_type="bench.stamp")  # autocommit: committed on return
+            committed = time.time()
+            started = _wait_for_stamp(conn, job_id)
+            latencies.append((started - committed) * 1000)
+            time.sleep(0.02)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait()
+        conn.close()
+    return latencies
+
+
+def _wait_for_stamp(conn: object, job_id: str) -> float:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with conn.cursor() as cur:  # type: ignore[attr-defined]
+            cur.execute("SELECT (content->>'t')::float8 FROM insights WHERE job_id = %s", (job_id,))
+            row = cur.fetchone()
+        if row:
+            return float(row[0])
+        time.sleep(0.002)
+    raise SystemExit(f"job {job_id} did not run within 30 s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=5000)
+    parser.add_argument("--samples", type=int, default=200)
+    args = parser.parse_args()
+    with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
+        config = write_config(Path(tmp), CONFIG)
+        for concurrency in (1, 2, 4):
+            rate = throughput(url, config, args.jobs, concurrency)
+            print(
+                f"throughput, concurrency {concurrency}: {rate:5.0f} jobs/s ({args.jobs} noop jobs)"
+            )
+        latencies = pickup_latency(url, config, args.samples)
+        print(
+            f"pickup latency (commit → handler start), {args.samples} jobs: "
+            f"p50 {percentile(latencies, 50):.1f} ms, p95 {percentile(latencies, 95):.1f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
