@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from typing import Any
 
@@ -23,6 +24,7 @@ SHOWN_ELSEWHERE = {
     "worker_pid", "worker_state", "insights_count",
 }  # fmt: skip
 WIDTH = 96
+_ISO_TIME = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?")
 
 
 def job_table(jobs: list[dict[str, Any]]) -> str:
@@ -65,7 +67,12 @@ def _value(value: Any) -> str:
         return "-"
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True)
-    return str(value)
+    return _time(str(value))
+
+
+def _time(text: str) -> str:
+    """`2026-11-29T01:09:38.250932+00:00` → `2026-11-29 01:09:38+00:00`; other text as is."""
+    return _ISO_TIME.sub(r"\1 \2", text)
 
 
 def _attempts(attempts: list[dict[str, Any]]) -> str:
@@ -73,7 +80,8 @@ def _attempts(attempts: list[dict[str, Any]]) -> str:
         return "attempts: none yet"
     rows = [
         (
-            a.get("attempt"), a.get("outcome"), a.get("host"), a.get("pid"), a.get("started"),
+            a.get("attempt"), a.get("outcome"), a.get("host"), a.get("pid"),
+            _time(a.get("started") or "-"),
             a.get("seconds"), a.get("peak_memory_mb"), a.get("cpu_seconds"),
             first_line(a.get("error"), 60) or None,
         )
