@@ -42,7 +42,8 @@ def test_ps_shows_a_running_sleep_job_and_its_runner(
 
     def mine() -> dict[str, Any] | None:
         found = [w for w in ps_json(db_url) if w["pid"] == sup.pid]
-        return found[0] if found and found[0]["runners"] else None
+        sampled = found and found[0]["runners"] and found[0]["runners"][0]["rss_mb"] > 0
+        return found[0] if sampled else None
 
     worker = wait_for(mine)
     assert (worker["state"], worker["slots"], worker["running"]) == ("running", 2, 1)
@@ -54,9 +55,10 @@ def test_ps_shows_a_running_sleep_job_and_its_runner(
         runner_pid,
     )
     assert (runner["attempt"], runner["max_attempts"]) == (1, 4)
-    assert runner["memory_limit_mb"] == 1024
+    assert runner["memory_limit_mb"] == 1024 and runner["peak_rss_mb"] >= runner["rss_mb"] > 0
     text = jobsup("ps", env={"DATABASE_URL": db_url}).stdout
-    for expected in (job_id, "diag.sleep", str(runner_pid), str(sup.pid), "running", "1/2", "1/4"):
+    # (the figures move with each heartbeat: the limit is what stays put)
+    for expected in (job_id, "diag.sleep", str(runner_pid), str(sup.pid), "1/2", "1/4", "/1024"):
         assert expected in text, expected
     assert "1 supervisors (1 running); 1/2 slots busy" in text
     sup.signal(signal.SIGQUIT)

@@ -82,7 +82,9 @@ def _supervisor_row(w: dict[str, Any]) -> tuple[Any, ...]:
 
 def _runner_row(r: dict[str, Any]) -> tuple[Any, ...]:
     limit = r.get("memory_limit_mb")
-    memory = f"{r.get('rss_mb', '-')}/{limit}" if limit else r.get("rss_mb")
+    memory = f"{r.get('rss_mb', '-')}/{limit}" if limit else str(r.get("rss_mb", "-"))
+    if r.get("memory_metric", "rss") != "rss":  # pss or uss: say which
+        memory += f" {r['memory_metric']}"
     cpu = f"{r['cpu_percent']:.0f}%" if r.get("cpu_percent") is not None else None
     attempt = f"{r.get('attempt', '?')}/{r.get('max_attempts', '?')}"
     return (
