@@ -115,7 +115,15 @@ def stop(cfg: Config, now: bool, timeout: float | None) -> Stopped | None:
     if timeout is None and not now:
         wait += sup.drain_timeout
     began = time.monotonic()
-    os.kill(pid, signal.SIGQUIT if now else signal.SIGTERM)
+    try:
+        os.kill(pid, signal.SIGQUIT if now else signal.SIGTERM)
+    except ProcessLookupError:
+        pass  # it exited on its own meanwhile
+    except PermissionError:
+        raise JobsupError(
+            f"cannot signal supervisor pid {pid}: permission denied "
+            "(run `jobsup stop` as the user that started it)"
+        ) from None
     if not _wait_exit(pid, began + wait):
         raise JobsupError(
             f"supervisor pid {pid} still runs after {wait:g} s: "
