@@ -119,7 +119,8 @@ def reclaim(conn: Connection, stale_after: float, orphan_after: float, max_retri
     found = store.reclaim(conn, Identity.new(), stale_after, orphan_after, max_retries)
     return Reclaim(
         dead=[f"{host} pid {pid}" for _id, host, pid in found.dead_workers],
-        jobs=[Change(job_id, "processing", status, error) for job_id, status, error in found.jobs],
+        # (id, new status, error, …): indexed, so a column added to the statement is no break
+        jobs=[Change(job[0], "processing", job[1], job[2]) for job in found.jobs],
     )
 
 
