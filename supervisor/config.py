@@ -33,6 +33,7 @@ class DatabaseConfig:
     url: str = ""
     statement_timeout: float = 30.0
     connect_timeout: float = 10.0
+    synchronous_commit: bool = True
 
 
 @dataclass(frozen=True)

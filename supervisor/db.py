@@ -41,9 +41,12 @@ def connect(
     connect_timeout: float = 10.0,
     application_name: str = "jobsup",
     autocommit: bool = True,
+    synchronous_commit: bool = True,
 ) -> Connection:
     """A new connection to `url`, or DatabaseError with one line saying why (password masked)."""
     options = f"-c statement_timeout={int(statement_timeout * 1000)}"
+    if not synchronous_commit:
+        options += " -c synchronous_commit=off"
     try:
         conn = psycopg2.connect(
             url,

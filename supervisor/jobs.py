@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import importlib.util
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,6 +13,7 @@ from typing import Any
 from runner.job import Job, RunnerSpec
 from supervisor import limits
 from supervisor.config import Config, Limits
+from supervisor.errors import ConfigError
 from supervisor.outcome import Kind, Verdict
 from supervisor.runners import Runner
 from supervisor.store import ClaimedJob, Outcome
@@ -23,6 +26,31 @@ MB = 1 << 20
 class Launch:
     spec: RunnerSpec
     limits: Limits
+
+
+def check_handlers(config: Config) -> None:
+    """ConfigError naming the first job type whose handler module cannot be found."""
+    for name, job_type in config.job_types.items():
+        module = job_type.handler.partition(":")[0]
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a parent package that does not exist
+            found = False
+        if not found:
+            raise ConfigError(
+                f"{config.path or 'configuration'}: [job_types.{name}] handler "
+                f"{job_type.handler!r}: no module named {module!r} on this Python's path"
+            )
+
+
+def preload(config: Config) -> None:
+    """Import the handlers shipped with jobsup (runner.*) once, in the supervisor, so a runner
+    starts without importing them. Other handler modules are imported in each runner: a
+    broken or heavy module of an application then cannot harm the supervisor."""
+    for job_type in config.job_types.values():
+        module = job_type.handler.partition(":")[0]
+        if module.startswith("runner."):
+            importlib.import_module(module)
 
 
 def launch(job: ClaimedJob, config: Config, parent_pid: int) -> Launch | str:

@@ -92,6 +92,8 @@ class Supervisor:
         return EXIT_JOBS_FAILED if batch and self.pool.counts.failed else EXIT_OK
 
     def _start(self) -> None:
+        jobs.check_handlers(self.config)
+        jobs.preload(self.config)
         self.session.open()
         # Orphans of a runner's tree re-parent to us rather than to init: still ours to kill.
         linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
@@ -121,10 +123,10 @@ class Supervisor:
         self.pool.reap()
         if self.options.until_empty and running and not self.pool:
             self.claim_wanted = True  # the claim finds out whether the queue is empty
-        self._enforce_limits(now)
         self._upkeep(now)
         self._write_outcomes()
         self._claim(now)
+        self._enforce_limits(time.monotonic())  # after the claim: a new job waits for no sample
         _set_title(self._config_name, len(self.pool), self.slots, self.state)
 
     def _stop(self) -> None:
@@ -200,11 +202,13 @@ class Supervisor:
         """Reload the config file; running jobs keep the limits they started with."""
         try:
             new = configuration.load(self.config.path, self.options.overrides)
+            jobs.check_handlers(new)
         except ConfigError as e:
             logger.error("SIGHUP: {}; keeping the running configuration", e)
             return
         if new.database.url != self.config.database.url:
             logger.warning("SIGHUP: the database URL changed; restart to use the new one")
+        jobs.preload(new)
         self.config = self.pool.config = new
         self.slots = new.supervisor.slots
         logs.configure(new.logging, new.state_dir, self.options.log_level)
@@ -280,6 +284,7 @@ class Supervisor:
                      self._config_name)  # fmt: skip
         self._reclaim()
         self._check_ownership()
+        self._release_unrun()
         if self.pool:
             pids = {r.job_id: r.pid for r in self.pool}
             self._db("set runner pids", store.set_runner_pids, self.me.id, pids)
@@ -307,6 +312,14 @@ class Supervisor:
                 status = lost[runner.job_id]
                 job_logger(runner.job_id).warning("job is {}: killing its runner", status or "gone")
                 runner.kill(KillReason.CANCELLED if status == "cancelled" else KillReason.LOST)
+
+    def _release_unrun(self) -> None:
+        known = [r.job_id for r in self.pool] + [o.job_id for o in self.pool.outcomes]
+        released = self._db("release unrun jobs", store.release_unrun, self.me.id, known)
+        for job_id in released or ():
+            job_logger(job_id).warning("held but never started here (claim lost): back to pending")
+        if released:
+            self.claim_wanted = True
 
     def _write_outcomes(self) -> None:
         if not self.pool.outcomes or not self.session.connected:

@@ -59,6 +59,7 @@ class Session:
             self.url,
             statement_timeout=self.config.statement_timeout,
             connect_timeout=self.config.connect_timeout,
+            synchronous_commit=self.config.synchronous_commit,
         )
         try:
             if self.listen:

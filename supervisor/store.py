@@ -119,6 +119,13 @@ def set_runner_pids(conn: Connection, worker_id: str, pids: dict[str, int]) -> N
         )
 
 
+def release_unrun(conn: Connection, worker_id: str, known: Sequence[str]) -> list[str]:
+    """Give back the jobs `worker_id` holds but does not know of (`known`: those it does)."""
+    with conn.cursor() as cur:
+        cur.execute(SQL["release_unrun"], {"worker_id": worker_id, "known": list(known)})
+        return [job_id for (job_id,) in cur.fetchall()]
+
+
 def register(
     conn: Connection, me: Identity, slots: int, job_types: Sequence[str] | None, config: str | None
 ) -> None:

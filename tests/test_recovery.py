@@ -174,3 +174,35 @@ def test_no_runner_survives_its_supervisor(
     os.kill(sup.pid, signal.SIGKILL)
     wait_for(lambda: not alive(runner), timeout=10)
     assert not psutil.pid_exists(runner) or psutil.Process(runner).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_job_held_in_the_database_but_not_running_is_given_back(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+) -> None:
+    sup = start(supervisors, db_url, write_config(tmp_path, interval=300))
+    worker_id = sup.wait_registered(conn)
+    job_id = add_job(conn, "noop")
+    wait_for(lambda: status(conn, job_id) == "completed")
+    lost = add_job(conn, "noop")
+    with conn.cursor() as cur:  # what a claim looks like when its answer never arrived
+        cur.execute(
+            "UPDATE processing_jobs SET status = 'processing', worker_id = %s, run_at = now() "
+            "WHERE id = %s",
+            (worker_id, lost),
+        )
+    wait_for(lambda: status(conn, lost) == "completed", timeout=30)
+    assert job(conn, lost)["retry_count"] == 0
+    assert "claim lost): back to pending" in sup.log()
+    sup.signal(signal.SIGTERM)
+    assert sup.wait() == 0
+
+
+def test_start_refuses_a_handler_that_does_not_exist(db_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[job_types.report]\nhandler = "reports.monthly:build"\n')
+    result = jobsup("start", "-c", str(config), env={"DATABASE_URL": db_url})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"jobsup: {config}: [job_types.report] handler 'reports.monthly:build': "
+        "no module named 'reports.monthly' on this Python's path"
+    )

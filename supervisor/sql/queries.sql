@@ -87,6 +87,16 @@ UPDATE processing_jobs j SET runner_pid = r.pid
 FROM unnest(%(ids)s::uuid[], %(pids)s::int[]) AS r(id, pid)
 WHERE j.id = r.id AND j.worker_id = %(worker_id)s AND j.runner_pid IS DISTINCT FROM r.pid;
 
+-- name: release_unrun
+-- Jobs this supervisor owns in the database but does not run: a claim whose answer was lost
+-- with the connection. They never started: back to 'pending', no attempt spent.
+-- Index: jobsup_jobs_owner.
+UPDATE processing_jobs
+SET status = 'pending', worker_id = NULL, started_at = NULL, runner_pid = NULL,
+    run_at = now(), updated_at = now()
+WHERE worker_id = %(worker_id)s AND status = 'processing' AND id <> ALL(%(known)s::uuid[])
+RETURNING id::text;
+
 -- name: register
 INSERT INTO jobsup_workers
     (id, host, host_key, pid, process_started, slots, job_types, config_path, version)
