@@ -13,6 +13,7 @@ import resource
 import signal
 import sys
 import traceback
+from contextlib import suppress
 from typing import Any, NoReturn
 
 from runner import handlers, linux, protocol
@@ -48,6 +49,9 @@ def become_runner(spec: RunnerSpec, output_fd: int) -> None:
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
     os.environ["JOBSUP_JOB_ID"] = spec.job.id  # inherited: marks the whole tree as this job's
     _reset_signals()
+    for fd in spec.inherited_fds:  # os.close only: no object of the supervisor is touched
+        with suppress(OSError):
+            os.close(fd)
     _redirect_output(output_fd)
     _set_title(f"jobsup: runner {spec.job.id} {spec.job.type}")
     if spec.hard_memory_bytes:

@@ -31,6 +31,9 @@ class RunnerSpec:
     job: Job
     handler: str  # "module:function"
     parent_pid: int
+    # The supervisor's file descriptors (its database socket, listeners, other runners'
+    # pipes) that the runner closes at once: it has no business holding them open.
+    inherited_fds: tuple[int, ...] = ()
     result_max_bytes: int = 16 << 20
     # Kernel backstop (hard_memory): RLIMIT_AS lets the runner hold this much more memory
     # than at start before allocations fail (None: no kernel limit).

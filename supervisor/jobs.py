@@ -53,7 +53,9 @@ def preload(config: Config) -> None:
             importlib.import_module(module)
 
 
-def launch(job: ClaimedJob, config: Config, parent_pid: int) -> Launch | str:
+def launch(
+    job: ClaimedJob, config: Config, parent_pid: int, inherited_fds: tuple[int, ...] = ()
+) -> Launch | str:
     """How to run `job`, or why it cannot run at all (then it fails without retry)."""
     job_type = config.job_types.get(job.job_type)
     if job_type is None:
@@ -66,6 +68,7 @@ def launch(job: ClaimedJob, config: Config, parent_pid: int) -> Launch | str:
         job=_runner_job(job, config, job_limits),
         handler=job_type.handler,
         parent_pid=parent_pid,
+        inherited_fds=inherited_fds,
         result_max_bytes=config.supervisor.result_max_kb * 1024,
         hard_memory_bytes=job_limits.memory_mb * MB if job_limits.hard_memory else None,
     )

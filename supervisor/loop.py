@@ -8,13 +8,13 @@ wait (signal | runner pipe | LISTEN socket | timer)
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import gc
 import selectors
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import psycopg2
@@ -23,16 +23,17 @@ from loguru import logger
 
 from runner import linux
 from supervisor import config as configuration
-from supervisor import jobs, logs, schema, store
+from supervisor import jobs, logs, report, schema, store, writeback
 from supervisor.config import Config, Overrides
 from supervisor.db import Connection, describe
 from supervisor.errors import ConfigError
 from supervisor.logs import job_logger
+from supervisor.metrics import METRICS, MetricsServer
 from supervisor.pool import Pool, log_counts
 from supervisor.runners import KillReason, Runner
 from supervisor.session import Session, Unavailable
 from supervisor.signals import SignalQueue
-from supervisor.store import Outcome
+from supervisor.telemetry import Telemetry
 from supervisor.worker import Identity
 
 EXIT_OK = 0
@@ -72,6 +73,7 @@ class Supervisor:
         self.next_due: float | None = None
         self.next_heartbeat = 0.0
         self.next_sample = 0.0
+        self.telemetry = Telemetry(config, self.selector)
 
     @property
     def job_types(self) -> tuple[str, ...] | None:
@@ -107,6 +109,7 @@ class Supervisor:
             self.me.id, self.me.pid, self.slots, types, wake, sup.interval,
         )  # fmt: skip
         self._heartbeat(time.monotonic())  # reclaims at once what a crashed predecessor held
+        self.telemetry.ready(self.state.value, len(self.pool), self.slots)
         gc.freeze()  # start-up objects stay out of the collector: fewer pages copied per fork
 
     def _on_connect(self, conn: Connection) -> None:
@@ -128,8 +131,10 @@ class Supervisor:
         self._claim(now)
         self._enforce_limits(time.monotonic())  # after the claim: a new job waits for no sample
         _set_title(self._config_name, len(self.pool), self.slots, self.state)
+        self.telemetry.tick(now, len(self.pool), self.slots)
 
     def _stop(self) -> None:
+        self.telemetry.stopping(State.DRAINING.value, len(self.pool), self.slots)
         self.pool.kill_all()  # no-op after a drain; after an unexpected error, no orphans
         while self.pool:
             self.pool.reap()
@@ -149,6 +154,7 @@ class Supervisor:
         self._db("deregister", store.deregister, self.me)
         self.session.close()
         self.signals.uninstall()
+        self.telemetry.close()
         self.selector.close()
         log_counts(self.pool.counts)
 
@@ -168,14 +174,19 @@ class Supervisor:
             deadlines.append(self.drain_deadline)
         if not self.session.connected:
             deadlines.append(self.session.retry_at)
+        watchdog = self.telemetry.deadline()
+        if watchdog is not None:
+            deadlines.append(watchdog)
         return max(0.0, min(deadlines) - now)
 
     def _wait(self, timeout: float) -> None:
-        for key, _events in self.selector.select(timeout):
+        for key, events in self.selector.select(timeout):
             if isinstance(key.data, Runner):
                 self.pool.read(key.data, key.fd)
             elif key.data is self.session:
                 self.session.poll()
+            elif isinstance(key.data, MetricsServer):
+                self.telemetry.handle(key.fd, events)
 
     # -- signals ---------------------------------------------------------------------------
 
@@ -200,11 +211,13 @@ class Supervisor:
 
     def handle_hup(self, now: float) -> None:
         """Reload the config file; running jobs keep the limits they started with."""
+        self.telemetry.reloading()
         try:
             new = configuration.load(self.config.path, self.options.overrides)
             jobs.check_handlers(new)
         except ConfigError as e:
             logger.error("SIGHUP: {}; keeping the running configuration", e)
+            self.telemetry.ready(self.state.value, len(self.pool), self.slots)
             return
         if new.database.url != self.config.database.url:
             logger.warning("SIGHUP: the database URL changed; restart to use the new one")
@@ -214,6 +227,7 @@ class Supervisor:
         logs.configure(new.logging, new.state_dir, self.options.log_level)
         self.claim_wanted = True
         logger.info("SIGHUP: configuration reloaded ({} slots)", self.slots)
+        self.telemetry.ready(self.state.value, len(self.pool), self.slots)
 
     def handle_ttin(self, now: float) -> None:
         self.slots += 1
@@ -230,6 +244,7 @@ class Supervisor:
     def _drain(self, why: str) -> None:
         self.state = State.DRAINING
         logger.info(why)
+        self.telemetry.stopping(self.state.value, len(self.pool), self.slots)
 
     def _terminate_all(self, now: float) -> None:
         self.drain_deadline = None
@@ -288,6 +303,8 @@ class Supervisor:
         if self.pool:
             pids = {r.job_id: r.pid for r in self.pool}
             self._db("set runner pids", store.set_runner_pids, self.me.id, pids)
+        queue = partial(self._db, "queue", report.queue)
+        self.telemetry.heartbeat(now, state, len(self.pool), self.slots, queue)
 
     def _reclaim(self) -> None:
         sup = self.config.supervisor
@@ -297,8 +314,9 @@ class Supervisor:
             return
         for worker_id, host, pid in found.dead_workers:
             logger.warning("supervisor {} ({} pid {}) is dead", worker_id, host, pid)
-        for job_id, status, error in found.jobs:
+        for job_id, status, error, job_type in found.jobs:
             job_logger(job_id).warning("reclaimed, now {}: {}", status, error)
+            METRICS.reclaimed(job_type)
         if found.jobs:
             self.claim_wanted = True
 
@@ -322,39 +340,11 @@ class Supervisor:
             self.claim_wanted = True
 
     def _write_outcomes(self) -> None:
-        if not self.pool.outcomes or not self.session.connected:
-            return
-        batch, self.pool.outcomes = self.pool.outcomes, []
-        try:
-            written = self.session.call(store.finish, self.me.id, batch)
-        except Unavailable:
-            self.pool.outcomes = batch + self.pool.outcomes
-            return
-        except psycopg2.Error as e:
-            logger.error("writing {} results failed: {}; one by one", len(batch), describe(e))
-            written = self._write_one_by_one(batch)
-        requeued = {o.job_id for o in self.pool.outcomes}
-        for outcome in batch:
-            if outcome.job_id not in written and outcome.job_id not in requeued:
-                self.pool.counts.discarded += 1
-                job_logger(outcome.job_id).warning("result discarded: the job is no longer ours")
-
-    def _write_one_by_one(self, batch: list[Outcome]) -> set[str]:
-        """Write each outcome alone; one the database refuses (bad insights) fails its job."""
-        written: set[str] = set()
-        for outcome in batch:
-            try:
-                written |= self.session.call(store.finish, self.me.id, [outcome])
-                continue
-            except Unavailable:
-                self.pool.outcomes.append(outcome)
-                continue
-            except psycopg2.Error as e:
-                message = f"could not store the result: {describe(e)}"
-            job_logger(outcome.job_id).error("failed: {}", message)
-            failure = Outcome(outcome.job_id, "failed", outcome.retry_count, message)
-            self.pool.outcomes.append(dataclasses.replace(failure, attempt=outcome.attempt))
-        return written
+        if self.pool.outcomes and self.session.connected:
+            batch, self.pool.outcomes = self.pool.outcomes, []
+            self.pool.outcomes = (
+                writeback.write(self.session, self.me.id, batch) + self.pool.outcomes
+            )
 
     def _claim(self, now: float) -> None:
         if self.state is not State.RUNNING or not self.session.connected:
@@ -371,6 +361,9 @@ class Supervisor:
         if claimed is None:
             self.next_poll = now + 1.0  # the database refused: try again shortly
             return
+        METRICS.claim_took(time.monotonic() - now)
+        for job in claimed:
+            METRICS.claimed(job.job_type)
         forked = all([self.pool.start(job, now) for job in claimed])
         if not forked:
             self.next_poll = now + 5.0  # the system is out of processes or memory: ease off

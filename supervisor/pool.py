@@ -15,6 +15,7 @@ from loguru import logger
 from supervisor import jobs, limits, proctree
 from supervisor.config import Config
 from supervisor.logs import job_logger
+from supervisor.metrics import METRICS
 from supervisor.outcome import Kind, Verdict, decide, judge
 from supervisor.runners import KillReason, Output, Runner, RunnerState
 from supervisor.spawn import spawn
@@ -22,6 +23,7 @@ from supervisor.store import ClaimedJob, Outcome
 from supervisor.worker import Identity
 
 READ_CHUNK = 65536
+FINISHED = {"completed": "completed", "failed": "failed", "pending": "retried"}  # metrics
 FORK_FAILED_DELAY = 5.0
 
 
@@ -32,7 +34,6 @@ class Counts:
     failed: int = 0
     retried: int = 0
     interrupted: int = 0
-    discarded: int = 0
 
 
 class Pool:
@@ -55,7 +56,9 @@ class Pool:
     def start(self, job: ClaimedJob, now: float) -> bool:
         """Fork a runner for `job`; False when the system could not fork (claim less)."""
         self.counts.started += 1
-        launch = jobs.launch(job, self.config, self.me.pid)
+        # The runner closes these: our database socket, the metrics listener, other pipes.
+        inherited = tuple(key.fd for key in self.selector.get_map().values())
+        launch = jobs.launch(job, self.config, self.me.pid, inherited)
         if isinstance(launch, str):
             self._record(job, Verdict(Kind.PERMANENT, launch), None)
             return True
@@ -152,6 +155,8 @@ class Pool:
                 self._close(runner, fd)
         runner.kill_tree()  # whatever the handler left running
         self.orphans_possible = True
+        if runner.reason not in (None, KillReason.SHUTDOWN):
+            METRICS.killed(runner.job.job_type, str(runner.reason))
         del self.runners[runner.pid]
         runner.output.close(job_logger(runner.job_id))
         self._record(runner.job, judge(runner, self.config.supervisor.result_max_kb), runner)
@@ -169,6 +174,9 @@ class Pool:
         outcome = decide(job, verdict, self.config.retry)
         if outcome is None:
             return
+        if verdict.kind is not Kind.INTERRUPTED:
+            seconds = runner.elapsed(time.monotonic()) if runner else None
+            METRICS.finished(job.job_type, FINISHED[outcome.status], seconds)
         record = jobs.attempt_record(job, verdict, outcome, self.me, runner)
         outcome = dataclasses.replace(outcome, attempt=record)
         self._log(outcome, verdict, runner)

@@ -18,6 +18,7 @@ from loguru import logger
 from supervisor.config import DatabaseConfig
 from supervisor.db import Backoff, Connection, close_quietly, connect, describe, mask_url
 from supervisor.errors import DatabaseError
+from supervisor.metrics import METRICS
 
 T = TypeVar("T")
 
@@ -45,7 +46,6 @@ class Session:
         self.conn: Connection | None = None
         self.backoff = Backoff(base=0.5, maximum=30.0)
         self.retry_at = 0.0
-        self.reconnects = 0
         # Unregister by this number: a broken connection cannot tell its fd any more.
         self._registered_fd: int | None = None
 
@@ -87,7 +87,7 @@ class Session:
         except DatabaseError as e:
             self._schedule_retry(now, str(e))
             return False
-        self.reconnects += 1
+        METRICS.reconnected()
         logger.success("database connection re-established")
         return True
 

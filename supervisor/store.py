@@ -166,7 +166,7 @@ def deregister(conn: Connection, me: Identity) -> None:
 @dataclass(frozen=True)
 class Reclaimed:
     dead_workers: list[tuple[str, str, int]]  # id, host, pid
-    jobs: list[tuple[str, str, str]]  # id, new status, error_message
+    jobs: list[tuple[str, str, str, str]]  # id, new status, error_message, job type
 
 
 def reclaim(
@@ -179,6 +179,6 @@ def reclaim(
         cur.execute(SQL["mark_dead"], {"stale_after": stale_after, "gone": gone})
         dead = [(wid, host, pid) for wid, host, pid in cur.fetchall()]
         cur.execute(SQL["reclaim"], {"orphan_after": orphan_after, "max_retries": max_retries})
-        jobs = [(jid, status, error) for jid, status, error in cur.fetchall()]
+        jobs = [(jid, status, error, job_type) for jid, status, error, job_type in cur.fetchall()]
         cur.execute(SQL["forget_workers"])
     return Reclaimed(dead, jobs)

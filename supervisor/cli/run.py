@@ -72,15 +72,18 @@ def _pidfile(cfg: Config, detach: bool) -> Iterator[None]:
     """
     path = pidfile.path(cfg.state_dir)
     holder = pidfile.running(path)
-    if holder is not None and detach:
+    if holder is not None and detach:  # refuse before detaching, while a terminal listens
         raise pidfile.AlreadyRunning(path, holder)
-    if holder is not None:
-        logger.warning("{} names pid {}: this supervisor runs without a pidfile", path, holder)
-        yield
-        return
     handshake = daemon.detach(cfg.state_dir / daemon.LOG_NAME) if detach else None
     try:
         pidfile.acquire(path)
+    except pidfile.AlreadyRunning as e:  # another start got there first
+        if handshake is None:
+            logger.warning("{}: this supervisor runs without a pidfile", e)
+            yield
+            return
+        handshake.failed(str(e))
+        raise
     except JobsupError as e:
         if handshake:
             handshake.failed(str(e))

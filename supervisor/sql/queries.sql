@@ -163,7 +163,7 @@ SET status = CASE WHEN lost.retries < %(max_retries)s THEN 'pending' ELSE 'faile
     started_at = NULL, run_at = now(), worker_id = NULL, runner_pid = NULL, updated_at = now()
 FROM lost
 WHERE j.id = lost.id
-RETURNING j.id::text, j.status, j.error_message;
+RETURNING j.id::text, j.status, j.error_message, coalesce(j.job_type, 'analysis');
 
 -- name: forget_workers
 -- Rows of supervisors gone for a day, once none of their jobs is still 'processing'.
