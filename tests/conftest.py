@@ -125,9 +125,11 @@ def jobsup(
 
 
 @pytest.fixture
-def supervisors() -> Iterator[list[Any]]:
-    """Supervisor processes started by a test; any still running are killed afterwards."""
-    started: list[Any] = []
+def supervisors() -> Iterator[Any]:
+    """Start supervisor processes with `supervisors.start(...)`; any still running are killed
+    after the test."""
+    from tests.processes import Supervisors
+
+    started = Supervisors()
     yield started
-    for process in started:
-        process.stop()
+    started.stop_all()

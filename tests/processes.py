@@ -34,6 +34,7 @@ listen = {listen}
 max_retries = {max_retries}
 backoff_base = 0.2
 backoff_max = 0.5
+{retry_extra}
 [logging]
 level = "DEBUG"
 {extra}
@@ -49,9 +50,15 @@ def write_config(
     listen: bool = True,
     max_retries: int = 3,
     extra: str = "",
+    retry_extra: str = "",
+    type_extra: dict[str, str] | None = None,
 ) -> Path:
+    """A config with short timers and every diag handler; `extra` is appended, `retry_extra`
+    goes in [retry], `type_extra` adds lines to a job type's table (by its short name)."""
     types = "\n".join(
-        f'[job_types."diag.{name}"]\nhandler = "runner.diag:{name}"' for name in DIAG_TYPES
+        f'[job_types."diag.{name}"]\nhandler = "runner.diag:{name}"\n'
+        + (type_extra or {}).get(name, "")
+        for name in DIAG_TYPES
     )
     text = TEST_CONFIG.format(
         concurrency=concurrency,
@@ -60,6 +67,7 @@ def write_config(
         listen=str(listen).lower(),
         max_retries=max_retries,
         extra=extra,
+        retry_extra=retry_extra,
     )
     path = directory / f"jobsup-{time.monotonic_ns()}.toml"
     path.write_text(text + "\n" + types + "\n")
@@ -134,6 +142,21 @@ class SupervisorProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
+
+
+class Supervisors(list[SupervisorProcess]):
+    """The supervisors a test started (the `supervisors` fixture): stopped at teardown."""
+
+    def start(
+        self, db_url: str | None, config: Path, *args: str, env: dict[str, str] | None = None
+    ) -> SupervisorProcess:
+        process = SupervisorProcess(db_url, config, *args, env=env)
+        self.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self:
+            process.stop()
 
 
 def scalar(conn: Connection, sql: str, *params: Any) -> Any:

@@ -13,7 +13,7 @@ from psycopg2.extras import Json
 from supervisor.db import Connection
 from tests.conftest import jobsup
 from tests.processes import (
-    SupervisorProcess,
+    Supervisors,
     add_job,
     alive,
     job,
@@ -139,11 +139,10 @@ def test_cancel_a_pending_job_and_not_a_finished_one(db_url: str, conn: Connecti
 
 
 def test_cancel_kills_a_job_running_in_another_supervisor(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "sleep", seconds=120)
-    sup = SupervisorProcess(db_url, write_config(tmp_path))
-    supervisors.append(sup)
+    sup = supervisors.start(db_url, write_config(tmp_path))
     runner = wait_for(sup.runner_pids)[0]
     wait_for(lambda: status(conn, job_id) == "processing")
     result = cli(db_url, "jobs", "cancel", job_id)

@@ -16,7 +16,14 @@ from supervisor import pidfile
 from supervisor.db import Connection
 from supervisor.errors import JobsupError
 from tests.conftest import jobsup
-from tests.processes import SupervisorProcess, add_job, alive, status, wait_for, write_config
+from tests.processes import (
+    Supervisors,
+    add_job,
+    alive,
+    status,
+    wait_for,
+    write_config,
+)
 
 
 @pytest.fixture
@@ -109,15 +116,13 @@ def test_a_daemon_that_cannot_start_says_so(tmp_path: Path, home: Path) -> None:
 
 
 def test_foreground_start_holds_the_pidfile_and_stop_reaches_it(
-    db_url: str, conn: Connection, tmp_path: Path, home: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, home: Path, supervisors: Supervisors
 ) -> None:
     config = write_config(tmp_path)
-    first = SupervisorProcess(db_url, config)
-    supervisors.append(first)
+    first = supervisors.start(db_url, config)
     first.wait_registered(conn)
     assert pidfile.read(home / "jobsup.pid") == first.pid
-    second = SupervisorProcess(db_url, config)  # another worker on the same state directory
-    supervisors.append(second)
+    second = supervisors.start(db_url, config)  # another worker on the same state directory
     second.wait_registered(conn)
     assert "this supervisor runs without a pidfile" in second.log()
     assert pidfile.read(home / "jobsup.pid") == first.pid

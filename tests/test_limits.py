@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 
 from supervisor.db import Connection
-from tests.processes import SupervisorProcess, add_job, job, wait_for, write_config
+from tests.processes import SupervisorProcess, Supervisors, add_job, job, wait_for, write_config
 
 
 def job_processes(job_id: str) -> list[psutil.Process]:
@@ -29,13 +29,12 @@ def job_processes(job_id: str) -> list[psutil.Process]:
 def run_batch(
     db_url: str,
     tmp_path: Path,
-    supervisors: list[SupervisorProcess],
+    supervisors: Supervisors,
     extra: str,
     max_retries: int = 0,
 ) -> SupervisorProcess:
     config = write_config(tmp_path, max_retries=max_retries, extra=extra)
-    sup = SupervisorProcess(db_url, config, "--until-empty")
-    supervisors.append(sup)
+    sup = supervisors.start(db_url, config, "--until-empty")
     sup.wait(120)
     return sup
 
@@ -53,7 +52,7 @@ def limits(memory_mb: int = 120, more: str = "") -> str:
 
 
 def test_a_job_past_its_memory_limit_is_killed_and_leaves_nothing(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "allocate", mb=600, mb_per_s=300)
     sup = run_batch(db_url, tmp_path, supervisors, limits(120))
@@ -67,7 +66,7 @@ def test_a_job_past_its_memory_limit_is_killed_and_leaves_nothing(
 
 
 def test_grandchildren_count_and_die_with_the_runner(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     # Three children of 60 MiB each: none is over 150 MiB alone, the tree is.
     in_group = add_job(conn, "spawn", children=3, mb=60, seconds=30)
@@ -81,7 +80,7 @@ def test_grandchildren_count_and_die_with_the_runner(
 
 
 def test_children_left_behind_by_a_finished_job_are_killed(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "spawn", children=2, mb=1, setsid=True)  # returns, children live on
     sup = run_batch(db_url, tmp_path, supervisors, limits(500))
@@ -90,7 +89,7 @@ def test_children_left_behind_by_a_finished_job_are_killed(
 
 
 def test_process_limit(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "spawn", children=6, seconds=30)
     run_batch(db_url, tmp_path, supervisors, limits(1000, "max_processes = 3"))
@@ -101,7 +100,7 @@ def test_process_limit(
 
 
 def test_soft_time_limit_lets_the_handler_clean_up(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     marker = tmp_path / "cleaned"
     job_id = add_job(conn, "sleep", seconds=60, cleanup_file=str(marker))
@@ -114,7 +113,7 @@ def test_soft_time_limit_lets_the_handler_clean_up(
 
 
 def test_hard_time_limit_kills_a_handler_that_ignores_sigterm(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "sleep", seconds=60, ignore_sigterm=True)
     run_batch(
@@ -126,7 +125,7 @@ def test_hard_time_limit_kills_a_handler_that_ignores_sigterm(
 
 
 def test_a_runner_ignoring_sigterm_is_gone_after_kill_timeout(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "sleep", seconds=60, ignore_sigterm=True)
     run_batch(db_url, tmp_path, supervisors, limits(1000, "soft_time_limit = 1.0\ntime_limit = 0"))
@@ -136,24 +135,18 @@ def test_a_runner_ignoring_sigterm_is_gone_after_kill_timeout(
 
 
 def test_job_type_and_per_job_memory_limits(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     plain = add_job(conn, "allocate", mb=150)
     bigger = add_job(conn, "allocate", mb=150, memory_mb=400)  # asks for 400: capped at 300
     greedy = add_job(conn, "allocate", mb=350, memory_mb=400)
-    extra = (
-        limits(2000, "max_memory_mb = 300")
-        + '\n[job_types."diag.allocate"]\nhandler = "runner.diag:allocate"\nmemory_mb = 100\n'
+    config = write_config(
+        tmp_path,
+        max_retries=0,
+        extra=limits(2000, "max_memory_mb = 300"),
+        type_extra={"allocate": "memory_mb = 100\n"},
     )
-    config = write_config(tmp_path, max_retries=0)
-    config.write_text(
-        config.read_text().replace(
-            '[job_types."diag.allocate"]\nhandler = "runner.diag:allocate"', ""
-        )
-        + extra
-    )
-    sup = SupervisorProcess(db_url, config, "--until-empty")
-    supervisors.append(sup)
+    sup = supervisors.start(db_url, config, "--until-empty")
     sup.wait(120)
     assert job(conn, plain)["error_message"].split("\n")[0].endswith("> 100 MiB (rss)"), sup.log()
     assert job(conn, bigger)["status"] == "completed", job(conn, bigger)
@@ -161,24 +154,20 @@ def test_job_type_and_per_job_memory_limits(
 
 
 def test_on_memory_limit_fail_fails_at_once(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "allocate", mb=400, mb_per_s=400)
-    config_extra = limits(100) + '\n[retry]\non_memory_limit = "fail"\n'
-    config = write_config(tmp_path, max_retries=3)
-    config.write_text(
-        config.read_text().replace("[retry]\n", '[retry]\non_memory_limit = "fail"\n') + limits(100)
+    config = write_config(
+        tmp_path, max_retries=3, extra=limits(100), retry_extra='on_memory_limit = "fail"'
     )
-    sup = SupervisorProcess(db_url, config, "--until-empty")
-    supervisors.append(sup)
+    sup = supervisors.start(db_url, config, "--until-empty")
     assert sup.wait(120) == 4, sup.log()
     row = job(conn, job_id)
     assert (row["status"], row["retry_count"], len(row["attempts"])) == ("failed", 0, 1)
-    assert config_extra  # the same [limits] as the other tests
 
 
 def test_pss_metric(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "allocate", mb=500, mb_per_s=500)
     run_batch(db_url, tmp_path, supervisors, limits(150, 'memory_metric = "pss"'))
@@ -186,7 +175,7 @@ def test_pss_metric(
 
 
 def test_kernel_backstop_refuses_an_allocation_burst(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     # Sampling every 10 s cannot catch this; the kernel limit must.
     job_id = add_job(conn, "allocate", mb=2000)
@@ -200,12 +189,11 @@ def test_kernel_backstop_refuses_an_allocation_burst(
 
 
 def test_ps_figures_of_a_running_job(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     add_job(conn, "allocate", mb=80, hold=30)
     config = write_config(tmp_path, extra=limits(500))
-    sup = SupervisorProcess(db_url, config)
-    supervisors.append(sup)
+    sup = supervisors.start(db_url, config)
     sup.wait_registered(conn)
 
     def figures() -> dict | None:

@@ -17,7 +17,7 @@ from psycopg2.extras import Json
 from supervisor.cli import cli
 from supervisor.db import Connection
 from tests.conftest import JOBSUP, jobsup
-from tests.processes import SupervisorProcess, add_job, scalar, wait_for, write_config
+from tests.processes import Supervisors, add_job, scalar, wait_for, write_config
 
 RUNNER_FIELDS = {
     "job_id", "job_type", "pid", "elapsed", "rss_mb", "peak_rss_mb", "memory_limit_mb",
@@ -33,11 +33,10 @@ def ps_json(db_url: str, *args: str) -> list[dict[str, Any]]:
 
 
 def test_ps_shows_a_running_sleep_job_and_its_runner(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "sleep", seconds=120)
-    sup = SupervisorProcess(db_url, write_config(tmp_path))
-    supervisors.append(sup)
+    sup = supervisors.start(db_url, write_config(tmp_path))
     runner_pid = wait_for(sup.runner_pids)[0]
 
     def mine() -> dict[str, Any] | None:

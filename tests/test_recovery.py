@@ -12,7 +12,7 @@ import psutil
 from supervisor.db import Connection, connect
 from tests.conftest import jobsup
 from tests.processes import (
-    SupervisorProcess,
+    Supervisors,
     add_job,
     alive,
     job,
@@ -25,20 +25,12 @@ from tests.processes import (
 from tests.test_schema import seed_database
 
 
-def start(
-    supervisors: list[SupervisorProcess], db_url: str | None, config: Path, *args: str
-) -> SupervisorProcess:
-    process = SupervisorProcess(db_url, config, *args)
-    supervisors.append(process)
-    return process
-
-
 def test_jobs_of_a_killed_supervisor_go_to_another_after_stale_after(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     config = write_config(tmp_path, concurrency=2)
     ids = [add_job(conn, "sleep", seconds=30, attempts_seen=0) for _ in range(2)]
-    doomed = start(supervisors, db_url, config, "--job-type", "diag.sleep")
+    doomed = supervisors.start(db_url, config, "--job-type", "diag.sleep")
     doomed_id = doomed.wait_registered(conn)
     runners = wait_for(lambda: len(doomed.runner_pids()) == 2 and doomed.runner_pids())
     wait_for(lambda: all(status(conn, i) == "processing" for i in ids))
@@ -48,7 +40,7 @@ def test_jobs_of_a_killed_supervisor_go_to_another_after_stale_after(
             "UPDATE jobsup_workers SET host_key = 'another-host' WHERE id = %s", (doomed_id,)
         )
         cur.execute("UPDATE processing_jobs SET metadata = '{\"seconds\": 0.2}'")
-    rescuer = start(supervisors, db_url, config)
+    rescuer = supervisors.start(db_url, config)
     rescuer.wait_registered(conn)
     doomed.signal(signal.SIGKILL)
     killed_at = time.monotonic()
@@ -70,12 +62,12 @@ def test_jobs_of_a_killed_supervisor_go_to_another_after_stale_after(
 
 
 def test_a_restarted_supervisor_recovers_its_own_jobs_at_once(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     config = write_config(tmp_path, concurrency=1)
     config.write_text(config.read_text().replace("stale_after = 3.0", "stale_after = 600.0"))
     job_id = add_job(conn, "sleep", seconds=30)
-    first = start(supervisors, db_url, config)
+    first = supervisors.start(db_url, config)
     wait_for(first.runner_pids)
     wait_for(lambda: status(conn, job_id) == "processing")
     with conn.cursor() as cur:
@@ -83,7 +75,7 @@ def test_a_restarted_supervisor_recovers_its_own_jobs_at_once(
     first.signal(signal.SIGKILL)
     first.wait()
     began = time.monotonic()
-    second = start(supervisors, db_url, config, "--until-empty")
+    second = supervisors.start(db_url, config, "--until-empty")
     assert second.wait() == 0, second.log()
     assert time.monotonic() - began < 60  # far less than stale_after = 600 s
     row = job(conn, job_id)
@@ -94,10 +86,10 @@ def test_a_restarted_supervisor_recovers_its_own_jobs_at_once(
 
 
 def test_a_job_reclaimed_from_under_a_live_supervisor_is_not_written_twice(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "sleep", seconds=1.5, insights=1)
-    sup = start(supervisors, db_url, write_config(tmp_path))
+    sup = supervisors.start(db_url, write_config(tmp_path))
     wait_for(sup.runner_pids)
     wait_for(lambda: status(conn, job_id) == "processing")
     with conn.cursor() as cur:  # what another supervisor's reclaim does
@@ -114,9 +106,7 @@ def test_a_job_reclaimed_from_under_a_live_supervisor_is_not_written_twice(
     assert scalar(conn, "SELECT count(*) FROM insights WHERE job_id = %s", job_id) == 0
 
 
-def test_a_database_restart_mid_run_loses_nothing(
-    tmp_path: Path, supervisors: list[SupervisorProcess]
-) -> None:
+def test_a_database_restart_mid_run_loses_nothing(tmp_path: Path, supervisors: Supervisors) -> None:
     # This test restarts the server, so it uses an embedded PostgreSQL of its own.
     env = {"JOBSUP_HOME": str(tmp_path / "home")}
     assert jobsup("db", "init", env=env).returncode == 0
@@ -126,8 +116,7 @@ def test_a_database_restart_mid_run_loses_nothing(
         ids = [add_job(conn, "sleep", seconds=0.7) for _ in range(8)]
         conn.close()
         config = write_config(tmp_path, concurrency=2)
-        sup = SupervisorProcess(None, config, "--until-empty", env=env)
-        supervisors.append(sup)
+        sup = supervisors.start(None, config, "--until-empty", env=env)
         wait_for(lambda: len(sup.runner_pids()) == 2, timeout=30)
         assert jobsup("db", "stop", env=env).returncode == 0
         time.sleep(2.0)  # runners finish while the database is down
@@ -166,10 +155,10 @@ def test_start_with_an_unreachable_database_is_one_line() -> None:
 
 
 def test_no_runner_survives_its_supervisor(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     add_job(conn, "sleep", seconds=60)
-    sup = start(supervisors, db_url, write_config(tmp_path))
+    sup = supervisors.start(db_url, write_config(tmp_path))
     runner = wait_for(sup.runner_pids)[0]
     os.kill(sup.pid, signal.SIGKILL)
     wait_for(lambda: not alive(runner), timeout=10)
@@ -177,9 +166,9 @@ def test_no_runner_survives_its_supervisor(
 
 
 def test_a_job_held_in_the_database_but_not_running_is_given_back(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
-    sup = start(supervisors, db_url, write_config(tmp_path, interval=300))
+    sup = supervisors.start(db_url, write_config(tmp_path, interval=300))
     worker_id = sup.wait_registered(conn)
     job_id = add_job(conn, "noop")
     wait_for(lambda: status(conn, job_id) == "completed")

@@ -12,7 +12,7 @@ import psutil
 
 from supervisor.db import Connection
 from tests.processes import (
-    SupervisorProcess,
+    Supervisors,
     add_job,
     alive,
     job,
@@ -25,19 +25,11 @@ from tests.processes import (
 )
 
 
-def start(
-    supervisors: list[SupervisorProcess], db_url: str, config: Path, *args: str
-) -> SupervisorProcess:
-    process = SupervisorProcess(db_url, config, *args)
-    supervisors.append(process)
-    return process
-
-
 def test_batch_run_completes_jobs_and_stores_insights(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     ids = [add_job(conn, "noop", insights=3) for _ in range(4)]
-    sup = start(supervisors, db_url, write_config(tmp_path), "--until-empty")
+    sup = supervisors.start(db_url, write_config(tmp_path), "--until-empty")
     assert sup.wait() == 0, sup.log()
     for job_id in ids:
         row = job(conn, job_id)
@@ -49,14 +41,14 @@ def test_batch_run_completes_jobs_and_stores_insights(
 
 
 def test_each_failure_kind_leaves_an_actionable_message(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     raised = add_job(conn, "fail", message="bad row 7")
     segfault = add_job(conn, "crash", signal="SIGSEGV")
     exit_3 = add_job(conn, "crash", exit_code=3)
     unknown = add_job(conn, "diag.nope")
     missing = add_job(conn, "noop", file_path=str(tmp_path / "gone.csv"))
-    sup = start(supervisors, db_url, write_config(tmp_path, max_retries=2), "--until-empty")
+    sup = supervisors.start(db_url, write_config(tmp_path, max_retries=2), "--until-empty")
     assert sup.wait() == 4, sup.log()  # a batch run in which jobs failed
 
     def failed(job_id: str, retries: int) -> str:
@@ -76,10 +68,10 @@ def test_each_failure_kind_leaves_an_actionable_message(
 
 
 def test_a_job_that_fails_once_is_retried_and_completes(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "fail", attempts=1)
-    sup = start(supervisors, db_url, write_config(tmp_path), "--until-empty")
+    sup = supervisors.start(db_url, write_config(tmp_path), "--until-empty")
     assert sup.wait() == 0, sup.log()
     row = job(conn, job_id)
     assert row["status"] == "completed"
@@ -89,12 +81,12 @@ def test_a_job_that_fails_once_is_retried_and_completes(
 
 
 def test_output_is_logged_with_the_job_id_and_its_tail_kept(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     printed = add_job(conn, "print", bytes=300)
     crashed = add_job(conn, "crash", exit_code=5)
     config = write_config(tmp_path, max_retries=0)
-    sup = start(supervisors, db_url, config, "--until-empty")
+    sup = supervisors.start(db_url, config, "--until-empty")
     sup.wait()
     assert f"[job {printed}] | line 0 ...." in sup.log()
     assert status(conn, printed) == "completed"
@@ -102,12 +94,12 @@ def test_output_is_logged_with_the_job_id_and_its_tail_kept(
 
 
 def test_result_larger_than_the_cap_fails_the_job(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "noop", insights=200, size=100)
     config = write_config(tmp_path, extra="")
     config.write_text(config.read_text().replace("[supervisor]", "[supervisor]\nresult_max_kb = 8"))
-    sup = start(supervisors, db_url, config, "--until-empty")
+    sup = supervisors.start(db_url, config, "--until-empty")
     assert sup.wait() == 4, sup.log()
     row = job(conn, job_id)
     assert row["status"] == "failed" and row["retry_count"] == 0
@@ -116,10 +108,10 @@ def test_result_larger_than_the_cap_fails_the_job(
 
 
 def test_kill_9_of_a_runner_is_retried_and_completes(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "sleep", seconds=2)
-    sup = start(supervisors, db_url, write_config(tmp_path), "--until-empty")
+    sup = supervisors.start(db_url, write_config(tmp_path), "--until-empty")
     runner = wait_for(lambda: sup.runner_pids())[0]
     psutil.Process(runner).kill()
     assert sup.wait() == 0, sup.log()
@@ -129,11 +121,11 @@ def test_kill_9_of_a_runner_is_retried_and_completes(
 
 
 def test_titles_name_the_supervisor_and_each_runner(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "sleep", seconds=30)
     config = write_config(tmp_path)
-    sup = start(supervisors, db_url, config)
+    sup = supervisors.start(db_url, config)
     runner = wait_for(sup.runner_pids)[0]
     wait_for(lambda: title(sup.pid) == f"jobsup: supervisor [{config}] 1/2")
     wait_for(lambda: title(runner) == f"jobsup: runner {job_id} diag.sleep")
@@ -143,7 +135,7 @@ def test_titles_name_the_supervisor_and_each_runner(
 
 
 def test_two_supervisors_share_500_jobs_and_run_none_twice(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     with conn.cursor() as cur:
         cur.execute(
@@ -151,8 +143,8 @@ def test_two_supervisors_share_500_jobs_and_run_none_twice(
             "SELECT 'diag.noop', '{}' FROM generate_series(1, 500)"
         )
     config = write_config(tmp_path, concurrency=2)
-    first = start(supervisors, db_url, config, "--until-empty", "--log-level", "WARNING")
-    second = start(supervisors, db_url, config, "--until-empty", "--log-level", "WARNING")
+    first = supervisors.start(db_url, config, "--until-empty", "--log-level", "WARNING")
+    second = supervisors.start(db_url, config, "--until-empty", "--log-level", "WARNING")
     assert first.wait(120) == 0, first.log()
     assert second.wait(120) == 0, second.log()
     assert rows(conn, "SELECT status, count(*) FROM processing_jobs GROUP BY status") == [
@@ -165,10 +157,10 @@ def test_two_supervisors_share_500_jobs_and_run_none_twice(
 
 
 def test_sigterm_lets_running_jobs_finish(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     ids = [add_job(conn, "sleep", seconds=1.5) for _ in range(2)]
-    sup = start(supervisors, db_url, write_config(tmp_path))
+    sup = supervisors.start(db_url, write_config(tmp_path))
     wait_for(lambda: len(sup.runner_pids()) == 2)
     sup.signal(signal.SIGTERM)
     assert sup.wait() == 0, sup.log()
@@ -178,10 +170,10 @@ def test_sigterm_lets_running_jobs_finish(
 
 
 def test_drain_timeout_returns_jobs_to_pending_without_spending_an_attempt(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     ids = [add_job(conn, "sleep", seconds=60) for _ in range(2)]
-    sup = start(supervisors, db_url, write_config(tmp_path, drain_timeout=1))
+    sup = supervisors.start(db_url, write_config(tmp_path, drain_timeout=1))
     runners = wait_for(lambda: len(sup.runner_pids()) == 2 and sup.runner_pids())
     sup.signal(signal.SIGTERM)
     assert sup.wait() == 0, sup.log()
@@ -193,10 +185,10 @@ def test_drain_timeout_returns_jobs_to_pending_without_spending_an_attempt(
 
 
 def test_second_sigterm_skips_the_wait(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "sleep", seconds=60)
-    sup = start(supervisors, db_url, write_config(tmp_path, drain_timeout=60))
+    sup = supervisors.start(db_url, write_config(tmp_path, drain_timeout=60))
     wait_for(sup.runner_pids)
     sup.signal(signal.SIGTERM)
     wait_for(lambda: "draining 1 runners" in sup.log())
@@ -208,10 +200,10 @@ def test_second_sigterm_skips_the_wait(
 
 
 def test_sigquit_stops_at_once_and_returns_jobs(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "sleep", seconds=60)
-    sup = start(supervisors, db_url, write_config(tmp_path))
+    sup = supervisors.start(db_url, write_config(tmp_path))
     runner = wait_for(sup.runner_pids)[0]
     sup.signal(signal.SIGQUIT)
     assert sup.wait(30) == 0, sup.log()
@@ -221,9 +213,9 @@ def test_sigquit_stops_at_once_and_returns_jobs(
 
 
 def test_an_idle_supervisor_starts_a_new_job_at_once(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
-    sup = start(supervisors, db_url, write_config(tmp_path, interval=300))
+    sup = supervisors.start(db_url, write_config(tmp_path, interval=300))
     sup.wait_registered(conn)
     time.sleep(0.5)  # let it claim nothing and go idle
     job_id = add_job(conn, "noop")
@@ -234,9 +226,9 @@ def test_an_idle_supervisor_starts_a_new_job_at_once(
 
 
 def test_poll_only_mode_picks_jobs_up_on_the_interval(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
-    sup = start(supervisors, db_url, write_config(tmp_path, interval=1, listen=False))
+    sup = supervisors.start(db_url, write_config(tmp_path, interval=1, listen=False))
     sup.wait_registered(conn)
     assert (
         scalar(
@@ -252,12 +244,12 @@ def test_poll_only_mode_picks_jobs_up_on_the_interval(
 
 
 def test_a_job_due_later_is_started_when_it_falls_due(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     from supervisor.enqueue import enqueue
 
     job_id = enqueue(conn, job_type="diag.noop", delay=2.0)
-    sup = start(supervisors, db_url, write_config(tmp_path, interval=300))
+    sup = supervisors.start(db_url, write_config(tmp_path, interval=300))
     sup.wait_registered(conn)
     time.sleep(1.0)
     assert status(conn, job_id) == "pending"
@@ -267,11 +259,11 @@ def test_a_job_due_later_is_started_when_it_falls_due(
 
 
 def test_max_jobs_stops_after_n(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     for _ in range(5):
         add_job(conn, "noop")
-    sup = start(supervisors, db_url, write_config(tmp_path), "--max-jobs", "2")
+    sup = supervisors.start(db_url, write_config(tmp_path), "--max-jobs", "2")
     assert sup.wait() == 0, sup.log()
     assert rows(conn, "SELECT status, count(*) FROM processing_jobs GROUP BY 1 ORDER BY 1") == [
         ("completed", 2),
@@ -280,22 +272,21 @@ def test_max_jobs_stops_after_n(
 
 
 def test_job_type_filter_claims_only_those_types(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     mine = add_job(conn, "noop")
     other = add_job(conn, "sleep", seconds=0)
-    sup = start(
-        supervisors, db_url, write_config(tmp_path), "--job-type", "diag.noop", "--until-empty"
-    )
+    config = write_config(tmp_path)
+    sup = supervisors.start(db_url, config, "--job-type", "diag.noop", "--until-empty")
     assert sup.wait() == 0, sup.log()
     assert (status(conn, mine), status(conn, other)) == ("completed", "pending")
 
 
 def test_sighup_reloads_and_a_broken_file_keeps_the_old_config(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     config = write_config(tmp_path, concurrency=2)
-    sup = start(supervisors, db_url, config)
+    sup = supervisors.start(db_url, config)
     sup.wait_registered(conn)
     good = config.read_text()
     config.write_text(good.replace("concurrency = 2", "concurrency = 3"))
@@ -318,10 +309,10 @@ def test_sighup_reloads_and_a_broken_file_keeps_the_old_config(
 
 
 def test_a_running_job_cancelled_in_the_database_is_killed(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "sleep", seconds=60)
-    sup = start(supervisors, db_url, write_config(tmp_path))
+    sup = supervisors.start(db_url, write_config(tmp_path))
     runner = wait_for(sup.runner_pids)[0]
     wait_for(lambda: status(conn, job_id) == "processing")
     with conn.cursor() as cur:
@@ -334,7 +325,7 @@ def test_a_running_job_cancelled_in_the_database_is_killed(
 
 
 def test_seed_era_stuck_jobs_are_reclaimed_after_an_hour(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     old = add_job(conn, "noop")
     recent = add_job(conn, "noop")
@@ -344,7 +335,7 @@ def test_seed_era_stuck_jobs_are_reclaimed_after_an_hour(
             "started_at = now() - CASE WHEN id = %s THEN interval '2 hours' ELSE interval '5 minutes' END",
             (old,),
         )
-    sup = start(supervisors, db_url, write_config(tmp_path), "--until-empty")
+    sup = supervisors.start(db_url, write_config(tmp_path), "--until-empty")
     assert sup.wait() == 0, sup.log()
     row = job(conn, old)
     assert (row["status"], row["retry_count"]) == ("completed", 1)
@@ -352,10 +343,10 @@ def test_seed_era_stuck_jobs_are_reclaimed_after_an_hour(
 
 
 def test_payload_json_metadata_reaches_the_handler(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "noop", insights=2, size=3)
-    sup = start(supervisors, db_url, write_config(tmp_path), "--until-empty")
+    sup = supervisors.start(db_url, write_config(tmp_path), "--until-empty")
     assert sup.wait() == 0
     contents = rows(
         conn,

@@ -8,7 +8,7 @@ import urllib.request
 from pathlib import Path
 
 from supervisor.db import Connection
-from tests.processes import SupervisorProcess, add_job, status, wait_for, write_config
+from tests.processes import Supervisors, add_job, status, wait_for, write_config
 
 
 def free_port() -> int:
@@ -18,7 +18,7 @@ def free_port() -> int:
 
 
 def test_notify_protocol_and_metrics_of_a_live_supervisor(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: list[SupervisorProcess]
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     notify_path = tmp_path / "notify.sock"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -27,8 +27,7 @@ def test_notify_protocol_and_metrics_of_a_live_supervisor(
     port = free_port()
     config = write_config(tmp_path, extra=f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
     env = {"NOTIFY_SOCKET": str(notify_path), "WATCHDOG_USEC": "1000000"}
-    sup = SupervisorProcess(db_url, config, env=env)
-    supervisors.append(sup)
+    sup = supervisors.start(db_url, config, env=env)
     messages: list[str] = []
 
     def heard(prefix: str) -> bool:
