@@ -150,9 +150,9 @@ class Pool:
     def _finish(self, runner: Runner) -> None:
         for fd in (runner.result_fd, runner.output_fd):
             if fd >= 0:
-                self.read(runner, fd)  # what is left in the pipe
-            if fd >= 0 and fd in (runner.result_fd, runner.output_fd):
-                self._close(runner, fd)
+                self.read(runner, fd)  # what is left; closes the fd at end of file
+                if fd in (runner.result_fd, runner.output_fd):  # a descendant still holds it
+                    self._close(runner, fd)
         runner.kill_tree()  # whatever the handler left running
         self.orphans_possible = True
         if runner.reason not in (None, KillReason.SHUTDOWN):

@@ -357,3 +357,17 @@ def test_payload_json_metadata_reaches_the_handler(
         ('{"n": 0, "text": "xxx"}', 1.0),
         ('{"n": 1, "text": "xxx"}', 1.0),
     ]
+
+
+def test_a_handler_printing_megabytes_is_logged_up_to_the_limit(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    job_id = add_job(conn, "print", bytes=5 * 1024 * 1024)
+    config = write_config(tmp_path, extra="[logging]\noutput_limit_kb = 64\n")
+    config.write_text(config.read_text().replace('[logging]\nlevel = "DEBUG"\n', ""))
+    sup = supervisors.start(db_url, config, "--until-empty")
+    assert sup.wait() == 0, sup.log()[-2000:]
+    assert status(conn, job_id) == "completed"
+    log = sup.log()
+    assert "more bytes of output not logged (output_limit_kb)" in log
+    assert len(log) < 1024 * 1024  # 5 MiB printed, about 64 KiB logged
