@@ -6,7 +6,8 @@
 
 Prints diag.noop jobs/s for 5,000 jobs at concurrency 1, 2 and 4 (first start to last
 completion, from the jobs' own timestamps), and the pickup latency (enqueue commit → handler
-start) p50/p95 over 200 jobs sent one at a time into an idle supervisor.
+start) p50/p95 over 200 jobs sent one at a time into an idle supervisor, and what a bare
+fork costs a process with the supervisor's imports (fork cost grows with resident memory).
 """
 
 from __future__ import annotations
@@ -98,6 +99,21 @@ def _wait_for_stamp(conn: object, job_id: str) -> float:
     raise SystemExit(f"job {job_id} did not run within 30 s")
 
 
+def fork_cycle(cycles: int = 300) -> float:
+    """Milliseconds for fork + _exit + waitpid of this process (the supervisor's imports)."""
+    import os
+
+    import supervisor.cli  # noqa: F401 - the same modules as a supervisor
+
+    began = time.perf_counter()
+    for _ in range(cycles):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    return (time.perf_counter() - began) / cycles * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=5000)
@@ -110,6 +126,7 @@ def main() -> None:
             print(
                 f"throughput, concurrency {concurrency}: {rate:5.0f} jobs/s ({args.jobs} noop jobs)"
             )
+        print(f"fork + _exit + waitpid of a supervisor-sized process: {fork_cycle():.2f} ms")
         latencies = pickup_latency(url, config, args.samples)
         print(
             f"pickup latency (commit → handler start), {args.samples} jobs: "

@@ -172,13 +172,13 @@ def test_a_job_held_in_the_database_but_not_running_is_given_back(
     worker_id = sup.wait_registered(conn)
     job_id = add_job(conn, "noop")
     wait_for(lambda: status(conn, job_id) == "completed")
-    lost = add_job(conn, "noop")
     with conn.cursor() as cur:  # what a claim looks like when its answer never arrived
         cur.execute(
-            "UPDATE processing_jobs SET status = 'processing', worker_id = %s, run_at = now() "
-            "WHERE id = %s",
-            (worker_id, lost),
+            "INSERT INTO processing_jobs (job_type, status, worker_id, started_at) "
+            "VALUES ('diag.noop', 'processing', %s, now()) RETURNING id::text",
+            (worker_id,),
         )
+        (lost,) = cur.fetchone()  # type: ignore[misc]
     wait_for(lambda: status(conn, lost) == "completed", timeout=30)
     assert job(conn, lost)["retry_count"] == 0
     assert "claim lost): back to pending" in sup.log()
