@@ -22,7 +22,6 @@ from runner.job import RunnerSpec
 from runner.protocol import Exit, FailureKind
 
 TRACEBACK_TAIL = 2048
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 def run(spec: RunnerSpec, result_fd: int, output_fd: int) -> NoReturn:
@@ -64,8 +63,8 @@ def _limit_address_space(resident_bytes: int) -> None:
     RLIMIT_AS counts mapped memory, not resident: what is mapped but not resident at start
     (inherited from the supervisor) is added, so the margin is the memory limit itself.
     """
-    mapped, resident = linux.memory_pages()
-    limit = (mapped - resident) * PAGE_SIZE + resident_bytes
+    mapped, resident = linux.memory()
+    limit = mapped - resident + resident_bytes
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from runner import linux
 from runner.errors import SoftTimeLimitExceeded
 from runner.job import Job
 
@@ -75,18 +76,13 @@ def allocate(job: Job) -> None:
         chunk = min(step, target - total)
         held.append(b"\x01" * chunk)  # written, so the pages are really resident
         total += chunk
-        if report and _resident() > report:
+        if report and linux.memory()[1] > report:
             sys.stdout.write(f"crossed {time.time():.6f}\n")
             sys.stdout.flush()
             report = 0
         if rate:
             time.sleep(chunk / rate)
     time.sleep(float(job.metadata.get("hold", 0)))
-
-
-def _resident() -> int:
-    with open("/proc/self/statm", "rb") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def spawn(job: Job) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 # Loaded once in the supervisor, so a runner does not pay for it after each fork.
 _libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
@@ -17,8 +19,8 @@ def prctl(option: int, value: int) -> None:
         _libc.prctl(option, value, 0, 0, 0)
 
 
-def memory_pages() -> tuple[int, int]:
-    """(mapped, resident) pages of this process, from /proc/self/statm."""
+def memory() -> tuple[int, int]:
+    """(mapped, resident) bytes of this process, from /proc/self/statm."""
     with open("/proc/self/statm", "rb") as f:
         size, resident = f.read().split()[:2]
-    return int(size), int(resident)
+    return int(size) * PAGE_SIZE, int(resident) * PAGE_SIZE

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -55,9 +54,9 @@ def connect(
             options=options,
         )
     except psycopg2.ProgrammingError as e:  # libpq could not parse the URL
-        raise DatabaseError(f"invalid database URL {mask_url(url)}: {_first_line(e)}") from None
+        raise DatabaseError(f"invalid database URL {mask_url(url)}: {describe(e)}") from None
     except psycopg2.Error as e:
-        raise DatabaseError(f"cannot connect to {mask_url(url)}: {_first_line(e)}") from None
+        raise DatabaseError(f"cannot connect to {mask_url(url)}: {describe(e)}") from None
     conn.autocommit = autocommit
     return conn
 
@@ -102,14 +101,10 @@ def close_quietly(conn: Connection | None) -> None:
         conn.close()
 
 
-def _first_line(error: BaseException) -> str:
+def describe(error: BaseException) -> str:
+    """The first line of an error's message (its type when it has none), for one-line reports."""
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0]
-
-
-def describe(error: BaseException) -> str:
-    """One line for a database error, for logs."""
-    return _first_line(error)
 
 
 @dataclass
@@ -127,20 +122,3 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempts = 0
-
-
-def connect_with_retry(
-    url: str, deadline: float, *, statement_timeout: float = 30.0, connect_timeout: float = 10.0
-) -> Connection:
-    """A connection to `url`, retrying with backoff until `deadline` (a time.monotonic value)."""
-    backoff = Backoff()
-    while True:
-        try:
-            return connect(
-                url, statement_timeout=statement_timeout, connect_timeout=connect_timeout
-            )
-        except DatabaseError:
-            delay = backoff.next_delay()
-            if time.monotonic() + delay > deadline:
-                raise
-            time.sleep(delay)

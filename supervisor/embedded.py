@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from supervisor.config import Config
+from supervisor.db import describe
 from supervisor.errors import DatabaseError
 
 DATABASE = "jobsup"
@@ -36,8 +37,7 @@ def ensure_running(state_dir: Path) -> str:
     except Exception as e:  # the library raises assorted errors; all mean "could not start"
         log = pgdata(state_dir) / "log"
         raise DatabaseError(
-            f"cannot start the embedded PostgreSQL in {pgdata(state_dir)}: "
-            f"{str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}"
+            f"cannot start the embedded PostgreSQL in {pgdata(state_dir)}: {describe(e)}"
             f" (see {log}, or set DATABASE_URL)"
         ) from None
     _ensure_database(server.get_uri("postgres"))

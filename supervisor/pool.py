@@ -174,20 +174,19 @@ class Pool:
         outcome = decide(job, verdict, self.config.retry)
         if outcome is None:
             return
+        seconds = runner.elapsed(time.monotonic()) if runner else 0.0
         if verdict.kind is not Kind.INTERRUPTED:
-            seconds = runner.elapsed(time.monotonic()) if runner else None
-            METRICS.finished(job.job_type, FINISHED[outcome.status], seconds)
+            METRICS.finished(job.job_type, FINISHED[outcome.status], seconds if runner else None)
         record = jobs.attempt_record(job, verdict, outcome, self.me, runner)
         outcome = dataclasses.replace(outcome, attempt=record)
-        self._log(outcome, verdict, runner)
+        self._log(outcome, verdict, seconds)
         self.outcomes.append(outcome)
 
-    def _log(self, outcome: Outcome, verdict: Verdict, runner: Runner | None) -> None:
+    def _log(self, outcome: Outcome, verdict: Verdict, seconds: float) -> None:
         log = job_logger(outcome.job_id)
         first_line = verdict.message.split("\n", 1)[0]
         if outcome.status == "completed":
             self.counts.completed += 1
-            seconds = runner.elapsed(time.monotonic()) if runner else 0.0
             log.info("completed in {:.2f} s ({} insights)", seconds, len(outcome.insights))
         elif verdict.kind is Kind.INTERRUPTED:
             self.counts.interrupted += 1
