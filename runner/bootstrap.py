@@ -7,13 +7,13 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import os
 import resource
 import signal
 import sys
 import traceback
-from contextlib import suppress
 from typing import Any, NoReturn
 
 from runner import handlers, linux, protocol
@@ -37,8 +37,28 @@ def run(spec: RunnerSpec, result_fd: int, output_fd: int) -> NoReturn:
         os._exit(code)
 
 
+def prepare(preload: list[str]) -> None:
+    """What every runner needs that can be done once, in the fork server before it forks:
+    the handler modules shipped with jobsup imported, stdin from /dev/null, line-buffered
+    text streams on fds 1 and 2 (which each runner points at its pipe), and loguru's
+    runner sink when a preloaded handler uses loguru."""
+    for module in preload:
+        try:
+            importlib.import_module(module)
+        except Exception as e:  # the runner imports it again and reports the error on the job
+            print(f"jobsup fork server: cannot preload {module}: {e}", file=sys.stderr)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdout = _text_stream(1)
+    sys.stderr = _text_stream(2)
+    if "loguru" in sys.modules:
+        _configure_loguru()
+
+
 def become_runner(spec: RunnerSpec, output_fd: int) -> None:
-    """Own process group, death with the parent, default signals, output into the pipe."""
+    """Own process group, death with the parent, output into the pipe (the fork server has
+    set its signal handlers back to the defaults)."""
     os.setpgid(0, 0)  # the supervisor signals the runner's whole tree through its group
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != spec.parent_pid:  # the parent died before PDEATHSIG was armed
@@ -47,12 +67,12 @@ def become_runner(spec: RunnerSpec, output_fd: int) -> None:
     # init, so they stay in the tree the supervisor measures and kills.
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
     os.environ["JOBSUP_JOB_ID"] = spec.job.id  # inherited: marks the whole tree as this job's
-    _reset_signals()
-    for fd in spec.inherited_fds:  # os.close only: no object of the supervisor is touched
-        with suppress(OSError):
-            os.close(fd)
-    _redirect_output(output_fd)
-    _set_title(f"jobsup: runner {spec.job.id} {spec.job.type}")
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    os.close(output_fd)
+    set_title(f"jobsup: runner {spec.job.id} {spec.job.type}")
+    global _log_level
+    _log_level = spec.log_level
     if spec.hard_memory_bytes:
         _limit_address_space(spec.hard_memory_bytes)
 
@@ -154,22 +174,26 @@ def _redirect_output(output_fd: int) -> None:
     os.close(output_fd)
     sys.stdout = _text_stream(1)
     sys.stderr = _text_stream(2)
-    global _in_runner
-    _in_runner = True  # loguru: the supervisor's sinks go quiet, the runner sink speaks
 
 
-_in_runner = False
+_log_level = "INFO"
 
 
-def in_runner() -> bool:
-    """True in a runner process: for log filters set up before the fork (loguru's add()
-    costs milliseconds, too much to pay in every runner)."""
-    return _in_runner
+def _configure_loguru() -> None:
+    """Runners' loguru lines, plain, into their output pipe (which the supervisor logs with
+    the job id), at the supervisor's level: set up once, as `logger.add` costs milliseconds."""
+    from loguru import logger
+
+    def at_level(record: Any) -> bool:
+        return bool(record["level"].no >= logger.level(_log_level).no)
+
+    logger.remove()
+    logger.add(_write_to_stderr, format="{level}: {message}", filter=at_level,
+               level=0, colorize=False, backtrace=False, diagnose=False)  # fmt: skip
 
 
-def write_to_stderr(message: str) -> None:
-    """A loguru sink that writes to whatever sys.stderr is now (the runner's pipe)."""
-    sys.stderr.write(message)
+def _write_to_stderr(message: str) -> None:
+    sys.stderr.write(message)  # whatever sys.stderr is now: the runner's pipe
 
 
 def _text_stream(fd: int) -> io.TextIOWrapper:
@@ -183,7 +207,7 @@ def _flush_output() -> None:
             stream.flush()
 
 
-def _set_title(title: str) -> None:
+def set_title(title: str) -> None:
     try:
         import setproctitle
 

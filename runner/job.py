@@ -26,15 +26,13 @@ class Job:
 
 @dataclass(frozen=True)
 class RunnerSpec:
-    """Everything a runner needs, handed over in memory at fork."""
+    """Everything a runner needs, handed over (pickled) by the supervisor."""
 
     job: Job
     handler: str  # "module:function"
-    parent_pid: int
-    # The supervisor's file descriptors (its database socket, listeners, other runners'
-    # pipes) that the runner closes at once: it has no business holding them open.
-    inherited_fds: tuple[int, ...] = ()
+    parent_pid: int  # the process that forks it (the fork server)
     result_max_bytes: int = 16 << 20
     # Kernel backstop (hard_memory): RLIMIT_AS lets the runner hold this much more memory
     # than at start before allocations fail (None: no kernel limit).
     hard_memory_bytes: int | None = None
+    log_level: str = "INFO"  # for the handler's loguru lines

@@ -23,7 +23,7 @@ class Exit(enum.IntEnum):
     OK = 0  # result sent, job done
     FAILED = 1  # failure document sent
     BOOTSTRAP = 70  # the runner could not set itself up (nothing sent)
-    PARENT_GONE = 71  # the supervisor died before the runner started the job
+    PARENT_GONE = 71  # the fork server died before the runner started the job
 
 
 class FailureKind(enum.StrEnum):

@@ -47,6 +47,7 @@ class SupervisorConfig:
     drain_timeout: float = 60.0
     kill_timeout: float = 10.0
     job_types: tuple[str, ...] = ()
+    preload: tuple[str, ...] = ()
     result_max_kb: int = 16384
     state_dir: str = ".jobsup"
 

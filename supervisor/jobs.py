@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import importlib.util
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,33 +29,41 @@ class Launch:
 
 
 def check_handlers(config: Config) -> None:
-    """ConfigError naming the first job type whose handler module cannot be found."""
+    """ConfigError naming the first handler or preload module that cannot be found."""
+    where = config.path or "configuration"
     for name, job_type in config.job_types.items():
         module = job_type.handler.partition(":")[0]
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):  # a parent package that does not exist
-            found = False
-        if not found:
+        if not _findable(module):
             raise ConfigError(
-                f"{config.path or 'configuration'}: [job_types.{name}] handler "
-                f"{job_type.handler!r}: no module named {module!r} on this Python's path"
+                f"{where}: [job_types.{name}] handler {job_type.handler!r}: "
+                f"no module named {module!r} on this Python's path"
+            )
+    for module in config.supervisor.preload:
+        if not _findable(module):
+            raise ConfigError(
+                f"{where}: [supervisor] preload: no module named {module!r} on this Python's path"
             )
 
 
-def preload(config: Config) -> None:
-    """Import the handlers shipped with jobsup (runner.*) once, in the supervisor, so a runner
-    starts without importing them. Other handler modules are imported in each runner: a
-    broken or heavy module of an application then cannot harm the supervisor."""
-    for job_type in config.job_types.values():
-        module = job_type.handler.partition(":")[0]
-        if module.startswith("runner."):
-            importlib.import_module(module)
+def _findable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package that does not exist
+        return False
 
 
-def launch(
-    job: ClaimedJob, config: Config, parent_pid: int, inherited_fds: tuple[int, ...] = ()
-) -> Launch | str:
+def preload(config: Config, served: Sequence[str] | None) -> list[str]:
+    """The modules the fork server imports once, so runners start without importing them:
+    the handlers shipped with jobsup (runner.*) of the job types served (None: all), and
+    the configured `preload`. Other handler modules are imported in each runner: one that
+    starts threads or opens connections at import must stay out of the server."""
+    types = [config.job_types[t] for t in served or config.job_types if t in config.job_types]
+    modules = {t.handler.partition(":")[0] for t in types}
+    own = {m for m in modules if m.startswith("runner.")}
+    return sorted(own | set(config.supervisor.preload))
+
+
+def launch(job: ClaimedJob, config: Config, log_level: str) -> Launch | str:
     """How to run `job`, or why it cannot run at all (then it fails without retry)."""
     job_type = config.job_types.get(job.job_type)
     if job_type is None:
@@ -67,10 +75,10 @@ def launch(
     spec = RunnerSpec(
         job=_runner_job(job, config, job_limits),
         handler=job_type.handler,
-        parent_pid=parent_pid,
-        inherited_fds=inherited_fds,
+        parent_pid=0,  # the fork server's pid, set when it is sent
         result_max_bytes=config.supervisor.result_max_kb * 1024,
         hard_memory_bytes=job_limits.memory_mb * MB if job_limits.hard_memory else None,
+        log_level=log_level,
     )
     return Launch(spec, job_limits)
 

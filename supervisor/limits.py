@@ -45,10 +45,11 @@ def enforce_time(runner: Runner, now: float, kill_timeout: float) -> None:
     runner.escalate(now)
 
 
-def sample(runners: Iterable[Runner], supervisor_pid: int) -> None:
-    """Measure every runner's tree, kill those over a limit, and kill orphans of dead ones."""
+def sample(runners: Iterable[Runner], supervisor_pid: int, servers: set[int]) -> None:
+    """Measure every runner's tree, kill those over a limit, and kill orphans of dead ones
+    (any child of the supervisor but a runner or a fork server in `servers`)."""
     snap = proctree.snapshot()
-    live = set()
+    live = set(servers)
     for runner in runners:
         live.add(runner.pid)
         if runner.state is not RunnerState.EXITED:
@@ -100,10 +101,11 @@ def _full_memory(tree: list[proctree.Proc], metric: str) -> int:
     return total
 
 
-def kill_orphans(snap: proctree.Snapshot, supervisor_pid: int, runners: set[int]) -> None:
+def kill_orphans(snap: proctree.Snapshot, supervisor_pid: int, keep: set[int]) -> None:
     """Descendants of a finished runner re-parent to the supervisor (a subreaper), which
-    starts no process but runners: any other child of it is such an orphan. End them."""
+    starts no process but its fork server: any other child of it not in `keep` is such an
+    orphan. End them."""
     for pid in snap.children.get(supervisor_pid, ()):
         proc = snap.procs.get(pid)
-        if pid not in runners and proc is not None:
+        if pid not in keep and proc is not None:
             proctree.kill(pid, proc.start)

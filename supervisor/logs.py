@@ -11,7 +11,6 @@ from typing import Any
 
 from loguru import logger
 
-from runner.bootstrap import in_runner, write_to_stderr
 from supervisor.config import LoggingConfig
 
 TEXT = "{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} "
@@ -32,24 +31,12 @@ def configure(config: LoggingConfig, state_dir: Path, level: str | None = None) 
         "backtrace": False,
         "diagnose": False,
     }
-    # Runners inherit these sinks at fork; there, only the last one speaks: into the
-    # runner's output pipe, which the supervisor logs with the job id.
-    logger.add(sys.stderr, format=_format, filter=_in_supervisor, **options)
+    logger.add(sys.stderr, format=_format, **options)
     if config.file:
         path = Path(config.file)
         path = path if path.is_absolute() else state_dir / path
-        logger.add(path, format=_format, filter=_in_supervisor, rotation=config.rotation,
+        logger.add(path, format=_format, rotation=config.rotation,
                    retention=config.retention, **options)  # fmt: skip
-    logger.add(write_to_stderr, format="{level}: {message}", filter=_in_runner_filter,
-               level=options["level"], colorize=False, backtrace=False, diagnose=False)  # fmt: skip
-
-
-def _in_supervisor(_record: Any) -> bool:
-    return not in_runner()
-
-
-def _in_runner_filter(_record: Any) -> bool:
-    return in_runner()
 
 
 def job_logger(job_id: str) -> Any:

@@ -9,7 +9,6 @@ wait (signal | runner pipe | LISTEN socket | timer)
 from __future__ import annotations
 
 import enum
-import gc
 import selectors
 import time
 from collections.abc import Callable
@@ -64,7 +63,7 @@ class Supervisor:
         self.drain_deadline: float | None = None
         self.selector = selectors.DefaultSelector()
         self.signals = SignalQueue()
-        self.pool = Pool(config, self.selector, self.me)
+        self.pool = Pool(config, self.selector, self.me, options.log_level)
         self.session = Session(
             url, config.database, self.selector, config.supervisor.listen, self._on_connect
         )
@@ -95,7 +94,8 @@ class Supervisor:
 
     def _start(self) -> None:
         jobs.check_handlers(self.config)
-        jobs.preload(self.config)
+        self.pool.forkserver.preload = jobs.preload(self.config, self.job_types)
+        self.pool.forkserver.start()  # its start-up overlaps ours
         self.session.open()
         # Orphans of a runner's tree re-parent to us rather than to init: still ours to kill.
         linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
@@ -110,7 +110,6 @@ class Supervisor:
         )  # fmt: skip
         self._heartbeat(time.monotonic())  # reclaims at once what a crashed predecessor held
         self.telemetry.ready(self.state.value, len(self.pool), self.slots)
-        gc.freeze()  # start-up objects stay out of the collector: fewer pages copied per fork
 
     def _on_connect(self, conn: Connection) -> None:
         schema.require_current(conn)
@@ -221,8 +220,8 @@ class Supervisor:
             return
         if new.database.url != self.config.database.url:
             logger.warning("SIGHUP: the database URL changed; restart to use the new one")
-        jobs.preload(new)
         self.config = self.pool.config = new
+        self.pool.forkserver.preload = jobs.preload(new, self.job_types)  # for a new server
         self.slots = new.supervisor.slots
         logs.configure(new.logging, new.state_dir, self.options.log_level)
         self.claim_wanted = True

@@ -18,7 +18,7 @@ from supervisor.logs import job_logger
 from supervisor.metrics import METRICS
 from supervisor.outcome import Kind, Verdict, decide, judge
 from supervisor.runners import KillReason, Output, Runner, RunnerState
-from supervisor.spawn import spawn
+from supervisor.spawn import Exited, ForkServer
 from supervisor.store import ClaimedJob, Outcome
 from supervisor.worker import Identity
 
@@ -37,8 +37,10 @@ class Counts:
 
 
 class Pool:
-    def __init__(self, config: Config, selector: selectors.BaseSelector, me: Identity) -> None:
+    def __init__(self, config: Config, selector: selectors.BaseSelector, me: Identity,
+                 log_level: str | None = None) -> None:  # fmt: skip
         self.config = config
+        self.log_level = log_level  # --log-level: over the configured one
         self.selector = selector
         self.me = me
         self.runners: dict[int, Runner] = {}
@@ -46,6 +48,7 @@ class Pool:
         self.counts = Counts()
         self.earliest_retry: float | None = None  # monotonic time the soonest retry falls due
         self.orphans_possible = False  # a runner ended since the last sample: look for orphans
+        self.forkserver = ForkServer(selector)
 
     def __len__(self) -> int:
         return len(self.runners)
@@ -56,14 +59,12 @@ class Pool:
     def start(self, job: ClaimedJob, now: float) -> bool:
         """Fork a runner for `job`; False when the system could not fork (claim less)."""
         self.counts.started += 1
-        # The runner closes these: our database socket, the metrics listener, other pipes.
-        inherited = tuple(key.fd for key in self.selector.get_map().values())
-        launch = jobs.launch(job, self.config, self.me.pid, inherited)
+        launch = jobs.launch(job, self.config, self.log_level or self.config.logging.level)
         if isinstance(launch, str):
             self._record(job, Verdict(Kind.PERMANENT, launch), None)
             return True
         try:
-            spawned = spawn(launch.spec)
+            spawned = self.forkserver.spawn(launch.spec)
         except OSError as e:  # out of processes or memory: give the job back
             job_logger(job.id).error("cannot start a runner: {}; job back to pending", e)
             self.outcomes.append(
@@ -104,7 +105,11 @@ class Pool:
                 runner.output.feed(data, job_logger(runner.job_id))
 
     def reap(self) -> None:
-        """Collect every child that has exited: runners, and orphans their trees left us."""
+        """Take note of every runner that has exited: those the fork server reaped, and
+        those reaped here (a fork server that died leaves its runners to us, a subreaper),
+        along with what the runners' trees left behind."""
+        for exited in self.forkserver.exits():
+            self._exited(exited)
         while True:
             try:
                 pid, status, usage = os.wait4(-1, os.WNOHANG)
@@ -112,26 +117,29 @@ class Pool:
                 return
             if pid == 0:
                 return
-            runner = self.runners.get(pid)
-            if runner is not None:
-                cpu = usage.ru_utime + usage.ru_stime
-                runner.exited(status, cpu, usage.ru_maxrss * 1024)
-                self._finish(runner)
+            if not self.forkserver.reaped(pid, status):
+                self._exited(Exited(pid, status, usage.ru_utime + usage.ru_stime,
+                                    usage.ru_maxrss * 1024))  # fmt: skip
 
     def sweep(self) -> None:
-        """At exit, once every runner is reaped: kill and reap what their trees left behind."""
-        limits.kill_orphans(proctree.snapshot(), self.me.pid, set())
+        """At exit, once every runner is reaped: end the fork server, and kill and reap what
+        the runners' trees left behind."""
+        self.forkserver.close()
+        limits.kill_orphans(proctree.snapshot(), self.me.pid, self.forkserver.pids())
         deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline:
             try:
-                if os.wait4(-1, os.WNOHANG)[0] == 0:
-                    time.sleep(0.01)
+                pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
+            if pid == 0:
+                time.sleep(0.01)
+            else:
+                self.forkserver.reaped(pid, status)
 
     def sample(self) -> None:
         """Measure every runner's tree against its memory and process limits."""
-        limits.sample(self.runners.values(), self.me.pid)
+        limits.sample(self.runners.values(), self.me.pid, self.forkserver.pids())
         self.orphans_possible = False
 
     def enforce(self, now: float) -> None:
@@ -146,6 +154,12 @@ class Pool:
     def kill_all(self) -> None:
         for runner in self:
             runner.kill(KillReason.SHUTDOWN)
+
+    def _exited(self, exited: Exited) -> None:
+        runner = self.runners.get(exited.pid)
+        if runner is not None:
+            runner.exited(exited.status, exited.cpu_seconds, exited.peak_rss)
+            self._finish(runner)
 
     def _finish(self, runner: Runner) -> None:
         for fd in (runner.result_fd, runner.output_fd):

@@ -1,16 +1,34 @@
-"""The fork boundary: the one place that forks. The parent gets a pid and two pipes; the
-child becomes a runner (`runner.bootstrap.run`) and never comes back."""
+"""Starting runners through the fork server (`runner/forkserver.py`): a lean process of our
+own, started fresh, that forks them. The supervisor itself never forks a runner: with
+psycopg2 and loguru loaded, each fork would cost it 2 ms of its one core.
+
+The runner gets its spec in a memfd (any size, no blocking write) and its two pipes; the
+supervisor keeps the pipes' read ends, learns the runner's pid at once, and learns of its
+exit (wait status, CPU, peak RSS) from the server, which reaps it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import errno
+import json
 import os
+import pickle
+import select
+import selectors
+import signal
+import socket
+import subprocess
 import sys
 from contextlib import suppress
 from dataclasses import dataclass
 
-from runner import bootstrap
+from loguru import logger
+
+from runner import forkserver
 from runner.job import RunnerSpec
-from supervisor.signals import blocked
+
+REPLY_TIMEOUT = 30.0  # covers the server's start-up: Python, then the handlers it preloads
 
 
 @dataclass(frozen=True)
@@ -20,33 +38,166 @@ class Spawned:
     output_fd: int  # its stdout and stderr
 
 
-def spawn(spec: RunnerSpec) -> Spawned:
-    """Fork a runner for `spec`; OSError when the system cannot (EAGAIN, ENOMEM)."""
-    result_r, result_w = os.pipe()
-    output_r, output_w = os.pipe()
-    sys.stdout.flush()  # or the child would inherit, and print again, the parent's buffer
-    sys.stderr.flush()
-    try:
-        with blocked():
-            pid = os.fork()
-            if pid == 0:
-                os.close(result_r)
-                os.close(output_r)
-                bootstrap.run(spec, result_w, output_w)  # never returns
-    except OSError:
-        for fd in (result_r, result_w, output_r, output_w):
-            os.close(fd)
-        raise
-    os.close(result_w)
-    os.close(output_w)
-    _set_group(pid)
-    for fd in (result_r, output_r):
-        os.set_blocking(fd, False)
-    return Spawned(pid, result_r, output_r)
+@dataclass(frozen=True)
+class Exited:
+    pid: int
+    status: int  # as from waitpid
+    cpu_seconds: float
+    peak_rss: int  # bytes
 
 
-def _set_group(pid: int) -> None:
-    # The child does this too; doing it on both sides closes the race where the supervisor
-    # signals the group before the child has made it.
-    with suppress(OSError):  # the child got there first, or has already exited
-        os.setpgid(pid, pid)
+class ForkServer:
+    """The supervisor's end of the fork server; started again when it dies."""
+
+    def __init__(self, selector: selectors.BaseSelector) -> None:
+        self.preload: list[str] = []  # modules a server imports at start
+        self.selector = selector  # the server's socket wakes the main loop
+        self.pid: int | None = None
+        self._sock: socket.socket | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._exits: list[Exited] = []
+        self._unreaped: set[int] = set()  # servers started, not yet reaped
+        self._ended: set[int] = set()  # of those, the ones we ended
+
+    def start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        argv = [sys.executable, "-m", "runner.forkserver", str(theirs.fileno()),
+                str(os.getpid()), json.dumps(sys.path), *self.preload]  # fmt: skip
+        with theirs:
+            self._process = subprocess.Popen(argv, pass_fds=(theirs.fileno(),),
+                                             stdin=subprocess.DEVNULL)  # fmt: skip
+        ours.setblocking(False)
+        self._sock, self.pid = ours, self._process.pid
+        self._unreaped.add(self.pid)
+        self.selector.register(ours, selectors.EVENT_READ, self)
+
+    def pids(self) -> set[int]:
+        """The fork servers of ours still to be reaped."""
+        return set(self._unreaped)
+
+    def spawn(self, spec: RunnerSpec) -> Spawned:
+        """Start a runner for `spec`; OSError when none could be started."""
+        if self._sock is None:
+            self.start()
+        assert self._sock is not None and self.pid is not None
+        spec_fd = _memfd(pickle.dumps(dataclasses.replace(spec, parent_pid=self.pid)))
+        result_r, result_w = os.pipe()
+        output_r, output_w = os.pipe()
+        try:
+            self._send(spec_fd, result_w, output_w)
+            pid = self._started()
+        except OSError:
+            os.close(result_r)
+            os.close(output_r)
+            raise
+        finally:
+            for fd in (spec_fd, result_w, output_w):
+                os.close(fd)
+        os.set_blocking(result_r, False)
+        os.set_blocking(output_r, False)
+        return Spawned(pid, result_r, output_r)
+
+    def exits(self) -> list[Exited]:
+        """The runners the server has reaped since the last call."""
+        while self._sock is not None and (record := self._receive()) is not None:
+            self._take(record)
+        exits, self._exits = self._exits, []
+        return exits
+
+    def reaped(self, pid: int, status: int) -> bool:
+        """Whether `pid`, just reaped by the supervisor, was a fork server of ours."""
+        if pid not in self._unreaped:
+            return False
+        self._unreaped.discard(pid)
+        if pid not in self._ended:
+            logger.error("the fork server (pid {}) {}: the next runner starts another",
+                         pid, _describe(status))  # fmt: skip
+        self._ended.discard(pid)
+        if pid == self.pid:
+            self._abandon()
+        return True
+
+    def close(self) -> None:
+        """Let the server end (it exits when its socket closes); the caller reaps it."""
+        if self.pid is not None:
+            self._ended.add(self.pid)
+        self._abandon()
+
+    def kill(self) -> None:
+        """End a server that does not answer; its runners die with it (PDEATHSIG)."""
+        if self.pid is not None:
+            with suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        self.close()
+
+    def _abandon(self) -> None:
+        self._exits.extend(self.exits())
+        self._disconnect()
+
+    def _disconnect(self) -> None:
+        if self._sock is not None:
+            self.selector.unregister(self._sock)
+            self._sock.close()
+        if self._process is not None:
+            self._process.returncode = 0  # reaped by the supervisor's wait loop, not here
+        self._sock = self._process = self.pid = None
+
+    def _send(self, *fds: int) -> None:
+        assert self._sock is not None
+        try:
+            socket.send_fds(self._sock, [forkserver.REQUEST], list(fds))
+        except OSError as e:
+            self.kill()
+            raise OSError(e.errno, f"the fork server has gone: {e.strerror}") from None
+
+    def _started(self) -> int:
+        """Wait for the server's answer to a spawn request: the runner's pid."""
+        while self._sock is not None:
+            if not select.select([self._sock], [], [], REPLY_TIMEOUT)[0]:
+                pid = self.pid
+                self.kill()
+                message = f"the fork server (pid {pid}) did not answer in {REPLY_TIMEOUT:g} s"
+                raise OSError(errno.ETIMEDOUT, message)
+            record = self._receive()
+            if record is None:
+                continue
+            kind, pid, code = record[:3]
+            if kind == forkserver.STARTED:
+                return pid
+            if kind == forkserver.FAILED:
+                raise OSError(code, os.strerror(code))
+            self._take(record)
+        raise OSError(errno.EPIPE, "the fork server has gone")
+
+    def _receive(self) -> tuple[bytes, int, int, float, float, int] | None:
+        """The next record; None when there is none yet, or the server has gone."""
+        assert self._sock is not None
+        try:
+            data = self._sock.recv(forkserver.EVENT.size)
+        except BlockingIOError:
+            return None
+        except OSError:
+            data = b""
+        if not data:  # the server has ended: the supervisor's wait loop reaps it
+            self._disconnect()
+            return None
+        return forkserver.EVENT.unpack(data)
+
+    def _take(self, record: tuple[bytes, int, int, float, float, int]) -> None:
+        _, pid, status, user, system, maxrss_kib = record
+        self._exits.append(Exited(pid, status, user + system, maxrss_kib * 1024))
+
+
+def _memfd(data: bytes) -> int:
+    fd = os.memfd_create("jobsup-runner-spec", os.MFD_CLOEXEC)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exited with code {os.waitstatus_to_exitcode(status)}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import signal
 import subprocess
@@ -132,10 +134,16 @@ class SupervisorProcess:
             raise AssertionError(f"supervisor did not exit in {timeout} s:\n{self.log()}") from None
 
     def runner_pids(self) -> list[int]:
+        """The supervisor's runners (children of its fork server), by their titles."""
+        pids = []
         try:
-            return [c.pid for c in psutil.Process(self.pid).children()]
+            for process in psutil.Process(self.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    if " ".join(process.cmdline()).startswith("jobsup: runner "):
+                        pids.append(process.pid)
         except psutil.NoSuchProcess:
-            return []
+            pass
+        return pids
 
     def stop(self) -> None:
         """Make sure nothing is left running (a test that failed half-way)."""

@@ -1,0 +1,141 @@
+"""The fork server: a small process that forks the runners for its supervisor.
+
+Why a process of its own: a fork costs in proportion to the forking process's mappings, and
+every page the parent writes afterwards faults once more. The supervisor carries psycopg2,
+loguru and click (a fork costs it about 2 ms here); this process, started fresh, carries
+only `runner/` and the handlers shipped with it (about 0.6 ms), and forks on its own core.
+
+It speaks over a SOCK_SEQPACKET socket to the supervisor, one record per message:
+
+    supervisor → server   b"spawn" with three fds: the runner's spec (a memfd holding the
+                          pickled RunnerSpec), its result pipe and its output pipe
+    server → supervisor   EVENT records: STARTED (pid), FAILED (errno of a fork that could
+                          not be made), EXITED (pid, wait status, CPU seconds, peak RSS)
+
+It dies with the supervisor (PR_SET_PDEATHSIG) and its runners die with it; it ends on its
+own when the supervisor closes the socket. It ignores the signals a terminal or an operator
+sends to the supervisor's process group: what happens to runners is the supervisor's call.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import pickle
+import selectors
+import signal
+import socket
+import struct
+import sys
+from contextlib import suppress
+from typing import NoReturn
+
+from runner import bootstrap, linux
+from runner.protocol import Exit
+
+REQUEST = b"spawn"
+EVENT = struct.Struct("=ciiddq")  # kind, pid, status or errno, user s, system s, maxrss KiB
+STARTED, FAILED, EXITED = b"S", b"F", b"X"
+IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+           signal.SIGTTIN, signal.SIGTTOU)  # fmt: skip
+TITLE = "jobsup: fork server"
+
+
+def main(sock_fd: int, supervisor_pid: int, path: list[str], preload: list[str]) -> NoReturn:
+    """Serve spawn requests on `sock_fd` until the supervisor closes it; `path` is the
+    supervisor's sys.path, where handler modules are found."""
+    sys.path[:] = path
+    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != supervisor_pid:
+        os._exit(1)
+    bootstrap.set_title(TITLE)
+    for signum in IGNORED:
+        signal.signal(signum, signal.SIG_IGN)
+    sock = socket.socket(fileno=sock_fd)
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # the wake-up fd does the work
+    bootstrap.prepare(preload)
+    gc.freeze()  # what is loaded now stays out of the collector: fewer pages copied per fork
+    server = _Server(sock, (sock_fd, wake_r, wake_w))
+    selector = selectors.DefaultSelector()
+    selector.register(sock, selectors.EVENT_READ)
+    selector.register(wake_r, selectors.EVENT_READ)
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj is sock:
+                server.serve()
+            else:
+                _drain(wake_r)
+                server.reap()
+
+
+class _Server:
+    def __init__(self, sock: socket.socket, own_fds: tuple[int, ...]) -> None:
+        self.sock = sock
+        self.own_fds = own_fds  # a runner closes them at once
+
+    def serve(self) -> None:
+        message, fds, _, _ = socket.recv_fds(self.sock, 64, 3)
+        if not message:  # the supervisor closed its end: it is done with us
+            os._exit(0)
+        if message != REQUEST or len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            return
+        spec_fd, result_w, output_w = fds
+        try:
+            pid = os.fork()
+        except OSError as e:
+            self.sock.send(EVENT.pack(FAILED, 0, e.errno or 0, 0.0, 0.0, 0))
+        else:
+            if pid == 0:
+                _become_runner(self.own_fds, spec_fd, result_w, output_w)
+            # The runner does this too; here as well, so the group exists before the
+            # supervisor learns the pid and may signal it.
+            with suppress(OSError):
+                os.setpgid(pid, pid)
+            self.sock.send(EVENT.pack(STARTED, pid, 0, 0.0, 0.0, 0))
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            record = EVENT.pack(EXITED, pid, status, usage.ru_utime, usage.ru_stime,
+                                usage.ru_maxrss)  # fmt: skip
+            self.sock.send(record)
+
+
+def _become_runner(own_fds: tuple[int, ...], spec_fd: int, result_w: int,
+                   output_w: int) -> NoReturn:  # fmt: skip
+    try:
+        signal.set_wakeup_fd(-1)  # before its fd is closed, and its number reused
+        for signum in (signal.SIGCHLD, *IGNORED):
+            signal.signal(signum, signal.SIG_DFL)
+        for fd in own_fds:
+            os.close(fd)
+        spec = pickle.loads(os.pread(spec_fd, os.fstat(spec_fd).st_size, 0))
+        os.close(spec_fd)
+    except BaseException:  # nothing here may return into the server's loop
+        os._exit(Exit.BOOTSTRAP)
+    bootstrap.run(spec, result_w, output_w)
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4:])
