@@ -13,11 +13,16 @@ fork costs a process with the supervisor's imports (fork cost grows with residen
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
+from contextlib import suppress
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -44,8 +49,8 @@ handler = "bench_handlers:stamp"
 """
 
 
-def throughput(url: str, config: Path, jobs: int, concurrency: int) -> float:
-    """Jobs per second for `jobs` noop jobs at `concurrency`."""
+def throughput(url: str, config: Path, jobs: int, concurrency: int) -> tuple[float, str]:
+    """Jobs per second for `jobs` noop jobs at `concurrency`, and where the CPU went."""
     conn = connect(url)
     with conn.cursor() as cur:
         cur.execute("TRUNCATE processing_jobs, insights CASCADE")
@@ -54,8 +59,11 @@ def throughput(url: str, config: Path, jobs: int, concurrency: int) -> float:
             (jobs,),
         )
         cur.execute("VACUUM ANALYZE processing_jobs")
+    busy = _machine_busy()
     process = supervisor(url, config, "--concurrency", str(concurrency), "--until-empty")
-    if process.wait() != 0:
+    cpu = _cpu_until_exit(process)
+    busy = _machine_busy() - busy
+    if process.returncode != 0:
         raise SystemExit(f"supervisor failed at concurrency {concurrency}")
     with conn.cursor() as cur:
         cur.execute(
@@ -66,7 +74,37 @@ def throughput(url: str, config: Path, jobs: int, concurrency: int) -> float:
     conn.close()
     if completed != jobs:
         raise SystemExit(f"only {completed} of {jobs} jobs completed")
-    return jobs / float(seconds)
+    per_job = {name: f"{seconds * 1000 / jobs:.2f}" for name, seconds in cpu.items()}
+    where = (
+        f"supervisor {per_job['supervisor']}, fork server {per_job['server']}, runners "
+        f"{per_job['runners']}, whole machine {busy * 1000 / jobs:.2f} CPU-ms per job"
+    )
+    return jobs / float(seconds), where
+
+
+def _cpu_until_exit(process: subprocess.Popen[bytes]) -> dict[str, float]:
+    """CPU seconds of the supervisor, its fork server and the runners that server reaped,
+    read until the supervisor exits (the last reading misses a few final milliseconds)."""
+    cpu = {"supervisor": 0.0, "server": 0.0, "runners": 0.0}
+    me = psutil.Process(process.pid)
+    while process.poll() is None:
+        with suppress(psutil.Error):
+            times = me.cpu_times()
+            cpu["supervisor"] = times.user + times.system
+            for child in me.children():
+                if " ".join(child.cmdline()).startswith("jobsup: fork server"):
+                    times = child.cpu_times()
+                    cpu["server"] = times.user + times.system
+                    cpu["runners"] = times.children_user + times.children_system
+        time.sleep(0.05)
+    return cpu
+
+
+def _machine_busy() -> float:
+    """CPU seconds all cores have spent busy since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        ticks = [int(n) for n in f.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
 
 
 def pickup_latency(url: str, config: Path, samples: int) -> list[float]:
@@ -105,8 +143,6 @@ def _wait_for_stamp(conn: object, job_id: str) -> float:
 
 def fork_cycle(cycles: int = 300) -> float:
     """Milliseconds for fork + _exit + waitpid of this process (the supervisor's imports)."""
-    import os
-
     import supervisor.cli  # noqa: F401 - the same modules as a supervisor
 
     began = time.perf_counter()
@@ -126,10 +162,11 @@ def main() -> None:
     with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
         config = write_config(Path(tmp), CONFIG)
         for concurrency in (1, 2, 4):
-            rate = throughput(url, config, args.jobs, concurrency)
+            rate, where = throughput(url, config, args.jobs, concurrency)
             print(
                 f"throughput, concurrency {concurrency}: {rate:5.0f} jobs/s ({args.jobs} noop jobs)"
             )
+        print(f"at concurrency 4: {where}")
         print(f"fork + _exit + waitpid of a supervisor-sized process: {fork_cycle():.2f} ms")
         latencies = pickup_latency(url, config, args.samples)
         print(

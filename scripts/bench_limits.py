@@ -23,7 +23,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import scratch_database, supervisor, write_config
+from benchlib import runner_count, scratch_database, supervisor, write_config
 
 from supervisor.db import connect
 from supervisor.enqueue import enqueue
@@ -99,7 +99,7 @@ def sampling_cpu(url: str, tmp: Path, runners: int, seconds: float = 5.0) -> flo
     try:
         me = psutil.Process(process.pid)
         deadline = time.monotonic() + 60
-        while len(me.children()) < runners:
+        while runner_count(process.pid) < runners:
             if time.monotonic() > deadline:
                 raise SystemExit(f"{runners} runners did not start")
             time.sleep(0.1)

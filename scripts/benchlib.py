@@ -9,10 +9,11 @@ import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psutil
 import psycopg2
 
 from supervisor import schema
@@ -67,6 +68,15 @@ def supervisor(url: str, config: Path, *args: str) -> subprocess.Popen[bytes]:
             env=env,
             stderr=log,
         )
+
+
+def runner_count(supervisor_pid: int) -> int:
+    """How many runners the supervisor has now (children of its fork server)."""
+    count = 0
+    for process in psutil.Process(supervisor_pid).children(recursive=True):
+        with suppress(psutil.Error):
+            count += " ".join(process.cmdline()).startswith("jobsup: runner ")
+    return count
 
 
 def percentile(values: list[float], p: float) -> float:

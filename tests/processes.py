@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-
 import os
 import signal
 import subprocess
@@ -32,6 +31,7 @@ stale_after = 3.0
 drain_timeout = {drain_timeout}
 kill_timeout = 2.0
 listen = {listen}
+{supervisor_extra}
 [retry]
 max_retries = {max_retries}
 backoff_base = 0.2
@@ -52,11 +52,13 @@ def write_config(
     listen: bool = True,
     max_retries: int = 3,
     extra: str = "",
+    supervisor_extra: str = "",
     retry_extra: str = "",
     type_extra: dict[str, str] | None = None,
 ) -> Path:
-    """A config with short timers and every diag handler; `extra` is appended, `retry_extra`
-    goes in [retry], `type_extra` adds lines to a job type's table (by its short name)."""
+    """A config with short timers and every diag handler; `extra` is appended, the
+    `*_extra` go in [supervisor] and [retry], `type_extra` adds lines to a job type's table
+    (by its short name)."""
     types = "\n".join(
         f'[job_types."diag.{name}"]\nhandler = "runner.diag:{name}"\n'
         + (type_extra or {}).get(name, "")
@@ -69,6 +71,7 @@ def write_config(
         listen=str(listen).lower(),
         max_retries=max_retries,
         extra=extra,
+        supervisor_extra=supervisor_extra,
         retry_extra=retry_extra,
     )
     path = directory / f"jobsup-{time.monotonic_ns()}.toml"

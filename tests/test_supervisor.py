@@ -97,8 +97,7 @@ def test_result_larger_than_the_cap_fails_the_job(
     db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "noop", insights=200, size=100)
-    config = write_config(tmp_path, extra="")
-    config.write_text(config.read_text().replace("[supervisor]", "[supervisor]\nresult_max_kb = 8"))
+    config = write_config(tmp_path, supervisor_extra="result_max_kb = 8")
     sup = supervisors.start(db_url, config, "--until-empty")
     assert sup.wait() == 4, sup.log()
     row = job(conn, job_id)

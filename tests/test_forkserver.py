@@ -1,0 +1,83 @@
+"""The fork server: the process that forks the runners, its death, and what it preloads."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import psutil
+
+from supervisor.db import Connection
+from supervisor.enqueue import enqueue
+from tests.conftest import jobsup
+from tests.processes import Supervisors, add_job, alive, job, title, wait_for, write_config
+
+
+def test_runners_are_children_of_the_fork_server_which_ignores_stray_signals(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    ids = [add_job(conn, "sleep", seconds=1.5) for _ in range(2)]
+    sup = supervisors.start(db_url, write_config(tmp_path), "--until-empty")
+    runners = wait_for(lambda: len(sup.runner_pids()) == 2 and sup.runner_pids())
+    (server,) = psutil.Process(sup.pid).children()
+    assert title(server.pid) == "jobsup: fork server"
+    assert {psutil.Process(pid).ppid() for pid in runners} == {server.pid}
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # e.g. to the whole group
+        server.send_signal(signum)
+    assert sup.wait() == 0, sup.log()
+    assert [job(conn, i)["status"] for i in ids] == ["completed", "completed"]
+    assert not alive(server.pid)
+
+
+def test_a_fork_server_killed_mid_job_costs_an_attempt_and_another_takes_over(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    job_id = add_job(conn, "sleep", seconds=2)
+    sup = supervisors.start(db_url, write_config(tmp_path), "--until-empty")
+    runner = wait_for(sup.runner_pids)[0]
+    server = psutil.Process(runner).ppid()
+    psutil.Process(server).kill()  # its runners die with it (PDEATHSIG)
+    assert sup.wait() == 0, sup.log()
+    row = job(conn, job_id)
+    assert row["status"] == "completed" and row["retry_count"] == 1
+    assert row["attempts"][0]["error"] == "runner killed by SIGKILL"
+    assert f"the fork server (pid {server}) killed by SIGKILL" in sup.log()
+
+
+def test_a_spec_of_megabytes_reaches_its_runner(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    job_id = add_job(conn, "noop", padding="x" * (4 << 20))
+    sup = supervisors.start(db_url, write_config(tmp_path), "--until-empty")
+    assert sup.wait() == 0, sup.log()
+    assert job(conn, job_id)["status"] == "completed"
+
+
+def test_a_preloaded_module_that_fails_to_import_fails_its_jobs_not_the_server(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    (tmp_path / "brittle_handlers.py").write_text('raise RuntimeError("broken at import")\n')
+    config = write_config(
+        tmp_path,
+        max_retries=0,
+        supervisor_extra='preload = ["brittle_handlers"]',
+        extra='[job_types."app.brittle"]\nhandler = "brittle_handlers:run"\n',
+    )
+    brittle = enqueue(conn, job_type="app.brittle")
+    fine = add_job(conn, "noop")
+    sup = supervisors.start(db_url, config, "--until-empty", env={"PYTHONPATH": str(tmp_path)})
+    assert sup.wait() == 4, sup.log()  # a batch with a failed job
+    assert job(conn, brittle)["error_message"].startswith("RuntimeError: broken at import")
+    assert job(conn, fine)["status"] == "completed"
+    assert "cannot preload brittle_handlers: broken at import" in sup.log()
+
+
+def test_start_refuses_a_preload_module_that_does_not_exist(db_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[supervisor]\npreload = ["reports.monthly"]\n')
+    result = jobsup("start", "-c", str(config), env={"DATABASE_URL": db_url})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"jobsup: {config}: [supervisor] preload: no module named 'reports.monthly' "
+        "on this Python's path"
+    )
