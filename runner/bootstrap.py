@@ -165,17 +165,6 @@ def _reset_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
-def _redirect_output(output_fd: int) -> None:
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    os.dup2(output_fd, 1)
-    os.dup2(output_fd, 2)
-    os.close(output_fd)
-    sys.stdout = _text_stream(1)
-    sys.stderr = _text_stream(2)
-
-
 _log_level = "INFO"
 
 

@@ -77,7 +77,8 @@ class _Server:
         self.own_fds = own_fds  # a runner closes them at once
 
     def serve(self) -> None:
-        message, fds, _, _ = socket.recv_fds(self.sock, 64, 3)
+        # Close-on-exec, as they were in the supervisor: what a runner execs inherits none.
+        message, fds, _, _ = socket.recv_fds(self.sock, 64, 3, socket.MSG_CMSG_CLOEXEC)
         if not message:  # the supervisor closed its end: it is done with us
             os._exit(0)
         if message != REQUEST or len(fds) != 3:

@@ -95,7 +95,10 @@ class Supervisor:
     def _start(self) -> None:
         jobs.check_handlers(self.config)
         self.pool.forkserver.preload = jobs.preload(self.config, self.job_types)
-        self.pool.forkserver.start()  # its start-up overlaps ours
+        try:
+            self.pool.forkserver.start()  # now, so its start-up overlaps ours
+        except OSError as e:
+            logger.error("cannot start the fork server: {}; the first runner tries again", e)
         self.session.open()
         # Orphans of a runner's tree re-parent to us rather than to init: still ours to kill.
         linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)

@@ -57,7 +57,7 @@ class Pool:
         return iter(list(self.runners.values()))
 
     def start(self, job: ClaimedJob, now: float) -> bool:
-        """Fork a runner for `job`; False when the system could not fork (claim less)."""
+        """Start a runner for `job`; False when the system could not fork (claim less)."""
         self.counts.started += 1
         launch = jobs.launch(job, self.config, self.log_level or self.config.logging.level)
         if isinstance(launch, str):

@@ -28,7 +28,9 @@ from loguru import logger
 from runner import forkserver
 from runner.job import RunnerSpec
 
-REPLY_TIMEOUT = 30.0  # covers the server's start-up: Python, then the handlers it preloads
+# Covers the server's start-up (Python, then the modules it preloads), and stays well under
+# systemd's watchdog: the supervisor's loop waits this long at most.
+REPLY_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)

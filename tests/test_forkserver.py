@@ -81,3 +81,25 @@ def test_start_refuses_a_preload_module_that_does_not_exist(db_url: str, tmp_pat
         f"jobsup: {config}: [supervisor] preload: no module named 'reports.monthly' "
         "on this Python's path"
     )
+
+
+def test_a_handlers_loguru_lines_are_logged_with_the_job_id_at_the_supervisors_level(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    (tmp_path / "chatty_handlers.py").write_text(
+        "from loguru import logger\n\n\n"
+        "def run(job):\n"
+        '    logger.info("read {} rows", 12)\n'
+        '    logger.debug("a detail")\n'
+    )
+    config = write_config(
+        tmp_path,
+        supervisor_extra='preload = ["chatty_handlers"]',
+        extra='[job_types."app.chatty"]\nhandler = "chatty_handlers:run"\n',
+    )
+    job_id = enqueue(conn, job_type="app.chatty")
+    env = {"PYTHONPATH": str(tmp_path)}
+    sup = supervisors.start(db_url, config, "--until-empty", "--log-level", "INFO", env=env)
+    assert sup.wait() == 0, sup.log()
+    assert f"[job {job_id}] | INFO: read 12 rows" in sup.log()
+    assert "a detail" not in sup.log()
