@@ -28,7 +28,7 @@ from supervisor.db import Connection, describe
 from supervisor.errors import ConfigError
 from supervisor.logs import job_logger
 from supervisor.metrics import METRICS, MetricsServer
-from supervisor.pool import Pool, log_counts
+from supervisor.pool import FORK_FAILED_DELAY, Pool, log_counts
 from supervisor.runners import KillReason, Runner
 from supervisor.session import Session, Unavailable
 from supervisor.signals import SignalQueue
@@ -259,7 +259,7 @@ class Supervisor:
         self.pool.enforce(now)
         if (self.pool or self.pool.orphans_possible) and now >= self.next_sample:
             self.pool.sample()
-            self.next_sample = now + min((r.limits.check_interval for r in self.pool), default=1.0)
+            self.next_sample = now + self.pool.check_interval()
         if self.pool.earliest_retry is not None:
             due = self.pool.earliest_retry
             self.next_due = due if self.next_due is None else min(self.next_due, due)
@@ -334,7 +334,7 @@ class Supervisor:
                 runner.kill(KillReason.CANCELLED if status == "cancelled" else KillReason.LOST)
 
     def _release_unrun(self) -> None:
-        known = [r.job_id for r in self.pool] + [o.job_id for o in self.pool.outcomes]
+        known = self.pool.job_ids() + [o.job_id for o in self.pool.outcomes]
         released = self._db("release unrun jobs", store.release_unrun, self.me.id, known)
         for job_id in released or ():
             job_logger(job_id).warning("held but never started here (claim lost): back to pending")
@@ -349,6 +349,10 @@ class Supervisor:
             )
 
     def _claim(self, now: float) -> None:
+        if self.pool.refused:  # a runner could not be started: the system is short of
+            self.pool.refused = False  # processes or memory, so ease off
+            self.claim_wanted = False
+            self.next_poll = now + FORK_FAILED_DELAY
         if self.state is not State.RUNNING or not self.session.connected:
             return
         free = self.slots - len(self.pool)
@@ -366,10 +370,9 @@ class Supervisor:
         METRICS.claim_took(time.monotonic() - now)
         for job in claimed:
             METRICS.claimed(job.job_type)
-        forked = all([self.pool.start(job, now) for job in claimed])
-        if not forked:
-            self.next_poll = now + 5.0  # the system is out of processes or memory: ease off
-        elif len(claimed) == free:
+        for job in claimed:
+            self.pool.start(job, now)
+        if len(claimed) == free:
             self.claim_wanted = True  # there may be more
         else:
             self._after_short_claim(now)

@@ -7,24 +7,37 @@ import dataclasses
 import os
 import selectors
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from loguru import logger
 
 from supervisor import jobs, limits, proctree
-from supervisor.config import Config
+from supervisor.config import Config, Limits
 from supervisor.logs import job_logger
 from supervisor.metrics import METRICS
 from supervisor.outcome import Kind, Verdict, decide, judge
 from supervisor.runners import KillReason, Output, Runner, RunnerState
-from supervisor.spawn import Exited, ForkServer
+from supervisor.spawn import Event, Exited, ForkServer, Refused, Started
 from supervisor.store import ClaimedJob, Outcome
 from supervisor.worker import Identity
 
 READ_CHUNK = 65536
 FINISHED = {"completed": "completed", "failed": "failed", "pending": "retried"}  # metrics
 FORK_FAILED_DELAY = 5.0
+
+
+@dataclass(frozen=True)
+class Starting:
+    """A runner asked of the fork server, its pid not yet known."""
+
+    job: ClaimedJob
+    limits: Limits
+    result_fd: int
+    output_fd: int
+    requested: float  # monotonic
+    requested_wall: float
 
 
 @dataclass
@@ -44,6 +57,8 @@ class Pool:
         self.selector = selector
         self.me = me
         self.runners: dict[int, Runner] = {}
+        self.starting: deque[Starting] = deque()  # in the order asked
+        self.refused = False  # a runner could not be started: claim less for a while
         self.outcomes: list[Outcome] = []  # waiting to be written
         self.counts = Counts()
         self.earliest_retry: float | None = None  # monotonic time the soonest retry falls due
@@ -51,43 +66,54 @@ class Pool:
         self.forkserver = ForkServer(selector)
 
     def __len__(self) -> int:
-        return len(self.runners)
+        return len(self.runners) + len(self.starting)
 
     def __iter__(self) -> Iterator[Runner]:
         return iter(list(self.runners.values()))
 
-    def start(self, job: ClaimedJob, now: float) -> bool:
-        """Start a runner for `job`; False when the system could not fork (claim less)."""
+    def check_interval(self) -> float:
+        """Seconds until the next sample: the shortest `check_interval` of the runners."""
+        limits = [r.limits for r in self.runners.values()] + [s.limits for s in self.starting]
+        return min((lim.check_interval for lim in limits), default=1.0)
+
+    def job_ids(self) -> list[str]:
+        return [r.job_id for r in self.runners.values()] + [s.job.id for s in self.starting]
+
+    def start(self, job: ClaimedJob, now: float) -> None:
+        """Ask the fork server for a runner for `job`."""
         self.counts.started += 1
         launch = jobs.launch(job, self.config, self.log_level or self.config.logging.level)
         if isinstance(launch, str):
             self._record(job, Verdict(Kind.PERMANENT, launch), None)
-            return True
+            return
         try:
-            spawned = self.forkserver.spawn(launch.spec)
-        except OSError as e:  # out of processes or memory: give the job back
-            job_logger(job.id).error("cannot start a runner: {}; job back to pending", e)
-            self.outcomes.append(
-                Outcome(
-                    job.id, "pending", job.retry_count, keep_error=True, delay=FORK_FAILED_DELAY
-                )
-            )
-            return False
+            result_fd, output_fd = self.forkserver.request(launch.spec)
+        except OSError as e:
+            self._give_back(job, e)
+            return
+        self.starting.append(Starting(job, launch.limits, result_fd, output_fd, now, time.time()))
+
+    def _started(self, starting: Starting, pid: int) -> None:
         output = Output(limit=self.config.logging.output_limit_kb * 1024)
-        runner = Runner(job, launch.limits, spawned.pid, spawned.result_fd, spawned.output_fd,
-                        now, time.time(), output)  # fmt: skip
-        self.runners[runner.pid] = runner
+        runner = Runner(starting.job, starting.limits, pid, starting.result_fd,
+                        starting.output_fd, starting.requested, starting.requested_wall,
+                        output)  # fmt: skip
+        self.runners[pid] = runner
         for fd in (runner.result_fd, runner.output_fd):
             self.selector.register(fd, selectors.EVENT_READ, runner)
+        job = runner.job
         attempts = self.config.retry.max_retries + 1
         job_logger(job.id).info(
-            "started {}: attempt {}/{}, runner pid {}",
-            job.job_type,
-            job.attempt,
-            attempts,
-            runner.pid,
+            "started {}: attempt {}/{}, runner pid {}", job.job_type, job.attempt, attempts, pid
         )
-        return True
+
+    def _give_back(self, job: ClaimedJob, error: OSError) -> None:
+        """No runner for `job` (out of processes or memory, no fork server): back to pending."""
+        job_logger(job.id).error("cannot start a runner: {}; job back to pending", error)
+        self.outcomes.append(
+            Outcome(job.id, "pending", job.retry_count, keep_error=True, delay=FORK_FAILED_DELAY)
+        )
+        self.refused = True
 
     def read(self, runner: Runner, fd: int) -> None:
         """Take what `runner` wrote on `fd`; close the fd at end of file."""
@@ -108,8 +134,7 @@ class Pool:
         """Take note of every runner that has exited: those the fork server reaped, and
         those reaped here (a fork server that died leaves its runners to us, a subreaper),
         along with what the runners' trees left behind."""
-        for exited in self.forkserver.exits():
-            self._exited(exited)
+        self._handle(self.forkserver.events())
         while True:
             try:
                 pid, status, usage = os.wait4(-1, os.WNOHANG)
@@ -147,13 +172,31 @@ class Pool:
             if runner.state is not RunnerState.EXITED:
                 limits.enforce_time(runner, now, self.config.supervisor.kill_timeout)
 
+    def settle(self) -> None:
+        """Wait for the answer to every runner asked for: then all are in `runners`."""
+        self._handle(self.forkserver.events(settle=True))
+
     def terminate_all(self, now: float) -> None:
+        self.settle()
         for runner in self:
             runner.terminate(KillReason.SHUTDOWN, now, self.config.supervisor.kill_timeout)
 
     def kill_all(self) -> None:
+        self.settle()
         for runner in self:
             runner.kill(KillReason.SHUTDOWN)
+
+    def _handle(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, Started):
+                self._started(self.starting.popleft(), event.pid)
+            elif isinstance(event, Refused):
+                starting = self.starting.popleft()
+                os.close(starting.result_fd)
+                os.close(starting.output_fd)
+                self._give_back(starting.job, event.error)
+            else:
+                self._exited(event)
 
     def _exited(self, exited: Exited) -> None:
         runner = self.runners.get(exited.pid)

@@ -3,8 +3,9 @@ own, started fresh, that forks them. The supervisor itself never forks a runner:
 psycopg2 and loguru loaded, each fork would cost it 2 ms of its one core.
 
 The runner gets its spec in a memfd (any size, no blocking write) and its two pipes; the
-supervisor keeps the pipes' read ends, learns the runner's pid at once, and learns of its
-exit (wait status, CPU, peak RSS) from the server, which reaps it.
+supervisor keeps the pipes' read ends and goes on at once. Events come back in order: each
+request's answer (the runner's pid, or why it could not start) and each runner's exit
+(wait status, CPU, peak RSS: the server reaps it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -34,10 +36,17 @@ REPLY_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
-class Spawned:
+class Started:
+    """The answer to the oldest unanswered request: its runner runs."""
+
     pid: int
-    result_fd: int  # the runner's result document
-    output_fd: int  # its stdout and stderr
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The answer to the oldest unanswered request: no runner (EAGAIN, ENOMEM, no server)."""
+
+    error: OSError
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,9 @@ class Exited:
     status: int  # as from waitpid
     cpu_seconds: float
     peak_rss: int  # bytes
+
+
+Event = Started | Refused | Exited
 
 
 class ForkServer:
@@ -57,7 +69,8 @@ class ForkServer:
         self.pid: int | None = None
         self._sock: socket.socket | None = None
         self._process: subprocess.Popen[bytes] | None = None
-        self._exits: list[Exited] = []
+        self._events: list[Event] = []
+        self._unanswered = 0  # requests sent to the current server
         self._unreaped: set[int] = set()  # servers started, not yet reaped
         self._ended: set[int] = set()  # of those, the ones we ended
 
@@ -77,8 +90,9 @@ class ForkServer:
         """The fork servers of ours still to be reaped."""
         return set(self._unreaped)
 
-    def spawn(self, spec: RunnerSpec) -> Spawned:
-        """Start a runner for `spec`; OSError when none could be started."""
+    def request(self, spec: RunnerSpec) -> tuple[int, int]:
+        """Ask for a runner for `spec`; the read ends of its result and output pipes. The
+        answer comes later as an event. OSError when the request cannot be made."""
         if self._sock is None:
             self.start()
         assert self._sock is not None and self.pid is not None
@@ -87,7 +101,6 @@ class ForkServer:
         output_r, output_w = os.pipe()
         try:
             self._send(spec_fd, result_w, output_w)
-            pid = self._started()
         except OSError:
             os.close(result_r)
             os.close(output_r)
@@ -95,16 +108,27 @@ class ForkServer:
         finally:
             for fd in (spec_fd, result_w, output_w):
                 os.close(fd)
+        self._unanswered += 1
         os.set_blocking(result_r, False)
         os.set_blocking(output_r, False)
-        return Spawned(pid, result_r, output_r)
+        return result_r, output_r
 
-    def exits(self) -> list[Exited]:
-        """The runners the server has reaped since the last call."""
-        while self._sock is not None and (record := self._receive()) is not None:
-            self._take(record)
-        exits, self._exits = self._exits, []
-        return exits
+    def events(self, settle: bool = False) -> list[Event]:
+        """What happened since the last call, in order. With `settle`, first wait until
+        every request has its answer (a server silent for REPLY_TIMEOUT is killed)."""
+        deadline = time.monotonic() + REPLY_TIMEOUT
+        while self._sock is not None:
+            record = self._receive()
+            if record is not None:
+                self._take(record)
+            elif not (settle and self._unanswered):
+                break
+            elif not select.select([self._sock], [], [], deadline - time.monotonic())[0]:
+                logger.error("the fork server (pid {}) did not answer in {:g} s: killing it",
+                             self.pid, REPLY_TIMEOUT)  # fmt: skip
+                self.kill()
+        events, self._events = self._events, []
+        return events
 
     def reaped(self, pid: int, status: int) -> bool:
         """Whether `pid`, just reaped by the supervisor, was a fork server of ours."""
@@ -133,7 +157,8 @@ class ForkServer:
         self.close()
 
     def _abandon(self) -> None:
-        self._exits.extend(self.exits())
+        while self._sock is not None and (record := self._receive()) is not None:
+            self._take(record)  # what the server said before it went
         self._disconnect()
 
     def _disconnect(self) -> None:
@@ -142,6 +167,9 @@ class ForkServer:
             self._sock.close()
         if self._process is not None:
             self._process.returncode = 0  # reaped by the supervisor's wait loop, not here
+        gone = OSError(errno.EPIPE, f"the fork server (pid {self.pid}) has gone")
+        self._events.extend(Refused(gone) for _ in range(self._unanswered))
+        self._unanswered = 0
         self._sock = self._process = self.pid = None
 
     def _send(self, *fds: int) -> None:
@@ -151,25 +179,6 @@ class ForkServer:
         except OSError as e:
             self.kill()
             raise OSError(e.errno, f"the fork server has gone: {e.strerror}") from None
-
-    def _started(self) -> int:
-        """Wait for the server's answer to a spawn request: the runner's pid."""
-        while self._sock is not None:
-            if not select.select([self._sock], [], [], REPLY_TIMEOUT)[0]:
-                pid = self.pid
-                self.kill()
-                message = f"the fork server (pid {pid}) did not answer in {REPLY_TIMEOUT:g} s"
-                raise OSError(errno.ETIMEDOUT, message)
-            record = self._receive()
-            if record is None:
-                continue
-            kind, pid, code = record[:3]
-            if kind == forkserver.STARTED:
-                return pid
-            if kind == forkserver.FAILED:
-                raise OSError(code, os.strerror(code))
-            self._take(record)
-        raise OSError(errno.EPIPE, "the fork server has gone")
 
     def _receive(self) -> tuple[bytes, int, int, float, float, int] | None:
         """The next record; None when there is none yet, or the server has gone."""
@@ -186,8 +195,15 @@ class ForkServer:
         return forkserver.EVENT.unpack(data)
 
     def _take(self, record: tuple[bytes, int, int, float, float, int]) -> None:
-        _, pid, status, user, system, maxrss_kib = record
-        self._exits.append(Exited(pid, status, user + system, maxrss_kib * 1024))
+        kind, pid, code, user, system, maxrss_kib = record
+        if kind == forkserver.EXITED:
+            self._events.append(Exited(pid, code, user + system, maxrss_kib * 1024))
+            return
+        self._unanswered -= 1
+        if kind == forkserver.STARTED:
+            self._events.append(Started(pid))
+        else:
+            self._events.append(Refused(OSError(code, os.strerror(code))))
 
 
 def _memfd(data: bytes) -> int:
