@@ -9,7 +9,6 @@ import psutil
 
 from supervisor.db import Connection
 from supervisor.enqueue import enqueue
-from tests.conftest import jobsup
 from tests.processes import Supervisors, add_job, alive, job, title, wait_for, write_config
 
 
@@ -70,17 +69,6 @@ def test_a_preloaded_module_that_fails_to_import_fails_its_jobs_not_the_server(
     assert job(conn, brittle)["error_message"].startswith("RuntimeError: broken at import")
     assert job(conn, fine)["status"] == "completed"
     assert "cannot preload brittle_handlers: broken at import" in sup.log()
-
-
-def test_start_refuses_a_preload_module_that_does_not_exist(db_url: str, tmp_path: Path) -> None:
-    config = tmp_path / "bad.toml"
-    config.write_text('[supervisor]\npreload = ["reports.monthly"]\n')
-    result = jobsup("start", "-c", str(config), env={"DATABASE_URL": db_url})
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
-        f"jobsup: {config}: [supervisor] preload: no module named 'reports.monthly' "
-        "on this Python's path"
-    )
 
 
 def test_a_handlers_loguru_lines_are_logged_with_the_job_id_at_the_supervisors_level(

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from supervisor.db import Connection, connect
 from tests.conftest import jobsup
@@ -186,12 +187,25 @@ def test_a_job_held_in_the_database_but_not_running_is_given_back(
     assert sup.wait() == 0
 
 
-def test_start_refuses_a_handler_that_does_not_exist(db_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("toml", "problem"),
+    [
+        (
+            '[job_types.report]\nhandler = "reports.monthly:build"\n',
+            "[job_types.report] handler 'reports.monthly:build': no module named "
+            "'reports.monthly' on this Python's path",
+        ),
+        (
+            '[supervisor]\npreload = ["reports.monthly"]\n',
+            "[supervisor] preload: no module named 'reports.monthly' on this Python's path",
+        ),
+    ],
+)
+def test_start_refuses_a_module_that_does_not_exist(
+    db_url: str, tmp_path: Path, toml: str, problem: str
+) -> None:
     config = tmp_path / "bad.toml"
-    config.write_text('[job_types.report]\nhandler = "reports.monthly:build"\n')
+    config.write_text(toml)
     result = jobsup("start", "-c", str(config), env={"DATABASE_URL": db_url})
     assert result.returncode == 2
-    assert result.stderr.strip() == (
-        f"jobsup: {config}: [job_types.report] handler 'reports.monthly:build': "
-        "no module named 'reports.monthly' on this Python's path"
-    )
+    assert result.stderr.strip() == f"jobsup: {config}: {problem}"
