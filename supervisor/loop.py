@@ -349,8 +349,8 @@ class Supervisor:
             )
 
     def _claim(self, now: float) -> None:
-        if self.pool.refused:  # a runner could not be started: the system is short of
-            self.pool.refused = False  # processes or memory, so ease off
+        if self.pool.refused:  # no runner could be started (short of processes or memory)
+            self.pool.refused = False
             self.claim_wanted = False
             self.next_poll = now + FORK_FAILED_DELAY
         if self.state is not State.RUNNING or not self.session.connected:
@@ -370,7 +370,6 @@ class Supervisor:
         METRICS.claim_took(time.monotonic() - now)
         for job in claimed:
             METRICS.claimed(job.job_type)
-        for job in claimed:
             self.pool.start(job, now)
         if len(claimed) == free:
             self.claim_wanted = True  # there may be more

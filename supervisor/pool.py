@@ -109,7 +109,8 @@ class Pool:
 
     def _give_back(self, job: ClaimedJob, error: OSError) -> None:
         """No runner for `job` (out of processes or memory, no fork server): back to pending."""
-        job_logger(job.id).error("cannot start a runner: {}; job back to pending", error)
+        reason = error.strerror or error
+        job_logger(job.id).error("cannot start a runner: {}; job back to pending", reason)
         self.outcomes.append(
             Outcome(job.id, "pending", job.retry_count, keep_error=True, delay=FORK_FAILED_DELAY)
         )

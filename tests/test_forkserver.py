@@ -91,3 +91,20 @@ def test_a_handlers_loguru_lines_are_logged_with_the_job_id_at_the_supervisors_l
     assert sup.wait() == 0, sup.log()
     assert f"[job {job_id}] | INFO: read 12 rows" in sup.log()
     assert "a detail" not in sup.log()
+
+
+def test_when_no_runner_can_be_started_the_job_waits_in_pending(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    (tmp_path / "fatal_module.py").write_text("import os\nos._exit(3)\n")  # kills the server
+    config = write_config(tmp_path, supervisor_extra='preload = ["fatal_module"]')
+    job_id = add_job(conn, "noop")
+    sup = supervisors.start(db_url, config, env={"PYTHONPATH": str(tmp_path)})
+    wait_for(lambda: "cannot start a runner: the fork server (pid" in sup.log())
+    wait_for(lambda: "exited with code 3: the next runner starts another" in sup.log())
+    wait_for(lambda: job(conn, job_id)["status"] == "pending")
+    row = job(conn, job_id)
+    assert row["retry_count"] == 0 and row["worker_id"] is None
+    sup.signal(signal.SIGTERM)
+    assert sup.wait() == 0, sup.log()
+    assert sup.log().count("cannot start a runner") == 1  # then it claims less: 5 s apart
