@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import deque
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -30,8 +31,9 @@ from loguru import logger
 from runner import forkserver
 from runner.job import RunnerSpec
 
-# Covers the server's start-up (Python, then the modules it preloads), and stays well under
-# systemd's watchdog: the supervisor's loop waits this long at most.
+# Longest a request may wait for its answer: covers the server's start-up (Python, then the
+# modules it preloads) on a loaded machine, and stays under systemd's watchdog (30 s), as
+# the loop waits this long at most when it shuts down.
 REPLY_TIMEOUT = 10.0
 
 
@@ -70,7 +72,7 @@ class ForkServer:
         self._sock: socket.socket | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._events: list[Event] = []
-        self._unanswered = 0  # requests sent to the current server
+        self._asked: deque[float] = deque()  # when each unanswered request was sent
         self._unreaped: set[int] = set()  # servers started, not yet reaped
         self._ended: set[int] = set()  # of those, the ones we ended
 
@@ -108,25 +110,31 @@ class ForkServer:
         finally:
             for fd in (spec_fd, result_w, output_w):
                 os.close(fd)
-        self._unanswered += 1
+        self._asked.append(time.monotonic())
         os.set_blocking(result_r, False)
         os.set_blocking(output_r, False)
         return result_r, output_r
 
     def events(self, settle: bool = False) -> list[Event]:
         """What happened since the last call, in order. With `settle`, first wait until
-        every request has its answer (a server silent for REPLY_TIMEOUT is killed)."""
-        deadline = time.monotonic() + REPLY_TIMEOUT
+        every request has its answer. A server that leaves a request unanswered for
+        REPLY_TIMEOUT (stopped, or wedged) is killed: its requests are refused."""
         while self._sock is not None:
             record = self._receive()
             if record is not None:
                 self._take(record)
-            elif not (settle and self._unanswered):
+                continue
+            if not self._asked:
                 break
-            elif not select.select([self._sock], [], [], deadline - time.monotonic())[0]:
+            wait = self._asked[0] + REPLY_TIMEOUT - time.monotonic()
+            if wait <= 0:
                 logger.error("the fork server (pid {}) did not answer in {:g} s: killing it",
                              self.pid, REPLY_TIMEOUT)  # fmt: skip
                 self.kill()
+            elif not settle:
+                break
+            else:
+                select.select([self._sock], [], [], wait)
         events, self._events = self._events, []
         return events
 
@@ -168,8 +176,8 @@ class ForkServer:
         if self._process is not None:
             self._process.returncode = 0  # reaped by the supervisor's wait loop, not here
         gone = OSError(errno.EPIPE, f"the fork server (pid {self.pid}) has gone")
-        self._events.extend(Refused(gone) for _ in range(self._unanswered))
-        self._unanswered = 0
+        self._events.extend(Refused(gone) for _ in self._asked)
+        self._asked.clear()
         self._sock = self._process = self.pid = None
 
     def _send(self, *fds: int) -> None:
@@ -199,7 +207,7 @@ class ForkServer:
         if kind == forkserver.EXITED:
             self._events.append(Exited(pid, code, user + system, maxrss_kib * 1024))
             return
-        self._unanswered -= 1
+        self._asked.popleft()
         if kind == forkserver.STARTED:
             self._events.append(Started(pid))
         else:

@@ -108,3 +108,18 @@ def test_when_no_runner_can_be_started_the_job_waits_in_pending(
     sup.signal(signal.SIGTERM)
     assert sup.wait() == 0, sup.log()
     assert sup.log().count("cannot start a runner") == 1  # then it claims less: 5 s apart
+
+
+def test_a_fork_server_that_stops_answering_is_replaced(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    sup = supervisors.start(db_url, write_config(tmp_path))
+    server = wait_for(lambda: psutil.Process(sup.pid).children())[0]
+    wait_for(lambda: title(server.pid) == "jobsup: fork server")
+    server.suspend()  # SIGSTOP: requests go unanswered
+    job_id = add_job(conn, "noop")
+    wait_for(lambda: job(conn, job_id)["status"] == "completed", timeout=60)  # after 10 s
+    assert f"the fork server (pid {server.pid}) did not answer in 10 s: killing it" in sup.log()
+    assert job(conn, job_id)["retry_count"] == 0
+    sup.signal(signal.SIGTERM)
+    assert sup.wait() == 0, sup.log()
