@@ -5,9 +5,10 @@
         .venv/bin/python scripts/bench.py     # a database created on that server
 
 Prints diag.noop jobs/s for 5,000 jobs at concurrency 1, 2 and 4 (first start to last
-completion, from the jobs' own timestamps), and the pickup latency (enqueue commit → handler
-start) p50/p95 over 200 jobs sent one at a time into an idle supervisor, and what a bare
-fork costs a process with the supervisor's imports (fork cost grows with resident memory).
+completion, from the jobs' own timestamps) with the CPU each job cost, the pickup latency
+(enqueue commit → handler start) p50/p95 over 200 jobs sent one at a time into an idle
+supervisor, and what a bare fork costs a process with the supervisor's imports and one with
+the fork server's (fork cost grows with what a process has mapped).
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ def throughput(url: str, config: Path, jobs: int, concurrency: int) -> tuple[flo
         raise SystemExit(f"only {completed} of {jobs} jobs completed")
     per_job = {name: f"{seconds * 1000 / jobs:.2f}" for name, seconds in cpu.items()}
     where = (
-        f"supervisor {per_job['supervisor']}, fork server {per_job['server']}, runners "
-        f"{per_job['runners']}, whole machine {busy * 1000 / jobs:.2f} CPU-ms per job"
+        f"CPU-ms per job: supervisor {per_job['supervisor']}, fork server {per_job['server']}, "
+        f"runners {per_job['runners']}, whole machine {busy * 1000 / jobs:.2f}"
     )
     return jobs / float(seconds), where
 
@@ -141,33 +142,42 @@ def _wait_for_stamp(conn: object, job_id: str) -> float:
     raise SystemExit(f"job {job_id} did not run within 30 s")
 
 
-def fork_cycle(cycles: int = 300) -> float:
-    """Milliseconds for fork + _exit + waitpid of this process (the supervisor's imports)."""
-    import supervisor.cli  # noqa: F401 - the same modules as a supervisor
+FORK_CYCLE = """
+import importlib, os, sys, time
+for module in sys.argv[2:]:
+    importlib.import_module(module)
+began = time.perf_counter()
+for _ in range(int(sys.argv[1])):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+print((time.perf_counter() - began) / int(sys.argv[1]) * 1000)
+"""
 
-    began = time.perf_counter()
-    for _ in range(cycles):
-        pid = os.fork()
-        if pid == 0:
-            os._exit(0)
-        os.waitpid(pid, 0)
-    return (time.perf_counter() - began) / cycles * 1000
+
+def fork_cycle(*modules: str, cycles: int = 300) -> float:
+    """Milliseconds for fork + _exit + waitpid of a fresh Python that imported `modules`."""
+    argv = [sys.executable, "-c", FORK_CYCLE, str(cycles), *modules]
+    return float(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
     args = parser.parse_args()
     with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
         config = write_config(Path(tmp), CONFIG)
-        for concurrency in (1, 2, 4):
+        for concurrency in args.concurrency:
             rate, where = throughput(url, config, args.jobs, concurrency)
-            print(
-                f"throughput, concurrency {concurrency}: {rate:5.0f} jobs/s ({args.jobs} noop jobs)"
-            )
-        print(f"at concurrency 4: {where}")
-        print(f"fork + _exit + waitpid of a supervisor-sized process: {fork_cycle():.2f} ms")
+            print(f"throughput, concurrency {concurrency}: {rate:5.0f} jobs/s "
+                  f"({args.jobs} noop jobs); {where}")  # fmt: skip
+        supervisor_ms = fork_cycle("supervisor.cli")
+        server_ms = fork_cycle("runner.bootstrap", "runner.diag", "setproctitle")
+        print(f"fork + _exit + waitpid: {supervisor_ms:.2f} ms with the supervisor's imports, "
+              f"{server_ms:.2f} ms with the fork server's")  # fmt: skip
         latencies = pickup_latency(url, config, args.samples)
         print(
             f"pickup latency (commit → handler start), {args.samples} jobs: "
