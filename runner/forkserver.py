@@ -2,9 +2,9 @@
 
 Why a process of its own: a fork costs in proportion to the forking process's mappings, and
 every page the parent writes afterwards faults once more. The supervisor carries psycopg2,
-loguru and click (a fork costs it about 2 ms here); this process, started fresh, carries
-only `runner/` and the handler modules it preloads (a fork costs it about 0.6 ms with the
-diagnostic handlers), and forks on a core of its own.
+loguru and click (a fork and reap costs it 2-2.5 ms here); this process, started fresh,
+carries only `runner/` and the handler modules it preloads (1.1 ms with the diagnostic
+handlers), and forks off the supervisor's core.
 
 It speaks over a SOCK_SEQPACKET socket to the supervisor, one record per message:
 
