@@ -10,7 +10,7 @@ PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
-# Loaded once in the supervisor, so a runner does not pay for it after each fork.
+# Loaded once in the fork server, so a runner does not pay for it after each fork.
 _libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 
 

@@ -83,12 +83,16 @@ def _failed(document: dict[str, Any]) -> Verdict:
 def _crash_message(status: int | None) -> str:
     if status is None:
         return "runner vanished"
-    if os.WIFSIGNALED(status):
-        return f"runner killed by {_signal_name(os.WTERMSIG(status))}"
-    code = os.waitstatus_to_exitcode(status)
-    if code == 0:
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
         return "runner exited without sending a result"
-    return f"runner exited with code {code}"
+    return f"runner {how_it_ended(status)}"
+
+
+def how_it_ended(status: int) -> str:
+    """`killed by SIGSEGV`, `exited with code 3`: a process's end, from its wait status."""
+    if os.WIFSIGNALED(status):
+        return f"killed by {_signal_name(os.WTERMSIG(status))}"
+    return f"exited with code {os.waitstatus_to_exitcode(status)}"
 
 
 def _signal_name(signum: int) -> str:

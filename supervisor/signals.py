@@ -8,8 +8,6 @@ from __future__ import annotations
 import signal
 import socket
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import FrameType
 
 HANDLED = (
@@ -62,13 +60,3 @@ class SignalQueue:
     def _record(self, signum: int, _frame: FrameType | None) -> None:
         # No logging, no I/O, no locks: just remember it (gunicorn learned this the hard way).
         self._queue.append(signal.Signals(signum))
-
-
-@contextmanager
-def blocked() -> Iterator[None]:
-    """Block the handled signals, so a child forked inside never runs the parent's handlers."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

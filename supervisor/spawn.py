@@ -30,6 +30,7 @@ from loguru import logger
 
 from runner import forkserver
 from runner.job import RunnerSpec
+from supervisor.outcome import how_it_ended
 
 # Longest a request may wait for its answer: covers the server's start-up (Python, then the
 # modules it preloads) on a loaded machine, and stays under systemd's watchdog (30 s), as
@@ -145,7 +146,7 @@ class ForkServer:
         self._unreaped.discard(pid)
         if pid not in self._ended:
             logger.error("the fork server (pid {}) {}: the next runner starts another",
-                         pid, _describe(status))  # fmt: skip
+                         pid, how_it_ended(status))  # fmt: skip
         self._ended.discard(pid)
         if pid == self.pid:
             self._abandon()
@@ -221,9 +222,3 @@ def _memfd(data: bytes) -> int:
         view = view[os.write(fd, view) :]
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
-
-
-def _describe(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
-    return f"exited with code {os.waitstatus_to_exitcode(status)}"
