@@ -153,18 +153,6 @@ def _raise_soft_time_limit(_signum: int, _frame: Any) -> None:
     raise SoftTimeLimitExceeded("soft time limit exceeded")
 
 
-def _reset_signals() -> None:
-    """Back to default handlers for every signal the supervisor caught, then unblock them."""
-    signal.set_wakeup_fd(-1)
-    for signum in range(1, signal.NSIG):
-        try:
-            if callable(signal.getsignal(signum)):
-                signal.signal(signum, signal.SIG_DFL)
-        except (OSError, ValueError):  # not a signal here, or one that cannot be caught
-            pass
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-
-
 _log_level = "INFO"
 
 

@@ -17,9 +17,6 @@ from supervisor.errors import DatabaseError
 
 Connection = psycopg2.extensions.connection
 
-# Errors after which a connection is gone and a new one is needed.
-CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
-
 # postgresql://user:PASSWORD@host…, ?password=PASSWORD, and password=PASSWORD in key=value form.
 _URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*:)([^/?#]+)(@)", re.IGNORECASE)
 _PARAM_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
