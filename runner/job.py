@@ -18,6 +18,8 @@ class Job:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     attempt: int = 1
     max_attempts: int = 1
+    # The claim's fencing token: another run of the same job (after a reclaim) has another.
+    lease: int = 0
     # The runner's memory limit, so a handler can size its own buffers (DuckDB, caches).
     memory_limit_mb: int | None = None
     # Global handler settings from the config file, e.g. {"ai": {...}}.

@@ -59,6 +59,27 @@ def decode(buffer: bytes | bytearray) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+def problem(document: dict[str, Any]) -> str | None:
+    """What makes `document` unusable as a result (a handler may write to the pipe itself),
+    or None: the supervisor reads only documents that pass."""
+    if not isinstance(document.get("ok"), bool):
+        return "no 'ok' flag"
+    if not document["ok"]:
+        return None if isinstance(document.get("message", ""), str) else "message not a string"
+    insights = document.get("insights")
+    if not isinstance(insights, list):
+        return "insights not a list"
+    for i, insight in enumerate(insights):
+        if not isinstance(insight, dict) or insight.get("content") is None:
+            return f"insight {i} has no content"
+        kind, score = insight.get("insight_type"), insight.get("confidence_score")
+        if kind is not None and not isinstance(kind, str):
+            return f"insight {i}: insight_type not a string"
+        if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+            return f"insight {i}: confidence_score not a number"
+    return None
+
+
 def success(insights: list[dict[str, Any]]) -> dict[str, Any]:
     return {"ok": True, "insights": insights}
 

@@ -106,7 +106,7 @@ def cancel(conn: Connection, job_ids: Sequence[str]) -> list[Change]:
 
 @dataclass(frozen=True)
 class Reclaim:
-    dead: list[str]  # "host pid N" of each supervisor declared dead
+    dead: list[str]  # "host pid N declared dead: what was observed", per supervisor
     jobs: list[Change]
 
 
@@ -118,7 +118,7 @@ def reclaim(conn: Connection, stale_after: float, orphan_after: float, max_retri
     """
     found = store.reclaim(conn, Identity.new(), stale_after, orphan_after, max_retries)
     return Reclaim(
-        dead=[f"{host} pid {pid}" for _id, host, pid in found.dead_workers],
+        dead=[f"{host} pid {pid} declared dead: {why}" for _, host, pid, why in found.dead_workers],
         # (id, new status, error, …): indexed, so a column added to the statement is no break
         jobs=[Change(job[0], "processing", job[1], job[2]) for job in found.jobs],
     )

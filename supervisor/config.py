@@ -24,6 +24,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "memory_metric": ("rss", "pss", "uss"),
     "on_memory_limit": ("retry", "fail"),
     "on_time_limit": ("retry", "fail"),
+    "on_lost_lease": ("kill", "finish"),
     "level": ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"),
 }
 
@@ -43,6 +44,8 @@ class SupervisorConfig:
     listen: bool = True
     heartbeat_interval: float = 5.0
     stale_after: float = 60.0
+    lease_timeout: float = 0.0  # 0: three quarters of stale_after
+    on_lost_lease: str = "kill"
     orphan_after: float = 3600.0
     drain_timeout: float = 60.0
     kill_timeout: float = 10.0
@@ -55,6 +58,13 @@ class SupervisorConfig:
     def slots(self) -> int:
         """The number of runners to keep busy: `concurrency`, or the CPU count when it is 0."""
         return self.concurrency or os.cpu_count() or 1
+
+    @property
+    def lease_after(self) -> float:
+        """Seconds without a renewed heartbeat after which this supervisor fences itself:
+        `lease_timeout`, or three quarters of `stale_after`, so that it has stopped before
+        its peers may declare it dead."""
+        return self.lease_timeout or 0.75 * self.stale_after
 
 
 @dataclass(frozen=True)
@@ -195,6 +205,7 @@ def _build_config(path: Path | None, data: Mapping[str, Any], where: str) -> Con
     sections = {
         name: _build(cls, data.get(name, {}), where, f"[{name}]") for name, cls in SECTIONS.items()
     }
+    _check_supervisor(sections["supervisor"], where)
     job_types = _build_job_types(data.get("job_types", {}), sections["limits"], where)
     return Config(path=path, job_types=job_types, **sections)
 
@@ -213,6 +224,16 @@ def _build_job_types(tables: Mapping[str, Any], limits: Limits, where: str) -> d
             )
         job_types[name] = JobType(handler, _build(Limits, table, where, label, base=limits))
     return job_types
+
+
+def _check_supervisor(sup: SupervisorConfig, where: str) -> None:
+    """Rules between [supervisor] keys."""
+    if sup.lease_timeout and sup.lease_timeout >= sup.stale_after:
+        raise ConfigError(
+            f"{where}: [supervisor] lease_timeout ({sup.lease_timeout:g}) must be below "
+            f"stale_after ({sup.stale_after:g}): a supervisor cut off from the database must "
+            "stop its runners before its peers may reclaim their jobs"
+        )
 
 
 def _is_handler_path(path: str) -> bool:

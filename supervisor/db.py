@@ -17,6 +17,9 @@ from supervisor.errors import DatabaseError
 
 Connection = psycopg2.extensions.connection
 
+# An idle connection is probed after 10 s, then every 3 s; 3 unanswered probes end it.
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 10, 3, 3
+
 # postgresql://user:PASSWORD@host…, ?password=PASSWORD, and password=PASSWORD in key=value form.
 _URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*:)([^/?#]+)(@)", re.IGNORECASE)
 _PARAM_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
@@ -39,7 +42,11 @@ def connect(
     autocommit: bool = True,
     synchronous_commit: bool = True,
 ) -> Connection:
-    """A new connection to `url`, or DatabaseError with one line saying why (password masked)."""
+    """A new connection to `url`, or DatabaseError with one line saying why (password masked).
+
+    Over TCP, keepalives and `tcp_user_timeout` (the statement timeout) make a dead peer or
+    a black-holed network an error within seconds instead of the kernel's 15 minutes.
+    """
     options = f"-c statement_timeout={int(statement_timeout * 1000)}"
     if not synchronous_commit:
         options += " -c synchronous_commit=off"
@@ -49,6 +56,11 @@ def connect(
             application_name=application_name,
             connect_timeout=max(1, int(connect_timeout)),
             options=options,
+            keepalives=1,
+            keepalives_idle=KEEPALIVE_IDLE,
+            keepalives_interval=KEEPALIVE_INTERVAL,
+            keepalives_count=KEEPALIVE_COUNT,
+            tcp_user_timeout=int(statement_timeout * 1000) or 30000,
         )
     except psycopg2.ProgrammingError as e:  # libpq could not parse the URL
         raise DatabaseError(f"invalid database URL {mask_url(url)}: {describe(e)}") from None

@@ -14,9 +14,10 @@ from runner.job import Job, RunnerSpec
 from supervisor import limits
 from supervisor.config import Config, Limits
 from supervisor.errors import ConfigError
+from supervisor.jobrow import ClaimedJob
 from supervisor.outcome import Kind, Verdict
-from supervisor.runners import Runner
-from supervisor.store import ClaimedJob, Outcome
+from supervisor.runners import KillReason, Runner
+from supervisor.store import Outcome
 from supervisor.worker import Identity
 
 MB = 1 << 20
@@ -93,6 +94,7 @@ def _runner_job(job: ClaimedJob, config: Config, job_limits: Limits) -> Job:
         metadata=job.metadata,
         attempt=job.attempt,
         max_attempts=config.retry.max_retries + 1,
+        lease=job.lease,
         memory_limit_mb=job_limits.memory_mb or None,
         settings=settings,
     )
@@ -106,7 +108,7 @@ def attempt_record(
         "attempt": job.attempt,
         "worker": me.id,
         "host": me.host,
-        "outcome": _attempt_outcome(verdict, outcome),
+        "outcome": _attempt_outcome(verdict, outcome, runner),
         "error": verdict.message.split("\n", 1)[0] or None,
     }
     if runner is not None:
@@ -126,16 +128,20 @@ def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
-def _attempt_outcome(verdict: Verdict, outcome: Outcome) -> str:
+def _attempt_outcome(verdict: Verdict, outcome: Outcome, runner: Runner | None) -> str:
     if verdict.kind is Kind.INTERRUPTED:
         return "interrupted"
-    return "retry" if outcome.status == "pending" else outcome.status
+    if verdict.kind is Kind.LOST:
+        cancelled = runner is not None and runner.reason is KillReason.CANCELLED
+        return "cancelled" if cancelled else "lost"
+    return "retry" if outcome.status == "pending" else outcome.status or "lost"
 
 
 def figures(runner: Runner, now: float, max_attempts: int) -> dict[str, Any]:
     """What `jobsup ps` shows of a runner (kept in jobsup_workers.runners)."""
     return {
         "job_id": runner.job_id,
+        "lease": runner.job.lease,
         "job_type": runner.job.job_type,
         "pid": runner.pid,
         "state": runner.state.value,

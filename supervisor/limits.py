@@ -14,6 +14,7 @@ from contextlib import suppress
 from typing import Any
 
 import psutil
+from loguru import logger
 
 from supervisor import proctree
 from supervisor.config import Limits
@@ -53,8 +54,11 @@ def sample(runners: Iterable[Runner], supervisor_pid: int, servers: set[int]) ->
     for runner in runners:
         live.add(runner.pid)
         if runner.state is not RunnerState.EXITED:
-            measure(runner, snap)
-            enforce_memory(runner)
+            try:
+                measure(runner, snap)
+                enforce_memory(runner)
+            except Exception:  # one runner's figures may not stop the others' sampling
+                logger.opt(exception=True).bind(job=runner.job_id).error("error sampling")
     kill_orphans(snap, supervisor_pid, live)
 
 

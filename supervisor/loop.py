@@ -1,39 +1,42 @@
 """The supervisor: one thread, one selector, and a loop whose body reads like a sentence.
 
-wait (signal | runner pipe | LISTEN socket | timer)
-→ handle signals → reap exited runners → enforce limits
-→ database upkeep (reconnect, notifications, heartbeat, reclaim)
-→ write outcomes → claim and spawn → show the state
+wait (signal | runner pipe | database answer | timer)
+→ handle signals → reap exited runners → talk to the database (one request at a time, on
+its own thread: write outcomes and claim, heartbeat, ownership) → fence itself when its
+lease is lost → enforce limits → show the state
+
+The loop never blocks on the network: the database thread does (`supervisor/database.py`).
 """
 
 from __future__ import annotations
 
 import enum
+import select
 import selectors
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
-import psycopg2
 import setproctitle
 from loguru import logger
 
 from runner import linux
 from supervisor import config as configuration
-from supervisor import jobs, logs, report, schema, store, writeback
+from supervisor import jobs, logs, schema, store, turn, upkeep
+from supervisor.claim_timing import ClaimTiming
 from supervisor.config import Config, Overrides
-from supervisor.db import Connection, describe
-from supervisor.errors import ConfigError
+from supervisor.database import MARGIN, Database, Done, Lost, Request, Unavailable
+from supervisor.db import Backoff, Connection
+from supervisor.errors import ConfigError, DatabaseError
+from supervisor.jobrow import Unusable
 from supervisor.logs import job_logger
 from supervisor.metrics import METRICS, MetricsServer
-from supervisor.pool import FORK_FAILED_DELAY, Pool, log_counts
+from supervisor.pool import Pool, log_counts
 from supervisor.runners import KillReason, Runner
-from supervisor.session import Session, Unavailable
 from supervisor.signals import SignalQueue
 from supervisor.telemetry import Telemetry
 from supervisor.worker import Identity
+from supervisor.writeback import Written
 
 EXIT_OK = 0
 EXIT_JOBS_FAILED = 4  # a batch run (--max-jobs, --until-empty) in which some job ended failed
@@ -64,13 +67,17 @@ class Supervisor:
         self.selector = selectors.DefaultSelector()
         self.signals = SignalQueue()
         self.pool = Pool(config, self.selector, self.me, options.log_level)
-        self.session = Session(
-            url, config.database, self.selector, config.supervisor.listen, self._on_connect
-        )
-        self.claim_wanted = True
-        self.next_poll = 0.0
-        self.next_due: float | None = None
+        name = f"jobsup job_cron supervisor {self.me.host} {self.me.pid}"
+        self.db = Database(url, config.database, config.supervisor.listen, self._on_connect, name)
+        self.connection = 0  # the number of the connection last seen; 0: none yet
+        self.connected_since: float | None = None  # monotonic; None: not connected
+        self.backoff = Backoff(base=0.5, maximum=30.0)
+        self.retry_at = 0.0
+        self.timing = ClaimTiming(config.supervisor.interval)
         self.next_heartbeat = 0.0
+        self.check_owned = False  # a control notification asks for an ownership check now
+        self.renewed = 0.0  # monotonic: when the last heartbeat that went through was sent
+        self.fenced = False  # the lease is lost: no claims (and, by default, no runners)
         self.next_sample = 0.0
         self.telemetry = Telemetry(config, self.selector)
 
@@ -99,11 +106,18 @@ class Supervisor:
             self.pool.forkserver.start()  # now, so its start-up overlaps ours
         except OSError as e:
             logger.error("cannot start the fork server: {}; the first runner tries again", e)
-        self.session.open()
+        self.db.start()
+        try:
+            self.db.call("connect", None, self._request_timeout(connecting=True))
+        except Unavailable as e:
+            self.db.close()
+            raise DatabaseError(str(e)) from None
+        self._connected(time.monotonic(), self.db.connection_number)
         # Orphans of a runner's tree re-parent to us rather than to init: still ours to kill.
         linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
         self.signals.install()
         self.selector.register(self.signals.fileno(), selectors.EVENT_READ, self.signals)
+        self.selector.register(self.db.fileno(), selectors.EVENT_READ, self.db)
         types = ", ".join(self.job_types) if self.job_types else "all configured"
         sup = self.config.supervisor
         wake = "LISTEN/NOTIFY" if sup.listen else "polling only"
@@ -111,14 +125,12 @@ class Supervisor:
             "supervisor {} started: pid {}, {} slots, job types: {}; {}, poll every {:g} s",
             self.me.id, self.me.pid, self.slots, types, wake, sup.interval,
         )  # fmt: skip
-        self._heartbeat(time.monotonic())  # reclaims at once what a crashed predecessor held
         self.telemetry.ready(self.state.value, len(self.pool), self.slots)
 
     def _on_connect(self, conn: Connection) -> None:
+        """On the database thread, on each new connection: check, then (re)register."""
         schema.require_current(conn)
         store.register(conn, self.me, self.slots, self.job_types, self._config_name)
-        self.claim_wanted = True
-        self.next_heartbeat = 0.0
 
     def _tick(self) -> None:
         self._wait(self._timeout(time.monotonic()))
@@ -126,11 +138,10 @@ class Supervisor:
         self._handle_signals(now)
         running = len(self.pool)
         self.pool.reap()
-        if self.options.until_empty and running and not self.pool:
-            self.claim_wanted = True  # the claim finds out whether the queue is empty
-        self._upkeep(now)
-        self._write_outcomes()
-        self._claim(now)
+        if running and not self.pool and (self.options.until_empty or self.options.max_jobs):
+            self.timing.want()  # the claim finds out whether the queue is empty
+        self._talk(now)
+        self._fence(now)
         self._enforce_limits(time.monotonic())  # after the claim: a new job waits for no sample
         _set_title(self._config_name, len(self.pool), self.slots, self.state)
         self.telemetry.tick(now, len(self.pool), self.slots)
@@ -143,39 +154,65 @@ class Supervisor:
             time.sleep(0.01)
         self.pool.sweep()
         deadline = time.monotonic() + self.config.supervisor.kill_timeout
-        while self.pool.outcomes and time.monotonic() < deadline:
-            if self.session.reconnect(time.monotonic()):
-                self._write_outcomes()
-            if self.pool.outcomes:
-                time.sleep(0.2)
-        if self.pool.outcomes:
-            logger.error(
-                "{} results not written (database unreachable): those jobs will be reclaimed",
-                len(self.pool.outcomes),
-            )
-        self._db("deregister", store.deregister, self.me)
-        self.session.close()
+        self._finish_request(deadline)
+        self._write_last_outcomes(deadline)
+        try:
+            self.db.call("deregister", partial(store.deregister, me=self.me), 2.0)
+        except Exception as e:  # a stopping supervisor reports and goes: its row goes stale
+            logger.warning("could not deregister: {}", e)
+        self.db.close()
         self.signals.uninstall()
         self.telemetry.close()
         self.selector.close()
         log_counts(self.pool.counts)
 
+    def _finish_request(self, deadline: float) -> None:
+        """Wait for the request in flight, and take its answer (the outcomes it wrote)."""
+        while not self.db.idle and time.monotonic() < deadline:
+            self.db.overdue(time.monotonic())
+            select.select([self.db.fileno()], [], [], max(0.0, deadline - time.monotonic()))
+            self._take_events()
+
+    def _write_last_outcomes(self, deadline: float) -> None:
+        while self.pool.outcomes and time.monotonic() < deadline:
+            batch, self.pool.outcomes = self.pool.outcomes, []
+            action = partial(turn.run, worker_id=self.me.id, outcomes=batch, ask=None)
+            try:
+                written = self.db.call("write", action, max(0.1, deadline - time.monotonic()))
+            except Unavailable:
+                self.pool.outcomes = batch + self.pool.outcomes
+                time.sleep(0.2)
+                continue
+            except Exception as e:
+                logger.error("writing the last results failed: {}", e)
+                self.pool.outcomes = batch + self.pool.outcomes
+                break
+            self._report_written(batch, written.written)
+        if self.pool.outcomes:
+            logger.error(
+                "{} results not written (database unreachable): those jobs will be reclaimed",
+                len(self.pool.outcomes),
+            )
+
     # -- waiting ---------------------------------------------------------------------------
 
     def _timeout(self, now: float) -> float:
         deadlines = [self.next_heartbeat]
-        if self.state is State.RUNNING and len(self.pool) < self.slots:
-            if self.claim_wanted and self.session.connected:
+        if self.db.idle and self.connected:
+            if self.pool.outcomes or self.check_owned:
                 return 0.0
-            deadlines.append(self.next_poll)
-            if self.next_due is not None:
-                deadlines.append(self.next_due)
+            if self._may_claim():
+                deadlines.append(self.timing.deadline())
+        elif self.db.in_flight is not None:
+            deadlines.append(self.db.in_flight.deadline)
+        else:
+            deadlines.append(self.retry_at)
+        if self.pool and not self.fenced:
+            deadlines.append(self.renewed + self.config.supervisor.lease_after)
         if self.pool or self.pool.orphans_possible:
             deadlines.append(self.next_sample)
         if self.drain_deadline is not None:
             deadlines.append(self.drain_deadline)
-        if not self.session.connected:
-            deadlines.append(self.session.retry_at)
         watchdog = self.telemetry.deadline()
         if watchdog is not None:
             deadlines.append(watchdog)
@@ -185,8 +222,8 @@ class Supervisor:
         for key, events in self.selector.select(timeout):
             if isinstance(key.data, Runner):
                 self.pool.read(key.data, key.fd)
-            elif key.data is self.session:
-                self.session.poll()
+            elif key.data is self.db:
+                self._take_events()
             elif isinstance(key.data, MetricsServer):
                 self.telemetry.handle(key.fd, events)
 
@@ -226,14 +263,15 @@ class Supervisor:
         self.config = self.pool.config = new
         self.pool.forkserver.preload = jobs.preload(new, self.job_types)  # for a new server
         self.slots = new.supervisor.slots
+        self.timing.interval = new.supervisor.interval
         logs.configure(new.logging, new.state_dir, self.options.log_level)
-        self.claim_wanted = True
+        self.timing.want()
         logger.info("SIGHUP: configuration reloaded ({} slots)", self.slots)
         self.telemetry.ready(self.state.value, len(self.pool), self.slots)
 
     def handle_ttin(self, now: float) -> None:
         self.slots += 1
-        self.claim_wanted = True
+        self.timing.want()
         logger.info("SIGTTIN: {} slots", self.slots)
 
     def handle_ttou(self, now: float) -> None:
@@ -252,6 +290,8 @@ class Supervisor:
         self.drain_deadline = None
         self.pool.terminate_all(now)
 
+    # -- limits and the lease --------------------------------------------------------------
+
     def _enforce_limits(self, now: float) -> None:
         if self.drain_deadline is not None and now >= self.drain_deadline:
             logger.warning("drain timeout: terminating {} runners", len(self.pool))
@@ -261,130 +301,267 @@ class Supervisor:
             self.pool.sample()
             self.next_sample = now + self.pool.check_interval()
         if self.pool.earliest_retry is not None:
-            due = self.pool.earliest_retry
-            self.next_due = due if self.next_due is None else min(self.next_due, due)
+            self.timing.retry_due(self.pool.earliest_retry)
             self.pool.earliest_retry = None
 
-    # -- database --------------------------------------------------------------------------
-
-    def _db(self, what: str, action: Callable[..., Any], *args: Any) -> Any:
-        """`action(conn, *args)`, or None when the database is unavailable or refuses."""
-        try:
-            return self.session.call(action, *args)
-        except Unavailable:
-            return None
-        except psycopg2.Error as e:
-            logger.error("{} failed: {}", what, describe(e))
-            return None
-
-    def _upkeep(self, now: float) -> None:
-        if not self.session.reconnect(now):
+    def _fence(self, now: float) -> None:
+        """A supervisor whose heartbeat has not gone through for `lease_after` seconds may
+        soon be declared dead by its peers: it stops claiming and, unless told to let them
+        finish, kills its runners before those peers may reclaim their jobs."""
+        silent = now - self.renewed
+        lease_after = self.config.supervisor.lease_after
+        if self.fenced or silent < lease_after:
             return
-        for notify in self.session.take_notifies():
-            if notify.channel == "jobsup_control" and notify.payload == self.me.id:
-                self._check_ownership()
-            elif notify.channel == "jobsup_pending" and self._serves(notify.payload):
-                self.claim_wanted = True
+        self.fenced = True
+        if self.config.supervisor.on_lost_lease == "finish" or not self.pool:
+            logger.error("no heartbeat went through for {:.0f} s (lease_timeout {:g} s): "
+                         "claiming nothing until one does", silent, lease_after)  # fmt: skip
+            return
+        logger.error("no heartbeat went through for {:.0f} s (lease_timeout {:g} s): killing "
+                     "{} runners before peers may reclaim their jobs",
+                     silent, lease_after, len(self.pool))  # fmt: skip
+        detail = f"lease lost: no heartbeat went through for {silent:.0f} s; runner killed"
+        self.pool.kill_all(KillReason.LEASE, detail)
+
+    # -- the database ----------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self.connected_since is not None
+
+    def _may_claim(self) -> bool:
+        free = self.slots - len(self.pool)
+        return self.state is State.RUNNING and not self.fenced and free > 0
+
+    def _talk(self, now: float) -> None:
+        """Give the database thread its next request, if it has none."""
+        late = self.db.overdue(now)
+        if late is not None:
+            logger.warning("the database did not answer ({}) in time: dropping the connection",
+                           late.name)  # fmt: skip
+        if not self.db.idle:
+            return
+        request = self._next_request(now)
+        if request is not None:
+            self.db.submit(request, now)
+
+    def _next_request(self, now: float) -> Request | None:
+        if not self.connected:
+            return Request("connect", None, self._on_done) if now >= self.retry_at else None
+        ask = self._claim_ask(now)
+        if self.pool.outcomes or (ask is not None and now < self.next_heartbeat):
+            return self._turn_request(ask)
         if now >= self.next_heartbeat:
-            self._heartbeat(now)
+            return self._heartbeat_request(now)
+        if self.check_owned:
+            self.check_owned = False
+            claims = self.pool.claims()
+            if claims:
+                action = partial(store.owned, worker_id=self.me.id, claims=claims)
+                return Request("ownership check", action, self._on_owned)
+        return None
+
+    def _on_done(self, done: Done) -> None:
+        """The common end of every request: the connection it found, or its loss."""
+        if isinstance(done.error, Unavailable):
+            self._lost(str(done.error))
+        elif done.connection and done.connection != self.connection:
+            self._connected(time.monotonic(), done.connection)
+
+    def _take_events(self) -> None:
+        for event in self.db.events():
+            if isinstance(event, Done):
+                self._on_done(event)
+                if event.request.on_done is not self._on_done:
+                    event.request.on_done(event)
+            elif isinstance(event, Lost):
+                self._lost(event.reason)
+            else:
+                self._notified(event.channel, event.payload)
+
+    def _connected(self, now: float, number: int) -> None:
+        if self.connection:
+            METRICS.reconnected()
+            logger.success("database connection re-established")
+        self.connection = number
+        self.connected_since = now
+        self.backoff.reset()
+        self.renewed = max(self.renewed, now)  # on_connect registered: as good as a heartbeat
+        self.timing.want()
+        self.next_heartbeat = now
+
+    def _lost(self, why: str) -> None:
+        """No connection: `why` is how it was lost, or why it could not be made."""
+        delay = self.backoff.next_delay()
+        self.retry_at = time.monotonic() + delay
+        was = "database connection lost: " if self.connected else ""
+        self.connected_since = None
+        logger.warning("{}{}; retrying in {:.1f} s", was, why, delay)
+
+    def _notified(self, channel: str, payload: str) -> None:
+        if channel == "jobsup_control" and payload == self.me.id:
+            logger.debug("control notification: checking which jobs are still ours")
+            self.check_owned = True
+        elif channel == "jobsup_pending" and self._serves(payload):
+            logger.debug("pending notification ({}): claiming", payload or "analysis")
+            self.timing.want()
 
     def _serves(self, job_type: str) -> bool:
         return self.job_types is None or (job_type or "analysis") in self.job_types
 
-    def _heartbeat(self, now: float) -> None:
-        self.next_heartbeat = now + self.config.supervisor.heartbeat_interval
-        attempts = self.config.retry.max_retries + 1
-        figures = [jobs.figures(r, now, attempts) for r in self.pool]
-        state = self.state.value
-        if self._db("heartbeat", store.heartbeat, self.me, state, self.slots, figures) is False:
-            self._db("register", store.register, self.me, self.slots, self.job_types,
-                     self._config_name)  # fmt: skip
-        self._reclaim()
-        self._check_ownership()
-        self._release_unrun()
-        if self.pool:
-            pids = {r.job_id: r.pid for r in self.pool}
-            self._db("set runner pids", store.set_runner_pids, self.me.id, pids)
-        queue = partial(self._db, "queue", report.queue)
-        self.telemetry.heartbeat(now, state, len(self.pool), self.slots, queue)
+    def _request_timeout(self, connecting: bool = False) -> float:
+        db = self.config.database
+        return (db.connect_timeout if connecting else 0.0) + db.statement_timeout + MARGIN
 
-    def _reclaim(self) -> None:
-        sup = self.config.supervisor
-        found = self._db("reclaim", store.reclaim, self.me, sup.stale_after, sup.orphan_after,
-                         self.config.retry.max_retries)  # fmt: skip
-        if found is None:
-            return
-        for worker_id, host, pid in found.dead_workers:
-            logger.warning("supervisor {} ({} pid {}) is dead", worker_id, host, pid)
-        for job_id, status, error, job_type in found.jobs:
-            job_logger(job_id).warning("reclaimed, now {}: {}", status, error)
-            METRICS.reclaimed(job_type)
-        if found.jobs:
-            self.claim_wanted = True
+    # -- write and claim -------------------------------------------------------------------
 
-    def _check_ownership(self) -> None:
-        """Kill the runners of jobs cancelled, or taken back by another supervisor."""
-        if not self.pool:
-            return
-        lost = self._db("ownership check", store.owned, self.me.id, [r.job_id for r in self.pool])
-        for runner in self.pool:
-            if lost and runner.job_id in lost:
-                status = lost[runner.job_id]
-                job_logger(runner.job_id).warning("job is {}: killing its runner", status or "gone")
-                runner.kill(KillReason.CANCELLED if status == "cancelled" else KillReason.LOST)
-
-    def _release_unrun(self) -> None:
-        known = self.pool.job_ids() + [o.job_id for o in self.pool.outcomes]
-        released = self._db("release unrun jobs", store.release_unrun, self.me.id, known)
-        for job_id in released or ():
-            job_logger(job_id).warning("held but never started here (claim lost): back to pending")
-        if released:
-            self.claim_wanted = True
-
-    def _write_outcomes(self) -> None:
-        if self.pool.outcomes and self.session.connected:
-            batch, self.pool.outcomes = self.pool.outcomes, []
-            self.pool.outcomes = (
-                writeback.write(self.session, self.me.id, batch) + self.pool.outcomes
-            )
-
-    def _claim(self, now: float) -> None:
-        if self.pool.refused:  # no runner could be started (short of processes or memory)
-            self.pool.refused = False
-            self.claim_wanted = False
-            self.next_poll = now + FORK_FAILED_DELAY
-        if self.state is not State.RUNNING or not self.session.connected:
-            return
+    def _claim_ask(self, now: float) -> turn.Ask | None:
+        if not self._may_claim() or not self.timing.due(now):
+            return None
         free = self.slots - len(self.pool)
         if self.options.max_jobs:
             free = min(free, self.options.max_jobs - self.pool.counts.started)
-        due = self.next_due is not None and now >= self.next_due
-        if free <= 0 or not (self.claim_wanted or now >= self.next_poll or due):
+        if free <= 0:
+            return None
+        check_empty = self.options.until_empty and not self.pool and not self.pool.outcomes
+        return turn.Ask(free, self.job_types, list(self.pool.claims()), check_empty,
+                        self.config.retry.backoff_max)  # fmt: skip
+
+    def _turn_request(self, ask: turn.Ask | None) -> Request:
+        batch, self.pool.outcomes = self.pool.outcomes, []
+        action = partial(turn.run, worker_id=self.me.id, outcomes=batch, ask=ask)
+        name = "claim" if not batch else "write-back" if ask is None else "write-back and claim"
+        return Request(name, action, partial(self._on_turn, batch, ask, time.monotonic()))
+
+    def _on_turn(self, batch: list[store.Outcome], ask: turn.Ask | None, sent: float,
+                 done: Done) -> None:  # fmt: skip
+        now = time.monotonic()
+        if not done.ok:
+            self.pool.outcomes = batch + self.pool.outcomes  # written later
+            if not isinstance(done.error, Unavailable):
+                logger.opt(exception=done.error).error("{} failed", done.request.name)
+                self.timing.failed(now)
             return
-        self.claim_wanted = False
-        self.next_poll = now + self.config.supervisor.interval
-        claimed = self._db("claim", store.claim, self.me.id, free, self.job_types)
-        if claimed is None:
-            self.next_poll = now + 1.0  # the database refused: try again shortly
+        result: turn.Turn = done.value
+        self._report_written(batch, result.written)
+        if ask is not None:
+            self._claimed(now, sent, ask, result)
+
+    def _report_written(self, batch: list[store.Outcome], written: Written) -> None:
+        for outcome in batch:
+            log = job_logger(outcome.job_id)
+            if outcome.job_id in written.refused:
+                log.error("failed: {}", written.refused[outcome.job_id])
+            elif outcome.job_id not in written.ids:
+                log.warning("result not written: the job is no longer under this claim "
+                            "(reset, reclaimed or cancelled meanwhile)")  # fmt: skip
+        if batch:
+            logger.debug("wrote {} results ({} stored)", len(batch), len(written.ids))
+
+    def _claimed(self, now: float, sent: float, ask: turn.Ask, result: turn.Turn) -> None:
+        if result.claimed is None:
+            logger.error(result.error or "claim failed")
+            self.timing.failed(now)
             return
-        METRICS.claim_took(time.monotonic() - now)
-        for job in claimed:
-            METRICS.claimed(job.job_type)
+        if result.error:
+            logger.error(result.error)
+        METRICS.claim_took(now - sent)
+        logger.debug("claimed {} of {} asked", len(result.claimed), ask.limit)
+        for job in result.claimed:
+            METRICS.claimed((job.job if isinstance(job, Unusable) else job).job_type)
             self.pool.start(job, now)
-        if len(claimed) == free:
-            self.claim_wanted = True  # there may be more
-        else:
-            self._after_short_claim(now)
+        self.timing.claimed(now, ask.limit, len(result.claimed), result.next_due)
+        if self.pool.refused:  # no runner could be started (short of processes or memory)
+            self.pool.refused = False
+            self.timing.refused(now)
+        idle = not result.claimed and not self.pool and not self.pool.outcomes
+        if ask.until_empty and idle and not result.anything_soon:
+            self._drain("--until-empty: the queue is empty")
         if self.options.max_jobs and self.pool.counts.started >= self.options.max_jobs:
             self._drain(f"--max-jobs {self.options.max_jobs} reached: stopping after these")
 
-    def _after_short_claim(self, now: float) -> None:
-        wait = self._db("next due", store.next_due, self.job_types)
-        self.next_due = None if wait is None else now + max(0.0, wait)
-        if self.options.until_empty and not self.pool and not self.pool.outcomes:
-            horizon = self.config.retry.backoff_max
-            if self._db("queue check", store.runnable_within, horizon, self.job_types) is False:
-                self._drain("--until-empty: the queue is empty")
+    # -- heartbeat -------------------------------------------------------------------------
+
+    def _heartbeat_request(self, now: float) -> Request:
+        self.next_heartbeat = now + self.config.supervisor.heartbeat_interval
+        sup, attempts = self.config.supervisor, self.config.retry.max_retries + 1
+        claims = self.pool.claims()
+        asked = upkeep.Beat(
+            state=self.state.value,
+            slots=self.slots,
+            job_types=self.job_types,
+            config_name=self._config_name,
+            figures=[jobs.figures(r, now, attempts) for r in self.pool],
+            claims=claims,
+            known={**claims, **{o.job_id: o.lease for o in self.pool.outcomes}},
+            pids={(r.job_id, r.job.lease): r.pid for r in self.pool},
+            watched=now - (self.connected_since or now),
+            stale_after=sup.stale_after,
+            orphan_after=sup.orphan_after,
+            max_retries=self.config.retry.max_retries,
+            count_queue=self.telemetry.wants_queue(now),
+        )
+        action = partial(upkeep.beat, me=self.me, asked=asked)
+        return Request("heartbeat", action, partial(self._on_heartbeat, now))
+
+    def _on_heartbeat(self, sent: float, done: Done) -> None:
+        if not done.ok:
+            if not isinstance(done.error, Unavailable):
+                logger.opt(exception=done.error).error("heartbeat failed")
+            return
+        found: upkeep.Found = done.value
+        for error in found.errors:
+            logger.error(error)
+        if found.renewed:
+            self.renewed = max(self.renewed, sent)
+            if self.fenced:
+                self.fenced = False
+                logger.success("heartbeat went through again: claiming again")
+                self.timing.want()
+        if found.registered_again:
+            logger.warning("this supervisor had been declared dead: registered again")
+        self._reclaimed(found)
+        self._kill_lost(found.lost)
+        for job_id in found.released:
+            job_logger(job_id).warning("held but never started here (claim lost): back to pending")
+        if found.released:
+            self.timing.want()
+        logger.debug("heartbeat: {} runners, {} reclaimed, {} no longer ours",
+                     len(self.pool), len(found.reclaimed.jobs) if found.reclaimed else 0,
+                     len(found.lost))  # fmt: skip
+        queue = found.queue
+        self.telemetry.heartbeat(sent, self.state.value, len(self.pool), self.slots, queue)
+
+    def _reclaimed(self, found: upkeep.Found) -> None:
+        if found.reclaimed is None:
+            return
+        for worker_id, host, pid, why in found.reclaimed.dead_workers:
+            logger.warning("supervisor {} ({} pid {}) declared dead: {}", worker_id, host, pid, why)
+        for job_id, status, error, job_type in found.reclaimed.jobs:
+            job_logger(job_id).warning("reclaimed, now {}: {}", status, error)
+            METRICS.reclaimed(job_type)
+        if found.reclaimed.jobs:
+            self.timing.want()
+
+    def _on_owned(self, done: Done) -> None:
+        if done.ok:
+            self._kill_lost(done.value)
+        elif not isinstance(done.error, Unavailable):
+            logger.opt(exception=done.error).error("ownership check failed")
+
+    def _kill_lost(self, lost: dict[str, str | None]) -> None:
+        """Kill the runners of claims that no longer hold their job."""
+        for runner in self.pool:
+            if runner.job_id not in lost:
+                continue
+            status = lost[runner.job_id]
+            if status == "cancelled":
+                job_logger(runner.job_id).warning("job is cancelled: killing its runner")
+                runner.kill(KillReason.CANCELLED)
+                continue
+            why = f"the job is {status} under another claim" if status else "the job was deleted"
+            job_logger(runner.job_id).warning("{}: killing its runner", why)
+            runner.kill(KillReason.LOST, f"{why} (reset, reclaimed or deleted): runner killed")
 
     @property
     def _config_name(self) -> str:

@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner import protocol
 from runner.protocol import FailureKind
 from supervisor.config import RetryConfig
+from supervisor.jobrow import ClaimedJob
 from supervisor.runners import KillReason, Runner
-from supervisor.store import ClaimedJob, Outcome
+from supervisor.store import Outcome
 
 _RNG = random.Random()
 
@@ -23,7 +25,7 @@ class Kind(enum.Enum):
     RETRYABLE = "retryable"  # a failed attempt: retry while attempts are left
     PERMANENT = "permanent"  # fail now: retrying cannot help
     INTERRUPTED = "interrupted"  # cut short by shutdown: back to pending, no attempt spent
-    LOST = "lost"  # no longer ours (cancelled, reclaimed): write nothing
+    LOST = "lost"  # no longer ours (cancelled, reset, reclaimed): only the attempt's record
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,13 @@ class Verdict:
 def judge(runner: Runner, result_max_kb: int) -> Verdict:
     """How the attempt run by `runner` (now exited) went."""
     document = runner.document()
-    if runner.reason in (KillReason.CANCELLED, KillReason.LOST):
-        return Verdict(Kind.LOST)
-    if document and document.get("ok"):  # finished its work, even if a signal was on its way
+    if document is not None and (wrong := protocol.problem(document)):
+        return Verdict(Kind.RETRYABLE, f"runner sent a malformed result ({wrong})")
+    if runner.reason is KillReason.CANCELLED:
+        return Verdict(Kind.LOST, "cancelled while running: runner killed")
+    if runner.reason is KillReason.LOST:
+        return Verdict(Kind.LOST, runner.reason_detail or "the job was taken from this supervisor")
+    if document and document["ok"]:  # finished its work, even if a signal was on its way
         return Verdict(Kind.COMPLETED, insights=document["insights"])
     if runner.reason is not None:
         return _with_output(_killed(runner, document), runner)
@@ -55,6 +61,8 @@ def _killed(runner: Runner, document: dict[str, Any] | None) -> Verdict:
     limits, reason = runner.limits, runner.reason
     if reason is KillReason.SHUTDOWN:
         return Verdict(Kind.INTERRUPTED, "interrupted by shutdown")
+    if reason is KillReason.LEASE:
+        return Verdict(Kind.INTERRUPTED, runner.reason_detail or "lease lost: runner killed")
     if reason is KillReason.TIME:
         return Verdict(
             Kind.RETRYABLE, f"time limit {limits.time_limit:g} s exceeded (killed)", limit="time"
@@ -116,20 +124,22 @@ def decide(
     retry: RetryConfig,
     attempt: dict[str, Any] | None = None,
     rng: random.Random | None = None,
-) -> Outcome | None:
-    """The row update for `job` after `verdict` (None: nothing to write)."""
-    if verdict.kind is Kind.LOST:
-        return None
+) -> Outcome:
+    """The row update for `job` after `verdict`."""
+    if verdict.kind is Kind.LOST:  # the row is someone else's now: add the record, no more
+        return Outcome(job.id, job.lease, None, job.retry_count, attempt=attempt)
     if verdict.kind is Kind.COMPLETED:
-        return Outcome(job.id, "completed", job.retry_count, None, attempt=attempt,
+        return Outcome(job.id, job.lease, "completed", job.retry_count, None, attempt=attempt,
                        insights=verdict.insights)  # fmt: skip
     if verdict.kind is Kind.INTERRUPTED:
-        return Outcome(job.id, "pending", job.retry_count, keep_error=True, attempt=attempt)
+        return Outcome(job.id, job.lease, "pending", job.retry_count, keep_error=True,
+                       attempt=attempt)  # fmt: skip
     if verdict.kind is Kind.RETRYABLE and _may_retry(job, verdict, retry):
         delay = backoff(job.retry_count, retry.backoff_base, retry.backoff_max, rng)
-        return Outcome(job.id, "pending", job.retry_count + 1, verdict.message, delay=delay,
-                       attempt=attempt)  # fmt: skip
-    return Outcome(job.id, "failed", job.retry_count, verdict.message, attempt=attempt)
+        return Outcome(job.id, job.lease, "pending", job.retry_count + 1, verdict.message,
+                       delay=delay, attempt=attempt)  # fmt: skip
+    return Outcome(job.id, job.lease, "failed", job.retry_count, verdict.message,
+                   attempt=attempt)  # fmt: skip
 
 
 def _may_retry(job: ClaimedJob, verdict: Verdict, retry: RetryConfig) -> bool:

@@ -15,17 +15,18 @@ from loguru import logger
 
 from supervisor import jobs, limits, proctree
 from supervisor.config import Config, Limits
+from supervisor.jobrow import ClaimedJob, Unusable
 from supervisor.logs import job_logger
 from supervisor.metrics import METRICS
 from supervisor.outcome import Kind, Verdict, decide, judge
 from supervisor.runners import KillReason, Output, Runner, RunnerState
 from supervisor.spawn import Event, Exited, ForkServer, Refused, Started
-from supervisor.store import ClaimedJob, Outcome
+from supervisor.store import Outcome
 from supervisor.worker import Identity
 
 READ_CHUNK = 65536
 FINISHED = {"completed": "completed", "failed": "failed", "pending": "retried"}  # metrics
-FORK_FAILED_DELAY = 5.0
+FORK_FAILED_DELAY = 5.0  # seconds before a job refused a runner may run again
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,27 @@ class Pool:
         limits = [r.limits for r in self.runners.values()] + [s.limits for s in self.starting]
         return min((lim.check_interval for lim in limits), default=1.0)
 
-    def job_ids(self) -> list[str]:
-        return [r.job_id for r in self.runners.values()] + [s.job.id for s in self.starting]
+    def claims(self) -> dict[str, int]:
+        """The claim (job id: lease) of every runner, started or asked for."""
+        jobs = [r.job for r in self.runners.values()] + [s.job for s in self.starting]
+        return {job.id: job.lease for job in jobs}
 
-    def start(self, job: ClaimedJob, now: float) -> None:
-        """Ask the fork server for a runner for `job`."""
+    def start(self, job: ClaimedJob | Unusable, now: float) -> None:
+        """Ask the fork server for a runner for `job`; an unusable job fails at once, and so
+        does one whose start raised (a bug), alone."""
         self.counts.started += 1
+        if isinstance(job, Unusable):
+            job_logger(job.job.id).error("unusable job row: {}", job.reason)
+            self._record(job.job, Verdict(Kind.PERMANENT, f"unusable job row: {job.reason}"), None)
+            return
+        try:
+            self._request(job, now)
+        except Exception as e:  # nothing about one job may stop the supervisor
+            logger.opt(exception=True).bind(job=job.id).error("error starting a runner")
+            message = f"supervisor error starting the runner: {type(e).__name__}: {e}"
+            self._record(job, Verdict(Kind.RETRYABLE, message), None)
+
+    def _request(self, job: ClaimedJob, now: float) -> None:
         launch = jobs.launch(job, self.config, self.log_level or self.config.logging.level)
         if isinstance(launch, str):
             self._record(job, Verdict(Kind.PERMANENT, launch), None)
@@ -112,8 +128,9 @@ class Pool:
         reason = error.strerror or error
         job_logger(job.id).error("cannot start a runner: {}; job back to pending", reason)
         self.outcomes.append(
-            Outcome(job.id, "pending", job.retry_count, keep_error=True, delay=FORK_FAILED_DELAY)
-        )
+            Outcome(job.id, job.lease, "pending", job.retry_count, keep_error=True,
+                    delay=FORK_FAILED_DELAY)
+        )  # fmt: skip
         self.refused = True
 
     def read(self, runner: Runner, fd: int) -> None:
@@ -182,10 +199,10 @@ class Pool:
         for runner in self:
             runner.terminate(KillReason.SHUTDOWN, now, self.config.supervisor.kill_timeout)
 
-    def kill_all(self) -> None:
+    def kill_all(self, reason: KillReason = KillReason.SHUTDOWN, detail: str = "") -> None:
         self.settle()
         for runner in self:
-            runner.kill(KillReason.SHUTDOWN)
+            runner.kill(reason, detail)
 
     def _handle(self, events: list[Event]) -> None:
         for event in events:
@@ -201,9 +218,16 @@ class Pool:
 
     def _exited(self, exited: Exited) -> None:
         runner = self.runners.get(exited.pid)
-        if runner is not None:
-            runner.exited(exited.status, exited.cpu_seconds, exited.peak_rss)
+        if runner is None:
+            return
+        runner.exited(exited.status, exited.cpu_seconds, exited.peak_rss)
+        try:
             self._finish(runner)
+        except Exception as e:  # nothing about one job may stop the supervisor
+            logger.opt(exception=True).bind(job=runner.job_id).error("error ending a runner")
+            self.runners.pop(runner.pid, None)
+            message = f"supervisor error reading the runner's end: {type(e).__name__}: {e}"
+            self._record(runner.job, Verdict(Kind.RETRYABLE, message), runner)
 
     def _finish(self, runner: Runner) -> None:
         for fd in (runner.result_fd, runner.output_fd):
@@ -230,10 +254,8 @@ class Pool:
     def _record(self, job: ClaimedJob, verdict: Verdict, runner: Runner | None) -> None:
         """Queue the outcome of `verdict` for writing; count it and log it."""
         outcome = decide(job, verdict, self.config.retry)
-        if outcome is None:
-            return
         seconds = runner.elapsed(time.monotonic()) if runner else 0.0
-        if verdict.kind is not Kind.INTERRUPTED:
+        if outcome.status is not None and verdict.kind is not Kind.INTERRUPTED:
             METRICS.finished(job.job_type, FINISHED[outcome.status], seconds if runner else None)
         record = jobs.attempt_record(job, verdict, outcome, self.me, runner)
         outcome = dataclasses.replace(outcome, attempt=record)
@@ -243,12 +265,14 @@ class Pool:
     def _log(self, outcome: Outcome, verdict: Verdict, seconds: float) -> None:
         log = job_logger(outcome.job_id)
         first_line = verdict.message.split("\n", 1)[0]
-        if outcome.status == "completed":
+        if verdict.kind is Kind.LOST:
+            log.warning("runner ended: {}", first_line)
+        elif outcome.status == "completed":
             self.counts.completed += 1
             log.info("completed in {:.2f} s ({} insights)", seconds, len(outcome.insights))
         elif verdict.kind is Kind.INTERRUPTED:
             self.counts.interrupted += 1
-            log.warning("interrupted by shutdown: back to pending, no attempt spent")
+            log.warning("{}: back to pending, no attempt spent", first_line)
         elif outcome.status == "pending":
             self.counts.retried += 1
             log.warning("attempt failed, retry in {:.1f} s: {}", outcome.delay, first_line)

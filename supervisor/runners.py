@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from runner import protocol
 from supervisor import proctree
 from supervisor.config import Limits
-from supervisor.store import ClaimedJob
+from supervisor.jobrow import ClaimedJob
 
 TAIL_BYTES = 4096
 LINE_MAX = 8192  # a longer "line" is logged in pieces
@@ -43,7 +43,8 @@ class KillReason(enum.StrEnum):
     SOFT_TIME = "soft_time"
     SHUTDOWN = "shutdown"
     CANCELLED = "cancelled"
-    LOST = "lost"  # the job is no longer this supervisor's (reclaimed elsewhere)
+    LOST = "lost"  # the job is no longer this supervisor's (reset, reclaimed elsewhere)
+    LEASE = "lease"  # this supervisor lost its lease (no heartbeat renewed): fenced itself
 
 
 RANK = {
@@ -54,6 +55,7 @@ RANK = {
     KillReason.PROCESSES: 2,
     KillReason.CANCELLED: 3,
     KillReason.LOST: 3,
+    KillReason.LEASE: 3,
 }
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,24 +12,9 @@ from psycopg2.extras import Json
 
 from supervisor import __version__
 from supervisor.db import Connection
+from supervisor.jobrow import ClaimedJob, Unusable, from_row
 from supervisor.queries import SQL
 from supervisor.worker import Identity
-
-
-@dataclass(frozen=True)
-class ClaimedJob:
-    id: str
-    job_type: str
-    business_description: str | None
-    metadata: dict[str, Any]
-    retry_count: int
-    file_path: str | None
-    has_file: bool
-    priority: int = 0
-
-    @property
-    def attempt(self) -> int:
-        return self.retry_count + 1
 
 
 @dataclass(frozen=True)
@@ -36,7 +22,8 @@ class Outcome:
     """What to write for one finished attempt."""
 
     job_id: str
-    status: str  # completed | failed | pending
+    lease: int  # the claim the attempt ran under: written only while the row still holds it
+    status: str | None  # completed | failed | pending; None: the job was taken from us
     retry_count: int
     error: str | None = None
     keep_error: bool = False  # an interrupted attempt leaves the last error as it was
@@ -50,12 +37,18 @@ def _types(job_types: Sequence[str] | None) -> dict[str, Any]:
 
 
 def claim(
-    conn: Connection, worker_id: str, limit: int, job_types: Sequence[str] | None
-) -> list[ClaimedJob]:
-    """Up to `limit` jobs, now 'processing' and owned by `worker_id` (None: any job type)."""
+    conn: Connection,
+    worker_id: str,
+    limit: int,
+    job_types: Sequence[str] | None,
+    busy: Sequence[str] = (),
+) -> list[ClaimedJob | Unusable]:
+    """Up to `limit` jobs, now 'processing' and owned by `worker_id` (None: any job type),
+    none of those in `busy` (jobs whose earlier runner has not ended here yet)."""
+    params = {"limit": limit, "worker_id": worker_id, "busy": list(busy), **_types(job_types)}
     with conn.cursor() as cur:
-        cur.execute(SQL["claim"], {"limit": limit, "worker_id": worker_id, **_types(job_types)})
-        return [ClaimedJob(*row) for row in cur.fetchall()]
+        cur.execute(SQL["claim"], params)
+        return [from_row(row) for row in cur.fetchall()]
 
 
 def next_due(conn: Connection, job_types: Sequence[str] | None) -> float | None:
@@ -63,7 +56,7 @@ def next_due(conn: Connection, job_types: Sequence[str] | None) -> float | None:
     with conn.cursor() as cur:
         cur.execute(SQL["next_due"], _types(job_types))
         row = cur.fetchone()
-    return None if row is None or row[0] is None else float(row[0].total_seconds())
+    return None if row is None or row[0] is None else float(row[0])
 
 
 def runnable_within(conn: Connection, seconds: float, job_types: Sequence[str] | None) -> bool:
@@ -76,12 +69,13 @@ def runnable_within(conn: Connection, seconds: float, job_types: Sequence[str] |
 def finish(conn: Connection, worker_id: str, outcomes: Sequence[Outcome]) -> set[str]:
     """Write `outcomes`, with the insights of completed jobs, in one statement.
 
-    Only jobs this supervisor still owns are written; the ids written are returned.
+    Only the claims that still hold their job are written; the ids written are returned.
     """
     insights = [(o.job_id, i) for o in outcomes if o.status == "completed" for i in o.insights]
     params = {
         "worker_id": worker_id,
         "ids": [o.job_id for o in outcomes],
+        "leases": [o.lease for o in outcomes],
         "statuses": [o.status for o in outcomes],
         "retry_counts": [o.retry_count for o in outcomes],
         "errors": [o.error for o in outcomes],
@@ -98,31 +92,33 @@ def finish(conn: Connection, worker_id: str, outcomes: Sequence[Outcome]) -> set
         return {job_id for (job_id,) in cur.fetchall()}
 
 
-def owned(conn: Connection, worker_id: str, job_ids: Sequence[str]) -> dict[str, str | None]:
-    """For each of `job_ids` no longer this supervisor's to run: its status (None: deleted)."""
+def owned(conn: Connection, worker_id: str, claims: Mapping[str, int]) -> dict[str, str | None]:
+    """For each claim in `claims` (job id: lease) that no longer holds its job: the job's
+    status now (None: the row is gone)."""
+    params = {"worker_id": worker_id, "ids": list(claims), "leases": list(claims.values())}
     with conn.cursor() as cur:
-        cur.execute(SQL["owned"], {"worker_id": worker_id, "ids": list(job_ids)})
-        rows = {job_id: (status, ours) for job_id, status, ours in cur.fetchall()}
-    lost: dict[str, str | None] = {}
-    for job_id in job_ids:
-        status, ours = rows.get(job_id, (None, False))
-        if not ours:
-            lost[job_id] = status
-    return lost
+        cur.execute(SQL["owned"], params)
+        return {job_id: status for job_id, status, ours in cur.fetchall() if not ours}
 
 
-def set_runner_pids(conn: Connection, worker_id: str, pids: dict[str, int]) -> None:
+def set_runner_pids(conn: Connection, worker_id: str, pids: Mapping[tuple[str, int], int]) -> None:
+    """Record the runner pid of each claim ((job id, lease): pid)."""
+    params = {
+        "worker_id": worker_id,
+        "ids": [job_id for job_id, _ in pids],
+        "leases": [lease for _, lease in pids],
+        "pids": list(pids.values()),
+    }
     with conn.cursor() as cur:
-        cur.execute(
-            SQL["set_runner_pids"],
-            {"worker_id": worker_id, "ids": list(pids), "pids": list(pids.values())},
-        )
+        cur.execute(SQL["set_runner_pids"], params)
 
 
-def release_unrun(conn: Connection, worker_id: str, known: Sequence[str]) -> list[str]:
-    """Give back the jobs `worker_id` holds but does not know of (`known`: those it does)."""
+def release_unrun(conn: Connection, worker_id: str, known: Mapping[str, int]) -> list[str]:
+    """Give back the jobs `worker_id` holds under claims it does not know of (`known`: job
+    id: lease of the claims it does)."""
+    params = {"worker_id": worker_id, "ids": list(known), "leases": list(known.values())}
     with conn.cursor() as cur:
-        cur.execute(SQL["release_unrun"], {"worker_id": worker_id, "known": list(known)})
+        cur.execute(SQL["release_unrun"], params)
         return [job_id for (job_id,) in cur.fetchall()]
 
 
@@ -165,19 +161,29 @@ def deregister(conn: Connection, me: Identity) -> None:
 
 @dataclass(frozen=True)
 class Reclaimed:
-    dead_workers: list[tuple[str, str, int]]  # id, host, pid
+    dead_workers: list[tuple[str, str, int, str]]  # id, host, pid, what was observed
     jobs: list[tuple[str, str, str, str]]  # id, new status, error_message, job type
 
 
 def reclaim(
-    conn: Connection, me: Identity, stale_after: float, orphan_after: float, max_retries: int
+    conn: Connection,
+    me: Identity,
+    stale_after: float,
+    orphan_after: float,
+    max_retries: int,
+    watched: float = math.inf,
 ) -> Reclaimed:
-    """Declare dead the supervisors that are, and take back the jobs they held."""
+    """Declare dead the supervisors that are, and take back the jobs they held.
+
+    Silence is judged only by one that has been connected for `watched` >= `stale_after`
+    seconds; a gone process on this host at once.
+    """
     with conn.cursor() as cur:
         cur.execute(SQL["same_host_workers"], {"host_key": me.host_key, "id": me.id})
         gone = [wid for wid, pid, started in cur.fetchall() if not me.sibling_alive(pid, started)]
-        cur.execute(SQL["mark_dead"], {"stale_after": stale_after, "gone": gone})
-        dead = [(wid, host, pid) for wid, host, pid in cur.fetchall()]
+        params = {"stale_after": stale_after, "gone": gone, "watched": min(watched, 1e12)}
+        cur.execute(SQL["mark_dead"], params)
+        dead = [(wid, host, pid, why) for wid, host, pid, why in cur.fetchall()]
         cur.execute(SQL["reclaim"], {"orphan_after": orphan_after, "max_retries": max_retries})
         jobs = [(jid, status, error, job_type) for jid, status, error, job_type in cur.fetchall()]
         cur.execute(SQL["forget_workers"])

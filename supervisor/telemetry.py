@@ -7,7 +7,6 @@ NOTIFY_SOCKET, metrics a no-op without `[metrics] listen`.
 from __future__ import annotations
 
 import selectors
-from collections.abc import Callable
 
 from supervisor import notify, report
 from supervisor.config import Config
@@ -37,16 +36,19 @@ class Telemetry:
     def deadline(self) -> float | None:
         return self.next_watchdog if self.watchdog_every else None
 
+    def wants_queue(self, now: float) -> bool:
+        """Whether the next heartbeat should also count the queue (for the metrics)."""
+        if self.server is None or now < self.next_queue:
+            return False
+        self.next_queue = now + QUEUE_EVERY
+        return True
+
     def heartbeat(
-        self, now: float, state: str, running: int, slots: int,
-        queue: Callable[[], report.Queue | None],
-    ) -> None:  # fmt: skip
+        self, now: float, state: str, running: int, slots: int, queue: report.Queue | None
+    ) -> None:
         notify.status(notify.status_text(state, running, slots))
-        if self.server is not None and now >= self.next_queue:
-            self.next_queue = now + QUEUE_EVERY
-            counts = queue()
-            if counts is not None:
-                METRICS.set_queue(counts.as_dict())
+        if queue is not None:
+            METRICS.set_queue(queue.as_dict())
 
     def stopping(self, state: str, running: int, slots: int) -> None:
         notify.stopping(notify.status_text(state, running, slots))

@@ -1,52 +1,52 @@
-"""Writing outcomes: in one statement when it can, one by one when the database refuses."""
+"""Writing outcomes: in one statement when it can, one by one when the database refuses.
+
+Runs on the database thread (`supervisor/database.py`): it only talks to the database;
+what to log about it is the loop's.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import psycopg2
-from loguru import logger
 
 from supervisor import store
-from supervisor.db import describe
-from supervisor.logs import job_logger
-from supervisor.session import Session, Unavailable
+from supervisor.db import Connection, describe
 from supervisor.store import Outcome
 
 
-def write(session: Session, worker_id: str, outcomes: list[Outcome]) -> list[Outcome]:
-    """Write `outcomes`; the ones left to write later (the database is unavailable)."""
+@dataclass(frozen=True)
+class Written:
+    ids: set[str]  # the jobs whose outcome is now stored
+    refused: dict[str, str] = field(default_factory=dict)  # job id: why it failed instead
+
+
+def write(conn: Connection, worker_id: str, outcomes: Sequence[Outcome]) -> Written:
+    """Write `outcomes`; a psycopg2.Error only when the connection is lost."""
     try:
-        written = session.call(store.finish, worker_id, outcomes)
-        later: list[Outcome] = []
-    except Unavailable:
-        return outcomes
-    except psycopg2.Error as e:
-        logger.error("writing {} results failed: {}; one by one", len(outcomes), describe(e))
-        written, later = _one_by_one(session, worker_id, outcomes)
-    pending = {o.job_id for o in later}
-    for outcome in outcomes:
-        if outcome.job_id not in written and outcome.job_id not in pending:
-            job_logger(outcome.job_id).warning("result discarded: the job is no longer ours")
-    return later
+        return Written(store.finish(conn, worker_id, outcomes))
+    except psycopg2.Error:
+        if conn.closed:
+            raise
+    return _one_by_one(conn, worker_id, outcomes)
 
 
-def _one_by_one(
-    session: Session, worker_id: str, outcomes: list[Outcome]
-) -> tuple[set[str], list[Outcome]]:
+def _one_by_one(conn: Connection, worker_id: str, outcomes: Sequence[Outcome]) -> Written:
     """Each outcome alone; one the database refuses (bad insights) fails its job instead."""
     written: set[str] = set()
-    later: list[Outcome] = []
+    refused: dict[str, str] = {}
     for outcome in outcomes:
         try:
-            written |= session.call(store.finish, worker_id, [outcome])
-            continue
-        except Unavailable:
-            later.append(outcome)
+            written |= store.finish(conn, worker_id, [outcome])
             continue
         except psycopg2.Error as e:
+            if conn.closed:
+                raise
             message = f"could not store the result: {describe(e)}"
-        job_logger(outcome.job_id).error("failed: {}", message)
-        failure = Outcome(outcome.job_id, "failed", outcome.retry_count, message)
-        later.append(dataclasses.replace(failure, attempt=outcome.attempt))
-    return written, later
+        failure = dataclasses.replace(outcome, status="failed", error=message, keep_error=False,
+                                      delay=0.0, insights=[])  # fmt: skip
+        written |= store.finish(conn, worker_id, [failure])
+        refused[outcome.job_id] = message
+    return Written(written, refused)

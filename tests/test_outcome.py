@@ -8,11 +8,11 @@ import signal
 from runner import protocol
 from runner.protocol import FailureKind
 from supervisor.config import Limits, RetryConfig
+from supervisor.jobrow import ClaimedJob
 from supervisor.outcome import Kind, Verdict, backoff, decide, judge
 from supervisor.runners import KillReason, Output, Runner
-from supervisor.store import ClaimedJob
 
-JOB = ClaimedJob("j1", "diag.x", None, {}, 0, None, False)
+JOB = ClaimedJob("j1", 7, "diag.x", None, {}, 0, None, False)
 
 
 def ended(status: int = 0, document: dict | None = None, reason: KillReason | None = None,
@@ -82,19 +82,20 @@ def test_retry_policy() -> None:
     assert first is not None
     assert (first.status, first.retry_count, first.error) == ("pending", 1, "boom")
     assert 5 <= first.delay <= 10
-    last = ClaimedJob("j1", "diag.x", None, {}, 3, None, False)
-    assert decide(last, failing, retry).status == "failed"  # type: ignore[union-attr]
-    assert decide(JOB, Verdict(Kind.PERMANENT, "bad"), retry).status == "failed"  # type: ignore[union-attr]
+    last = ClaimedJob("j1", 7, "diag.x", None, {}, 3, None, False)
+    assert decide(last, failing, retry).status == "failed"
+    assert decide(JOB, Verdict(Kind.PERMANENT, "bad"), retry).status == "failed"
     interrupted = decide(JOB, Verdict(Kind.INTERRUPTED), retry)
     assert interrupted is not None and (
         interrupted.status,
         interrupted.retry_count,
         interrupted.keep_error,
     ) == ("pending", 0, True)
-    assert decide(JOB, Verdict(Kind.LOST), retry) is None
+    lost = decide(JOB, Verdict(Kind.LOST), retry)  # taken from us: its record only
+    assert (lost.status, lost.lease, list(lost.insights)) == (None, 7, [])
     fail_fast = RetryConfig(on_memory_limit="fail")
-    assert decide(JOB, Verdict(Kind.RETRYABLE, "m", limit="memory"), fail_fast).status == "failed"  # type: ignore[union-attr]
-    assert decide(JOB, Verdict(Kind.RETRYABLE, "t", limit="time"), fail_fast).status == "pending"  # type: ignore[union-attr]
+    assert decide(JOB, Verdict(Kind.RETRYABLE, "m", limit="memory"), fail_fast).status == "failed"
+    assert decide(JOB, Verdict(Kind.RETRYABLE, "t", limit="time"), fail_fast).status == "pending"
 
 
 def test_backoff_doubles_with_jitter_up_to_the_maximum() -> None:

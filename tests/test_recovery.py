@@ -57,7 +57,7 @@ def test_jobs_of_a_killed_supervisor_go_to_another_after_stale_after(
             != doomed_id
         )
     assert scalar(conn, "SELECT state FROM jobsup_workers WHERE id = %s", doomed_id) == "dead"
-    assert "is dead" in rescuer.log()
+    assert "declared dead: silent for" in rescuer.log()
     rescuer.signal(signal.SIGTERM)
     assert rescuer.wait() == 0
 
@@ -82,7 +82,7 @@ def test_a_restarted_supervisor_recovers_its_own_jobs_at_once(
     row = job(conn, job_id)
     assert (row["status"], row["retry_count"]) == ("completed", 1)
     assert row["attempts"][0]["error"].startswith("reclaimed: its supervisor ")
-    assert row["attempts"][0]["error"].endswith(" died while running it")
+    assert row["attempts"][0]["error"].endswith(": process gone")
     assert "reclaimed, now pending" in second.log()
 
 

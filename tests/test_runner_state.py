@@ -7,8 +7,8 @@ from typing import Any
 
 from supervisor import limits
 from supervisor.config import Limits
+from supervisor.jobrow import ClaimedJob
 from supervisor.runners import KillReason, Output, Runner, RunnerState
-from supervisor.store import ClaimedJob
 
 
 class FakeOps:
@@ -35,7 +35,7 @@ class Lines:
 
 def runner(**limit_values: Any) -> tuple[Runner, FakeOps]:
     ops = FakeOps()
-    job = ClaimedJob("j1", "diag.sleep", None, {}, 0, None, False)
+    job = ClaimedJob("j1", 7, "diag.sleep", None, {}, 0, None, False)
     r = Runner(job, Limits(**limit_values), 42, 5, 6, started=100.0, started_wall=0.0,
                output=Output(limit=100), ops=ops)  # fmt: skip
     return r, ops

@@ -3,34 +3,42 @@
 
 -- name: claim
 -- Up to %(limit)s runnable jobs for this supervisor, highest priority first, then the ones
--- runnable longest. Index: jobsup_jobs_claim (priority DESC, run_at) WHERE status='pending'.
+-- runnable longest, each under a fresh lease token (the fence of every later write about
+-- this claim). Index: jobsup_jobs_claim (priority DESC, run_at) WHERE status='pending'.
 -- SKIP LOCKED: supervisors claiming at the same moment take different rows, never wait.
--- A NULL job_type is the original cron's 'analysis'.
+-- %(busy)s: jobs whose runner (of an earlier claim) has not ended here yet: a job reset to
+-- pending under it waits until that runner is gone, so one supervisor never runs it twice.
+-- Raw columns: the supervisor validates them (supervisor/jobrow.py), a NULL job_type is the
+-- original cron's 'analysis', a NULL metadata an empty object.
 WITH next AS (
     SELECT id FROM processing_jobs
     WHERE status = 'pending'
       AND run_at <= now()
       AND (%(all_types)s
            OR coalesce(job_type, 'analysis') = ANY(%(job_types)s::text[]))
+      AND id <> ALL(%(busy)s::uuid[])
     ORDER BY priority DESC, run_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
 UPDATE processing_jobs j
 SET status = 'processing', started_at = now(), updated_at = now(),
-    worker_id = %(worker_id)s, runner_pid = NULL
+    worker_id = %(worker_id)s, runner_pid = NULL, lease = nextval('jobsup_lease')
 FROM next
 WHERE j.id = next.id
-RETURNING j.id::text, coalesce(j.job_type, 'analysis') AS job_type, j.business_description,
-          coalesce(j.metadata, '{}'::jsonb) AS metadata, coalesce(j.retry_count, 0) AS retry_count,
+RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
+          j.business_description, coalesce(j.metadata, '{}'::jsonb) AS metadata,
+          coalesce(j.retry_count, 0) AS retry_count,
           (SELECT f.file_path FROM files f WHERE f.id = j.file_id) AS file_path,
           j.file_id IS NOT NULL AS has_file, j.priority;
 
 -- name: next_due
 -- When the earliest pending job this supervisor could run falls due (NULL: none pending).
 -- Index: jobsup_jobs_due (run_at) WHERE status='pending'.
-SELECT min(run_at) - now() AS wait FROM processing_jobs
-WHERE status = 'pending'
+-- Seconds, never negative; a run_at of 'infinity' never falls due.
+SELECT extract(epoch FROM greatest(min(run_at), now()) - now())::float8 AS wait
+FROM processing_jobs
+WHERE status = 'pending' AND run_at < 'infinity'
   AND (%(all_types)s OR coalesce(job_type, 'analysis') = ANY(%(job_types)s::text[]));
 
 -- name: runnable_within
@@ -44,10 +52,19 @@ SELECT EXISTS (
 
 -- name: finish
 -- Write the outcome of finished attempts and the insights of completed ones, in one
--- statement (so one transaction and one round trip), only where this supervisor still owns
--- the job: a job reclaimed from under it is never written twice. Primary-key lookups.
--- status: completed | failed | pending (a retry, or an attempt cut short by shutdown).
-WITH done AS (
+-- statement (so one transaction and one round trip), each only while the row still holds
+-- that attempt's claim: this supervisor as owner, 'processing', and the claim's lease. A
+-- job reset, reclaimed or claimed again since is never written: its late result is dropped.
+-- status: completed | failed | pending (a retry, or an attempt cut short by shutdown); NULL
+-- for an attempt whose job was taken from this supervisor (cancelled, reset by hand): only
+-- its record is added to `attempts`, and only while no other claim has followed.
+-- Every write clears the lease (see the trigger jobsup_notify_owner). Primary-key lookups.
+WITH o AS (
+    SELECT * FROM unnest(%(ids)s::uuid[], %(leases)s::bigint[], %(statuses)s::text[],
+                         %(retry_counts)s::int[], %(errors)s::text[], %(keep_errors)s::bool[],
+                         %(delays)s::float8[], %(attempts)s::jsonb[])
+         AS o(id, lease, status, retry_count, error, keep_error, delay, attempt)
+), done AS (
     UPDATE processing_jobs j
     SET status = o.status,
         retry_count = o.retry_count,
@@ -59,13 +76,18 @@ WITH done AS (
         worker_id = CASE WHEN o.status = 'pending' THEN NULL ELSE j.worker_id END,
         runner_pid = CASE WHEN o.status = 'pending' THEN NULL ELSE j.runner_pid END,
         attempts = CASE WHEN o.attempt IS NULL THEN j.attempts ELSE j.attempts || o.attempt END,
+        lease = NULL,
         updated_at = now()
-    FROM unnest(%(ids)s::uuid[], %(statuses)s::text[], %(retry_counts)s::int[],
-                %(errors)s::text[], %(keep_errors)s::bool[], %(delays)s::float8[],
-                %(attempts)s::jsonb[])
-         AS o(id, status, retry_count, error, keep_error, delay, attempt)
-    WHERE j.id = o.id AND j.worker_id = %(worker_id)s AND j.status = 'processing'
+    FROM o
+    WHERE j.id = o.id AND o.status IS NOT NULL AND j.lease = o.lease
+      AND j.worker_id = %(worker_id)s AND j.status = 'processing'
     RETURNING j.id, j.status
+), noted AS (
+    UPDATE processing_jobs j
+    SET attempts = j.attempts || o.attempt, lease = NULL, updated_at = now()
+    FROM o
+    WHERE j.id = o.id AND o.status IS NULL AND o.attempt IS NOT NULL AND j.lease = o.lease
+    RETURNING j.id
 ), stored AS (
     INSERT INTO insights (job_id, insight_type, content, confidence_score)
     SELECT i.job_id, i.insight_type, i.content, i.confidence_score
@@ -74,35 +96,43 @@ WITH done AS (
          AS i(job_id, insight_type, content, confidence_score)
     JOIN done ON done.id = i.job_id AND done.status = 'completed'
 )
-SELECT id::text FROM done;
+SELECT id::text FROM done UNION ALL SELECT id::text FROM noted;
 
 -- name: owned
--- Which of the jobs this supervisor runs are still its own (cancel, reclaim by others).
--- Primary-key lookups.
-SELECT id::text, status, worker_id = %(worker_id)s AND status = 'processing' AS ours
-FROM processing_jobs WHERE id = ANY(%(ids)s::uuid[]);
+-- For each claim this supervisor runs (job id and lease): the job's status now (NULL when
+-- the row is gone), and whether the claim still holds it. Primary-key lookups.
+SELECT r.id::text, j.status,
+       coalesce(j.worker_id = %(worker_id)s AND j.status = 'processing' AND j.lease = r.lease,
+                false) AS ours
+FROM unnest(%(ids)s::uuid[], %(leases)s::bigint[]) AS r(id, lease)
+LEFT JOIN processing_jobs j ON j.id = r.id;
 
 -- name: set_runner_pids
 UPDATE processing_jobs j SET runner_pid = r.pid
-FROM unnest(%(ids)s::uuid[], %(pids)s::int[]) AS r(id, pid)
-WHERE j.id = r.id AND j.worker_id = %(worker_id)s AND j.runner_pid IS DISTINCT FROM r.pid;
+FROM unnest(%(ids)s::uuid[], %(leases)s::bigint[], %(pids)s::int[]) AS r(id, lease, pid)
+WHERE j.id = r.id AND j.lease = r.lease AND j.worker_id = %(worker_id)s
+  AND j.runner_pid IS DISTINCT FROM r.pid;
 
 -- name: release_unrun
--- Jobs this supervisor owns in the database but does not run: a claim whose answer was lost
--- with the connection. They never started: back to 'pending', no attempt spent.
--- Index: jobsup_jobs_owner.
-UPDATE processing_jobs
-SET status = 'pending', worker_id = NULL, started_at = NULL, runner_pid = NULL,
+-- Jobs this supervisor owns in the database under a claim it does not know of (%(ids)s and
+-- %(leases)s: the claims it does): a claim whose answer was lost with the connection. They
+-- never started: back to 'pending', no attempt spent. Index: jobsup_jobs_owner.
+UPDATE processing_jobs j
+SET status = 'pending', worker_id = NULL, started_at = NULL, runner_pid = NULL, lease = NULL,
     run_at = now(), updated_at = now()
-WHERE worker_id = %(worker_id)s AND status = 'processing' AND id <> ALL(%(known)s::uuid[])
-RETURNING id::text;
+WHERE j.worker_id = %(worker_id)s AND j.status = 'processing'
+  AND NOT EXISTS (SELECT 1 FROM unnest(%(ids)s::uuid[], %(leases)s::bigint[]) AS k(id, lease)
+                  WHERE k.id = j.id AND k.lease IS NOT DISTINCT FROM j.lease)
+RETURNING j.id::text;
 
 -- name: register
 INSERT INTO jobsup_workers
     (id, host, host_key, pid, process_started, slots, job_types, config_path, version)
 VALUES (%(id)s, %(host)s, %(host_key)s, %(pid)s, %(process_started)s, %(slots)s,
         %(job_types)s, %(config_path)s, %(version)s)
-ON CONFLICT (id) DO UPDATE SET state = 'running', heartbeat_at = now();
+-- A supervisor declared dead while it was only cut off comes back as running; the jobs it
+-- lost meanwhile are no longer under its leases, so it cannot write them.
+ON CONFLICT (id) DO UPDATE SET state = 'running', heartbeat_at = now(), ended_reason = NULL;
 
 -- name: heartbeat
 -- Returns nothing when another supervisor declared this one dead and its row is gone.
@@ -123,12 +153,21 @@ SELECT id::text, pid, process_started FROM jobsup_workers
 WHERE host_key = %(host_key)s AND state IN ('running', 'draining') AND id <> %(id)s;
 
 -- name: mark_dead
--- Supervisors that stopped heartbeating, or whose process is gone (%(gone)s).
-UPDATE jobsup_workers SET state = 'dead'
+-- Supervisors whose process is gone (%(gone)s, checked on this host), or that stayed silent
+-- for %(stale_after)s seconds while this one watched: only a supervisor that has itself been
+-- connected that long (%(watched)s) may judge silence, so after an outage of the database
+-- itself, when every heartbeat is old, no live supervisor is declared dead.
+UPDATE jobsup_workers
+SET state = 'dead',
+    ended_reason = CASE WHEN id = ANY(%(gone)s::uuid[]) THEN 'process gone'
+                        ELSE 'silent for '
+                             || round(extract(epoch FROM now() - heartbeat_at))::text || ' s'
+                   END
 WHERE state IN ('running', 'draining')
-  AND (heartbeat_at < now() - make_interval(secs => %(stale_after)s)
-       OR id = ANY(%(gone)s::uuid[]))
-RETURNING id::text, host, pid;
+  AND (id = ANY(%(gone)s::uuid[])
+       OR (%(watched)s >= %(stale_after)s
+           AND heartbeat_at < now() - make_interval(secs => %(stale_after)s)))
+RETURNING id::text, host, pid, ended_reason;
 
 -- name: reclaim
 -- Jobs left 'processing' by a supervisor that is no longer running, or by the original cron
@@ -140,7 +179,10 @@ WITH lost AS (
                 THEN 'left processing with no owner for over '
                      || round(%(orphan_after)s / 60) || ' minutes'
                 ELSE 'its supervisor ' || coalesce(w.host || ' pid ' || w.pid, j.worker_id::text)
-                     || ' died while running it'
+                     || CASE WHEN w.id IS NULL THEN ' is unknown'
+                             WHEN w.state = 'stopped' THEN ' stopped without finishing it'
+                             ELSE ': ' || coalesce(w.ended_reason, 'declared dead')
+                        END
            END AS why
     FROM processing_jobs j
     LEFT JOIN jobsup_workers w ON w.id = j.worker_id
@@ -160,7 +202,8 @@ SET status = CASE WHEN lost.retries < %(max_retries)s THEN 'pending' ELSE 'faile
     attempts = j.attempts || jsonb_build_object(
         'attempt', lost.retries + 1, 'worker', j.worker_id, 'error', 'reclaimed: ' || lost.why,
         'outcome', CASE WHEN lost.retries < %(max_retries)s THEN 'retry' ELSE 'failed' END),
-    started_at = NULL, run_at = now(), worker_id = NULL, runner_pid = NULL, updated_at = now()
+    started_at = NULL, run_at = now(), worker_id = NULL, runner_pid = NULL, lease = NULL,
+    updated_at = now()
 FROM lost
 WHERE j.id = lost.id
 RETURNING j.id::text, j.status, j.error_message, coalesce(j.job_type, 'analysis');

@@ -1,0 +1,117 @@
+"""From a claimed row to a job: every field the supervisor reads, validated in one place.
+
+A row is written by whatever application inserts it, so any field may hold anything its
+column type allows. Nothing in a row may raise out of the supervisor's loop: a row that
+cannot be run becomes `Unusable`, and that job alone fails (no retry) with a reason naming
+the field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+SHOWN = 40  # characters of a bad value quoted in a reason
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: str
+    lease: int  # the claim's fencing token: every write about this attempt carries it
+    job_type: str
+    business_description: str | None
+    metadata: Mapping[str, Any]
+    retry_count: int
+    file_path: str | None
+    has_file: bool
+    priority: int = 0
+
+    @property
+    def attempt(self) -> int:
+        return self.retry_count + 1
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """A claimed row that cannot be run: it fails at once with `reason`."""
+
+    job: ClaimedJob  # with safe stand-ins for the bad fields, for logging and writing back
+    reason: str
+
+
+def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
+    """The job a claimed row (see `claim` in sql/queries.sql) describes, or why it is unusable."""
+    job_id, lease, job_type, description, metadata, retry_count, file_path, has_file, priority = row
+    problems = [
+        _problem_of_type(job_type),
+        _problem_of_metadata(metadata),
+        _problem_of_retry_count(retry_count),
+        _problem_of_file(file_path, has_file),
+    ]
+    job = ClaimedJob(
+        id=str(job_id),
+        lease=int(lease),
+        job_type=job_type if isinstance(job_type, str) and job_type.strip() else "(empty)",
+        business_description=description if isinstance(description, str) else None,
+        metadata=metadata if isinstance(metadata, dict) else {},
+        retry_count=retry_count if isinstance(retry_count, int) and retry_count >= 0 else 0,
+        file_path=file_path if isinstance(file_path, str) and file_path else None,
+        has_file=bool(has_file),
+        priority=priority if isinstance(priority, int) else 0,
+    )
+    reasons = [p for p in problems if p]
+    return Unusable(job, "; ".join(reasons)) if reasons else job
+
+
+def _problem_of_type(job_type: Any) -> str | None:
+    if not isinstance(job_type, str) or not job_type.strip():
+        return f"job_type: expected a job type name, got {shown(job_type)}"
+    return None
+
+
+def _problem_of_metadata(metadata: Any) -> str | None:
+    if not isinstance(metadata, dict):
+        return f"metadata: expected a JSON object, got {json_kind(metadata)} {shown(metadata)}"
+    memory = metadata.get("memory_mb")
+    if memory is not None and not _positive_number(memory):
+        return f"metadata.memory_mb: expected a positive number of MiB, got {shown(memory)}"
+    return None
+
+
+def _problem_of_retry_count(retry_count: Any) -> str | None:
+    if not isinstance(retry_count, int) or retry_count < 0:
+        return f"retry_count: expected 0 or more, got {shown(retry_count)}"
+    return None
+
+
+def _problem_of_file(file_path: Any, has_file: Any) -> str | None:
+    if has_file and file_path is None:
+        return "file_id: names no row in files"
+    if has_file and (not isinstance(file_path, str) or not file_path.strip()):
+        return f"files.file_path: expected a path, got {shown(file_path)}"
+    return None
+
+
+def _positive_number(value: Any) -> bool:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return number and math.isfinite(value) and value > 0
+
+
+def json_kind(value: Any) -> str:
+    """What JSON calls `value`'s type: object, array, string, number, boolean, null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    names: dict[type, str] = {dict: "object", list: "array", str: "string"}
+    return names.get(type(value), type(value).__name__)
+
+
+def shown(value: Any) -> str:
+    """`value` as a reason quotes it: repr, cut to SHOWN characters."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
