@@ -33,6 +33,7 @@ from supervisor.runners import KillReason, Runner
 from supervisor.session import Session, Unavailable
 from supervisor.signals import SignalQueue
 from supervisor.telemetry import Telemetry
+from supervisor.web import process as web
 from supervisor.worker import Identity
 
 EXIT_OK = 0
@@ -94,6 +95,7 @@ class Supervisor:
 
     def _start(self) -> None:
         jobs.check_handlers(self.config)
+        self.web = web.start(self.config)  # [web] listen: the dashboard, a child process
         self.pool.forkserver.preload = jobs.preload(self.config, self.job_types)
         try:
             self.pool.forkserver.start()  # now, so its start-up overlaps ours
@@ -137,6 +139,7 @@ class Supervisor:
 
     def _stop(self) -> None:
         self.telemetry.stopping(State.DRAINING.value, len(self.pool), self.slots)
+        web.stop(self.web)
         self.pool.kill_all()  # no-op after a drain; after an unexpected error, no orphans
         while self.pool:
             self.pool.reap()
