@@ -33,8 +33,15 @@ class Filters:
 
 def list_jobs(conn: Connection, filters: Filters) -> list[dict[str, Any]]:
     """The newest jobs that pass `filters` (after `filters.after`, when it is set)."""
+    with dict_cursor(conn) as cur:
+        cur.execute(SQL["list_jobs"], list_params(filters))
+        return [dict(row) for row in cur.fetchall()]
+
+
+def list_params(filters: Filters) -> dict[str, Any]:
+    """The parameters of the list_jobs statement for `filters`."""
     after_at, after_id = filters.after or (None, None)
-    params = {
+    return {
         "status": filters.status,
         "job_type": filters.job_type,
         "since": filters.since,
@@ -43,9 +50,6 @@ def list_jobs(conn: Connection, filters: Filters) -> list[dict[str, Any]]:
         "after_at": after_at,
         "after_id": after_id,
     }
-    with dict_cursor(conn) as cur:
-        cur.execute(SQL["list_jobs"], params)
-        return [dict(row) for row in cur.fetchall()]
 
 
 def _like_escaped(text: str) -> str:

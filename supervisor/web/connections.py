@@ -73,7 +73,10 @@ class Connections:
         conn = connect(self.url, statement_timeout=db.statement_timeout,
                        connect_timeout=db.connect_timeout,
                        application_name=APPLICATION_NAME)  # fmt: skip
-        if read_only:
-            with conn.cursor() as cur:
+        with conn.cursor() as cur:
+            # Every query here is short: compiling one with JIT (which a server may enable,
+            # misled by an estimate) can cost more than a second and saves nothing.
+            cur.execute("SET jit = off")
+            if read_only:
                 cur.execute("SET default_transaction_read_only = on")
         return conn

@@ -41,7 +41,7 @@ def figure(value: Any) -> str:
     if isinstance(value, int) or value.is_integer():
         return f"{value:,.0f}"
     magnitude = abs(value)
-    if magnitude >= 100:
+    if magnitude >= 10:
         return f"{value:,.1f}"
     return f"{value:.3g}" if magnitude < 1 else f"{value:.2f}"
 
