@@ -41,16 +41,17 @@ SELECT gen_random_uuid(),
        CASE WHEN n %% 20 = 0 THEN 'failed' WHEN n %% 1000 = 1 THEN 'cancelled'
             WHEN n %% 200 = 2 THEN 'pending' WHEN n %% 500 = 3 THEN 'processing'
             ELSE 'completed' END,
-       'Why did ' || (ARRAY['sales', 'churn', 'tickets', 'revenue'])[1 + n %% 4] || ' change in week '
-           || (n %% 52) || ' for customer ' || n,
+       'Why did ' || (ARRAY['sales', 'churn', 'tickets', 'revenue'])[1 + n %% 4]
+           || ' change in week ' || (n %% 52) || ' for customer ' || n,
        n %% 4,
        t.created, t.created + interval '1 second',
        CASE WHEN n %% 200 = 2 OR n %% 500 = 3 THEN NULL
             ELSE t.created + make_interval(secs => 1 + n %% 90) END,
        CASE WHEN n %% 20 = 0 THEN 'RuntimeError: bad row ' || (n %% 7)
-            || E'\nTraceback (most recent call last):\n  File "job.py", line 3\n--- last output ---\nrow '
-            || n END,
-       jsonb_build_array(jsonb_build_object('attempt', 1, 'outcome', 'completed', 'host', 'host-' || (n %% 10),
+            || E'\nTraceback (most recent call last):\n  File "job.py", line 3'
+            || E'\n--- last output ---\nrow ' || n END,
+       jsonb_build_array(jsonb_build_object('attempt', 1, 'outcome', 'completed',
+             'host', 'host-' || (n %% 10),
              'pid', 1000 + n %% 30000, 'started', to_char(t.created, 'YYYY-MM-DD"T"HH24:MI:SS'),
              'seconds', 1 + n %% 90, 'peak_memory_mb', 100 + n %% 400, 'cpu_seconds', n %% 60)),
        now()

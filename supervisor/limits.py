@@ -107,8 +107,8 @@ def _full_memory(tree: list[proctree.Proc], metric: str) -> int:
 
 def kill_orphans(snap: proctree.Snapshot, supervisor_pid: int, keep: set[int]) -> None:
     """Descendants of a finished runner re-parent to the supervisor (a subreaper), which
-    starts no process but its fork server: any other child of it not in `keep` is such an
-    orphan. End them."""
+    starts no process but its fork server (and its `companions`): any other child of it not
+    in `keep` is such an orphan. End them."""
     for pid in snap.children.get(supervisor_pid, ()):
         proc = snap.procs.get(pid)
         if pid not in keep and pid not in companions and proc is not None:

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from tests.web.dashboard import CHROMIUM, CHROMIUM_FLAGS, Dashboard
+from tests.web.dashboard import CHROMIUM, CHROMIUM_FLAGS, Dashboards
 
 
 @pytest.fixture
-def dashboards() -> Iterator[list[Dashboard]]:
-    started: list[Dashboard] = []
+def dashboards() -> Iterator[Dashboards]:
+    started = Dashboards()
     yield started
     for dashboard in started:
         dashboard.stop()

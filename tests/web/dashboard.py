@@ -95,6 +95,15 @@ class Dashboard:
                 self.proc.wait(10)
 
 
+class Dashboards(list[Dashboard]):
+    """The dashboards a test started (the `dashboards` fixture): stopped at teardown."""
+
+    def start(self, db_url: str, directory: Path, **options: Any) -> Dashboard:
+        dashboard = Dashboard(db_url, directory, **options)
+        self.append(dashboard)
+        return dashboard
+
+
 def csrf_pair(answer: Answer) -> tuple[str, str]:
     """(the CSRF cookie a page set, the form token on it)."""
     cookie = re.search(r"jobsup_csrf=([^;]+)", answer.headers.get("set-cookie", ""))

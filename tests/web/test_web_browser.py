@@ -12,7 +12,7 @@ from supervisor.db import Connection
 from tests.processes import add_job, status, wait_for, write_config
 from tests.web.dashboard import (
     TOKEN,
-    Dashboard,
+    Dashboards,
     insert_file,
     insert_insight,
     insert_job,
@@ -33,17 +33,23 @@ FROM generate_series(1, 180) AS n
 """
 
 
-def test_the_overview_renders_its_charts(db_url: str, conn: Connection, tmp_path: Path, dashboards: list[Dashboard], page: Any) -> None:
+def test_the_overview_renders_its_charts(
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards, page: Any
+) -> None:
     with conn.cursor() as cur:
         cur.execute(HISTORY)
     insert_job(conn, job_type="analysis", status="pending", business_description="waiting")
-    web = Dashboard(db_url, tmp_path)
-    dashboards.append(web)
+    web = dashboards.start(db_url, tmp_path)
     page.goto(web.base + "/")
     throughput = page.locator("svg#throughput-chart")
     assert throughput.locator("rect.completed").count() == 24
     assert throughput.locator("rect.failed").count() == 24
-    heights = [float(h) for h in throughput.locator("rect.completed").evaluate_all("rs => rs.map(r => r.getAttribute('height'))")]
+    heights = [
+        float(h)
+        for h in throughput.locator("rect.completed").evaluate_all(
+            "rs => rs.map(r => r.getAttribute('height'))"
+        )
+    ]
     assert sum(1 for h in heights if h > 0) >= 20  # 180 jobs over 21 hours
     assert throughput.bounding_box()["height"] > 100  # drawn, not just present
     durations = page.locator("svg#duration-chart")
@@ -54,11 +60,16 @@ def test_the_overview_renders_its_charts(db_url: str, conn: Connection, tmp_path
     assert status_chart.locator("rect.failed").count() == 1
     tiles = page.locator(".tiles").inner_text()
     assert "1\nrunnable" in tiles
-    assert "RuntimeError: bad row" in page.locator("text=Failures, last 24 h").locator("..").inner_text()
+    assert (
+        "RuntimeError: bad row"
+        in page.locator("text=Failures, last 24 h").locator("..").inner_text()
+    )
     screenshot(page, tmp_path, "overview")
 
 
-def test_the_jobs_list_filters_and_pages(db_url: str, conn: Connection, tmp_path: Path, dashboards: list[Dashboard], page: Any) -> None:
+def test_the_jobs_list_filters_and_pages(
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards, page: Any
+) -> None:
     # One transaction: 120 jobs with one created_at, so only the id tells them apart.
     with conn.cursor() as cur:
         cur.execute("""
@@ -66,8 +77,7 @@ def test_the_jobs_list_filters_and_pages(db_url: str, conn: Connection, tmp_path
             SELECT 'diag.noop', CASE WHEN n % 4 = 0 THEN 'failed' ELSE 'completed' END,
                    CASE WHEN n % 10 = 0 THEN 'Quarterly revenue ' || n ELSE 'other ' || n END
             FROM generate_series(1, 120) AS n""")
-    web = Dashboard(db_url, tmp_path)
-    dashboards.append(web)
+    web = dashboards.start(db_url, tmp_path)
     page.goto(web.base + "/jobs")
     seen: list[str] = []
     for expected in (50, 50, 20):
@@ -93,23 +103,71 @@ def test_the_jobs_list_filters_and_pages(db_url: str, conn: Connection, tmp_path
     screenshot(page, tmp_path, "jobs")
 
 
-def test_a_job_page_shows_its_attempts_and_insights(db_url: str, conn: Connection, tmp_path: Path, dashboards: list[Dashboard], page: Any) -> None:
+def test_a_job_page_shows_its_attempts_and_insights(
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards, page: Any
+) -> None:
     file_id = insert_file(conn, "/data/sales.csv", "sales.csv")
     attempts = [
-        {"attempt": 1, "outcome": "retry", "host": "vm1", "pid": 4101, "started": "2026-11-29T01:00:00+00:00",
-         "seconds": 12.5, "peak_memory_mb": 301.2, "cpu_seconds": 9.9, "error": "memory limit exceeded: 1.1 GiB > 1.0 GiB (rss)"},
-        {"attempt": 2, "outcome": "completed", "host": "vm2", "pid": 5202, "started": "2026-11-29T01:00:40+00:00",
-         "seconds": 20.0, "peak_memory_mb": 280.0, "cpu_seconds": 15.0, "error": None},
+        {
+            "attempt": 1,
+            "outcome": "retry",
+            "host": "vm1",
+            "pid": 4101,
+            "started": "2026-11-29T01:00:00+00:00",
+            "seconds": 12.5,
+            "peak_memory_mb": 301.2,
+            "cpu_seconds": 9.9,
+            "error": "memory limit exceeded: 1.1 GiB > 1.0 GiB (rss)",
+        },
+        {
+            "attempt": 2,
+            "outcome": "completed",
+            "host": "vm2",
+            "pid": 5202,
+            "started": "2026-11-29T01:00:40+00:00",
+            "seconds": 20.0,
+            "peak_memory_mb": 280.0,
+            "cpu_seconds": 15.0,
+            "error": None,
+        },
     ]
-    job_id = insert_job(conn, job_type="analysis", status="completed", file_id=file_id, retry_count=1,
-                        business_description="Why did sales drop in March?", attempts=attempts,
-                        error_message="RuntimeError: bad row 7\nTraceback (most recent call last):\n  File x\n--- last output ---\nreading rows\nrow 7 is odd")
-    insert_insight(conn, job_id, "summary", {"title": "Executive summary", "summary": "Sales fell 12% in March.\nThe South region drove it.",
-                                             "details": {"rows": 4273, "files": ["sales.csv"], "file": "sales.csv"}}, 0.94)
-    insert_insight(conn, job_id, "anomaly", {"title": "Drop in revenue on 2024-03-12", "summary": "Revenue was 66.6 against 925.7 expected.",
-                                             "details": {"file": "sales.csv", "z": -5.33, "measures": [{"measure": "revenue", "value": 66.6, "expected": 925.7}]}}, 0.88)
-    web = Dashboard(db_url, tmp_path)
-    dashboards.append(web)
+    job_id = insert_job(
+        conn,
+        job_type="analysis",
+        status="completed",
+        file_id=file_id,
+        retry_count=1,
+        business_description="Why did sales drop in March?",
+        attempts=attempts,
+        error_message="RuntimeError: bad row 7\nTraceback (most recent call last):\n  File x\n--- last output ---\nreading rows\nrow 7 is odd",
+    )
+    insert_insight(
+        conn,
+        job_id,
+        "summary",
+        {
+            "title": "Executive summary",
+            "summary": "Sales fell 12% in March.\nThe South region drove it.",
+            "details": {"rows": 4273, "files": ["sales.csv"], "file": "sales.csv"},
+        },
+        0.94,
+    )
+    insert_insight(
+        conn,
+        job_id,
+        "anomaly",
+        {
+            "title": "Drop in revenue on 2024-03-12",
+            "summary": "Revenue was 66.6 against 925.7 expected.",
+            "details": {
+                "file": "sales.csv",
+                "z": -5.33,
+                "measures": [{"measure": "revenue", "value": 66.6, "expected": 925.7}],
+            },
+        },
+        0.88,
+    )
+    web = dashboards.start(db_url, tmp_path)
     page.goto(web.base + f"/jobs/{job_id[:8]}")
     assert page.locator("h1 .id").inner_text() == job_id[:8]
     rows = page.locator("#attempts tr.attempt")
@@ -117,7 +175,10 @@ def test_a_job_page_shows_its_attempts_and_insights(db_url: str, conn: Connectio
     assert "memory limit exceeded: 1.1 GiB > 1.0 GiB (rss)" in rows.nth(0).inner_text()
     assert "vm2" in rows.nth(1).inner_text() and "5202" in rows.nth(1).inner_text()
     timeline = page.locator("svg#attempts-timeline")
-    assert timeline.locator("rect.retry").count() == 1 and timeline.locator("rect.completed").count() == 1
+    assert (
+        timeline.locator("rect.retry").count() == 1
+        and timeline.locator("rect.completed").count() == 1
+    )
     assert "RuntimeError: bad row 7" in page.locator("#error pre").inner_text()
     assert page.locator("#output pre").inner_text() == "reading rows\nrow 7 is odd"
     insights = page.locator("article.insight")
@@ -139,12 +200,18 @@ def test_a_job_page_shows_its_attempts_and_insights(db_url: str, conn: Connectio
 
 
 @pytest.mark.slow
-def test_a_live_runner_appears_on_the_supervisors_page(db_url: str, conn: Connection, tmp_path: Path, dashboards: list[Dashboard], page: Any, supervisors: Any) -> None:
+def test_a_live_runner_appears_on_the_supervisors_page(
+    db_url: str,
+    conn: Connection,
+    tmp_path: Path,
+    dashboards: Dashboards,
+    page: Any,
+    supervisors: Any,
+) -> None:
     config = write_config(tmp_path, extra="[web]\nrefresh = 0.5\n")
     sup = supervisors.start(db_url, config)
     sup.wait_registered(conn)
-    web = Dashboard(db_url, tmp_path, config=config)
-    dashboards.append(web)
+    web = dashboards.start(db_url, tmp_path, config=config)
     page.goto(web.base + "/supervisors")
     assert page.locator("section.supervisor").count() == 1
     assert page.locator("tr.runner").count() == 0
@@ -161,15 +228,21 @@ def test_a_live_runner_appears_on_the_supervisors_page(db_url: str, conn: Connec
 
 
 @pytest.mark.slow
-def test_cancel_needs_the_token_and_cancels_a_running_job(db_url: str, conn: Connection, tmp_path: Path, dashboards: list[Dashboard], page: Any, supervisors: Any) -> None:
+def test_cancel_needs_the_token_and_cancels_a_running_job(
+    db_url: str,
+    conn: Connection,
+    tmp_path: Path,
+    dashboards: Dashboards,
+    page: Any,
+    supervisors: Any,
+) -> None:
     config = write_config(tmp_path)
     sup = supervisors.start(db_url, config)
     sup.wait_registered(conn)
     job_id = add_job(conn, "sleep", seconds=60)
     wait_for(lambda: status(conn, job_id) == "processing" and sup.runner_pids())
     runner = sup.runner_pids()[0]
-    web = Dashboard(db_url, tmp_path, token=TOKEN)
-    dashboards.append(web)
+    web = dashboards.start(db_url, tmp_path, token=TOKEN)
     # Signed out: no action button, and a POST with the page's own CSRF token is refused.
     page.goto(web.base + f"/jobs/{job_id}")
     assert page.locator("details.confirm").count() == 0
@@ -185,7 +258,9 @@ def test_cancel_needs_the_token_and_cancels_a_running_job(db_url: str, conn: Con
     page.click("button[type=submit]")
     page.wait_for_url(web.base + "/")
     cookies = {c["name"]: c for c in page.context.cookies()}
-    assert cookies["jobsup_session"]["httpOnly"] and cookies["jobsup_session"]["sameSite"] == "Strict"
+    assert (
+        cookies["jobsup_session"]["httpOnly"] and cookies["jobsup_session"]["sameSite"] == "Strict"
+    )
     assert TOKEN not in cookies["jobsup_session"]["value"]
     # Signed in, a wrong CSRF token is still refused.
     refused = page.request.post(web.base + f"/jobs/{job_id}/cancel", form={"csrf": "forged"})
@@ -202,12 +277,17 @@ def test_cancel_needs_the_token_and_cancels_a_running_job(db_url: str, conn: Con
     screenshot(page, tmp_path, "cancelled")
 
 
-def test_a_script_in_a_description_renders_as_text(db_url: str, conn: Connection, tmp_path: Path, dashboards: list[Dashboard], page: Any) -> None:
-    evil = "<script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\">"
-    job_id = insert_job(conn, job_type="diag.noop", status="failed", business_description=evil, error_message=evil)
-    insert_insight(conn, job_id, "summary", {"title": evil, "summary": evil, "details": {"note": evil}}, 0.5)
-    web = Dashboard(db_url, tmp_path)
-    dashboards.append(web)
+def test_a_script_in_a_description_renders_as_text(
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards, page: Any
+) -> None:
+    evil = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
+    job_id = insert_job(
+        conn, job_type="diag.noop", status="failed", business_description=evil, error_message=evil
+    )
+    insert_insight(
+        conn, job_id, "summary", {"title": evil, "summary": evil, "details": {"note": evil}}, 0.5
+    )
+    web = dashboards.start(db_url, tmp_path)
     for path in ("/jobs", f"/jobs/{job_id}", "/"):
         page.goto(web.base + path)
         assert page.evaluate("window.pwned") is None
@@ -221,4 +301,6 @@ def test_a_script_in_a_description_renders_as_text(db_url: str, conn: Connection
 
 def test_screenshots_land_in_the_test_directory(tmp_path: Path) -> None:
     """The browser tests above save theirs under their own tmp_path/screenshots."""
-    assert os.access("/usr/bin/chromium", os.X_OK), "Debian's chromium is missing: .ci/run installs it"
+    assert os.access("/usr/bin/chromium", os.X_OK), (
+        "Debian's chromium is missing: .ci/run installs it"
+    )

@@ -4,26 +4,31 @@ the dashboard as a child of `jobsup start`."""
 from __future__ import annotations
 
 import signal
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 import pytest
 
+from supervisor import admin
 from supervisor.db import Connection
 from tests.conftest import jobsup
 from tests.processes import add_job, status, wait_for, write_config
-from tests.web.dashboard import TOKEN, Dashboard, csrf_pair, free_port, insert_job
+from tests.web.dashboard import TOKEN, Dashboard, Dashboards, csrf_pair, free_port, insert_job
 
 ROUTES = ("/", "/jobs", "/jobs?status=failed", "/supervisors", "/healthz", "/login")
 
 
 def test_every_route_answers(
-    db_url: str, conn: Connection, tmp_path: Path, dashboards: list[Dashboard]
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards
 ) -> None:
     job_id = insert_job(conn, job_type="diag.noop", status="completed", business_description="x")
-    web = Dashboard(db_url, tmp_path)
-    dashboards.append(web)
+    web = dashboards.start(db_url, tmp_path)
     for path in (*ROUTES, f"/jobs/{job_id}", f"/jobs/{job_id[:8]}"):
         answer = web.get(path)
         assert answer.status == 200, (path, answer.body[:300])
@@ -39,12 +44,11 @@ def test_every_route_answers(
 
 
 def test_an_ambiguous_prefix_lists_the_candidates(
-    db_url: str, conn: Connection, tmp_path: Path, dashboards: list[Dashboard]
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards
 ) -> None:
     first = insert_job(conn, id="abcd0000-0000-4000-8000-000000000001", status="pending")
     second = insert_job(conn, id="abcd0001-0000-4000-8000-000000000002", status="pending")
-    web = Dashboard(db_url, tmp_path)
-    dashboards.append(web)
+    web = dashboards.start(db_url, tmp_path)
     answer = web.get("/jobs/abcd")
     assert answer.status == 404
     assert first in answer.body and second in answer.body
@@ -52,12 +56,11 @@ def test_an_ambiguous_prefix_lists_the_candidates(
 
 
 def test_actions_are_post_only_and_refused_without_token_and_csrf(
-    db_url: str, conn: Connection, tmp_path: Path, dashboards: list[Dashboard]
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards
 ) -> None:
     job_id = insert_job(conn, job_type="diag.noop", status="failed", error_message="boom")
-    web = Dashboard(db_url, tmp_path, token=TOKEN)
-    read_only = Dashboard(db_url, tmp_path)
-    dashboards += [web, read_only]
+    web = dashboards.start(db_url, tmp_path, token=TOKEN)
+    read_only = dashboards.start(db_url, tmp_path)
     cookie, field = csrf_pair(web.get("/login"))
     for action in ("retry", "cancel", "reclaim"):
         assert web.get(f"/jobs/{job_id}/{action}").status == 405
@@ -97,33 +100,26 @@ def test_actions_are_post_only_and_refused_without_token_and_csrf(
 
 
 def _sign_in(web: Dashboard, cookie: str, field: str) -> str:
-    answer = web.request("POST", "/login", {"csrf": field, "token": TOKEN}, {"jobsup_csrf": cookie})
-    # urllib follows the 303 to /, and drops its Set-Cookie: take it from the log-in answer
-    assert answer.status == 200, answer.body[:300]
-    import urllib.request
-
-    req = urllib.request.Request(
-        web.base + "/login", data=f"csrf={field}&token={TOKEN}".encode(), method="POST"
-    )
-    req.add_header("Cookie", f"jobsup_csrf={cookie}")
+    """The session cookie a log-in sets (on its 303, which is not followed)."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args: object, **kwargs: object) -> None:
             return None
 
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        opener.open(req, timeout=10)
-    except urllib.error.HTTPError as e:  # the 303, not followed
-        header = e.headers.get("set-cookie", "")
-        assert "HttpOnly" in header and "SameSite=strict" in header, header
-        assert TOKEN not in header
-        return header.split("jobsup_session=", 1)[1].split(";", 1)[0]
-    raise AssertionError("no redirect after signing in")
+    data = urllib.parse.urlencode({"csrf": field, "token": TOKEN}).encode()
+    req = urllib.request.Request(web.base + "/login", data=data, method="POST")
+    req.add_header("Cookie", f"jobsup_csrf={cookie}")
+    with pytest.raises(urllib.error.HTTPError) as redirect:
+        urllib.request.build_opener(NoRedirect).open(req, timeout=10)
+    assert redirect.value.code == 303 and redirect.value.headers["location"] == "/"
+    header = redirect.value.headers.get("set-cookie", "")
+    assert "HttpOnly" in header and "SameSite=strict" in header, header
+    assert TOKEN not in header
+    return header.split("jobsup_session=", 1)[1].split(";", 1)[0]
 
 
 def test_descriptions_are_escaped_and_secrets_never_shown(
-    server_url: str, db_url: str, conn: Connection, tmp_path: Path, dashboards: list[Dashboard]
+    server_url: str, db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards
 ) -> None:
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     job_id = insert_job(
@@ -139,8 +135,7 @@ def test_descriptions_are_escaped_and_secrets_never_shown(
     netloc = parts.netloc.split("@")[-1]
     user = parts.username or "postgres"
     url_with_password = urlunsplit(parts._replace(netloc=f"{user}:Pa55w0rd-secret@{netloc}"))
-    web = Dashboard(url_with_password, tmp_path, token=TOKEN)
-    dashboards.append(web)
+    web = dashboards.start(url_with_password, tmp_path, token=TOKEN)
     for path in (*ROUTES, f"/jobs/{job_id}", "/jobs?q=script", "/jobs?type=%3Cb%3Etype%3C/b%3E"):
         body = web.get(path).body
         assert "<script>alert" not in body and "<script>bad" not in body and "<b>type" not in body
@@ -168,8 +163,6 @@ def test_non_loopback_listen_without_token_is_refused(db_url: str) -> None:
 
 
 def test_a_busy_port_is_one_line(db_url: str) -> None:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
@@ -196,12 +189,8 @@ def test_the_supervisor_runs_the_dashboard_as_a_child_and_stops_it(
     for _ in range(3):
         job_id = add_job(conn, "noop")
         wait_for(lambda job_id=job_id: status(conn, job_id) == "completed")
-    import time
-
     time.sleep(1.0)
     assert web.is_running() and web.parent().pid == sup.pid
-    import urllib.request
-
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/supervisors", timeout=10) as answer:
         assert str(sup.pid) in answer.read().decode()
     sup.signal(signal.SIGTERM)
@@ -231,8 +220,6 @@ def _child_titled(pid: int, title: str) -> psutil.Process:
 
 
 def test_the_text_filter_is_literal_and_pages_do_not_overlap(conn: Connection) -> None:
-    from supervisor import admin
-
     for text in ("50% off", "500 off", "a_b", "axb", "back\\slash"):
         insert_job(conn, status="pending", business_description=text)
     found = lambda text: [j["description"] for j in admin.list_jobs(conn, admin.Filters(text=text))]  # noqa: E731

@@ -19,7 +19,9 @@ def test_a_session_is_signed_expires_and_ends_with_the_token() -> None:
     assert "s3cret" not in session and "s3cret" not in repr(guard)
     assert guard.signed_in(session, now=1001.0)
     assert not guard.signed_in(session, now=1000.0 + 13 * 3600)  # expired
-    assert not guard.signed_in(session.replace(session[-1], "x" if session[-1] != "x" else "y"), now=1001.0)
+    assert not guard.signed_in(
+        session.replace(session[-1], "x" if session[-1] != "x" else "y"), now=1001.0
+    )
     expiry, _, signature = session.partition(".")
     assert not guard.signed_in(f"{int(expiry) + 1000}.{signature}", now=1001.0)  # a later expiry
     assert not Guard("other", guard.secret).signed_in(session, now=1001.0)  # the token changed
@@ -30,7 +32,11 @@ def test_a_session_is_signed_expires_and_ends_with_the_token() -> None:
 
 def test_tokens_and_csrf_compare_exactly() -> None:
     guard = Guard("s3cret")
-    assert guard.token_matches("s3cret") and not guard.token_matches("s3cre") and not guard.token_matches("")
+    assert (
+        guard.token_matches("s3cret")
+        and not guard.token_matches("s3cre")
+        and not guard.token_matches("")
+    )
     assert not Guard(None).token_matches("")
     field = guard.csrf_token("cookie-value")
     assert guard.csrf_matches("cookie-value", field)
@@ -53,24 +59,34 @@ def test_listen_check() -> None:
     assert check_listen("127.0.0.1:8080", web, None) == ("127.0.0.1", 8080)
     assert check_listen("[::1]:8080", web, None) == ("::1", 8080)
     assert check_listen("0.0.0.0:8080", web, "token") == ("0.0.0.0", 8080)
-    with pytest.raises(ConfigError, match=r"^\[web\] listen :8080: not a loopback address and \$JOBSUP_WEB_TOKEN is unset"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^\[web\] listen :8080: not a loopback address and \$JOBSUP_WEB_TOKEN is unset",
+    ):
         check_listen(":8080", web, None)
     with pytest.raises(ConfigError, match=r"\$OPS_TOKEN is unset"):
         check_listen("192.0.2.1:80", WebConfig(token_env="OPS_TOKEN"), None)
-    with pytest.raises(ConfigError, match=r"^\[web\] listen: expected HOST:PORT, e.g. 127.0.0.1:8080, got 'nope'$"):
+    with pytest.raises(
+        ConfigError, match=r"^\[web\] listen: expected HOST:PORT, e.g. 127.0.0.1:8080, got 'nope'$"
+    ):
         check_listen("nope", web, "token")
 
 
 def test_throughput_bars_stack_failed_on_completed() -> None:
-    hours = [{"hour": datetime(2026, 1, 1, h), "completed": h, "failed": 1 if h == 3 else 0} for h in range(24)]
+    hours = [
+        {"hour": datetime(2026, 1, 1, h), "completed": h, "failed": 1 if h == 3 else 0}
+        for h in range(24)
+    ]
     chart = charts.throughput(hours)
     completed = [r for r in chart.rects if r.kind == "completed"]
     failed = [r for r in chart.rects if r.kind == "failed"]
     assert len(completed) == len(failed) == 24
     tallest = completed[23]
-    assert tallest.h == pytest.approx(charts.HEIGHT) and tallest.y == pytest.approx(0.0)  # 23 is the top
+    assert tallest.h == pytest.approx(charts.HEIGHT) and tallest.y == pytest.approx(
+        0.0
+    )  # 23 is the top
     assert failed[3].y + failed[3].h == pytest.approx(completed[3].y)  # on top of its hour's bar
-    assert completed[0].h == 0 and "03:00: 3 completed, 1 failed" == failed[3].title
+    assert completed[0].h == 0 and failed[3].title == "03:00: 3 completed, 1 failed"
     assert [label.text for label in chart.labels][:4] == ["00:00", "06:00", "12:00", "18:00"]
     assert charts.throughput([{"hour": datetime(2026, 1, 1), "completed": 0, "failed": 0}]).empty
 
@@ -95,16 +111,24 @@ def test_shares_and_timeline() -> None:
         {"attempt": 2, "outcome": "completed", "started": "2026-01-01T00:00:30+00:00", "seconds": 10},
         {"attempt": 3, "outcome": "retry", "error": "reclaimed: its supervisor died"},  # never ran here
     ])  # fmt: skip
-    assert [(r.kind, r.x, r.w) for r in line.rects] == [("retry", 0.0, 250.0), ("completed", 750.0, 250.0)]
+    assert [(r.kind, r.x, r.w) for r in line.rects] == [
+        ("retry", 0.0, 250.0),
+        ("completed", 750.0, 250.0),
+    ]
     assert charts.timeline([{"attempt": 1, "outcome": "failed"}]).empty
 
 
 def test_values_read_as_a_person_wants() -> None:
     assert [present.figure(v) for v in (1234, 12.345, 3.14159, 0.01234, 1e6 + 0.5, None, True)] == [
         "1,234", "12.3", "3.14", "0.0123", "1,000,000.5", "-", "True"]  # fmt: skip
-    assert present.label("change_pct") == "change pct" and present.label("peakMemory") == "peak memory"
+    assert (
+        present.label("change_pct") == "change pct" and present.label("peakMemory") == "peak memory"
+    )
     assert present.short_id("1f64f4c9-4880-4e24-ae8a-4fe77429b723") == "1f64f4c9"
-    assert present.split_output("Boom\nTraceback\n--- last output ---\nline 1\n") == ("Boom\nTraceback", "line 1")
+    assert present.split_output("Boom\nTraceback\n--- last output ---\nline 1\n") == (
+        "Boom\nTraceback",
+        "line 1",
+    )
     assert present.split_output(None) == ("", "")
     assert present.when("2026-11-29T01:09:38.250932+00:00") == "2026-11-29 01:09:38"
 
@@ -117,7 +141,9 @@ def test_insight_details_become_lines_and_tables() -> None:
         "thresholds": {"alpha": 0.05, "deeper": {"deepest": {"x": 1}}},
     })  # fmt: skip
     by = {e.label: e for e in entries}
-    assert by["rows"].text == "4,273" and by["files"].text == "sales.csv" and by["segment"].text == "-"
+    assert (
+        by["rows"].text == "4,273" and by["files"].text == "sales.csv" and by["segment"].text == "-"
+    )
     table = by["measures"].table
     assert table is not None and table.headers == ["measure", "z", "extra"]
     assert table.rows == [["revenue", "6.57", "-"], ["quantity", "5.14", "1"]]
@@ -137,9 +163,14 @@ def test_the_jobs_cursor_round_trips_and_bad_parameters_are_named() -> None:
             pages.parse_cursor(bad)
     query = pages.JobQuery.from_params({"status": "failed", "q": " revenue ", "since": "2h"})
     filters = query.filters()
-    assert (filters.status, filters.text, filters.since, filters.limit) == ("failed", "revenue", 7200.0, pages.PAGE + 1)
+    assert (filters.status, filters.text, filters.since, filters.limit) == (
+        "failed",
+        "revenue",
+        7200.0,
+        pages.PAGE + 1,
+    )
     assert query.link(after="x") == "status=failed&q=revenue&since=2h&after=x"
-    with pytest.raises(pages.BadRequest, match="^status 'done': choose one of pending"):
+    with pytest.raises(pages.BadRequest, match=r"^status 'done': choose one of pending"):
         pages.JobQuery(status="done").filters()
-    with pytest.raises(pages.BadRequest, match="^since '2x': expected a number and a unit"):
+    with pytest.raises(pages.BadRequest, match=r"^since '2x': expected a number and a unit"):
         pages.JobQuery(since="2x").filters()
