@@ -9,6 +9,7 @@ import getpass
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from supervisor import queries, store
@@ -26,19 +27,34 @@ class Filters:
     job_type: str | None = None
     since: float | None = None  # seconds back from now
     limit: int = 50
+    text: str | None = None  # in the business description, case-insensitive
+    after: tuple[datetime, str] | None = None  # (created_at, id) of the previous page's last
 
 
 def list_jobs(conn: Connection, filters: Filters) -> list[dict[str, Any]]:
-    """The newest jobs that pass `filters`."""
-    params = {
+    """The newest jobs that pass `filters` (after `filters.after`, when it is set)."""
+    with dict_cursor(conn) as cur:
+        cur.execute(SQL["list_jobs"], list_params(filters))
+        return [dict(row) for row in cur.fetchall()]
+
+
+def list_params(filters: Filters) -> dict[str, Any]:
+    """The parameters of the list_jobs statement for `filters`."""
+    after_at, after_id = filters.after or (None, None)
+    return {
         "status": filters.status,
         "job_type": filters.job_type,
         "since": filters.since,
         "limit": filters.limit,
+        "text": f"%{_like_escaped(filters.text)}%" if filters.text else None,
+        "after_at": after_at,
+        "after_id": after_id,
     }
-    with dict_cursor(conn) as cur:
-        cur.execute(SQL["list_jobs"], params)
-        return [dict(row) for row in cur.fetchall()]
+
+
+def _like_escaped(text: str) -> str:
+    """`text` to match literally inside a LIKE pattern (backslash is LIKE's escape)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def show_job(conn: Connection, job_id: str) -> dict[str, Any] | None:
@@ -73,6 +89,12 @@ class Change:
     was: str | None  # the status before; None: no such job
     now: str | None  # the status after; None: left alone
     note: str = ""
+
+    def describe(self, verb: str) -> str:
+        """`retried <id> (was failed)`, or why not: `not retried <id>: it is completed`."""
+        if self.now is not None:
+            return f"{verb} {self.id} (was {self.was}{'; ' + self.note if self.note else ''})"
+        return f"not {verb} {self.id}: {f'it is {self.was}' if self.was else 'no such job'}"
 
 
 def _unchanged(conn: Connection, job_ids: Sequence[str], done: set[str]) -> list[Change]:

@@ -112,6 +112,13 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    listen: str = ""  # "": `jobsup start` serves no dashboard, `jobsup web` 127.0.0.1:8080
+    token_env: str = "JOBSUP_WEB_TOKEN"
+    refresh: float = 2.0  # seconds between refreshes of the live pages
+
+
+@dataclass(frozen=True)
 class AiConfig:
     base_url: str = ""
     model: str = ""
@@ -132,6 +139,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     ai: AiConfig = field(default_factory=AiConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     job_types: Mapping[str, JobType] = field(default_factory=dict)
 
     @property
@@ -147,6 +155,7 @@ SECTIONS: dict[str, type[Any]] = {
     "logging": LoggingConfig,
     "metrics": MetricsConfig,
     "ai": AiConfig,
+    "web": WebConfig,
 }
 
 # Command-line overrides are keyed "section.key", e.g. {"supervisor.interval": 10}.

@@ -23,6 +23,10 @@ from supervisor.runners import KillReason, Runner, RunnerState
 MB = 1 << 20
 NEAR = 0.9  # read PSS/USS once RSS reaches this share of the limit
 
+# Children the supervisor starts on purpose beside its fork server (the dashboard of
+# `[web] listen`, supervisor/web/process.py): never taken for orphans.
+companions: set[int] = set()
+
 
 def for_job(limits: Limits, metadata: Mapping[str, Any]) -> Limits:
     """The job type's `limits`, with the job's own metadata `memory_mb` where allowed.
@@ -107,9 +111,9 @@ def _full_memory(tree: list[proctree.Proc], metric: str) -> int:
 
 def kill_orphans(snap: proctree.Snapshot, supervisor_pid: int, keep: set[int]) -> None:
     """Descendants of a finished runner re-parent to the supervisor (a subreaper), which
-    starts no process but its fork server: any other child of it not in `keep` is such an
-    orphan. End them."""
+    starts no process but its fork server (and its `companions`): any other child of it not
+    in `keep` is such an orphan. End them."""
     for pid in snap.children.get(supervisor_pid, ()):
         proc = snap.procs.get(pid)
-        if pid not in keep and proc is not None:
+        if pid not in keep and pid not in companions and proc is not None:
             proctree.kill(pid, proc.start)

@@ -35,6 +35,7 @@ from supervisor.pool import Pool, log_counts
 from supervisor.runners import KillReason, Runner
 from supervisor.signals import SignalQueue
 from supervisor.telemetry import Telemetry
+from supervisor.web import process as web
 from supervisor.worker import Identity
 from supervisor.writeback import Written
 
@@ -101,6 +102,7 @@ class Supervisor:
 
     def _start(self) -> None:
         jobs.check_handlers(self.config)
+        self.web = web.start(self.config)  # [web] listen: the dashboard, a child process
         self.pool.forkserver.preload = jobs.preload(self.config, self.job_types)
         try:
             self.pool.forkserver.start()  # now, so its start-up overlaps ours
@@ -148,6 +150,7 @@ class Supervisor:
 
     def _stop(self) -> None:
         self.telemetry.stopping(State.DRAINING.value, len(self.pool), self.slots)
+        web.stop(self.web)
         self.pool.kill_all()  # no-op after a drain; after an unexpected error, no orphans
         while self.pool:
             self.pool.reap()

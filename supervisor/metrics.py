@@ -237,13 +237,13 @@ def _reply(
     return head.encode() + (b"" if head_only else body)
 
 
-def parse_listen(listen: str) -> tuple[str, int]:
+def parse_listen(
+    listen: str, key: str = "[metrics] listen", example: str = "127.0.0.1:9464"
+) -> tuple[str, int]:
     """`127.0.0.1:9464`, `[::1]:9464` or `:9464` (every address) → (host, port)."""
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit() or int(port) > 65535:
-        raise ConfigError(
-            f"[metrics] listen: expected HOST:PORT, e.g. 127.0.0.1:9464, got {listen!r}"
-        )
+        raise ConfigError(f"{key}: expected HOST:PORT, e.g. {example}, got {listen!r}")
     return host.strip("[]") or "0.0.0.0", int(port)
 
 

@@ -244,11 +244,8 @@ def _report(changes: list[admin.Change], verb: str, as_json: bool, none: str) ->
     if as_json:
         print_json({verb: [asdict(c) for c in done], "unchanged": [asdict(c) for c in left]})
     else:
-        for c in done:
-            click.echo(f"{verb} {c.id} (was {c.was}{'; ' + c.note if c.note else ''})")
-        for c in left:
-            why = f"it is {c.was}" if c.was else "no such job"
-            click.echo(f"not {verb} {c.id}: {why}")
+        for c in done + left:
+            click.echo(c.describe(verb))
         if not changes and none:
             click.echo(none)
     if left:

@@ -4,9 +4,12 @@
 -- session's zone, so they are compared with `localtimestamp`; run_at (TIMESTAMPTZ) with now().
 
 -- name: list_jobs
--- Newest first, filtered on the way. Index: jobsup_jobs_created (created_at), read backwards
--- until %(limit)s rows pass the filters.
+-- Newest first, filtered on the way; a page starts after the keyset (%(after_at)s,
+-- %(after_id)s) of the last row of the one before. Index: jobsup_jobs_created_id
+-- (created_at, id), read backwards until %(limit)s rows pass the filters. %(text)s is a LIKE
+-- pattern matched against the description.
 SELECT j.id::text AS id, coalesce(j.job_type, 'analysis') AS job_type, j.status,
+       left(j.business_description, 200) AS description,
        coalesce(j.retry_count, 0) AS retry_count, j.priority,
        j.created_at, j.started_at, j.completed_at, j.run_at,
        extract(epoch FROM localtimestamp - j.created_at)::float8 AS age,
@@ -19,7 +22,9 @@ WHERE (%(status)s::text IS NULL OR j.status = %(status)s)
   AND (%(job_type)s::text IS NULL OR coalesce(j.job_type, 'analysis') = %(job_type)s)
   AND (%(since)s::float8 IS NULL
        OR j.created_at >= localtimestamp - make_interval(secs => %(since)s))
-ORDER BY j.created_at DESC
+  AND (%(text)s::text IS NULL OR j.business_description ILIKE %(text)s)
+  AND (%(after_at)s::timestamp IS NULL OR (j.created_at, j.id) < (%(after_at)s, %(after_id)s::uuid))
+ORDER BY j.created_at DESC, j.id DESC
 LIMIT %(limit)s;
 
 -- name: show_job

@@ -1,0 +1,43 @@
+"""The dashboard's actions on one job: the functions `jobsup jobs retry | cancel | reclaim`
+call, with the lines they print."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from supervisor import admin
+from supervisor.config import Config
+from supervisor.db import Connection
+
+
+def retry(conn: Connection, cfg: Config, job_id: str) -> str:
+    return admin.retry(conn, [job_id])[0].describe("retried")
+
+
+def cancel(conn: Connection, cfg: Config, job_id: str) -> str:
+    return admin.cancel(conn, [job_id])[0].describe("cancelled")
+
+
+def reclaim(conn: Connection, cfg: Config, job_id: str) -> str:
+    """`jobs reclaim`: every stuck job, this one among them if its supervisor is dead."""
+    sup = cfg.supervisor
+    found = admin.reclaim(conn, sup.stale_after, sup.orphan_after, cfg.retry.max_retries)
+    mine = [c for c in found.jobs if c.id == job_id]
+    if mine:
+        text = f"reclaimed {job_id}: now {mine[0].now} ({mine[0].note})"
+    else:
+        text = (
+            f"not reclaimed {job_id}: it is not processing, or its supervisor is alive "
+            f"(a job with no owner is reclaimed after {sup.orphan_after:g} s)"
+        )
+    others = len(found.jobs) - len(mine)
+    return text + (f"; {others} other stuck jobs reclaimed too" if others else "")
+
+
+Action = Callable[[Connection, Config, str], str]  # the line a person reads
+
+ACTIONS: dict[str, Action] = {
+    "retry": retry,
+    "cancel": cancel,
+    "reclaim": reclaim,
+}

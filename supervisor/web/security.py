@@ -1,0 +1,109 @@
+"""Who may act on jobs: the operator token, the session cookie a login with it buys, the
+CSRF token of every form, and which addresses may be listened on without a token.
+
+Standard library only: `jobsup start` imports this (through `process`) to refuse a bad
+`[web] listen` before it starts the dashboard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from supervisor.config import WebConfig
+from supervisor.errors import ConfigError
+from supervisor.metrics import parse_listen
+
+SESSION_COOKIE = "jobsup_session"
+CSRF_COOKIE = "jobsup_csrf"
+CSRF_FIELD = "csrf"
+SESSION_SECONDS = 12 * 3600
+
+
+@dataclass(frozen=True)
+class Guard:
+    """The operator token (None: the dashboard is read-only) and this process's secret.
+
+    A session cookie is `<expiry>.<signature>`, signed with a key derived from the secret and
+    the token: it never holds the token, ends at its expiry, and changing the token or
+    restarting the dashboard ends every session. A CSRF token is the signature of a random
+    cookie (a signed double-submit cookie): a page from elsewhere can neither read the
+    cookie nor sign one of its own.
+    """
+
+    token: str | None
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+
+    @classmethod
+    def from_environment(cls, web: WebConfig) -> Guard:
+        return cls(os.environ.get(web.token_env) or None)
+
+    @property
+    def read_only(self) -> bool:
+        return self.token is None
+
+    def __repr__(self) -> str:  # never the token, not even in a traceback
+        return f"Guard(read_only={self.read_only})"
+
+    def token_matches(self, offered: str) -> bool:
+        return self.token is not None and hmac.compare_digest(offered.encode(), self.token.encode())
+
+    def new_session(self, now: float | None = None) -> str:
+        expiry = int((now or time.time()) + SESSION_SECONDS)
+        return f"{expiry}.{self._sign(f'session {expiry}', self._session_key())}"
+
+    def signed_in(self, cookie: str | None, now: float | None = None) -> bool:
+        if self.token is None or not cookie:
+            return False
+        expiry, _, signature = cookie.partition(".")
+        if not expiry.isdigit() or int(expiry) < (now or time.time()):
+            return False
+        expected = self._sign(f"session {expiry}", self._session_key())
+        return hmac.compare_digest(signature, expected)
+
+    def csrf_token(self, cookie: str) -> str:
+        """The form field that goes with the CSRF cookie `cookie`."""
+        return self._sign(f"csrf {cookie}", self.secret)
+
+    def csrf_matches(self, cookie: str | None, offered: str | None) -> bool:
+        if not cookie or not offered:
+            return False
+        return hmac.compare_digest(offered, self.csrf_token(cookie))
+
+    def _session_key(self) -> bytes:
+        assert self.token is not None
+        return hmac.new(self.secret, self.token.encode(), hashlib.sha256).digest()
+
+    @staticmethod
+    def _sign(message: str, key: bytes) -> str:
+        return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def new_csrf_cookie() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def check_listen(listen: str, web: WebConfig, token: str | None) -> tuple[str, int]:
+    """(host, port) of `listen`; ConfigError for a non-loopback address without a token."""
+    host, port = parse_listen(listen, "[web] listen", example="127.0.0.1:8080")
+    if token is None and not is_loopback(host):
+        raise ConfigError(
+            f"[web] listen {listen}: not a loopback address and ${web.token_env} is unset: "
+            f"set an operator token in it, or listen on 127.0.0.1"
+        )
+    return host, port
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost`, 127.0.0.0/8 and ::1; False for every other name or address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything

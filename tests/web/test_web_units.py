@@ -1,0 +1,176 @@
+"""The dashboard's pure parts: tokens, sessions and CSRF, the listen check, chart geometry,
+how values read, the jobs list's cursor and filters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from supervisor.config import WebConfig
+from supervisor.errors import ConfigError
+from supervisor.web import charts, pages, present
+from supervisor.web.security import Guard, check_listen, is_loopback
+
+
+def test_a_session_is_signed_expires_and_ends_with_the_token() -> None:
+    guard = Guard("s3cret")
+    session = guard.new_session(now=1000.0)
+    assert "s3cret" not in session and "s3cret" not in repr(guard)
+    assert guard.signed_in(session, now=1001.0)
+    assert not guard.signed_in(session, now=1000.0 + 13 * 3600)  # expired
+    assert not guard.signed_in(
+        session.replace(session[-1], "x" if session[-1] != "x" else "y"), now=1001.0
+    )
+    expiry, _, signature = session.partition(".")
+    assert not guard.signed_in(f"{int(expiry) + 1000}.{signature}", now=1001.0)  # a later expiry
+    assert not Guard("other", guard.secret).signed_in(session, now=1001.0)  # the token changed
+    assert not Guard("s3cret").signed_in(session, now=1001.0)  # another process (restart)
+    assert not Guard(None).signed_in(session, now=1001.0)
+    assert not guard.signed_in("", now=1001.0) and not guard.signed_in("abc", now=1001.0)
+
+
+def test_tokens_and_csrf_compare_exactly() -> None:
+    guard = Guard("s3cret")
+    assert (
+        guard.token_matches("s3cret")
+        and not guard.token_matches("s3cre")
+        and not guard.token_matches("")
+    )
+    assert not Guard(None).token_matches("")
+    field = guard.csrf_token("cookie-value")
+    assert guard.csrf_matches("cookie-value", field)
+    assert not guard.csrf_matches("other-cookie", field)
+    assert not guard.csrf_matches("cookie-value", None) and not guard.csrf_matches(None, field)
+    assert not Guard("s3cret").csrf_matches("cookie-value", field)  # another secret
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("localhost", True),
+     ("0.0.0.0", False), ("::", False), ("10.0.0.5", False), ("example.org", False), ("", False)],
+)  # fmt: skip
+def test_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_listen_check() -> None:
+    web = WebConfig()
+    assert check_listen("127.0.0.1:8080", web, None) == ("127.0.0.1", 8080)
+    assert check_listen("[::1]:8080", web, None) == ("::1", 8080)
+    assert check_listen("0.0.0.0:8080", web, "token") == ("0.0.0.0", 8080)
+    with pytest.raises(
+        ConfigError,
+        match=r"^\[web\] listen :8080: not a loopback address and \$JOBSUP_WEB_TOKEN is unset",
+    ):
+        check_listen(":8080", web, None)
+    with pytest.raises(ConfigError, match=r"\$OPS_TOKEN is unset"):
+        check_listen("192.0.2.1:80", WebConfig(token_env="OPS_TOKEN"), None)
+    with pytest.raises(
+        ConfigError, match=r"^\[web\] listen: expected HOST:PORT, e.g. 127.0.0.1:8080, got 'nope'$"
+    ):
+        check_listen("nope", web, "token")
+
+
+def test_throughput_bars_stack_failed_on_completed() -> None:
+    hours = [
+        {"hour": datetime(2026, 1, 1, h), "completed": h, "failed": 1 if h == 3 else 0}
+        for h in range(24)
+    ]
+    chart = charts.throughput(hours)
+    completed = [r for r in chart.rects if r.kind == "completed"]
+    failed = [r for r in chart.rects if r.kind == "failed"]
+    assert len(completed) == len(failed) == 24
+    tallest = completed[23]
+    assert tallest.h == pytest.approx(charts.HEIGHT) and tallest.y == pytest.approx(
+        0.0
+    )  # 23 is the top
+    assert failed[3].y + failed[3].h == pytest.approx(completed[3].y)  # on top of its hour's bar
+    assert completed[0].h == 0 and failed[3].title == "03:00: 3 completed, 1 failed"
+    assert [label.text for label in chart.labels][:4] == ["00:00", "06:00", "12:00", "18:00"]
+    assert charts.throughput([{"hour": datetime(2026, 1, 1), "completed": 0, "failed": 0}]).empty
+
+
+def test_duration_bars_share_one_scale() -> None:
+    chart = charts.durations([
+        {"job_type": "a", "jobs": 3, "median": 1.0, "p95": 10.0},
+        {"job_type": "b", "jobs": 1, "median": 2.0, "p95": 5.0},
+    ])  # fmt: skip
+    p95 = [r for r in chart.rects if r.kind == "p95"]
+    median = [r for r in chart.rects if r.kind == "median"]
+    assert p95[0].w == pytest.approx(2 * p95[1].w)
+    assert median[0].w == pytest.approx(p95[0].w / 10)
+    assert charts.durations([]).empty
+
+
+def test_shares_and_timeline() -> None:
+    chart = charts.shares({"completed": 3, "failed": 1, "pending": 0})
+    assert [(r.kind, r.w) for r in chart.rects] == [("completed", 750.0), ("failed", 250.0)]
+    line = charts.timeline([
+        {"attempt": 1, "outcome": "retry", "started": "2026-01-01T00:00:00+00:00", "seconds": 10},
+        {"attempt": 2, "outcome": "completed", "started": "2026-01-01T00:00:30+00:00", "seconds": 10},
+        {"attempt": 3, "outcome": "retry", "error": "reclaimed: its supervisor died"},  # never ran here
+    ])  # fmt: skip
+    assert [(r.kind, r.x, r.w) for r in line.rects] == [
+        ("retry", 0.0, 250.0),
+        ("completed", 750.0, 250.0),
+    ]
+    assert charts.timeline([{"attempt": 1, "outcome": "failed"}]).empty
+
+
+def test_values_read_as_a_person_wants() -> None:
+    assert [present.figure(v) for v in (1234, 12.345, 3.14159, 0.01234, 1e6 + 0.5, None, True)] == [
+        "1,234", "12.3", "3.14", "0.0123", "1,000,000.5", "-", "True"]  # fmt: skip
+    assert (
+        present.label("change_pct") == "change pct" and present.label("peakMemory") == "peak memory"
+    )
+    assert present.short_id("1f64f4c9-4880-4e24-ae8a-4fe77429b723") == "1f64f4c9"
+    assert present.split_output("Boom\nTraceback\n--- last output ---\nline 1\n") == (
+        "Boom\nTraceback",
+        "line 1",
+    )
+    assert present.split_output(None) == ("", "")
+    assert present.when("2026-11-29T01:09:38.250932+00:00") == "2026-11-29 01:09:38"
+
+
+def test_insight_details_become_lines_and_tables() -> None:
+    entries = present.details({
+        "rows": 4273, "files": ["sales.csv"], "segment": None,
+        "measures": [{"measure": "revenue", "z": 6.57}, {"measure": "quantity", "z": 5.14, "extra": 1}],
+        "points": [["2024-12-30", 2797.99, 1073.44]] * 20,
+        "thresholds": {"alpha": 0.05, "deeper": {"deepest": {"x": 1}}},
+    })  # fmt: skip
+    by = {e.label: e for e in entries}
+    assert (
+        by["rows"].text == "4,273" and by["files"].text == "sales.csv" and by["segment"].text == "-"
+    )
+    table = by["measures"].table
+    assert table is not None and table.headers == ["measure", "z", "extra"]
+    assert table.rows == [["revenue", "6.57", "-"], ["quantity", "5.14", "1"]]
+    points = by["points"].table
+    assert points is not None and len(points.rows) == present.MAX_ROWS and points.more == 8
+    assert by["thresholds"].entries[0].text == "0.05"
+    assert present.details("just text")[0].text == "just text"
+
+
+def test_the_jobs_cursor_round_trips_and_bad_parameters_are_named() -> None:
+    stamp = datetime(2026, 11, 29, 1, 9, 38, 250932)
+    job_id = "1f64f4c9-4880-4e24-ae8a-4fe77429b723"
+    assert pages.parse_cursor(pages.cursor_of(stamp, job_id)) == (stamp, job_id)
+    assert pages.parse_cursor("") is None
+    for bad in ("nonsense", "2026-11-29T01:09:38_notauuid", f"yesterday_{job_id}"):
+        with pytest.raises(pages.BadRequest, match="not a cursor of this list"):
+            pages.parse_cursor(bad)
+    query = pages.JobQuery.from_params({"status": "failed", "q": " revenue ", "since": "2h"})
+    filters = query.filters()
+    assert (filters.status, filters.text, filters.since, filters.limit) == (
+        "failed",
+        "revenue",
+        7200.0,
+        pages.PAGE + 1,
+    )
+    assert query.link(after="x") == "status=failed&q=revenue&since=2h&after=x"
+    with pytest.raises(pages.BadRequest, match=r"^status 'done': choose one of pending"):
+        pages.JobQuery(status="done").filters()
+    with pytest.raises(pages.BadRequest, match=r"^since '2x': expected a number and a unit"):
+        pages.JobQuery(since="2x").filters()
