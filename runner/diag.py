@@ -22,17 +22,22 @@ MB = 1 << 20
 
 def noop(job: Job) -> list[dict[str, Any]]:
     """Nothing, or `insights` small insights (default 0) of `size` bytes each."""
+    return _insights(job, {})
+
+
+def _insights(job: Job, extra: dict[str, Any]) -> list[dict[str, Any]]:
     count = int(job.metadata.get("insights", 0))
     text = "x" * int(job.metadata.get("size", 10))
     return [
-        {"insight_type": "diag", "content": {"n": i, "text": text}, "confidence_score": 1.0}
+        {"insight_type": "diag", "content": {"n": i, "text": text, **extra}, "confidence_score": 1}
         for i in range(count)
     ]
 
 
-def sleep(job: Job) -> None:
-    """Sleep `seconds` (default 1). With `ignore_sigterm` it cannot be stopped politely; with
-    `cleanup_file` it writes that file when its soft time limit interrupts it."""
+def sleep(job: Job) -> list[dict[str, Any]]:
+    """Sleep `seconds` (default 1), then return `insights` insights (default 0) naming the
+    attempt and the claim (lease) that made them. With `ignore_sigterm` it cannot be stopped
+    politely; with `cleanup_file` it writes that file when its soft time limit interrupts it."""
     if job.metadata.get("ignore_sigterm"):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
@@ -41,6 +46,7 @@ def sleep(job: Job) -> None:
         if "cleanup_file" in job.metadata:
             Path(job.metadata["cleanup_file"]).write_text(f"job {job.id} cleaned up\n")
         raise
+    return _insights(job, {"attempt": job.attempt, "lease": job.lease})
 
 
 def fail(job: Job) -> None:

@@ -79,7 +79,10 @@ class _Server:
 
     def serve(self) -> None:
         # Close-on-exec, as they were in the supervisor: what a runner execs inherits none.
-        message, fds, _, _ = socket.recv_fds(self.sock, 64, 3, socket.MSG_CMSG_CLOEXEC)
+        try:
+            message, fds, _, _ = socket.recv_fds(self.sock, 64, 3, socket.MSG_CMSG_CLOEXEC)
+        except ConnectionError:  # the supervisor died with our events unread
+            os._exit(0)
         if not message:  # the supervisor closed its end: it is done with us
             os._exit(0)
         if message != REQUEST or len(fds) != 3:
@@ -90,7 +93,7 @@ class _Server:
         try:
             pid = os.fork()
         except OSError as e:
-            self.sock.send(EVENT.pack(FAILED, 0, e.errno or 0, 0.0, 0.0, 0))
+            self._send(EVENT.pack(FAILED, 0, e.errno or 0, 0.0, 0.0, 0))
         else:
             if pid == 0:
                 _become_runner(self.own_fds, spec_fd, result_w, output_w)
@@ -98,7 +101,7 @@ class _Server:
             # supervisor learns the pid and may signal it.
             with suppress(OSError):
                 os.setpgid(pid, pid)
-            self.sock.send(EVENT.pack(STARTED, pid, 0, 0.0, 0.0, 0))
+            self._send(EVENT.pack(STARTED, pid, 0, 0.0, 0.0, 0))
         finally:
             for fd in fds:
                 os.close(fd)
@@ -113,7 +116,13 @@ class _Server:
                 return
             record = EVENT.pack(EXITED, pid, status, usage.ru_utime, usage.ru_stime,
                                 usage.ru_maxrss)  # fmt: skip
+            self._send(record)
+
+    def _send(self, record: bytes) -> None:
+        try:
             self.sock.send(record)
+        except ConnectionError:  # ECONNRESET, EPIPE: the supervisor has gone, and so do we
+            os._exit(0)
 
 
 def _become_runner(own_fds: tuple[int, ...], spec_fd: int, result_w: int,

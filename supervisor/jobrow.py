@@ -73,7 +73,7 @@ def _problem_of_type(job_type: Any) -> str | None:
 
 def _problem_of_metadata(metadata: Any) -> str | None:
     if not isinstance(metadata, dict):
-        return f"metadata: expected a JSON object, got {json_kind(metadata)} {shown(metadata)}"
+        return f"metadata: expected a JSON object, got {json_value(metadata)}"
     memory = metadata.get("memory_mb")
     if memory is not None and not _positive_number(memory):
         return f"metadata.memory_mb: expected a positive number of MiB, got {shown(memory)}"
@@ -99,16 +99,15 @@ def _positive_number(value: Any) -> bool:
     return number and math.isfinite(value) and value > 0
 
 
-def json_kind(value: Any) -> str:
-    """What JSON calls `value`'s type: object, array, string, number, boolean, null."""
+def json_value(value: Any) -> str:
+    """`value` as JSON names it: `array [1]`, `string 'x'`, `number 42`, `null`."""
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
+        return f"boolean {str(value).lower()}"
     names: dict[type, str] = {dict: "object", list: "array", str: "string"}
-    return names.get(type(value), type(value).__name__)
+    kind = "number" if isinstance(value, int | float) else names.get(type(value), "value")
+    return f"{kind} {shown(value)}"
 
 
 def shown(value: Any) -> str:

@@ -139,7 +139,9 @@ class Supervisor:
         now = time.monotonic()
         self._handle_signals(now)
         running = len(self.pool)
-        self.pool.reap()
+        ended = self.pool.reap()
+        if any(o.status is None for o in ended):
+            self.timing.want()  # a job taken from its runner may be ours to claim again
         if running and not self.pool and (self.options.until_empty or self.options.max_jobs):
             self.timing.want()  # the claim finds out whether the queue is empty
         self._talk(now)
@@ -351,8 +353,9 @@ class Supervisor:
     def _next_request(self, now: float) -> Request | None:
         if not self.connected:
             return Request("connect", None, self._on_done) if now >= self.retry_at else None
-        ask = self._claim_ask(now)
-        if self.pool.outcomes or (ask is not None and now < self.next_heartbeat):
+        # A heartbeat due goes before claims: after a freeze, learn what is still ours first.
+        ask = self._claim_ask(now) if now < self.next_heartbeat else None
+        if self.pool.outcomes or ask is not None:
             return self._turn_request(ask)
         if now >= self.next_heartbeat:
             return self._heartbeat_request(now)

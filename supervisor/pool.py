@@ -148,21 +148,23 @@ class Pool:
             else:
                 runner.output.feed(data, job_logger(runner.job_id))
 
-    def reap(self) -> None:
+    def reap(self) -> list[Outcome]:
         """Take note of every runner that has exited: those the fork server reaped, and
         those reaped here (a fork server that died leaves its runners to us, a subreaper),
-        along with what the runners' trees left behind."""
+        along with what the runners' trees left behind. The outcomes concluded."""
+        waiting = len(self.outcomes)
         self._handle(self.forkserver.events())
         while True:
             try:
                 pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:  # no children at all
-                return
+                break
             if pid == 0:
-                return
+                break
             if not self.forkserver.reaped(pid, status):
                 self._exited(Exited(pid, status, usage.ru_utime + usage.ru_stime,
                                     usage.ru_maxrss * 1024))  # fmt: skip
+        return self.outcomes[waiting:]
 
     def sweep(self) -> None:
         """At exit, once every runner is reaped: end the fork server, and kill and reap what

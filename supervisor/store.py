@@ -51,10 +51,12 @@ def claim(
         return [from_row(row) for row in cur.fetchall()]
 
 
-def next_due(conn: Connection, job_types: Sequence[str] | None) -> float | None:
-    """Seconds until the earliest pending job falls due (<= 0: now; None: nothing pending)."""
+def next_due(
+    conn: Connection, job_types: Sequence[str] | None, busy: Sequence[str] = ()
+) -> float | None:
+    """Seconds until the earliest pending job not in `busy` falls due (0: now; None: none)."""
     with conn.cursor() as cur:
-        cur.execute(SQL["next_due"], _types(job_types))
+        cur.execute(SQL["next_due"], {"busy": list(busy), **_types(job_types)})
         row = cur.fetchone()
     return None if row is None or row[0] is None else float(row[0])
 

@@ -52,7 +52,7 @@ def run(conn: Connection, worker_id: str, outcomes: Sequence[Outcome], ask: Ask 
         return turn
     if len(turn.claimed) < ask.limit:  # the claimed jobs are ours now, whatever comes next
         try:
-            turn.next_due = store.next_due(conn, ask.job_types)
+            turn.next_due = store.next_due(conn, ask.job_types, ask.busy)
             if ask.until_empty and not turn.claimed:
                 turn.anything_soon = store.runnable_within(conn, ask.horizon, ask.job_types)
         except psycopg2.Error as e:

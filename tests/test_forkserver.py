@@ -123,3 +123,28 @@ def test_a_fork_server_that_stops_answering_is_replaced(
     assert job(conn, job_id)["retry_count"] == 0
     sup.signal(signal.SIGTERM)
     assert sup.wait() == 0, sup.log()
+
+
+SUPERVISOR_GONE = """
+import selectors, time
+from runner.job import Job, RunnerSpec
+from supervisor.spawn import ForkServer
+
+server = ForkServer(selectors.DefaultSelector())
+server.start()
+spec = RunnerSpec(Job("j1", "diag.noop"), "runner.diag:noop", parent_pid=0)
+server.request(spec)
+server.request(spec)
+time.sleep(1.0)  # their answers and exits wait, unread
+server._sock.close()  # as a dying supervisor's does: with data unread, the server sees a reset
+print(server._process.wait(10))
+"""
+
+
+def test_a_fork_server_whose_supervisor_dies_with_events_unread_exits_quietly() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", SUPERVISOR_GONE], capture_output=True,
+                          text=True, timeout=30)  # fmt: skip
+    assert (done.stdout.strip(), done.stderr) == ("0", ""), done

@@ -39,7 +39,8 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
 SELECT extract(epoch FROM greatest(min(run_at), now()) - now())::float8 AS wait
 FROM processing_jobs
 WHERE status = 'pending' AND run_at < 'infinity'
-  AND (%(all_types)s OR coalesce(job_type, 'analysis') = ANY(%(job_types)s::text[]));
+  AND (%(all_types)s OR coalesce(job_type, 'analysis') = ANY(%(job_types)s::text[]))
+  AND id <> ALL(%(busy)s::uuid[]);
 
 -- name: runnable_within
 -- Is any pending job of ours due within %(seconds)s? (--until-empty)
