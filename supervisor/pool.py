@@ -18,7 +18,7 @@ from supervisor.config import Config, Limits
 from supervisor.jobrow import ClaimedJob, Unusable
 from supervisor.logs import job_logger
 from supervisor.metrics import METRICS
-from supervisor.outcome import Kind, Verdict, decide, judge
+from supervisor.outcome import Kind, Verdict, decide, how_it_ended, judge
 from supervisor.runners import KillReason, Output, Runner, RunnerState
 from supervisor.spawn import Event, Exited, ForkServer, Refused, Started
 from supervisor.store import Outcome
@@ -108,6 +108,7 @@ class Pool:
             self._give_back(job, e)
             return
         self.starting.append(Starting(job, launch.limits, result_fd, output_fd, now, time.time()))
+        job_logger(job.id).debug("runner requested from the fork server (lease {})", job.lease)
 
     def _started(self, starting: Starting, pid: int) -> None:
         output = Output(limit=self.config.logging.output_limit_kb * 1024)
@@ -212,6 +213,7 @@ class Pool:
                 self._started(self.starting.popleft(), event.pid)
             elif isinstance(event, Refused):
                 starting = self.starting.popleft()
+                job_logger(starting.job.id).debug("the fork server refused: {}", event.error)
                 os.close(starting.result_fd)
                 os.close(starting.output_fd)
                 self._give_back(starting.job, event.error)
@@ -232,6 +234,8 @@ class Pool:
             self._record(runner.job, Verdict(Kind.RETRYABLE, message), runner)
 
     def _finish(self, runner: Runner) -> None:
+        how = "" if runner.status is None else how_it_ended(runner.status)
+        job_logger(runner.job_id).debug("runner pid {} reaped: {}", runner.pid, how or "gone")
         for fd in (runner.result_fd, runner.output_fd):
             if fd >= 0:
                 self.read(runner, fd)  # what is left; closes the fd at end of file

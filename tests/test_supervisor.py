@@ -321,6 +321,8 @@ def test_a_running_job_cancelled_in_the_database_is_killed(
     assert sup.wait() == 0
     assert status(conn, job_id) == "cancelled"
     assert "job is cancelled: killing its runner" in sup.log()
+    (attempt,) = job(conn, job_id)["attempts"]  # the cancelled attempt is on record
+    assert (attempt["outcome"], attempt["pid"]) == ("cancelled", runner)
 
 
 def test_seed_era_stuck_jobs_are_reclaimed_after_an_hour(
