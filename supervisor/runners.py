@@ -114,6 +114,15 @@ class Output:
         log.info("| {}", line.decode(errors="replace").rstrip("\r"))
 
 
+@dataclass(frozen=True)
+class FullMemory:
+    """The last PSS or USS reading of a runner's tree (`limits._full_memory`)."""
+
+    at: float  # time.monotonic()
+    rss: int  # the tree's RSS then, bytes
+    value: int  # bytes
+
+
 @dataclass
 class Runner:
     job: ClaimedJob
@@ -138,6 +147,7 @@ class Runner:
     peak_memory: int = 0
     cpu_seconds: float = 0.0
     processes: int = 1
+    full_memory: FullMemory | None = None
     descendants: dict[int, int] = field(default_factory=dict)  # pid -> start (proctree)
 
     @property
