@@ -4,6 +4,7 @@ PostgreSQL (and, for cancel, a real supervisor)."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -240,3 +241,56 @@ def test_stats_reports_counts_throughput_durations_and_failures(
     for heading in ("jobs by status", "throughput", "duration", "failures"):
         assert heading in text, heading
     assert "memory limit exceeded" in text
+
+
+def test_stats_groups_failures_with_numbers_and_ids_masked(db_url: str, conn: Connection) -> None:
+    for pid in (2480, 2516):
+        make_job(conn, status="failed", completed="1 min",
+                 error_message=f"failed: its supervisor vm pid {pid} died while running it")
+    for _ in range(2):
+        make_job(conn, status="failed", completed="1 min",
+                 error_message=f"job {uuid.uuid4()} used 1.5 GiB\nTraceback")  # fmt: skip
+    make_job(conn, status="failed", completed="1 min", error_message="boom")
+    report = json.loads(cli(db_url, "stats", "--json").stdout)
+    rows = [(f["reason"], f["jobs"]) for f in report["failures"]]
+    assert rows == [
+        ("failed: its supervisor vm pid <n> died while running it", 2),
+        ("job <id> used <n> GiB", 2),
+        ("boom", 1),
+    ]
+    example = report["failures"][0]["example"]
+    assert example in {f"failed: its supervisor vm pid {p} died while running it" for p in (2480, 2516)}
+    text = cli(db_url, "stats").stdout
+    assert "vm pid <n> died" in text and example in text
+    assert text.count("died while running it") == 2  # one row: the reason and its example
+
+
+ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$")
+TIME_LIKE = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:")
+
+
+def times(value: Any) -> list[str]:
+    """Every string in a JSON document that looks like a timestamp."""
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in times(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in times(v)]
+    return [value] if isinstance(value, str) and TIME_LIKE.match(value) else []
+
+
+def test_every_time_in_json_is_iso_8601_with_its_offset(db_url: str, conn: Connection) -> None:
+    attempts = [{"attempt": 1, "outcome": "failed", "started": "2026-11-29T01:09:38+00:00"}]
+    job_id = make_job(conn, status="failed", error_message="boom", started="2 min",
+                      completed="1 min", attempts=attempts)  # fmt: skip
+    documents = {
+        "list": cli(db_url, "jobs", "list", "--json").stdout,
+        "show": cli(db_url, "jobs", "show", job_id, "--json").stdout,
+        "stats": cli(db_url, "stats", "--hours", "2", "--json").stdout,
+    }
+    for name, text in documents.items():
+        found = times(json.loads(text))
+        assert found, name
+        for moment in found:
+            assert ISO_WITH_OFFSET.match(moment), (name, moment)
+    shown = json.loads(documents["show"])
+    assert {"created_at", "started_at", "completed_at", "updated_at", "run_at"} <= set(shown)

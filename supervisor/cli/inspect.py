@@ -20,8 +20,13 @@ RUNNER_HEADERS = ("JOB", "TYPE", "PID", "ELAPSED", "MEMORY MB", "PEAK MB", "CPU"
 @cli.command()
 @config_option
 @click.option("--host", help="Only the supervisors of this host.")
-@click.option("--all", "include_stopped", is_flag=True, help="Also those that stopped.")
-@click.option("--watch", type=click.FloatRange(min=0.1), metavar="SECONDS", help="Refresh.")
+@click.option("--all", "include_stopped", is_flag=True, help="Also those that stopped or died.")
+@click.option(
+    "--watch",
+    type=click.FloatRange(0.1, 86400),
+    metavar="SECONDS",
+    help="Print again every SECONDS until Ctrl-C.",
+)
 @json_option
 def ps(host: str | None, include_stopped: bool, watch: float | None, as_json: bool) -> None:
     """Every supervisor and its runners, on every host.
@@ -106,7 +111,9 @@ def _ps_summary(workers: list[dict[str, Any]]) -> str:
 
 @cli.command()
 @config_option
-@click.option("--hours", type=click.IntRange(min=1), default=24, show_default=True)
+@click.option(
+    "--hours", type=click.IntRange(1, 24 * 3660), default=24, help="Report on the last HOURS."
+)
 @json_option
 def stats(hours: int, as_json: bool) -> None:
     """Jobs by status and retry count, throughput per hour, durations per type, failures."""
@@ -139,9 +146,10 @@ def _stats_text(found: dict[str, Any]) -> str:
              for d in found["durations"]],
         ),
         _section(
-            f"failures, last {hours} h, by first line of the error",
-            ("JOBS", "LAST", "REASON"),
-            [(f["jobs"], f"{f['last']:%Y-%m-%d %H:%M}", first_line(f["reason"], 100))
+            f"failures, last {hours} h, by first line of the error (numbers and ids as <n>, <id>)",
+            ("JOBS", "LAST", "REASON", "EXAMPLE"),
+            [(f["jobs"], f"{f['last']:%Y-%m-%d %H:%M}", first_line(f["reason"], 60),
+              first_line(f["example"], 60) if f["example"] != f["reason"] else "")
              for f in found["failures"]],
         ),
     ]  # fmt: skip

@@ -2,6 +2,8 @@
 -- Each starts with `-- name: <name>`; values are always parameters (%(name)s).
 -- The seed's created_at/started_at/completed_at are TIMESTAMP (no time zone) written in the
 -- session's zone, so they are compared with `localtimestamp`; run_at (TIMESTAMPTZ) with now().
+-- What a command prints casts them to TIMESTAMPTZ (in the same session zone), so that JSON
+-- shows every time in ISO 8601 with its offset.
 
 -- name: list_jobs
 -- Newest first, filtered on the way; a page starts after the keyset (%(after_at)s,
@@ -11,7 +13,8 @@
 SELECT j.id::text AS id, coalesce(j.job_type, 'analysis') AS job_type, j.status,
        left(j.business_description, 200) AS description,
        coalesce(j.retry_count, 0) AS retry_count, j.priority,
-       j.created_at, j.started_at, j.completed_at, j.run_at,
+       j.created_at::timestamptz AS created_at, j.started_at::timestamptz AS started_at,
+       j.completed_at::timestamptz AS completed_at, j.run_at,
        extract(epoch FROM localtimestamp - j.created_at)::float8 AS age,
        extract(epoch FROM coalesce(j.completed_at, localtimestamp) - j.started_at)::float8
            AS duration,
@@ -27,10 +30,28 @@ WHERE (%(status)s::text IS NULL OR j.status = %(status)s)
 ORDER BY j.created_at DESC, j.id DESC
 LIMIT %(limit)s;
 
+-- name: ids_in_range
+-- The jobs a short id names (`jobsup jobs show 1f64f4c9`): its prefix padded with 0s and fs
+-- bounds a range of the primary key, which orders uuids as their hex text. Three at most:
+-- one is the answer, two or more an ambiguous prefix.
+SELECT id::text FROM processing_jobs
+WHERE id BETWEEN %(low)s::uuid AND %(high)s::uuid
+ORDER BY id
+LIMIT 3;
+
+-- name: enqueued
+-- What `jobsup enqueue --json` echoes of the job it just inserted. Primary key.
+SELECT id::text AS id, coalesce(job_type, 'analysis') AS type, priority, run_at
+FROM processing_jobs WHERE id = %(id)s;
+
 -- name: show_job
 -- One job with every column (to_jsonb: columns added later show up too), its file, its
 -- owner and how many insights it has. Primary key; insights by jobsup_insights_job.
-SELECT to_jsonb(j) AS job, f.file_path, f.original_name,
+SELECT to_jsonb(j) || jsonb_build_object(
+           'created_at', j.created_at::timestamptz, 'started_at', j.started_at::timestamptz,
+           'completed_at', j.completed_at::timestamptz, 'updated_at', j.updated_at::timestamptz
+       ) AS job,
+       f.file_path, f.original_name,
        w.host AS worker_host, w.pid AS worker_pid, w.state AS worker_state,
        (SELECT count(*) FROM insights i WHERE i.job_id = j.id) AS insights_count
 FROM processing_jobs j
@@ -132,7 +153,7 @@ ORDER BY 1, 2;
 -- name: throughput
 -- The seed's "job throughput": jobs ended per hour over the last %(hours)s hours, empty hours
 -- included. Index: jobsup_jobs_completed (completed_at).
-SELECT h.hour,
+SELECT h.hour::timestamptz AS hour,
        count(j.id) FILTER (WHERE j.status = 'completed') AS completed,
        count(j.id) FILTER (WHERE j.status = 'failed') AS failed
 FROM generate_series(date_trunc('hour', localtimestamp - make_interval(hours => %(hours)s - 1)),
@@ -158,12 +179,20 @@ GROUP BY 1
 ORDER BY 1;
 
 -- name: failures
--- Jobs failed in the last %(hours)s hours, grouped by the first line of their error.
--- Index: jobsup_jobs_completed.
-SELECT coalesce(split_part(error_message, E'\n', 1), '(no message)') AS reason,
-       count(*) AS jobs, max(completed_at) AS last
-FROM processing_jobs
-WHERE status = 'failed' AND completed_at > localtimestamp - make_interval(hours => %(hours)s)
+-- Jobs failed in the last %(hours)s hours, grouped by the first line of their error with ids
+-- and numbers masked ("supervisor vm pid <n> died" for every pid), with one real line as an
+-- example. Index: jobsup_jobs_completed.
+WITH failed AS (
+    SELECT coalesce(split_part(error_message, E'\n', 1), '(no message)') AS line, completed_at
+    FROM processing_jobs
+    WHERE status = 'failed' AND completed_at > localtimestamp - make_interval(hours => %(hours)s)
+)
+SELECT regexp_replace(
+           regexp_replace(line, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
+                          '<id>', 'gi'),
+           '[0-9]+(\.[0-9]+)?', '<n>', 'g') AS reason,
+       count(*) AS jobs, max(completed_at)::timestamptz AS last, max(line) AS example
+FROM failed
 GROUP BY 1
 ORDER BY 2 DESC, 1
 LIMIT %(limit)s;
