@@ -294,3 +294,50 @@ def test_every_time_in_json_is_iso_8601_with_its_offset(db_url: str, conn: Conne
             assert ISO_WITH_OFFSET.match(moment), (name, moment)
     shown = json.loads(documents["show"])
     assert {"created_at", "started_at", "completed_at", "updated_at", "run_at"} <= set(shown)
+
+
+def test_every_command_taking_a_job_id_accepts_a_unique_prefix(
+    db_url: str, conn: Connection
+) -> None:
+    twins = ["1f64f4c9-4880-4e24-ae8a-4fe77429b723", "1f64f4c9-4881-4e24-ae8a-4fe77429b723"]
+    failed = "2a000000-0000-4000-8000-000000000001"
+    for job_id in twins:
+        make_job(conn, id=job_id)
+    make_job(conn, id=failed, status="failed", error_message="boom")
+    shown = cli(db_url, "jobs", "show", "1F64F4C9-4880", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["id"] == twins[0]
+    assert json.loads(cli(db_url, "jobs", "show", "1f64f4c94881", "--json").stdout)["id"] == twins[1]
+    retried = cli(db_url, "jobs", "retry", failed[:8])
+    assert retried.stdout.strip() == f"retried {failed} (was failed)", retried.stderr
+    cancelled = cli(db_url, "jobs", "cancel", twins[1][:13], failed[:9])
+    assert f"cancelled {twins[1]} (was pending)" in cancelled.stdout, cancelled.stderr
+    assert f"cancelled {failed} (was pending)" in cancelled.stdout
+    for args, message in [
+        (("show", "1f64f4c9"), "jobsup: job id prefix 1f64f4c9 is ambiguous: "
+                              f"{twins[0]}, {twins[1]}; give more of the id"),
+        (("cancel", "1f64f4c9"), "ambiguous"),
+        (("retry", "2b000000"), "jobsup: no job id starts with 2b000000: `jobsup jobs list` "
+                                "shows the ids"),
+    ]:  # fmt: skip
+        result = cli(db_url, "jobs", *args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    short = cli(db_url, "jobs", "show", "1f64f4c")
+    assert short.returncode == 2 and "first 8 characters or more" in short.stderr
+    assert status(conn, twins[0]) == "pending"
+
+
+def test_show_cuts_a_huge_description_unless_details(db_url: str, conn: Connection) -> None:
+    description = "Why did sales drop? " + "x" * 10_000_000
+    job_id = make_job(conn, business_description=description)
+    shown = cli(db_url, "jobs", "show", job_id)
+    assert shown.returncode == 0, shown.stderr
+    assert len(shown.stdout) < 5000
+    assert "description  Why did sales drop? xxx" in shown.stdout
+    assert "… (10,000,020 characters; --details prints them all)" in shown.stdout
+    full = cli(db_url, "jobs", "show", job_id, "--details").stdout
+    assert description in full
+    assert json.loads(cli(db_url, "jobs", "show", job_id, "--json").stdout)[
+        "business_description"
+    ] == description

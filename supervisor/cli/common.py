@@ -66,7 +66,7 @@ def _kind(mode: int) -> str:
 
 
 MIN_PREFIX = 8
-_ID_PREFIX = re.compile(r"^[0-9a-f]{8}(?:-?[0-9a-f]){0,24}$")
+_ID_PREFIX = re.compile(r"^[0-9a-f]{8}(?:-?[0-9a-f]){0,24}-?$")
 
 
 class JobId(click.ParamType[str]):
