@@ -154,12 +154,20 @@ def cancel(conn: Connection, job_ids: Sequence[str]) -> list[Change]:
     with transaction(conn), conn.cursor() as cur:
         cur.execute(SQL["cancel"], {"ids": list(job_ids), "why": why})
         changed = [
-            Change(
-                job_id, was, "cancelled", f"runner on {host} pid {pid} is killed" if host else ""
-            )
-            for job_id, was, host, pid in cur.fetchall()
+            Change(job_id, was, "cancelled", _killed(host, pid, runner_pid))
+            for job_id, was, host, pid, runner_pid in cur.fetchall()
         ]
     return changed + _unchanged(conn, job_ids, {c.id for c in changed})
+
+
+def _killed(host: str | None, supervisor_pid: int | None, runner_pid: int | None) -> str:
+    """Who kills the runner of a cancelled job ('' for a job no supervisor held)."""
+    if host is None:
+        return ""
+    # The supervisor records a runner's pid with its next heartbeat: a runner that has just
+    # started has none yet.
+    runner = f"pid {runner_pid}" if runner_pid else "pid not recorded yet"
+    return f"runner on {host}, {runner}, is killed by its supervisor, pid {supervisor_pid}"
 
 
 @dataclass(frozen=True)

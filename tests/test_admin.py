@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import uuid
 from pathlib import Path
 from typing import Any
@@ -145,15 +146,30 @@ def test_cancel_kills_a_job_running_in_another_supervisor(
     job_id = add_job(conn, "sleep", seconds=120)
     sup = supervisors.start(db_url, write_config(tmp_path))
     runner = wait_for(sup.runner_pids)[0]
-    wait_for(lambda: status(conn, job_id) == "processing")
+    pid = "SELECT runner_pid FROM processing_jobs WHERE id = %s"
+    wait_for(lambda: scalar(conn, pid, job_id) == runner)  # recorded with a heartbeat
     result = cli(db_url, "jobs", "cancel", job_id)
     assert result.returncode == 0, result.stderr
-    assert f"cancelled {job_id} (was processing; runner on " in result.stdout
-    assert f"pid {sup.pid} is killed" in result.stdout
+    assert result.stdout.strip() == (
+        f"cancelled {job_id} (was processing; runner on {socket.gethostname()}, pid {runner}, "
+        f"is killed by its supervisor, pid {sup.pid})"
+    )
     wait_for(lambda: not alive(runner), timeout=20)
     wait_for(lambda: "job is cancelled: killing its runner" in sup.log())
     assert sup.proc.poll() is None  # the supervisor goes on
     assert status(conn, job_id) == "cancelled"
+
+
+def test_cancel_of_a_job_whose_runner_pid_is_not_recorded_yet_says_so(
+    db_url: str, conn: Connection
+) -> None:
+    owner = add_worker(conn, "1 second")
+    job_id = make_job(conn, status="processing", worker_id=owner, started="1 second")
+    result = cli(db_url, "jobs", "cancel", job_id)
+    assert result.stdout.strip() == (
+        f"cancelled {job_id} (was processing; runner on elsewhere, pid not recorded yet, "
+        "is killed by its supervisor, pid 4242)"
+    ), result.stderr
 
 
 def add_worker(conn: Connection, heartbeat_ago: str, state: str = "running") -> str:

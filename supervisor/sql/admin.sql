@@ -94,7 +94,7 @@ RETURNING j.id::text, target.status AS was;
 -- owner's late write-back is refused by its ownership guard (status = 'processing').
 -- Primary key; FOR UPDATE waits out a write-back in flight, then re-checks the status.
 WITH target AS (
-    SELECT j.id, j.status, w.host, w.pid
+    SELECT j.id, j.status, j.runner_pid, w.host, w.pid
     FROM processing_jobs j LEFT JOIN jobsup_workers w ON w.id = j.worker_id
     WHERE j.id = ANY(%(ids)s::uuid[]) AND j.status IN ('pending', 'processing')
     FOR UPDATE OF j
@@ -104,7 +104,7 @@ SET status = 'cancelled', completed_at = localtimestamp, updated_at = localtimes
     error_message = %(why)s
 FROM target
 WHERE j.id = target.id
-RETURNING j.id::text, target.status AS was, target.host, target.pid;
+RETURNING j.id::text, target.status AS was, target.host, target.pid, target.runner_pid;
 
 -- name: prune_batch
 -- The next batch of finished jobs to delete, oldest first. Index: jobsup_jobs_completed
