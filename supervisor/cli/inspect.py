@@ -15,6 +15,7 @@ from supervisor.durations import human
 
 SUPERVISOR_HEADERS = ("HOST", "PID", "STATE", "SLOTS", "UPTIME", "HEARTBEAT", "VERSION", "ID")
 RUNNER_HEADERS = ("JOB", "TYPE", "PID", "ELAPSED", "MEMORY MB", "PEAK MB", "CPU", "ATTEMPT")
+DASH = "–"  # a figure the supervisor has not sampled yet
 
 
 @cli.command()
@@ -31,7 +32,9 @@ RUNNER_HEADERS = ("JOB", "TYPE", "PID", "ELAPSED", "MEMORY MB", "PEAK MB", "CPU"
 def ps(host: str | None, include_stopped: bool, watch: float | None, as_json: bool) -> None:
     """Every supervisor and its runners, on every host.
 
-    A supervisor whose heartbeat is older than [supervisor] stale_after shows as dead.
+    A supervisor whose heartbeat is older than [supervisor] stale_after, or on this host
+    with its process gone, shows as dead. A job started since the last heartbeat shows at
+    once, its figures as – until the next.
     """
     cfg = load_config()
     with database(cfg) as conn:
@@ -86,16 +89,21 @@ def _supervisor_row(w: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _runner_row(r: dict[str, Any]) -> tuple[Any, ...]:
-    limit = r.get("memory_limit_mb")
-    memory = f"{r.get('rss_mb', '-')}/{limit}" if limit else str(r.get("rss_mb", "-"))
-    if r.get("memory_metric", "rss") != "rss":  # pss or uss: say which
+    """A held job's row: figures from the last heartbeat, DASH for a job started since."""
+    rss, limit = r.get("rss_mb"), r.get("memory_limit_mb")
+    memory = DASH if rss is None else f"{rss}/{limit}" if limit else str(rss)
+    if rss is not None and r.get("memory_metric", "rss") != "rss":  # pss or uss: say which
         memory += f" {r['memory_metric']}"
-    cpu = f"{r['cpu_percent']:.0f}%" if r.get("cpu_percent") is not None else None
-    attempt = f"{r.get('attempt', '?')}/{r.get('max_attempts', '?')}"
+    cpu = DASH if r.get("cpu_percent") is None else f"{r['cpu_percent']:.0f}%"
+    attempt = f"{r.get('attempt', '?')}/{r.get('max_attempts') or DASH}"
     return (
-        r.get("job_id"), r.get("job_type"), r.get("pid"), human(r.get("elapsed")), memory,
-        r.get("peak_rss_mb"), cpu, attempt,
+        r.get("job_id"), r.get("job_type"), r.get("pid") or DASH, human(r.get("elapsed")),
+        memory, _or_dash(r.get("peak_rss_mb")), cpu, attempt,
     )  # fmt: skip
+
+
+def _or_dash(value: Any) -> Any:
+    return DASH if value is None else value
 
 
 def _ps_summary(workers: list[dict[str, Any]]) -> str:

@@ -198,16 +198,28 @@ ORDER BY 2 DESC, 1
 LIMIT %(limit)s;
 
 -- name: workers
--- Every supervisor on every host, for `jobsup ps`: one small table (rows of supervisors gone
--- for a day are deleted by forget_workers), read whole.
-SELECT id::text, host, pid, state, slots, running, version, config_path, job_types,
-       extract(epoch FROM now() - started_at)::float8 AS uptime,
-       extract(epoch FROM now() - heartbeat_at)::float8 AS heartbeat_age,
-       runners
-FROM jobsup_workers
-WHERE (%(all)s OR state <> 'stopped')
-  AND (%(host)s::text IS NULL OR host = %(host)s)
-ORDER BY host, started_at;
+-- Every supervisor on every host, for `jobsup ps`, with the jobs the database says each holds
+-- now: its runners' figures come with its heartbeat, so a job started since then has none
+-- yet, but is shown. One small table (rows of supervisors gone for a day are deleted by
+-- forget_workers), read whole; each one's jobs by jobsup_jobs_owner (worker_id).
+SELECT w.id::text, w.host, w.host_key, w.pid, w.process_started, w.state, w.slots,
+       w.version, w.config_path, w.job_types,
+       extract(epoch FROM now() - w.started_at)::float8 AS uptime,
+       extract(epoch FROM now() - w.heartbeat_at)::float8 AS heartbeat_age,
+       w.runners, coalesce(held.jobs, '[]') AS held
+FROM jobsup_workers w
+LEFT JOIN LATERAL (
+    SELECT jsonb_agg(jsonb_build_object(
+               'job_id', j.id::text, 'job_type', coalesce(j.job_type, 'analysis'),
+               'pid', j.runner_pid, 'attempt', coalesce(j.retry_count, 0) + 1,
+               'elapsed', extract(epoch FROM localtimestamp - j.started_at)::float8)
+           ORDER BY j.started_at) AS jobs
+    FROM processing_jobs j
+    WHERE j.worker_id = w.id AND j.status = 'processing'
+) held ON true
+WHERE (%(all)s OR w.state <> 'stopped')
+  AND (%(host)s::text IS NULL OR w.host = %(host)s)
+ORDER BY w.host, w.started_at;
 
 -- name: worker_of_pid
 -- The live row of the supervisor with %(pid)s on this host (`jobsup stop`, `jobsup status`).
