@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from supervisor import __version__, config
+from supervisor import __version__, config, control
 from supervisor.db import Connection, close_quietly, connect_config
 from supervisor.errors import JobsupError
 
@@ -63,7 +63,7 @@ def application_name() -> str:
     (never matched by the seed's `LIKE '%job_cron%'`, which counts supervisors)."""
     ctx = click.get_current_context(silent=True)
     command = ctx.command_path.partition(" ")[2] if ctx else ""
-    return f"jobsup-cli {command}".rstrip()
+    return f"{control.CLI} {command}".rstrip()
 
 
 def not_yet_available(name: str) -> None:

@@ -1,4 +1,5 @@
-"""`jobsup start | stop | status | install-systemd`: run and control the supervisor."""
+"""`jobsup start | stop | status | healthcheck | install-systemd`: run and control the
+supervisor."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ from pathlib import Path
 import click
 from loguru import logger
 
-from supervisor import config_rules, control, daemon, logs, pidfile, systemd
-from supervisor.cli import CONFIG_KEY, cli, config_option, json_option, load_config, print_json
+from supervisor import config_rules, control, daemon, health, logs, pidfile, systemd
+from supervisor.cli import (
+    CONFIG_KEY,
+    application_name,
+    cli,
+    config_option,
+    json_option,
+    load_config,
+    print_json,
+)
 from supervisor.cli.common import COUNT, MOST_SECONDS
 from supervisor.config import Config
 from supervisor.durations import human
@@ -130,7 +139,7 @@ def stop(timeout: float | None, now: bool, as_json: bool) -> None:
     Exit status 1 when it is still running after that.
     """
     cfg = load_config()
-    stopped = control.stop(cfg, now, timeout)
+    stopped = control.stop(cfg, now, timeout, application_name())
     if as_json:
         print_json(stopped.as_dict() if stopped else None)
     elif stopped is None:
@@ -152,13 +161,31 @@ def status(as_json: bool) -> None:
 
     Exit status 0 when one runs, 3 when none does (like `systemctl status`).
     """
-    found = control.status(load_config())
+    found = control.status(load_config(), application_name())
     if as_json:
         print_json(found.as_dict())
     else:
         click.echo(_status_text(found))
     if not found.running:
         raise SystemExit(EXIT_NOT_RUNNING)
+
+
+@cli.command()
+@config_option
+@json_option
+def healthcheck(as_json: bool) -> None:
+    """Is this state directory's supervisor alive, heartbeating, its database reachable.
+
+    For Docker HEALTHCHECK and Kubernetes exec probes: exit status 0 when it is, 1 when not,
+    with the reason in one line. Unhealthy after three missed heartbeats (or stale_after).
+    """
+    found = health.check(load_config(), application_name())
+    if as_json:
+        print_json(found.as_dict())
+    else:
+        click.echo(f"{'healthy' if found.ok else 'unhealthy'}: {found.reason}")
+    if not found.ok:
+        raise SystemExit(1)
 
 
 def _status_text(found: control.Status) -> str:

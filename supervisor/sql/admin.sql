@@ -222,8 +222,10 @@ WHERE (%(all)s OR w.state <> 'stopped')
 ORDER BY w.host, w.started_at;
 
 -- name: worker_of_pid
--- The live row of the supervisor with %(pid)s on this host (`jobsup stop`, `jobsup status`).
-SELECT id::text, state, slots, running
+-- The live row of the supervisor with %(pid)s on this host (`jobsup stop`, `status`,
+-- `healthcheck`).
+SELECT id::text, state, slots, running,
+       extract(epoch FROM now() - heartbeat_at)::float8 AS heartbeat_age
 FROM jobsup_workers
 WHERE host_key = %(host_key)s AND pid = %(pid)s AND state IN ('running', 'draining')
 ORDER BY started_at DESC
