@@ -86,7 +86,9 @@ def start(
             log_level=level,
             overrides={k: v for k, v in overrides.items() if v is not None},
         )
-        raise SystemExit(Supervisor(cfg, options, resolve_url(cfg)).run())
+        supervisor = Supervisor(cfg, options, resolve_url(cfg))
+        logs.set_supervisor(supervisor.me.id)
+        raise SystemExit(supervisor.run())
 
 
 @contextmanager
