@@ -46,7 +46,7 @@ def _resolve(conn: Connection, prefix: str) -> str:
     bounds = {"low": digits.ljust(32, "0"), "high": digits.ljust(32, "f")}
     with conn.cursor() as cur:
         cur.execute(SQL["ids_in_range"], bounds)
-        found = [job_id for (job_id,) in cur.fetchall()]
+        found: list[str] = [job_id for (job_id,) in cur.fetchall()]
     if not found:
         raise JobsupError(f"no job id starts with {prefix}: `jobsup jobs list` shows the ids")
     if len(found) > 1:

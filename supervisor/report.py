@@ -96,11 +96,12 @@ def _runners(
     runners = []
     for job in held:
         found = figures.get(job["job_id"])
-        if found is None:
-            elapsed = None if job["elapsed"] is None else round(job["elapsed"], 1)
-            runners.append(job | {"elapsed": elapsed} | dict.fromkeys(("max_attempts", *FIGURES)))
-        else:
-            runners.append(_runner(found, since_heartbeat) | {"pid": found.get("pid") or job["pid"]})
+        if found is not None:
+            pid = found.get("pid") or job["pid"]
+            runners.append(_runner(found, since_heartbeat) | {"pid": pid})
+            continue
+        elapsed = None if job["elapsed"] is None else round(job["elapsed"], 1)
+        runners.append(job | {"elapsed": elapsed} | dict.fromkeys(("max_attempts", *FIGURES)))
     return runners
 
 

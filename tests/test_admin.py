@@ -261,8 +261,12 @@ def test_stats_reports_counts_throughput_durations_and_failures(
 
 def test_stats_groups_failures_with_numbers_and_ids_masked(db_url: str, conn: Connection) -> None:
     for pid in (2480, 2516):
-        make_job(conn, status="failed", completed="1 min",
-                 error_message=f"failed: its supervisor vm pid {pid} died while running it")
+        make_job(
+            conn,
+            status="failed",
+            completed="1 min",
+            error_message=f"failed: its supervisor vm pid {pid} died while running it",
+        )
     for _ in range(2):
         make_job(conn, status="failed", completed="1 min",
                  error_message=f"job {uuid.uuid4()} used 1.5 GiB\nTraceback")  # fmt: skip
@@ -275,7 +279,9 @@ def test_stats_groups_failures_with_numbers_and_ids_masked(db_url: str, conn: Co
         ("boom", 1),
     ]
     example = report["failures"][0]["example"]
-    assert example in {f"failed: its supervisor vm pid {p} died while running it" for p in (2480, 2516)}
+    assert example in {
+        f"failed: its supervisor vm pid {p} died while running it" for p in (2480, 2516)
+    }
     text = cli(db_url, "stats").stdout
     assert "vm pid <n> died" in text and example in text
     assert text.count("died while running it") == 2  # one row: the reason and its example
@@ -323,7 +329,9 @@ def test_every_command_taking_a_job_id_accepts_a_unique_prefix(
     shown = cli(db_url, "jobs", "show", "1F64F4C9-4880", "--json")
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["id"] == twins[0]
-    assert json.loads(cli(db_url, "jobs", "show", "1f64f4c94881", "--json").stdout)["id"] == twins[1]
+    assert (
+        json.loads(cli(db_url, "jobs", "show", "1f64f4c94881", "--json").stdout)["id"] == twins[1]
+    )
     retried = cli(db_url, "jobs", "retry", failed[:8])
     assert retried.stdout.strip() == f"retried {failed} (was failed)", retried.stderr
     cancelled = cli(db_url, "jobs", "cancel", twins[1][:13], failed[:9])
@@ -354,6 +362,7 @@ def test_show_cuts_a_huge_description_unless_details(db_url: str, conn: Connecti
     assert "… (10,000,020 characters; --details prints them all)" in shown.stdout
     full = cli(db_url, "jobs", "show", job_id, "--details").stdout
     assert description in full
-    assert json.loads(cli(db_url, "jobs", "show", job_id, "--json").stdout)[
-        "business_description"
-    ] == description
+    assert (
+        json.loads(cli(db_url, "jobs", "show", job_id, "--json").stdout)["business_description"]
+        == description
+    )

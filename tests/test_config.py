@@ -165,8 +165,8 @@ def test_the_start_command_refuses_a_bad_value_with_exit_2(tmp_path: Path) -> No
     result = jobsup("start", "-c", str(path))
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"jobsup: {path}: [logging] rotation: expected a size (\"100 MB\"), an interval "
-        f"(\"1 day\"), a time (\"00:00\") or a weekday (\"sunday\"), got 'banana'"
+        f'jobsup: {path}: [logging] rotation: expected a size ("100 MB"), an interval '
+        f'("1 day"), a time ("00:00") or a weekday ("sunday"), got \'banana\''
     ]
 
 
@@ -223,9 +223,11 @@ def test_a_reload_with_a_value_that_breaks_the_loop_keeps_the_old_config(
     }
     for line, message in broken.items():
         bad = line.replace("3.0", "0.6").replace("30.0", "0")
-        config_path.write_text(good.replace("concurrency = 2", "concurrency = 3").replace(line, bad))
+        config_path.write_text(
+            good.replace("concurrency = 2", "concurrency = 3").replace(line, bad)
+        )
         sup.signal(signal.SIGHUP)
-        wait_for(lambda: message in sup.log())
+        wait_for(lambda message=message: message in sup.log())
     assert sup.log().count("keeping the running configuration") == 2
     slots = "SELECT slots FROM jobsup_workers WHERE pid = %s"
     beat = "SELECT heartbeat_at FROM jobsup_workers WHERE pid = %s"

@@ -53,9 +53,10 @@ def test_json_lines_are_flat_objects_with_the_fields_shippers_index(
     assert plain == {"time": plain["time"], "level": "WARNING", "message": "no job here",
                      "supervisor": "3c1d0a6e-worker"}  # fmt: skip
     assert failed["job"] == "j-2" and failed["message"] == "handler failed"
-    assert failed["exception"].startswith("Traceback") and "RuntimeError: bad row 7" in failed[
-        "exception"
-    ]
+    assert (
+        failed["exception"].startswith("Traceback")
+        and "RuntimeError: bad row 7" in failed["exception"]
+    )
 
 
 def test_text_lines_name_the_job(tmp_path: Path, restore_logging: None) -> None:

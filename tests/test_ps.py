@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from psycopg2.extras import Json
 
 from supervisor.cli import cli
+from supervisor.cli.inspect import DASH
 from supervisor.db import Connection
 from tests.conftest import JOBSUP, jobsup
 from tests.processes import Supervisors, add_job, scalar, wait_for, write_config
@@ -140,7 +141,9 @@ def test_ps_shows_a_job_started_since_the_last_heartbeat_at_once(
 ) -> None:
     slow = "heartbeat_interval = 0.5\nstale_after = 3.0"
     config = write_config(tmp_path)
-    config.write_text(config.read_text().replace(slow, "heartbeat_interval = 60\nstale_after = 180"))
+    config.write_text(
+        config.read_text().replace(slow, "heartbeat_interval = 60\nstale_after = 180")
+    )
     sup = supervisors.start(db_url, config)
     sup.wait_registered(conn)
     job_id = add_job(conn, "sleep", seconds=120)
@@ -153,7 +156,8 @@ def test_ps_shows_a_job_started_since_the_last_heartbeat_at_once(
     assert runner["rss_mb"] is None and runner["elapsed"] < 60  # no heartbeat since
     text = jobsup("ps", env={"DATABASE_URL": db_url}).stdout
     line = next(line for line in text.splitlines() if job_id in line)
-    assert line.split()[1:] == ["diag.sleep", "–", line.split()[3], "–", "–", "–", "1/–"], line
+    figures = line.split()[1:]
+    assert figures == ["diag.sleep", DASH, figures[2], DASH, DASH, DASH, f"1/{DASH}"], line
     assert "1/2 slots busy" in text
     sup.signal(signal.SIGQUIT)
     sup.wait()

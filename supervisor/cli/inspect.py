@@ -15,7 +15,7 @@ from supervisor.durations import human
 
 SUPERVISOR_HEADERS = ("HOST", "PID", "STATE", "SLOTS", "UPTIME", "HEARTBEAT", "VERSION", "ID")
 RUNNER_HEADERS = ("JOB", "TYPE", "PID", "ELAPSED", "MEMORY MB", "PEAK MB", "CPU", "ATTEMPT")
-DASH = "–"  # a figure the supervisor has not sampled yet
+DASH = "\u2013"  # an en dash: a figure the supervisor has not sampled yet
 
 
 @cli.command()
@@ -34,7 +34,7 @@ def ps(host: str | None, include_stopped: bool, watch: float | None, as_json: bo
 
     A supervisor whose heartbeat is older than [supervisor] stale_after, or on this host
     with its process gone, shows as dead. A job started since the last heartbeat shows at
-    once, its figures as – until the next.
+    once, its figures as a dash until the next.
     """
     cfg = load_config()
     with database(cfg) as conn:
