@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -54,7 +53,7 @@ def _watch(snapshot: Any, seconds: float, as_json: bool) -> None:
         while True:
             found = snapshot()
             if as_json:
-                click.echo(json.dumps(found, default=str))
+                print_json(found, indent=None)
             else:
                 click.clear()
                 click.echo(f"every {seconds:g} s, {time.strftime('%H:%M:%S')}  (Ctrl-C to stop)")
