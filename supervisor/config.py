@@ -218,7 +218,6 @@ def _build_config(path: Path | None, data: Mapping[str, Any], where: str) -> Con
     sections = {
         name: _build(cls, data.get(name, {}), where, f"[{name}]") for name, cls in SECTIONS.items()
     }
-    _check_supervisor(sections["supervisor"], where)
     job_types = _build_job_types(data.get("job_types", {}), sections["limits"], where)
     return Config(path=path, job_types=job_types, **sections)
 
@@ -237,16 +236,6 @@ def _build_job_types(tables: Mapping[str, Any], limits: Limits, where: str) -> d
             )
         job_types[name] = JobType(handler, _build(Limits, table, where, label, base=limits))
     return job_types
-
-
-def _check_supervisor(sup: SupervisorConfig, where: str) -> None:
-    """Rules between [supervisor] keys."""
-    if sup.lease_timeout and sup.lease_timeout >= sup.stale_after:
-        raise ConfigError(
-            f"{where}: [supervisor] lease_timeout ({sup.lease_timeout:g}) must be below "
-            f"stale_after ({sup.stale_after:g}): a supervisor cut off from the database must "
-            "stop its runners before its peers may reclaim their jobs"
-        )
 
 
 def _is_handler_path(path: str) -> bool:

@@ -83,6 +83,17 @@ def _stale_after(cfg: Config) -> str | None:
     return None
 
 
+def _lease_timeout(cfg: Config) -> str | None:
+    sup = cfg.supervisor
+    if sup.lease_timeout and sup.lease_timeout >= sup.stale_after:
+        return (
+            f"[supervisor] lease_timeout ({sup.lease_timeout:g}) must be below stale_after "
+            f"({sup.stale_after:g}): a supervisor cut off from the database must stop its "
+            "runners before its peers may reclaim their jobs"
+        )
+    return None
+
+
 def _time_limits(cfg: Config) -> str | None:
     for label, limits in _limits(cfg):
         soft, hard = limits.soft_time_limit, limits.time_limit
@@ -125,6 +136,7 @@ def _rotation(cfg: Config) -> str | None:
 RULES: list[Callable[[Config], str | None]] = [
     _least,
     _stale_after,
+    _lease_timeout,
     _time_limits,
     _served_types,
     _rotation,

@@ -33,8 +33,8 @@ class Health:
 
 def overdue(sup: SupervisorConfig) -> float:
     """Seconds without a heartbeat after which a supervisor is unhealthy: three heartbeats
-    missed, or stale_after if that comes first (peers then take its jobs)."""
-    return min(sup.stale_after, 3 * sup.heartbeat_interval)
+    missed, or its lease timeout if that comes first (it then stops claiming)."""
+    return min(sup.lease_after, 3 * sup.heartbeat_interval)
 
 
 def check(cfg: Config, application_name: str = control.CLI) -> Health:

@@ -134,6 +134,10 @@ def test_mistakes_name_file_key_and_problem(tmp_path: Path, text: str, message: 
             "'analysis'?)",
         ),
         ('[logging]\nrotation = "banana"\n', "[logging] rotation: expected a size"),
+        (
+            "[supervisor]\nlease_timeout = 60\n",
+            "[supervisor] lease_timeout (60) must be below stale_after (60)",
+        ),
     ],
 )
 def test_values_that_would_break_the_loop_are_refused(

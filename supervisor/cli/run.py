@@ -179,7 +179,7 @@ def healthcheck(as_json: bool) -> None:
     """Is this state directory's supervisor alive, heartbeating, its database reachable.
 
     For Docker HEALTHCHECK and Kubernetes exec probes: exit status 0 when it is, 1 when not,
-    with the reason in one line. Unhealthy after three missed heartbeats (or stale_after).
+    with the reason in one line. Unhealthy after three missed heartbeats (or lease_timeout).
     """
     found = health.check(load_config(), application_name())
     if as_json:
