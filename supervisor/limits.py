@@ -79,16 +79,20 @@ def measure(runner: Runner, snap: proctree.Snapshot, now: float | None = None) -
     runner.descendants.update({p.pid: p.start for p in tree[1:]})
     runner.processes = len(tree)
     runner.cpu_seconds = max(runner.cpu_seconds, sum(p.cpu for p in tree))
-    memory = sum(p.rss for p in tree)
+    rss = sum(p.rss for p in tree)
+    memory, metric = rss, "rss"
     limit = runner.limits.memory_mb * MB
-    if runner.limits.memory_metric != "rss" and limit and memory >= limit * NEAR:
-        memory = _full_memory(runner, tree, memory, time.monotonic() if now is None else now)
-    runner.memory = memory
+    if runner.limits.memory_metric != "rss" and limit and rss >= limit * NEAR:
+        full = _full_memory(runner, tree, rss, time.monotonic() if now is None else now)
+        if full:  # else unreadable: RSS, the upper bound, stands
+            memory, metric = full, runner.limits.memory_metric
+    runner.memory, runner.memory_metric = memory, metric
     runner.peak_memory = max(runner.peak_memory, memory)
 
 
 def _full_memory(runner: Runner, tree: list[proctree.Proc], rss: int, now: float) -> int:
-    """The tree's PSS or USS: read, or the last reading while it can stand for it.
+    """The tree's PSS or USS: read, or the last reading while it can stand for it (0 when
+    it cannot be read).
 
     New pages add as much to PSS as to RSS, so the last reading plus the RSS grown since is
     an upper bound, but for pages a child un-shares by writing to them: those count at the
@@ -100,8 +104,9 @@ def _full_memory(runner: Runner, tree: list[proctree.Proc], rss: int, now: float
         bound = last.value + max(0, rss - last.rss)
         if bound < near:
             return bound
-    value = _read_full_memory(tree, runner.limits.memory_metric) or rss
-    runner.full_memory = FullMemory(now, rss, value)
+    value = _read_full_memory(tree, runner.limits.memory_metric)
+    if value:
+        runner.full_memory = FullMemory(now, rss, value)
     return value
 
 
@@ -110,7 +115,7 @@ def enforce_memory(runner: Runner) -> None:
     if limits.memory_mb and runner.memory > limits.memory_mb * MB:
         detail = (
             f"memory limit exceeded: {size(runner.memory)} > {size(limits.memory_mb * MB)}"
-            f" ({limits.memory_metric})"
+            f" ({runner.memory_metric})"
         )
         runner.kill(KillReason.MEMORY, detail)
     elif limits.max_processes and runner.processes > limits.max_processes:

@@ -142,8 +142,10 @@ class Runner:
     status: int | None = None  # waitpid status once EXITED
     result: bytearray = field(default_factory=bytearray)
     result_overflow: bool = False
-    # Figures kept by the limits sampler: memory by the job's metric, of the whole tree.
+    # Figures kept by the limits sampler, of the whole tree: memory is RSS, or the limit's
+    # PSS/USS once RSS nears the limit (`memory_metric` says which).
     memory: int = 0
+    memory_metric: str = "rss"
     peak_memory: int = 0
     cpu_seconds: float = 0.0
     processes: int = 1

@@ -137,9 +137,9 @@ def test_a_runner_ignoring_sigterm_is_gone_after_kill_timeout(
 def test_job_type_and_per_job_memory_limits(
     db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
-    plain = add_job(conn, "allocate", mb=150)
+    plain = add_job(conn, "allocate", mb=150, hold=10)  # held: a sample sees it, however late
     bigger = add_job(conn, "allocate", mb=150, memory_mb=400)  # asks for 400: capped at 300
-    greedy = add_job(conn, "allocate", mb=350, memory_mb=400)
+    greedy = add_job(conn, "allocate", mb=350, memory_mb=400, hold=10)
     config = write_config(
         tmp_path,
         max_retries=0,

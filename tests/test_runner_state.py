@@ -148,4 +148,6 @@ def test_pss_far_below_an_rss_over_the_limit_is_read_again_once_a_second(
     assert measure(rss=2 * mb + 1000, now=10.6) == 1050  # new pages count in full at once
     assert measure(rss=3 * mb, now=10.7) == 50 and len(reads) == 2  # past the room left: read
     assert measure(rss=3 * mb, now=11.8) == 50 and len(reads) == 3  # a second on: read
+    assert r.memory_metric == "pss"
     assert measure(rss=100, now=11.9) == 100 and len(reads) == 3  # RSS far below: no read
+    assert r.memory_metric == "rss"  # what `jobsup ps` and a kill message then say
