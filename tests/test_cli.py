@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
-import pytest
 
 from supervisor import __version__
 from supervisor.cli import cli
@@ -92,7 +91,6 @@ def test_cli_connections_are_named_for_their_command_and_not_counted_as_supervis
         watching.wait(10)
 
 
-@pytest.mark.xfail(strict=True, reason="supervisor application_name: lead's session change")
 def test_the_seed_monitoring_query_counts_a_running_supervisor(
     db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
