@@ -20,7 +20,12 @@ RUN chmod +x scripts/start_job_cron.sh \
     && useradd --system --create-home --home-dir /var/lib/jobsup --shell /usr/sbin/nologin jobsup
 
 USER jobsup
-ENV JOBSUP_HOME=/var/lib/jobsup
+# The supervisor (start_job_cron.sh docker) and `jobsup healthcheck` read the same config.
+ENV JOBSUP_HOME=/var/lib/jobsup \
+    JOBSUP_CONFIG=/app/conf/prod.toml
+# Healthy while the supervisor of /var/lib/jobsup runs, heartbeats and reaches its database.
+HEALTHCHECK --interval=30s --timeout=20s --start-period=60s --retries=3 \
+    CMD ["jobsup", "healthcheck"]
 # SIGTERM drains: running jobs finish within drain_timeout, the rest return to pending.
 # Give the container more than drain_timeout + kill_timeout to stop (compose: stop_grace_period).
 STOPSIGNAL SIGTERM

@@ -94,14 +94,32 @@ def allocate(job: Job) -> None:
 def spawn(job: Job) -> None:
     """Start `children` processes that each hold `mb` MiB and keep running; wait `seconds`.
 
-    With `setsid` true the children leave the runner's process group (as daemons do).
+    With `setsid` true the children leave the runner's process group (as daemons do). With
+    `fork` true the runner holds the `mb` MiB and the children are forks of it sharing those
+    pages (as a pre-forking server's workers do).
     """
-    code = f"import time; x = b'\\x01' * ({int(job.metadata.get('mb', 0))} << 20); time.sleep(3600)"
-    for _ in range(int(job.metadata.get("children", 1))):
-        subprocess.Popen(
-            [sys.executable, "-c", code], start_new_session=bool(job.metadata.get("setsid"))
-        )
+    mb = int(job.metadata.get("mb", 0))
+    children = int(job.metadata.get("children", 1))
+    forked = bool(job.metadata.get("fork"))
+    held = b"\x01" * (mb << 20) if forked else b""  # kept to the end: the children share it
+    if forked:
+        _fork_children(children)
+    else:
+        code = f"import time; x = b'\\x01' * ({mb} << 20); time.sleep(3600)"
+        setsid = bool(job.metadata.get("setsid"))
+        for _ in range(children):
+            subprocess.Popen([sys.executable, "-c", code], start_new_session=setsid)
     time.sleep(float(job.metadata.get("seconds", 0)))
+    del held
+
+
+def _fork_children(count: int) -> None:
+    for _ in range(count):
+        if os.fork() == 0:
+            try:
+                time.sleep(3600)  # with the parent's memory, shared until written
+            finally:
+                os._exit(0)
 
 
 def print(job: Job) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from supervisor import queries, store
 from supervisor.db import Connection, dict_cursor, transaction
+from supervisor.errors import JobsupError
 from supervisor.worker import Identity
 
 SQL = queries.load("admin.sql")
@@ -29,6 +30,41 @@ class Filters:
     limit: int = 50
     text: str | None = None  # in the business description, case-insensitive
     after: tuple[datetime, str] | None = None  # (created_at, id) of the previous page's last
+
+
+FULL_ID = 36  # characters of a UUID's text
+
+
+def resolve(conn: Connection, job_ids: Sequence[str]) -> list[str]:
+    """`job_ids` with each prefix (`1f64f4c9`, `1f64f4c9-48`) replaced by the one job it
+    names; JobsupError in one line when a prefix names none or several."""
+    return [job_id if len(job_id) == FULL_ID else _resolve(conn, job_id) for job_id in job_ids]
+
+
+def _resolve(conn: Connection, prefix: str) -> str:
+    digits = prefix.replace("-", "")
+    bounds = {"low": digits.ljust(32, "0"), "high": digits.ljust(32, "f")}
+    with conn.cursor() as cur:
+        cur.execute(SQL["ids_in_range"], bounds)
+        found: list[str] = [job_id for (job_id,) in cur.fetchall()]
+    if not found:
+        raise JobsupError(f"no job id starts with {prefix}: `jobsup jobs list` shows the ids")
+    if len(found) > 1:
+        more = ", …" if len(found) > 2 else ""
+        raise JobsupError(
+            f"job id prefix {prefix} is ambiguous: {found[0]}, {found[1]}{more}; "
+            "give more of the id"
+        )
+    return found[0]
+
+
+def enqueued(conn: Connection, job_id: str) -> dict[str, Any]:
+    """The id, type, priority and run_at of a job just enqueued."""
+    with dict_cursor(conn) as cur:
+        cur.execute(SQL["enqueued"], {"id": job_id})
+        row = cur.fetchone()
+    assert row is not None, job_id  # inserted in this transaction
+    return dict(row)
 
 
 def list_jobs(conn: Connection, filters: Filters) -> list[dict[str, Any]]:
@@ -118,12 +154,20 @@ def cancel(conn: Connection, job_ids: Sequence[str]) -> list[Change]:
     with transaction(conn), conn.cursor() as cur:
         cur.execute(SQL["cancel"], {"ids": list(job_ids), "why": why})
         changed = [
-            Change(
-                job_id, was, "cancelled", f"runner on {host} pid {pid} is killed" if host else ""
-            )
-            for job_id, was, host, pid in cur.fetchall()
+            Change(job_id, was, "cancelled", _killed(host, pid, runner_pid))
+            for job_id, was, host, pid, runner_pid in cur.fetchall()
         ]
     return changed + _unchanged(conn, job_ids, {c.id for c in changed})
+
+
+def _killed(host: str | None, supervisor_pid: int | None, runner_pid: int | None) -> str:
+    """Who kills the runner of a cancelled job ('' for a job no supervisor held)."""
+    if host is None:
+        return ""
+    # The supervisor records a runner's pid with its next heartbeat: a runner that has just
+    # started has none yet.
+    runner = f"pid {runner_pid}" if runner_pid else "pid not recorded yet"
+    return f"runner on {host}, {runner}, is killed by its supervisor, pid {supervisor_pid}"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Configuration: TOML file < environment < command-line flags, validated into frozen dataclasses.
 
 Every key is optional; `conf/dev.toml` and `conf/prod.toml` list them all with their defaults.
-A bad key, type or value raises `ConfigError` with one line naming the file, the key and
-the problem.
+A bad key, type or value, or values that break a rule of `config_rules` (minimums, rules
+across keys), raise `ConfigError` with one line naming the file, the keys and the problem.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from supervisor import config_rules
 from supervisor.errors import ConfigError
 
 # Values outside these sets are refused at load time rather than at first use.
@@ -81,7 +82,8 @@ class Limits:
     """Per-runner limits; 0 means no limit."""
 
     memory_mb: int = 1024
-    memory_metric: str = "rss"
+    # pss: pages shared between a runner and its forked children count once, not per child.
+    memory_metric: str = "pss"
     check_interval: float = 0.1
     hard_memory: bool = False
     soft_time_limit: float = 0.0
@@ -171,7 +173,9 @@ def load(path: str | Path | None, overrides: Overrides | None = None) -> Config:
     for dotted, value in (overrides or {}).items():
         section, key = dotted.split(".", 1)
         data.setdefault(section, {})[key] = value
-    return _build_config(path, data, where)
+    cfg = _build_config(path, data, where)
+    config_rules.check(cfg, where)
+    return cfg
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -214,7 +218,6 @@ def _build_config(path: Path | None, data: Mapping[str, Any], where: str) -> Con
     sections = {
         name: _build(cls, data.get(name, {}), where, f"[{name}]") for name, cls in SECTIONS.items()
     }
-    _check_supervisor(sections["supervisor"], where)
     job_types = _build_job_types(data.get("job_types", {}), sections["limits"], where)
     return Config(path=path, job_types=job_types, **sections)
 
@@ -233,16 +236,6 @@ def _build_job_types(tables: Mapping[str, Any], limits: Limits, where: str) -> d
             )
         job_types[name] = JobType(handler, _build(Limits, table, where, label, base=limits))
     return job_types
-
-
-def _check_supervisor(sup: SupervisorConfig, where: str) -> None:
-    """Rules between [supervisor] keys."""
-    if sup.lease_timeout and sup.lease_timeout >= sup.stale_after:
-        raise ConfigError(
-            f"{where}: [supervisor] lease_timeout ({sup.lease_timeout:g}) must be below "
-            f"stale_after ({sup.stale_after:g}): a supervisor cut off from the database must "
-            "stop its runners before its peers may reclaim their jobs"
-        )
 
 
 def _is_handler_path(path: str) -> bool:

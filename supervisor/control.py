@@ -25,8 +25,11 @@ POLL = 0.1
 STOP_MARGIN = 15.0  # seconds `stop` waits beyond drain_timeout + kill_timeout by default
 
 
+CLI = "jobsup-cli"  # the application_name of a command's connections
+
+
 @contextmanager
-def database(cfg: Config) -> Iterator[Connection | None]:
+def database(cfg: Config, application_name: str = CLI) -> Iterator[Connection | None]:
     """A connection, or None when the database is the embedded one and it is not running
     (`status` must not start a server as a side effect)."""
     url = cfg.database.url or embedded.running_url(cfg.state_dir)
@@ -35,7 +38,7 @@ def database(cfg: Config) -> Iterator[Connection | None]:
         return
     conn = connect(url, statement_timeout=cfg.database.statement_timeout,
                    connect_timeout=cfg.database.connect_timeout,
-                   application_name="jobsup-cli")  # fmt: skip
+                   application_name=application_name)  # fmt: skip
     try:
         yield conn
     finally:
@@ -63,11 +66,11 @@ class Status:
         }  # fmt: skip
 
 
-def status(cfg: Config) -> Status:
+def status(cfg: Config, application_name: str = CLI) -> Status:
     path = pidfile.path(cfg.state_dir)
     found = Status(path, pidfile.running(path), stale_pid=pidfile.remove_stale(path))
     try:
-        with database(cfg) as conn:
+        with database(cfg, application_name) as conn:
             if conn is None:
                 found.database = f"the embedded PostgreSQL in {cfg.state_dir} is not running"
                 return found
@@ -98,7 +101,9 @@ class Stopped:
         }  # fmt: skip
 
 
-def stop(cfg: Config, now: bool, timeout: float | None) -> Stopped | None:
+def stop(
+    cfg: Config, now: bool, timeout: float | None, application_name: str = CLI
+) -> Stopped | None:
     """Signal the supervisor of this state directory and wait for it to exit.
 
     None when none runs. The jobs it held when signalled are looked up again afterwards:
@@ -109,7 +114,7 @@ def stop(cfg: Config, now: bool, timeout: float | None) -> Stopped | None:
     if pid is None:
         pidfile.remove_stale(path)
         return None
-    held = _held_jobs(cfg, pid)
+    held = _held_jobs(cfg, pid, application_name)
     sup = cfg.supervisor
     wait = timeout if timeout is not None else sup.kill_timeout + STOP_MARGIN
     if timeout is None and not now:
@@ -129,7 +134,7 @@ def stop(cfg: Config, now: bool, timeout: float | None) -> Stopped | None:
             f"supervisor pid {pid} still runs after {wait:g} s: "
             + ("see its log" if now else "`jobsup stop --now` stops it at once")
         )
-    return Stopped(pid, time.monotonic() - began, _statuses(cfg, held))
+    return Stopped(pid, time.monotonic() - began, _statuses(cfg, held, application_name))
 
 
 def _wait_exit(pid: int, deadline: float) -> bool:
@@ -143,20 +148,20 @@ def _wait_exit(pid: int, deadline: float) -> bool:
     return False
 
 
-def _held_jobs(cfg: Config, pid: int) -> list[str]:
+def _held_jobs(cfg: Config, pid: int, application_name: str) -> list[str]:
     try:
-        with database(cfg) as conn:
+        with database(cfg, application_name) as conn:
             worker = report.worker_of_pid(conn, host_key(), pid) if conn else None
             return report.held_jobs(conn, worker["id"]) if conn and worker else []
     except (DatabaseError, psycopg2.Error):
         return []  # stopping it matters more than counting its jobs
 
 
-def _statuses(cfg: Config, job_ids: list[str]) -> dict[str, str]:
+def _statuses(cfg: Config, job_ids: list[str], application_name: str) -> dict[str, str]:
     if not job_ids:
         return {}
     try:
-        with database(cfg) as conn:
+        with database(cfg, application_name) as conn:
             return admin.statuses(conn, job_ids) if conn else {}
     except (DatabaseError, psycopg2.Error):
         return {}

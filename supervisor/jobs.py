@@ -148,7 +148,7 @@ def figures(runner: Runner, now: float, max_attempts: int) -> dict[str, Any]:
         "elapsed": round(runner.elapsed(now), 1),
         "rss_mb": round(runner.memory / MB, 1),
         "peak_rss_mb": round(runner.peak_memory / MB, 1),
-        "memory_metric": runner.limits.memory_metric,
+        "memory_metric": runner.memory_metric,  # pss or uss only once RSS nears the limit
         "memory_limit_mb": runner.limits.memory_mb,
         "cpu_seconds": round(runner.cpu_seconds, 2),
         "processes": runner.processes,

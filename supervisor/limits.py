@@ -2,13 +2,16 @@
 
 Memory is sampled, not trusted to the kernel: every `check_interval` one pass over /proc
 gives each runner's tree (its descendants, even those that left its process group) and
-their resident memory. PSS or USS, which cost milliseconds to read, are read only when the
-cheap RSS says the limit is near.
+their resident memory. PSS or USS, which cost 0.5-1 ms per process to read, are read only
+when the cheap RSS says the limit is near; and a tree whose RSS stays near or over the limit
+while its PSS does not (forked children sharing their parent's pages) has its PSS read again
+once a second, or as soon as its RSS has grown by the room left under the limit.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from typing import Any
@@ -18,10 +21,11 @@ from loguru import logger
 
 from supervisor import proctree
 from supervisor.config import Limits
-from supervisor.runners import KillReason, Runner, RunnerState
+from supervisor.runners import FullMemory, KillReason, Runner, RunnerState
 
 MB = 1 << 20
 NEAR = 0.9  # read PSS/USS once RSS reaches this share of the limit
+FULL_READ_EVERY = 1.0  # seconds a PSS/USS reading below the limit stands for (see above)
 
 # Children the supervisor starts on purpose beside its fork server (the dashboard of
 # `[web] listen`, supervisor/web/process.py): never taken for orphans.
@@ -66,7 +70,7 @@ def sample(runners: Iterable[Runner], supervisor_pid: int, servers: set[int]) ->
     kill_orphans(snap, supervisor_pid, live)
 
 
-def measure(runner: Runner, snap: proctree.Snapshot) -> None:
+def measure(runner: Runner, snap: proctree.Snapshot, now: float | None = None) -> None:
     """Update `runner`'s figures from `snap`: memory by its metric, CPU, processes."""
     root = snap.procs.get(runner.pid)
     if root is None:  # exited, not yet reaped
@@ -75,12 +79,35 @@ def measure(runner: Runner, snap: proctree.Snapshot) -> None:
     runner.descendants.update({p.pid: p.start for p in tree[1:]})
     runner.processes = len(tree)
     runner.cpu_seconds = max(runner.cpu_seconds, sum(p.cpu for p in tree))
-    memory = sum(p.rss for p in tree)
+    rss = sum(p.rss for p in tree)
+    memory, metric = rss, "rss"
     limit = runner.limits.memory_mb * MB
-    if runner.limits.memory_metric != "rss" and limit and memory >= limit * NEAR:
-        memory = _full_memory(tree, runner.limits.memory_metric) or memory
-    runner.memory = memory
+    if runner.limits.memory_metric != "rss" and limit and rss >= limit * NEAR:
+        full = _full_memory(runner, tree, rss, time.monotonic() if now is None else now)
+        if full:  # else unreadable: RSS, the upper bound, stands
+            memory, metric = full, runner.limits.memory_metric
+    runner.memory, runner.memory_metric = memory, metric
     runner.peak_memory = max(runner.peak_memory, memory)
+
+
+def _full_memory(runner: Runner, tree: list[proctree.Proc], rss: int, now: float) -> int:
+    """The tree's PSS or USS: read, or the last reading while it can stand for it (0 when
+    it cannot be read).
+
+    New pages add as much to PSS as to RSS, so the last reading plus the RSS grown since is
+    an upper bound, but for pages a child un-shares by writing to them: those count at the
+    next reading, at most FULL_READ_EVERY later.
+    """
+    near = runner.limits.memory_mb * MB * NEAR
+    last = runner.full_memory
+    if last is not None and now < last.at + FULL_READ_EVERY:
+        bound = last.value + max(0, rss - last.rss)
+        if bound < near:
+            return bound
+    value = _read_full_memory(tree, runner.limits.memory_metric)
+    if value:
+        runner.full_memory = FullMemory(now, rss, value)
+    return value
 
 
 def enforce_memory(runner: Runner) -> None:
@@ -88,7 +115,7 @@ def enforce_memory(runner: Runner) -> None:
     if limits.memory_mb and runner.memory > limits.memory_mb * MB:
         detail = (
             f"memory limit exceeded: {size(runner.memory)} > {size(limits.memory_mb * MB)}"
-            f" ({limits.memory_metric})"
+            f" ({runner.memory_metric})"
         )
         runner.kill(KillReason.MEMORY, detail)
     elif limits.max_processes and runner.processes > limits.max_processes:
@@ -101,7 +128,7 @@ def size(n: int) -> str:
     return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / MB:.0f} MiB"
 
 
-def _full_memory(tree: list[proctree.Proc], metric: str) -> int:
+def _read_full_memory(tree: list[proctree.Proc], metric: str) -> int:
     total = 0
     for proc in tree:
         with suppress(psutil.Error):  # gone since the snapshot, or not ours to read

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import selectors
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 
@@ -125,13 +125,23 @@ class _Client:
     response: bytes = b""
 
 
+# (healthy, why): what GET /healthz answers, 200 or 503.
+HealthCheck = Callable[[], tuple[bool, str]]
+
+
 class MetricsServer:
-    """A minimal HTTP/1.0 server for GET /metrics, driven by the caller's selector."""
+    """A minimal HTTP/1.0 server for GET /metrics (and /healthz with a `health` check),
+    driven by the caller's selector."""
 
     def __init__(
-        self, listen: str, selector: selectors.BaseSelector, metrics: Metrics = METRICS
+        self,
+        listen: str,
+        selector: selectors.BaseSelector,
+        metrics: Metrics = METRICS,
+        health: HealthCheck | None = None,
     ) -> None:
         self.metrics = metrics
+        self.health = health
         self.selector = selector
         self.listener = _bind(listen)
         self.clients: dict[int, _Client] = {}
@@ -197,12 +207,18 @@ class MetricsServer:
     def _respond(self, request: bytes) -> bytes:
         method, _, rest = request.partition(b" ")
         path = rest.split(b" ", 1)[0].split(b"?", 1)[0]
+        head_only = method == b"HEAD"
         if method not in (b"GET", b"HEAD"):
             return _reply(405, "Method Not Allowed", b"GET /metrics\n")
+        if path == b"/healthz" and self.health is not None:
+            ok, why = self.health()
+            code, reason = (200, "OK") if ok else (503, "Service Unavailable")
+            body = f"{'ok' if ok else 'unhealthy'}: {why}\n".encode()
+            return _reply(code, reason, body, head_only=head_only)
         if path not in (b"/metrics", b"/"):
-            return _reply(404, "Not Found", b"jobsup serves /metrics\n")
+            return _reply(404, "Not Found", b"jobsup serves /metrics and /healthz\n")
         body = self.metrics.text()
-        return _reply(200, "OK", body, CONTENT_TYPE_LATEST, head_only=method == b"HEAD")
+        return _reply(200, "OK", body, CONTENT_TYPE_LATEST, head_only=head_only)
 
     def _write(self, client: _Client) -> None:
         try:
@@ -222,9 +238,11 @@ class MetricsServer:
         client.sock.close()
 
 
-def serve(listen: str, selector: selectors.BaseSelector) -> MetricsServer | None:
+def serve(
+    listen: str, selector: selectors.BaseSelector, health: HealthCheck | None = None
+) -> MetricsServer | None:
     """A server for `[metrics] listen` registered with `selector`; None when listen is ""."""
-    return MetricsServer(listen, selector) if listen else None
+    return MetricsServer(listen, selector, health=health) if listen else None
 
 
 def _reply(

@@ -8,6 +8,7 @@ from typing import Any
 
 from supervisor.admin import SQL
 from supervisor.db import Connection, dict_cursor
+from supervisor.worker import host_key, process_alive
 
 
 @dataclass(frozen=True)
@@ -43,25 +44,65 @@ def stats(conn: Connection, hours: int, failure_limit: int = 20) -> dict[str, An
     return report
 
 
+LIVE = ("running", "draining")
+
+
 def workers(
     conn: Connection, stale_after: float, host: str | None = None, include_stopped: bool = False
 ) -> list[dict[str, Any]]:
-    """Every supervisor (all hosts) with its runners, as `jobsup ps` shows them.
+    """Every supervisor (all hosts) with the jobs it holds, as `jobsup ps` shows them.
 
     `state` is what the supervisor last said, except that one silent for over `stale_after`
-    seconds is `dead` (its row says `recorded_state`).
+    seconds, or on this host with its process gone, is `dead` (its row says
+    `recorded_state`). `uptime` of one that stopped or died is how long it ran. `runners`
+    are the jobs the database says it holds, with their figures from its last heartbeat
+    (None for a job started since).
     """
     with dict_cursor(conn) as cur:
         cur.execute(SQL["workers"], {"all": include_stopped, "host": host})
         rows = [dict(row) for row in cur.fetchall()]
+    here = host_key()
     for row in rows:
         row["recorded_state"] = row["state"]
-        alive = row["state"] in ("running", "draining")
-        if alive and row["heartbeat_age"] > stale_after:
-            row["state"] = "dead"
-        age = row["heartbeat_age"] if row["state"] in ("running", "draining") else 0.0
-        row["runners"] = [_runner(figures, age) for figures in row["runners"] or []]
+        row["state"] = _state(row, stale_after, here)
+        live = row["state"] in LIVE
+        if not live:  # its last heartbeat (or its stop) ended its run
+            row["uptime"] = max(0.0, row["uptime"] - row["heartbeat_age"])
+        since_heartbeat = row["heartbeat_age"] if live else 0.0
+        row["runners"] = _runners(row.pop("held"), row["runners"] or [], since_heartbeat)
+        row["running"] = len(row["runners"])
+        del row["host_key"], row["process_started"]
     return rows
+
+
+def _state(row: dict[str, Any], stale_after: float, here: str) -> str:
+    if row["state"] not in LIVE:
+        return str(row["state"])
+    if row["heartbeat_age"] > stale_after:
+        return "dead"
+    if row["host_key"] == here and not process_alive(row["pid"], row["process_started"]):
+        return "dead"  # on this host, a gone process needs no waiting for its heartbeat
+    return str(row["state"])
+
+
+FIGURES = ("rss_mb", "peak_rss_mb", "memory_limit_mb", "cpu_seconds", "cpu_percent")
+
+
+def _runners(
+    held: list[dict[str, Any]], sampled: list[dict[str, Any]], since_heartbeat: float
+) -> list[dict[str, Any]]:
+    """Each held job, with its runner's figures from the last heartbeat where there are any."""
+    figures = {f.get("job_id"): f for f in sampled}
+    runners = []
+    for job in held:
+        found = figures.get(job["job_id"])
+        if found is not None:
+            pid = found.get("pid") or job["pid"]
+            runners.append(_runner(found, since_heartbeat) | {"pid": pid})
+            continue
+        elapsed = None if job["elapsed"] is None else round(job["elapsed"], 1)
+        runners.append(job | {"elapsed": elapsed} | dict.fromkeys(("max_attempts", *FIGURES)))
+    return runners
 
 
 def _runner(figures: dict[str, Any], since_heartbeat: float) -> dict[str, Any]:

@@ -114,6 +114,15 @@ class Output:
         log.info("| {}", line.decode(errors="replace").rstrip("\r"))
 
 
+@dataclass(frozen=True)
+class FullMemory:
+    """The last PSS or USS reading of a runner's tree (`limits._full_memory`)."""
+
+    at: float  # time.monotonic()
+    rss: int  # the tree's RSS then, bytes
+    value: int  # bytes
+
+
 @dataclass
 class Runner:
     job: ClaimedJob
@@ -133,11 +142,14 @@ class Runner:
     status: int | None = None  # waitpid status once EXITED
     result: bytearray = field(default_factory=bytearray)
     result_overflow: bool = False
-    # Figures kept by the limits sampler: memory by the job's metric, of the whole tree.
+    # Figures kept by the limits sampler, of the whole tree: memory is RSS, or the limit's
+    # PSS/USS once RSS nears the limit (`memory_metric` says which).
     memory: int = 0
+    memory_metric: str = "rss"
     peak_memory: int = 0
     cpu_seconds: float = 0.0
     processes: int = 1
+    full_memory: FullMemory | None = None
     descendants: dict[int, int] = field(default_factory=dict)  # pid -> start (proctree)
 
     @property

@@ -73,9 +73,12 @@ RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 # A user manager cannot set up namespaces for most sandboxing options: only what works there.
 USER_HARDENING = "NoNewPrivileges=yes\n"
 
+# The original cron's unit was job_cron.service: `systemctl status job_cron` and
+# `journalctl -u job_cron` keep working once the unit is enabled.
 INSTALL = """
 [Install]
 WantedBy={target}
+Alias=job_cron.service
 """
 
 

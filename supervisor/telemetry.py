@@ -7,8 +7,9 @@ NOTIFY_SOCKET, metrics a no-op without `[metrics] listen`.
 from __future__ import annotations
 
 import selectors
+import time
 
-from supervisor import notify, report
+from supervisor import health, notify, report
 from supervisor.config import Config
 from supervisor.metrics import METRICS, MetricsServer, serve
 
@@ -17,7 +18,12 @@ QUEUE_EVERY = 15.0  # seconds between queue-depth queries for the metrics
 
 class Telemetry:
     def __init__(self, config: Config, selector: selectors.BaseSelector) -> None:
-        self.server: MetricsServer | None = serve(config.metrics.listen, selector)
+        self.server: MetricsServer | None = serve(config.metrics.listen, selector, self.healthz)
+        # The loop heartbeats only while its database connection works: the time since the
+        # last heartbeat says whether it does.
+        self.overdue = health.overdue(config.supervisor)
+        self.last_heartbeat: float | None = None
+        self.state = "starting"
         self.watchdog_every = notify.watchdog_interval()
         self.next_watchdog = 0.0
         self.next_queue = 0.0
@@ -46,9 +52,16 @@ class Telemetry:
     def heartbeat(
         self, now: float, state: str, running: int, slots: int, queue: report.Queue | None
     ) -> None:
+        self.last_heartbeat, self.state = now, state
         notify.status(notify.status_text(state, running, slots))
         if queue is not None:
             METRICS.set_queue(queue.as_dict())
+
+    def healthz(self) -> tuple[bool, str]:
+        """What GET /healthz answers: healthy while heartbeats keep coming."""
+        found = health.of_heartbeats(self.last_heartbeat, time.monotonic(), self.overdue,
+                                     self.state)  # fmt: skip
+        return found.ok, found.reason
 
     def stopping(self, state: str, running: int, slots: int) -> None:
         notify.stopping(notify.status_text(state, running, slots))

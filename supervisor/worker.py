@@ -45,13 +45,21 @@ class Identity:
 
     def sibling_alive(self, pid: int, process_started: float) -> bool:
         """Is the supervisor `pid`, started at `process_started`, on this host still alive?"""
-        try:
-            started = psutil.Process(pid).create_time()
-        except psutil.NoSuchProcess:
+        return process_alive(pid, process_started)
+
+
+def process_alive(pid: int, process_started: float) -> bool:
+    """Is process `pid` of this host, started at `process_started`, alive (not a reuse)?"""
+    try:
+        process = psutil.Process(pid)
+        started = process.create_time()
+        if process.status() == psutil.STATUS_ZOMBIE:
             return False
-        except psutil.Error:  # e.g. AccessDenied: it exists, so assume it is alive
-            return True
-        return abs(started - process_started) < START_TIME_TOLERANCE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:  # e.g. AccessDenied: it exists, so assume it is alive
+        return True
+    return abs(started - process_started) < START_TIME_TOLERANCE
 
 
 def host_key() -> str:

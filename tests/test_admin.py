@@ -4,6 +4,8 @@ PostgreSQL (and, for cancel, a real supervisor)."""
 from __future__ import annotations
 
 import json
+import re
+import socket
 import uuid
 from pathlib import Path
 from typing import Any
@@ -144,15 +146,30 @@ def test_cancel_kills_a_job_running_in_another_supervisor(
     job_id = add_job(conn, "sleep", seconds=120)
     sup = supervisors.start(db_url, write_config(tmp_path))
     runner = wait_for(sup.runner_pids)[0]
-    wait_for(lambda: status(conn, job_id) == "processing")
+    pid = "SELECT runner_pid FROM processing_jobs WHERE id = %s"
+    wait_for(lambda: scalar(conn, pid, job_id) == runner)  # recorded with a heartbeat
     result = cli(db_url, "jobs", "cancel", job_id)
     assert result.returncode == 0, result.stderr
-    assert f"cancelled {job_id} (was processing; runner on " in result.stdout
-    assert f"pid {sup.pid} is killed" in result.stdout
+    assert result.stdout.strip() == (
+        f"cancelled {job_id} (was processing; runner on {socket.gethostname()}, pid {runner}, "
+        f"is killed by its supervisor, pid {sup.pid})"
+    )
     wait_for(lambda: not alive(runner), timeout=20)
     wait_for(lambda: "job is cancelled: killing its runner" in sup.log())
     assert sup.proc.poll() is None  # the supervisor goes on
     assert status(conn, job_id) == "cancelled"
+
+
+def test_cancel_of_a_job_whose_runner_pid_is_not_recorded_yet_says_so(
+    db_url: str, conn: Connection
+) -> None:
+    owner = add_worker(conn, "1 second")
+    job_id = make_job(conn, status="processing", worker_id=owner, started="1 second")
+    result = cli(db_url, "jobs", "cancel", job_id)
+    assert result.stdout.strip() == (
+        f"cancelled {job_id} (was processing; runner on elsewhere, pid not recorded yet, "
+        "is killed by its supervisor, pid 4242)"
+    ), result.stderr
 
 
 def add_worker(conn: Connection, heartbeat_ago: str, state: str = "running") -> str:
@@ -240,3 +257,112 @@ def test_stats_reports_counts_throughput_durations_and_failures(
     for heading in ("jobs by status", "throughput", "duration", "failures"):
         assert heading in text, heading
     assert "memory limit exceeded" in text
+
+
+def test_stats_groups_failures_with_numbers_and_ids_masked(db_url: str, conn: Connection) -> None:
+    for pid in (2480, 2516):
+        make_job(
+            conn,
+            status="failed",
+            completed="1 min",
+            error_message=f"failed: its supervisor vm pid {pid} died while running it",
+        )
+    for _ in range(2):
+        make_job(conn, status="failed", completed="1 min",
+                 error_message=f"job {uuid.uuid4()} used 1.5 GiB\nTraceback")  # fmt: skip
+    make_job(conn, status="failed", completed="1 min", error_message="boom")
+    report = json.loads(cli(db_url, "stats", "--json").stdout)
+    rows = [(f["reason"], f["jobs"]) for f in report["failures"]]
+    assert rows == [
+        ("failed: its supervisor vm pid <n> died while running it", 2),
+        ("job <id> used <n> GiB", 2),
+        ("boom", 1),
+    ]
+    example = report["failures"][0]["example"]
+    assert example in {
+        f"failed: its supervisor vm pid {p} died while running it" for p in (2480, 2516)
+    }
+    text = cli(db_url, "stats").stdout
+    assert "vm pid <n> died" in text and example in text
+    assert text.count("died while running it") == 2  # one row: the reason and its example
+
+
+ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$")
+TIME_LIKE = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:")
+
+
+def times(value: Any) -> list[str]:
+    """Every string in a JSON document that looks like a timestamp."""
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in times(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in times(v)]
+    return [value] if isinstance(value, str) and TIME_LIKE.match(value) else []
+
+
+def test_every_time_in_json_is_iso_8601_with_its_offset(db_url: str, conn: Connection) -> None:
+    attempts = [{"attempt": 1, "outcome": "failed", "started": "2026-11-29T01:09:38+00:00"}]
+    job_id = make_job(conn, status="failed", error_message="boom", started="2 min",
+                      completed="1 min", attempts=attempts)  # fmt: skip
+    documents = {
+        "list": cli(db_url, "jobs", "list", "--json").stdout,
+        "show": cli(db_url, "jobs", "show", job_id, "--json").stdout,
+        "stats": cli(db_url, "stats", "--hours", "2", "--json").stdout,
+    }
+    for name, text in documents.items():
+        found = times(json.loads(text))
+        assert found, name
+        for moment in found:
+            assert ISO_WITH_OFFSET.match(moment), (name, moment)
+    shown = json.loads(documents["show"])
+    assert {"created_at", "started_at", "completed_at", "updated_at", "run_at"} <= set(shown)
+
+
+def test_every_command_taking_a_job_id_accepts_a_unique_prefix(
+    db_url: str, conn: Connection
+) -> None:
+    twins = ["1f64f4c9-4880-4e24-ae8a-4fe77429b723", "1f64f4c9-4881-4e24-ae8a-4fe77429b723"]
+    failed = "2a000000-0000-4000-8000-000000000001"
+    for job_id in twins:
+        make_job(conn, id=job_id)
+    make_job(conn, id=failed, status="failed", error_message="boom")
+    shown = cli(db_url, "jobs", "show", "1F64F4C9-4880", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["id"] == twins[0]
+    assert (
+        json.loads(cli(db_url, "jobs", "show", "1f64f4c94881", "--json").stdout)["id"] == twins[1]
+    )
+    retried = cli(db_url, "jobs", "retry", failed[:8])
+    assert retried.stdout.strip() == f"retried {failed} (was failed)", retried.stderr
+    cancelled = cli(db_url, "jobs", "cancel", twins[1][:13], failed[:9])
+    assert f"cancelled {twins[1]} (was pending)" in cancelled.stdout, cancelled.stderr
+    assert f"cancelled {failed} (was pending)" in cancelled.stdout
+    for args, message in [
+        (("show", "1f64f4c9"), "jobsup: job id prefix 1f64f4c9 is ambiguous: "
+                              f"{twins[0]}, {twins[1]}; give more of the id"),
+        (("cancel", "1f64f4c9"), "ambiguous"),
+        (("retry", "2b000000"), "jobsup: no job id starts with 2b000000: `jobsup jobs list` "
+                                "shows the ids"),
+    ]:  # fmt: skip
+        result = cli(db_url, "jobs", *args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    short = cli(db_url, "jobs", "show", "1f64f4c")
+    assert short.returncode == 2 and "first 8 characters or more" in short.stderr
+    assert status(conn, twins[0]) == "pending"
+
+
+def test_show_cuts_a_huge_description_unless_details(db_url: str, conn: Connection) -> None:
+    description = "Why did sales drop? " + "x" * 10_000_000
+    job_id = make_job(conn, business_description=description)
+    shown = cli(db_url, "jobs", "show", job_id)
+    assert shown.returncode == 0, shown.stderr
+    assert len(shown.stdout) < 5000
+    assert "description  Why did sales drop? xxx" in shown.stdout
+    assert "… (10,000,020 characters; --details prints them all)" in shown.stdout
+    full = cli(db_url, "jobs", "show", job_id, "--details").stdout
+    assert description in full
+    assert (
+        json.loads(cli(db_url, "jobs", "show", job_id, "--json").stdout)["business_description"]
+        == description
+    )

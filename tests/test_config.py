@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
 from pathlib import Path
 
 import pytest
 
 from supervisor import config
+from supervisor.db import Connection
 from supervisor.errors import ConfigError
 from tests.conftest import jobsup
+from tests.processes import Supervisors, add_job, scalar, status, wait_for, write_config
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -22,7 +25,7 @@ def test_defaults_without_a_file() -> None:
     cfg = config.load(None)
     assert cfg.supervisor.interval == 30
     assert cfg.retry.max_retries == 3
-    assert cfg.limits.memory_metric == "rss"
+    assert cfg.limits.memory_metric == "pss"
     assert cfg.job_types["analysis"].handler == "runner.insights:analysis"
     assert cfg.supervisor.slots >= 1
 
@@ -94,12 +97,81 @@ def test_jobsup_home_sets_the_state_directory(
     ],
 )
 def test_mistakes_name_file_key_and_problem(tmp_path: Path, text: str, message: str) -> None:
+    assert message in refused(tmp_path, text)
+
+
+def refused(tmp_path: Path, text: str) -> str:
+    """The one line `config.load` refuses `text` with, after the file's name."""
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         config.load(path)
     assert str(info.value).startswith(f"{path}: ")
-    assert message in str(info.value)
     assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[supervisor]\ninterval = 0\n", "[supervisor] interval: must be at least 0.01, got 0"),
+        ("[supervisor]\nheartbeat_interval = 0\n", "[supervisor] heartbeat_interval: must be"),
+        ("[supervisor]\nresult_max_kb = 0\n", "[supervisor] result_max_kb: must be at least 1"),
+        ("[limits]\ncheck_interval = 0\n", "[limits] check_interval: must be at least 0.01"),
+        (
+            '[job_types.x]\nhandler = "a:b"\ncheck_interval = 0.001\n',
+            "[job_types.x] check_interval: must be at least 0.01, got 0.001",
+        ),
+        (
+            "[limits]\nsoft_time_limit = 60\ntime_limit = 30\n",
+            "[limits] soft_time_limit (60) must be below time_limit (30)",
+        ),
+        (
+            '[limits]\nsoft_time_limit = 60\n[job_types.x]\nhandler = "a:b"\ntime_limit = 60\n',
+            "[job_types.x] soft_time_limit (60) must be below time_limit (60)",
+        ),
+        (
+            "[supervisor]\nheartbeat_interval = 5\nstale_after = 9\n",
+            "[supervisor] stale_after (9) must be at least twice heartbeat_interval (5)",
+        ),
+        (
+            '[supervisor]\njob_types = ["anaylsis"]\n',
+            "[supervisor] job_types: no job type 'anaylsis' is configured (did you mean "
+            "'analysis'?)",
+        ),
+        ('[logging]\nrotation = "banana"\n', "[logging] rotation: expected a size"),
+        (
+            "[supervisor]\nlease_timeout = 60\n",
+            "[supervisor] lease_timeout (60) must be below stale_after (60)",
+        ),
+    ],
+)
+def test_values_that_would_break_the_loop_are_refused(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    assert message in refused(tmp_path, text)
+
+
+def test_limits_that_are_off_break_no_rule(tmp_path: Path) -> None:
+    text = "[limits]\nsoft_time_limit = 60\ntime_limit = 0\n[supervisor]\nstale_after = 10\n"
+    cfg = config.load(write(tmp_path, text))  # no time limit: any soft one is below it
+    assert (cfg.limits.soft_time_limit, cfg.supervisor.stale_after) == (60, 10)
+    assert config.load(None, {"supervisor.interval": 0.01}).supervisor.interval == 0.01
+
+
+def test_a_flag_is_checked_like_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[supervisor]\nheartbeat_interval = 5\n")
+    with pytest.raises(ConfigError, match="stale_after"):
+        config.load(path, {"supervisor.stale_after": 6})
+
+
+def test_the_start_command_refuses_a_bad_value_with_exit_2(tmp_path: Path) -> None:
+    path = write(tmp_path, '[logging]\nrotation = "banana"\nfile = "x.log"\n')
+    result = jobsup("start", "-c", str(path))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f'jobsup: {path}: [logging] rotation: expected a size ("100 MB"), an interval '
+        f'("1 day"), a time ("00:00") or a weekday ("sunday"), got \'banana\''
+    ]
 
 
 def test_missing_and_unreadable_files(tmp_path: Path) -> None:
@@ -140,3 +212,36 @@ def test_example_configs_are_valid_and_complete() -> None:
     for section, cls in config.SECTIONS.items():
         keys = {f.name for f in dataclasses.fields(cls)}
         assert set(prod[section]) == keys, section
+
+
+def test_a_reload_with_a_value_that_breaks_the_loop_keeps_the_old_config(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    config_path = write_config(tmp_path, concurrency=2)
+    sup = supervisors.start(db_url, config_path)
+    sup.wait_registered(conn)
+    good = config_path.read_text()
+    broken = {
+        "stale_after = 3.0": "stale_after (0.6) must be at least twice heartbeat_interval (0.5)",
+        "interval = 30.0": "[supervisor] interval: must be at least 0.01, got 0",
+    }
+    for line, message in broken.items():
+        bad = line.replace("3.0", "0.6").replace("30.0", "0")
+        config_path.write_text(
+            good.replace("concurrency = 2", "concurrency = 3").replace(line, bad)
+        )
+        sup.signal(signal.SIGHUP)
+        wait_for(lambda message=message: message in sup.log())
+    assert sup.log().count("keeping the running configuration") == 2
+    slots = "SELECT slots FROM jobsup_workers WHERE pid = %s"
+    beat = "SELECT heartbeat_at FROM jobsup_workers WHERE pid = %s"
+    before = scalar(conn, beat, sup.pid)
+    wait_for(lambda: scalar(conn, beat, sup.pid) > before)  # a heartbeat after the reloads
+    assert scalar(conn, slots, sup.pid) == 2
+    config_path.write_text(good.replace("concurrency = 2", "concurrency = 3"))
+    sup.signal(signal.SIGHUP)
+    wait_for(lambda: scalar(conn, slots, sup.pid) == 3)
+    job_id = add_job(conn, "noop")
+    wait_for(lambda: status(conn, job_id) == "completed")
+    sup.signal(signal.SIGTERM)
+    assert sup.wait() == 0

@@ -59,7 +59,7 @@ def test_a_job_past_its_memory_limit_is_killed_and_leaves_nothing(
     row = job(conn, job_id)
     assert row["status"] == "failed", sup.log()
     assert row["error_message"].startswith("memory limit exceeded: ")
-    assert row["error_message"].split("\n")[0].endswith(" > 120 MiB (rss)")
+    assert row["error_message"].split("\n")[0].endswith(" > 120 MiB (pss)")  # the default
     attempt = row["attempts"][0]
     assert attempt["peak_memory_mb"] > 120
     assert job_processes(job_id) == []
@@ -137,9 +137,9 @@ def test_a_runner_ignoring_sigterm_is_gone_after_kill_timeout(
 def test_job_type_and_per_job_memory_limits(
     db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
-    plain = add_job(conn, "allocate", mb=150)
+    plain = add_job(conn, "allocate", mb=150, hold=10)  # held: a sample sees it, however late
     bigger = add_job(conn, "allocate", mb=150, memory_mb=400)  # asks for 400: capped at 300
-    greedy = add_job(conn, "allocate", mb=350, memory_mb=400)
+    greedy = add_job(conn, "allocate", mb=350, memory_mb=400, hold=10)
     config = write_config(
         tmp_path,
         max_retries=0,
@@ -148,9 +148,9 @@ def test_job_type_and_per_job_memory_limits(
     )
     sup = supervisors.start(db_url, config, "--until-empty")
     sup.wait(120)
-    assert job(conn, plain)["error_message"].split("\n")[0].endswith("> 100 MiB (rss)"), sup.log()
+    assert job(conn, plain)["error_message"].split("\n")[0].endswith("> 100 MiB (pss)"), sup.log()
     assert job(conn, bigger)["status"] == "completed", job(conn, bigger)
-    assert job(conn, greedy)["error_message"].split("\n")[0].endswith("> 300 MiB (rss)")
+    assert job(conn, greedy)["error_message"].split("\n")[0].endswith("> 300 MiB (pss)")
 
 
 def test_on_memory_limit_fail_fails_at_once(
@@ -166,12 +166,12 @@ def test_on_memory_limit_fail_fails_at_once(
     assert (row["status"], row["retry_count"], len(row["attempts"])) == ("failed", 0, 1)
 
 
-def test_pss_metric(
+def test_rss_metric(
     db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "allocate", mb=500, mb_per_s=500)
-    run_batch(db_url, tmp_path, supervisors, limits(150, 'memory_metric = "pss"'))
-    assert job(conn, job_id)["error_message"].split("\n")[0].endswith("> 150 MiB (pss)")
+    run_batch(db_url, tmp_path, supervisors, limits(150, 'memory_metric = "rss"'))
+    assert job(conn, job_id)["error_message"].split("\n")[0].endswith("> 150 MiB (rss)")
 
 
 def test_kernel_backstop_refuses_an_allocation_burst(
@@ -209,3 +209,22 @@ def test_ps_figures_of_a_running_job(
     assert runner["processes"] == 1 and runner["attempt"] == 1 and runner["max_attempts"] == 4
     sup.signal(signal.SIGQUIT)
     sup.wait()
+
+
+def test_forked_children_sharing_memory_count_once_by_default_and_each_by_rss(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    # A pre-forking handler: 50 children share the runner's 40 MiB and its interpreter. RSS
+    # counts every shared page once per process (over 2 GiB); PSS splits them (some 100 MiB).
+    shared = {"children": 50, "mb": 40, "fork": True, "seconds": 3}
+    job_id = add_job(conn, "spawn", **shared)
+    sup = run_batch(db_url, tmp_path, supervisors, limits(512))
+    row = job(conn, job_id)
+    assert row["status"] == "completed", (row["error_message"], sup.log())
+    assert 40 < row["attempts"][0]["peak_memory_mb"] < 512
+    wait_for(lambda: job_processes(job_id) == [], timeout=10)
+    by_rss = add_job(conn, "spawn", **shared)
+    run_batch(db_url, tmp_path, supervisors, limits(512, 'memory_metric = "rss"'))
+    row = job(conn, by_rss)
+    assert row["error_message"].split("\n")[0].endswith(" > 512 MiB (rss)"), row["error_message"]
+    wait_for(lambda: job_processes(by_rss) == [], timeout=10)

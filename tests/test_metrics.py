@@ -163,3 +163,21 @@ def test_serving_starts_no_thread() -> None:
         [sys.executable, "-c", SCRAPE_IN_ONE_THREAD], capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip() == "1 HTTP/1.0 200 OK", result.stderr
+
+
+def test_healthz_answers_200_or_503_with_the_reason() -> None:
+    selector = selectors.DefaultSelector()
+    verdict = (True, "running, heartbeat 0.3 s ago")
+    server = MetricsServer("127.0.0.1:0", selector, Metrics(), health=lambda: verdict)
+    assert drive(selector, lambda: get(server, "/healthz")) == (
+        200, "text/plain", "ok: running, heartbeat 0.3 s ago\n",
+    )  # fmt: skip
+    verdict = (False, "starting: no heartbeat yet")
+    assert drive(selector, lambda: get(server, "/healthz"))[::2] == (
+        503, "unhealthy: starting: no heartbeat yet\n",
+    )  # fmt: skip
+    server.close()
+    plain = MetricsServer("127.0.0.1:0", selector, Metrics())
+    assert drive(selector, lambda: get(plain, "/healthz"))[0] == 404  # no check: no endpoint
+    plain.close()
+    selector.close()

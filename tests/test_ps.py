@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from psycopg2.extras import Json
 
 from supervisor.cli import cli
+from supervisor.cli.inspect import DASH
 from supervisor.db import Connection
 from tests.conftest import JOBSUP, jobsup
 from tests.processes import Supervisors, add_job, scalar, wait_for, write_config
@@ -66,19 +67,31 @@ def test_ps_shows_a_running_sleep_job_and_its_runner(
 
 def fake_workers(conn: Connection, count: int) -> None:
     """`count` supervisors on as many hosts, two runners each; #0 is stale, #1 stopped."""
-    runner = {"job_id": str(uuid.uuid4()), "job_type": "analysis", "pid": 10, "elapsed": 5.0,
-              "rss_mb": 100.0, "peak_rss_mb": 150.0, "memory_limit_mb": 1024,
-              "cpu_seconds": 2.5, "attempt": 2, "max_attempts": 4}  # fmt: skip
     with conn.cursor() as cur:
         for n in range(count):
             state = "stopped" if n == 1 else "running"
             age = "10 minutes" if n == 0 else "1 second"
+            worker_id = str(uuid.uuid4())
+            runners = [] if state == "stopped" else [fake_runner(cur, worker_id) for _ in "ab"]
             cur.execute(
                 "INSERT INTO jobsup_workers (id, host, host_key, pid, process_started, slots, "
                 "running, state, heartbeat_at, runners) VALUES (%s, %s, 'k', %s, 0, 4, 2, %s, "
                 "now() - %s::interval, %s)",
-                (str(uuid.uuid4()), f"host-{n:03d}", 1000 + n, state, age, Json([runner] * 2)),
+                (worker_id, f"host-{n:03d}", 1000 + n, state, age, Json(runners)),
             )
+
+
+def fake_runner(cur: Any, worker_id: str) -> dict[str, Any]:
+    """A job held by `worker_id` and its figures as the supervisor's heartbeat gives them."""
+    job_id = str(uuid.uuid4())
+    cur.execute(
+        "INSERT INTO processing_jobs (id, status, worker_id, retry_count, started_at) "
+        "VALUES (%s, 'processing', %s, 1, localtimestamp - interval '5 seconds')",
+        (job_id, worker_id),
+    )
+    return {"job_id": job_id, "job_type": "analysis", "pid": 10, "elapsed": 5.0,
+            "rss_mb": 100.0, "peak_rss_mb": 150.0, "memory_limit_mb": 1024,
+            "cpu_seconds": 2.5, "attempt": 2, "max_attempts": 4}  # fmt: skip
 
 
 def test_ps_shows_100_supervisors_in_under_a_second_and_dead_ones_as_dead(
@@ -121,3 +134,58 @@ def test_ps_watch_refreshes_until_interrupted(db_url: str, conn: Connection) -> 
     assert proc.wait(10) == 0
     assert [len(s) for s in snapshots] == [2, 2]
     assert scalar(conn, "SELECT count(*) FROM jobsup_workers") == 3
+
+
+def test_ps_shows_a_job_started_since_the_last_heartbeat_at_once(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    slow = "heartbeat_interval = 0.5\nstale_after = 3.0"
+    config = write_config(tmp_path)
+    config.write_text(
+        config.read_text().replace(slow, "heartbeat_interval = 60\nstale_after = 180")
+    )
+    sup = supervisors.start(db_url, config)
+    sup.wait_registered(conn)
+    job_id = add_job(conn, "sleep", seconds=120)
+    wait_for(lambda: scalar(conn, "SELECT status FROM processing_jobs WHERE id = %s", job_id)
+             == "processing")  # fmt: skip
+    (worker,) = ps_json(db_url)
+    assert worker["running"] == 1
+    (runner,) = worker["runners"]
+    assert (runner["job_id"], runner["job_type"], runner["attempt"]) == (job_id, "diag.sleep", 1)
+    assert runner["rss_mb"] is None and runner["elapsed"] < 60  # no heartbeat since
+    text = jobsup("ps", env={"DATABASE_URL": db_url}).stdout
+    line = next(line for line in text.splitlines() if job_id in line)
+    figures = line.split()[1:]
+    assert figures == ["diag.sleep", DASH, figures[2], DASH, DASH, DASH, f"1/{DASH}"], line
+    assert "1/2 slots busy" in text
+    sup.signal(signal.SIGQUIT)
+    sup.wait()
+
+
+def test_a_supervisor_killed_on_this_host_is_dead_at_once_and_stopped_ones_keep_their_run_time(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    slow = "stale_after = 3.0"
+    config = write_config(tmp_path)
+    config.write_text(config.read_text().replace(slow, "stale_after = 180"))
+    killed = supervisors.start(db_url, config)
+    stopped = supervisors.start(db_url, config)
+    for sup in (killed, stopped):
+        sup.wait_registered(conn)
+    time.sleep(1.0)
+    killed.signal(signal.SIGKILL)
+    stopped.signal(signal.SIGTERM)
+    assert stopped.wait() == 0
+    states = {w["pid"]: w for w in ps_json(db_url, "--all")}
+    assert states[killed.pid]["state"] == "dead"  # long before stale_after (180 s)
+    assert states[stopped.pid]["state"] == "stopped"
+    assert [w["pid"] for w in ps_json(db_url)] == [killed.pid]  # stopped ones with --all only
+    time.sleep(1.5)
+    later = {w["pid"]: w for w in ps_json(db_url, "--all")}
+    for pid in (killed.pid, stopped.pid):
+        ran = states[pid]["uptime"]
+        # to its last heartbeat (the killed one) or its stop, and no further
+        assert 0 < ran < 60 and abs(later[pid]["uptime"] - ran) < 0.05, (ran, later[pid])
+    text = jobsup("ps", "--all", env={"DATABASE_URL": db_url}).stdout
+    assert "2 supervisors (1 dead, 1 stopped); 0/0 slots busy" in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from supervisor import limits
+from supervisor import limits, proctree
 from supervisor.config import Limits
 from supervisor.jobrow import ClaimedJob
 from supervisor.runners import KillReason, Output, Runner, RunnerState
@@ -127,3 +127,27 @@ def test_kill_reaches_descendants_outside_the_group() -> None:
     r.kill(KillReason.MEMORY, "memory limit exceeded")
     assert ops.sent == [(42, signal.SIGKILL), (77, signal.SIGKILL), (78, signal.SIGKILL)]
     assert r.killed_at is not None
+
+
+def test_pss_far_below_an_rss_over_the_limit_is_read_again_once_a_second(
+    monkeypatch: Any,
+) -> None:
+    reads: list[int] = []
+    monkeypatch.setattr(limits, "_read_full_memory", lambda tree, metric: reads.append(1) or 50)
+    r, _ = runner(memory_mb=1, memory_metric="pss")  # limit 1 MiB; PSS reads 50 bytes
+
+    def measure(rss: int, now: float) -> int:
+        snap = proctree.Snapshot()
+        snap.procs[42] = proctree.Proc(42, 1, 42, 0, rss, 0.0)
+        limits.measure(r, snap, now)
+        return r.memory
+
+    mb = 1 << 20
+    assert measure(rss=2 * mb, now=10.0) == 50 and len(reads) == 1
+    assert measure(rss=2 * mb, now=10.5) == 50 and len(reads) == 1  # the reading stands
+    assert measure(rss=2 * mb + 1000, now=10.6) == 1050  # new pages count in full at once
+    assert measure(rss=3 * mb, now=10.7) == 50 and len(reads) == 2  # past the room left: read
+    assert measure(rss=3 * mb, now=11.8) == 50 and len(reads) == 3  # a second on: read
+    assert r.memory_metric == "pss"
+    assert measure(rss=100, now=11.9) == 100 and len(reads) == 3  # RSS far below: no read
+    assert r.memory_metric == "rss"  # what `jobsup ps` and a kill message then say

@@ -54,6 +54,7 @@ def test_the_unit_says_what_the_supervisor_needs() -> None:
         "Environment": "JOBSUP_HOME=%S/jobsup", "User": "jobsup",
     }  # fmt: skip
     assert {k: unit[k] for k in expected} == expected
+    assert unit["Alias"] == "job_cron.service"  # the seed's `systemctl status job_cron`
     defaults = SupervisorConfig()
     assert int(unit["TimeoutStopSec"]) > defaults.drain_timeout + defaults.kill_timeout
     assert int(unit["WatchdogSec"]) > 2 * defaults.heartbeat_interval

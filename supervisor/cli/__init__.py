@@ -6,11 +6,12 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import click
 
-from supervisor import __version__, config
+from supervisor import __version__, config, control
 from supervisor.db import Connection, close_quietly, connect_config
 from supervisor.errors import JobsupError
 
@@ -50,22 +51,37 @@ def load_config(overrides: config.Overrides | None = None) -> config.Config:
 @contextmanager
 def database(cfg: config.Config) -> Iterator[Connection]:
     """A connection to the configured database for the length of one command."""
-    conn = connect_config(cfg, application_name="jobsup-cli")
+    conn = connect_config(cfg, application_name=application_name())
     try:
         yield conn
     finally:
         close_quietly(conn)
 
 
+def application_name() -> str:
+    """`jobsup-cli jobs list`: what pg_stat_activity shows of this command's connections
+    (never matched by the seed's `LIKE '%job_cron%'`, which counts supervisors)."""
+    ctx = click.get_current_context(silent=True)
+    command = ctx.command_path.partition(" ")[2] if ctx else ""
+    return f"{control.CLI} {command}".rstrip()
+
+
 def not_yet_available(name: str) -> None:
     raise JobsupError(f"`jobsup {name}` is not yet available in jobsup {__version__}")
 
 
-def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+def print_json(data: Any, indent: int | None = 2) -> None:
+    """`data` as JSON; times in ISO 8601, with their offset when they have one."""
+    click.echo(json.dumps(data, indent=indent, default=_json_value))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="jobsup")
 @click.option(
     "-c",
@@ -83,12 +99,24 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Entry point of the `jobsup` console script: errors a person can fix print one line."""
+    """Entry point of the `jobsup` console script: errors a person can fix print one line,
+    a wrong flag or argument included (exit 2, as click's own would)."""
     try:
-        cli.main(prog_name="jobsup")
+        code = cli.main(prog_name="jobsup", standalone_mode=False)
+    except click.UsageError as e:
+        where = e.ctx.command_path if e.ctx else "jobsup"
+        click.echo(f"{where}: {e.format_message()} (`{where} --help` lists the options)", err=True)
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
     except JobsupError as e:
         click.echo(f"jobsup: {e}", err=True)
         sys.exit(e.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 # The commands register themselves on `cli` when their modules are imported.

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from supervisor import admin
+from supervisor import admin, config_rules
 from supervisor.cli import (
     cli,
     config_option,
@@ -20,7 +20,7 @@ from supervisor.cli import (
     load_config,
     print_json,
 )
-from supervisor.cli.common import DURATION, JOB_ID
+from supervisor.cli.common import COUNT, DURATION, EXISTING_FILE, INT4, JOB_ID, MOST_SECONDS
 from supervisor.db import transaction
 from supervisor.durations import human
 from supervisor.enqueue import enqueue as enqueue_job
@@ -31,18 +31,24 @@ STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 
 @cli.command()
 @config_option
-@click.option("--file", "file_path", type=click.Path(), help="The file to process.")
+@click.option("--file", "file_path", type=EXISTING_FILE, help="The file to process.")
 @click.option("--description", help="The business question the job answers.")
-@click.option("--type", "job_type", default="analysis", show_default=True, help="Job type.")
-@click.option("--priority", type=int, default=0, show_default=True, help="Higher runs first.")
-@click.option("--run-at", help="Do not start before this ISO 8601 time.")
-@click.option("--delay", type=click.FloatRange(min=0), help="Do not start for SECONDS.")
+@click.option("--type", "job_type", default="analysis", help="A job type of the configuration.")
+@click.option(
+    "--force", is_flag=True, help="Accept a --type this configuration lacks (other hosts serve)."
+)
+@click.option("--priority", type=INT4, default=0, help="Higher runs first.")
+@click.option("--run-at", help="Do not start before this ISO 8601 time (no offset: local time).")
+@click.option(
+    "--delay", type=click.FloatRange(min=0, max=MOST_SECONDS), help="Do not start for SECONDS."
+)
 @click.option("--metadata", help="A JSON object handed to the handler.")
 @json_option
 def enqueue(
-    file_path: str | None,
+    file_path: Path | None,
     description: str | None,
     job_type: str,
+    force: bool,
     priority: int,
     run_at: str | None,
     delay: float | None,
@@ -52,40 +58,40 @@ def enqueue(
     """Register a file and a job for it; print the job id."""
     if run_at and delay is not None:
         raise click.UsageError("give --run-at or --delay, not both")
-    path = _existing_file(file_path) if file_path else None
+    when = _iso_time(run_at) if run_at else None
+    handed = _json_object(metadata) if metadata else None
     cfg = load_config()
+    if job_type not in cfg.job_types and not force:
+        why = config_rules.unknown_job_type(job_type, cfg)
+        raise click.BadParameter(f"{why} (--force if another host's does)", param_hint="'--type'")
     with database(cfg) as conn, transaction(conn):
         job_id = enqueue_job(
             conn,
-            str(path) if path else None,
+            str(file_path) if file_path else None,
             description=description,
             job_type=job_type,
             priority=priority,
-            metadata=_json_object(metadata) if metadata else None,
-            run_at=_iso_time(run_at) if run_at else None,
+            metadata=handed,
+            run_at=when,
             delay=delay or 0.0,
-            original_name=path.name if path else None,
+            original_name=file_path.name if file_path else None,
         )
+        enqueued = admin.enqueued(conn, job_id)
     if as_json:
-        print_json({"id": job_id, "type": job_type, "file": str(path) if path else None})
+        print_json(enqueued | {"file": str(file_path) if file_path else None})
     else:
         click.echo(job_id)
-
-
-def _existing_file(name: str) -> Path:
-    path = Path(name).expanduser().absolute()
-    if not path.is_file():
-        raise JobsupError(f"--file {name}: no such file")
-    return path
 
 
 def _json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
-        raise JobsupError(f"--metadata: invalid JSON: {e}") from None
+        raise click.BadParameter(f"invalid JSON: {e}", param_hint="'--metadata'") from None
     if not isinstance(value, dict):
-        raise JobsupError("--metadata: expected a JSON object, e.g. '{\"seconds\": 5}'")
+        raise click.BadParameter(
+            "expected a JSON object, e.g. '{\"seconds\": 5}'", param_hint="'--metadata'"
+        )
     return value
 
 
@@ -93,7 +99,10 @@ def _iso_time(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        raise JobsupError(f"--run-at {text}: expected an ISO 8601 time") from None
+        raise click.BadParameter(
+            f"{text}: expected an ISO 8601 time, e.g. 2030-01-02T03:04:05+00:00",
+            param_hint="'--run-at'",
+        ) from None
 
 
 @cli.group("jobs")
@@ -106,7 +115,7 @@ def jobs_group() -> None:
 @click.option("--status", type=click.Choice(STATUSES), help="Only jobs in this status.")
 @click.option("--type", "job_type", help="Only jobs of this type.")
 @click.option("--since", type=DURATION, help="Only jobs created in the last DURATION (2h, 7d).")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=COUNT, default=50, help="Show at most this many jobs.")
 @json_option
 def list_command(
     status: str | None, job_type: str | None, since: float | None, limit: int, as_json: bool
@@ -126,11 +135,17 @@ def list_command(
 @jobs_group.command("show")
 @config_option
 @click.argument("job_id", type=JOB_ID)
-@click.option("--details", is_flag=True, help="Also print each insight's details.")
+@click.option(
+    "--details", is_flag=True, help="The description in full, and each insight's details."
+)
 @json_option
 def show_command(job_id: str, details: bool, as_json: bool) -> None:
-    """Every field of a job, its attempts, its last error and its insights."""
+    """Every field of a job, its attempts, its last error and its insights.
+
+    JOB_ID is the id `jobs list` shows, or its first 8 characters or more.
+    """
     with database(load_config()) as conn:
+        (job_id,) = admin.resolve(conn, [job_id])
         found = admin.show_job(conn, job_id)
         if found is None:
             raise JobsupError(f"no job {job_id}: `jobsup jobs list` shows the ids")
@@ -149,13 +164,14 @@ def show_command(job_id: str, details: bool, as_json: bool) -> None:
 def retry_command(job_ids: tuple[str, ...], all_failed: bool, as_json: bool) -> None:
     """Failed or cancelled jobs back to pending, attempts counted afresh.
 
-    Exit status 1 when a named job was left alone (it is not failed or cancelled, or does
-    not exist).
+    JOB_IDS are ids as `jobs list` shows them, or their first 8 characters or more. Exit
+    status 1 when a named job was left alone (it is not failed or cancelled, or does not
+    exist).
     """
     if not job_ids and not all_failed:
         raise click.UsageError("name the jobs to retry, or give --all-failed")
     with database(load_config()) as conn:
-        changes = admin.retry(conn, job_ids, all_failed)
+        changes = admin.retry(conn, admin.resolve(conn, job_ids), all_failed)
     _report(changes, "retried", as_json, "no failed jobs")
 
 
@@ -166,10 +182,11 @@ def retry_command(job_ids: tuple[str, ...], all_failed: bool, as_json: bool) -> 
 def cancel_command(job_ids: tuple[str, ...], as_json: bool) -> None:
     """Cancel pending or running jobs (a running one's runner is killed, on any host).
 
-    Exit status 1 when a named job was left alone (already finished, or no such job).
+    JOB_IDS are ids as `jobs list` shows them, or their first 8 characters or more. Exit
+    status 1 when a named job was left alone (already finished, or no such job).
     """
     with database(load_config()) as conn:
-        changes = admin.cancel(conn, job_ids)
+        changes = admin.cancel(conn, admin.resolve(conn, job_ids))
     _report(changes, "cancelled", as_json, "")
 
 
@@ -207,10 +224,9 @@ def reclaim_command(older_than: float | None, as_json: bool) -> None:
     "--status",
     "statuses",
     default="completed,failed",
-    show_default=True,
     help="Comma-separated: completed, failed, cancelled.",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--batch-size", type=COUNT, default=1000, help="Jobs deleted per transaction.")
 @json_option
 def prune_command(older_than: float, statuses: str, batch_size: int, as_json: bool) -> None:
     """Delete finished jobs and their insights, a batch per transaction."""

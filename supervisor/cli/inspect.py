@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -15,18 +14,26 @@ from supervisor.durations import human
 
 SUPERVISOR_HEADERS = ("HOST", "PID", "STATE", "SLOTS", "UPTIME", "HEARTBEAT", "VERSION", "ID")
 RUNNER_HEADERS = ("JOB", "TYPE", "PID", "ELAPSED", "MEMORY MB", "PEAK MB", "CPU", "ATTEMPT")
+DASH = "\u2013"  # an en dash: a figure the supervisor has not sampled yet
 
 
 @cli.command()
 @config_option
 @click.option("--host", help="Only the supervisors of this host.")
-@click.option("--all", "include_stopped", is_flag=True, help="Also those that stopped.")
-@click.option("--watch", type=click.FloatRange(min=0.1), metavar="SECONDS", help="Refresh.")
+@click.option("--all", "include_stopped", is_flag=True, help="Also those that stopped or died.")
+@click.option(
+    "--watch",
+    type=click.FloatRange(0.1, 86400),
+    metavar="SECONDS",
+    help="Print again every SECONDS until Ctrl-C.",
+)
 @json_option
 def ps(host: str | None, include_stopped: bool, watch: float | None, as_json: bool) -> None:
     """Every supervisor and its runners, on every host.
 
-    A supervisor whose heartbeat is older than [supervisor] stale_after shows as dead.
+    A supervisor whose heartbeat is older than [supervisor] stale_after, or on this host
+    with its process gone, shows as dead. A job started since the last heartbeat shows at
+    once, its figures as a dash until the next.
     """
     cfg = load_config()
     with database(cfg) as conn:
@@ -46,7 +53,7 @@ def _watch(snapshot: Any, seconds: float, as_json: bool) -> None:
         while True:
             found = snapshot()
             if as_json:
-                click.echo(json.dumps(found, default=str))
+                print_json(found, indent=None)
             else:
                 click.clear()
                 click.echo(f"every {seconds:g} s, {time.strftime('%H:%M:%S')}  (Ctrl-C to stop)")
@@ -81,16 +88,21 @@ def _supervisor_row(w: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _runner_row(r: dict[str, Any]) -> tuple[Any, ...]:
-    limit = r.get("memory_limit_mb")
-    memory = f"{r.get('rss_mb', '-')}/{limit}" if limit else str(r.get("rss_mb", "-"))
-    if r.get("memory_metric", "rss") != "rss":  # pss or uss: say which
+    """A held job's row: figures from the last heartbeat, DASH for a job started since."""
+    rss, limit = r.get("rss_mb"), r.get("memory_limit_mb")
+    memory = DASH if rss is None else f"{rss}/{limit}" if limit else str(rss)
+    if rss is not None and r.get("memory_metric", "rss") != "rss":  # pss or uss: say which
         memory += f" {r['memory_metric']}"
-    cpu = f"{r['cpu_percent']:.0f}%" if r.get("cpu_percent") is not None else None
-    attempt = f"{r.get('attempt', '?')}/{r.get('max_attempts', '?')}"
+    cpu = DASH if r.get("cpu_percent") is None else f"{r['cpu_percent']:.0f}%"
+    attempt = f"{r.get('attempt', '?')}/{r.get('max_attempts') or DASH}"
     return (
-        r.get("job_id"), r.get("job_type"), r.get("pid"), human(r.get("elapsed")), memory,
-        r.get("peak_rss_mb"), cpu, attempt,
+        r.get("job_id"), r.get("job_type"), r.get("pid") or DASH, human(r.get("elapsed")),
+        memory, _or_dash(r.get("peak_rss_mb")), cpu, attempt,
     )  # fmt: skip
+
+
+def _or_dash(value: Any) -> Any:
+    return DASH if value is None else value
 
 
 def _ps_summary(workers: list[dict[str, Any]]) -> str:
@@ -106,7 +118,9 @@ def _ps_summary(workers: list[dict[str, Any]]) -> str:
 
 @cli.command()
 @config_option
-@click.option("--hours", type=click.IntRange(min=1), default=24, show_default=True)
+@click.option(
+    "--hours", type=click.IntRange(1, 24 * 3660), default=24, help="Report on the last HOURS."
+)
 @json_option
 def stats(hours: int, as_json: bool) -> None:
     """Jobs by status and retry count, throughput per hour, durations per type, failures."""
@@ -139,9 +153,10 @@ def _stats_text(found: dict[str, Any]) -> str:
              for d in found["durations"]],
         ),
         _section(
-            f"failures, last {hours} h, by first line of the error",
-            ("JOBS", "LAST", "REASON"),
-            [(f["jobs"], f"{f['last']:%Y-%m-%d %H:%M}", first_line(f["reason"], 100))
+            f"failures, last {hours} h, by first line of the error (numbers and ids as <n>, <id>)",
+            ("JOBS", "LAST", "REASON", "EXAMPLE"),
+            [(f["jobs"], f"{f['last']:%Y-%m-%d %H:%M}", first_line(f["reason"], 60),
+              first_line(f["example"], 60) if f["example"] != f["reason"] else "")
              for f in found["failures"]],
         ),
     ]  # fmt: skip

@@ -24,6 +24,7 @@ SHOWN_ELSEWHERE = {
     "worker_pid", "worker_state", "insights_count",
 }  # fmt: skip
 WIDTH = 96
+SHORT = 300  # characters of a long field `jobs show` prints without --details
 _ISO_TIME = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?")
 
 
@@ -40,7 +41,7 @@ def job_table(jobs: list[dict[str, Any]]) -> str:
 
 def show(job: dict[str, Any], insights: list[dict[str, Any]], details: bool) -> str:
     """The job's fields, its last error, its attempts and its insights, as text."""
-    parts = [f"job {job['id']}", _fields(job)]
+    parts = [f"job {job['id']}", _fields(job, details)]
     if job.get("error_message"):
         parts += ["", "last error:", textwrap.indent(job["error_message"].rstrip(), "  ")]
     parts += ["", _attempts(job.get("attempts") or [])]
@@ -48,11 +49,12 @@ def show(job: dict[str, Any], insights: list[dict[str, Any]], details: bool) -> 
     return "\n".join(parts)
 
 
-def _fields(job: dict[str, Any]) -> str:
+def _fields(job: dict[str, Any], details: bool) -> str:
     names = dict(FIELDS)
     keys = [k for k, _ in FIELDS if k in job]
     keys += [k for k in job if k not in names and k not in SHOWN_ELSEWHERE]
-    rows = [(names.get(k, k.replace("_", " ")), _value(job[k])) for k in keys]
+    values = [(k, _value(job[k])) for k in keys]
+    rows = [(names.get(k, k.replace("_", " ")), v if details else _cut(v)) for k, v in values]
     if job.get("file_path"):
         rows.insert(1, ("file", f"{job['file_path']} ({job.get('original_name') or '-'})"))
     if job.get("worker_host"):
@@ -68,6 +70,13 @@ def _value(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True)
     return _time(str(value))
+
+
+def _cut(text: str) -> str:
+    """A long value's start and its length (a description may be megabytes)."""
+    if len(text) <= SHORT:
+        return text
+    return f"{text[:SHORT]}… ({len(text):,} characters; --details prints them all)"
 
 
 def _time(text: str) -> str:

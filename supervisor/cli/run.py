@@ -1,4 +1,5 @@
-"""`jobsup start | stop | status | install-systemd`: run and control the supervisor."""
+"""`jobsup start | stop | status | healthcheck | install-systemd`: run and control the
+supervisor."""
 
 from __future__ import annotations
 
@@ -9,8 +10,17 @@ from pathlib import Path
 import click
 from loguru import logger
 
-from supervisor import control, daemon, logs, pidfile, systemd
-from supervisor.cli import CONFIG_KEY, cli, config_option, json_option, load_config, print_json
+from supervisor import config_rules, control, daemon, health, logs, pidfile, systemd
+from supervisor.cli import (
+    CONFIG_KEY,
+    application_name,
+    cli,
+    config_option,
+    json_option,
+    load_config,
+    print_json,
+)
+from supervisor.cli.common import COUNT, MOST_SECONDS
 from supervisor.config import Config
 from supervisor.durations import human
 from supervisor.embedded import resolve_url
@@ -22,15 +32,28 @@ EXIT_NOT_RUNNING = 3  # like `systemctl status`
 
 @cli.command()
 @config_option
-@click.option("--concurrency", type=click.IntRange(min=1), help="Runners at once.")
-@click.option("--interval", type=click.FloatRange(min=0.01), help="Seconds between polls.")
-@click.option("--job-type", "job_types", multiple=True, help="Serve only this type (repeat).")
-@click.option("--max-jobs", type=click.IntRange(min=1), help="Stop after N jobs have finished.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 10000),
+    help="Runners at once.  [default: [supervisor] concurrency, else the CPU count]",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.01, MOST_SECONDS),
+    help="Seconds between polls.  [default: [supervisor] interval, 30]",
+)
+@click.option(
+    "--job-type",
+    "job_types",
+    multiple=True,
+    help="Serve only this type (repeat).  [default: [supervisor] job_types, else all]",
+)
+@click.option("--max-jobs", type=COUNT, help="Stop after N jobs have finished.")
 @click.option("--until-empty", is_flag=True, help="Stop once no runnable job is left.")
 @click.option(
     "--log-level",
     type=click.Choice(["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"], False),
-    help="Override [logging] level.",
+    help="Log from this level on.  [default: [logging] level, INFO]",
 )
 @click.option("--daemon", is_flag=True, help="Detach; output to <state_dir>/jobsup.log.")
 def start(
@@ -49,6 +72,10 @@ def start(
     """
     overrides = {"supervisor.concurrency": concurrency, "supervisor.interval": interval}
     cfg = load_config(overrides)
+    for name in job_types:
+        if name not in cfg.job_types:
+            why = config_rules.unknown_job_type(name, cfg)
+            raise click.BadParameter(why, param_hint="'--job-type'")
     with _pidfile(cfg, daemon):
         level = log_level.upper() if log_level else None
         logs.configure(cfg.logging, cfg.state_dir, level)
@@ -59,7 +86,9 @@ def start(
             log_level=level,
             overrides={k: v for k, v in overrides.items() if v is not None},
         )
-        raise SystemExit(Supervisor(cfg, options, resolve_url(cfg)).run())
+        supervisor = Supervisor(cfg, options, resolve_url(cfg))
+        logs.set_supervisor(supervisor.me.id)
+        raise SystemExit(supervisor.run())
 
 
 @contextmanager
@@ -98,7 +127,11 @@ def _pidfile(cfg: Config, detach: bool) -> Iterator[None]:
 
 @cli.command()
 @config_option
-@click.option("--timeout", type=click.FloatRange(min=0), help="Seconds to wait for the exit.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0, MOST_SECONDS),
+    help="Seconds to wait for the exit.  [default: drain_timeout + kill_timeout + 15]",
+)
 @click.option("--now", is_flag=True, help="SIGQUIT: kill the runners and stop at once.")
 @json_option
 def stop(timeout: float | None, now: bool, as_json: bool) -> None:
@@ -108,7 +141,7 @@ def stop(timeout: float | None, now: bool, as_json: bool) -> None:
     Exit status 1 when it is still running after that.
     """
     cfg = load_config()
-    stopped = control.stop(cfg, now, timeout)
+    stopped = control.stop(cfg, now, timeout, application_name())
     if as_json:
         print_json(stopped.as_dict() if stopped else None)
     elif stopped is None:
@@ -130,13 +163,31 @@ def status(as_json: bool) -> None:
 
     Exit status 0 when one runs, 3 when none does (like `systemctl status`).
     """
-    found = control.status(load_config())
+    found = control.status(load_config(), application_name())
     if as_json:
         print_json(found.as_dict())
     else:
         click.echo(_status_text(found))
     if not found.running:
         raise SystemExit(EXIT_NOT_RUNNING)
+
+
+@cli.command()
+@config_option
+@json_option
+def healthcheck(as_json: bool) -> None:
+    """Is this state directory's supervisor alive, heartbeating, its database reachable.
+
+    For Docker HEALTHCHECK and Kubernetes exec probes: exit status 0 when it is, 1 when not,
+    with the reason in one line. Unhealthy after three missed heartbeats (or lease_timeout).
+    """
+    found = health.check(load_config(), application_name())
+    if as_json:
+        print_json(found.as_dict())
+    else:
+        click.echo(f"{'healthy' if found.ok else 'unhealthy'}: {found.reason}")
+    if not found.ok:
+        raise SystemExit(1)
 
 
 def _status_text(found: control.Status) -> str:
@@ -163,7 +214,7 @@ def _status_text(found: control.Status) -> str:
 @cli.command("install-systemd")
 @config_option
 @click.option("--user", "user_mode", is_flag=True, help="A user unit (systemctl --user).")
-@click.option("--run-as", default="jobsup", show_default=True, help="User= of a system unit.")
+@click.option("--run-as", default="jobsup", help="User= of a system unit.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write here ('-': stdout).")
 @click.argument("start_args", nargs=-1, type=click.UNPROCESSED)
 def install_systemd(

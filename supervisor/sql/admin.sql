@@ -2,6 +2,8 @@
 -- Each starts with `-- name: <name>`; values are always parameters (%(name)s).
 -- The seed's created_at/started_at/completed_at are TIMESTAMP (no time zone) written in the
 -- session's zone, so they are compared with `localtimestamp`; run_at (TIMESTAMPTZ) with now().
+-- What a command prints casts them to TIMESTAMPTZ (in the same session zone), so that JSON
+-- shows every time in ISO 8601 with its offset.
 
 -- name: list_jobs
 -- Newest first, filtered on the way; a page starts after the keyset (%(after_at)s,
@@ -11,7 +13,8 @@
 SELECT j.id::text AS id, coalesce(j.job_type, 'analysis') AS job_type, j.status,
        left(j.business_description, 200) AS description,
        coalesce(j.retry_count, 0) AS retry_count, j.priority,
-       j.created_at, j.started_at, j.completed_at, j.run_at,
+       j.created_at::timestamptz AS created_at, j.started_at::timestamptz AS started_at,
+       j.completed_at::timestamptz AS completed_at, j.run_at,
        extract(epoch FROM localtimestamp - j.created_at)::float8 AS age,
        extract(epoch FROM coalesce(j.completed_at, localtimestamp) - j.started_at)::float8
            AS duration,
@@ -27,10 +30,28 @@ WHERE (%(status)s::text IS NULL OR j.status = %(status)s)
 ORDER BY j.created_at DESC, j.id DESC
 LIMIT %(limit)s;
 
+-- name: ids_in_range
+-- The jobs a short id names (`jobsup jobs show 1f64f4c9`): its prefix padded with 0s and fs
+-- bounds a range of the primary key, which orders uuids as their hex text. Three at most:
+-- one is the answer, two or more an ambiguous prefix.
+SELECT id::text FROM processing_jobs
+WHERE id BETWEEN %(low)s::uuid AND %(high)s::uuid
+ORDER BY id
+LIMIT 3;
+
+-- name: enqueued
+-- What `jobsup enqueue --json` echoes of the job it just inserted. Primary key.
+SELECT id::text AS id, coalesce(job_type, 'analysis') AS type, priority, run_at
+FROM processing_jobs WHERE id = %(id)s;
+
 -- name: show_job
 -- One job with every column (to_jsonb: columns added later show up too), its file, its
 -- owner and how many insights it has. Primary key; insights by jobsup_insights_job.
-SELECT to_jsonb(j) AS job, f.file_path, f.original_name,
+SELECT to_jsonb(j) || jsonb_build_object(
+           'created_at', j.created_at::timestamptz, 'started_at', j.started_at::timestamptz,
+           'completed_at', j.completed_at::timestamptz, 'updated_at', j.updated_at::timestamptz
+       ) AS job,
+       f.file_path, f.original_name,
        w.host AS worker_host, w.pid AS worker_pid, w.state AS worker_state,
        (SELECT count(*) FROM insights i WHERE i.job_id = j.id) AS insights_count
 FROM processing_jobs j
@@ -73,7 +94,7 @@ RETURNING j.id::text, target.status AS was;
 -- owner's late write-back is refused by its ownership guard (status = 'processing').
 -- Primary key; FOR UPDATE waits out a write-back in flight, then re-checks the status.
 WITH target AS (
-    SELECT j.id, j.status, w.host, w.pid
+    SELECT j.id, j.status, j.runner_pid, w.host, w.pid
     FROM processing_jobs j LEFT JOIN jobsup_workers w ON w.id = j.worker_id
     WHERE j.id = ANY(%(ids)s::uuid[]) AND j.status IN ('pending', 'processing')
     FOR UPDATE OF j
@@ -83,7 +104,7 @@ SET status = 'cancelled', completed_at = localtimestamp, updated_at = localtimes
     error_message = %(why)s
 FROM target
 WHERE j.id = target.id
-RETURNING j.id::text, target.status AS was, target.host, target.pid;
+RETURNING j.id::text, target.status AS was, target.host, target.pid, target.runner_pid;
 
 -- name: prune_batch
 -- The next batch of finished jobs to delete, oldest first. Index: jobsup_jobs_completed
@@ -132,7 +153,7 @@ ORDER BY 1, 2;
 -- name: throughput
 -- The seed's "job throughput": jobs ended per hour over the last %(hours)s hours, empty hours
 -- included. Index: jobsup_jobs_completed (completed_at).
-SELECT h.hour,
+SELECT h.hour::timestamptz AS hour,
        count(j.id) FILTER (WHERE j.status = 'completed') AS completed,
        count(j.id) FILTER (WHERE j.status = 'failed') AS failed
 FROM generate_series(date_trunc('hour', localtimestamp - make_interval(hours => %(hours)s - 1)),
@@ -158,31 +179,53 @@ GROUP BY 1
 ORDER BY 1;
 
 -- name: failures
--- Jobs failed in the last %(hours)s hours, grouped by the first line of their error.
--- Index: jobsup_jobs_completed.
-SELECT coalesce(split_part(error_message, E'\n', 1), '(no message)') AS reason,
-       count(*) AS jobs, max(completed_at) AS last
-FROM processing_jobs
-WHERE status = 'failed' AND completed_at > localtimestamp - make_interval(hours => %(hours)s)
+-- Jobs failed in the last %(hours)s hours, grouped by the first line of their error with ids
+-- and numbers masked ("supervisor vm pid <n> died" for every pid), with one real line as an
+-- example. Index: jobsup_jobs_completed.
+WITH failed AS (
+    SELECT coalesce(split_part(error_message, E'\n', 1), '(no message)') AS line, completed_at
+    FROM processing_jobs
+    WHERE status = 'failed' AND completed_at > localtimestamp - make_interval(hours => %(hours)s)
+)
+SELECT regexp_replace(
+           regexp_replace(line, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
+                          '<id>', 'gi'),
+           '[0-9]+(\.[0-9]+)?', '<n>', 'g') AS reason,
+       count(*) AS jobs, max(completed_at)::timestamptz AS last, max(line) AS example
+FROM failed
 GROUP BY 1
 ORDER BY 2 DESC, 1
 LIMIT %(limit)s;
 
 -- name: workers
--- Every supervisor on every host, for `jobsup ps`: one small table (rows of supervisors gone
--- for a day are deleted by forget_workers), read whole.
-SELECT id::text, host, pid, state, slots, running, version, config_path, job_types,
-       extract(epoch FROM now() - started_at)::float8 AS uptime,
-       extract(epoch FROM now() - heartbeat_at)::float8 AS heartbeat_age,
-       runners
-FROM jobsup_workers
-WHERE (%(all)s OR state <> 'stopped')
-  AND (%(host)s::text IS NULL OR host = %(host)s)
-ORDER BY host, started_at;
+-- Every supervisor on every host, for `jobsup ps`, with the jobs the database says each holds
+-- now: its runners' figures come with its heartbeat, so a job started since then has none
+-- yet, but is shown. One small table (rows of supervisors gone for a day are deleted by
+-- forget_workers), read whole; each one's jobs by jobsup_jobs_owner (worker_id).
+SELECT w.id::text, w.host, w.host_key, w.pid, w.process_started, w.state, w.slots,
+       w.version, w.config_path, w.job_types,
+       extract(epoch FROM now() - w.started_at)::float8 AS uptime,
+       extract(epoch FROM now() - w.heartbeat_at)::float8 AS heartbeat_age,
+       w.runners, coalesce(held.jobs, '[]') AS held
+FROM jobsup_workers w
+LEFT JOIN LATERAL (
+    SELECT jsonb_agg(jsonb_build_object(
+               'job_id', j.id::text, 'job_type', coalesce(j.job_type, 'analysis'),
+               'pid', j.runner_pid, 'attempt', coalesce(j.retry_count, 0) + 1,
+               'elapsed', extract(epoch FROM localtimestamp - j.started_at)::float8)
+           ORDER BY j.started_at) AS jobs
+    FROM processing_jobs j
+    WHERE j.worker_id = w.id AND j.status = 'processing'
+) held ON true
+WHERE (%(all)s OR w.state <> 'stopped')
+  AND (%(host)s::text IS NULL OR w.host = %(host)s)
+ORDER BY w.host, w.started_at;
 
 -- name: worker_of_pid
--- The live row of the supervisor with %(pid)s on this host (`jobsup stop`, `jobsup status`).
-SELECT id::text, state, slots, running
+-- The live row of the supervisor with %(pid)s on this host (`jobsup stop`, `status`,
+-- `healthcheck`).
+SELECT id::text, state, slots, running,
+       extract(epoch FROM now() - heartbeat_at)::float8 AS heartbeat_age
 FROM jobsup_workers
 WHERE host_key = %(host_key)s AND pid = %(pid)s AND state IN ('running', 'draining')
 ORDER BY started_at DESC

@@ -218,9 +218,9 @@ def test_a_live_runner_appears_on_the_supervisors_page(
     job_id = add_job(conn, "sleep", seconds=60)
     # no reload: the page refreshes itself
     row = page.locator(f"tr.runner[data-job='{job_id}']")
-    row.wait_for(timeout=20_000)
-    text = row.inner_text()
-    assert "diag.sleep" in text and "1/4" in text
+    row.wait_for(timeout=20_000)  # at once: the job is held; its figures come with a heartbeat
+    text = wait_for(lambda: "1/4" in (shown := row.inner_text()) and shown, timeout=20)
+    assert "diag.sleep" in text
     assert page.locator(f"tr.runner[data-job='{job_id}'] meter").get_attribute("max") == "1024"
     screenshot(page, tmp_path, "supervisors")
     page.locator(f"tr.runner[data-job='{job_id}'] a.id").click()
