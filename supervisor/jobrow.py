@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from supervisor.logs import job_logger
+
 SHOWN = 40  # characters of a bad value quoted in a reason
 
 
@@ -31,6 +33,11 @@ class ClaimedJob:
     @property
     def attempt(self) -> int:
         return self.retry_count + 1
+
+    @property
+    def log(self) -> Any:
+        """The logger for everything about this attempt: its lines carry job, type, attempt."""
+        return job_logger(self.id, self.job_type, self.attempt)
 
 
 @dataclass(frozen=True)

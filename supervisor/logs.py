@@ -66,6 +66,11 @@ def set_supervisor(worker_id: str) -> None:
     logger.configure(extra={"supervisor": worker_id})
 
 
+def event(name: str, log: Any = logger) -> Any:
+    """`log` with the `event` field set, for the lines a log shipper should index by kind."""
+    return log.bind(event=name)
+
+
 def job_logger(job_id: str, job_type: str | None = None, attempt: int | None = None) -> Any:
     """The logger to use for everything about job `job_id` (JSON lines carry the type and
     attempt when given)."""

@@ -22,7 +22,7 @@ from loguru import logger
 
 from runner import linux
 from supervisor import config as configuration
-from supervisor import jobs, logs, schema, store, turn, upkeep
+from supervisor import health, jobs, logs, schema, store, turn, upkeep
 from supervisor.claim_timing import ClaimTiming
 from supervisor.config import Config, Overrides
 from supervisor.database import MARGIN, Database, Done, Lost, Request, Unavailable
@@ -269,6 +269,7 @@ class Supervisor:
         self.pool.forkserver.preload = jobs.preload(new, self.job_types)  # for a new server
         self.slots = new.supervisor.slots
         self.timing.interval = new.supervisor.interval
+        self.telemetry.overdue = health.overdue(new.supervisor)
         logs.configure(new.logging, new.state_dir, self.options.log_level)
         self.timing.want()
         logger.info("SIGHUP: configuration reloaded ({} slots)", self.slots)
@@ -406,10 +407,10 @@ class Supervisor:
 
     def _notified(self, channel: str, payload: str) -> None:
         if channel == "jobsup_control" and payload == self.me.id:
-            logger.debug("control notification: checking which jobs are still ours")
+            logs.event("notify").debug("control notification: checking which jobs are still ours")
             self.check_owned = True
         elif channel == "jobsup_pending" and self._serves(payload):
-            logger.debug("pending notification ({}): claiming", payload or "analysis")
+            logs.event("notify").debug("pending notification ({}): claiming", payload or "analysis")
             self.timing.want()
 
     def _serves(self, job_type: str) -> bool:
@@ -462,7 +463,9 @@ class Supervisor:
                 log.warning("result not written: the job is no longer under this claim "
                             "(reset, reclaimed or cancelled meanwhile)")  # fmt: skip
         if batch:
-            logger.debug("wrote {} results ({} stored)", len(batch), len(written.ids))
+            logs.event("write-back").debug(
+                "wrote {} results ({} stored)", len(batch), len(written.ids)
+            )
 
     def _claimed(self, now: float, sent: float, ask: turn.Ask, result: turn.Turn) -> None:
         if result.claimed is None:
@@ -472,7 +475,7 @@ class Supervisor:
         if result.error:
             logger.error(result.error)
         METRICS.claim_took(now - sent)
-        logger.debug("claimed {} of {} asked", len(result.claimed), ask.limit)
+        logs.event("claim").debug("claimed {} of {} asked", len(result.claimed), ask.limit)
         for job in result.claimed:
             METRICS.claimed((job.job if isinstance(job, Unusable) else job).job_type)
             self.pool.start(job, now)
@@ -532,7 +535,7 @@ class Supervisor:
             job_logger(job_id).warning("held but never started here (claim lost): back to pending")
         if found.released:
             self.timing.want()
-        logger.debug("heartbeat: {} runners, {} reclaimed, {} no longer ours",
+        logs.event("heartbeat").debug("heartbeat: {} runners, {} reclaimed, {} no longer ours",
                      len(self.pool), len(found.reclaimed.jobs) if found.reclaimed else 0,
                      len(found.lost))  # fmt: skip
         queue = found.queue
@@ -562,11 +565,11 @@ class Supervisor:
                 continue
             status = lost[runner.job_id]
             if status == "cancelled":
-                job_logger(runner.job_id).warning("job is cancelled: killing its runner")
+                runner.job.log.warning("job is cancelled: killing its runner")
                 runner.kill(KillReason.CANCELLED)
                 continue
             why = f"the job is {status} under another claim" if status else "the job was deleted"
-            job_logger(runner.job_id).warning("{}: killing its runner", why)
+            runner.job.log.warning("{}: killing its runner", why)
             runner.kill(KillReason.LOST, f"{why} (reset, reclaimed or deleted): runner killed")
 
     @property

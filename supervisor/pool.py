@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 from loguru import logger
 
-from supervisor import jobs, limits, proctree
+from supervisor import jobs, limits, logs, proctree
 from supervisor.config import Config, Limits
 from supervisor.jobrow import ClaimedJob, Unusable
-from supervisor.logs import job_logger
 from supervisor.metrics import METRICS
 from supervisor.outcome import Kind, Verdict, decide, how_it_ended, judge
 from supervisor.runners import KillReason, Output, Runner, RunnerState
@@ -87,7 +86,7 @@ class Pool:
         does one whose start raised (a bug), alone."""
         self.counts.started += 1
         if isinstance(job, Unusable):
-            job_logger(job.job.id).error("unusable job row: {}", job.reason)
+            job.job.log.error("unusable job row: {}", job.reason)
             self._record(job.job, Verdict(Kind.PERMANENT, f"unusable job row: {job.reason}"), None)
             return
         try:
@@ -108,7 +107,9 @@ class Pool:
             self._give_back(job, e)
             return
         self.starting.append(Starting(job, launch.limits, result_fd, output_fd, now, time.time()))
-        job_logger(job.id).debug("runner requested from the fork server (lease {})", job.lease)
+        logs.event("spawn", job.log).debug(
+            "runner requested from the fork server (lease {})", job.lease
+        )
 
     def _started(self, starting: Starting, pid: int) -> None:
         output = Output(limit=self.config.logging.output_limit_kb * 1024)
@@ -120,14 +121,14 @@ class Pool:
             self.selector.register(fd, selectors.EVENT_READ, runner)
         job = runner.job
         attempts = self.config.retry.max_retries + 1
-        job_logger(job.id).info(
+        job.log.info(
             "started {}: attempt {}/{}, runner pid {}", job.job_type, job.attempt, attempts, pid
         )
 
     def _give_back(self, job: ClaimedJob, error: OSError) -> None:
         """No runner for `job` (out of processes or memory, no fork server): back to pending."""
         reason = error.strerror or error
-        job_logger(job.id).error("cannot start a runner: {}; job back to pending", reason)
+        job.log.error("cannot start a runner: {}; job back to pending", reason)
         self.outcomes.append(
             Outcome(job.id, job.lease, "pending", job.retry_count, keep_error=True,
                     delay=FORK_FAILED_DELAY)
@@ -147,7 +148,7 @@ class Pool:
             if fd == runner.result_fd:
                 runner.add_result(data, self.config.supervisor.result_max_kb * 1024)
             else:
-                runner.output.feed(data, job_logger(runner.job_id))
+                runner.output.feed(data, runner.job.log)
 
     def reap(self) -> list[Outcome]:
         """Take note of every runner that has exited: those the fork server reaped, and
@@ -213,7 +214,9 @@ class Pool:
                 self._started(self.starting.popleft(), event.pid)
             elif isinstance(event, Refused):
                 starting = self.starting.popleft()
-                job_logger(starting.job.id).debug("the fork server refused: {}", event.error)
+                logs.event("spawn", starting.job.log).debug(
+                    "the fork server refused: {}", event.error
+                )
                 os.close(starting.result_fd)
                 os.close(starting.output_fd)
                 self._give_back(starting.job, event.error)
@@ -235,7 +238,9 @@ class Pool:
 
     def _finish(self, runner: Runner) -> None:
         how = "" if runner.status is None else how_it_ended(runner.status)
-        job_logger(runner.job_id).debug("runner pid {} reaped: {}", runner.pid, how or "gone")
+        logs.event("reap", runner.job.log).debug(
+            "runner pid {} reaped: {}", runner.pid, how or "gone"
+        )
         for fd in (runner.result_fd, runner.output_fd):
             if fd >= 0:
                 self.read(runner, fd)  # what is left; closes the fd at end of file
@@ -246,7 +251,7 @@ class Pool:
         if runner.reason not in (None, KillReason.SHUTDOWN):
             METRICS.killed(runner.job.job_type, str(runner.reason))
         del self.runners[runner.pid]
-        runner.output.close(job_logger(runner.job_id))
+        runner.output.close(runner.job.log)
         self._record(runner.job, judge(runner, self.config.supervisor.result_max_kb), runner)
 
     def _close(self, runner: Runner, fd: int) -> None:
@@ -265,11 +270,11 @@ class Pool:
             METRICS.finished(job.job_type, FINISHED[outcome.status], seconds if runner else None)
         record = jobs.attempt_record(job, verdict, outcome, self.me, runner)
         outcome = dataclasses.replace(outcome, attempt=record)
-        self._log(outcome, verdict, seconds)
+        self._log(job, outcome, verdict, seconds)
         self.outcomes.append(outcome)
 
-    def _log(self, outcome: Outcome, verdict: Verdict, seconds: float) -> None:
-        log = job_logger(outcome.job_id)
+    def _log(self, job: ClaimedJob, outcome: Outcome, verdict: Verdict, seconds: float) -> None:
+        log = job.log
         first_line = verdict.message.split("\n", 1)[0]
         if verdict.kind is Kind.LOST:
             log.warning("runner ended: {}", first_line)
