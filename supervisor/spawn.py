@@ -68,6 +68,7 @@ class ForkServer:
 
     def __init__(self, selector: selectors.BaseSelector) -> None:
         self.preload: list[str] = []  # modules a server imports at start
+        self.environment: dict[str, str] | None = None  # a server's (its runners'); None: ours
         self.selector = selector  # the server's socket wakes the main loop
         self.pid: int | None = None
         self._sock: socket.socket | None = None
@@ -83,7 +84,8 @@ class ForkServer:
                 str(os.getpid()), json.dumps(sys.path), *self.preload]  # fmt: skip
         with theirs:
             self._process = subprocess.Popen(argv, pass_fds=(theirs.fileno(),),
-                                             stdin=subprocess.DEVNULL)  # fmt: skip
+                                             stdin=subprocess.DEVNULL,
+                                             env=self.environment)  # fmt: skip
         ours.setblocking(False)
         self._sock, self.pid = ours, self._process.pid
         self._unreaped.add(self.pid)
