@@ -7,16 +7,20 @@ command reuses it) until `jobsup db stop`. It listens on a Unix socket in that d
 from __future__ import annotations
 
 import os
+import stat
 import warnings
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from supervisor import statedir
 from supervisor.config import Config
 from supervisor.db import describe
 from supervisor.errors import DatabaseError
 
 DATABASE = "jobsup"
+TRAVERSE = stat.S_IXGRP | stat.S_IXOTH
 
 
 def resolve_url(config: Config) -> str:
@@ -31,8 +35,9 @@ def pgdata(state_dir: Path) -> Path:
 def ensure_running(state_dir: Path) -> str:
     """The URL of the embedded server in `state_dir`, starting (and creating) it if needed."""
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        server = _library().get_server(pgdata(state_dir), cleanup_mode=None)
+        statedir.ensure(state_dir)
+        with _traversal_only(pgdata(state_dir)):
+            server = _library().get_server(pgdata(state_dir), cleanup_mode=None)
         url: str = server.get_uri(DATABASE)
     except Exception as e:  # the library raises assorted errors; all mean "could not start"
         log = pgdata(state_dir) / "log"
@@ -42,6 +47,24 @@ def ensure_running(state_dir: Path) -> str:
         ) from None
     _ensure_database(server.get_uri("postgres"))
     return url
+
+
+@contextmanager
+def _traversal_only(data: Path) -> Iterator[None]:
+    """As root, the library runs the server as its own user and opens every directory above
+    its data to everyone (r-x) so that user can reach it: keep only the traversal (--x) it
+    needs, so the state directory stays unlistable (0711) and its files private."""
+    if os.geteuid() != 0:
+        yield
+        return
+    before = {parent: parent.stat().st_mode for parent in data.parents}
+    try:
+        yield
+    finally:
+        for parent, mode in before.items():
+            with suppress(OSError):
+                if parent.stat().st_mode != mode:
+                    parent.chmod(stat.S_IMODE(mode) | TRAVERSE)
 
 
 def running_url(state_dir: Path) -> str | None:
