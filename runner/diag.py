@@ -133,3 +133,19 @@ def print(job: Job) -> None:
         remaining -= len(line)
         line_number += 1
     stream.flush()
+
+
+def whoami(job: Job) -> list[dict[str, Any]]:
+    """Who the runner is and what it can read: one insight with its uid, gid, groups, the
+    names in its environment and the first `bytes` (default 64) of each of the job's files."""
+    size = int(job.metadata.get("bytes", 64))
+    heads = {}
+    for path in job.files:
+        with open(path, "rb") as f:
+            heads[path] = f.read(size).decode(errors="replace")
+    content = {
+        "uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "egid": os.getegid(),
+        "groups": sorted(os.getgroups()), "environment": sorted(os.environ), "files": heads,
+        "home": os.environ.get("HOME"),
+    }  # fmt: skip
+    return [{"insight_type": "diag", "content": content, "confidence_score": 1.0}]
