@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
+import subprocess  # nosec B404  # diag.spawn starts this Python with a fixed script
 import sys
 import time
 from pathlib import Path
@@ -108,7 +108,8 @@ def spawn(job: Job) -> None:
         code = f"import time; x = b'\\x01' * ({mb} << 20); time.sleep(3600)"
         setsid = bool(job.metadata.get("setsid"))
         for _ in range(children):
-            subprocess.Popen([sys.executable, "-c", code], start_new_session=setsid)
+            # This Python, running a script built from one number.
+            subprocess.Popen([sys.executable, "-c", code], start_new_session=setsid)  # nosec B603
     time.sleep(float(job.metadata.get("seconds", 0)))
     del held
 

@@ -168,7 +168,7 @@ class Backoff:
     def next_delay(self) -> float:
         delay = min(self.maximum, self.base * 2**self.attempts)
         self.attempts += 1
-        return random.uniform(delay / 2, delay)
+        return random.uniform(delay / 2, delay)  # nosec B311  # jitter, not a secret
 
     def reset(self) -> None:
         self.attempts = 0

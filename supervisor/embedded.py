@@ -98,6 +98,7 @@ def _postmaster_info(state_dir: Path) -> Any:
 def _ensure_database(admin_url: str) -> None:
     import psycopg2
     import psycopg2.errors
+    from psycopg2 import sql
 
     conn = psycopg2.connect(admin_url, application_name="jobsup")
     try:
@@ -107,7 +108,7 @@ def _ensure_database(admin_url: str) -> None:
             if cur.fetchone() is None:
                 # Another command may create it first.
                 with suppress(psycopg2.errors.DuplicateDatabase):
-                    cur.execute(f"CREATE DATABASE {DATABASE}")
+                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
     finally:
         conn.close()
 

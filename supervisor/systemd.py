@@ -105,7 +105,8 @@ Alias=job_cron.service
 STOP_MARGIN = 10
 # The supervisor, its fork server and an embedded PostgreSQL, beside the runners.
 OWN_MEMORY_MB = 1024
-PRIVATE_TMP = ("/tmp", "/var/tmp")
+# What PrivateTmp=yes replaces; named to warn of it, never written to.
+PRIVATE_TMP = ("/tmp", "/var/tmp")  # nosec B108
 
 
 def render(
@@ -178,10 +179,11 @@ def memory_max(config: Config) -> str:
 def check(config: Config, user_mode: bool) -> list[str]:
     """What the unit would hide from the supervisor that its configuration relies on."""
     root = config.files.root
-    if user_mode or not root or not _under(Path(root).absolute(), PRIVATE_TMP):
+    top = next((t for t in PRIVATE_TMP if _under(Path(root).absolute(), t)), None)
+    if user_mode or not root or top is None:
         return []
     return [
-        f"[files] root {root} is under {'/tmp' if root.startswith('/tmp') else '/var/tmp'}, "
+        f"[files] root {root} is under {top}, "
         "which the unit's PrivateTmp=yes replaces with an empty directory: jobs would find "
         "no files (keep uploads elsewhere, e.g. /srv/uploads)"
     ]
@@ -201,8 +203,8 @@ def _writable(config: Config) -> str:
     return " ".join(paths)
 
 
-def _under(path: Path, tops: Sequence[str]) -> bool:
-    return any(path == Path(top) or Path(top) in path.parents for top in tops)
+def _under(path: Path, top: str) -> bool:
+    return path == Path(top) or Path(top) in path.parents
 
 
 def command() -> list[str]:
