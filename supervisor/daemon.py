@@ -111,6 +111,7 @@ def _wait(read_fd: int, ready: socket.socket) -> _Heard:
     heard = _Heard()
     received = b""
     deadline = time.monotonic() + READY_TIMEOUT
+    os.set_blocking(read_fd, False)
     with selectors.DefaultSelector() as selector, ready:
         selector.register(ready, selectors.EVENT_READ)
         selector.register(read_fd, selectors.EVENT_READ)
@@ -144,7 +145,6 @@ def _said_ready(ready: socket.socket) -> bool:
 
 def _read(fd: int) -> bytes | None:
     """What the pipe holds now (b"" at end of file; None when nothing yet)."""
-    os.set_blocking(fd, False)
     try:
         return os.read(fd, 4096)
     except BlockingIOError:
