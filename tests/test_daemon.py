@@ -62,7 +62,9 @@ def test_daemon_lifecycle(db_url: str, conn: Connection, tmp_path: Path, home: P
     assert again.returncode == 1
     assert f"a supervisor already runs from {home} (pid {pid}" in again.stderr
 
-    job_id = add_job(conn, "sleep", seconds=5)
+    # Long enough to outlast the status calls below (each a fresh Python: 2 s on a loaded
+    # machine without bytecode caches), so the stop finds it running.
+    job_id = add_job(conn, "sleep", seconds=12)
     wait_for(lambda: status(conn, job_id) == "processing")
 
     def busy() -> bool:  # the worker row says so from its next heartbeat on
