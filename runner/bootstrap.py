@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import io
 import os
@@ -16,7 +17,7 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
-from runner import handlers, linux, protocol
+from runner import confine, handlers, linux, protocol
 from runner.errors import PermanentFailure, SoftTimeLimitExceeded
 from runner.job import RunnerSpec
 from runner.protocol import Exit, FailureKind
@@ -75,6 +76,8 @@ def become_runner(spec: RunnerSpec, output_fd: int) -> None:
     _log_level = spec.log_level
     if spec.hard_memory_bytes:
         _limit_address_space(spec.hard_memory_bytes)
+    if spec.run_as is not None:  # last: what came before needed the fork server's rights
+        confine.drop_privileges(spec.run_as, spec.parent_pid)
 
 
 def _limit_address_space(resident_bytes: int) -> None:
@@ -92,9 +95,10 @@ def run_job(spec: RunnerSpec, result_fd: int) -> Exit:
     """Call the handler and send its result document; the exit code to leave with."""
     signal.signal(signal.SIGTERM, _raise_soft_time_limit)
     try:
-        _check_files(spec.job.files)
+        files = confine.check_files(spec.job.files, spec.files_root)
+        job = dataclasses.replace(spec.job, files=files)
         handler = handlers.load(spec.handler)
-        document = protocol.success(handlers.insights_of(handler(spec.job)))
+        document = protocol.success(handlers.insights_of(handler(job)))
     except PermanentFailure as e:
         document = protocol.failure(FailureKind.PERMANENT, str(e))
     except SoftTimeLimitExceeded:
@@ -134,19 +138,6 @@ def _failure(kind: FailureKind) -> dict[str, Any]:
     error = sys.exc_info()[1]
     message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     return protocol.failure(kind, message, traceback.format_exc()[-TRACEBACK_TAIL:])
-
-
-def _check_files(paths: tuple[str, ...]) -> None:
-    for path in paths:
-        try:
-            with open(path, "rb"):
-                pass
-        except FileNotFoundError:
-            raise PermanentFailure(f"file not found: {path}") from None
-        except IsADirectoryError:
-            raise PermanentFailure(f"not a file but a directory: {path}") from None
-        except OSError as e:
-            raise PermanentFailure(f"cannot read file {path}: {e.strerror}") from None
 
 
 def _raise_soft_time_limit(_signum: int, _frame: Any) -> None:

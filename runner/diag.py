@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
+import subprocess  # nosec B404  # diag.spawn starts this Python with a fixed script
 import sys
 import time
 from pathlib import Path
@@ -108,7 +108,8 @@ def spawn(job: Job) -> None:
         code = f"import time; x = b'\\x01' * ({mb} << 20); time.sleep(3600)"
         setsid = bool(job.metadata.get("setsid"))
         for _ in range(children):
-            subprocess.Popen([sys.executable, "-c", code], start_new_session=setsid)
+            # This Python, running a script built from one number.
+            subprocess.Popen([sys.executable, "-c", code], start_new_session=setsid)  # nosec B603
     time.sleep(float(job.metadata.get("seconds", 0)))
     del held
 
@@ -133,3 +134,19 @@ def print(job: Job) -> None:
         remaining -= len(line)
         line_number += 1
     stream.flush()
+
+
+def whoami(job: Job) -> list[dict[str, Any]]:
+    """Who the runner is and what it can read: one insight with its uid, gid, groups, the
+    names in its environment and the first `bytes` (default 64) of each of the job's files."""
+    size = int(job.metadata.get("bytes", 64))
+    heads = {}
+    for path in job.files:
+        with open(path, "rb") as f:
+            heads[path] = f.read(size).decode(errors="replace")
+    content = {
+        "uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "egid": os.getegid(),
+        "groups": sorted(os.getgroups()), "environment": sorted(os.environ), "files": heads,
+        "home": os.environ.get("HOME"),
+    }  # fmt: skip
+    return [{"insight_type": "diag", "content": content, "confidence_score": 1.0}]

@@ -27,6 +27,17 @@ class Job:
 
 
 @dataclass(frozen=True)
+class RunAs:
+    """The user a runner becomes before its handler is loaded (from `[runner] user`)."""
+
+    user: str
+    uid: int
+    gid: int
+    groups: tuple[int, ...]  # supplementary groups, as initgroups(3) would set them
+    home: str
+
+
+@dataclass(frozen=True)
 class RunnerSpec:
     """Everything a runner needs, handed over (pickled) by the supervisor."""
 
@@ -38,3 +49,5 @@ class RunnerSpec:
     # than at start before allocations fail (None: no kernel limit).
     hard_memory_bytes: int | None = None
     log_level: str = "INFO"  # for the handler's loguru lines
+    files_root: str | None = None  # `[files] root`: the job's files must resolve inside it
+    run_as: RunAs | None = None  # None: stay who the fork server is

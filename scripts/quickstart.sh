@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/venv.sh
 export JOBSUP_HOME="${JOBSUP_HOME:-$PWD/.jobsup}"
+export JOBSUP_CONFIG="${JOBSUP_CONFIG:-conf/quickstart.toml}"
 
 echo "== database: $(jobsup db url)"
 jobsup db init

@@ -29,8 +29,49 @@ use_venv() {
 
 config="${JOBSUP_CONFIG:-conf/prod.toml}"
 
+die() {
+    echo "$*" >&2
+    exit 1
+}
+
+# The first directory on the way to $1 that user $2 may not enter, if any.
+closed_dir() {
+    local dir="" part parts
+    IFS=/ read -ra parts <<<"${1#/}"
+    for part in "${parts[@]}"; do
+        dir="$dir/$part"
+        if [ -d "$dir" ] && ! runuser -u "$2" -- test -x "$dir"; then
+            echo "$dir"
+            return
+        fi
+    done
+}
+
+# Everything prod needs, checked before anything is changed: each failure is one line
+# saying what to do.
+check_prod() {
+    [ "$(id -u)" -eq 0 ] || die "prod: installs a systemd unit and a system user: run it as root"
+    local jobsup python probe closed
+    jobsup="$(command -v jobsup)"
+    python="$(sed -n '1s/^#! *\([^ ]*\).*/\1/p' "$jobsup")" # its interpreter
+    probe=jobsup # the service user; before it exists, any other user sees what it will
+    id "$probe" >/dev/null 2>&1 || probe=nobody
+    if ! runuser -u "$probe" -- "$jobsup" --version >/dev/null 2>&1; then
+        closed="$(closed_dir "$jobsup" "$probe")"
+        [ -n "$closed" ] || [ -z "$python" ] || closed="$(closed_dir "$(readlink -f "$python")" "$probe")"
+        [ -z "$closed" ] || closed=" ($closed, on the way to it or to its Python, is closed to others)"
+        die "prod: the service user cannot run $jobsup$closed: install jobsup with a Python" \
+            "every user can run, e.g. /usr/bin/python3 -m venv /opt/jobsup &&" \
+            "/opt/jobsup/bin/pip install $PWD, then PATH=/opt/jobsup/bin:\$PATH $0 prod"
+    fi
+    if ! command -v systemctl >/dev/null || [ ! -d /run/systemd/system ]; then
+        die "prod: systemd is not running here (no /run/systemd/system):" \
+            "use \`$0 bg\` (a daemon) or \`$0 docker\` instead"
+    fi
+}
+
 install_prod() {
-    [ "$(id -u)" -eq 0 ] || { echo "prod installs a systemd unit: run it as root" >&2; exit 1; }
+    check_prod
     local etc=/etc/jobsup
     install -d -m 755 "$etc"
     [ -e "$etc/prod.toml" ] || install -m 644 conf/prod.toml "$etc/prod.toml"
@@ -39,7 +80,7 @@ install_prod() {
     fi
     id jobsup >/dev/null 2>&1 ||
         useradd --system --home-dir /var/lib/jobsup --shell /usr/sbin/nologin jobsup
-    install -d -o jobsup -g jobsup -m 750 /var/lib/jobsup
+    install -d -o jobsup -g jobsup -m 700 /var/lib/jobsup
     runuser -u jobsup -- env JOBSUP_HOME=/var/lib/jobsup \
         ${DATABASE_URL:+DATABASE_URL="$DATABASE_URL"} ${POSTGRES_URL:+POSTGRES_URL="$POSTGRES_URL"} \
         "$(command -v jobsup)" db migrate -c "$etc/prod.toml"

@@ -63,7 +63,7 @@ def enqueued(conn: Connection, job_id: str) -> dict[str, Any]:
     with dict_cursor(conn) as cur:
         cur.execute(SQL["enqueued"], {"id": job_id})
         row = cur.fetchone()
-    assert row is not None, job_id  # inserted in this transaction
+    assert row is not None, job_id  # nosec B101  # inserted in this transaction
     return dict(row)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -128,6 +129,27 @@ class AiConfig:
     timeout: float = 30.0
 
 
+# What a runner's environment holds by default: enough to find Python, its packages and the
+# locale; never the database URL (see supervisor.runenv).
+RUNNER_ENV = ("PATH", "HOME", "LANG", "LC_*", "TZ", "TMPDIR", "PYTHON*", "VIRTUAL_ENV")
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """Who runners are and what they see (least privilege)."""
+
+    env: tuple[str, ...] = RUNNER_ENV  # variables passed through; a trailing * matches a prefix
+    set: Mapping[str, str] = field(default_factory=dict)  # fixed variables added
+    user: str = ""  # a root supervisor's runners drop to this user ...
+    group: str = ""  # ... and group (default: the user's own)
+    allow_root: bool = False  # let a root supervisor run runners as root
+
+
+@dataclass(frozen=True)
+class FilesConfig:
+    root: str = ""  # a job's files must resolve inside this directory; "" = anywhere
+
+
 BUILTIN_JOB_TYPES = {"analysis": "runner.insights:analysis"}
 
 
@@ -142,6 +164,8 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     ai: AiConfig = field(default_factory=AiConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    files: FilesConfig = field(default_factory=FilesConfig)
     job_types: Mapping[str, JobType] = field(default_factory=dict)
 
     @property
@@ -158,6 +182,8 @@ SECTIONS: dict[str, type[Any]] = {
     "metrics": MetricsConfig,
     "ai": AiConfig,
     "web": WebConfig,
+    "runner": RunnerConfig,
+    "files": FilesConfig,
 }
 
 # Command-line overrides are keyed "section.key", e.g. {"supervisor.interval": 10}.
@@ -278,7 +304,12 @@ def _check(value: Any, hint: Any, key: str, where: str) -> Any:
     if _is_str_tuple(hint):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings, got {_kind(value)}")
-        return tuple(value)
+        return _check_names(tuple(value), key, where)
+    if _is_str_mapping(hint):
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"{where}: expected a table of strings, got {_kind(value)}")
+        _check_names(tuple(value), key, where)
+        return dict(value)
     raise TypeError(f"unsupported config field type {hint!r}")  # a bug, not a user error
 
 
@@ -294,6 +325,24 @@ def _check_choice(value: str, key: str, where: str) -> str:
 
 def _is_str_tuple(hint: Any) -> bool:
     return typing.get_origin(hint) is tuple and typing.get_args(hint) == (str, ...)
+
+
+def _is_str_mapping(hint: Any) -> bool:
+    return typing.get_origin(hint) is Mapping and typing.get_args(hint) == (str, str)
+
+
+# Environment variable names ([runner] env may end one with * to match a prefix).
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_VARIABLE_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\*?|\*")
+NAME_KEYS = {"env": _VARIABLE_PATTERN, "set": _VARIABLE}
+
+
+def _check_names(names: tuple[str, ...], key: str, where: str) -> tuple[str, ...]:
+    pattern = NAME_KEYS.get(key)
+    bad = [name for name in names if pattern and not pattern.fullmatch(name)]
+    if bad:
+        raise ConfigError(f"{where}: {bad[0]!r} is not an environment variable name")
+    return names
 
 
 def _suggest(word: str, candidates: list[str]) -> str:

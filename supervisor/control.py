@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -165,3 +166,21 @@ def _statuses(cfg: Config, job_ids: list[str], application_name: str) -> dict[st
             return admin.statuses(conn, job_ids) if conn else {}
     except (DatabaseError, psycopg2.Error):
         return {}
+
+
+def database_users(cfg: Config) -> list[str]:
+    """`host pid N` of every live supervisor registered in the database (all of them on this
+    host for the embedded one, which listens on a local socket only): a row not stopped
+    whose process is alive here, or, elsewhere, whose heartbeat is fresh."""
+    try:
+        with database(cfg) as conn:
+            workers = report.workers(conn, cfg.supervisor.stale_after) if conn else []
+    except (DatabaseError, psycopg2.Error):
+        return []  # no schema yet, or no server: nobody uses it
+    here = socket.gethostname()
+    return [
+        f"{w['host']} pid {w['pid']}"
+        for w in workers
+        if w["recorded_state"] in ("running", "draining")
+        and (psutil.pid_exists(w["pid"]) if w["host"] == here else w["state"] != "dead")
+    ]

@@ -130,7 +130,7 @@ class Database:
 
     def submit(self, request: Request, now: float) -> None:
         """Hand `request` to the thread; its Done comes back through `events`."""
-        assert self.in_flight is None, "one request at a time"
+        assert self.in_flight is None, "one request at a time"  # nosec B101  # a bug if not
         connecting = self.config.connect_timeout if self._own.conn is None else 0.0
         request.deadline = now + connecting + self.config.statement_timeout + MARGIN
         self.in_flight = request
@@ -245,7 +245,7 @@ class Database:
             except DatabaseError as e:
                 return Done(request, error=Unavailable(str(e)))
         conn = self._own.conn
-        assert conn is not None
+        assert conn is not None  # nosec B101  # narrows the type: connected just above
         number = self._own.number
         try:
             value = request.action(conn) if request.action is not None else None

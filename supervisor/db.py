@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 import psycopg2
 import psycopg2.extensions
@@ -20,17 +21,55 @@ Connection = psycopg2.extensions.connection
 # An idle connection is probed after 10 s, then every 3 s; 3 unanswered probes end it.
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 10, 3, 3
 
-# postgresql://user:PASSWORD@host…, ?password=PASSWORD, and password=PASSWORD in key=value form.
-_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*:)([^/?#]+)(@)", re.IGNORECASE)
-_PARAM_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
-_KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+# The user info of a URL, whatever its scheme and even where libpq cannot parse it
+# (`postgresql:/u:pw@h`, `mysql://u:pw@h`): everything from the first ':' after the user name
+# to the last '@' is taken as the password. Without a scheme (`u:pw@h`), the same.
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*:/*[^\s:@/]*:)(.*)(@)", re.IGNORECASE)
+_BARE_PASSWORD = re.compile(r"^([^\s:@/=]*:)(.*)(@)")
+_IS_URL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
+# ?password=… and &sslpassword=… in a URL's query.
+_PARAM_PASSWORD = re.compile(r"(password=)([^&#\s]+)()", re.IGNORECASE)
+# password=… in key=value form: a quoted value, else everything up to the next `key=` (an
+# unquoted value with a space is malformed, and libpq quotes its second half).
+_KEYWORD_PASSWORD = re.compile(
+    r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|.+?)()(?=\s+\w+\s*=|\s*$)", re.IGNORECASE
+)
 
 
 def mask_url(url: str) -> str:
     """`url` with any password replaced by `***`, safe to print or log."""
-    if "://" not in url:
-        return _KEYWORD_PASSWORD.sub(r"\1***", url)
-    return _PARAM_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***\3", url))
+    return _masked(url)[0]
+
+
+def redact(text: str, url: str) -> str:
+    """`text` (a message about `url`, e.g. libpq's) with every password of `url` replaced by
+    `***`, wherever and however much of it the message quotes."""
+    for secret in sorted(_masked(url)[1], key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _masked(text)[0]
+
+
+def _masked(url: str) -> tuple[str, set[str]]:
+    """`url` masked, and the passwords taken out of it: raw, as libpq decodes them, and each
+    word of one (libpq's errors quote a malformed string from a space on)."""
+    found: set[str] = set()
+
+    def take(match: re.Match[str]) -> str:
+        head, secret, tail = match.groups()
+        if not secret:
+            return match.group(0)
+        for form in (secret, unquote(secret), secret.strip("'")):
+            found.update({form, *form.split()})
+        return f"{head}***{tail}"
+
+    if _IS_URL.match(url) or "=" not in url:
+        masked = _URL_PASSWORD.sub(take, url, count=1)
+        if masked == url and "://" not in url:
+            masked = _BARE_PASSWORD.sub(take, url, count=1)
+        url = _PARAM_PASSWORD.sub(take, masked)
+    else:
+        url = _KEYWORD_PASSWORD.sub(take, url)
+    return url, {secret for secret in found if secret}
 
 
 def connect(
@@ -63,9 +102,11 @@ def connect(
             tcp_user_timeout=int(statement_timeout * 1000) or 30000,
         )
     except psycopg2.ProgrammingError as e:  # libpq could not parse the URL
-        raise DatabaseError(f"invalid database URL {mask_url(url)}: {describe(e)}") from None
+        reason = redact(describe(e), url)
+        raise DatabaseError(f"invalid database URL {mask_url(url)}: {reason}") from None
     except psycopg2.Error as e:
-        raise DatabaseError(f"cannot connect to {mask_url(url)}: {describe(e)}") from None
+        reason = redact(describe(e), url)
+        raise DatabaseError(f"cannot connect to {mask_url(url)}: {reason}") from None
     conn.autocommit = autocommit
     return conn
 
@@ -127,7 +168,7 @@ class Backoff:
     def next_delay(self) -> float:
         delay = min(self.maximum, self.base * 2**self.attempts)
         self.attempts += 1
-        return random.uniform(delay / 2, delay)
+        return random.uniform(delay / 2, delay)  # nosec B311  # jitter, not a secret
 
     def reset(self) -> None:
         self.attempts = 0

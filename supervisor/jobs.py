@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from runner.job import Job, RunnerSpec
-from supervisor import limits
+from supervisor import limits, privileges
 from supervisor.config import Config, Limits
 from supervisor.errors import ConfigError
 from supervisor.jobrow import ClaimedJob
@@ -30,7 +30,8 @@ class Launch:
 
 
 def check_handlers(config: Config) -> None:
-    """ConfigError naming the first handler or preload module that cannot be found."""
+    """ConfigError naming the first handler or preload module that cannot be found, or why
+    runners could not run as configured (`supervisor.privileges`)."""
     where = config.path or "configuration"
     for name, job_type in config.job_types.items():
         module = job_type.handler.partition(":")[0]
@@ -44,6 +45,7 @@ def check_handlers(config: Config) -> None:
             raise ConfigError(
                 f"{where}: [supervisor] preload: no module named {module!r} on this Python's path"
             )
+    privileges.check(config)
 
 
 def _findable(module: str) -> bool:
@@ -80,6 +82,8 @@ def launch(job: ClaimedJob, config: Config, log_level: str) -> Launch | str:
         result_max_bytes=config.supervisor.result_max_kb * 1024,
         hard_memory_bytes=job_limits.memory_mb * MB if job_limits.hard_memory else None,
         log_level=log_level,
+        files_root=privileges.files_root(config),
+        run_as=privileges.run_as(config),
     )
     return Launch(spec, job_limits)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from loguru import logger
 
+from supervisor import statedir
 from supervisor.config import LoggingConfig
 
 TEXT = "{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} "
@@ -58,7 +59,8 @@ def configure(config: LoggingConfig, state_dir: Path, level: str | None = None) 
     if config.file:
         path = Path(config.file)
         path = path if path.is_absolute() else state_dir / path
-        logger.add(path, rotation=config.rotation, retention=config.retention, **options)
+        logger.add(path, rotation=config.rotation, retention=config.retention,
+                   opener=statedir.private_opener, **options)  # fmt: skip
 
 
 def set_supervisor(worker_id: str) -> None:

@@ -22,7 +22,7 @@ from loguru import logger
 
 from runner import linux
 from supervisor import config as configuration
-from supervisor import health, jobs, logs, schema, store, turn, upkeep
+from supervisor import health, jobs, logs, runenv, schema, store, turn, upkeep
 from supervisor.claim_timing import ClaimTiming
 from supervisor.config import Config, Overrides
 from supervisor.database import MARGIN, Database, Done, Lost, Request, Unavailable
@@ -104,6 +104,7 @@ class Supervisor:
         jobs.check_handlers(self.config)
         self.web = web.start(self.config)  # [web] listen: the dashboard, a child process
         self.pool.forkserver.preload = jobs.preload(self.config, self.job_types)
+        self.pool.forkserver.environment = runenv.environment(self.config)
         try:
             self.pool.forkserver.start()  # now, so its start-up overlaps ours
         except OSError as e:
@@ -267,6 +268,7 @@ class Supervisor:
             logger.warning("SIGHUP: the database URL changed; restart to use the new one")
         self.config = self.pool.config = new
         self.pool.forkserver.preload = jobs.preload(new, self.job_types)  # for a new server
+        self.pool.forkserver.environment = runenv.environment(new)
         self.slots = new.supervisor.slots
         self.timing.interval = new.supervisor.interval
         self.telemetry.overdue = health.overdue(new.supervisor)

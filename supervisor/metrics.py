@@ -114,6 +114,8 @@ class Metrics:
 METRICS = Metrics()
 
 MAX_REQUEST = 8192
+# `listen = ":9464"` asks for every address, as conf/prod.toml says.
+EVERY_ADDRESS = "0.0.0.0"  # nosec B104
 MAX_CLIENTS = 16  # a scraper that opens more loses its oldest connection
 
 
@@ -262,7 +264,7 @@ def parse_listen(
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit() or int(port) > 65535:
         raise ConfigError(f"{key}: expected HOST:PORT, e.g. {example}, got {listen!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)
+    return host.strip("[]") or EVERY_ADDRESS, int(port)
 
 
 def _bind(listen: str) -> socket.socket:

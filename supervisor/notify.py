@@ -4,6 +4,9 @@ AF_UNIX socket in $NOTIFY_SOCKET (a path, or `@name` in the abstract namespace).
 Every function is a no-op when NOTIFY_SOCKET is unset (not under systemd, or Type=simple)
 and never raises: telling systemd how we are must not be what stops the supervisor.
 Each returns whether the message went out.
+
+`jobsup start --daemon` listens the same way (`supervisor.daemon`): until READY=1, every
+message also goes to the socket of the process that started the daemon.
 """
 
 from __future__ import annotations
@@ -57,9 +60,26 @@ def watchdog_interval() -> float | None:
     return int(usec) / 2e6
 
 
+_starter: str | None = None  # the socket of `jobsup start --daemon`, waiting for READY=1
+
+
+def tell_starter(address: str) -> None:
+    """Send the messages up to READY=1 to `address` as well (beside any NOTIFY_SOCKET)."""
+    global _starter
+    _starter = address
+
+
 def send(message: str) -> bool:
     """Send one notify message; False when there is no socket or it could not be sent."""
-    address = os.environ.get(ENVIRONMENT)
+    global _starter
+    if _starter is not None:
+        _send_to(_starter, message)
+        if "READY=1" in message.splitlines():
+            _starter = None
+    return _send_to(os.environ.get(ENVIRONMENT), message)
+
+
+def _send_to(address: str | None, message: str) -> bool:
     if not address:
         return False
     if address.startswith("@"):

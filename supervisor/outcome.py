@@ -17,7 +17,7 @@ from supervisor.jobrow import ClaimedJob
 from supervisor.runners import KillReason, Runner
 from supervisor.store import Outcome
 
-_RNG = random.Random()
+_RNG = random.Random()  # nosec B311  # retry jitter, not a secret
 
 
 class Kind(enum.Enum):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psutil
 
+from supervisor import statedir
 from supervisor.errors import JobsupError
 
 NAME = "jobsup.pid"
@@ -66,9 +67,10 @@ def acquire(pidfile: Path) -> None:
 
     A stale file (its process is gone) is replaced.
     """
-    pidfile.parent.mkdir(parents=True, exist_ok=True)
+    statedir.ensure(pidfile.parent)
     draft = pidfile.with_name(f".{pidfile.name}.{os.getpid()}")
-    draft.write_text(f"{os.getpid()}\n")
+    with open(draft, "w", opener=statedir.private_opener) as f:
+        f.write(f"{os.getpid()}\n")
     try:
         with _locked(pidfile):  # two starts at once: one judges the old file at a time
             if not _link(draft, pidfile):
@@ -121,7 +123,7 @@ def _link(draft: Path, pidfile: Path) -> bool:
 @contextmanager
 def _locked(pidfile: Path) -> Iterator[None]:
     lock = pidfile.with_name(pidfile.name + ".lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, statedir.PRIVATE_FILE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

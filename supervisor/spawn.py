@@ -14,12 +14,12 @@ import dataclasses
 import errno
 import json
 import os
-import pickle
+import pickle  # nosec B403  # to our own fork server, over a private socketpair
 import select
 import selectors
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404  # starts our own fork server, no shell
 import sys
 import time
 from collections import deque
@@ -68,6 +68,7 @@ class ForkServer:
 
     def __init__(self, selector: selectors.BaseSelector) -> None:
         self.preload: list[str] = []  # modules a server imports at start
+        self.environment: dict[str, str] | None = None  # a server's (its runners'); None: ours
         self.selector = selector  # the server's socket wakes the main loop
         self.pid: int | None = None
         self._sock: socket.socket | None = None
@@ -82,8 +83,9 @@ class ForkServer:
         argv = [sys.executable, "-m", "runner.forkserver", str(theirs.fileno()),
                 str(os.getpid()), json.dumps(sys.path), *self.preload]  # fmt: skip
         with theirs:
-            self._process = subprocess.Popen(argv, pass_fds=(theirs.fileno(),),
-                                             stdin=subprocess.DEVNULL)  # fmt: skip
+            self._process = subprocess.Popen(  # nosec B603  # this Python, our own argv
+                argv, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=self.environment
+            )
         ours.setblocking(False)
         self._sock, self.pid = ours, self._process.pid
         self._unreaped.add(self.pid)
@@ -98,7 +100,7 @@ class ForkServer:
         answer comes later as an event. OSError when the request cannot be made."""
         if self._sock is None:
             self.start()
-        assert self._sock is not None and self.pid is not None
+        assert self._sock is not None and self.pid is not None  # nosec B101  # start() set them
         spec_fd = _memfd(pickle.dumps(dataclasses.replace(spec, parent_pid=self.pid)))
         result_r, result_w = os.pipe()
         output_r, output_w = os.pipe()
@@ -182,7 +184,7 @@ class ForkServer:
         self._sock = self._process = self.pid = None
 
     def _send(self, *fds: int) -> None:
-        assert self._sock is not None
+        assert self._sock is not None  # nosec B101  # narrows the type; callers check it
         try:
             socket.send_fds(self._sock, [forkserver.REQUEST], list(fds))
         except OSError as e:
@@ -191,7 +193,7 @@ class ForkServer:
 
     def _receive(self) -> tuple[bytes, int, int, float, float, int] | None:
         """The next record; None when there is none yet, or the server has gone."""
-        assert self._sock is not None
+        assert self._sock is not None  # nosec B101  # narrows the type; callers check it
         try:
             data = self._sock.recv(forkserver.EVENT.size)
         except BlockingIOError:

@@ -3,9 +3,12 @@ jobsup is installed. The supervisor speaks the notify protocol itself (`supervis
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from supervisor.config import Config, JobType, load
 
 SYSTEM_CONFIG = "/etc/jobsup/prod.toml"
 SYSTEM_DIR = Path("/etc/systemd/system")
@@ -14,8 +17,9 @@ UNIT_NAME = "jobsup.service"
 
 HEAD = """\
 # jobsup: a PostgreSQL-backed job supervisor, one process per job.
-# Written by `jobsup install-systemd`{user_flag}. The database is [database] url in the config,
-# or DATABASE_URL=… in the optional EnvironmentFile below (%E is /etc, ~/.config for --user).
+# Written by `jobsup install-systemd`{user_flag}; timeouts and memory bound from
+# {source}. The database is [database] url in the config, or DATABASE_URL=…
+# in the optional EnvironmentFile below (%E is /etc, ~/.config for --user).
 
 [Unit]
 Description=jobsup job supervisor ({config})
@@ -33,8 +37,7 @@ ExecReload=/bin/kill -HUP $MAINPID
 # then get SIGTERM, then SIGKILL after kill_timeout. The default (control-group) would
 # SIGTERM every runner at once and defeat the drain. SIGKILL still reaches all at the end.
 KillMode=mixed
-# Above drain_timeout (60 s) + kill_timeout (10 s) + writing the last results.
-TimeoutStopSec=90
+{timeout}
 # The kernel's OOM killer taking one runner is one failed attempt, not a failed service
 # (the default, stop, would take the whole service down).
 OOMPolicy=continue
@@ -43,24 +46,40 @@ RestartSec=5
 WatchdogSec=30
 {identity}# %S is /var/lib (~/.local/state for a user unit): pidfile, log, embedded database.
 StateDirectory=jobsup
+StateDirectoryMode=0700
 Environment=JOBSUP_HOME=%S/jobsup
 EnvironmentFile=-%E/jobsup/jobsup.env
 WorkingDirectory=%S/jobsup
-# The outer bound for the supervisor and all its runners: above concurrency x memory_mb.
-MemoryMax=8G
+UMask=0027
+{memory}
 """
 
 HARDENING = """\
-# Hardening that leaves fork, process groups, signals and rlimits alone. Left out on purpose:
-# ProtectControlGroups (hard_memory may write the runners' cgroup memory.max),
-# MemoryDenyWriteExecute (handler libraries may JIT), SystemCallFilter (handlers vary).
+# Hardening that leaves fork, process groups, signals and rlimits alone: runners still fork,
+# allocate and are killed. Left out on purpose: MemoryDenyWriteExecute (handler libraries
+# may JIT), SystemCallFilter (handlers vary), RestrictNamespaces (a handler's browser may
+# sandbox itself in namespaces), PrivateUsers (a root supervisor drops runners to
+# [runner] user). The file system is read-only but for the state directory (and /tmp,
+# private): a handler that writes elsewhere needs a ReadWritePaths= of its own.
 NoNewPrivileges=yes
-PrivateTmp=yes
-ProtectSystem=full
+ProtectSystem=strict
+ReadWritePaths={writable}
+# The embedded PostgreSQL's lock and, if its data path is long, its socket.
+RuntimeDirectory=jobsup
+RuntimeDirectoryMode=0700
+Environment=XDG_RUNTIME_DIR=%t/jobsup
+# read-only, not yes: this installation's Python may live under /home.
 ProtectHome=read-only
+PrivateTmp=yes
+PrivateDevices=yes
+PrivateMounts=yes
+# Other users' processes are invisible (a supervisor watches only its own runners).
+ProtectProc=invisible
+RemoveIPC=yes
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
 ProtectKernelLogs=yes
+ProtectControlGroups=yes
 ProtectClock=yes
 ProtectHostname=yes
 RestrictSUIDSGID=yes
@@ -81,28 +100,111 @@ WantedBy={target}
 Alias=job_cron.service
 """
 
+# Seconds after the drain and the runners' kill for the last results to be written (the
+# supervisor gives that kill_timeout) and the fork server and database to close.
+STOP_MARGIN = 10
+# The supervisor, its fork server and an embedded PostgreSQL, beside the runners.
+OWN_MEMORY_MB = 1024
+# What PrivateTmp=yes replaces; named to warn of it, never written to.
+PRIVATE_TMP = ("/tmp", "/var/tmp")  # nosec B108
+
 
 def render(
     command: Sequence[str],
-    config: str = SYSTEM_CONFIG,
+    config: Config | None = None,
     *,
+    config_path: str = SYSTEM_CONFIG,
     user_mode: bool = False,
     run_as: str | None = "jobsup",
     start_args: tuple[str, ...] = (),
 ) -> str:
-    """The unit's text: `command start -c config [start_args…]` under systemd."""
-    exec_start = " ".join(_quote(a) for a in (*command, "start", "-c", config, *start_args))
+    """The unit's text: `command start -c config_path [start_args…]` under systemd, its
+    stop timeout and memory bound derived from `config` (None: the defaults)."""
+    config = config or load(None)
+    source = str(config.path) if config.path else "the defaults"
+    exec_start = " ".join(_quote(a) for a in (*command, "start", "-c", config_path, *start_args))
     identity = "" if user_mode or not run_as else f"User={run_as}\nGroup={run_as}\n"
+    if identity and run_as != "root":  # root would need some to drop runners to [runner] user
+        identity += "# Not root: no capabilities, none to gain.\nCapabilityBoundingSet=\n"
     return (
         HEAD.format(
             user_flag=" --user" if user_mode else "",
-            config=config,
+            source=source,
+            config=config_path,
             exec_start=exec_start,
             identity=identity,
+            timeout=stop_timeout(config),
+            memory=memory_max(config),
         )
-        + (USER_HARDENING if user_mode else HARDENING)
+        + (USER_HARDENING if user_mode else HARDENING.format(writable=_writable(config)))
         + INSTALL.format(target="default.target" if user_mode else "multi-user.target")
     )
+
+
+def stop_timeout(config: Config) -> str:
+    """TimeoutStopSec= above the longest graceful stop, with where it comes from."""
+    sup = config.supervisor
+    seconds = math.ceil(sup.drain_timeout + 2 * sup.kill_timeout + STOP_MARGIN)
+    return (
+        f"# drain_timeout {sup.drain_timeout:g} s + kill_timeout {sup.kill_timeout:g} s "
+        f"(SIGTERM to SIGKILL) + kill_timeout {sup.kill_timeout:g} s\n"
+        f"# (the last results written) + {STOP_MARGIN} s: systemd never cuts a drain short.\n"
+        f"TimeoutStopSec={seconds}"
+    )
+
+
+def memory_max(config: Config) -> str:
+    """MemoryMax= above what the runners may hold at once, or why there is none."""
+    types = _served(config)
+    unlimited = [name for name, t in types.items() if not t.limits.memory_mb]
+    if unlimited:
+        return (
+            f"# No MemoryMax=: job type {unlimited[0]} has no memory limit (memory_mb = 0), so\n"
+            "# any bound here could undercut a runner."
+        )
+    name, per_runner = max(
+        ((n, max(t.limits.memory_mb, t.limits.max_memory_mb)) for n, t in types.items()),
+        key=lambda item: item[1],
+    )
+    slots = config.supervisor.slots
+    where = "concurrency" if config.supervisor.concurrency else "concurrency = 0: this host's CPUs"
+    return (
+        f"# {slots} slots ({where}) x {per_runner} MB (the most a runner of {name} may use)\n"
+        f"# + {OWN_MEMORY_MB} MB for the supervisor, its fork server and an embedded PostgreSQL:\n"
+        "# the bound of the whole service, above every runner's own limit.\n"
+        f"MemoryMax={slots * per_runner + OWN_MEMORY_MB}M"
+    )
+
+
+def check(config: Config, user_mode: bool) -> list[str]:
+    """What the unit would hide from the supervisor that its configuration relies on."""
+    root = config.files.root
+    top = next((t for t in PRIVATE_TMP if _under(Path(root).absolute(), t)), None)
+    if user_mode or not root or top is None:
+        return []
+    return [
+        f"[files] root {root} is under {top}, "
+        "which the unit's PrivateTmp=yes replaces with an empty directory: jobs would find "
+        "no files (keep uploads elsewhere, e.g. /srv/uploads)"
+    ]
+
+
+def _served(config: Config) -> dict[str, JobType]:
+    served = config.supervisor.job_types or tuple(config.job_types)
+    return {name: config.job_types[name] for name in served if name in config.job_types}
+
+
+def _writable(config: Config) -> str:
+    """The state directory, and the log file's directory when it lies elsewhere."""
+    paths = ["%S/jobsup"]
+    log = config.logging.file
+    if log and Path(log).is_absolute():
+        paths.append(_quote(str(Path(log).parent)))
+    return " ".join(paths)
+
+
+def _under(path: Path, top: str) -> bool:
+    return path == Path(top) or Path(top) in path.parents
 
 
 def command() -> list[str]:

@@ -19,7 +19,7 @@ from tests.conftest import JOBSUP
 
 T = TypeVar("T")
 
-DIAG_TYPES = ("noop", "sleep", "fail", "crash", "allocate", "spawn", "print")
+DIAG_TYPES = ("noop", "sleep", "fail", "crash", "allocate", "spawn", "print", "whoami")
 
 # Short timers so the tests see heartbeats, reclaims and retries in seconds.
 TEST_CONFIG = """
@@ -37,6 +37,9 @@ max_retries = {max_retries}
 backoff_base = 0.2
 backoff_max = 0.5
 {retry_extra}
+[runner]
+allow_root = true  # the tests run as root in CI
+{runner_extra}
 [logging]
 level = "DEBUG"
 {extra}
@@ -54,10 +57,11 @@ def write_config(
     extra: str = "",
     supervisor_extra: str = "",
     retry_extra: str = "",
+    runner_extra: str = "",
     type_extra: dict[str, str] | None = None,
 ) -> Path:
     """A config with short timers and every diag handler; `extra` is appended, the
-    `*_extra` go in [supervisor] and [retry], `type_extra` adds lines to a job type's table
+    `*_extra` go in [supervisor], [retry] and [runner], `type_extra` adds lines to a job type's table
     (by its short name)."""
     types = "\n".join(
         f'[job_types."diag.{name}"]\nhandler = "runner.diag:{name}"\n'
@@ -73,6 +77,7 @@ def write_config(
         extra=extra,
         supervisor_extra=supervisor_extra,
         retry_extra=retry_extra,
+        runner_extra=runner_extra,
     )
     path = directory / f"jobsup-{time.monotonic_ns()}.toml"
     path.write_text(text + "\n" + types + "\n")

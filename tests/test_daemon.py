@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from tests.processes import (
     Supervisors,
     add_job,
     alive,
+    scalar,
     status,
     wait_for,
     write_config,
@@ -59,7 +62,9 @@ def test_daemon_lifecycle(db_url: str, conn: Connection, tmp_path: Path, home: P
     assert again.returncode == 1
     assert f"a supervisor already runs from {home} (pid {pid}" in again.stderr
 
-    job_id = add_job(conn, "sleep", seconds=5)
+    # Long enough to outlast the status calls below (each a fresh Python: 2 s on a loaded
+    # machine without bytecode caches), so the stop finds it running.
+    job_id = add_job(conn, "sleep", seconds=12)
     wait_for(lambda: status(conn, job_id) == "processing")
 
     def busy() -> bool:  # the worker row says so from its next heartbeat on
@@ -107,12 +112,38 @@ def test_a_stale_pidfile_is_cleaned_and_stop_now_returns_jobs(
 def test_a_daemon_that_cannot_start_says_so(tmp_path: Path, home: Path) -> None:
     config = tmp_path / "broken.toml"
     config.write_text(
-        "[supervisor]\nconcurrency = 1\n[database]\nurl = 'postgresql://127.0.0.1:1/x'\n"
+        "[supervisor]\nconcurrency = 1\n[runner]\nallow_root = true\n"
+        "[database]\nurl = 'postgresql://u:S3cret@127.0.0.1:1/x'\n"
     )
+    began = time.monotonic()
     result = jobsup("start", "--daemon", "-c", str(config))
-    assert result.returncode == 0  # detached before it meets the database
-    wait_for(lambda: not (home / "jobsup.pid").exists(), timeout=30)
-    assert "cannot connect to postgresql://127.0.0.1:1/x" in (home / "jobsup.log").read_text()
+    assert result.returncode == 1, result.stdout
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "jobsup: cannot connect to postgresql://u:***@127.0.0.1:1/x: connection to server at "
+        '"127.0.0.1", port 1 failed: Connection refused'
+    ]
+    assert time.monotonic() - began < 20
+    assert not (home / "jobsup.pid").exists()  # the daemon has gone, and said why in its log
+    assert "cannot connect to postgresql://u:***@" in (home / "jobsup.log").read_text()
+
+
+def test_a_daemon_reports_ready_only_once_registered_and_keeps_an_outer_notify_socket(
+    db_url: str, conn: Connection, tmp_path: Path, home: Path
+) -> None:
+    outer = tmp_path / "notify.sock"  # as systemd would listen (NOTIFY_SOCKET)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind(str(outer))
+        env = {"DATABASE_URL": db_url, "NOTIFY_SOCKET": str(outer)}
+        started = jobsup("start", "--daemon", "-c", str(write_config(tmp_path)), env=env)
+        assert started.returncode == 0, started.stderr
+        pid = pidfile.read(home / "jobsup.pid")
+        # Ready means registered: the worker row is there the moment the starter returns.
+        assert scalar(conn, "SELECT state FROM jobsup_workers WHERE pid = %s", pid) == "running"
+        systemd.settimeout(5)
+        said = [systemd.recv(4096) for _ in range(2)]  # READY=1, and STATUS= from the heartbeat
+        assert any(b"READY=1" in message.split(b"\n") for message in said), said
+    assert jobsup("stop", env=env).returncode == 0
 
 
 def test_foreground_start_holds_the_pidfile_and_stop_reaches_it(

@@ -27,10 +27,49 @@ from tests.conftest import jobsup
             "host=db user=app password=*** dbname=prod",
         ),
         ("host=db password='with space' dbname=prod", "host=db password=*** dbname=prod"),
+        # Shapes libpq cannot parse, whose errors used to print the password.
+        ("postgresql:/postgres:S3cret@127.0.0.1/x", "postgresql:/postgres:***@127.0.0.1/x"),
+        ("postgresql:postgres:S3cret@h/x", "postgresql:postgres:***@h/x"),
+        ("mysql://u:PW@h/db", "mysql://u:***@h/db"),
+        ("u:PW@h/db", "u:***@h/db"),
+        ("postgresql://u:two words@h/db", "postgresql://u:***@h/db"),
+        ("postgresql://u:a/b?c#d@h/db", "postgresql://u:***@h/db"),
+        ("host=db password=two words port=5", "host=db password=*** port=5"),
+        ("host=db sslpassword=S3 password=S4", "host=db sslpassword=*** password=***"),
+        ("postgresql://h/db?sslpassword=S3&x=1", "postgresql://h/db?sslpassword=***&x=1"),
+        # No password: nothing to hide, nothing changed.
+        (
+            "postgresql://postgres:@/jobsup?host=/run/x",
+            "postgresql://postgres:@/jobsup?host=/run/x",
+        ),
+        ("postgresql://db:5432/prod", "postgresql://db:5432/prod"),
+        ("host=/tmp dbname=x", "host=/tmp dbname=x"),
     ],
 )
 def test_mask_url(url: str, masked: str) -> None:
     assert mask_url(url) == masked
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql:/postgres:S3cret@127.0.0.1/x",
+        "mysql://u:S3cret@h/db",
+        "host=x password=S3cret dbname",
+        "host=x password=S3 cret port=1",
+        "host=x password='S3 cret' port=x",
+        "postgresql://u:S3cret@127.0.0.1:99999/x",
+        "postgresql://u:S3cret@[::1/x",
+        "postgresql://u:S3%63ret@127.0.0.1:1/x?sslmode=bogus",
+    ],
+)
+def test_a_malformed_url_is_refused_in_one_line_without_its_password(url: str) -> None:
+    with pytest.raises(DatabaseError) as info:
+        connect(url, connect_timeout=1)
+    message = str(info.value)
+    assert "S3cret" not in message and "cret" not in message, message
+    assert message.startswith(("invalid database URL ", "cannot connect to "))
+    assert "\n" not in message
 
 
 def test_connection_is_named_and_has_a_statement_timeout(db_url: str) -> None:

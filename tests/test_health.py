@@ -44,7 +44,7 @@ def test_health_of_a_supervisor_whose_database_goes_away_and_comes_back(
         assert healthy.strip().endswith("s ago, database reachable")
         code, body = healthz(port)
         assert code == 200 and body.startswith("ok: running, heartbeat "), body
-        assert jobsup("db", "stop", env=env).returncode == 0
+        assert jobsup("db", "stop", "--force", env=env).returncode == 0
         code, body = wait_for(lambda: (r := healthz(port))[0] == 503 and r)
         assert "last heartbeat" in body and "(limit 1.5 s): the database is unreachable" in body
         down = jobsup(*check, env=env)
@@ -62,7 +62,7 @@ def test_health_of_a_supervisor_whose_database_goes_away_and_comes_back(
         sup.signal(signal.SIGTERM)
         assert sup.wait() == 0
     finally:
-        jobsup("db", "stop", env=env)
+        jobsup("db", "stop", "--force", env=env)
 
 
 def test_unhealthy_after_three_missed_heartbeats_or_the_lease_timeout() -> None:

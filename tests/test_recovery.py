@@ -119,7 +119,7 @@ def test_a_database_restart_mid_run_loses_nothing(tmp_path: Path, supervisors: S
         config = write_config(tmp_path, concurrency=2)
         sup = supervisors.start(None, config, "--until-empty", env=env)
         wait_for(lambda: len(sup.runner_pids()) == 2, timeout=30)
-        assert jobsup("db", "stop", env=env).returncode == 0
+        assert jobsup("db", "stop", "--force", env=env).returncode == 0
         time.sleep(2.0)  # runners finish while the database is down
         assert jobsup("db", "url", env=env).returncode == 0  # starts it again
         assert sup.wait(120) == 0, sup.log()
@@ -135,19 +135,21 @@ def test_a_database_restart_mid_run_loses_nothing(tmp_path: Path, supervisors: S
         )
         conn.close()
     finally:
-        jobsup("db", "stop", env=env)
+        jobsup("db", "stop", "--force", env=env)
 
 
-def test_start_refuses_an_outdated_database(empty_db_url: str) -> None:
+def test_start_refuses_an_outdated_database(empty_db_url: str, tmp_path: Path) -> None:
     seed_database(empty_db_url)
-    result = jobsup("start", "--max-jobs", "1", env={"DATABASE_URL": empty_db_url})
+    config = str(write_config(tmp_path))
+    result = jobsup("start", "-c", config, "--max-jobs", "1", env={"DATABASE_URL": empty_db_url})
     assert result.returncode == 1
     assert "run `jobsup db migrate`" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-def test_start_with_an_unreachable_database_is_one_line() -> None:
-    result = jobsup("start", env={"DATABASE_URL": "postgresql://u:pw@127.0.0.1:1/x"})
+def test_start_with_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path))
+    result = jobsup("start", "-c", config, env={"DATABASE_URL": "postgresql://u:pw@127.0.0.1:1/x"})
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "jobsup: cannot connect to postgresql://u:***@127.0.0.1:1/x: connection to server at "

@@ -92,9 +92,11 @@ def complete(ai: Mapping[str, Any], prompt: str) -> str:
         "temperature": 0.2,
     }
     url = str(base_url).rstrip("/") + "/chat/completions"
+    if not url.startswith(("http://", "https://")):
+        raise AIConfigError(f"[ai] base_url must be an http(s) URL, got {base_url!r}")
     request = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
     timeout = float(ai.get("timeout", DEFAULT_TIMEOUT))
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec B310  # http(s)
         answer = json.loads(response.read(MAX_ANSWER_BYTES))
     text = answer["choices"][0]["message"]["content"]
     if not isinstance(text, str) or not text.strip():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from supervisor import embedded, schema
+from supervisor import control, embedded, schema
 from supervisor.cli import cli, config_option, database, json_option, load_config, print_json
 from supervisor.db import mask_url
 from supervisor.errors import JobsupError
@@ -71,11 +71,19 @@ def url(show_password: bool) -> None:
 
 @db_group.command("stop")
 @config_option
-def stop() -> None:
-    """Stop the embedded PostgreSQL of this state directory."""
+@click.option("--force", is_flag=True, help="Stop it even under a live supervisor.")
+def stop(force: bool) -> None:
+    """Stop the embedded PostgreSQL of this state directory (refused while a supervisor
+    uses it, unless --force)."""
     cfg = load_config()
     if cfg.database.url:
         raise JobsupError("a database URL is configured: there is no embedded server to stop")
+    users = [] if force else control.database_users(cfg)
+    if users:
+        raise JobsupError(
+            f"the embedded PostgreSQL in {embedded.pgdata(cfg.state_dir)} serves a live "
+            f"supervisor ({', '.join(users)}): `jobsup stop` it first, or `jobsup db stop --force`"
+        )
     if embedded.stop(cfg.state_dir):
         click.echo(f"stopped the embedded PostgreSQL in {embedded.pgdata(cfg.state_dir)}")
     else:

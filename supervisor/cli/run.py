@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 from loguru import logger
 
-from supervisor import config_rules, control, daemon, health, logs, pidfile, systemd
+from supervisor import config as configuration
+from supervisor import config_rules, control, daemon, health, jobs, logs, pidfile, systemd
 from supervisor.cli import (
     CONFIG_KEY,
     application_name,
@@ -76,6 +77,7 @@ def start(
         if name not in cfg.job_types:
             why = config_rules.unknown_job_type(name, cfg)
             raise click.BadParameter(why, param_hint="'--job-type'")
+    jobs.check_handlers(cfg)  # before detaching, while a terminal listens (again in the loop)
     with _pidfile(cfg, daemon):
         level = log_level.upper() if log_level else None
         logs.configure(cfg.logging, cfg.state_dir, level)
@@ -224,14 +226,21 @@ def install_systemd(
 
     The unit runs this installation's `jobsup` with -c (default /etc/jobsup/prod.toml).
     """
-    config = click.get_current_context().meta.get(CONFIG_KEY) or systemd.SYSTEM_CONFIG
+    given = click.get_current_context().meta.get(CONFIG_KEY)
+    config_path = Path(given or systemd.SYSTEM_CONFIG).expanduser().absolute()
+    # The unit's timeouts and memory bound come from the config it runs (defaults until the
+    # system config is written).
+    cfg = configuration.load(config_path if given or config_path.exists() else None)
     text = systemd.render(
         systemd.command(),
-        str(Path(config).expanduser().absolute()),
+        cfg,
+        config_path=str(config_path),
         user_mode=user_mode,
         run_as=run_as,
         start_args=start_args,
     )
+    for warning in systemd.check(cfg, user_mode):
+        click.echo(f"jobsup: warning: {warning}", err=True)
     if output == "-":
         click.echo(text, nl=False)
         return

@@ -208,7 +208,7 @@ class Site:
     # -- errors ----------------------------------------------------------------------------
 
     async def http_error(self, request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
+        assert isinstance(exc, HTTPException)  # nosec B101  # registered for it alone
         return self.render(request, "error.html", {"status": exc.status_code,
                            "problem": exc.detail}, exc.status_code)  # fmt: skip
 

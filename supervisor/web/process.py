@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
+import subprocess  # nosec B404  # starts `python -m supervisor web`, no shell
 import sys
 import time
 from dataclasses import dataclass
@@ -44,8 +44,9 @@ def start(cfg: Config) -> WebProcess | None:
     command = [sys.executable, "-m", "supervisor", "web", "--listen", listen]
     if cfg.path:
         command[3:3] = ["-c", str(cfg.path)]
-    popen = subprocess.Popen(command, stdin=subprocess.DEVNULL, process_group=0,
-                             preexec_fn=_die_with_parent)  # fmt: skip
+    popen = subprocess.Popen(  # nosec B603  # this Python, our own argv
+        command, stdin=subprocess.DEVNULL, process_group=0, preexec_fn=_die_with_parent
+    )
     proc = proctree.read(popen.pid)
     limits.companions.add(popen.pid)
     logger.info("dashboard started: pid {}, http://{}/", popen.pid, listen)
