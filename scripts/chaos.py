@@ -13,18 +13,44 @@ execution in the run's execution log and returns one insight naming its job, att
 lease token and execution. Meanwhile it draws faults (`chaos_faults.py`): SIGKILL, SIGTERM
 (drain) and SIGSTOP of supervisors, SIGKILL of fork servers and runners, SIGHUP with a
 changed config, PostgreSQL restarted (fast, immediate) or stopped past `stale_after`, a
-supervisor's connections refused, black-holed or frozen past `stale_after`, and with
-`--netns` a host's link taken down. Each fault is logged with its time.
+supervisor's connections refused, black-holed or frozen past `stale_after`, the original
+document's emergency reset SQL, and with `--netns` a host's link taken down (at either end).
+Each fault is logged with its time; `--exclude` leaves some out.
 
-At the end it heals everything, lets the queue drain (`--drain-timeout`), stops the
-supervisors, checks that no process of theirs is left, and judges every job
-(`chaos_check.py` defines lost, stuck and written twice). It prints each anomaly on a line,
-then, as its last line:
+At the end it heals everything, lets the queue drain while jobs keep finishing, stops the
+supervisors, checks that no process of theirs is left, and judges every job. Its terms:
+
+- **lost**: an enqueued job whose row is gone, whose status is one jobsup never gives a job
+  unasked (anything but completed, failed, pending, processing), or that is `completed`
+  without an insight row (the result it reported was dropped).
+- **stuck**: a job still `pending` or `processing` once the faults have stopped and no job
+  has finished for `--drain-timeout` seconds.
+- **written twice**: a job with more than one insight row, or whose insight was written by
+  an execution other than its last claim's: its attempt is not the row's last attempt
+  (retry_count + 1), its lease token is not the row's, or the execution log holds an
+  execution of a later claim (a higher attempt or lease token); also a `failed` job with an
+  insight.
+
+Other anomalies fail the run too: a job `failed` without a reason or before its retries were
+spent; an insight naming an execution the log never saw finish; an execution that no attempt
+record explains (in `processing_jobs.attempts`: that attempt by that runner, or a reclaim of
+it from that runner's supervisor) nor an operator's reset; a runner that held memory over its
+limit to the end of its hold; two runners of one job alive at once on one supervisor, or on
+two when neither was frozen (SIGSTOP) nor the job just reset; a running supervisor declared
+dead before it had been silent for `stale_after` with the database up (as right after a
+database outage, when every heartbeat is old); a supervisor that exits on its own (other than
+`jobsup start` refusing, in one line, a database it cannot reach), that takes over 10 s to
+stop on SIGTERM, or whose log holds a traceback; a host key shared by two hosts, or changing
+across one host's restarts; a process of the run left after the stop.
+
+It prints each anomaly on a line, then, as its last line:
 
     chaos: <N> jobs: <C> completed, <F> failed, <L> lost, <S> stuck, <D> written twice
 
 Exit status 0 when nothing is lost, stuck or written twice and no other check failed; 1
-otherwise; 2 when the run cannot be made (e.g. `--netns` without root).
+otherwise; 2 when the run cannot be made (e.g. `--netns` without root). The run directory
+(`/tmp/jobsup-chaos-*`: the faults' log, the execution log, each supervisor's log, the jobs'
+final rows) is kept when the run fails, or with `--keep`.
 """
 
 from __future__ import annotations
@@ -69,6 +95,7 @@ from chaos_watch import Watcher
 from supervisor.db import Connection, connect
 
 FEED_SHARE = 0.6  # jobs are enqueued over this share of the run, so faults meet a busy queue
+DRAIN_CAP = 600.0  # the longest the queue may take to drain, even while it makes progress
 BEHAVIOURS = {"sleep": 74, "raise": 12, "segv": 8, "memory": 6}  # per cent
 
 
@@ -105,9 +132,10 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=3000)
     parser.add_argument("--supervisors", type=int, default=3)
     parser.add_argument("--duration", type=float, default=120.0, help="seconds of faults")
-    parser.add_argument("--concurrency", type=int, default=6, help="runners per supervisor")
-    parser.add_argument("--drain-timeout", type=float, default=120.0,
-                        help="seconds the queue may take to drain after the faults")  # fmt: skip
+    parser.add_argument("--concurrency", type=int, default=8, help="runners per supervisor")
+    parser.add_argument("--drain-timeout", type=float, default=60.0,
+                        help="after the faults, seconds the queue may go without a job "
+                             "finishing before what is left counts as stuck")  # fmt: skip
     parser.add_argument("--netns", action="store_true", help="each supervisor a host of its own")
     names = ", ".join(f.name for f in FAULTS)
     parser.add_argument("--exclude", type=_fault_names, default=set(), metavar="FAULT,…",
@@ -167,8 +195,7 @@ class Run:
         chaos.stop()
         self.log("chaos: faults stopped; healing and draining")
         self._heal()
-        drained = self._watch(time.monotonic() + self.args.drain_timeout, ctx, started,
-                              until_drained=True)  # fmt: skip
+        drained = self._drain(ctx)
         self.log(f"chaos: queue {'drained' if drained else 'NOT drained'}; stopping")
         self._stop_supervisors(ctx)
         assert self.watcher is not None
@@ -192,17 +219,28 @@ class Run:
         self.watcher = Watcher(self.supervisors, self.postgres.url())
         self.watcher.start()
 
-    def _watch(self, deadline: float, ctx: Context, started: float,
-               until_drained: bool = False) -> bool:  # fmt: skip
-        """Feed jobs, restart supervisors that exit on their own, note their processes,
-        until `deadline` (or the queue is empty); whether it drained."""
+    def _watch(self, until: float, ctx: Context, started: float) -> None:
+        """While the faults last: feed the jobs due, restart supervisors that exit on their own."""
         feed_time = self.args.duration * FEED_SHARE
-        while time.monotonic() < deadline:
-            due = len(self.jobs) if until_drained else _share(started, feed_time, len(self.jobs))
-            self._feed(due)
+        while time.monotonic() < until:
+            self._feed(_share(started, feed_time, len(self.jobs)))
             self._restart_exited(ctx)
-            if until_drained and self.fed == len(self.jobs) and self._unfinished() == 0:
-                return True
+            time.sleep(0.2)
+
+    def _drain(self, ctx: Context) -> bool:
+        """Wait for the queue to empty while it makes progress; False when no job finished
+        for --drain-timeout seconds (or DRAIN_CAP passed): what is left is stuck."""
+        now = time.monotonic()
+        cap, progress, left_before = now + DRAIN_CAP, now, None
+        while time.monotonic() < min(cap, progress + self.args.drain_timeout):
+            self._feed(len(self.jobs))
+            self._restart_exited(ctx)
+            left = self._unfinished()
+            if left is not None and self.fed == len(self.jobs):
+                if left == 0:
+                    return True
+                if left_before is None or left < left_before:
+                    left_before, progress = left, time.monotonic()
             time.sleep(0.2)
         return False
 
@@ -392,7 +430,9 @@ def job_mix(count: int, rng: random.Random, record: Path) -> list[tuple[str, dic
         if behaviour == "raise":
             metadata["fail_attempts"] = rng.choice((1, 1, 2, MAX_RETRIES + 1))  # 1 in 4 fails
         elif behaviour == "memory":
-            metadata |= {"mb": 300, "mb_per_s": 1000}  # over the type's 128 MB
+            # Over the type's 128 MB, then held: a runner that lives to the end of the hold
+            # was not stopped at its limit.
+            metadata |= {"mb": 300, "mb_per_s": 1000, "hold": 1.5}
         jobs.append((str(uuid.UUID(int=rng.getrandbits(128), version=4)), metadata))
     return jobs
 
@@ -401,11 +441,11 @@ def _sleep(rng: random.Random) -> float:
     """Mostly short, some long enough for a fault to cut them short, a few longer than
     stale_after."""
     draw = rng.random()
-    if draw < 0.58:
+    if draw < 0.60:
         return rng.uniform(0.01, 0.2)
-    if draw < 0.88:
+    if draw < 0.90:
         return rng.uniform(0.2, 1.0)
-    if draw < 0.97:
+    if draw < 0.99:
         return rng.uniform(1.0, 3.0)
     return rng.uniform(5.0, 10.0)  # past stale_after: a cut-off supervisor must fence itself
 

@@ -1,24 +1,5 @@
-"""The chaos run's verdict: the jobs' rows and insights against the log of every execution.
-
-Terms (the summary line counts the first three):
-
-- **lost**: an enqueued job whose row is gone, whose status is one jobsup never gives a job
-  unasked (anything but completed, failed, pending, processing), or that is `completed`
-  without an insight row (the result it reported was dropped).
-- **stuck**: a job still `pending` or `processing` once the queue had its time to drain.
-- **written twice**: a job with more than one insight row, or whose insight was written by
-  an execution other than the job's last claim: its attempt is not the row's last attempt
-  (retry_count + 1), its lease token is not the row's, or the execution log holds an
-  execution of a later claim (a higher attempt, or a higher lease token); also a `failed`
-  job with an insight.
-
-Other anomalies fail the run too: a job `failed` without a reason or before its retries were
-spent; an insight naming an execution the log never saw finish; an execution no attempt
-record explains (`processing_jobs.attempts`: an attempt of that number by that runner, or a
-reclaim of it from that runner's supervisor); two executions (or two runner processes seen
-alive) of one job at once on one supervisor, or on two when neither supervisor was frozen
-(SIGSTOP) meanwhile; a running supervisor declared dead before it had been silent for
-`stale_after` with the database up (as after a database outage, when every heartbeat is old).
+"""The chaos run's verdict: the jobs' rows and insights against the log of every execution
+and what the run's watcher saw. The terms and the checks are defined in `chaos.py`.
 """
 
 from __future__ import annotations
@@ -80,6 +61,10 @@ class Freeze:
     end: float
     here: int = 0  # its pid as this host numbers it
 
+    def overlaps(self, start: float, end: float) -> bool:
+        """Stopped, or just thawed (still learning what changed meanwhile), in [start, end]?"""
+        return self.start < end and self.end + LEARN_GRACE > start
+
 
 @dataclass
 class Disturbances:
@@ -94,8 +79,11 @@ class Disturbances:
 
     def frozen(self, here: int, start: float, end: float) -> bool:
         """Was supervisor `here` (its pid on this host) stopped, or just thawed, meanwhile?"""
-        return any(f.here == here and f.start < end and f.end + LEARN_GRACE > start
-                   for f in self.freezes)  # fmt: skip
+        return any(f.here == here and f.overlaps(start, end) for f in self.freezes)
+
+    def frozen_on(self, supervisor: tuple[str, int | None], start: float, end: float) -> bool:
+        """The same for a supervisor named by its host and its own pid (the runner's view)."""
+        return any((f.host, f.pid) == supervisor and f.overlaps(start, end) for f in self.freezes)
 
 
 @dataclass(frozen=True)
@@ -142,6 +130,7 @@ class Declared:
 # a heartbeat (at most 1 s here), that a job is no longer its own (thawed, or after a reset).
 SAMPLE_SLACK = 0.5
 LEARN_GRACE = 2.0
+SPAWN_SLACK = 10.0  # the longest a runner may take to start (spawn.REPLY_TIMEOUT)
 
 
 @dataclass
@@ -210,7 +199,7 @@ def judge(
         runs = executions.get(job_id, [])
         problems = _check_job(row, insights.get(job_id, []), runs, max_retries, verdict)
         problems += _unexplained(row.attempts if row else [], runs, workers, disturbances)
-        problems += _overlaps(runs, disturbances)
+        problems += _overlaps(runs, disturbances) + _over_limit(runs, disturbances)
         verdict.anomalies += [f"job {job_id}: {problem}" for problem in problems]
     return verdict
 
@@ -302,7 +291,9 @@ def _unexplained(attempts: list[dict[str, Any]], runs: list[Execution],
     for run in runs:
         record = next((r for r in unused if _explains(r, run, workers)), None)
         if record is None:
-            if not disturbances.reset_between(run.job_id, run.start, float("inf")):
+            # A claim made before a reset may start its runner after it (a fork server coming
+            # back up): the supervisor kills it, as no longer its job, and records nothing.
+            if not disturbances.reset_between(run.job_id, run.start - SPAWN_SLACK, float("inf")):
                 problems.append(f"{run.describe()} is in no attempt record")
         else:
             unused.remove(record)
@@ -334,12 +325,23 @@ def _overlaps(runs: list[Execution], disturbances: Disturbances) -> list[str]:
     return []
 
 
+def _over_limit(runs: list[Execution], disturbances: Disturbances) -> list[str]:
+    """Runners that held memory over their limit to the end (unless their supervisor was
+    frozen): the limit was not enforced for the whole hold."""
+    return [
+        f"memory limit not enforced: {run.describe()} held its memory over the limit from "
+        f"{_clock(run.start)} to {_clock(run.end)}"
+        for run in runs
+        if run.result == "allocated" and run.end is not None
+        and not disturbances.frozen_on(run.supervisor, run.start, run.end)
+    ]  # fmt: skip
+
+
 def _explained_overlap(older: Execution, newer: Execution, disturbances: Disturbances) -> bool:
     """The older one's supervisor was frozen meanwhile, or the operator reset the job and the
     older one ended within a heartbeat of it."""
     assert older.end is not None
-    frozen = any((f.host, f.pid) == older.supervisor and f.start < newer.start
-                 and f.end + LEARN_GRACE > older.start for f in disturbances.freezes)  # fmt: skip
+    frozen = disturbances.frozen_on(older.supervisor, older.start, newer.start)
     resets = [t for t in disturbances.resets.get(older.job_id, ()) if t <= newer.start]
     return frozen or any(older.start <= t and older.end <= t + LEARN_GRACE for t in resets)
 

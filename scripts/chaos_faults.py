@@ -29,6 +29,7 @@ LONG_AT_ONCE = 2
 RESET = ("UPDATE processing_jobs SET status = 'pending', started_at = NULL "
          "WHERE status = 'processing' RETURNING id::text")  # fmt: skip
 TERM_WAIT = 20.0  # drain_timeout + kill_timeout + writing outcomes, with room to spare
+PROMPT_STOP = 10.0  # drain_timeout, kill_timeout, then kill_timeout to write outcomes, + slack
 
 
 class FaultLog:
@@ -81,8 +82,13 @@ def kill_supervisor(ctx: Context, sup: Supervisor) -> None:
 def term_supervisor(ctx: Context, sup: Supervisor) -> None:
     ctx.log(f"fault: SIGTERM supervisor {sup.name} (pid {sup.pid}): drain")
     sup.expected_exit = True
+    start = time.monotonic()
     sup.signal(signal.SIGTERM)
     code = sup.wait(TERM_WAIT)
+    took = time.monotonic() - start
+    if code is not None and took > PROMPT_STOP:
+        ctx.anomalies.append(f"supervisor {sup.name}: stopped {took:.1f} s after SIGTERM (drain "
+                             f"3 s, kill 1 s: {PROMPT_STOP:g} s at most)")  # fmt: skip
     if code is None:
         ctx.anomalies.append(f"supervisor {sup.name}: still running {TERM_WAIT:g} s after "
                              f"SIGTERM: {sup.log_tail()}")  # fmt: skip

@@ -140,6 +140,14 @@ def test_executions_at_once_need_a_frozen_supervisor() -> None:
     assert "on one supervisor" in verdict(row, [insight(same)], [older, same], frozen).anomalies[0]
 
 
+def test_memory_held_over_the_limit_needs_a_frozen_supervisor() -> None:
+    hog = run(1, 11, start=0.0, end=2.0, result="allocated")
+    row = Row("completed", 0, None, [record(1, 11, "completed")])
+    assert "memory limit not enforced" in verdict(row, [insight(hog)], [hog]).anomalies[-1]
+    frozen = Disturbances(freezes=[Freeze("vm", 100, 0.5, 1.0, here=100)])
+    assert "memory limit" not in " ".join(verdict(row, [insight(hog)], [hog], frozen).anomalies)
+
+
 def test_the_watcher_s_sightings() -> None:
     lives = [Life("s1", "vm", 100, 100, None), Life("s2", "vm", 200, 200, ended=9.0)]
     outage = Disturbances(outages=[(10.0, 16.0)])
