@@ -87,7 +87,7 @@ from chaos_check import (
 )
 from chaos_faults import FAULTS, TERM_WAIT, Chaos, Context, FaultLog
 from chaos_hosts import NamespaceError, Network
-from chaos_postgres import Postgres
+from chaos_postgres import Postgres, stop_left_over
 from chaos_proxy import Loop, Proxy
 from chaos_supervisors import JOBSUP, MAX_RETRIES, START_MARK, Supervisor, Timers, title
 from chaos_watch import Watcher
@@ -95,6 +95,8 @@ from chaos_watch import Watcher
 from supervisor.db import Connection, connect
 
 FEED_SHARE = 0.6  # jobs are enqueued over this share of the run, so faults meet a busy queue
+RUN_PREFIX = "jobsup-chaos-"  # the run's directory in /tmp
+OWNER = "owner"  # in it: the pid and start time of the run's process
 DRAIN_CAP = 600.0  # the longest the queue may take to drain, even while it makes progress
 BEHAVIOURS = {"sleep": 74, "raise": 12, "segv": 8, "memory": 6}  # per cent
 
@@ -102,6 +104,7 @@ BEHAVIOURS = {"sleep": 74, "raise": 12, "segv": 8, "memory": 6}  # per cent
 def main() -> int:
     args = _arguments()
     signal.signal(signal.SIGTERM, _interrupt)  # so that the clean-up runs
+    sweep_dead_runs()
     try:
         network = Network.namespaces(args.supervisors) if args.netns else None
     except NamespaceError as e:
@@ -164,9 +167,9 @@ class Run:
         self.network = network
         self.seed = args.seed if args.seed is not None else random.randrange(1 << 32)
         self.rng = random.Random(self.seed)
-        self.id = uuid.uuid4().hex
-        self.directory = Path(tempfile.mkdtemp(prefix="jobsup-chaos-"))
+        self.directory = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
         self.directory.chmod(0o755)  # a root run's PostgreSQL runs as another user
+        (self.directory / OWNER).write_text(f"{os.getpid()} {psutil.Process().create_time()}")
         self.record = self.directory / "executions.jsonl"
         self.log = FaultLog(self.directory / "faults.log")
         addresses = ["127.0.0.1"] + [h.db_address for h in network.hosts if h.netns]
@@ -178,6 +181,7 @@ class Run:
         self.fed = 0
         self.conn: Connection | None = None
         self.watcher: Watcher | None = None
+        self.chaos: Chaos | None = None
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -191,6 +195,7 @@ class Run:
         chaos = Chaos(ctx, bool(self.network.hosts[0].netns), self.args.exclude)
         started = time.monotonic()
         chaos.start()
+        self.chaos = chaos
         self._watch(started + self.args.duration, ctx, started)
         chaos.stop()
         self.log("chaos: faults stopped; healing and draining")
@@ -212,8 +217,8 @@ class Run:
         self.proxies = Loop()
         for i, host in enumerate(self.network.hosts):
             proxy = Proxy(self.proxies, host.db_address, (host.db_address, self.postgres.port))
-            self.supervisors.append(Supervisor(i + 1, host, proxy, self.directory, self.id,
-                                               self.timers, self.args.concurrency))  # fmt: skip
+            self.supervisors.append(Supervisor(i + 1, host, proxy, self.directory, self.timers,
+                                               self.args.concurrency))  # fmt: skip
         for sup in self.supervisors:
             sup.start()
         self.watcher = Watcher(self.supervisors, self.postgres.url())
@@ -346,15 +351,15 @@ class Run:
         return [f"left running after the stop: pid {p.pid} {_title(p)!r}" for p in left]
 
     def _ours(self, process: psutil.Process, job_ids: set[str]) -> bool:
+        """Seen in a supervisor's tree, a runner of one of our jobs, or a supervisor (or its
+        nsenter) by its config file in our directory."""
         assert self.watcher is not None
         if (process.pid, process.create_time()) in self.watcher.seen:
             return True
         name = title(process)
         if name.startswith("jobsup: runner ") and name.split()[2] in job_ids:
             return True
-        if not name.startswith("jobsup") and JOBSUP not in name:
-            return False
-        return process.environ().get("CHAOS_RUN") == self.id
+        return _supervisor_of(self.directory, name)
 
     def _tracebacks(self) -> list[str]:
         """A traceback in a supervisor's log (its own, its fork server's) is a bug."""
@@ -400,6 +405,8 @@ class Run:
                            self.timers.stale_after)  # fmt: skip
 
     def clean_up(self, keep: bool) -> None:
+        if self.chaos is not None:
+            self.chaos.stop()  # no new fault; the ones under way heal
         if self.watcher is not None:
             self.watcher.close()
         for sup in self.supervisors:
@@ -414,10 +421,41 @@ class Run:
             self.proxies.close()
         self.network.destroy()
         self.postgres.destroy()
+        (self.directory / OWNER).unlink(missing_ok=True)  # nothing left to sweep
         if keep:
             print(f"chaos: run directory kept: {self.directory}", flush=True)
         else:
             shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def sweep_dead_runs() -> None:
+    """Stop what a chaos run killed outright (SIGKILL) left running: its supervisors and its
+    PostgreSQL (`Network.namespaces` sweeps its namespaces)."""
+    for directory in Path(tempfile.gettempdir()).glob(f"{RUN_PREFIX}*"):
+        owner = directory / OWNER
+        with contextlib.suppress(OSError, ValueError):
+            pid, started = owner.read_text().split()
+            if _same_process(int(pid), float(started)):
+                continue
+            for process in psutil.process_iter():
+                with contextlib.suppress(psutil.Error):
+                    if _supervisor_of(directory, title(process)):
+                        process.kill()
+            stop_left_over(directory / "postgres")
+            owner.unlink()
+
+
+def _supervisor_of(directory: Path, name: str) -> bool:
+    """Is the process titled `name` a supervisor of the run in `directory` (by its config
+    file), or the nsenter that started one?"""
+    return name.startswith(("jobsup: supervisor [", "nsenter ")) and str(directory) in name
+
+
+def _same_process(pid: int, started: float) -> bool:
+    try:
+        return abs(psutil.Process(pid).create_time() - started) < 1.0
+    except psutil.Error:
+        return False
 
 
 def job_mix(count: int, rng: random.Random, record: Path) -> list[tuple[str, dict[str, Any]]]:

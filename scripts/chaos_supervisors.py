@@ -85,8 +85,8 @@ class Incarnation:
 class Supervisor:
     """Supervisor number `index` of the run, on `host`, reaching PostgreSQL through `proxy`."""
 
-    def __init__(self, index: int, host: Host, proxy: Proxy, directory: Path, run_id: str,
-                 timers: Timers, concurrency: int) -> None:  # fmt: skip
+    def __init__(self, index: int, host: Host, proxy: Proxy, directory: Path, timers: Timers,
+                 concurrency: int) -> None:  # fmt: skip
         self.index = index
         self.name = f"s{index}"
         self.host = host
@@ -95,7 +95,6 @@ class Supervisor:
         self.directory.mkdir(parents=True)
         self.config_path = self.directory / "jobsup.toml"
         self.log_path = self.directory / "supervisor.log"
-        self.run_id = run_id
         self.timers = timers
         self.concurrency = concurrency
         self.lock = threading.Lock()  # held by the one fault acting on this supervisor
@@ -116,7 +115,7 @@ class Supervisor:
         temporary.replace(self.config_path)  # a reload never reads half a file
 
     def start(self) -> None:
-        env = {**os.environ, "DATABASE_URL": self.url, "CHAOS_RUN": self.run_id}
+        env = {**os.environ, "DATABASE_URL": self.url}
         env.pop("JOBSUP_CONFIG", None)
         argv = self.host.command([JOBSUP, "start", "-c", str(self.config_path)], self.directory)
         with self.log_path.open("ab") as log:
