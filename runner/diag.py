@@ -175,7 +175,7 @@ class Execution:
     def __init__(self, job: Job) -> None:
         self.job = job
         self.id = os.urandom(8).hex()
-        self.lease = getattr(job, "lease", None)  # the claim's fencing token, where jobsup has one
+        self.lease = job.lease  # the claim's fencing token
         self.path = str(job.metadata["record"])
 
     def log(self, event: str, **fields: Any) -> None:

@@ -117,11 +117,13 @@ class AtOnce:
 
 @dataclass(frozen=True)
 class Declared:
-    """A supervisor found declared dead at `seen`, its last heartbeat at `heartbeat`."""
+    """A supervisor found declared dead at `seen` (not yet at `since`, the watcher's look
+    before), its last heartbeat at `heartbeat`."""
 
     worker_id: str
     host: str
     pid: int
+    since: float
     seen: float
     heartbeat: float
 
@@ -339,11 +341,12 @@ def _over_limit(runs: list[Execution], disturbances: Disturbances) -> list[str]:
 
 def _explained_overlap(older: Execution, newer: Execution, disturbances: Disturbances) -> bool:
     """The older one's supervisor was frozen meanwhile, or the operator reset the job and the
-    older one ended within a heartbeat of it."""
+    older one ended within a heartbeat of it (it may have started after it: a claim's runner
+    can start after the claim was taken back)."""
     assert older.end is not None
     frozen = disturbances.frozen_on(older.supervisor, older.start, newer.start)
     resets = [t for t in disturbances.resets.get(older.job_id, ()) if t <= newer.start]
-    return frozen or any(older.start <= t and older.end <= t + LEARN_GRACE for t in resets)
+    return frozen or any(older.end <= t + LEARN_GRACE for t in resets)
 
 
 def _clock(moment: float) -> str:
@@ -378,21 +381,32 @@ def _at_once(seen: AtOnce, disturbances: Disturbances) -> str | None:
 
 def _declared(declaration: Declared, lives: list[Life], outages: list[tuple[float, float]],
               stale_after: float) -> str | None:  # fmt: skip
+    """Why the declaration broke the rule (None: it did not): whenever in (since, seen] it was
+    made, the declared supervisor had not been silent for stale_after with the database up."""
     life = next((x for x in lives if (x.host, x.pid) == (declaration.host, declaration.pid)), None)
     if life is None:
         return None  # not one of ours
     if life.ended is not None and life.ended <= declaration.seen + SAMPLE_SLACK:
         return None  # its process was gone
-    back = max((end for _, end in outages if end <= declaration.seen), default=0.0)
-    silent_since = max(declaration.heartbeat, back)
-    if declaration.seen - silent_since >= stale_after - SAMPLE_SLACK:
+    # Silence since the later of its last heartbeat and the database's return grows with
+    # time: the latest moment of each stretch the database was up is the one to try.
+    moments = [declaration.seen] + [start for start, _ in outages
+                                    if declaration.since < start < declaration.seen]  # fmt: skip
+    silences = [(t, t - max(declaration.heartbeat, _back(outages, t))) for t in moments]
+    if any(silence >= stale_after - SAMPLE_SLACK for _, silence in silences):
         return None
+    back = _back(outages, declaration.seen)
     after = (f", {declaration.seen - back:.1f} s after the database came back"
              if back > declaration.heartbeat else "")  # fmt: skip
     return (f"supervisor {life.name} (pid {life.here}) declared dead while running, at "
-            f"{_clock(declaration.seen)}: its last heartbeat "
+            f"{_clock(declaration.since)}-{_clock(declaration.seen)}: its last heartbeat "
             f"{declaration.seen - declaration.heartbeat:.1f} s before{after} "
             f"(stale_after {stale_after:g} s)")  # fmt: skip
+
+
+def _back(outages: list[tuple[float, float]], moment: float) -> float:
+    """When the database last came back before `moment` (0: it never went down)."""
+    return max((end for _, end in outages if end <= moment), default=0.0)
 
 
 def check_host_keys(workers: Iterable[tuple[str, str]]) -> list[str]:

@@ -16,8 +16,6 @@ import psutil
 from chaos_hosts import Host, ns_pid
 from chaos_proxy import Proxy
 
-from supervisor.config import SupervisorConfig
-
 JOBSUP = str(Path(sys.executable).with_name("jobsup"))
 MAX_RETRIES = 3
 START_MARK = "==== chaos: start"  # in the supervisor's log before each start
@@ -36,7 +34,7 @@ drain_timeout = 3.0
 kill_timeout = 1.0
 job_types = ["chaos"]
 state_dir = "{state_dir}"
-{extra}
+
 [retry]
 max_retries = {max_retries}
 backoff_base = 0.2
@@ -60,15 +58,11 @@ class Timers:
     """Short timers, so that every fault bites within the run."""
 
     heartbeat: float = 0.5
-    stale_after: float = 4.0
-    lease_timeout: float = 2.0  # where jobsup has it (self-fencing): below stale_after
+    stale_after: float = 4.0  # lease_timeout: its default, three quarters of it
 
     def config(self, state_dir: Path, concurrency: int, heartbeat: float, interval: float) -> str:
-        extra = ""
-        if "lease_timeout" in SupervisorConfig.__dataclass_fields__:
-            extra = f"lease_timeout = {self.lease_timeout}\n"
         return CONFIG.format(concurrency=concurrency, interval=interval, heartbeat=heartbeat,
-                             stale_after=self.stale_after, state_dir=state_dir, extra=extra,
+                             stale_after=self.stale_after, state_dir=state_dir,
                              max_retries=MAX_RETRIES)  # fmt: skip
 
 

@@ -38,6 +38,7 @@ class Watcher:
         self._thread = threading.Thread(target=self._loop, name="watcher", daemon=True)
         self._conn: Connection | None = None
         self._dead: set[str] = set()
+        self._looked = 0.0  # the last time the workers were read
         self._pairs: set[tuple[int, ...]] = set()
 
     def start(self) -> None:
@@ -100,8 +101,10 @@ class Watcher:
             return
         for worker_id, host, pid, state, heartbeat in rows:
             if state == "dead" and worker_id not in self._dead:
-                self.declared.append(Declared(worker_id, host, pid, now, float(heartbeat)))
+                self.declared.append(Declared(worker_id, host, pid, self._looked, now,
+                                              float(heartbeat)))  # fmt: skip
             if state == "dead":
                 self._dead.add(worker_id)
             else:
                 self._dead.discard(worker_id)
+        self._looked = now

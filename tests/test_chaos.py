@@ -151,12 +151,15 @@ def test_memory_held_over_the_limit_needs_a_frozen_supervisor() -> None:
 def test_the_watcher_s_sightings() -> None:
     lives = [Life("s1", "vm", 100, 100, None), Life("s2", "vm", 200, 200, ended=9.0)]
     outage = Disturbances(outages=[(10.0, 16.0)])
-    early = Declared(WORKER_A, "vm", 100, seen=17.0, heartbeat=9.5)
+    # Issue 10, item 7: every heartbeat is old when the database comes back.
+    early = Declared(WORKER_A, "vm", 100, since=9.8, seen=17.0, heartbeat=9.5)
     problems = judge_watch([], [early], lives, outage, stale_after=4.0)
     assert problems and "1.0 s after the database came back" in problems[0]
-    patient = Declared(WORKER_A, "vm", 100, seen=20.5, heartbeat=9.5)
+    patient = Declared(WORKER_A, "vm", 100, since=20.3, seen=20.5, heartbeat=9.5)
     assert judge_watch([], [patient], lives, outage, stale_after=4.0) == []
-    gone = Declared(WORKER_B, "vm", 200, seen=9.2, heartbeat=8.0)
+    before = Declared(WORKER_A, "vm", 100, since=9.9, seen=16.3, heartbeat=5.5)  # at 9.9 say
+    assert judge_watch([], [before], lives, outage, stale_after=4.0) == []
+    gone = Declared(WORKER_B, "vm", 200, since=9.0, seen=9.2, heartbeat=8.0)
     assert judge_watch([], [gone], lives, outage, stale_after=4.0) == []
     two = AtOnce(3.0, (Runner(JOB, "s1", 100, 11), Runner(JOB, "s1", 100, 12)))
     assert "on one supervisor" in judge_watch([two], [], lives, Disturbances(), 4.0)[0]
@@ -183,9 +186,10 @@ def test_the_chaos_handler_records_each_execution(tmp_path: Path) -> None:
         diag.chaos(failing)
     log.write_text(log.read_text() + "not json\n")
     runs, bad = read_executions(log)
+    lease = failing.lease
     assert [(r.attempt, r.result, r.lease) for r in runs[JOB]] == [
-        (2, "ok", None),
-        (1, "raise", None),
+        (2, "ok", lease),
+        (1, "raise", lease),
     ]
     assert runs[JOB][0].id == found["content"]["execution"]
     assert len(bad) == 1 and json.loads(log.read_text().splitlines()[0])["event"] == "start"
