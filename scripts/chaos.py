@@ -85,7 +85,7 @@ from chaos_check import (
     judge_watch,
     read_executions,
 )
-from chaos_faults import FAULTS, TERM_WAIT, Chaos, Context, FaultLog
+from chaos_faults import FAULTS, Chaos, Context, FaultLog, stop_after_term
 from chaos_hosts import NamespaceError, Network
 from chaos_postgres import Postgres, stop_left_over
 from chaos_proxy import Loop, Proxy
@@ -278,18 +278,12 @@ class Run:
                 sup.lock.release()
 
     def _stop_supervisors(self, ctx: Context) -> None:
+        sent = time.monotonic()
         for sup in self.supervisors:
             sup.expected_exit = True
             sup.signal(signal.SIGTERM)
         for sup in self.supervisors:
-            code = sup.wait(TERM_WAIT)
-            if code is None:
-                ctx.anomalies.append(f"supervisor {sup.name}: still running {TERM_WAIT:g} s "
-                                     f"after the final SIGTERM: {sup.log_tail()}")  # fmt: skip
-                sup.kill()
-            elif code != 0:
-                ctx.anomalies.append(f"supervisor {sup.name}: exit code {code} after the final "
-                                     f"SIGTERM: {sup.log_tail()}")  # fmt: skip
+            stop_after_term(ctx, sup, sent, "the final SIGTERM")
 
     # -- the queue -------------------------------------------------------------------------
 

@@ -82,23 +82,30 @@ def kill_supervisor(ctx: Context, sup: Supervisor) -> None:
 def term_supervisor(ctx: Context, sup: Supervisor) -> None:
     ctx.log(f"fault: SIGTERM supervisor {sup.name} (pid {sup.pid}): drain")
     sup.expected_exit = True
-    start = time.monotonic()
+    sent = time.monotonic()
     sup.signal(signal.SIGTERM)
-    code = sup.wait(TERM_WAIT)
-    took = time.monotonic() - start
-    if code is not None and took > PROMPT_STOP:
-        ctx.anomalies.append(f"supervisor {sup.name}: stopped {took:.1f} s after SIGTERM (drain "
-                             f"3 s, kill 1 s: {PROMPT_STOP:g} s at most)")  # fmt: skip
-    if code is None:
-        ctx.anomalies.append(f"supervisor {sup.name}: still running {TERM_WAIT:g} s after "
-                             f"SIGTERM: {sup.log_tail()}")  # fmt: skip
-        sup.kill()
-    elif code != 0:
-        ctx.anomalies.append(f"supervisor {sup.name}: exit code {code} after SIGTERM: "
-                             f"{sup.log_tail()}")  # fmt: skip
+    code = stop_after_term(ctx, sup, sent, "SIGTERM")
     ctx.log(f"       supervisor {sup.name} drained: exit code {code}")
     ctx.heal.wait(ctx.rng.uniform(0.0, 1.0))
     restart(ctx, sup)
+
+
+def stop_after_term(ctx: Context, sup: Supervisor, sent: float, what: str) -> int | None:
+    """Wait for `sup` to exit after the SIGTERM sent at `sent` (monotonic): promptly, with
+    code 0, else an anomaly (and SIGKILL when it does not exit at all). Its exit code."""
+    code = sup.wait(max(0.0, sent + TERM_WAIT - time.monotonic()))
+    took = time.monotonic() - sent
+    if code is None:
+        ctx.anomalies.append(f"supervisor {sup.name}: still running {TERM_WAIT:g} s after "
+                             f"{what}: {sup.log_tail()}")  # fmt: skip
+        sup.kill()
+    elif code != 0:
+        ctx.anomalies.append(f"supervisor {sup.name}: exit code {code} after {what}: "
+                             f"{sup.log_tail()}")  # fmt: skip
+    elif took > PROMPT_STOP:
+        ctx.anomalies.append(f"supervisor {sup.name}: stopped {took:.1f} s after {what} (drain "
+                             f"3 s, kill 1 s: {PROMPT_STOP:g} s at most)")  # fmt: skip
+    return code
 
 
 def stop_supervisor(ctx: Context, sup: Supervisor) -> None:
