@@ -142,7 +142,8 @@ def chaos(job: Job) -> list[dict[str, Any]]:
 
     Metadata: `record` (the run's execution log: one JSON line per event, appended),
     `behaviour` (`sleep`; `raise` in the first `fail_attempts` attempts; `segv` or `memory`,
-    growing to `mb` MiB at `mb_per_s`, in the first attempt only), `seconds` to sleep first.
+    growing to `mb` MiB at `mb_per_s` and holding it `hold` s, in the first attempt only),
+    `seconds` to sleep first.
     The insight names the job, the attempt, the claim's lease token and this execution.
     """
     execution = Execution(job)
@@ -150,7 +151,7 @@ def chaos(job: Job) -> list[dict[str, Any]]:
     time.sleep(float(job.metadata.get("seconds", 0)))
     _misbehave(job, execution)
     execution.log("end", result="ok")
-    content = {"job_id": job.id, "attempt": job.attempt, "lease": execution.lease,
+    content = {"job_id": job.id, "attempt": job.attempt, "lease": job.lease,
                "execution": execution.id}  # fmt: skip
     return [{"insight_type": "chaos", "content": content, "confidence_score": 1.0}]
 
@@ -175,14 +176,14 @@ class Execution:
     def __init__(self, job: Job) -> None:
         self.job = job
         self.id = os.urandom(8).hex()
-        self.lease = job.lease  # the claim's fencing token
         self.path = str(job.metadata["record"])
 
     def log(self, event: str, **fields: Any) -> None:
         """Append one line; one write on an O_APPEND file, so lines never interleave."""
         record = {"event": event, "execution": self.id, "job_id": self.job.id,
-                  "attempt": self.job.attempt, "lease": self.lease, "time": time.time(),
-                  "pid": os.getpid(), "supervisor_pid": _grandparent(),
+                  "attempt": self.job.attempt, "lease": self.job.lease, "time": time.time(),
+                  "pid": os.getpid(), "parent_pid": os.getppid(),
+                  "supervisor_pid": _grandparent(),
                   "host": socket.gethostname(), **fields}  # fmt: skip
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -192,7 +193,8 @@ class Execution:
 
 
 def _grandparent() -> int | None:
-    """The supervisor's pid: the parent of this runner's parent, the fork server."""
+    """The supervisor's pid: the parent of this runner's parent, the fork server (1, or a
+    subreaper's, when the supervisor has just died)."""
     try:
         with open(f"/proc/{os.getppid()}/stat", "rb") as f:
             return int(f.read().rsplit(b")", 1)[1].split()[1])

@@ -378,7 +378,8 @@ class Run:
             for job_id, row in rows.items():
                 f.write(json.dumps({"id": job_id, **dataclasses.asdict(row),
                                     "insights": insights.get(job_id, [])}) + "\n")  # fmt: skip
-        executions, unreadable = read_executions(self.record)
+        assert self.watcher is not None
+        executions, unreadable = read_executions(self.record, self.watcher.fork_servers)
         expected = [job_id for job_id, _ in self.jobs]
         verdict = judge(expected, rows, insights, executions, workers, ctx.disturbances,
                         MAX_RETRIES)  # fmt: skip

@@ -40,6 +40,7 @@ class Execution:
     start: float
     end: float | None = None
     result: str | None = None  # ok | raise | segv | allocated; None: it never got to its end
+    parent_pid: int | None = None  # its fork server's
 
     @property
     def supervisor(self) -> tuple[str, int | None]:
@@ -154,8 +155,13 @@ class Verdict:
         return not (self.lost or self.stuck or self.twice or self.anomalies)
 
 
-def read_executions(path: Path) -> tuple[dict[str, list[Execution]], list[str]]:
-    """The executions in the log at `path` by job id, and the lines that could not be read."""
+def read_executions(
+    path: Path, fork_servers: dict[tuple[str, int], int] | None = None
+) -> tuple[dict[str, list[Execution]], list[str]]:
+    """The executions in the log at `path` by job id, and the lines that could not be read.
+
+    `fork_servers` maps a fork server (host, pid) to its supervisor's pid: a runner that
+    started as its supervisor died could not name it itself."""
     executions: dict[str, Execution] = {}
     bad: list[str] = []
     lines = path.read_text().splitlines() if path.exists() else []
@@ -167,6 +173,8 @@ def read_executions(path: Path) -> tuple[dict[str, list[Execution]], list[str]]:
             bad.append(f"unreadable line in the execution log: {line[:120]!r}")
     by_job: dict[str, list[Execution]] = defaultdict(list)
     for execution in executions.values():
+        server = (execution.host, execution.parent_pid or 0)
+        execution.supervisor_pid = (fork_servers or {}).get(server, execution.supervisor_pid)
         by_job[execution.job_id].append(execution)
     for runs in by_job.values():
         runs.sort(key=lambda e: e.start)
@@ -178,6 +186,7 @@ def _take(executions: dict[str, Execution], event: dict[str, Any]) -> None:
         executions[event["execution"]] = Execution(
             event["execution"], event["job_id"], int(event["attempt"]), event.get("lease"),
             int(event["pid"]), event.get("supervisor_pid"), event["host"], float(event["time"]),
+            parent_pid=event.get("parent_pid"),
         )  # fmt: skip
     elif event["event"] == "end":
         execution = executions[event["execution"]]

@@ -1,6 +1,6 @@
 """What the chaos run sees for itself while it runs, five times a second, in a thread:
 
-- when each supervisor incarnation ends;
+- when each supervisor incarnation ends, and its fork servers;
 - every process of the supervisors' trees (for the check that none is left at the end);
 - runners of one job alive at the same moment (`jobsup: runner <job-id> <type>` titles);
 - each time a supervisor is declared dead (`jobsup_workers.state` turning to `dead`), with
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import psutil
 from chaos_check import AtOnce, Declared, Runner
+from chaos_hosts import ns_pid
 from chaos_supervisors import Incarnation, Supervisor, title
 
 from supervisor.db import Connection, connect
@@ -32,6 +33,7 @@ class Watcher:
     ended: dict[int, float] = field(default_factory=dict)  # incarnation pid → when it ended
     at_once: list[AtOnce] = field(default_factory=list)
     declared: list[Declared] = field(default_factory=list)
+    fork_servers: dict[tuple[str, int], int] = field(default_factory=dict)  # → supervisor pid
     stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -76,6 +78,9 @@ class Watcher:
                 with contextlib.suppress(psutil.Error):
                     self.seen.add((process.pid, process.create_time()))
                     name = title(process)
+                    if name == "jobsup: fork server":
+                        server = (sup.host.hostname, ns_pid(process.pid) or process.pid)
+                        self.fork_servers[server] = incarnation.ns_pid
                     if name.startswith("jobsup: runner "):
                         job_id = name.split()[2]
                         runner = Runner(job_id, sup.name, incarnation.pid, process.pid)

@@ -195,6 +195,15 @@ def test_the_chaos_handler_records_each_execution(tmp_path: Path) -> None:
     assert len(bad) == 1 and json.loads(log.read_text().splitlines()[0])["event"] == "start"
 
 
+def test_a_runner_orphaned_at_start_is_its_fork_server_s(tmp_path: Path) -> None:
+    log = tmp_path / "executions.jsonl"
+    event = {"event": "start", "execution": "e", "job_id": JOB, "attempt": 1, "lease": 7,
+             "time": 1.0, "pid": 11, "parent_pid": 55, "supervisor_pid": 1, "host": "vm"}  # fmt: skip
+    log.write_text(json.dumps(event) + "\n")
+    runs, _ = read_executions(log, {("vm", 55): 100})
+    assert runs[JOB][0].supervisor == ("vm", 100)
+
+
 def _chaos(*args: str) -> tuple[int, str]:
     """Run the script; its exit code and output. On a hang, SIGTERM lets it clean up."""
     process = subprocess.Popen(
