@@ -5,8 +5,10 @@ Each reads its knobs from the job's metadata.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess  # nosec B404  # diag.spawn starts this Python with a fixed script
 import sys
 import time
@@ -150,3 +152,68 @@ def whoami(job: Job) -> list[dict[str, Any]]:
         "home": os.environ.get("HOME"),
     }  # fmt: skip
     return [{"insight_type": "diag", "content": content, "confidence_score": 1.0}]
+
+
+def chaos(job: Job) -> list[dict[str, Any]]:
+    """For `scripts/chaos.py`: record this execution, misbehave as told, return one insight.
+
+    Metadata: `record` (the run's execution log: one JSON line per event, appended),
+    `behaviour` (`sleep`; `raise` in the first `fail_attempts` attempts; `segv` or `memory`,
+    growing to `mb` MiB at `mb_per_s` and holding it `hold` s, in the first attempt only),
+    `seconds` to sleep first.
+    The insight names the job, the attempt, the claim's lease token and this execution.
+    """
+    execution = Execution(job)
+    execution.log("start", behaviour=job.metadata.get("behaviour", "sleep"))
+    time.sleep(float(job.metadata.get("seconds", 0)))
+    _misbehave(job, execution)
+    execution.log("end", result="ok")
+    content = {"job_id": job.id, "attempt": job.attempt, "lease": job.lease,
+               "execution": execution.id}  # fmt: skip
+    return [{"insight_type": "chaos", "content": content, "confidence_score": 1.0}]
+
+
+def _misbehave(job: Job, execution: Execution) -> None:
+    behaviour = job.metadata.get("behaviour", "sleep")
+    if behaviour == "raise" and job.attempt <= int(job.metadata.get("fail_attempts", 1)):
+        execution.log("end", result="raise")
+        raise RuntimeError(f"chaos: job {job.id} raises in attempt {job.attempt}")
+    if behaviour == "segv" and job.attempt == 1:
+        execution.log("end", result="segv")
+        crash(job)
+    if behaviour == "memory" and job.attempt == 1:
+        execution.log("allocate", mb=job.metadata.get("mb", 400))
+        allocate(job)  # killed over the memory limit before it is done
+        execution.log("end", result="allocated")
+
+
+class Execution:
+    """One execution of a job, as the chaos run's log sees it."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.id = os.urandom(8).hex()
+        self.path = str(job.metadata["record"])
+
+    def log(self, event: str, **fields: Any) -> None:
+        """Append one line; one write on an O_APPEND file, so lines never interleave."""
+        record = {"event": event, "execution": self.id, "job_id": self.job.id,
+                  "attempt": self.job.attempt, "lease": self.job.lease, "time": time.time(),
+                  "pid": os.getpid(), "parent_pid": os.getppid(),
+                  "supervisor_pid": _grandparent(),
+                  "host": socket.gethostname(), **fields}  # fmt: skip
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (json.dumps(record) + "\n").encode())
+        finally:
+            os.close(fd)
+
+
+def _grandparent() -> int | None:
+    """The supervisor's pid: the parent of this runner's parent, the fork server (1, or a
+    subreaper's, when the supervisor has just died)."""
+    try:
+        with open(f"/proc/{os.getppid()}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
