@@ -38,6 +38,7 @@ from runner.protocol import Exit
 REQUEST = b"spawn"
 EVENT = struct.Struct("=ciiddq")  # kind, pid, status or errno, user s, system s, maxrss KiB
 STARTED, FAILED, EXITED = b"S", b"F", b"X"
+GO = b"g"  # to a runner: the supervisor knows your pid, start
 IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
            signal.SIGTTIN, signal.SIGTTOU)  # fmt: skip
 TITLE = "jobsup: fork server"
@@ -90,18 +91,29 @@ class _Server:
                 os.close(fd)
             return
         spec_fd, result_w, output_w = fds
+        # The runner waits for a byte on this pipe, sent once the supervisor has its pid: a
+        # server killed in between leaves it an end of file, and it never runs its handler
+        # (else the job would run with the supervisor believing it never started).
+        go_r, go_w = os.pipe2(os.O_CLOEXEC)
         try:
             pid = os.fork()
         except OSError as e:
+            os.close(go_r)
+            os.close(go_w)
             self._send(EVENT.pack(FAILED, 0, e.errno or 0, 0.0, 0.0, 0))
         else:
             if pid == 0:
-                _become_runner(self.own_fds, spec_fd, result_w, output_w)
+                os.close(go_w)
+                _become_runner(self.own_fds, go_r, spec_fd, result_w, output_w)
+            os.close(go_r)
             # The runner does this too; here as well, so the group exists before the
             # supervisor learns the pid and may signal it.
             with suppress(OSError):
                 os.setpgid(pid, pid)
             self._send(EVENT.pack(STARTED, pid, 0, 0.0, 0.0, 0))
+            with suppress(OSError):  # a runner killed already: it needs no word
+                os.write(go_w, GO)
+            os.close(go_w)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -125,7 +137,7 @@ class _Server:
             os._exit(0)
 
 
-def _become_runner(own_fds: tuple[int, ...], spec_fd: int, result_w: int,
+def _become_runner(own_fds: tuple[int, ...], go: int, spec_fd: int, result_w: int,
                    output_w: int) -> NoReturn:  # fmt: skip
     try:
         signal.set_wakeup_fd(-1)  # before its fd is closed, and its number reused
@@ -133,6 +145,9 @@ def _become_runner(own_fds: tuple[int, ...], spec_fd: int, result_w: int,
             signal.signal(signum, signal.SIG_DFL)
         for fd in own_fds:
             os.close(fd)
+        if os.read(go, 1) != GO:  # the server died before the supervisor knew of us
+            os._exit(Exit.PARENT_GONE)
+        os.close(go)
         # The memfd came over our private socketpair from the supervisor: trusted data.
         spec = pickle.loads(os.pread(spec_fd, os.fstat(spec_fd).st_size, 0))  # nosec B301
         os.close(spec_fd)

@@ -48,6 +48,9 @@ time_limit = 30.0
 [logging]
 level = "INFO"
 
+[runner]
+allow_root = true  # CI runs as root; the chaos is in the supervisor, not in privileges
+
 [job_types.chaos]
 handler = "runner.diag:chaos"
 """

@@ -14,6 +14,7 @@ import enum
 import select
 import selectors
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -203,16 +204,17 @@ class Supervisor:
     # -- waiting ---------------------------------------------------------------------------
 
     def _timeout(self, now: float) -> float:
-        deadlines = [self.next_heartbeat]
-        if self.db.idle and self.connected:
-            if self.pool.outcomes or self.check_owned:
-                return 0.0
+        deadlines = []
+        if self.db.in_flight is not None:  # its answer wakes the loop; its deadline too
+            deadlines.append(self.db.in_flight.deadline)
+        elif not self.connected:
+            deadlines.append(self.retry_at)
+        elif self.pool.outcomes or self.check_owned:
+            return 0.0
+        else:
+            deadlines.append(self.next_heartbeat)
             if self._may_claim():
                 deadlines.append(self.timing.deadline())
-        elif self.db.in_flight is not None:
-            deadlines.append(self.db.in_flight.deadline)
-        else:
-            deadlines.append(self.retry_at)
         if self.pool and not self.fenced:
             deadlines.append(self.renewed + self.config.supervisor.lease_after)
         if self.pool or self.pool.orphans_possible:
@@ -367,7 +369,7 @@ class Supervisor:
             claims = self.pool.claims()
             if claims:
                 action = partial(store.owned, worker_id=self.me.id, claims=claims)
-                return Request("ownership check", action, self._on_owned)
+                return Request("ownership check", action, partial(self._on_owned, claims))
         return None
 
     def _on_done(self, done: Done) -> None:
@@ -513,9 +515,9 @@ class Supervisor:
             count_queue=self.telemetry.wants_queue(now),
         )
         action = partial(upkeep.beat, me=self.me, asked=asked)
-        return Request("heartbeat", action, partial(self._on_heartbeat, now))
+        return Request("heartbeat", action, partial(self._on_heartbeat, now, asked))
 
-    def _on_heartbeat(self, sent: float, done: Done) -> None:
+    def _on_heartbeat(self, sent: float, asked: upkeep.Beat, done: Done) -> None:
         if not done.ok:
             if not isinstance(done.error, Unavailable):
                 logger.opt(exception=done.error).error("heartbeat failed")
@@ -532,7 +534,7 @@ class Supervisor:
         if found.registered_again:
             logger.warning("this supervisor had been declared dead: registered again")
         self._reclaimed(found)
-        self._kill_lost(found.lost)
+        self._kill_lost(asked.claims, found.lost)
         for job_id in found.released:
             job_logger(job_id).warning("held but never started here (claim lost): back to pending")
         if found.released:
@@ -554,25 +556,25 @@ class Supervisor:
         if found.reclaimed.jobs:
             self.timing.want()
 
-    def _on_owned(self, done: Done) -> None:
+    def _on_owned(self, claims: dict[str, int], done: Done) -> None:
         if done.ok:
-            self._kill_lost(done.value)
+            self._kill_lost(claims, done.value)
         elif not isinstance(done.error, Unavailable):
             logger.opt(exception=done.error).error("ownership check failed")
 
-    def _kill_lost(self, lost: dict[str, str | None]) -> None:
-        """Kill the runners of claims that no longer hold their job."""
-        for runner in self.pool:
-            if runner.job_id not in lost:
-                continue
-            status = lost[runner.job_id]
+    def _kill_lost(self, claims: Mapping[str, int], lost: dict[str, str | None]) -> None:
+        """Kill the runners of those `claims` (job id: lease) that no longer hold their job;
+        one still starting is killed as soon as it has started."""
+        for job_id, status in lost.items():
+            log = job_logger(job_id)
             if status == "cancelled":
-                runner.job.log.warning("job is cancelled: killing its runner")
-                runner.kill(KillReason.CANCELLED)
+                log.warning("job is cancelled: killing its runner")
+                self.pool.kill_claim(job_id, claims[job_id], KillReason.CANCELLED)
                 continue
             why = f"the job is {status} under another claim" if status else "the job was deleted"
-            runner.job.log.warning("{}: killing its runner", why)
-            runner.kill(KillReason.LOST, f"{why} (reset, reclaimed or deleted): runner killed")
+            log.warning("{}: killing its runner", why)
+            detail = f"{why} (reset, reclaimed or deleted): runner killed"
+            self.pool.kill_claim(job_id, claims[job_id], KillReason.LOST, detail)
 
     @property
     def _config_name(self) -> str:

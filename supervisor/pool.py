@@ -64,6 +64,7 @@ class Pool:
         self.earliest_retry: float | None = None  # monotonic time the soonest retry falls due
         self.orphans_possible = False  # a runner ended since the last sample: look for orphans
         self.forkserver = ForkServer(selector)
+        self.doomed: dict[str, tuple[KillReason, str]] = {}  # to kill once started
 
     def __len__(self) -> int:
         return len(self.runners) + len(self.starting)
@@ -75,6 +76,14 @@ class Pool:
         """Seconds until the next sample: the shortest `check_interval` of the runners."""
         limits = [r.limits for r in self.runners.values()] + [s.limits for s in self.starting]
         return min((lim.check_interval for lim in limits), default=1.0)
+
+    def kill_claim(self, job_id: str, lease: int, reason: KillReason, detail: str = "") -> None:
+        """Kill the runner of claim (`job_id`, `lease`), at once or as soon as it starts."""
+        for runner in self.runners.values():
+            if runner.job_id == job_id and runner.job.lease == lease:
+                runner.kill(reason, detail)
+        if any(s.job.id == job_id and s.job.lease == lease for s in self.starting):
+            self.doomed[job_id] = (reason, detail)
 
     def claims(self) -> dict[str, int]:
         """The claim (job id: lease) of every runner, started or asked for."""
@@ -124,6 +133,8 @@ class Pool:
         job.log.info(
             "started {}: attempt {}/{}, runner pid {}", job.job_type, job.attempt, attempts, pid
         )
+        if job.id in self.doomed:  # taken from us while it was starting
+            runner.kill(*self.doomed.pop(job.id))
 
     def _give_back(self, job: ClaimedJob, error: OSError) -> None:
         """No runner for `job` (out of processes or memory, no fork server): back to pending."""
@@ -214,6 +225,7 @@ class Pool:
                 self._started(self.starting.popleft(), event.pid)
             elif isinstance(event, Refused):
                 starting = self.starting.popleft()
+                self.doomed.pop(starting.job.id, None)
                 logs.event("spawn", starting.job.log).debug(
                     "the fork server refused: {}", event.error
                 )

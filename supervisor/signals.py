@@ -53,8 +53,9 @@ class SignalQueue:
                 pass
         except BlockingIOError:
             pass
-        signals = list(self._queue)
-        self._queue.clear()
+        signals = []
+        while self._queue:  # popleft, not list() then clear(): one may arrive in between
+            signals.append(self._queue.popleft())
         return signals
 
     def _record(self, signum: int, _frame: FrameType | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 import psutil
@@ -148,3 +149,39 @@ def test_a_fork_server_whose_supervisor_dies_with_events_unread_exits_quietly() 
     done = subprocess.run([sys.executable, "-c", SUPERVISOR_GONE], capture_output=True,
                           text=True, timeout=30)  # fmt: skip
     assert (done.stdout.strip(), done.stderr) == ("0", ""), done
+
+
+DIES_AFTER_FORK = """
+import os, time
+_fork = os.fork
+
+def fork():  # the fork server dies after a fork, before it tells the supervisor the pid
+    pid = _fork()
+    if pid:
+        time.sleep(0.5)
+        os._exit(1)
+    return pid
+
+os.fork = fork
+"""
+
+
+def test_a_runner_whose_fork_server_dies_before_naming_it_never_runs_its_handler(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    (tmp_path / "dies_after_fork.py").write_text(DIES_AFTER_FORK)
+    record = tmp_path / "executions.jsonl"
+    job_id = enqueue(conn, job_type="diag.chaos", metadata={"record": str(record)})
+    config = write_config(
+        tmp_path,
+        supervisor_extra='preload = ["dies_after_fork"]',
+        extra='[job_types."diag.chaos"]\nhandler = "runner.diag:chaos"\n',
+    )
+    sup = supervisors.start(db_url, config, env={"PYTHONPATH": str(tmp_path)})
+    wait_for(lambda: "cannot start a runner" in sup.log(), timeout=30)
+    time.sleep(1.0)  # what a runner that went on would have done by now
+    sup.signal(signal.SIGTERM)
+    assert sup.wait() == 0, sup.log()
+    assert not record.exists() or "start" not in record.read_text(), record.read_text()
+    row = job(conn, job_id)
+    assert (row["status"], row["retry_count"], row["attempts"]) == ("pending", 0, [])

@@ -317,3 +317,20 @@ def test_a_job_failed_at_claim_time_is_written_at_once(
     assert time.monotonic() - began < 10  # not a poll interval, nor a heartbeat, later
     row = job(conn, unknown)
     assert row["status"] == "failed" and row["error_message"].startswith("unknown job type")
+
+
+def test_a_supervisor_waiting_for_the_database_does_not_spin(
+    db_url: str, proxy: Proxy, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    sup = supervisors.start(proxy.url(), write_config(tmp_path))
+    wait_for(lambda: "started:" in sup.log())
+    proxy.set("refuse")
+    wait_for(lambda: "database connection lost" in sup.log(), timeout=10)
+    process = psutil.Process(sup.pid)
+    before = process.cpu_times()
+    time.sleep(3.0)
+    after = process.cpu_times()
+    busy = (after.user + after.system - before.user - before.system) / 3.0
+    assert busy < 0.1, f"{busy:.0%} of a core while the database is down"
+    proxy.set("pass")
+    wait_for(lambda: "re-established" in sup.log(), timeout=30)
