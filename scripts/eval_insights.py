@@ -560,16 +560,7 @@ class Truth:
         if f.get("missing"):
             return values.isna()
         if "part" in f:
-            stamps = self.times(name, rows)
-            parts = {
-                "month": stamps.dt.month,
-                "weekday": stamps.dt.dayofweek + 1,
-                "hour": stamps.dt.hour,
-                "quarter": stamps.dt.quarter,
-            }
-            if f["part"] not in parts:
-                raise Underivable(f"unknown part {f['part']!r}")
-            return parts[f["part"]] == int(f["equals"])
+            return calendar_part(self.times(name, rows), f["part"]) == int(f["equals"])
         if "from" in f or "before" in f:
             stamps = self.times(name, rows)
             mask = stamps.notna()
@@ -578,6 +569,10 @@ class Truth:
             if "before" in f:
                 mask &= stamps < pd.Timestamp(f["before"])
             return mask
+        if "outside" in f:
+            low, high = (float(v) for v in f["outside"])
+            numbers = pd.to_numeric(values)
+            return (numbers < low) | (numbers > high)
         if "op" in f:
             ops = {"<": np.less, ">": np.greater, "<=": np.less_equal, ">=": np.greater_equal}
             return pd.Series(ops[f["op"]](pd.to_numeric(values), float(f["value"])), rows.index)
@@ -630,6 +625,11 @@ def derive(spec: Details, truth: Truth) -> Any:
         "ratio": lambda s, t: (
             _number(derive(s["numerator"], t)) / _number(derive(s["denominator"], t))
         ),
+        "difference": lambda s, t: (
+            _number(derive(s["minuend"], t)) - _number(derive(s["subtrahend"], t))
+        ),
+        "variance_share": _variance_share,
+        "unreadable_share": _unreadable_share,
         "fit": _fit,
         "baseline": _baseline,
         "correlation": _correlation,
@@ -639,14 +639,17 @@ def derive(spec: Details, truth: Truth) -> Any:
         "span_days": lambda s, t: int(
             (t.times(s["column"]).max() - t.times(s["column"]).min()).days + 1
         ),
-        "missing_columns": lambda s, t: int((t.frame.isna().mean() >= s["min_share"]).sum()),
+        "missing_columns": lambda s, t: int(
+            ((t.frame.isna().mean() > 0) & (t.frame.isna().mean() >= s["min_share"])).sum()
+        ),
     }
     if kind not in handlers:
         raise Underivable(f"unknown kind {kind!r}")
     try:
-        return handlers[kind](spec, truth)
+        value = handlers[kind](spec, truth)
     except KeyError as exc:
         raise Underivable(f"{kind}: no {exc}") from None
+    return abs(value) if spec.get("absolute") else value
 
 
 def _number(value: Any) -> float:
@@ -762,9 +765,56 @@ def _correlation(spec: Details, truth: Truth) -> float:
         frame = frame.groupby(level=0).diff() if spec.get("within") else frame.diff()
         x, y = frame["x"], frame["y"]
     both = pd.DataFrame({"x": x, "y": y}).dropna()
+    if spec.get("within_groups"):
+        groups = rows.loc[both.index, spec["within_groups"]]
+        both = both[groups.notna()]
+        groups = groups[groups.notna()]
+        both = both - both.groupby(groups).transform("mean")
     if spec.get("at", "r") == "n":
         return len(both)
     return float(both["x"].corr(both["y"]))
+
+
+def calendar_part(stamps: pd.Series, part: str) -> pd.Series:
+    """month 1-12, ISO weekday 1 (Monday) to 7, hour 0-23, quarter 1-4."""
+    if part == "weekday":
+        return stamps.dt.day_of_week + 1
+    if part not in ("month", "hour", "quarter"):
+        raise Underivable(f"unknown part {part!r}")
+    values: pd.Series = getattr(stamps.dt, part)
+    return values
+
+
+def _part_values(truth: Truth, rows: pd.DataFrame, by: Details) -> pd.Series:
+    if by.get("part"):
+        return calendar_part(truth.times(by["column"], rows), by["part"])
+    return rows[by["column"]]
+
+
+def _variance_share(spec: Details, truth: Truth) -> float:
+    """eta²: the share of the variation of per-period levels that the groups explain."""
+    rows = truth.select(spec.get("filters", []))
+    groups = _part_values(truth, rows, spec["by"])
+    periods = _periods(truth.times(spec["time"], rows), spec["per"])
+    keep = groups.notna() & periods.notna()
+    rows, groups, periods = rows[keep], groups[keep], periods[keep]
+    if spec["aggregation"] == "rows":
+        levels = rows.groupby([groups, periods]).size().astype(float)
+    else:
+        values = truth.numbers(rows, spec["measure"])
+        grouped = values.groupby([groups, periods])
+        levels = (grouped.mean() if spec["aggregation"] == "mean" else grouped.sum(min_count=1))
+        counts = values.groupby([groups, periods]).count()
+        levels = levels[counts > 0]
+    levels = levels.dropna()
+    means = levels.groupby(level=0).transform("mean")
+    total = float(((levels - levels.mean()) ** 2).sum())
+    return float(((means - levels.mean()) ** 2).sum()) / total if total else 0.0
+
+
+def _unreadable_share(spec: Details, truth: Truth) -> float:
+    values = truth.column(spec["column"]).dropna().astype(str)
+    return float(pd.to_numeric(values, errors="coerce").isna().mean())
 
 
 def _top_share(spec: Details, truth: Truth) -> float:
@@ -826,7 +876,10 @@ def check_figure(figure: Details, truth: Truth) -> tuple[bool | None, str]:
     if kind == "period":
         return _check_period(figure, truth)
     if kind == "label":
-        values = set(_labels(truth.column(figure.get("column")).dropna()))
+        column = truth.column(figure.get("column"))
+        if figure.get("part"):
+            column = _part_values(truth, truth.frame, figure)
+        values = set(_labels(column.dropna()))
         ok = _label(figure.get("value")) in values
         return ok, "" if ok else f"{text!r}: no such value in {figure.get('column')}"
     try:
@@ -887,6 +940,7 @@ def unaccounted(row: Details) -> list[str]:
     content = row["content"]
     details = content["details"]
     text = f"{content['title']}\n{content['summary']}"
+    text = re.sub(r"“[^”]*”", " ", text)  # the business description, quoted: not a claim
     figures = details.get("figures") or []
     known = [str(f.get("text", "")) for f in figures]
     known += [str(details.get("file", ""))]

@@ -1,71 +1,235 @@
-"""Correlations between measures, row by row: strength, sign, and a word on causality.
+"""Correlations between measures: strength, sign, and a word on causality.
+
+What is correlated depends on what the rows are. Events and entities (flights, cars):
+row by row, and the link must hold within the main segment too, or it is only the
+segments' difference (Simpson's paradox). A time series (one row per period): the changes
+from one period to the next, since two series that both trend correlate in level whatever
+they are. A panel of many entities (countries per year): across the entities in the
+latest period; of few entities (three airports per hour): their changes, entity by entity.
 
 A pair is reported when |r| reaches `min_correlation` and r differs from zero under a
-Bonferroni-corrected t-test over all pairs. Pairs that are the same quantity twice
-(|r| > 0.999, e.g. price in two currencies) say nothing and are skipped.
+Bonferroni-corrected t-test over all pairs. Pairs that say nothing are skipped: the same
+quantity twice (|r| > 0.999), and a part and its total (one column plus others adding up
+to another: private jobs and all jobs).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import combinations
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from runner.insights import figures as fig
 from runner.insights.model import Column, Insight, Table, Thresholds, rounded
-from runner.insights.sql import run
+from runner.insights.series import Timeline, next_period
+from runner.insights.sql import ident, run
 from runner.insights.stats import correlation_p, sample_factor
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
-MAX_MEASURES = 8
+MAX_MEASURES = 12
 SAME_QUANTITY = 0.999
+CROSS_SECTION = 20  # a panel of at least this many entities is correlated across them
+SAMPLE_ROWS = 300  # rows checked for parts adding up to a total
+MAX_PARTS = 3
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How pairs are correlated in this table, as SQL and as a recipe."""
+
+    over: str  # rows, changes, or rows within one period (cross-section)
+    source: str  # the SQL relation with one column per measure
+    recipe: fig.Recipe
+    where: str = ""  # how the rows are described in text
+    rows: str = "TRUE"  # SQL condition selecting the table's rows that are correlated
+
+    @staticmethod
+    def column(measure: Column) -> str:
+        return ident(f"m:{measure.name}")
 
 
 def find_correlations(
-    con: DuckDBPyConnection, table: Table, measures: list[Column], limits: Thresholds
+    con: DuckDBPyConnection,
+    table: Table,
+    measures: list[Column],
+    limits: Thresholds,
+    timeline: Timeline | None = None,
+    segment: Column | None = None,
 ) -> list[Insight]:
     """An insight per strongly correlated pair of measures."""
-    pairs = list(combinations(measures[:MAX_MEASURES], 2))
+    candidates = measures[:MAX_MEASURES]
+    pairs = list(combinations(candidates, 2))
     if not pairs:
         return []
-    parts = ", ".join(f"corr({a.expr}, {b.expr}), regr_count({a.expr}, {b.expr})" for a, b in pairs)
-    row = run(con, f"SELECT {parts} FROM {table.sql}")[0]
-    found = []
+    mode = _mode(table, candidates, timeline)
+    parts = ", ".join(
+        f"corr({mode.column(a)}, {mode.column(b)}), regr_count({mode.column(a)}, {mode.column(b)})"
+        for a, b in pairs
+    )
+    row = run(con, f"SELECT {parts} FROM {mode.source}")[0]
+    strong = []
     for i, (a, b) in enumerate(pairs):
         r, n = row[2 * i], int(row[2 * i + 1] or 0)
         if r is None or abs(r) < limits.min_correlation or abs(r) > SAME_QUANTITY:
             continue
         p_adjusted = min(1.0, correlation_p(float(r), n) * len(pairs))
         if p_adjusted < limits.alpha:
-            found.append(_insight(a, b, float(r), n, p_adjusted))
+            strong.append((a, b, float(r), n, p_adjusted))
+    if not strong:
+        return []
+    totals = _totals(con, table, candidates)
+    found = []
+    for a, b, r, n, p in strong:
+        if _part_of_total(a, b, candidates, totals):
+            continue
+        within = None
+        if mode.over == "rows" and segment is not None:
+            within = _within(con, table, a, b, segment, mode.rows)
+            if within is None or (within > 0) != (r > 0) or abs(within) < 0.5 * abs(r):
+                continue  # the link is the segments' difference, not the measures'
+        found.append(_insight(a, b, r, n, p, mode, segment if within is not None else None,
+                              within))
     return found
+
+
+def _mode(table: Table, measures: list[Column], timeline: Timeline | None) -> Mode:
+    select = ", ".join(f"{m.expr} AS {ident(f'm:{m.name}')}" for m in measures)
+    if timeline is None or not table.snapshot:
+        return Mode("rows", f"(SELECT {select} FROM {table.sql})", {"over": "rows"})
+    entity = table.column(table.panel) if table.panel else None
+    if entity is not None and entity.distinct >= CROSS_SECTION:
+        latest = timeline.last
+        end = next_period(latest, timeline.grain)
+        window = fig.within(timeline.time, latest, end)
+        t = timeline.time.expr
+        rows = f"{t} >= TIMESTAMP '{latest.isoformat()}' AND {t} < TIMESTAMP '{end.isoformat()}'"
+        source = f"(SELECT {select} FROM {table.sql} WHERE {rows})"
+        return Mode("rows", source, {"over": "rows", "filters": [window]}, "latest", rows)
+    return _changes(table, measures, timeline, entity)
+
+
+def _changes(
+    table: Table, measures: list[Column], timeline: Timeline, entity: Column | None
+) -> Mode:
+    """Period-to-period changes of each measure's average (per entity in a panel)."""
+    t, grain = timeline.time.expr, timeline.grain
+    key = f"{entity.expr} AS e, " if entity else ""
+    levels = ", ".join(f"avg({m.expr}) AS {ident(f'l:{m.name}')}" for m in measures)
+    over = "PARTITION BY e ORDER BY p" if entity else "ORDER BY p"
+    diffs = ", ".join(
+        f"{ident(f'l:{m.name}')} - lag({ident(f'l:{m.name}')}) OVER ({over}) "
+        f"AS {ident(f'm:{m.name}')}"
+        for m in measures
+    )
+    source = (
+        f"(SELECT {diffs} FROM (SELECT {key}date_trunc('{grain}', {t}) AS p, {levels} "
+        f"FROM {table.sql} WHERE {t} IS NOT NULL{' AND e IS NOT NULL' if entity else ''} "
+        "GROUP BY ALL))"
+    )
+    recipe = {"over": "changes", "time": timeline.time.name, "grain": grain,
+              "within": entity.name if entity else None}
+    return Mode("changes", source, recipe, grain)
+
+
+def _totals(con: DuckDBPyConnection, table: Table, measures: list[Column]) -> list[list[float]]:
+    """A sample of complete rows of the measures, to look for parts adding up to a total."""
+    select = ", ".join(m.expr for m in measures)
+    complete = " AND ".join(f"{m.expr} IS NOT NULL" for m in measures)
+    rows = run(con, f"SELECT {select} FROM {table.sql} WHERE {complete} LIMIT {SAMPLE_ROWS}")
+    return [[float(v) for v in row] for row in rows]
+
+
+def _part_of_total(a: Column, b: Column, measures: list[Column], rows: list[list[float]]) -> bool:
+    """True when one of a, b plus up to MAX_PARTS other measures adds up to the other."""
+    if len(rows) < 3:
+        return False
+    index = {m.name: i for i, m in enumerate(measures)}
+    for part, total in ((a, b), (b, a)):
+        p, t = index[part.name], index[total.name]
+        rest = [i for i in range(len(measures)) if i not in (p, t)]
+        for size in range(1, MAX_PARTS + 1):
+            for others in combinations(rest, size):
+                if all(_adds_up(row, p, others, t) for row in rows):
+                    return True
+    return False
+
+
+def _adds_up(row: list[float], part: int, others: tuple[int, ...], total: int) -> bool:
+    summed = row[part] + sum(row[i] for i in others)
+    return abs(summed - row[total]) <= 0.005 * abs(row[total]) + 1.0
+
+
+def _within(
+    con: DuckDBPyConnection, table: Table, a: Column, b: Column, segment: Column, rows: str
+) -> float | None:
+    """The correlation of a and b around their segment's averages (within the segments)."""
+    g = segment.expr
+    centred = (
+        "SELECT x - avg(x) OVER (PARTITION BY g) AS dx, y - avg(y) OVER (PARTITION BY g) AS dy "
+        f"FROM (SELECT {g} AS g, {a.expr} AS x, {b.expr} AS y FROM {table.sql} "
+        f"WHERE {rows} AND {g} IS NOT NULL AND {a.expr} IS NOT NULL AND {b.expr} IS NOT NULL)"
+    )
+    value: Any = run(con, f"SELECT corr(dx, dy) FROM ({centred})")[0][0]
+    return None if value is None else float(value)
 
 
 def _strength(r: float) -> str:
     return "very strong" if abs(r) >= 0.8 else "strong" if abs(r) >= 0.6 else "moderate"
 
 
-def _insight(a: Column, b: Column, r: float, n: int, p_adjusted: float) -> Insight:
+def _insight(
+    a: Column,
+    b: Column,
+    r: float,
+    n: int,
+    p_adjusted: float,
+    mode: Mode,
+    segment: Column | None,
+    within: float | None,
+) -> Insight:
+    figures = fig.Figures()
+    recipe = {"kind": "correlation", "x": a.name, "y": b.name, "filters": [], **mode.recipe}
+    shown = figures.add(f"{r:+.2f}", rounded(r), recipe | {"at": "r"})
+    count = figures.count(n, recipe | {"at": "n"})
     together = "rise and fall together" if r > 0 else "move in opposite directions"
-    summary = (
-        f"{a.label.capitalize()} and {b.label} {together} (correlation {r:+.2f} over {n:,} rows). "
-        f"This is an association, not proof that one causes the other."
-    )
+    if mode.over == "changes":
+        what = f"Changes in {a.label} and {b.label} from one {mode.where} to the next"
+        over = f"over {count} changes"
+    else:
+        what = f"{a.label.capitalize()} and {b.label}"
+        over = f"over {count} rows" + (" of the latest period" if mode.where == "latest" else "")
+    summary = f"{what} {together} (correlation {shown} {over})."
+    if segment is not None and within is not None:
+        inside = figures.add(
+            f"{within:+.2f}",
+            rounded(within),
+            recipe | {"at": "r", "within_groups": segment.name},
+        )
+        summary += f" The link holds within each {segment.label} too (r = {inside})."
+    summary += " This is an association, not proof that one causes the other."
     return Insight(
         insight_type="correlation",
         title=f"{_strength(r).capitalize()} {'positive' if r > 0 else 'negative'} link between "
-        f"{a.label} and {b.label} (r = {r:+.2f})",
+        f"{a.label} and {b.label} (r = {shown})",
         summary=summary,
         details={
             "columns": [a.name, b.name],
             "r": rounded(r),
             "r2": rounded(r * r),
             "rows": n,
+            "over": mode.over,
+            "within_segment": segment.name if segment else None,
+            "r_within": rounded(within) if within is not None else None,
             "p_adjusted": p_adjusted,
             "sign": "positive" if r > 0 else "negative",
             "caution": "correlation does not establish causation; a third factor may drive both",
+            "recipe": recipe,
+            "figures": figures.entries,
         },
         confidence=(1.0 - p_adjusted) * (0.5 + 0.5 * abs(r)) * sample_factor(n, 30),
-        terms=frozenset(a.terms | b.terms | {"correlation"}),
+        terms=frozenset(a.terms | b.terms | {"correlation", "relate", "link", "relationship"}),
         weight=abs(r),
     )
+

@@ -39,6 +39,28 @@ SYNONYMS: tuple[frozenset[str], ...] = tuple(
         "segment segmentation group tier",
         "concentration dependency dependence top biggest largest pareto",
         "category type class",
+        "weather rain rainy rainfall wet precipitation precip drizzle snow",
+        "temperature temp warm hot heat cold cool warmth",
+        "wind windy gust gusts",
+        "delay late lateness punctual punctuality wait",
+        "airport origin dest destination",
+        "airline carrier",
+        "fuel economy mpg mileage consumption efficiency",
+        "stock share equity ticker symbol",
+        "employment job jobs employed payroll nonfarm workforce",
+        "life lifeexp expectancy longevity",
+        "income gdp gdppercap wealth rich richer poor",
+        "population pop inhabitant people",
+        "electricity energy power generation",
+        "renewable renewables solar",
+        "fossil coal gas oil",
+        "season seasonal seasonality month monthly summer winter spring autumn",
+        "hour hourly clock morning evening night",
+        "plane aircraft fleet tailnum",
+        "seat seats size capacity",
+        "engine engines motor cylinder cylinders",
+        "manufacturer maker brand make",
+        "country nation continent",
     )
 )
 
@@ -138,7 +160,13 @@ STOP = frozenset(
 
 
 def stem(word: str) -> str:
-    """A crude plural-stripping stem: 'categories' -> 'category', 'sales' -> 'sale'."""
+    """A crude stem: plurals and superlatives go ('categories' -> 'category', 'sales' ->
+    'sale', 'wettest' -> 'wet', 'warmest' -> 'warm')."""
+    if len(word) > 6 and word.endswith("iest"):
+        return word[:-4] + "y"
+    if len(word) > 6 and word.endswith("est"):
+        base = word[:-3]
+        return base[:-1] if len(base) > 2 and base[-1] == base[-2] else base
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
@@ -149,17 +177,30 @@ def stem(word: str) -> str:
 _STEMMED_GROUPS = tuple(frozenset(stem(w) for w in g) for g in SYNONYMS)
 
 
+MAX_DESCRIPTION = 4000  # characters of the description read for relevance
+GAP_WORDS = frozenset({"missing", "incomplete", "complete", "completeness", "gap", "gaps",
+                       "blank", "empty", "null", "nulls"})
+
+
 def concepts(description: str | None) -> list[frozenset[str]]:
     """The description's content words, each widened to its synonym group (stemmed)."""
     found: list[frozenset[str]] = []
-    for word in re.findall(r"[a-z0-9]+", (description or "").lower()):
-        if word in STOP or len(word) < 2:
+    seen: set[str] = set()
+    for word in re.findall(r"[a-z0-9]+", (description or "")[:MAX_DESCRIPTION].lower()):
+        if word in STOP or len(word) < 2 or word in seen:
             continue
+        seen.add(word)
         base = stem(word)
         group = frozenset({base}).union(*(g for g in _STEMMED_GROUPS if base in g))
         if group not in found:
             found.append(group)
     return found
+
+
+def asks_about_gaps(description: str | None) -> bool:
+    """True when the description asks about missing or incomplete data."""
+    text = (description or "")[:MAX_DESCRIPTION].lower()
+    return bool(set(re.findall(r"[a-z]+", text)) & GAP_WORDS)
 
 
 def relevance(terms: Iterable[str], wanted: Sequence[frozenset[str]]) -> float:

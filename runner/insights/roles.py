@@ -1,17 +1,25 @@
-"""Infer each column's role (time, measure, category, identifier, text) from one scan.
+"""Infer each column's role (time, measure, category, calendar part...) from one scan.
 
-A single aggregate query collects, per column: non-null count, approximate distinct count,
-min/max, negatives, and for text columns how many values read as numbers or dates. The
-role follows from those figures and from the name (`customer_id` is an identifier even
-when it holds numbers; `unit_price` is averaged, not summed).
+One aggregate query collects, per column: non-null count, approximate distinct count,
+min/max, negatives, and for text how many values read as numbers or dates, or look like
+them. The role follows from those figures and from the name: `customer_id` is an
+identifier even when it holds numbers, an integer `month` holding 1..12 is a part of the
+calendar, an integer `year` is a time axis. Text dates in other formats ("Jan 1 2000",
+"31/12/2013") get a second, targeted scan (dates.py).
+
+Whether a measure adds up is decided by what it is: money, quantities and counts sum;
+everything else (levels, rates, measurements, prices, ages, scores, per-capita figures)
+is averaged. Summing a temperature or a price is never right; averaging an amount is
+merely less useful, so only a name that says amount, quantity or count makes a sum.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from runner.insights import dates
 from runner.insights.model import Aggregation, Column, Role, Table, plural, words
 from runner.insights.sql import ident, run
 
@@ -20,6 +28,8 @@ if TYPE_CHECKING:
 
 CATEGORY_MAX = 50  # more distinct values than this is not a segment a reader can scan
 MAJORITY = 0.9  # share of text values that must read as numbers/dates to use them so
+LOOKS_LIKE = 0.5  # share of text values that look like dates or numbers to say so
+SMALL_CATEGORY = 12  # an integer with this few values (cylinders, engines) is a category
 
 ID_NAME = re.compile(
     r"(^|[_\s.\-])(id|uuid|guid|key|code|sku|number|no|nr|ref|zip|postcode|phone|email)$"
@@ -29,38 +39,35 @@ EVENT_NAME = re.compile(
     r"order|transaction|invoice|ticket|event|line|receipt|payment|session|visit|call|message",
     re.IGNORECASE,
 )
-CALENDAR_NAME = re.compile(r"year|month|quarter|week|weekday|day_of|hour", re.IGNORECASE)
-# Words (not substrings: "lifetime_value" is a total) that mark a measure to average.
-AVERAGED_WORDS = frozenset(
-    [
-        "price",
-        "rate",
-        "ratio",
-        "score",
-        "rating",
-        "pct",
-        "percent",
-        "percentage",
-        "share",
-        "avg",
-        "average",
-        "mean",
-        "age",
-        "margin",
-        "discount",
-        "satisfaction",
-        "csat",
-        "nps",
-        "temperature",
-        "duration",
-        "hours",
-        "minutes",
-        "days",
-        "time",
-        "latency",
-        "weight",
-    ]
+# Money, quantities and counts: the measures whose sum over rows means something.
+SUMMED_WORDS = frozenset(
+    """revenue revenues sales sale turnover income gmv bookings amount amounts total totals
+    cost costs spend spending expense expenses profit profits earnings value paid payment
+    payments fee fees tax taxes budget quantity qty units sold volume count counts cnt orders
+    visits clicks impressions sessions installs downloads signups population pop generation
+    production output consumption passengers shipments shipped deaths cases births
+    donations fare bill tip tips salary wages""".split()
 )
+# Words that say a measure is a level, rate or measurement even beside a summed word.
+AVERAGED_WORDS = frozenset(
+    """price prices rate rates ratio score rating pct percent percentage share avg average
+    mean median age margin discount satisfaction csat nps temperature temp duration hours
+    minutes days time latency weight per percap capita index level speed pressure humidity
+    humid dew dewp visib visibility direction dir latitude lat longitude lon lng mpg
+    expectancy exp density elevation altitude height length width depth""".split()
+)
+# Calendar and clock parts by name, with the values each may hold.
+PARTS = {
+    "month": ({"month", "mon", "mth"}, 1, 12),
+    "weekday": ({"weekday", "dow", "wday", "dayofweek"}, 0, 7),
+    "hour": ({"hour", "hr", "hh"}, 0, 24),
+    "quarter": ({"quarter", "qtr"}, 1, 4),
+    "week": ({"week", "wk", "isoweek"}, 1, 53),
+    "day": ({"day", "dd", "dom"}, 1, 31),
+    "minute": ({"minute", "min", "mm"}, 0, 59),
+}
+YEAR_WORDS = frozenset({"year", "yr", "yyyy"})
+YEARS = (1700, 2200)
 # Which measures a business reader looks at first.
 MEASURE_PRIORITY = [
     re.compile(p, re.IGNORECASE)
@@ -92,19 +99,23 @@ INTEGER_TYPES = NUMERIC_TYPES[:10]
 
 
 @dataclass(frozen=True)
-class _Scan:
+class Scan:
     """What one aggregate pass found out about a column."""
 
     name: str
     sql_type: str
     non_null: int
     distinct: int
-    lo: Any
-    hi: Any
-    negatives: int
-    as_number: int
-    as_date: int
-    mean_length: float
+    lo: Any = None
+    hi: Any = None
+    negatives: int = 0
+    fractional: int = 0  # numbers that are not whole
+    past_sixty: int = 0  # whole numbers whose last two digits are 60 or more (not HHMM)
+    as_number: int = 0
+    as_date: int = 0
+    date_like: int = 0
+    number_like: int = 0
+    mean_length: float = 0.0
 
 
 def describe_table(
@@ -113,12 +124,14 @@ def describe_table(
     """The loaded table with every column's role decided."""
     schema = [(str(r[0]), str(r[1])) for r in run(con, f"DESCRIBE {sql_name}")]
     rows = int(run(con, f"SELECT count(*) FROM {sql_name}")[0][0])
-    scans = _scan(con, sql_name, schema)
-    columns = tuple(infer(scan, rows) for scan in scans)
-    return Table(name=name, sql=sql_name, rows=rows, columns=columns, source=source)
+    scans = scan(con, sql_name, schema)
+    formats = dates.read_formats(con, sql_name, [s for s in scans if _wants_formats(s)])
+    columns = _one_time_axis([infer(s, rows, formats.get(s.name)) for s in scans])
+    return Table(name=name, sql=sql_name, rows=rows, columns=tuple(columns), source=source)
 
 
-def _family(sql_type: str) -> str:
+def family(sql_type: str) -> str:
+    """integer, numeric, temporal, text, boolean, uuid or other."""
     base = sql_type.split("(")[0].strip()
     if base in NUMERIC_TYPES:
         return "integer" if base in INTEGER_TYPES else "numeric"
@@ -131,120 +144,191 @@ def _family(sql_type: str) -> str:
     return "other"
 
 
-def _aggregates(name: str, sql_type: str) -> list[str]:
-    """Eight aggregates per column, NULL where they do not apply, in _Scan's field order."""
-    c, family = ident(name), _family(sql_type)
-    counts = [f"count({c})", f"approx_count_distinct({c})"] if family != "other" else ["0", "0"]
-    if family in ("integer", "numeric"):
-        return [*counts, f"min({c})", f"max({c})", f"count(*) FILTER ({c} < 0)", "0", "0", "0"]
-    if family == "text":
-        as_number, as_date = f"count(TRY_CAST({c} AS DOUBLE))", f"count(TRY_CAST({c} AS DATE))"
-        return [*counts, f"min({c})", f"max({c})", "0", as_number, as_date, f"avg(length({c}))"]
-    if family in ("temporal", "boolean", "uuid"):
-        return [*counts, f"min({c})", f"max({c})", "0", "0", "0", "0"]
-    return [*counts, "NULL", "NULL", "0", "0", "0", "0"]
+def _aggregates(name: str, sql_type: str) -> dict[str, str]:
+    """The aggregates that describe a column, by Scan field."""
+    c, kind = ident(name), family(sql_type)
+    if kind == "other":
+        return {"non_null": "0", "distinct": "0"}
+    found = {"non_null": f"count({c})", "distinct": f"approx_count_distinct({c})"}
+    if kind in ("temporal", "boolean", "uuid", "integer", "numeric", "text"):
+        found |= {"lo": f"min({c})", "hi": f"max({c})"}
+    if kind in ("integer", "numeric"):
+        whole = f"CAST({c} AS DOUBLE)"
+        found |= {
+            "negatives": f"count(*) FILTER ({c} < 0)",
+            "fractional": f"count(*) FILTER ({whole} <> round({whole}))",
+            "past_sixty": f"count(*) FILTER (abs({whole}) % 100 >= 60)",
+        }
+    if kind == "text":
+        found |= {
+            "as_number": f"count(TRY_CAST({c} AS DOUBLE))",
+            "as_date": f"count(TRY_CAST({c} AS DATE))",
+            "date_like": f"count(*) FILTER (regexp_matches({c}, {dates.LOOKS_LIKE_DATE}))",
+            "number_like": f"count(*) FILTER (regexp_matches({c}, {dates.LOOKS_LIKE_NUMBER}))",
+            "mean_length": f"avg(length({c}))",
+        }
+    return found
 
 
-def _scan(con: DuckDBPyConnection, sql_name: str, schema: list[tuple[str, str]]) -> list[_Scan]:
-    parts = [a for name, sql_type in schema for a in _aggregates(name, sql_type)]
-    values = run(con, f"SELECT {', '.join(parts)} FROM {sql_name}")[0]
+def scan(con: DuckDBPyConnection, sql_name: str, schema: list[tuple[str, str]]) -> list[Scan]:
+    """One pass over the table: the Scan of every column."""
+    parts = [(name, sql_type, _aggregates(name, sql_type)) for name, sql_type in schema]
+    select = [expr for _, _, aggregates in parts for expr in aggregates.values()]
+    values = iter(run(con, f"SELECT {', '.join(select)} FROM {sql_name}")[0])
     scans = []
-    for i, (name, sql_type) in enumerate(schema):
-        nn, nd, lo, hi, neg, num, date, length = values[i * 8 : i * 8 + 8]
-        scans.append(
-            _Scan(
-                name,
-                sql_type,
-                int(nn),
-                int(nd),
-                lo,
-                hi,
-                int(neg or 0),
-                int(num or 0),
-                int(date or 0),
-                float(length or 0.0),
-            )
-        )
+    for name, sql_type, aggregates in parts:
+        found = {field: next(values) for field in aggregates}
+        numbers = {
+            k: (float(v or 0) if k == "mean_length" else int(v or 0))
+            for k, v in found.items()
+            if k not in ("lo", "hi")
+        }
+        scans.append(Scan(name, sql_type, lo=found.get("lo"), hi=found.get("hi"), **numbers))
     return scans
 
 
-def infer(scan: _Scan, rows: int) -> Column:
-    """The column with its role and the SQL expression that yields its typed values."""
-    role, expr = _role(scan, rows)
-    aggregation = _aggregation(scan) if role is Role.MEASURE else Aggregation.SUM
-    share = (
-        scan.as_number / scan.non_null
-        if _family(scan.sql_type) == "text" and scan.non_null
-        else 1.0
+def _wants_formats(s: Scan) -> bool:
+    """Text that looks like dates but does not cast: try the other date formats on it."""
+    return family(s.sql_type) == "text" and s.non_null > 0 and s.as_date < MAJORITY * s.non_null and (
+        s.date_like >= LOOKS_LIKE * s.non_null
     )
+
+
+def infer(s: Scan, rows: int, date_format: dates.Format | None = None) -> Column:
+    """The column with its role and the SQL expression that yields its typed values."""
+    role, expr, part = _role(s, date_format)
+    aggregation = aggregation_of(s) if role is Role.MEASURE else Aggregation.SUM
+    share = s.as_number / s.non_null if family(s.sql_type) == "text" and s.non_null else 1.0
+    grain = "year" if role is Role.TIME and part == "year" else None
+    unreadable = None
+    if family(s.sql_type) == "text" and role in (Role.CATEGORY, Role.IDENTIFIER, Role.TEXT):
+        if s.date_like >= LOOKS_LIKE * s.non_null:
+            unreadable = "dates"
+        elif s.number_like >= LOOKS_LIKE * s.non_null:
+            unreadable = "numbers"
     return Column(
-        name=scan.name,
-        sql_type=scan.sql_type,
+        name=s.name,
+        sql_type=s.sql_type,
         role=role,
         expr=expr,
-        non_null=scan.non_null,
-        distinct=max(scan.distinct, 1 if scan.non_null else 0),
+        non_null=s.non_null,
+        distinct=max(s.distinct, 1 if s.non_null else 0),
         numeric_share=share,
-        minimum=scan.lo,
-        maximum=scan.hi,
-        negatives=scan.negatives,
+        minimum=s.lo,
+        maximum=s.hi,
+        negatives=s.negatives,
         aggregation=aggregation,
+        part=None if role is Role.TIME else part,
+        grain=grain,
+        unreadable=unreadable,
     )
 
 
-def _role(scan: _Scan, rows: int) -> tuple[Role, str]:
-    c, family = ident(scan.name), _family(scan.sql_type)
-    if family == "other" or scan.non_null == 0 or scan.lo == scan.hi:
-        return Role.OTHER, c  # nested, empty or constant: nothing to analyse
-    if family == "temporal":
-        return Role.TIME, f"CAST({c} AS TIMESTAMP)"
-    if family in ("boolean", "uuid"):
-        role = Role.CATEGORY if family == "boolean" else Role.IDENTIFIER
-        return role, f"CAST({c} AS VARCHAR)"
-    if family in ("integer", "numeric"):
-        return _numeric_role(scan), f"CAST({c} AS DOUBLE)"
-    return _text_role(scan, rows)
+def _role(s: Scan, date_format: dates.Format | None) -> tuple[Role, str, str | None]:
+    c, kind = ident(s.name), family(s.sql_type)
+    if kind == "other" or s.non_null == 0 or s.lo == s.hi:
+        return Role.OTHER, c, None  # nested, empty or constant: nothing to analyse
+    if kind == "temporal":
+        return Role.TIME, f"CAST({c} AS TIMESTAMP)", None
+    if kind in ("boolean", "uuid"):
+        role = Role.CATEGORY if kind == "boolean" else Role.IDENTIFIER
+        return role, f"CAST({c} AS VARCHAR)", None
+    if kind in ("integer", "numeric"):
+        return _numeric_role(s)
+    return _text_role(s, date_format)
 
 
-def _numeric_role(scan: _Scan) -> Role:
-    if ID_NAME.search(scan.name):
-        return Role.IDENTIFIER
-    if _family(scan.sql_type) == "integer":
-        if CALENDAR_NAME.search(scan.name) and scan.distinct <= CATEGORY_MAX:
-            return Role.CATEGORY
-        running = float(scan.hi) - float(scan.lo) <= 2 * scan.non_null
-        if scan.non_null >= 20 and scan.distinct >= 0.95 * scan.non_null and running:
-            return Role.IDENTIFIER  # a running number: order no., ticket no.
-    return Role.MEASURE
+def _numeric_role(s: Scan) -> tuple[Role, str, str | None]:
+    c = ident(s.name)
+    number = f"CAST({c} AS DOUBLE)"
+    if ID_NAME.search(s.name):
+        return Role.IDENTIFIER, number, None
+    whole = s.fractional == 0
+    if whole and is_year(s):
+        return Role.TIME, f"CAST(make_date(CAST({c} AS INTEGER), 1, 1) AS TIMESTAMP)", "year"
+    part = calendar_part(s)
+    if part is not None:
+        return Role.CALENDAR, f"CAST({c} AS BIGINT)", part
+    if whole and s.distinct >= 0.95 * s.non_null and s.non_null >= 20:
+        if float(s.hi) - float(s.lo) <= 2 * s.non_null:
+            return Role.IDENTIFIER, number, None  # a running number: order no., ticket no.
+    if whole and _small_category(s):
+        return Role.CATEGORY, f"CAST(CAST({c} AS BIGINT) AS VARCHAR)", None
+    return Role.MEASURE, number, None
 
 
-def _text_role(scan: _Scan, rows: int) -> tuple[Role, str]:
-    c = ident(scan.name)
-    if scan.as_date >= MAJORITY * scan.non_null:
-        return Role.TIME, f"TRY_CAST({c} AS TIMESTAMP)"
-    named_id = ID_NAME.search(scan.name) is not None
-    if scan.as_number >= MAJORITY * scan.non_null and not named_id:
-        return Role.MEASURE, f"TRY_CAST({c} AS DOUBLE)"
+def is_year(s: Scan) -> bool:
+    """A whole-number column named for years, holding years: a time axis of its own."""
+    try:
+        low, high = float(s.lo), float(s.hi)
+    except (TypeError, ValueError):
+        return False
+    return bool(words(s.name) & YEAR_WORDS) and YEARS[0] <= low and high <= YEARS[1]
+
+
+def calendar_part(s: Scan) -> str | None:
+    """month, weekday, hour... for a whole-number column named and ranged like one; 'clock'
+    for HHMM times of day (0..2400, no minute past 59); None for anything else."""
+    if s.fractional:
+        return None
+    low, high = float(s.lo), float(s.hi)
+    named = words(s.name)
+    for part, (names, first, last) in PARTS.items():
+        if named & names and first <= low and high <= last:
+            return part
+    clock = s.past_sixty == 0 and 0 <= low and high <= 2400 and s.distinct >= 60
+    return "clock" if clock and named & {"time", "hhmm", "clock"} else None
+
+
+def _small_category(s: Scan) -> bool:
+    """A whole number with a handful of values and many rows each: cylinders, engines."""
+    named = words(s.name)
+    if named & (SUMMED_WORDS | AVERAGED_WORDS) or s.negatives:
+        return False
+    binary = s.distinct <= 2 and float(s.lo) == 0 and float(s.hi) == 1
+    return not binary and 3 <= s.distinct <= SMALL_CATEGORY and s.non_null >= 10 * s.distinct
+
+
+def _text_role(s: Scan, date_format: dates.Format | None) -> tuple[Role, str, str | None]:
+    c = ident(s.name)
+    if s.as_date >= MAJORITY * s.non_null:
+        return Role.TIME, f"TRY_CAST({c} AS TIMESTAMP)", None
+    if date_format is not None:
+        return Role.TIME, date_format.expr(c), None
+    named_id = ID_NAME.search(s.name) is not None
+    if s.as_number >= MAJORITY * s.non_null and not named_id:
+        return Role.MEASURE, f"TRY_CAST({c} AS DOUBLE)", None
     text = f"CAST({c} AS VARCHAR)"
     if named_id:
-        return Role.IDENTIFIER, text
-    if scan.distinct <= CATEGORY_MAX:
-        return Role.CATEGORY, text
-    if scan.mean_length >= 25:
-        return Role.TEXT, text
-    return Role.IDENTIFIER, text
+        return Role.IDENTIFIER, text, None
+    if s.distinct <= CATEGORY_MAX:
+        return Role.CATEGORY, text, None
+    if s.mean_length >= 25:
+        return Role.TEXT, text, None
+    return Role.IDENTIFIER, text, None
 
 
-def _aggregation(scan: _Scan) -> Aggregation:
-    if words(scan.name) & AVERAGED_WORDS:
+def aggregation_of(s: Scan) -> Aggregation:
+    """SUM for money, quantities and counts (by name); MEAN for everything else."""
+    named = words(s.name)
+    if named & AVERAGED_WORDS:
         return Aggregation.MEAN
-    try:
-        is_fraction = float(scan.lo) >= 0.0 and float(scan.hi) <= 1.0
-    except (TypeError, ValueError):
-        is_fraction = False
-    return (
-        Aggregation.MEAN if is_fraction and _family(scan.sql_type) != "integer" else Aggregation.SUM
-    )
+    return Aggregation.SUM if named & SUMMED_WORDS else Aggregation.MEAN
+
+
+def _one_time_axis(columns: list[Column]) -> list[Column]:
+    """A year column beside a real date is a part of that date's calendar, not an axis."""
+    dated = any(c.role is Role.TIME and c.grain != "year" for c in columns)
+    if not dated:
+        return columns
+    return [
+        _calendar(c, "year") if c.role is Role.TIME and c.grain == "year" else c for c in columns
+    ]
+
+
+def _calendar(c: Column, part: str) -> Column:
+    expr = f"CAST({ident(c.name)} AS BIGINT)"
+    return replace(c, role=Role.CALENDAR, expr=expr, part=part, grain=None)
 
 
 def measure_rank(column: Column) -> int:
@@ -288,3 +372,31 @@ def row_unit(table: Table) -> str:
         if unique and ID_NAME.search(c.name) and c.entity_label != plural(c.name):
             return c.entity_label
     return "records"
+
+
+SNAPSHOT_UNIQUE = 0.97  # HyperLogLog counts are a few per cent off: near-unique is unique
+PANEL_FILL = 0.5  # a panel has most entities in most periods (not a plane's few flights)
+
+
+def with_layout(con: DuckDBPyConnection, table: Table) -> Table:
+    """The table, told whether its rows are snapshots: one per period, or per period and
+    entity (a panel: countries per year, symbols per month), rather than events."""
+    time = main_time(table)
+    if time is None:
+        return table
+    t = time.expr
+    candidates = [
+        c for c in table.columns if c.role in (Role.CATEGORY, Role.IDENTIFIER) and c.distinct >= 2
+    ]
+    keys = "".join(f", approx_count_distinct(hash({t}, {c.expr}))" for c in candidates)
+    row = run(con, f"SELECT count({t}), approx_count_distinct({t}){keys} FROM {table.sql}")[0]
+    dated, periods = int(row[0]), int(row[1])
+    if dated == 0:
+        return table
+    if periods >= SNAPSHOT_UNIQUE * dated:
+        return replace(table, snapshot=True)
+    for c, pairs in sorted(zip(candidates, row[2:], strict=True), key=lambda x: x[0].distinct):
+        unique = int(pairs) >= SNAPSHOT_UNIQUE * dated
+        if unique and dated >= PANEL_FILL * periods * c.distinct:
+            return replace(table, snapshot=True, panel=c.name)
+    return table

@@ -17,7 +17,7 @@ from runner.insights.correlations import find_correlations
 from runner.insights.model import Aggregation, Insight, Role, Table, Thresholds, row_count
 from runner.insights.profile import kpis, profile
 from runner.insights.quality import check_quality
-from runner.insights.relevance import concepts, prefer, rank
+from runner.insights.relevance import asks_about_gaps, concepts, prefer, rank
 from runner.insights.roles import (
     describe_table,
     entity_columns,
@@ -25,9 +25,12 @@ from runner.insights.roles import (
     measure_rank,
     row_unit,
     segment_columns,
+    with_layout,
 )
-from runner.insights.segments import compare_segments, concentration
-from runner.insights.series import collect
+from runner.insights.seasonality import find_seasonality
+from runner.insights.segments import Period, compare_segments, concentration
+from runner.insights.series import Timeline, collect, next_period
+from runner.insights.sql import run
 from runner.insights.summary import summarize
 from runner.insights.trends import find_trends
 
@@ -53,12 +56,13 @@ def run_complete_workflow(
         raise PermanentFailure("analysis: the job has no input files")
     limits = _thresholds(metadata)
     wanted = concepts(business_description)
+    gaps = asks_about_gaps(business_description)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="jobsup-insights-") as tmp:
         workdir = Path(tmp)
         with engine.connect(workdir, memory_limit_mb) as con:
             tables = [_load(con, path, f"t{i}", workdir) for i, path in enumerate(files)]
-            findings = [f for t in tables for f in analyse(con, t, limits, wanted)]
+            findings = [f for t in tables for f in analyse(con, t, limits, wanted, gaps)]
     ranked = rank(findings, business_description)
     ai = (settings or {}).get("ai")
     summary = summarize(ranked, tables, business_description, ai)
@@ -79,7 +83,7 @@ def _thresholds(metadata: Mapping[str, Any]) -> Thresholds:
 def _load(con: DuckDBPyConnection, path: str, sql_name: str, workdir: Path) -> Table:
     started = time.monotonic()
     source = loader.load(con, path, sql_name, workdir)
-    table = describe_table(con, sql_name, source["file"], source)
+    table = with_layout(con, describe_table(con, sql_name, source["file"], source))
     logger.info(
         "analysis: read {} ({:,} rows, {} columns) in {:.1f} s",
         table.name,
@@ -91,28 +95,45 @@ def _load(con: DuckDBPyConnection, path: str, sql_name: str, workdir: Path) -> T
 
 
 def analyse(
-    con: DuckDBPyConnection, table: Table, limits: Thresholds, wanted: list[frozenset[str]]
+    con: DuckDBPyConnection,
+    table: Table,
+    limits: Thresholds,
+    wanted: list[frozenset[str]],
+    gaps: bool = False,
 ) -> list[Insight]:
-    """Every finding the data of one table supports."""
-    measures = prefer(sorted(table.having(Role.MEASURE), key=measure_rank), wanted)
-    measures = measures[:MAX_MEASURES]
+    """Every finding the data of one table supports (gaps: list every missing value)."""
+    every_measure = prefer(sorted(table.having(Role.MEASURE), key=measure_rank), wanted)
+    measures = every_measure[:MAX_MEASURES]
     counted = row_count(row_unit(table))
     headline = [counted, *measures[:HEADLINE_MEASURES]]
     segments = prefer(segment_columns(table), wanted)[:MAX_SEGMENT_COLUMNS]
     time_column = main_time(table)
-    timeline = None
+    timeline = span = None
     if time_column is not None:
         timeline = collect(con, table, time_column, [counted, *measures], segments)
-    findings = [profile(table, timeline), *check_quality(con, table, limits)]
+        span = tuple(run(con, f"SELECT min({time_column.expr}), max({time_column.expr}) "
+                              f"FROM {table.sql}")[0])
+    findings = [profile(table, timeline, span), *check_quality(con, table, limits, gaps)]
     findings += kpis(con, table, measures, timeline)
     if timeline is not None:
         findings += find_trends(timeline, limits) + find_anomalies(timeline, limits, headline)
+    findings += find_seasonality(con, table, timeline, headline, limits)
     findings += compare_segments(con, table, segments, headline, limits)
-    findings += find_correlations(con, table, table.having(Role.MEASURE), limits)
+    main_segment = segments[0] if segments else None
+    findings += find_correlations(con, table, every_measure, limits, timeline, main_segment)
     totals = [m for m in measures if m.aggregation is Aggregation.SUM] or [counted]
+    period = _latest(timeline) if table.snapshot else None
     for entity in prefer(entity_columns(table), wanted)[:MAX_ENTITY_COLUMNS]:
-        found = concentration(con, table, entity, totals[0], limits)
+        found = concentration(con, table, entity, totals[0], limits, period)
         findings += [found] if found else []
     for finding in findings:
         finding.details.setdefault("file", table.name)
     return findings
+
+
+def _latest(timeline: Timeline | None) -> Period | None:
+    """The latest period of snapshot data: totals of its states add up within it only."""
+    if timeline is None:
+        return None
+    last = timeline.last
+    return Period(timeline.time, timeline.grain, last, next_period(last, timeline.grain))
