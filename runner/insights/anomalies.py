@@ -2,14 +2,14 @@
 
 The expected level of a day is the median of the same weekday in the four weeks before and
 after it (so a quiet Sunday is compared with Sundays); of a month or a quarter, the median
-of the three before and after. Only periods where the series has rows count: a segment
-with no rows on a day has no value that day, not a zero. Yearly data has too few periods. Residuals are taken on a square-root
-scale, which makes counts and sums of amounts roughly normal, and scaled by a robust
-spread that one spike cannot inflate (stats.robust_scale). A point is flagged when its z
-passes a Bonferroni threshold over every point tested (never below `min_anomaly_z`) and it
-is at least `min_anomaly_effect` away from the expected level. Consecutive flagged points
-form one period. An event seen overall and in segments is named after the segment that
-moved far more than the total, or reported as company-wide.
+of the three before and after. Only periods where the series has rows count: a segment with
+no rows on a day has no value that day, not a zero. Yearly data has too few periods.
+Residuals are taken on a square-root scale, which makes counts and sums of amounts roughly
+normal, and scaled by a robust spread that one spike cannot inflate (stats.robust_scale). A
+point is flagged when its z passes a Bonferroni threshold over every point tested (never
+below `min_anomaly_z`) and it is at least `min_anomaly_effect` away from the expected
+level. Consecutive flagged points form one period. An event seen overall and in segments is
+named after the segment that moved far more than the total, or reported as company-wide.
 """
 
 from __future__ import annotations
@@ -91,11 +91,15 @@ def score(series: Series, timeline: Timeline) -> list[Point]:
         return []
     raw: list[tuple[dt.date, float, float]] = []
     offsets = lags(timeline)
-    for period in timeline.periods:
-        value = series.level(period)
-        expected = expected_level(series, period, timeline.grain, offsets)
-        if value is not None and expected is not None:
-            raw.append((period, value, expected))
+    levels = {p: v for p in timeline.periods if (v := series.level(p)) is not None}
+    for period, value in levels.items():
+        around = [
+            level
+            for lag in offsets
+            if (level := levels.get(shift(period, timeline.grain, lag))) is not None
+        ]
+        if len(around) >= MIN_NEIGHBOURS:
+            raw.append((period, value, median(around)))
     # Counts and sums of positive amounts are skewed (Poisson, compound Poisson); on
     # Anscombe's square-root scale their noise is close to normal, as the threshold assumes.
     positive = all(v >= 0 and e >= 0 for _, v, e in raw)
@@ -107,14 +111,10 @@ def score(series: Series, timeline: Timeline) -> list[Point]:
     return [Point(p, v, e, r / scale) for (p, v, e), r in zip(raw, residuals, strict=True)]
 
 
-def expected_level(
-    series: Series, period: dt.date, grain: str, offsets: list[int]
-) -> float | None:
+def expected_level(series: Series, period: dt.date, grain: str, offsets: list[int]) -> float | None:
     """The median of the series at the neighbouring periods (None with too few of them)."""
     around = [
-        level
-        for lag in offsets
-        if (level := series.level(shift(period, grain, lag))) is not None
+        level for lag in offsets if (level := series.level(shift(period, grain, lag))) is not None
     ]
     return median(around) if len(around) >= MIN_NEIGHBOURS else None
 
@@ -245,7 +245,9 @@ def _insight(event: list[Flag], threshold: float, tests: int, timeline: Timeline
     driver = _driver(peak, first, timeline) if series.segment is None and additive else None
     segment = driver.segment if driver else series.segment
     value = driver.value if driver else series.value
-    where = "" if series.segment is None else f" for {_scope(series.segment, series.value, figures)}"
+    where = (
+        "" if series.segment is None else f" for {_scope(series.segment, series.value, figures)}"
+    )
     what = series.measure.quantity_label
     recipes = _Recipes.of(series, peak.period, timeline)
     on = figures.period(timeline.time, timeline.grain, peak.period)
@@ -334,7 +336,9 @@ def _versus(point: Point, series: Series, figures: fig.Figures, recipes: _Recipe
     """'6.1x the usual level' for positive levels, else the gap: '+63.8 on the usual level'."""
     positive = series.measure.non_negative or series.measure.is_row_count
     if positive and point.expected > 0:
-        times = figures.times(point.value / point.expected, fig.ratio(recipes.value, recipes.expected))
+        times = figures.times(
+            point.value / point.expected, fig.ratio(recipes.value, recipes.expected)
+        )
         return f"{times} the usual level"
     gap = figures.add(
         f"{point.value - point.expected:+,.1f}",

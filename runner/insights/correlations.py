@@ -89,8 +89,7 @@ def find_correlations(
             within = _within(con, table, a, b, segment, mode.rows)
             if within is None or (within > 0) != (r > 0) or abs(within) < 0.5 * abs(r):
                 continue  # the link is the segments' difference, not the measures'
-        found.append(_insight(a, b, r, n, p, mode, segment if within is not None else None,
-                              within))
+        found.append(_insight(a, b, r, n, p, mode, segment if within is not None else None, within))
     return found
 
 
@@ -128,8 +127,12 @@ def _changes(
         f"FROM {table.sql} WHERE {t} IS NOT NULL{' AND e IS NOT NULL' if entity else ''} "
         "GROUP BY ALL))"
     )
-    recipe = {"over": "changes", "time": timeline.time.name, "grain": grain,
-              "within": entity.name if entity else None}
+    recipe = {
+        "over": "changes",
+        "time": timeline.time.name,
+        "grain": grain,
+        "within": entity.name if entity else None,
+    }
     return Mode("changes", source, recipe, grain)
 
 
@@ -232,4 +235,3 @@ def _insight(
         terms=frozenset(a.terms | b.terms | {"correlation", "relate", "link", "relationship"}),
         weight=abs(r),
     )
-

@@ -11,16 +11,15 @@ nearly all its values; day-first and month-first are told apart by which one rea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from runner.insights.sql import ident, literal, run
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
-    from runner.insights.roles import Scan
-
 MAJORITY = 0.9
+SAMPLE = 20_000  # rows whose values decide how a column is read (it is then read whole)
 
 # Digits and separators in a date's shape, or a month name beside a 4-digit year.
 LOOKS_LIKE_DATE = literal(
@@ -54,7 +53,9 @@ COMMON = [
     )
     for t in _TIMES
 ]
-DAY_FIRST = [f + t for f in ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y") for t in _TIMES]
+DAY_FIRST = [
+    f + t for f in ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y") for t in _TIMES
+]
 MONTH_FIRST = [f + t for f in ("%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y") for t in _TIMES]
 
 
@@ -79,35 +80,60 @@ FAMILIES = {
 }
 
 
-def read_formats(con: DuckDBPyConnection, table: str, scans: list[Scan]) -> dict[str, Format]:
-    """For each text column that looks like dates, the formats that read it (if any do)."""
-    if not scans:
+def _sample(table: str) -> str:
+    return f"(SELECT * FROM {table} LIMIT {SAMPLE})"
+
+
+def looks(con: DuckDBPyConnection, table: str, names: list[str]) -> dict[str, tuple[float, float]]:
+    """For each text column, the shares of a sample that look like dates and like numbers."""
+    if not names:
         return {}
-    counts = []
-    for s in scans:
-        for formats in FAMILIES.values():
-            counts.append(f"count({Format(formats).expr(ident(s.name))})")
-    counts += [f"count(*) FILTER ({ident(s.name)} LIKE '%.%')" for s in scans]
-    values = run(con, f"SELECT {', '.join(counts)} FROM {table}")[0]
+    parts = []
+    for name in names:
+        c = ident(name)
+        parts += [
+            f"count({c})",
+            f"count(*) FILTER (regexp_matches({c}, {LOOKS_LIKE_DATE}))",
+            f"count(*) FILTER (regexp_matches({c}, {LOOKS_LIKE_NUMBER}))",
+        ]
+    values = run(con, f"SELECT {', '.join(parts)} FROM {_sample(table)}")[0]
     found = {}
-    width = len(FAMILIES)
-    for i, s in enumerate(scans):
-        read = dict(zip(FAMILIES, values[i * width : (i + 1) * width], strict=True))
-        dotted = int(values[width * len(scans) + i] or 0) > 0
-        chosen = _choose(read, dotted)
-        if chosen and read[chosen] >= MAJORITY * s.non_null:
-            found[s.name] = Format(FAMILIES[chosen])
+    for i, name in enumerate(names):
+        filled, date_like, number_like = (int(v or 0) for v in values[3 * i : 3 * i + 3])
+        if filled:
+            found[name] = (date_like / filled, number_like / filled)
     return found
 
 
-def _choose(read: dict[str, Any], dotted: bool) -> str | None:
+def read_formats(con: DuckDBPyConnection, table: str, names: list[str]) -> dict[str, Format]:
+    """For each text column that looks like dates, the formats that read it (if any do)."""
+    if not names:
+        return {}
+    counts = []
+    for name in names:
+        counts.append(f"count({ident(name)})")
+        counts.append(f"count(*) FILTER ({ident(name)} LIKE '%.%')")
+        counts += [f"count({Format(formats).expr(ident(name))})" for formats in FAMILIES.values()]
+    values = run(con, f"SELECT {', '.join(counts)} FROM {_sample(table)}")[0]
+    found = {}
+    width = 2 + len(FAMILIES)
+    for i, name in enumerate(names):
+        filled, dotted, *read_counts = (int(v or 0) for v in values[i * width : (i + 1) * width])
+        read = dict(zip(FAMILIES, read_counts, strict=True))
+        chosen = _choose(read, dotted > 0)
+        if chosen and read[chosen] >= MAJORITY * filled:
+            found[name] = Format(FAMILIES[chosen])
+    return found
+
+
+def _choose(read: dict[str, int], dotted: bool) -> str | None:
     """The family that reads the most values; on a tie, month-first unless dots separate."""
-    best = max(int(v or 0) for v in read.values())
+    best = max(read.values())
     if best == 0:
         return None
-    if int(read["common"] or 0) == best:
+    if read["common"] == best:
         return "common"
-    day, month = int(read["day_first"] or 0), int(read["month_first"] or 0)
+    day, month = read["day_first"], read["month_first"]
     if day == month:
         return "day_first" if dotted else "month_first"
     return "day_first" if day > month else "month_first"

@@ -41,8 +41,10 @@ def profile(table: Table, timeline: Timeline | None, span: tuple[Any, Any] | Non
     columns = figures.count(len(table.columns), {"kind": "columns"})
     for role, names in roles.items():
         if names:
-            figures.parameter(f"{len(names)} {role} column{'s' if len(names) > 1 else ''}",
-                              "how many columns of each role")
+            figures.parameter(
+                f"{len(names)} {role} column{'s' if len(names) > 1 else ''}",
+                "how many columns of each role",
+            )
     summary = f"{table.name} holds {rows} rows and {columns} columns: " + ", ".join(described) + "."
     covers = ""
     if timeline is not None and span is not None:
@@ -78,7 +80,8 @@ def _covers(timeline: Timeline, span: tuple[Any, Any], figures: fig.Figures) -> 
         low = figures.date(span[0], fig.aggregate(time, "min") | {"measure": time.name})
         high = figures.date(span[1], fig.aggregate(time, "max") | {"measure": time.name})
         days = (_day(span[1]) - _day(span[0])).days + 1
-        return f"{low} to {high} ({figures.count(days, {'kind': 'span_days', 'column': time.name})} days)"
+        counted = figures.count(days, {"kind": "span_days", "column": time.name})
+        return f"{low} to {high} ({counted} days)"
     grain = timeline.native
     first = figures.period(time, grain, _day(span[0]))
     last = figures.period(time, grain, _day(span[1]))
@@ -197,9 +200,7 @@ def last_grain(timeline: Timeline) -> str:
     return timeline.grain
 
 
-def _last_period(
-    series: Series, timeline: Timeline, figures: fig.Figures
-) -> dict[str, Any] | None:
+def _last_period(series: Series, timeline: Timeline, figures: fig.Figures) -> dict[str, Any] | None:
     """The latest complete period against the one before (and, for snapshots, the first)."""
     grain = last_grain(timeline)
     points = rebucket(series, timeline, grain)
@@ -210,7 +211,9 @@ def _last_period(
     aggregation = "mean" if m.aggregation is Aggregation.MEAN else "sum"
 
     def level(at: dt.date) -> fig.Recipe:
-        return fig.aggregate(m, aggregation, [fig.within(timeline.time, at, next_period(at, grain))])
+        return fig.aggregate(
+            m, aggregation, [fig.within(timeline.time, at, next_period(at, grain))]
+        )
 
     label = figures.period(timeline.time, grain, period)
     shown = figures.number(value, level(period))

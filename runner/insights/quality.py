@@ -16,18 +16,13 @@ from runner.insights import figures as fig
 from runner.insights.model import Column, Insight, Role, Table, Thresholds, rounded, words
 from runner.insights.sql import ident, run
 from runner.insights.stats import sample_factor
+from runner.insights.vocabulary import NON_NEGATIVE, PERCENT_WORDS
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
 MOSTLY_EMPTY = 0.9
 LISTED = 8
-NON_NEGATIVE = frozenset(
-    """quantity qty units price age count duration hours minutes weight stock inventory
-    visits clicks impressions precipitation precip rain rainfall snow visibility visib
-    distance population pop seats engines horsepower mpg""".split()
-)
-PERCENT = frozenset({"pct", "percent", "percentage", "humidity", "humid"})
 
 
 @dataclass(frozen=True)
@@ -113,8 +108,11 @@ def _missing(table: Table, threshold: float, asked: bool) -> Insight | None:
     summary = (
         f"{count} column{'s' if len(gaps) > 1 else ''} "
         f"{'have' if len(gaps) > 1 else 'has'} missing values: {listed}"
-        + (f" and {figures.count(more, {'kind': 'parameter', 'name': 'not listed'})} more"
-           if more > 0 else "")
+        + (
+            f" and {figures.count(more, {'kind': 'parameter', 'name': 'not listed'})} more"
+            if more > 0
+            else ""
+        )
         + f". Figures built on {'them' if len(gaps) > 1 else 'it'} cover only the filled rows."
     )
     details = {
@@ -132,8 +130,15 @@ def _missing(table: Table, threshold: float, asked: bool) -> Insight | None:
     title = f"missing values in {count} column(s), worst {worst.name} ({shown(worst, share)})"
     weight = 0.4 + share / 2 + (0.3 if asked else 0.0)
     return _issue(
-        table, "missing_values", title, summary, details, [c.name for c, _ in gaps], weight,
-        1.0, figures
+        table,
+        "missing_values",
+        title,
+        summary,
+        details,
+        [c.name for c, _ in gaps],
+        weight,
+        1.0,
+        figures,
     )
 
 
@@ -149,8 +154,10 @@ def _duplicates(con: DuckDBPyConnection, table: Table) -> Insight | None:
     share = extra / table.rows
     keyed = any(c.role is Role.IDENTIFIER and c.distinct >= 0.9 * c.non_null for c in table.columns)
     repeated = figures.count(extra, {"kind": "duplicate_rows"})
-    part = figures.percent(share, {"kind": "share", "part": {"kind": "duplicate_rows"},
-                                   "whole": fig.aggregate(None, "rows")})
+    part = figures.percent(
+        share,
+        {"kind": "share", "part": {"kind": "duplicate_rows"}, "whole": fig.aggregate(None, "rows")},
+    )
     summary = f"{repeated} rows ({part}) repeat an earlier row exactly. " + (
         "Even the identifier repeats, so they are almost surely double entries."
         if keyed
@@ -256,7 +263,7 @@ def _unreadable(con: DuckDBPyConnection, table: Table) -> Insight | None:
     if not columns:
         return None
     figures = fig.Figures()
-    entries = []
+    entries, said = [], []
     for c in columns:
         query = (
             f"SELECT DISTINCT {ident(c.name)} FROM {table.sql} "
@@ -264,11 +271,11 @@ def _unreadable(con: DuckDBPyConnection, table: Table) -> Insight | None:
         )
         examples = [str(r[0]) for r in run(con, query)]
         entries.append({"column": c.name, "looks_like": c.unreadable, "examples": examples})
-    listed = "; ".join(
-        f"{e['column']} looks like {e['looks_like']} but could not be read as such "
-        f"(e.g. {_examples(table.column(e['column']), e['examples'], figures)})"
-        for e in entries
-    )
+        said.append(
+            f"{c.name} looks like {c.unreadable} but could not be read as such "
+            f"(e.g. {_examples(c, examples, figures)})"
+        )
+    listed = "; ".join(said)
     summary = (
         f"{listed}. It was treated as text, so no time or number analysis uses it: "
         "check its format."
@@ -327,8 +334,7 @@ def impossible_checks(table: Table) -> list[tuple[str, str, str, fig.Recipe]]:
             checks += _bounds(c, named)
         if c.role is Role.TIME:
             tomorrow = dt.date.today() + dt.timedelta(days=1)
-            recipe = fig.aggregate(None, "rows", [{"column": c.name,
-                                                   "from": tomorrow.isoformat()}])
+            recipe = fig.aggregate(None, "rows", [{"column": c.name, "from": tomorrow.isoformat()}])
             sql = f"count(*) FILTER ({c.expr} >= CAST('{tomorrow.isoformat()}' AS TIMESTAMP))"
             checks.append((c.name, "dates in the future", sql, recipe))
     return checks
@@ -345,7 +351,7 @@ def _bounds(c: Column, named: frozenset[str]) -> list[tuple[str, str, str, fig.R
     checks = []
     for op, value, problem, applies in (
         ("<", 0.0, "negative values", named & NON_NEGATIVE),
-        (">", 100.0, "values above 100%", named & PERCENT),
+        (">", 100.0, "values above 100%", named & PERCENT_WORDS),
     ):
         if applies:
             recipe = fig.aggregate(None, "rows", [fig.compare(c, op, value)])

@@ -22,6 +22,12 @@ from typing import TYPE_CHECKING, Any
 from runner.insights import dates
 from runner.insights.model import Aggregation, Column, Role, Table, plural, words
 from runner.insights.sql import ident, run
+from runner.insights.vocabulary import (
+    AVERAGED_WORDS,
+    DIRECTION_WORDS,
+    EVENT_NOUNS,
+    SUMMED_WORDS,
+)
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -36,25 +42,9 @@ ID_NAME = re.compile(
     r"|^(id|uuid|sku|email)([_\s.\-]|$)|[a-z]Id$"
 )
 EVENT_NAME = re.compile(
-    r"order|transaction|invoice|ticket|event|line|receipt|payment|session|visit|call|message",
+    r"order|transaction|invoice|ticket|event|line|receipt|payment|session|visit|call|message"
+    r"|flight|trip|booking|shipment|case",
     re.IGNORECASE,
-)
-# Money, quantities and counts: the measures whose sum over rows means something.
-SUMMED_WORDS = frozenset(
-    """revenue revenues sales sale turnover income gmv bookings amount amounts total totals
-    cost costs spend spending expense expenses profit profits earnings value paid payment
-    payments fee fees tax taxes budget quantity qty units sold volume count counts cnt orders
-    visits clicks impressions sessions installs downloads signups population pop generation
-    production output consumption passengers shipments shipped deaths cases births
-    donations fare bill tip tips salary wages""".split()
-)
-# Words that say a measure is a level, rate or measurement even beside a summed word.
-AVERAGED_WORDS = frozenset(
-    """price prices rate rates ratio score rating pct percent percentage share avg average
-    mean median age margin discount satisfaction csat nps temperature temp duration hours
-    minutes days time latency weight per percap capita index level speed pressure humidity
-    humid dew dewp visib visibility direction dir latitude lat longitude lon lng mpg
-    expectancy exp density elevation altitude height length width depth""".split()
 )
 # Calendar and clock parts by name, with the values each may hold.
 PARTS = {
@@ -113,8 +103,8 @@ class Scan:
     past_sixty: int = 0  # whole numbers whose last two digits are 60 or more (not HHMM)
     as_number: int = 0
     as_date: int = 0
-    date_like: int = 0
-    number_like: int = 0
+    date_like: float = 0.0  # share of a sample of values that look like dates
+    number_like: float = 0.0  # ... like numbers written with separators or signs
     mean_length: float = 0.0
 
 
@@ -125,7 +115,16 @@ def describe_table(
     schema = [(str(r[0]), str(r[1])) for r in run(con, f"DESCRIBE {sql_name}")]
     rows = int(run(con, f"SELECT count(*) FROM {sql_name}")[0][0])
     scans = scan(con, sql_name, schema)
-    formats = dates.read_formats(con, sql_name, [s for s in scans if _wants_formats(s)])
+    looks = dates.looks(con, sql_name, [s.name for s in scans if _unread(s)])
+    scans = [
+        replace(s, date_like=looks[s.name][0], number_like=looks[s.name][1])
+        if s.name in looks
+        else s
+        for s in scans
+    ]
+    formats = dates.read_formats(
+        con, sql_name, [s.name for s in scans if s.date_like >= LOOKS_LIKE]
+    )
     columns = _one_time_axis([infer(s, rows, formats.get(s.name)) for s in scans])
     return Table(name=name, sql=sql_name, rows=rows, columns=tuple(columns), source=source)
 
@@ -163,8 +162,6 @@ def _aggregates(name: str, sql_type: str) -> dict[str, str]:
         found |= {
             "as_number": f"count(TRY_CAST({c} AS DOUBLE))",
             "as_date": f"count(TRY_CAST({c} AS DATE))",
-            "date_like": f"count(*) FILTER (regexp_matches({c}, {dates.LOOKS_LIKE_DATE}))",
-            "number_like": f"count(*) FILTER (regexp_matches({c}, {dates.LOOKS_LIKE_NUMBER}))",
             "mean_length": f"avg(length({c}))",
         }
     return found
@@ -178,20 +175,34 @@ def scan(con: DuckDBPyConnection, sql_name: str, schema: list[tuple[str, str]]) 
     scans = []
     for name, sql_type, aggregates in parts:
         found = {field: next(values) for field in aggregates}
-        numbers = {
-            k: (float(v or 0) if k == "mean_length" else int(v or 0))
-            for k, v in found.items()
-            if k not in ("lo", "hi")
-        }
-        scans.append(Scan(name, sql_type, lo=found.get("lo"), hi=found.get("hi"), **numbers))
+
+        def count(field: str, found: dict[str, Any] = found) -> int:
+            return int(found.get(field) or 0)
+
+        scans.append(
+            Scan(
+                name,
+                sql_type,
+                non_null=count("non_null"),
+                distinct=count("distinct"),
+                lo=found.get("lo"),
+                hi=found.get("hi"),
+                negatives=count("negatives"),
+                fractional=count("fractional"),
+                past_sixty=count("past_sixty"),
+                as_number=count("as_number"),
+                as_date=count("as_date"),
+                mean_length=float(found.get("mean_length") or 0.0),
+            )
+        )
     return scans
 
 
-def _wants_formats(s: Scan) -> bool:
-    """Text that looks like dates but does not cast: try the other date formats on it."""
-    return family(s.sql_type) == "text" and s.non_null > 0 and s.as_date < MAJORITY * s.non_null and (
-        s.date_like >= LOOKS_LIKE * s.non_null
-    )
+def _unread(s: Scan) -> bool:
+    """Text that casts neither to dates nor to numbers: it may be either in another form."""
+    if family(s.sql_type) != "text" or s.non_null == 0:
+        return False
+    return s.as_date < MAJORITY * s.non_null and s.as_number < MAJORITY * s.non_null
 
 
 def infer(s: Scan, rows: int, date_format: dates.Format | None = None) -> Column:
@@ -202,9 +213,9 @@ def infer(s: Scan, rows: int, date_format: dates.Format | None = None) -> Column
     grain = "year" if role is Role.TIME and part == "year" else None
     unreadable = None
     if family(s.sql_type) == "text" and role in (Role.CATEGORY, Role.IDENTIFIER, Role.TEXT):
-        if s.date_like >= LOOKS_LIKE * s.non_null:
+        if s.date_like >= LOOKS_LIKE:
             unreadable = "dates"
-        elif s.number_like >= LOOKS_LIKE * s.non_null:
+        elif s.number_like >= LOOKS_LIKE:
             unreadable = "numbers"
     return Column(
         name=s.name,
@@ -244,14 +255,18 @@ def _numeric_role(s: Scan) -> tuple[Role, str, str | None]:
     if ID_NAME.search(s.name):
         return Role.IDENTIFIER, number, None
     whole = s.fractional == 0
+    if words(s.name) & DIRECTION_WORDS and float(s.lo) >= 0 and float(s.hi) <= 360:
+        return Role.OTHER, number, "direction"  # an angle: its average means nothing
+    if whole and words(s.name) <= EVENT_NOUNS:
+        return Role.IDENTIFIER, number, None
     if whole and is_year(s):
         return Role.TIME, f"CAST(make_date(CAST({c} AS INTEGER), 1, 1) AS TIMESTAMP)", "year"
     part = calendar_part(s)
     if part is not None:
         return Role.CALENDAR, f"CAST({c} AS BIGINT)", part
-    if whole and s.distinct >= 0.95 * s.non_null and s.non_null >= 20:
-        if float(s.hi) - float(s.lo) <= 2 * s.non_null:
-            return Role.IDENTIFIER, number, None  # a running number: order no., ticket no.
+    running = float(s.hi) - float(s.lo) <= 2 * s.non_null
+    if whole and running and s.distinct >= 0.95 * s.non_null and s.non_null >= 20:
+        return Role.IDENTIFIER, number, None  # a running number: order no., ticket no.
     if whole and _small_category(s):
         return Role.CATEGORY, f"CAST(CAST({c} AS BIGINT) AS VARCHAR)", None
     return Role.MEASURE, number, None
@@ -276,7 +291,7 @@ def calendar_part(s: Scan) -> str | None:
     for part, (names, first, last) in PARTS.items():
         if named & names and first <= low and high <= last:
             return part
-    clock = s.past_sixty == 0 and 0 <= low and high <= 2400 and s.distinct >= 60
+    clock = s.past_sixty == 0 and low >= 0 and high <= 2400 and s.distinct >= 60
     return "clock" if clock and named & {"time", "hhmm", "clock"} else None
 
 

@@ -27,14 +27,29 @@ if TYPE_CHECKING:
 MIN_ETA2 = 0.05
 SQL_PARTS = {"month": "month", "weekday": "isodow", "hour": "hour", "quarter": "quarter"}
 TERMS = {
-    "month": {"month", "monthly", "season", "seasonal", "seasonality", "year", "summer",
-              "winter", "spring", "autumn", "time"},
+    "month": {
+        "month",
+        "monthly",
+        "season",
+        "seasonal",
+        "seasonality",
+        "year",
+        "summer",
+        "winter",
+        "spring",
+        "autumn",
+        "time",
+    },
     "quarter": {"quarter", "quarterly", "season", "seasonal", "seasonality", "year", "time"},
     "weekday": {"weekday", "week", "weekly", "weekend", "day", "days", "time"},
     "hour": {"hour", "hourly", "day", "daily", "time", "clock", "morning", "evening"},
 }
-NAMES = {"month": "month of the year", "quarter": "quarter", "weekday": "weekday",
-         "hour": "hour of the day"}
+NAMES = {
+    "month": "month of the year",
+    "quarter": "quarter",
+    "weekday": "weekday",
+    "hour": "hour of the day",
+}
 
 
 @dataclass(frozen=True)
@@ -65,7 +80,8 @@ class Part:
         recipe: fig.Recipe = {"kind": "label", "column": self.column.name}
         if self.derived:
             recipe["part"] = self.name
-        text = {"hour": f"{value}:00", "quarter": f"Q{value}"}.get(self.name, f"{self.name} {value}")
+        names = {"hour": f"{value}:00", "quarter": f"Q{value}"}
+        text = names.get(self.name, f"{self.name} {value}")
         return figures.add(text, value, recipe)
 
 
@@ -103,59 +119,87 @@ def find_seasonality(
     if timeline is None:
         return []
     per = "month" if timeline.native in ("month", "quarter") else "day"
-    tested = [(p, m, _levels(con, table, timeline, p, m, per)) for p in parts(table, timeline)
-              for m in measures]
-    tests = max(1, len(tested))
-    found = []
-    for part, measure, levels in tested:
-        p_value, eta2 = one_way_anova(list(levels.values()))
-        if len(levels) >= 2 and p_value * tests < limits.alpha and eta2 >= MIN_ETA2:
-            found.append(_insight(con, table, timeline, part, measure, per, p_value * tests, eta2))
-    return found
+    found = [(p, _buckets(con, table, timeline, p, measures, per)) for p in parts(table, timeline)]
+    tests = max(1, len(found) * len(measures))
+    insights = []
+    for part, buckets in found:
+        for i, measure in enumerate(measures):
+            levels = _levels(buckets, i, averaged(measure))
+            p_value, eta2 = one_way_anova(list(levels.values()))
+            if len(levels) >= 2 and p_value * tests < limits.alpha and eta2 >= MIN_ETA2:
+                stated = _stated(buckets, i, averaged(measure))
+                insights.append(
+                    _insight(timeline, part, measure, per, stated, min(1.0, p_value * tests), eta2)
+                )
+    return insights
 
 
-def _levels(
+def averaged(measure: Column) -> bool:
+    return measure.aggregation is Aggregation.MEAN and not measure.is_row_count
+
+
+Buckets = list[tuple[Any, ...]]  # (part value, period, sum, count, sum, count, ...)
+
+
+def _buckets(
     con: DuckDBPyConnection,
     table: Table,
     timeline: Timeline,
     part: Part,
-    measure: Column,
+    measures: list[Column],
     per: str,
-) -> dict[int, list[float]]:
-    """Per part value, the measure's level in each period of the data (day or month)."""
+) -> Buckets:
+    """Per part value and period of the data (day or month), each measure's sum and count."""
+    values = ", ".join(f"sum({m.expr}), count({m.expr})" for m in measures)
     query = (
-        f"SELECT {part.sql}, date_trunc('{per}', {timeline.time.expr}), sum({measure.expr}), "
-        f"count({measure.expr}) FROM {table.sql} WHERE {part.sql} IS NOT NULL "
+        f"SELECT {part.sql}, date_trunc('{per}', {timeline.time.expr}), {values} "
+        f"FROM {table.sql} WHERE {part.sql} IS NOT NULL "
         f"AND {timeline.time.expr} IS NOT NULL GROUP BY ALL"
     )
-    averaged = measure.aggregation is Aggregation.MEAN and not measure.is_row_count
+    return run(con, query)
+
+
+def _levels(buckets: Buckets, i: int, mean: bool) -> dict[int, list[float]]:
+    """Per part value, the measure's level in each period: its average, or its total."""
     levels: dict[int, list[float]] = defaultdict(list)
-    for value, _, total, n in run(con, query):
+    for row in buckets:
+        total, n = row[2 + 2 * i], row[3 + 2 * i]
         if n:
-            levels[int(value)].append(float(total) / n if averaged else float(total))
+            levels[int(row[0])].append(float(total) / n if mean else float(total))
     return levels
 
 
+def _stated(buckets: Buckets, i: int, mean: bool) -> dict[int, float]:
+    """The level of each part value as stated: the average over its rows, or its total over
+    its rows divided by its number of periods."""
+    sums: dict[int, float] = defaultdict(float)
+    counts: dict[int, int] = defaultdict(int)
+    periods: dict[int, int] = defaultdict(int)
+    for row in buckets:
+        value = int(row[0])
+        sums[value] += float(row[2 + 2 * i] or 0.0)
+        counts[value] += int(row[3 + 2 * i])
+        periods[value] += 1
+    if mean:
+        return {v: sums[v] / counts[v] for v in sums if counts[v]}
+    return {v: sums[v] / periods[v] for v in sums}
+
+
 def _insight(
-    con: DuckDBPyConnection,
-    table: Table,
     timeline: Timeline,
     part: Part,
     measure: Column,
     per: str,
+    stated: dict[int, float],
     p_value: float,
     eta2: float,
 ) -> Insight:
     figures = fig.Figures()
-    averaged = measure.aggregation is Aggregation.MEAN and not measure.is_row_count
-    recipes = {
-        value: _recipe(part, measure, value, averaged, per, timeline)
-        for value in _values(con, table, part)
-    }
-    stated = _stated(con, table, timeline, part, measure, averaged, per)
+    mean = averaged(measure)
+    recipes = {value: _recipe(part, measure, value, mean, per, timeline) for value in stated}
     peak = max(stated, key=stated.__getitem__)
     trough = min(stated, key=stated.__getitem__)
-    unit = "on average" if averaged else f"per {per} on average"
+    unit = "on average" if mean else f"per {per} on average"
     what = measure.quantity_label
     high = figures.number(stated[peak], recipes[peak])
     low = figures.number(stated[trough], recipes[trough])
@@ -165,7 +209,7 @@ def _insight(
     variance = {
         "kind": "variance_share",
         "measure": None if measure.is_row_count else measure.name,
-        "aggregation": "rows" if measure.is_row_count else ("mean" if averaged else "sum"),
+        "aggregation": "rows" if measure.is_row_count else ("mean" if mean else "sum"),
         "by": by,
         "time": timeline.time.name,
         "per": per,
@@ -186,7 +230,7 @@ def _insight(
         "aggregation": "rows" if measure.is_row_count else measure.aggregation.value,
         "part": part.name,
         "column": part.column.name,
-        "per": None if averaged else per,
+        "per": None if mean else per,
         "peak": peak,
         "trough": trough,
         "eta2": rounded(eta2),
@@ -201,47 +245,18 @@ def _insight(
         title=title,
         summary=summary,
         details=details,
-        confidence=(1.0 - min(1.0, p_value)) * (0.5 + 0.5 * min(1.0, 4 * eta2))
+        confidence=(1.0 - min(1.0, p_value))
+        * (0.5 + 0.5 * min(1.0, 4 * eta2))
         * sample_factor(len(stated), 3),
         terms=frozenset(measure.terms | TERMS[part.name] | {part.name}),
         weight=min(1.0, 0.6 + eta2),
     )
 
 
-def _values(con: DuckDBPyConnection, table: Table, part: Part) -> list[int]:
-    rows = run(con, f"SELECT DISTINCT {part.sql} FROM {table.sql} WHERE {part.sql} IS NOT NULL")
-    return [int(r[0]) for r in rows]
-
-
 def _recipe(
-    part: Part, measure: Column, value: int, averaged: bool, per: str, timeline: Timeline
+    part: Part, measure: Column, value: int, mean: bool, per: str, timeline: Timeline
 ) -> fig.Recipe:
     filters = [part.filter(value)]
-    if averaged:
+    if mean:
         return fig.aggregate(measure, "mean", filters)
     return fig.aggregate(measure, "sum", filters, per=per, time=timeline.time.name)
-
-
-def _stated(
-    con: DuckDBPyConnection,
-    table: Table,
-    timeline: Timeline,
-    part: Part,
-    measure: Column,
-    averaged: bool,
-    per: str,
-) -> dict[int, float]:
-    """The level of each part value as stated: the mean over its rows, or the average total
-    per period (the total over its rows divided by the number of its periods)."""
-    t = timeline.time.expr
-    level = (
-        f"avg({measure.expr})"
-        if averaged
-        else f"sum({measure.expr}) / count(DISTINCT date_trunc('{per}', {t}))"
-    )
-    rows: list[tuple[Any, ...]] = run(
-        con,
-        f"SELECT {part.sql}, {level} FROM {table.sql} WHERE {part.sql} IS NOT NULL "
-        f"AND {t} IS NOT NULL GROUP BY 1",
-    )
-    return {int(v): float(x) for v, x in rows if x is not None}

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
 MIN_ROWS = 10  # a segment with fewer values is listed, never named highest or lowest
+MIN_RELATIVE_GAP = 0.25
 LISTED = 10
 
 
@@ -133,7 +134,10 @@ def _means(best: Group, worst: Group, limits: Thresholds) -> tuple[float, bool]:
         return 1.0, False
     df = se2**2 / sum((g.variance / g.n) ** 2 / (g.n - 1) for g in (best, worst) if g.n > 1)
     p = t_test_p(gap / math.sqrt(se2), max(1, round(df)))
-    return p, gap / pooled >= limits.min_effect_size
+    # Material: a gap of min_effect_size standard deviations, or (heavy-tailed measures such
+    # as delays, where one deviation is large) a quarter of the larger average.
+    relative = gap / max(abs(best.mean), abs(worst.mean))
+    return p, gap / pooled >= limits.min_effect_size or relative >= MIN_RELATIVE_GAP
 
 
 def _counts(best: Group, worst: Group, limits: Thresholds) -> tuple[float, bool]:

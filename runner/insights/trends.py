@@ -6,9 +6,8 @@ dropped, and a least-squares line is fitted. A measure that cannot go below zero
 exponential fit instead when the straight line would leave that range, so no fitted level
 is negative and no decline passes -100%. A trend is reported when its slope survives a
 Holm-corrected t-test at `alpha` (the overall series and the segments' series being two
-families of tests), and the fitted change over
-the period is at least `min_trend_change`. A segment that merely moves with the total is
-not reported separately.
+families of tests), and the fitted change over the period is at least `min_trend_change`.
+A segment that merely moves with the total is not reported separately.
 """
 
 from __future__ import annotations
@@ -24,8 +23,13 @@ from runner.insights.series import Series, Timeline, next_period, period_index, 
 from runner.insights.stats import LineFit, fit_line, holm, sample_factor
 
 MIN_POINTS = 8
-ADJECTIVE = {"day": "daily", "week": "weekly", "month": "monthly", "quarter": "quarterly",
-             "year": "yearly"}
+ADJECTIVE = {
+    "day": "daily",
+    "week": "weekly",
+    "month": "monthly",
+    "quarter": "quarterly",
+    "year": "yearly",
+}
 LOW_BASE = 0.25  # a fitted start below a quarter of the average level is "from almost nothing"
 
 

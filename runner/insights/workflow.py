@@ -111,8 +111,9 @@ def analyse(
     timeline = span = None
     if time_column is not None:
         timeline = collect(con, table, time_column, [counted, *measures], segments)
-        span = tuple(run(con, f"SELECT min({time_column.expr}), max({time_column.expr}) "
-                              f"FROM {table.sql}")[0])
+        span = tuple(
+            run(con, f"SELECT min({time_column.expr}), max({time_column.expr}) FROM {table.sql}")[0]
+        )
     findings = [profile(table, timeline, span), *check_quality(con, table, limits, gaps)]
     findings += kpis(con, table, measures, timeline)
     if timeline is not None:
