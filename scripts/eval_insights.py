@@ -315,37 +315,51 @@ def _cars_keys(c: pd.DataFrame) -> list[Key]:
 
 def _stocks_keys(s: pd.DataFrame) -> list[Key]:
     growth = s.sort_values("date").groupby("symbol")["price"].agg(lambda p: p.iloc[-1] / p.iloc[0])
-    first = s["date"].min().date().isoformat()
+
+    def fall(prices: pd.Series) -> float:
+        return float((1 - prices / prices.cummax()).max())
+
+    falls = s.sort_values("date").groupby("symbol")["price"].agg(fall)
+    worst = str(falls.idxmax())
     return [
         _trend_key("price", "up", ("symbol", str(growth.idxmax()))),
         _segment_key(s, "symbol", "price"),
         Key(
-            f"the file's dates are read: it starts on {first}",
-            "profile",
-            lambda d: (d.get("period") or {}).get("start") == first,
+            f"the deepest fall: {worst}, {falls.max():.0%} below its peak",
+            "drawdown",
+            lambda d: d.get("segment") == worst and d.get("measure") == "price",
         ),
     ]
 
 
 def _iowa_keys(i: pd.DataFrame) -> list[Key]:
-    by_source = i.pivot(index="year", columns="source", values="net_generation")
-    fossil = (
-        "down"
-        if by_source["Fossil Fuels"].iloc[-5:].mean() < by_source["Fossil Fuels"].iloc[:5].mean()
-        else "up"
-    )
+    fossil = i[i["source"] == "Fossil Fuels"].set_index("year")["net_generation"]
+    peak = fossil.idxmax()
+    falling = _trend_key("net_generation", "down", ("source", "Fossil Fuels"))
     return [
         _trend_key("net_generation", "up", ("source", "Renewables")),
-        _trend_key("net_generation", fossil, ("source", "Fossil Fuels")),
+        Key(
+            f"fossil generation is declining: down since its {peak.year} peak",
+            "trend|drawdown",
+            lambda d: (
+                falling.test(d)
+                or (
+                    d.get("segment") == "Fossil Fuels"
+                    and str(d.get("peak", ""))[:4] == str(peak.year)
+                    and bool(fossil.iloc[-1] < fossil.max())
+                )
+            ),
+        ),
         _segment_key(i, "source", "net_generation"),
     ]
 
 
 def _employment_keys(e: pd.DataFrame) -> list[Key]:
-    worst = e.loc[e["nonfarm_change"].idxmin(), "month"].date().isoformat()
     peak = e.loc[e["month"] < "2009-01-01", "nonfarm"].idxmax()
     trough = e.loc[peak:, "nonfarm"].idxmin()
     low = e.loc[trough, "month"].date().isoformat()
+    recovered = bool(e["nonfarm"].iloc[-1] > e.loc[peak, "nonfarm"])
+    state = "recovered past" if recovered else "is still below"
     return [
         Key(
             f"nonfarm employment fell to its low in {low[:7]}",
@@ -353,13 +367,9 @@ def _employment_keys(e: pd.DataFrame) -> list[Key]:
             lambda d: d.get("measure") == "nonfarm" and str(d.get("trough", ""))[:7] == low[:7],
         ),
         Key(
-            f"the largest monthly job loss, {worst[:7]}, stands out",
-            "anomaly",
-            lambda d: (
-                d.get("direction") == "drop"
-                and "nonfarm_change" in _measures(d)
-                and str(d.get("date"))[:7] <= worst[:7] <= str(d.get("end"))[:7]
-            ),
+            f"by the end, nonfarm employment {state} its pre-recession peak",
+            "drawdown",
+            lambda d: d.get("measure") == "nonfarm" and d.get("recovered") is recovered,
         ),
     ]
 
@@ -563,8 +573,8 @@ class Truth:
         name = f.get("column")
         self.column(name)
         values = rows[name]
-        if f.get("missing"):
-            return values.isna()
+        if "missing" in f:
+            return values.isna() if f["missing"] else values.notna()
         if "part" in f:
             return calendar_part(self.times(name, rows), f["part"]) == int(f["equals"])
         if "from" in f or "before" in f:
@@ -1106,7 +1116,8 @@ def find_keys(keys: list[Key], rows: list[Details]) -> list[tuple[str, int | Non
             (
                 int(r["content"]["details"].get("rank", 0))
                 for r in rows[1:]
-                if r["insight_type"] == key.insight_type and key.test(r["content"]["details"])
+                if r["insight_type"] in key.insight_type.split("|")
+                and key.test(r["content"]["details"])
             ),
             None,
         )

@@ -89,9 +89,13 @@ def score(series: Series, timeline: Timeline) -> list[Point]:
     sparse = sum(series.counts.values()) < MIN_ROWS_PER_PERIOD * len(timeline.periods)
     if timeline.grain == "year" or (sparse and not timeline.snapshot):
         return []
+    if timeline.snapshot and series.measure.is_row_count:
+        return []  # how many states were recorded says nothing about them
     raw: list[tuple[dt.date, float, float]] = []
     offsets = lags(timeline)
     levels = {p: v for p in timeline.periods if (v := series.level(p)) is not None}
+    if sum(1 for v in levels.values() if v == 0) * 2 >= len(levels):
+        return []  # mostly zero (rain, returns): a median of zero makes any value a spike
     for period, value in levels.items():
         around = [
             level
@@ -130,7 +134,11 @@ def find_anomalies(timeline: Timeline, limits: Thresholds, measures: list[Column
     tests = sum(len(points) for _, points in scored)
     threshold = max(limits.min_anomaly_z, normal_threshold(limits.alpha, tests))
     flags = [f for s, points in scored for f in _runs(s, points, threshold, limits, timeline)]
-    events = sorted(_events(flags), key=lambda e: -max(abs(f.z) for f in e))
+    # Events seen in the whole series come first: a segment's own blips follow.
+    events = sorted(
+        _events(flags),
+        key=lambda e: (all(f.series.segment for f in e), -max(abs(f.z) for f in e)),
+    )
     found = [_insight(event, threshold, tests, timeline) for event in events[:MAX_EVENTS]]
     for insight in found:
         insight.details["events_found"] = len(events)
@@ -274,7 +282,8 @@ def _insight(event: list[Flag], threshold: float, tests: int, timeline: Timeline
             f"{figures.percent(driver.share, share)} of the gap"
         )
     summary = (
-        f"On {when}, {what}{where} was {shown}{averaged} against about {expected} expected "
+        f"{_preposition(timeline.grain).capitalize()} {when}, {what}{where} was "
+        f"{shown}{averaged} against about {expected} expected "
         f"from {_neighbours(timeline)} ({versus}){because}. "
         "Worth checking what happened then, or whether the data is complete."
     )
@@ -301,13 +310,17 @@ def _insight(event: list[Flag], threshold: float, tests: int, timeline: Timeline
         terms |= segment.terms | words(str(value))
     return Insight(
         insight_type="anomaly",
-        title=f"{kind} in {what}{where} on {on}{cause} ({versus})",
+        title=f"{kind} in {what}{where} {_preposition(timeline.grain)} {on}{cause} ({versus})",
         summary=summary,
         details=details,
         confidence=(1.0 - p_value) * sample_factor(first.tested, 30),
         terms=frozenset(terms),
         weight=min(1.0, 0.6 + abs(first.rel) / 4),
     )
+
+
+def _preposition(grain: str) -> str:
+    return "on" if grain == "day" else "in"
 
 
 def _scope(segment: Column, value: object, figures: fig.Figures) -> str:
@@ -334,8 +347,7 @@ def _segment_series(timeline: Timeline, flag: Flag, driver: Driver) -> Series:
 
 def _versus(point: Point, series: Series, figures: fig.Figures, recipes: _Recipes) -> str:
     """'6.1x the usual level' for positive levels, else the gap: '+63.8 on the usual level'."""
-    positive = series.measure.non_negative or series.measure.is_row_count
-    if positive and point.expected > 0:
+    if series.measure.ratio_scale and point.expected > 0:
         times = figures.times(
             point.value / point.expected, fig.ratio(recipes.value, recipes.expected)
         )

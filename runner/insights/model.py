@@ -56,10 +56,20 @@ class Column:
     @property
     def non_negative(self) -> bool:
         """True when no value is below zero (so no fitted level may be either)."""
+        if self.is_row_count:
+            return True
         try:
             return float(self.minimum) >= 0
         except (TypeError, ValueError):
             return False
+
+    @property
+    def ratio_scale(self) -> bool:
+        """True when zero means none, so ratios and percentages of it mean something: not a
+        temperature (20 °C is not twice 10 °C), nor anything that goes below zero."""
+        from runner.insights.vocabulary import INTERVAL_WORDS
+
+        return self.non_negative and not words(self.name) & INTERVAL_WORDS
 
     @property
     def label(self) -> str:

@@ -220,7 +220,7 @@ def _last_period(series: Series, timeline: Timeline, figures: fig.Figures) -> di
     text = f"Latest complete {grain} ({label}): {shown}"
     change = None
     before = figures.period(timeline.time, grain, start)
-    if previous > 0 and value >= 0:
+    if m.ratio_scale and previous > 0:
         change = value / previous - 1
         moved = figures.percent(change, fig.change(level(start), level(period)), signed=True)
         text += f", {moved} on {before}"

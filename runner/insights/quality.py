@@ -319,7 +319,7 @@ def _impossible(con: DuckDBPyConnection, table: Table) -> Insight | None:
         summary,
         {"columns": [{"column": c, "problem": p, "rows": n} for c, p, n, _ in problems]},
         [column for column, _, _, _ in problems],
-        0.6 + 5 * total / table.rows,
+        0.8 + 5 * total / table.rows,
         1.0,
         figures,
     )

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from runner.insights.model import Column, Insight, rounded, words
+from runner.insights.model import Column, Insight, rounded
 from runner.insights.vocabulary import GAP_WORDS, STOP, SYNONYMS
 
 
@@ -34,21 +35,44 @@ _STEMMED_GROUPS = tuple(frozenset(stem(w) for w in g) for g in SYNONYMS)
 
 
 MAX_DESCRIPTION = 4000  # characters of the description read for relevance
+CONTEXT_WEIGHT = 0.4  # a word of a sentence that sets the scene, against one of a question
+ORDER_DECAY = 0.1  # each later concept of a question weighs a little less than the one before
+QUESTION = re.compile(r"\?\s*$|^\s*(how|which|what|why|where|when|who|is|are|does|do|did|can)\b")
 
 
-def concepts(description: str | None) -> list[frozenset[str]]:
-    """The description's content words, each widened to its synonym group (stemmed)."""
-    found: list[frozenset[str]] = []
-    seen: set[str] = set()
-    for word in re.findall(r"[a-z0-9]+", (description or "")[:MAX_DESCRIPTION].lower()):
-        if word in STOP or len(word) < 2 or word in seen:
-            continue
-        seen.add(word)
-        base = stem(word)
-        group = frozenset({base}).union(*(g for g in _STEMMED_GROUPS if base in g))
-        if group not in found:
-            found.append(group)
-    return found
+@dataclass(frozen=True)
+class Concept:
+    """A word of the description with its synonyms (stemmed) and how much it weighs."""
+
+    words: frozenset[str]
+    weight: float
+
+
+def concepts(description: str | None) -> list[Concept]:
+    """The description's content words, each widened to its synonym group (stemmed).
+
+    Words of its questions weigh more than those of the sentences around them, and a
+    question's first subjects more than its later ones: "how has life expectancy changed
+    on each continent, and how does it relate to income?" is first about life expectancy.
+    """
+    text = (description or "")[:MAX_DESCRIPTION].lower()
+    sentences = re.split(r"(?<=[.?!])\s+", text)
+    found: dict[frozenset[str], float] = {}
+    asked = 0
+    for sentence in sentences:
+        question = QUESTION.search(sentence) is not None
+        for word in re.findall(r"[a-z0-9]+", sentence):
+            if word in STOP or len(word) < 2:
+                continue
+            base = stem(word)
+            # A synonym of a concept already named is that concept ("income (GDP)").
+            group = next((g for g in found if base in g), None) or frozenset({base}).union(
+                *(g for g in _STEMMED_GROUPS if base in g)
+            )
+            weight = 1 / (1 + ORDER_DECAY * asked) if question else CONTEXT_WEIGHT
+            asked += 1 if question and group not in found else 0
+            found[group] = max(found.get(group, 0.0), weight)
+    return [Concept(group, weight) for group, weight in found.items()]
 
 
 def asks_about_gaps(description: str | None) -> bool:
@@ -57,12 +81,24 @@ def asks_about_gaps(description: str | None) -> bool:
     return bool(set(re.findall(r"[a-z]+", text)) & GAP_WORDS)
 
 
-def relevance(terms: Iterable[str], wanted: Sequence[frozenset[str]]) -> float:
-    """The share of wanted concepts that terms touch."""
-    if not wanted:
+def relevance(terms: Iterable[str], wanted: Sequence[Concept]) -> float:
+    """The weighted share of wanted concepts that terms touch."""
+    total = sum(c.weight for c in wanted)
+    if not total:
         return 0.0
     stems = {stem(t) for t in terms}
-    return sum(1 for concept in wanted if concept & stems) / len(wanted)
+    return sum(c.weight for c in wanted if _touches(c.words, stems)) / total
+
+
+def _touches(concept: frozenset[str], stems: set[str]) -> bool:
+    """A shared word, or a column's abbreviation of one ("temp", "precip")."""
+    if concept & stems:
+        return True
+    return any(
+        (len(t) >= 4 and w.startswith(t)) or (len(w) >= 4 and t.startswith(w))
+        for t in stems
+        for w in concept
+    )
 
 
 def rank(findings: list[Insight], description: str | None) -> list[Insight]:
@@ -82,6 +118,6 @@ def rank(findings: list[Insight], description: str | None) -> list[Insight]:
     return ordered
 
 
-def prefer(columns: list[Column], wanted: Sequence[frozenset[str]]) -> list[Column]:
-    """columns with those the description mentions first (otherwise in the given order)."""
-    return sorted(columns, key=lambda c: relevance(words(c.name), wanted) == 0)
+def prefer(columns: list[Column], wanted: Sequence[Concept]) -> list[Column]:
+    """columns, those the description mentions most first (otherwise in the given order)."""
+    return sorted(columns, key=lambda c: -relevance(c.terms, wanted))

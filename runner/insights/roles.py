@@ -380,12 +380,16 @@ def entity_columns(table: Table) -> list[Column]:
 
 
 def row_unit(table: Table) -> str:
-    """What one row is, from its unique identifier: order_id -> 'orders' (else 'records')."""
+    """What one row is, from its unique identifier (order_id -> 'orders'), else from a file
+    named for its rows in the plural (flights.csv -> 'flights'), else 'records'."""
     for c in table.having(Role.IDENTIFIER):
         # approx_count_distinct is a HyperLogLog estimate, a few per cent off.
         unique = c.non_null >= 0.98 * table.rows and c.distinct >= 0.95 * c.non_null
         if unique and ID_NAME.search(c.name) and c.entity_label != plural(c.name):
             return c.entity_label
+    stem = table.name.split(".")[0].lower()
+    if re.fullmatch(r"[a-z]{3,}s", stem) and not stem.endswith("ss") and not table.snapshot:
+        return stem
     return "records"
 
 

@@ -44,6 +44,7 @@ TERMS = {
     "weekday": {"weekday", "week", "weekly", "weekend", "day", "days", "time"},
     "hour": {"hour", "hourly", "day", "daily", "time", "clock", "morning", "evening"},
 }
+AT = {"month": "in", "quarter": "in", "weekday": "on", "hour": "at"}
 NAMES = {
     "month": "month of the year",
     "quarter": "quarter",
@@ -118,6 +119,8 @@ def find_seasonality(
     """One insight per measure and calendar part where the parts clearly differ."""
     if timeline is None:
         return []
+    # How many states were recorded per hour or month says nothing about them.
+    measures = [m for m in measures if not (table.snapshot and m.is_row_count)]
     per = "month" if timeline.native in ("month", "quarter") else "day"
     found = [(p, _buckets(con, table, timeline, p, measures, per)) for p in parts(table, timeline)]
     tests = max(1, len(found) * len(measures))
@@ -128,9 +131,9 @@ def find_seasonality(
             p_value, eta2 = one_way_anova(list(levels.values()))
             if len(levels) >= 2 and p_value * tests < limits.alpha and eta2 >= MIN_ETA2:
                 stated = _stated(buckets, i, averaged(measure))
-                insights.append(
-                    _insight(timeline, part, measure, per, stated, min(1.0, p_value * tests), eta2)
-                )
+                periods = sum(len(v) for v in levels.values())
+                tested = (min(1.0, p_value * tests), eta2, periods)
+                insights.append(_insight(timeline, part, measure, per, stated, tested))
     return insights
 
 
@@ -170,19 +173,17 @@ def _levels(buckets: Buckets, i: int, mean: bool) -> dict[int, list[float]]:
 
 
 def _stated(buckets: Buckets, i: int, mean: bool) -> dict[int, float]:
-    """The level of each part value as stated: the average over its rows, or its total over
-    its rows divided by its number of periods."""
+    """The level of each part value as stated: the average over its rows, or its total (the
+    share of the total follows; an average per day would count only days with rows)."""
     sums: dict[int, float] = defaultdict(float)
     counts: dict[int, int] = defaultdict(int)
-    periods: dict[int, int] = defaultdict(int)
     for row in buckets:
         value = int(row[0])
         sums[value] += float(row[2 + 2 * i] or 0.0)
         counts[value] += int(row[3 + 2 * i])
-        periods[value] += 1
     if mean:
         return {v: sums[v] / counts[v] for v in sums if counts[v]}
-    return {v: sums[v] / periods[v] for v in sums}
+    return dict(sums)
 
 
 def _insight(
@@ -191,18 +192,18 @@ def _insight(
     measure: Column,
     per: str,
     stated: dict[int, float],
-    p_value: float,
-    eta2: float,
+    tested: tuple[float, float, int],
 ) -> Insight:
+    """The insight; tested is (adjusted p-value, eta², levels tested)."""
+    p_value, eta2, periods = tested
     figures = fig.Figures()
     mean = averaged(measure)
-    recipes = {value: _recipe(part, measure, value, mean, per, timeline) for value in stated}
+    recipes = {value: _recipe(part, measure, value, mean) for value in stated}
     peak = max(stated, key=stated.__getitem__)
     trough = min(stated, key=stated.__getitem__)
-    unit = "on average" if mean else f"per {per} on average"
     what = measure.quantity_label
-    high = figures.number(stated[peak], recipes[peak])
-    low = figures.number(stated[trough], recipes[trough])
+    high = _level(figures, stated, peak, recipes, mean)
+    low = _level(figures, stated, trough, recipes, mean)
     by: fig.Recipe = {"column": part.column.name}
     if part.derived:
         by["part"] = part.name
@@ -216,12 +217,13 @@ def _insight(
     }
     share = figures.percent(eta2, variance)
     peak_label, trough_label = part.label(peak, figures), part.label(trough, figures)
+    at = AT[part.name]
     title = (
-        f"{what.capitalize()} by {NAMES[part.name]}: highest in {peak_label}, "
-        f"lowest in {trough_label}"
+        f"{what.capitalize()} by {NAMES[part.name]}: highest {at} {peak_label}, "
+        f"lowest {at} {trough_label}"
     )
     summary = (
-        f"{what.capitalize()} is highest in {peak_label} ({high} {unit}) and lowest in "
+        f"{what.capitalize()} is highest {at} {peak_label} ({high}) and lowest {at} "
         f"{trough_label} ({low}). The {NAMES[part.name]} explains {share} of the variation "
         f"from one {per} to the next (an analysis of variance finds it far beyond chance)."
     )
@@ -230,7 +232,7 @@ def _insight(
         "aggregation": "rows" if measure.is_row_count else measure.aggregation.value,
         "part": part.name,
         "column": part.column.name,
-        "per": None if mean else per,
+        "per": per,
         "peak": peak,
         "trough": trough,
         "eta2": rounded(eta2),
@@ -245,18 +247,30 @@ def _insight(
         title=title,
         summary=summary,
         details=details,
-        confidence=(1.0 - min(1.0, p_value))
-        * (0.5 + 0.5 * min(1.0, 4 * eta2))
-        * sample_factor(len(stated), 3),
+        confidence=(1.0 - min(1.0, p_value)) * sample_factor(periods, 30),
         terms=frozenset(measure.terms | TERMS[part.name] | {part.name}),
-        weight=min(1.0, 0.6 + eta2),
+        weight=min(1.0, 0.6 + 2.5 * eta2),
     )
 
 
-def _recipe(
-    part: Part, measure: Column, value: int, mean: bool, per: str, timeline: Timeline
-) -> fig.Recipe:
-    filters = [part.filter(value)]
+def _level(
+    figures: fig.Figures,
+    stated: dict[int, float],
+    value: int,
+    recipes: dict[int, fig.Recipe],
+    mean: bool,
+) -> str:
+    """'21.7 on average', or for amounts and counts the total and its share: '27,242, 8.1%'."""
+    shown = figures.number(stated[value], recipes[value])
     if mean:
-        return fig.aggregate(measure, "mean", filters)
-    return fig.aggregate(measure, "sum", filters, per=per, time=timeline.time.name)
+        return f"{shown} on average"
+    whole = sum(stated.values())
+    if whole <= 0 or min(stated.values()) < 0:
+        return shown
+    dated = {"column": recipes[value]["filters"][0]["column"], "missing": False}
+    part_of = fig.share(recipes[value], recipes[value] | {"filters": [dated]})
+    return f"{shown}, {figures.percent(stated[value] / whole, part_of)} of the total"
+
+
+def _recipe(part: Part, measure: Column, value: int, mean: bool) -> fig.Recipe:
+    return fig.aggregate(measure, "mean" if mean else "sum", [part.filter(value)])

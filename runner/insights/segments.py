@@ -323,7 +323,7 @@ def _concentration_insight(c: _Concentration, rows: int, period: Period | None) 
     figures = fig.Figures()
     filters = [fig.within(period.time, period.start, period.end)] if period else []
     when = f" in {figures.period(period.time, period.grain, period.start)}" if period else ""
-    what = c.measure.quantity_label
+    what = f"all {c.measure.label}" if c.measure.is_row_count else c.measure.label
     who = c.entity.entity_label
     share1, share10, share20 = (t / c.total for t in c.tops)
     aggregation = "rows" if c.measure.is_row_count else "sum"

@@ -95,7 +95,9 @@ def test_series(series: Series, timeline: Timeline, grain: str) -> Tested | None
     fit, model = fit_line(xs, values), "linear"
     if fit is None or level == 0:
         return None
-    floor = series.measure.non_negative or series.measure.is_row_count
+    if series.measure.is_row_count and timeline.snapshot:
+        return None  # the number of states recorded (entities joining a panel) is no trend
+    floor = series.measure.non_negative
     if floor and min(fit.at(xs[0]), fit.at(xs[-1])) < 0:
         if min(values) <= 0:
             return None  # neither a line nor a growth rate describes it
@@ -104,7 +106,8 @@ def test_series(series: Series, timeline: Timeline, grain: str) -> Tested | None
             return None
     back = math.exp if model == "exponential" else float
     start, end = back(fit.at(xs[0])), back(fit.at(xs[-1]))
-    low_base = start < LOW_BASE * level
+    # A percentage of a temperature, or of a start near zero or below it, would mislead.
+    low_base = start < LOW_BASE * level or not series.measure.ratio_scale
     change = (end - start) / level if low_base else end / start - 1.0
     return Tested(series, grain, periods, values, fit, model, start, end, change, low_base)
 
@@ -166,7 +169,7 @@ def _insight(t: Tested, p_adjusted: float, tests: int, timeline: Timeline) -> In
     verb = "grew" if rising else "fell"
     first = figures.period(timeline.time, t.grain, t.periods[0])
     last = figures.period(timeline.time, t.grain, t.periods[-1])
-    amount = _amount(t, figures, fitted)
+    amount = _amount(t, figures, fitted, timeline.snapshot)
     shape = _shape(t, figures, fitted)
     summary = f"{what}{where} {verb} {amount} from {first} to {last}, {shape}."
     details = {
@@ -213,9 +216,11 @@ def _scope(series: Series, figures: fig.Figures) -> str:
     return shown if shown != str(series.value) else f"{series.segment.label} {series.value}"
 
 
-def _amount(t: Tested, figures: fig.Figures, fitted: fig.Recipe) -> str:
+def _amount(t: Tested, figures: fig.Figures, fitted: fig.Recipe, snapshot: bool) -> str:
     """'by 23.5% (fitted 1,200 to 1,482 per week)' or, from a low base, 'from 2 to 51 a month'."""
-    unit = "" if t.series.measure.aggregation is Aggregation.MEAN else f" per {t.grain}"
+    # A total per period for amounts; never for states (a population is not per year).
+    flow = t.series.measure.aggregation is Aggregation.SUM and not snapshot
+    unit = f" per {t.grain}" if flow else ""
     start = figures.number(t.start, fitted | {"at": "start"})
     end = figures.number(t.end, fitted | {"at": "end"})
     span = f"{start} to {end}{unit}"

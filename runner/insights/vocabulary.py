@@ -49,6 +49,8 @@ NON_NEGATIVE = words_of(
     distance population pop seats engines horsepower mpg
     """
 )
+# Quantities whose zero is not "none": no percentage or ratio of them means anything.
+INTERVAL_WORDS = words_of("temperature temp tmax tmin dew dewp celsius fahrenheit year")
 # Directions are angles on a circle: their average means nothing.
 DIRECTION_WORDS = words_of("dir direction bearing heading")
 # Measures given in per cent, so never above 100.
@@ -74,9 +76,11 @@ SYNONYMS = tuple(
     channel source medium platform
     employee staff agent rep representative salesperson
     price pricing
-    growth grow growing trend increase decline decrease rise rising falling
-    anomaly spike outlier unusual peak drop
-    quality missing duplicate error errors clean
+    growth grow growing trend increase decline decrease rise rising falling change changed changing
+    anomaly spike outlier unusual drop
+    recession crisis downturn slump fall fell peak trough recovery recover recovered rebound
+    quality missing duplicate error errors clean trust reliable reliability accurate accuracy
+    sensor sensors reading readings valid validity impossible wrong
     segment segmentation group tier
     concentration dependency dependence top biggest largest pareto
     category type class
@@ -85,6 +89,8 @@ SYNONYMS = tuple(
     wind windy gust gusts
     delay late lateness punctual punctuality wait
     airport origin dest destination
+    departure dep departing
+    arrival arr arriving
     airline carrier
     fuel economy mpg mileage consumption efficiency
     stock share equity ticker symbol
@@ -107,6 +113,8 @@ SYNONYMS = tuple(
 # Words of a question that say nothing about the data.
 STOP = words_of(
     """
+    has have had was were am being did done doing could may might much many any some very
+    time times worst
     a an the and or of to in for on by with we our ours is are be been how what which why
     want wants need needs understand know see find data file files business company
     analysis analyse analyze insight insights improve help about this that it its from at

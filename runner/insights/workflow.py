@@ -14,10 +14,18 @@ from runner.errors import PermanentFailure
 from runner.insights import engine, loader
 from runner.insights.anomalies import find_anomalies
 from runner.insights.correlations import find_correlations
+from runner.insights.drawdowns import find_falls
 from runner.insights.model import Aggregation, Insight, Role, Table, Thresholds, row_count
 from runner.insights.profile import kpis, profile
 from runner.insights.quality import check_quality
-from runner.insights.relevance import asks_about_gaps, concepts, prefer, rank
+from runner.insights.relevance import (
+    Concept,
+    asks_about_gaps,
+    concepts,
+    prefer,
+    rank,
+    relevance,
+)
 from runner.insights.roles import (
     describe_table,
     entity_columns,
@@ -38,7 +46,7 @@ if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
 MAX_MEASURES = 4
-HEADLINE_MEASURES = 2  # anomalies and segment comparisons look at these and the row count
+HEADLINE_MEASURES = 2
 MAX_SEGMENT_COLUMNS = 3
 MAX_ENTITY_COLUMNS = 2
 
@@ -98,14 +106,17 @@ def analyse(
     con: DuckDBPyConnection,
     table: Table,
     limits: Thresholds,
-    wanted: list[frozenset[str]],
+    wanted: list[Concept],
     gaps: bool = False,
 ) -> list[Insight]:
     """Every finding the data of one table supports (gaps: list every missing value)."""
     every_measure = prefer(sorted(table.having(Role.MEASURE), key=measure_rank), wanted)
     measures = every_measure[:MAX_MEASURES]
     counted = row_count(row_unit(table))
-    headline = [counted, *measures[:HEADLINE_MEASURES]]
+    # The measures the description names, else the first few: anomalies, seasonality and
+    # segment comparisons look at these and at the row count.
+    named = [m for m in measures if relevance(m.terms, wanted) > 0]
+    headline = [counted, *(named or measures[:HEADLINE_MEASURES])]
     segments = prefer(segment_columns(table), wanted)[:MAX_SEGMENT_COLUMNS]
     time_column = main_time(table)
     timeline = span = None
@@ -118,6 +129,7 @@ def analyse(
     findings += kpis(con, table, measures, timeline)
     if timeline is not None:
         findings += find_trends(timeline, limits) + find_anomalies(timeline, limits, headline)
+        findings += find_falls(timeline, limits)
     findings += find_seasonality(con, table, timeline, headline, limits)
     findings += compare_segments(con, table, segments, headline, limits)
     main_segment = segments[0] if segments else None
