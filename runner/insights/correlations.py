@@ -24,6 +24,7 @@ from runner.insights.model import Column, Insight, Table, Thresholds, rounded
 from runner.insights.series import Timeline, next_period
 from runner.insights.sql import ident, run
 from runner.insights.stats import correlation_p, sample_factor
+from runner.insights.totals import Sums, part_of
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 MAX_MEASURES = 12
 SAME_QUANTITY = 0.999
 CROSS_SECTION = 20  # a panel of at least this many entities is correlated across them
-SAMPLE_ROWS = 300  # rows checked for parts adding up to a total
-MAX_PARTS = 3
 
 
 @dataclass(frozen=True)
@@ -57,8 +56,10 @@ def find_correlations(
     limits: Thresholds,
     timeline: Timeline | None = None,
     segment: Column | None = None,
+    sums: Sums | None = None,
 ) -> list[Insight]:
-    """An insight per strongly correlated pair of measures."""
+    """An insight per strongly correlated pair of measures (sums: totals and their parts)."""
+    sums = sums or {}
     candidates = measures[:MAX_MEASURES]
     pairs = list(combinations(candidates, 2))
     if not pairs:
@@ -79,10 +80,9 @@ def find_correlations(
             strong.append((a, b, float(r), n, p_adjusted))
     if not strong:
         return []
-    totals = _totals(con, table, candidates)
     found = []
     for a, b, r, n, p in strong:
-        if _part_of_total(a, b, candidates, totals):
+        if part_of(a.name, b.name, sums):
             continue
         within = None
         if mode.over == "rows" and segment is not None:
@@ -134,34 +134,6 @@ def _changes(
         "within": entity.name if entity else None,
     }
     return Mode("changes", source, recipe, grain)
-
-
-def _totals(con: DuckDBPyConnection, table: Table, measures: list[Column]) -> list[list[float]]:
-    """A sample of complete rows of the measures, to look for parts adding up to a total."""
-    select = ", ".join(m.expr for m in measures)
-    complete = " AND ".join(f"{m.expr} IS NOT NULL" for m in measures)
-    rows = run(con, f"SELECT {select} FROM {table.sql} WHERE {complete} LIMIT {SAMPLE_ROWS}")
-    return [[float(v) for v in row] for row in rows]
-
-
-def _part_of_total(a: Column, b: Column, measures: list[Column], rows: list[list[float]]) -> bool:
-    """True when one of a, b plus up to MAX_PARTS other measures adds up to the other."""
-    if len(rows) < 3:
-        return False
-    index = {m.name: i for i, m in enumerate(measures)}
-    for part, total in ((a, b), (b, a)):
-        p, t = index[part.name], index[total.name]
-        rest = [i for i in range(len(measures)) if i not in (p, t)]
-        for size in range(1, MAX_PARTS + 1):
-            for others in combinations(rest, size):
-                if all(_adds_up(row, p, others, t) for row in rows):
-                    return True
-    return False
-
-
-def _adds_up(row: list[float], part: int, others: tuple[int, ...], total: int) -> bool:
-    summed = row[part] + sum(row[i] for i in others)
-    return abs(summed - row[total]) <= 0.005 * abs(row[total]) + 1.0
 
 
 def _within(

@@ -134,7 +134,10 @@ class Figures:
         """A segment value as a reader says it: 'Japan', '4 cylinders' (digits: a checked label)."""
         text = str(value)
         if text.replace(".", "", 1).lstrip("-").isdigit():
-            return self.label(column, text, f"{text} {column.label}")
+            noun = column.label
+            if text == "1" and noun.endswith("s") and not noun.endswith("ss"):
+                noun = noun[:-1]  # 1 engine, 2 engines
+            return self.label(column, text, f"{text} {noun}")
         return text
 
     def parameter(self, text: str, name: str) -> str:

@@ -52,6 +52,7 @@ class Column:
     part: str | None = None  # calendar columns: month, weekday, hour, quarter, day, clock...
     grain: str | None = None  # time columns: the data's own period (year for a year column)
     unreadable: str | None = None  # "dates" or "numbers": looks like them, could not be read
+    is_total: bool = False  # the sum of other measures, itself part of none: a headline
 
     @property
     def non_negative(self) -> bool:

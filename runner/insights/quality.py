@@ -37,15 +37,15 @@ class Bound:
 
 # Physical limits wide enough for either unit (°C or °F, km/h or mph, hPa).
 BOUNDS = (
-    Bound(frozenset({"wind"}), 0, 250, "wind speeds beyond any recorded (over 250)"),
-    Bound(frozenset({"temperature"}), -90, 140, "temperatures outside -90 to 140"),
-    Bound(frozenset({"temp"}), -90, 140, "temperatures outside -90 to 140"),
-    Bound(frozenset({"latitude"}), -90, 90, "latitudes beyond ±90"),
-    Bound(frozenset({"lat"}), -90, 90, "latitudes beyond ±90"),
-    Bound(frozenset({"longitude"}), -180, 180, "longitudes beyond ±180"),
-    Bound(frozenset({"lon"}), -180, 180, "longitudes beyond ±180"),
-    Bound(frozenset({"lng"}), -180, 180, "longitudes beyond ±180"),
-    Bound(frozenset({"age"}), 0, 130, "ages outside 0 to 130"),
+    Bound(frozenset({"wind"}), 0, 250, "beyond any wind speed ever recorded (over 250)"),
+    Bound(frozenset({"temperature"}), -90, 140, "outside -90 to 140, no temperature on Earth"),
+    Bound(frozenset({"temp"}), -90, 140, "outside -90 to 140, no temperature on Earth"),
+    Bound(frozenset({"latitude"}), -90, 90, "beyond ±90, no latitude"),
+    Bound(frozenset({"lat"}), -90, 90, "beyond ±90, no latitude"),
+    Bound(frozenset({"longitude"}), -180, 180, "beyond ±180, no longitude"),
+    Bound(frozenset({"lon"}), -180, 180, "beyond ±180, no longitude"),
+    Bound(frozenset({"lng"}), -180, 180, "beyond ±180, no longitude"),
+    Bound(frozenset({"age"}), 0, 130, "outside 0 to 130, no age"),
 )
 
 
@@ -308,7 +308,8 @@ def _impossible(con: DuckDBPyConnection, table: Table) -> Insight | None:
     figures = fig.Figures()
     total = sum(n for _, _, n, _ in problems)
     listed = "; ".join(
-        f"{column}: {figures.count(n, recipe)} {figures.parameter(problem, 'bound')}"
+        f"{column}: {figures.count(n, recipe)} value{'s' if n > 1 else ''} "
+        f"{figures.parameter(problem, 'bound')}"
         for column, problem, n, recipe in problems[:4]
     )
     summary = f"Some values cannot be right: {listed}. They are probably entry or sensor errors."
@@ -317,12 +318,24 @@ def _impossible(con: DuckDBPyConnection, table: Table) -> Insight | None:
         "impossible_values",
         "impossible values in " + ", ".join(column for column, _, _, _ in problems),
         summary,
-        {"columns": [{"column": c, "problem": p, "rows": n} for c, p, n, _ in problems]},
+        {
+            "columns": [
+                {"column": c, "problem": PROBLEMS.get(p, p), "rows": n} for c, p, n, _ in problems
+            ]
+        },
         [column for column, _, _, _ in problems],
         0.8 + 5 * total / table.rows,
         1.0,
         figures,
     )
+
+
+# What each check's phrase ("3 values below zero") is called in details.
+PROBLEMS = {
+    "below zero": "negative values",
+    "above 100%": "values above 100%",
+    "in the future": "dates in the future",
+}
 
 
 def impossible_checks(table: Table) -> list[tuple[str, str, str, fig.Recipe]]:
@@ -336,7 +349,7 @@ def impossible_checks(table: Table) -> list[tuple[str, str, str, fig.Recipe]]:
             tomorrow = dt.date.today() + dt.timedelta(days=1)
             recipe = fig.aggregate(None, "rows", [{"column": c.name, "from": tomorrow.isoformat()}])
             sql = f"count(*) FILTER ({c.expr} >= CAST('{tomorrow.isoformat()}' AS TIMESTAMP))"
-            checks.append((c.name, "dates in the future", sql, recipe))
+            checks.append((c.name, "in the future", sql, recipe))
     return checks
 
 
@@ -350,8 +363,8 @@ def _bounds(c: Column, named: frozenset[str]) -> list[tuple[str, str, str, fig.R
             return [(c.name, bound.problem, sql, fig.aggregate(None, "rows", [outside]))]
     checks = []
     for op, value, problem, applies in (
-        ("<", 0.0, "negative values", named & NON_NEGATIVE),
-        (">", 100.0, "values above 100%", named & PERCENT_WORDS),
+        ("<", 0.0, "below zero", named & NON_NEGATIVE),
+        (">", 100.0, "above 100%", named & PERCENT_WORDS),
     ):
         if applies:
             recipe = fig.aggregate(None, "rows", [fig.compare(c, op, value)])

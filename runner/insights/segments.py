@@ -160,11 +160,12 @@ def _insight(
     high, low = figures.segment(segment, best.value), figures.segment(segment, worst.value)
     if measure.is_row_count:
         title = f"{segment.label.capitalize()}: most {measure.label} for {high}, fewest for {low}"
+        most, fewest = (_rows(segment, g, table.rows, figures) for g in (best, worst))
         summary = (
-            f"{high} has the most {measure.label}: {_rows(segment, best, table.rows, figures)}; "
-            f"{low} the fewest: {_rows(segment, worst, table.rows, figures)}."
+            f"{high[:1].upper()}{high[1:]} has the most {measure.label}: {most}; "
+            f"{low} the fewest: {fewest}."
         )
-        weight = 0.45 + 0.5 * best.rows / table.rows
+        weight = 0.55 + 0.45 * best.rows / table.rows
     else:
         title = f"{what.capitalize()} by {segment.label}: highest for {high}, lowest for {low}"
         summary = (

@@ -77,6 +77,8 @@ SYNONYMS = tuple(
     employee staff agent rep representative salesperson
     price pricing
     growth grow growing trend increase decline decrease rise rising falling change changed changing
+    compare comparison lag lags behind ahead lead leads leading highest lowest better worse
+    link linked relate related relationship association associated correlate correlation
     anomaly spike outlier unusual drop
     recession crisis downturn slump fall fell peak trough recovery recover recovered rebound
     quality missing duplicate error errors clean trust reliable reliability accurate accuracy
@@ -94,7 +96,7 @@ SYNONYMS = tuple(
     airline carrier
     fuel economy mpg mileage consumption efficiency
     stock share equity ticker symbol
-    employment job jobs employed payroll nonfarm workforce
+    employment job jobs employed payroll workforce
     life lifeexp expectancy longevity
     income gdp gdppercap wealth rich richer poor
     population pop inhabitant people

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ from runner.insights.segments import Period, compare_segments, concentration
 from runner.insights.series import Timeline, collect, next_period
 from runner.insights.sql import run
 from runner.insights.summary import summarize
+from runner.insights.totals import find_sums, top_totals
 from runner.insights.trends import find_trends
 
 if TYPE_CHECKING:
@@ -110,7 +112,11 @@ def analyse(
     gaps: bool = False,
 ) -> list[Insight]:
     """Every finding the data of one table supports (gaps: list every missing value)."""
-    every_measure = prefer(sorted(table.having(Role.MEASURE), key=measure_rank), wanted)
+    sums = find_sums(con, table, table.having(Role.MEASURE))
+    table = with_totals(table, top_totals(sums))
+    # Totals first (they speak for their parts), then by kind; what the question names leads.
+    ordered = sorted(table.having(Role.MEASURE), key=lambda m: (not m.is_total, measure_rank(m)))
+    every_measure = prefer(ordered, wanted)
     measures = every_measure[:MAX_MEASURES]
     counted = row_count(row_unit(table))
     # The measures the description names, else the first few: anomalies, seasonality and
@@ -133,7 +139,7 @@ def analyse(
     findings += find_seasonality(con, table, timeline, headline, limits)
     findings += compare_segments(con, table, segments, headline, limits)
     main_segment = segments[0] if segments else None
-    findings += find_correlations(con, table, every_measure, limits, timeline, main_segment)
+    findings += find_correlations(con, table, every_measure, limits, timeline, main_segment, sums)
     totals = [m for m in measures if m.aggregation is Aggregation.SUM] or [counted]
     period = _latest(timeline) if table.snapshot else None
     for entity in prefer(entity_columns(table), wanted)[:MAX_ENTITY_COLUMNS]:
@@ -142,6 +148,12 @@ def analyse(
     for finding in findings:
         finding.details.setdefault("file", table.name)
     return findings
+
+
+def with_totals(table: Table, totals: set[str]) -> Table:
+    """The table with its headline totals marked."""
+    columns = tuple(replace(c, is_total=c.name in totals) for c in table.columns)
+    return replace(table, columns=columns)
 
 
 def _latest(timeline: Timeline | None) -> Period | None:
