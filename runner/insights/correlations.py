@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
 MAX_MEASURES = 12
+MAX_LINKS = 10  # the strongest; details.pairs_found tells how many there were
 SAME_QUANTITY = 0.999
 CROSS_SECTION = 20  # a panel of at least this many entities is correlated across them
 
@@ -89,8 +90,12 @@ def find_correlations(
             within = _within(con, table, a, b, segment, mode.rows)
             if within is None or (within > 0) != (r > 0) or abs(within) < 0.5 * abs(r):
                 continue  # the link is the segments' difference, not the measures'
-        found.append(_insight(a, b, r, n, p, mode, segment if within is not None else None, within))
-    return found
+        kept = segment if within is not None else None
+        found.append(_insight(a, b, r, n, p, mode, kept, within))
+    found.sort(key=lambda i: -abs(float(i.details["r"])))
+    for insight in found:
+        insight.details["pairs_found"] = len(found)
+    return found[:MAX_LINKS]
 
 
 def _mode(table: Table, measures: list[Column], timeline: Timeline | None) -> Mode:
@@ -205,5 +210,5 @@ def _insight(
         },
         confidence=(1.0 - p_adjusted) * (0.5 + 0.5 * abs(r)) * sample_factor(n, 30),
         terms=frozenset(a.terms | b.terms | {"correlation", "relate", "link", "relationship"}),
-        weight=abs(r),
+        weight=abs(r) * max(a.importance, b.importance),
     )

@@ -23,7 +23,6 @@ from runner.insights.trends import rebucket, trend_grain
 MIN_FALL = 0.05  # of the peak
 MIN_SCALES = 4.0  # the fall, in robust standard deviations of the period-to-period changes
 MAX_FALLS = 5
-TOTAL_BONUS = 0.2  # a total (all jobs) speaks for its parts (the sectors)
 MIN_DAYS = 730  # within a year or two, a fall is as likely the season's (winter temperatures)
 
 
@@ -141,5 +140,5 @@ def _insight(f: Fall, timeline: Timeline) -> Insight:
         details=details,
         confidence=sample_factor((f.peak[1] - f.trough[1]) / f.noise, 4) if f.noise else 0.9,
         terms=frozenset(terms),
-        weight=min(1.0, 0.6 + 2 * f.depth) + (TOTAL_BONUS if m.is_total else 0.0),
+        weight=min(1.0, 0.6 + 2 * f.depth) * m.importance,
     )

@@ -53,6 +53,13 @@ class Column:
     grain: str | None = None  # time columns: the data's own period (year for a year column)
     unreadable: str | None = None  # "dates" or "numbers": looks like them, could not be read
     is_total: bool = False  # the sum of other measures, itself part of none: a headline
+    is_part: bool = False  # one of the measures a total adds up from
+
+    @property
+    def importance(self) -> float:
+        """How much a finding on this measure weighs against one on its total (which speaks
+        for its parts): 1, or 0.75 for a part."""
+        return 0.75 if self.is_part else 1.0
 
     @property
     def non_negative(self) -> bool:

@@ -42,10 +42,12 @@ QUESTION = re.compile(r"\?\s*$|^\s*(how|which|what|why|where|when|who|is|are|doe
 
 @dataclass(frozen=True)
 class Concept:
-    """A word of the description with its synonyms (stemmed) and how much it weighs."""
+    """A word of the description with its synonyms (stemmed), how much it weighs, and the
+    questions (clauses of question sentences) it belongs to."""
 
     words: frozenset[str]
     weight: float
+    questions: frozenset[int] = frozenset()
 
 
 def concepts(description: str | None) -> list[Concept]:
@@ -56,23 +58,34 @@ def concepts(description: str | None) -> list[Concept]:
     on each continent, and how does it relate to income?" is first about life expectancy.
     """
     text = (description or "")[:MAX_DESCRIPTION].lower()
-    sentences = re.split(r"(?<=[.?!])\s+", text)
-    found: dict[frozenset[str], float] = {}
+    weights: dict[frozenset[str], float] = {}
+    questions: dict[frozenset[str], set[int]] = {}
     asked = 0
-    for sentence in sentences:
-        question = QUESTION.search(sentence) is not None
-        for word in re.findall(r"[a-z0-9]+", sentence):
+    for number, (clause, question) in enumerate(_clauses(text)):
+        for word in re.findall(r"[a-z0-9]+", clause):
             if word in STOP or len(word) < 2:
                 continue
             base = stem(word)
             # A synonym of a concept already named is that concept ("income (GDP)").
-            group = next((g for g in found if base in g), None) or frozenset({base}).union(
+            group = next((g for g in weights if base in g), None) or frozenset({base}).union(
                 *(g for g in _STEMMED_GROUPS if base in g)
             )
             weight = 1 / (1 + ORDER_DECAY * asked) if question else CONTEXT_WEIGHT
-            asked += 1 if question and group not in found else 0
-            found[group] = max(found.get(group, 0.0), weight)
-    return [Concept(group, weight) for group, weight in found.items()]
+            asked += 1 if question and group not in weights else 0
+            weights[group] = max(weights.get(group, 0.0), weight)
+            if question:
+                questions.setdefault(group, set()).add(number)
+    return [Concept(g, w, frozenset(questions.get(g, ()))) for g, w in weights.items()]
+
+
+def _clauses(text: str) -> list[tuple[str, bool]]:
+    """The description's clauses, each with whether it belongs to a question: "which X lag
+    behind, how fast is Y growing, and is Z linked to X?" asks three things."""
+    out = []
+    for sentence in re.split(r"(?<=[.?!])\s+", text):
+        question = QUESTION.search(sentence) is not None
+        out += [(part, question) for part in re.split(r"[,;:]\s*(?:and\s+|or\s+)?", sentence)]
+    return out
 
 
 def asks_about_gaps(description: str | None) -> bool:
@@ -82,12 +95,25 @@ def asks_about_gaps(description: str | None) -> bool:
 
 
 def relevance(terms: Iterable[str], wanted: Sequence[Concept]) -> float:
-    """The weighted share of wanted concepts that terms touch."""
+    """How closely terms touch the description: half the weighted share of its concepts
+    they touch, half the share of the one question they answer best (a finding that
+    answers one question whole beats one that grazes several)."""
     total = sum(c.weight for c in wanted)
     if not total:
         return 0.0
     stems = {stem(t) for t in terms}
-    return sum(c.weight for c in wanted if _touches(c.words, stems)) / total
+    touched = [c for c in wanted if _touches(c.words, stems)]
+    overall = sum(c.weight for c in touched) / total
+    asked = {q for c in wanted for q in c.questions}
+    best = max(
+        (
+            sum(c.weight for c in touched if q in c.questions)
+            / sum(c.weight for c in wanted if q in c.questions)
+            for q in asked
+        ),
+        default=overall,
+    )
+    return 0.5 * overall + 0.5 * best
 
 
 def _touches(concept: frozenset[str], stems: set[str]) -> bool:

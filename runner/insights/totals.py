@@ -111,7 +111,11 @@ def part_of(a: str, b: str, sums: Sums) -> bool:
     )
 
 
+def parts_of(sums: Sums) -> set[str]:
+    """Every measure that some total adds up from."""
+    return {name for ways in sums.values() for parts in ways for name in parts}
+
+
 def top_totals(sums: Sums) -> set[str]:
     """The totals that are no part of another total: the headline figures."""
-    inside = {name for ways in sums.values() for parts in ways for name in parts}
-    return set(sums) - inside
+    return set(sums) - parts_of(sums)

@@ -205,7 +205,7 @@ def _insight(t: Tested, p_adjusted: float, tests: int, timeline: Timeline) -> In
         details=details | {"figures": figures.entries},
         confidence=(1.0 - p_adjusted) * fit_weight * sample_factor(len(t.periods), 4),
         terms=frozenset(terms),
-        weight=min(1.0, 0.6 + abs(t.change)),
+        weight=min(1.0, 0.6 + abs(t.change)) * series.measure.importance,
     )
 
 

@@ -41,7 +41,7 @@ from runner.insights.segments import Period, compare_segments, concentration
 from runner.insights.series import Timeline, collect, next_period
 from runner.insights.sql import run
 from runner.insights.summary import summarize
-from runner.insights.totals import find_sums, top_totals
+from runner.insights.totals import Sums, find_sums, parts_of, top_totals
 from runner.insights.trends import find_trends
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def analyse(
 ) -> list[Insight]:
     """Every finding the data of one table supports (gaps: list every missing value)."""
     sums = find_sums(con, table, table.having(Role.MEASURE))
-    table = with_totals(table, top_totals(sums))
+    table = with_totals(table, sums)
     # Totals first (they speak for their parts), then by kind; what the question names leads.
     ordered = sorted(table.having(Role.MEASURE), key=lambda m: (not m.is_total, measure_rank(m)))
     every_measure = prefer(ordered, wanted)
@@ -150,9 +150,12 @@ def analyse(
     return findings
 
 
-def with_totals(table: Table, totals: set[str]) -> Table:
-    """The table with its headline totals marked."""
-    columns = tuple(replace(c, is_total=c.name in totals) for c in table.columns)
+def with_totals(table: Table, sums: Sums) -> Table:
+    """The table with its headline totals and the parts of totals marked."""
+    totals, parts = top_totals(sums), parts_of(sums)
+    columns = tuple(
+        replace(c, is_total=c.name in totals, is_part=c.name in parts) for c in table.columns
+    )
     return replace(table, columns=columns)
 
 
