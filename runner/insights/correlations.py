@@ -79,19 +79,20 @@ def find_correlations(
         p_adjusted = min(1.0, correlation_p(float(r), n) * len(pairs))
         if p_adjusted < limits.alpha:
             strong.append((a, b, float(r), n, p_adjusted))
+    strong = [s for s in strong if not part_of(s[0].name, s[1].name, sums)]
     if not strong:
         return []
+    checked = mode.over == "rows" and segment is not None
+    inside = (
+        _within(con, table, [(a, b) for a, b, *_ in strong], segment, mode.rows)
+        if (checked and segment is not None)
+        else [None] * len(strong)
+    )
     found = []
-    for a, b, r, n, p in strong:
-        if part_of(a.name, b.name, sums):
-            continue
-        within = None
-        if mode.over == "rows" and segment is not None:
-            within = _within(con, table, a, b, segment, mode.rows)
-            if within is None or (within > 0) != (r > 0) or abs(within) < 0.5 * abs(r):
-                continue  # the link is the segments' difference, not the measures'
-        kept = segment if within is not None else None
-        found.append(_insight(a, b, r, n, p, mode, kept, within))
+    for (a, b, r, n, p), within in zip(strong, inside, strict=True):
+        if checked and (within is None or (within > 0) != (r > 0) or abs(within) < 0.5 * abs(r)):
+            continue  # the link is the segments' difference, not the measures'
+        found.append(_insight(a, b, r, n, p, mode, segment if checked else None, within))
     found.sort(key=lambda i: -abs(float(i.details["r"])))
     for insight in found:
         insight.details["pairs_found"] = len(found)
@@ -129,7 +130,8 @@ def _changes(
     )
     source = (
         f"(SELECT {diffs} FROM (SELECT {key}date_trunc('{grain}', {t}) AS p, {levels} "
-        f"FROM {table.sql} WHERE {t} IS NOT NULL{' AND e IS NOT NULL' if entity else ''} "
+        f"FROM {table.sql} WHERE {t} IS NOT NULL"
+        f"{f' AND {entity.expr} IS NOT NULL' if entity else ''} "
         "GROUP BY ALL))"
     )
     recipe = {
@@ -142,17 +144,28 @@ def _changes(
 
 
 def _within(
-    con: DuckDBPyConnection, table: Table, a: Column, b: Column, segment: Column, rows: str
-) -> float | None:
-    """The correlation of a and b around their segment's averages (within the segments)."""
+    con: DuckDBPyConnection,
+    table: Table,
+    pairs: list[tuple[Column, Column]],
+    segment: Column,
+    rows: str,
+) -> list[float | None]:
+    """Each pair's correlation around its segment's averages (within the segments), with
+    both values filled, from one scan."""
     g = segment.expr
-    centred = (
-        "SELECT x - avg(x) OVER (PARTITION BY g) AS dx, y - avg(y) OVER (PARTITION BY g) AS dy "
-        f"FROM (SELECT {g} AS g, {a.expr} AS x, {b.expr} AS y FROM {table.sql} "
-        f"WHERE {rows} AND {g} IS NOT NULL AND {a.expr} IS NOT NULL AND {b.expr} IS NOT NULL)"
+    centred, corrs = [], []
+    for i, (a, b) in enumerate(pairs):
+        both = f"{a.expr} IS NOT NULL AND {b.expr} IS NOT NULL"
+        for side, m in (("x", a), ("y", b)):
+            value = f"CASE WHEN {both} THEN {m.expr} END"
+            centred.append(f"{value} - avg({value}) OVER (PARTITION BY {g}) AS {side}{i}")
+        corrs.append(f"corr(x{i}, y{i})")
+    query = (
+        f"SELECT {', '.join(corrs)} FROM (SELECT {', '.join(centred)} FROM "
+        f"{table.sql} WHERE {rows} AND {g} IS NOT NULL)"
     )
-    value: Any = run(con, f"SELECT corr(dx, dy) FROM ({centred})")[0][0]
-    return None if value is None else float(value)
+    values: tuple[Any, ...] = run(con, query)[0]
+    return [None if v is None else float(v) for v in values]
 
 
 def _strength(r: float) -> str:

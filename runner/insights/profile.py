@@ -20,7 +20,7 @@ from runner.insights.model import (
     rounded,
     words,
 )
-from runner.insights.series import Series, Timeline, next_period
+from runner.insights.series import Series, Span, Timeline, next_period
 from runner.insights.sql import run
 from runner.insights.stats import sample_factor
 from runner.insights.trends import rebucket
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
 
-def profile(table: Table, timeline: Timeline | None, span: tuple[Any, Any] | None) -> Insight:
+def profile(table: Table, timeline: Timeline | None, span: Span | None) -> Insight:
     """The dataset profile: size, column roles, period covered, how it was read."""
     figures = fig.Figures()
     roles = {role.value: [c.name for c in table.having(role)] for role in Role}
@@ -73,18 +73,18 @@ def profile(table: Table, timeline: Timeline | None, span: tuple[Any, Any] | Non
     )
 
 
-def _covers(timeline: Timeline, span: tuple[Any, Any], figures: fig.Figures) -> str:
+def _covers(timeline: Timeline, span: Span, figures: fig.Figures) -> str:
     """'2013-01-01 to 2013-12-31 (365 days)', or '1952 to 2007' for coarser data."""
     time = timeline.time
     if timeline.native in ("subday", "day"):
-        low = figures.date(span[0], fig.aggregate(time, "min") | {"measure": time.name})
-        high = figures.date(span[1], fig.aggregate(time, "max") | {"measure": time.name})
-        days = (_day(span[1]) - _day(span[0])).days + 1
+        low = figures.date(span.first, fig.aggregate(time, "min") | {"measure": time.name})
+        high = figures.date(span.last, fig.aggregate(time, "max") | {"measure": time.name})
+        days = (_day(span.last) - _day(span.first)).days + 1
         counted = figures.count(days, {"kind": "span_days", "column": time.name})
         return f"{low} to {high} ({counted} days)"
     grain = timeline.native
-    first = figures.period(time, grain, _day(span[0]))
-    last = figures.period(time, grain, _day(span[1]))
+    first = figures.period(time, grain, _day(span.first))
+    last = figures.period(time, grain, _day(span.last))
     return f"{first} to {last}"
 
 
@@ -92,14 +92,14 @@ def _day(value: Any) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def _period(timeline: Timeline | None, span: tuple[Any, Any] | None) -> dict[str, Any] | None:
+def _period(timeline: Timeline | None, span: Span | None) -> dict[str, Any] | None:
     if timeline is None or span is None:
         return None
     return {
         "column": timeline.time.name,
-        "start": _day(span[0]).isoformat(),
-        "end": _day(span[1]).isoformat(),
-        "days": (_day(span[1]) - _day(span[0])).days + 1,
+        "start": _day(span.first).isoformat(),
+        "end": _day(span.last).isoformat(),
+        "days": (_day(span.last) - _day(span.first)).days + 1,
         "grain": timeline.grain,
         "native": timeline.native,
     }

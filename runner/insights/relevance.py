@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from runner.insights.model import Column, Insight, rounded
 from runner.insights.vocabulary import GAP_WORDS, STOP, SYNONYMS
 
 
+@lru_cache(maxsize=1 << 14)
 def stem(word: str) -> str:
     """A crude stem: plurals and superlatives go ('categories' -> 'category', 'sales' ->
     'sale', 'wettest' -> 'wet', 'warmest' -> 'warm')."""
@@ -118,13 +120,12 @@ def relevance(terms: Iterable[str], wanted: Sequence[Concept]) -> float:
 
 def _touches(concept: frozenset[str], stems: set[str]) -> bool:
     """A shared word, or a column's abbreviation of one ("temp", "precip")."""
-    if concept & stems:
-        return True
-    return any(
-        (len(t) >= 4 and w.startswith(t)) or (len(w) >= 4 and t.startswith(w))
-        for t in stems
-        for w in concept
-    )
+    return bool(concept & stems) or any(_abbreviates(concept, t) for t in stems if len(t) >= 4)
+
+
+@lru_cache(maxsize=1 << 14)
+def _abbreviates(concept: frozenset[str], term: str) -> bool:
+    return any(w.startswith(term) or (len(w) >= 4 and term.startswith(w)) for w in concept)
 
 
 def rank(findings: list[Insight], description: str | None) -> list[Insight]:

@@ -113,8 +113,7 @@ def describe_table(
 ) -> Table:
     """The loaded table with every column's role decided."""
     schema = [(str(r[0]), str(r[1])) for r in run(con, f"DESCRIBE {sql_name}")]
-    rows = int(run(con, f"SELECT count(*) FROM {sql_name}")[0][0])
-    scans = scan(con, sql_name, schema)
+    rows, scans = scan(con, sql_name, schema)
     looks = dates.looks(con, sql_name, [s.name for s in scans if _unread(s)])
     scans = [
         replace(s, date_like=looks[s.name][0], number_like=looks[s.name][1])
@@ -167,11 +166,14 @@ def _aggregates(name: str, sql_type: str) -> dict[str, str]:
     return found
 
 
-def scan(con: DuckDBPyConnection, sql_name: str, schema: list[tuple[str, str]]) -> list[Scan]:
-    """One pass over the table: the Scan of every column."""
+def scan(
+    con: DuckDBPyConnection, sql_name: str, schema: list[tuple[str, str]]
+) -> tuple[int, list[Scan]]:
+    """One pass over the table: its row count and the Scan of every column."""
     parts = [(name, sql_type, _aggregates(name, sql_type)) for name, sql_type in schema]
-    select = [expr for _, _, aggregates in parts for expr in aggregates.values()]
+    select = ["count(*)", *(expr for _, _, aggregates in parts for expr in aggregates.values())]
     values = iter(run(con, f"SELECT {', '.join(select)} FROM {sql_name}")[0])
+    rows = int(next(values))
     scans = []
     for name, sql_type, aggregates in parts:
         found = {field: next(values) for field in aggregates}
@@ -195,7 +197,7 @@ def scan(con: DuckDBPyConnection, sql_name: str, schema: list[tuple[str, str]]) 
                 mean_length=float(found.get("mean_length") or 0.0),
             )
         )
-    return scans
+    return rows, scans
 
 
 def _unread(s: Scan) -> bool:

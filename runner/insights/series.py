@@ -90,10 +90,44 @@ class Timeline:
         return [s for s in self.series if s.segment is None]
 
 
+@dataclass(frozen=True)
+class Span:
+    """When a table's rows are dated: the first and last time, and how finely."""
+
+    first: dt.datetime
+    last: dt.datetime
+    native: str  # subday, day, month, quarter or year
+
+    @property
+    def grain(self) -> str:
+        """The period series are kept at: the data's own; daily data over MAX_DAYS by month."""
+        if self.native not in ("subday", "day"):
+            return self.native
+        return "day" if (self.last - self.first).days <= MAX_DAYS else "month"
+
+
+def dating(con: DuckDBPyConnection, table: Table, time: Column) -> Span | None:
+    """The table's span in time and resolution (None: no dates), from one scan."""
+    t = time.expr
+    query = (
+        f"SELECT min({t}), max({t}), count(*) FILTER (CAST({t} AS TIME) <> TIME '00:00:00'), "
+        f"count(*) FILTER (day({t}) <> 1), count(*) FILTER (month({t}) NOT IN (1, 4, 7, 10)), "
+        f"count(*) FILTER (month({t}) <> 1) FROM {table.sql}"
+    )
+    first, last, subday, days, off_quarter, months = run(con, query)[0]
+    if first is None:
+        return None
+    native = "quarter" if months else "year"
+    for grain, finer in (("month", off_quarter), ("day", days), ("subday", subday)):
+        native = grain if finer else native
+    return Span(first, last, native)
+
+
 def collect(
     con: DuckDBPyConnection,
     table: Table,
     time: Column,
+    span: Span,
     measures: list[Column],
     segments: list[Column],
 ) -> Timeline | None:
@@ -101,10 +135,7 @@ def collect(
 
     measures must start with the row count: it decides which segments are large enough.
     """
-    native = native_grain(con, table, time)
-    if native is None:
-        return None
-    grain = base_grain(con, table, time, native)
+    native, grain = span.native, span.grain
     series = _scope(con, table, time, grain, measures, None)
     periods = _complete(series[0], native, grain)
     if len(periods) < MIN_PERIODS:
@@ -116,31 +147,6 @@ def collect(
     kept = set(periods)
     series = [_within(s, kept) for s in series]
     return Timeline(time, grain, native, tuple(periods), series, table.snapshot)
-
-
-def native_grain(con: DuckDBPyConnection, table: Table, time: Column) -> str | None:
-    """How finely the data is dated: subday, day, month, quarter or year (None: no dates)."""
-    t = time.expr
-    query = (
-        f"SELECT count({t}), count(*) FILTER (CAST({t} AS TIME) <> TIME '00:00:00'), "
-        f"count(*) FILTER (day({t}) <> 1), count(*) FILTER (month({t}) NOT IN (1, 4, 7, 10)), "
-        f"count(*) FILTER (month({t}) <> 1) FROM {table.sql}"
-    )
-    dated, subday, days, off_quarter, months = run(con, query)[0]
-    if not dated:
-        return None
-    for grain, finer in (("subday", subday), ("day", days), ("month", off_quarter)):
-        if finer:
-            return grain
-    return "quarter" if months else "year"
-
-
-def base_grain(con: DuckDBPyConnection, table: Table, time: Column, native: str) -> str:
-    """The period series are kept at: the data's own, daily data longer than MAX_DAYS by month."""
-    if native not in ("subday", "day"):
-        return native
-    low, high = run(con, f"SELECT min({time.expr}), max({time.expr}) FROM {table.sql}")[0]
-    return "day" if (high - low).days <= MAX_DAYS else "month"
 
 
 def _complete(counted: Series, native: str, grain: str) -> list[dt.date]:

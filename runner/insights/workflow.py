@@ -38,8 +38,7 @@ from runner.insights.roles import (
 )
 from runner.insights.seasonality import find_seasonality
 from runner.insights.segments import Period, compare_segments, concentration
-from runner.insights.series import Timeline, collect, next_period
-from runner.insights.sql import run
+from runner.insights.series import Timeline, collect, dating, next_period
 from runner.insights.summary import summarize
 from runner.insights.totals import Sums, find_sums, parts_of, top_totals
 from runner.insights.trends import find_trends
@@ -125,12 +124,10 @@ def analyse(
     headline = [counted, *(named or measures[:HEADLINE_MEASURES])]
     segments = prefer(segment_columns(table), wanted)[:MAX_SEGMENT_COLUMNS]
     time_column = main_time(table)
-    timeline = span = None
-    if time_column is not None:
-        timeline = collect(con, table, time_column, [counted, *measures], segments)
-        span = tuple(
-            run(con, f"SELECT min({time_column.expr}), max({time_column.expr}) FROM {table.sql}")[0]
-        )
+    span = dating(con, table, time_column) if time_column else None
+    timeline = None
+    if time_column is not None and span is not None:
+        timeline = collect(con, table, time_column, span, [counted, *measures], segments)
     findings = [profile(table, timeline, span), *check_quality(con, table, limits, gaps)]
     findings += kpis(con, table, measures, timeline)
     if timeline is not None:
@@ -142,7 +139,13 @@ def analyse(
     findings += find_correlations(con, table, every_measure, limits, timeline, main_segment, sums)
     totals = [m for m in measures if m.aggregation is Aggregation.SUM] or [counted]
     period = _latest(timeline) if table.snapshot else None
-    for entity in prefer(entity_columns(table), wanted)[:MAX_ENTITY_COLUMNS]:
+    # Counting rows per identifier that is nearly unique (a car model's name) finds nothing.
+    entities = [
+        e
+        for e in entity_columns(table)
+        if not (totals[0].is_row_count and e.distinct >= 0.8 * table.rows)
+    ]
+    for entity in prefer(entities, wanted)[:MAX_ENTITY_COLUMNS]:
         found = concentration(con, table, entity, totals[0], limits, period)
         findings += [found] if found else []
     for finding in findings:
