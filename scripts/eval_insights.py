@@ -27,19 +27,25 @@ the engine's code:
   one counts as found when an insight among the top 10 states it.
 
 Recipes (`details.figures` entries: `text` as printed, `value`, `kind`, and the kind's
-fields; `unit` "percent" for a fraction printed as %, "multiple" for "6.9x"):
+fields; `unit` "percent" for a fraction printed as %, "multiple" for "6.9x"; `absolute`
+for a figure printed without its sign):
 aggregate (measure or null for rows, aggregation sum|mean|median|min|max|count|rows|
-distinct, filters, per: a grain to divide by the number of such periods), share (part,
-whole), change (from, to), ratio (numerator, denominator), fit (measure, aggregation,
-filters, time, grain, from, before, model linear|exponential, at start|end|change|r2),
-baseline (measure, aggregation, filters, time, grain, period, lags), correlation (x, y,
-filters, over rows|changes, time, grain, within, at r|n), top_share (entity, measure,
-aggregation, filters, top), duplicate_rows, columns, span_days (column),
-missing_columns (min_share), period (column, grain, from: the label must name it),
-label (column, value: a category value printed with digits), parameter (a setting).
+distinct, filters, `approximate` for DuckDB's approximate median, checked against the
+48th-52nd percentiles), share (part, whole), change (from, to), ratio (numerator,
+denominator), difference (minuend, subtrahend), fit (measure, aggregation, filters, time,
+grain, from, before, model linear|exponential, at start|end|change|r2), baseline (measure,
+aggregation, filters, time, grain, period, lags: the median of the neighbouring periods
+that have rows), correlation (x, y, filters, over rows|changes, time, grain, within: an
+entity for changes, within_groups: a segment to correlate around its averages, at r|n),
+variance_share (measure, aggregation, by: a column or calendar part, time, per: the
+share of the variation of per-period levels the groups explain), top_share (entity,
+measure, aggregation, filters, top), unreadable_share (column), duplicate_rows, columns,
+span_days (column), missing_columns (min_share), period (column, grain, from: the label
+must name that period and the data must have rows in it), label (column, value, part: a
+value printed with digits must exist), parameter (a setting of the analysis, not counted).
 Filters: {column, equals} | {column, part month|weekday|hour|quarter, equals} |
 {column, from, before} (half-open; an integer year column counts as 1 January) |
-{column, missing: true} | {column, op, value}.
+{column, missing: true|false} | {column, op, value} | {column, outside: [low, high]}.
 """
 
 from __future__ import annotations

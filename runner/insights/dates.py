@@ -123,7 +123,25 @@ def read_formats(con: DuckDBPyConnection, table: str, names: list[str]) -> dict[
         chosen = _choose(read, dotted > 0)
         if chosen and read[chosen] >= MAJORITY * filled:
             found[name] = Format(FAMILIES[chosen])
-    return found
+    return _narrowed(con, table, found)
+
+
+def _narrowed(con: DuckDBPyConnection, table: str, found: dict[str, Format]) -> dict[str, Format]:
+    """Each column's formats cut to those its sample uses, most used first: parsing every
+    row against dozens of formats in every later scan would cost more than the rest."""
+    if not found:
+        return {}
+    counts = [
+        f"count(try_strptime(trim({ident(name)}), {literal(f)}))"
+        for name, fmt in found.items()
+        for f in fmt.formats
+    ]
+    values = iter(run(con, f"SELECT {', '.join(counts)} FROM {_sample(table)}")[0])
+    narrowed = {}
+    for name, fmt in found.items():
+        used = sorted(((int(next(values) or 0), f) for f in fmt.formats), reverse=True)
+        narrowed[name] = Format(tuple(f for n, f in used if n > 0) or fmt.formats)
+    return narrowed
 
 
 def _choose(read: dict[str, int], dotted: bool) -> str | None:

@@ -200,6 +200,17 @@ def scan(
     return rows, scans
 
 
+def _as_timestamps(
+    con: DuckDBPyConnection, sql_name: str, formats: dict[str, dates.Format], scans: list[Scan]
+) -> list[Scan]:
+    """Rewrite the text date columns as timestamps once (every later scan reads them)."""
+    parsed = ", ".join(f"{f.expr(ident(name))} AS {ident(name)}" for name, f in formats.items())
+    run(con, f"CREATE OR REPLACE TABLE {sql_name} AS SELECT * REPLACE ({parsed}) FROM {sql_name}")
+    _, rescanned = scan(con, sql_name, [(name, "TIMESTAMP") for name in formats])
+    fresh = {s.name: s for s in rescanned}
+    return [fresh.get(s.name, s) for s in scans]
+
+
 def _unread(s: Scan) -> bool:
     """Text that casts neither to dates nor to numbers: it may be either in another form."""
     if family(s.sql_type) != "text" or s.non_null == 0:

@@ -66,6 +66,9 @@ class Timeline:
     periods: tuple[dt.date, ...]  # base periods that have rows, ascending
     series: list[Series] = field(default_factory=list)
     snapshot: bool = False  # rows are states (one per period and entity), not events
+    _buckets: dict[str, dict[dt.date, dt.date]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def first(self) -> dt.date:
@@ -84,6 +87,12 @@ class Timeline:
     def present(self) -> frozenset[dt.date]:
         """The base periods that have rows, for fast lookups."""
         return frozenset(self.periods)
+
+    def buckets(self, grain: str) -> dict[dt.date, dt.date]:
+        """Each base period's period of a coarser grain (computed once per grain)."""
+        if grain not in self._buckets:
+            self._buckets[grain] = {p: period_start(p, grain) for p in self.periods}
+        return self._buckets[grain]
 
     def totals(self) -> list[Series]:
         """The overall series, one per measure."""

@@ -77,8 +77,9 @@ def one_way_anova(groups: Sequence[Sequence[float]]) -> tuple[float, float]:
     if k < 2 or n <= k:
         return 1.0, 0.0
     grand = sum(values) / n
-    between = sum(len(g) * (sum(g) / len(g) - grand) ** 2 for g in kept)
-    within = sum((v - sum(g) / len(g)) ** 2 for g in kept for v in g)
+    means = [sum(g) / len(g) for g in kept]
+    between = sum(len(g) * (m - grand) ** 2 for g, m in zip(kept, means, strict=True))
+    within = sum((v - m) ** 2 for g, m in zip(kept, means, strict=True) for v in g)
     total = between + within
     if total == 0:
         return 1.0, 0.0

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from runner.insights import figures as fig
 from runner.insights.model import Aggregation, Insight, Thresholds, rounded, words
-from runner.insights.series import Series, Timeline, next_period, period_index, period_start
+from runner.insights.series import Series, Timeline, next_period, period_index
 from runner.insights.stats import LineFit, fit_line, holm, sample_factor
 
 MIN_POINTS = 8
@@ -67,11 +67,12 @@ def rebucket(series: Series, timeline: Timeline, grain: str) -> list[tuple[dt.da
     """The series per complete period of grain (totals, or averages for averaged measures)."""
     sums: dict[dt.date, float] = defaultdict(float)
     counts: dict[dt.date, int] = defaultdict(int)
-    for base in timeline.periods:
-        if series.counts.get(base):
-            key = period_start(base, grain)
+    keys = timeline.buckets(grain)
+    for base, n in series.counts.items():
+        if n and base in keys:
+            key = keys[base]
             sums[key] += series.sums[base]
-            counts[key] += series.counts[base]
+            counts[key] += n
     points = []
     for key in sorted(sums):
         if key < timeline.first or next_period(key, grain) > timeline.end:
