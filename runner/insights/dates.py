@@ -10,6 +10,7 @@ nearly all its values; day-first and month-first are told apart by which one rea
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,32 +32,40 @@ LOOKS_LIKE_DATE = literal(
 # A number with thousands separators, a currency sign, a percent sign or spaces around it.
 LOOKS_LIKE_NUMBER = literal(r"^\s*[-+(]?\s*[$€£¥]?\s*\d[\d,.'\s]*%?\)?\s*$")
 
-_TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
-COMMON = [
-    f + t
-    for f in (
-        "%Y/%m/%d",
-        "%Y.%m.%d",
-        "%b %d %Y",
-        "%b %d, %Y",
-        "%B %d %Y",
-        "%B %d, %Y",
-        "%d %b %Y",
-        "%d %B %Y",
-        "%d-%b-%Y",
-        "%d-%b-%y",
-        "%a %b %d %Y",
-        "%b %Y",
-        "%B %Y",
-        "%b-%Y",
-        "%Y-%m",
-    )
-    for t in _TIMES
-]
-DAY_FIRST = [
-    f + t for f in ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y") for t in _TIMES
-]
-MONTH_FIRST = [f + t for f in ("%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y") for t in _TIMES]
+_DATE_SHAPE = re.compile(LOOKS_LIKE_DATE[1:-1])
+_NUMBER_SHAPE = re.compile(LOOKS_LIKE_NUMBER[1:-1])
+
+
+def looks_like(value: str) -> bool:
+    """True when a value has the shape of a date or of a formatted number."""
+    return bool(_DATE_SHAPE.match(value) or _NUMBER_SHAPE.match(value))
+
+
+_TIMES = (" %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
+COMMON = (
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%b %d %Y",
+    "%b %d, %Y",
+    "%B %d %Y",
+    "%B %d, %Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%d-%b-%Y",
+    "%d-%b-%y",
+    "%a %b %d %Y",
+    "%b %Y",
+    "%B %Y",
+    "%b-%Y",
+    "%Y-%m",
+)
+DAY_FIRST = ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y")
+MONTH_FIRST = ("%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y")
+
+
+def with_times(formats: tuple[str, ...]) -> tuple[str, ...]:
+    """The formats, each also followed by a time of day."""
+    return formats + tuple(f + t for f in formats for t in _TIMES)
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,7 @@ class Format:
 
 
 FAMILIES = {
-    "common": tuple(COMMON),
+    "common": COMMON,
     "day_first": (*COMMON, *DAY_FIRST),
     "month_first": (*COMMON, *MONTH_FIRST),
 }
@@ -109,11 +118,15 @@ def read_formats(con: DuckDBPyConnection, table: str, names: list[str]) -> dict[
     """For each text column that looks like dates, the formats that read it (if any do)."""
     if not names:
         return {}
+    timed = _timed(con, table, names)
     counts = []
     for name in names:
         counts.append(f"count({ident(name)})")
         counts.append(f"count(*) FILTER ({ident(name)} LIKE '%.%')")
-        counts += [f"count({Format(formats).expr(ident(name))})" for formats in FAMILIES.values()]
+        counts += [
+            f"count({Format(_family(formats, name in timed)).expr(ident(name))})"
+            for formats in FAMILIES.values()
+        ]
     values = run(con, f"SELECT {', '.join(counts)} FROM {_sample(table)}")[0]
     found = {}
     width = 2 + len(FAMILIES)
@@ -122,8 +135,19 @@ def read_formats(con: DuckDBPyConnection, table: str, names: list[str]) -> dict[
         read = dict(zip(FAMILIES, read_counts, strict=True))
         chosen = _choose(read, dotted > 0)
         if chosen and read[chosen] >= MAJORITY * filled:
-            found[name] = Format(FAMILIES[chosen])
+            found[name] = Format(_family(FAMILIES[chosen], name in timed))
     return _narrowed(con, table, found)
+
+
+def _timed(con: DuckDBPyConnection, table: str, names: list[str]) -> set[str]:
+    """The columns whose sampled values carry a time of day (a colon)."""
+    counts = ", ".join(f"count(*) FILTER ({ident(n)} LIKE '%:%')" for n in names)
+    values = run(con, f"SELECT {counts} FROM {_sample(table)}")[0]
+    return {n for n, v in zip(names, values, strict=True) if v}
+
+
+def _family(formats: tuple[str, ...], timed: bool) -> tuple[str, ...]:
+    return with_times(formats) if timed else formats
 
 
 def _narrowed(con: DuckDBPyConnection, table: str, found: dict[str, Format]) -> dict[str, Format]:

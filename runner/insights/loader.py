@@ -217,9 +217,10 @@ def detect_number_style(lines: list[str], delimiter: str) -> tuple[str, str | No
     fields = [field.strip() for row in rows for field in row]
     commas = sum(1 for f in fields if COMMA_DECIMAL.match(f))
     dots = sum(1 for f in fields if DOT_DECIMAL.match(f))
-    dot_groups = any(DOT_GROUPS.match(f) for f in fields)
-    if delimiter != "," and (commas > dots or (dot_groups and _dots_group_thousands(fields))):
-        return ",", "." if dot_groups else None
+    if delimiter != ",":
+        dot_groups = any(DOT_GROUPS.match(f) for f in fields)
+        if commas > dots or (dot_groups and _dots_group_thousands(fields)):
+            return ",", "." if dot_groups else None
     return ".", "," if any(COMMA_GROUPS.match(f) for f in fields) else None
 
 

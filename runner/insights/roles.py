@@ -124,7 +124,9 @@ def describe_table(
     formats = dates.read_formats(
         con, sql_name, [s.name for s in scans if s.date_like >= LOOKS_LIKE]
     )
-    columns = _one_time_axis([infer(s, rows, formats.get(s.name)) for s in scans])
+    if formats:
+        scans = _as_timestamps(con, sql_name, formats, scans)
+    columns = _one_time_axis([infer(s, rows) for s in scans])
     return Table(name=name, sql=sql_name, rows=rows, columns=tuple(columns), source=source)
 
 
@@ -212,15 +214,18 @@ def _as_timestamps(
 
 
 def _unread(s: Scan) -> bool:
-    """Text that casts neither to dates nor to numbers: it may be either in another form."""
+    """Text that casts neither to dates nor to numbers, but whose first or last value looks
+    like one in another form ("Jan 1 2000", "1.234,5"): worth a closer look."""
     if family(s.sql_type) != "text" or s.non_null == 0:
         return False
-    return s.as_date < MAJORITY * s.non_null and s.as_number < MAJORITY * s.non_null
+    if s.as_date >= MAJORITY * s.non_null or s.as_number >= MAJORITY * s.non_null:
+        return False
+    return any(dates.looks_like(str(v)) for v in (s.lo, s.hi) if v is not None)
 
 
-def infer(s: Scan, rows: int, date_format: dates.Format | None = None) -> Column:
+def infer(s: Scan, rows: int) -> Column:
     """The column with its role and the SQL expression that yields its typed values."""
-    role, expr, part = _role(s, date_format)
+    role, expr, part = _role(s)
     aggregation = aggregation_of(s) if role is Role.MEASURE else Aggregation.SUM
     share = s.as_number / s.non_null if family(s.sql_type) == "text" and s.non_null else 1.0
     grain = "year" if role is Role.TIME and part == "year" else None
@@ -248,7 +253,7 @@ def infer(s: Scan, rows: int, date_format: dates.Format | None = None) -> Column
     )
 
 
-def _role(s: Scan, date_format: dates.Format | None) -> tuple[Role, str, str | None]:
+def _role(s: Scan) -> tuple[Role, str, str | None]:
     c, kind = ident(s.name), family(s.sql_type)
     if kind == "other" or s.non_null == 0 or s.lo == s.hi:
         return Role.OTHER, c, None  # nested, empty or constant: nothing to analyse
@@ -259,7 +264,7 @@ def _role(s: Scan, date_format: dates.Format | None) -> tuple[Role, str, str | N
         return role, f"CAST({c} AS VARCHAR)", None
     if kind in ("integer", "numeric"):
         return _numeric_role(s)
-    return _text_role(s, date_format)
+    return _text_role(s)
 
 
 def _numeric_role(s: Scan) -> tuple[Role, str, str | None]:
@@ -317,12 +322,10 @@ def _small_category(s: Scan) -> bool:
     return not binary and 3 <= s.distinct <= SMALL_CATEGORY and s.non_null >= 10 * s.distinct
 
 
-def _text_role(s: Scan, date_format: dates.Format | None) -> tuple[Role, str, str | None]:
+def _text_role(s: Scan) -> tuple[Role, str, str | None]:
     c = ident(s.name)
     if s.as_date >= MAJORITY * s.non_null:
         return Role.TIME, f"TRY_CAST({c} AS TIMESTAMP)", None
-    if date_format is not None:
-        return Role.TIME, date_format.expr(c), None
     named_id = ID_NAME.search(s.name) is not None
     if s.as_number >= MAJORITY * s.non_null and not named_id:
         return Role.MEASURE, f"TRY_CAST({c} AS DOUBLE)", None
