@@ -32,6 +32,8 @@ from runner.insights.vocabulary import (
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
+    from runner.insights.series import Span
+
 CATEGORY_MAX = 50  # more distinct values than this is not a segment a reader can scan
 MAJORITY = 0.9  # share of text values that must read as numbers/dates to use them so
 LOOKS_LIKE = 0.5  # share of text values that look like dates or numbers to say so
@@ -413,25 +415,22 @@ SNAPSHOT_UNIQUE = 0.97  # HyperLogLog counts are a few per cent off: near-unique
 PANEL_FILL = 0.5  # a panel has most entities in most periods (not a plane's few flights)
 
 
-def with_layout(con: DuckDBPyConnection, table: Table) -> Table:
-    """The table, told whether its rows are snapshots: one per period, or per period and
-    entity (a panel: countries per year, symbols per month), rather than events."""
-    time = main_time(table)
-    if time is None:
-        return table
-    t = time.expr
-    candidates = [
+def layout_keys(table: Table) -> list[Column]:
+    """The columns that could name a panel's entities (a country, a ticker symbol)."""
+    return [
         c for c in table.columns if c.role in (Role.CATEGORY, Role.IDENTIFIER) and c.distinct >= 2
     ]
-    keys = "".join(f", approx_count_distinct(hash({t}, {c.expr}))" for c in candidates)
-    row = run(con, f"SELECT count({t}), approx_count_distinct({t}){keys} FROM {table.sql}")[0]
-    dated, periods = int(row[0]), int(row[1])
-    if dated == 0:
+
+
+def with_layout(table: Table, span: Span | None) -> Table:
+    """The table, told whether its rows are snapshots: one per period, or per period and
+    entity (a panel: countries per year, symbols per month), rather than events."""
+    if span is None or span.dated == 0:
         return table
-    if periods >= SNAPSHOT_UNIQUE * dated:
+    if span.periods >= SNAPSHOT_UNIQUE * span.dated:
         return replace(table, snapshot=True)
-    for c, pairs in sorted(zip(candidates, row[2:], strict=True), key=lambda x: x[0].distinct):
-        unique = int(pairs) >= SNAPSHOT_UNIQUE * dated
-        if unique and dated >= PANEL_FILL * periods * c.distinct:
-            return replace(table, snapshot=True, panel=c.name)
+    for name, pairs in sorted(span.pairs, key=lambda x: table.column(x[0]).distinct):
+        unique = pairs >= SNAPSHOT_UNIQUE * span.dated
+        if unique and span.dated >= PANEL_FILL * span.periods * table.column(name).distinct:
+            return replace(table, snapshot=True, panel=name)
     return table

@@ -106,6 +106,9 @@ class Span:
     first: dt.datetime
     last: dt.datetime
     native: str  # subday, day, month, quarter or year
+    dated: int = 0  # rows with a time
+    periods: int = 0  # distinct times (approximate)
+    pairs: tuple[tuple[str, int], ...] = ()  # distinct (time, column) pairs, per key column
 
     @property
     def grain(self) -> str:
@@ -115,21 +118,25 @@ class Span:
         return "day" if (self.last - self.first).days <= MAX_DAYS else "month"
 
 
-def dating(con: DuckDBPyConnection, table: Table, time: Column) -> Span | None:
-    """The table's span in time and resolution (None: no dates), from one scan."""
+def dating(con: DuckDBPyConnection, table: Table, time: Column, keys: list[Column]) -> Span | None:
+    """The table's span in time, its resolution and how unique times are alone and with
+    each of keys (None: no dates), from one scan."""
     t = time.expr
+    pairs = "".join(f", approx_count_distinct(hash({t}, {c.expr}))" for c in keys)
     query = (
         f"SELECT min({t}), max({t}), count(*) FILTER (CAST({t} AS TIME) <> TIME '00:00:00'), "
         f"count(*) FILTER (day({t}) <> 1), count(*) FILTER (month({t}) NOT IN (1, 4, 7, 10)), "
-        f"count(*) FILTER (month({t}) <> 1) FROM {table.sql}"
+        f"count(*) FILTER (month({t}) <> 1), count({t}), approx_count_distinct({t}){pairs} "
+        f"FROM {table.sql}"
     )
-    first, last, subday, days, off_quarter, months = run(con, query)[0]
+    first, last, subday, days, off_quarter, months, dated, periods, *counts = run(con, query)[0]
     if first is None:
         return None
     native = "quarter" if months else "year"
     for grain, finer in (("month", off_quarter), ("day", days), ("subday", subday)):
         native = grain if finer else native
-    return Span(first, last, native)
+    unique = tuple((c.name, int(n)) for c, n in zip(keys, counts, strict=True))
+    return Span(first, last, native, int(dated), int(periods), unique)
 
 
 def collect(

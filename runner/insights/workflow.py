@@ -30,6 +30,7 @@ from runner.insights.relevance import (
 from runner.insights.roles import (
     describe_table,
     entity_columns,
+    layout_keys,
     main_time,
     measure_rank,
     row_unit,
@@ -92,7 +93,7 @@ def _thresholds(metadata: Mapping[str, Any]) -> Thresholds:
 def _load(con: DuckDBPyConnection, path: str, sql_name: str, workdir: Path) -> Table:
     started = time.monotonic()
     source = loader.load(con, path, sql_name, workdir)
-    table = with_layout(con, describe_table(con, sql_name, source["file"], source))
+    table = describe_table(con, sql_name, source["file"], source)
     logger.info(
         "analysis: read {} ({:,} rows, {} columns) in {:.1f} s",
         table.name,
@@ -111,6 +112,9 @@ def analyse(
     gaps: bool = False,
 ) -> list[Insight]:
     """Every finding the data of one table supports (gaps: list every missing value)."""
+    time_column = main_time(table)
+    span = dating(con, table, time_column, layout_keys(table)) if time_column else None
+    table = with_layout(table, span)
     sums = find_sums(con, table, table.having(Role.MEASURE))
     table = with_totals(table, sums)
     # Totals first (they speak for their parts), then by kind; what the question names leads.
@@ -123,8 +127,6 @@ def analyse(
     named = [m for m in measures if relevance(m.terms, wanted) > 0]
     headline = [counted, *(named or measures[:HEADLINE_MEASURES])]
     segments = prefer(segment_columns(table), wanted)[:MAX_SEGMENT_COLUMNS]
-    time_column = main_time(table)
-    span = dating(con, table, time_column) if time_column else None
     timeline = None
     if time_column is not None and span is not None:
         timeline = collect(con, table, time_column, span, [counted, *measures], segments)
