@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
 MAX_MEASURES = 12
+MIN_PAIRS = 30
+MIN_OVERLAP = 0.05  # of the rows: both values must be filled in at least this share
 MAX_LINKS = 10  # the strongest; details.pairs_found tells how many there were
 SAME_QUANTITY = 0.999
 CROSS_SECTION = 20  # a panel of at least this many entities is correlated across them
@@ -76,6 +78,9 @@ def find_correlations(
         r, n = row[2 * i], int(row[2 * i + 1] or 0)
         if r is None or abs(r) < limits.min_correlation or abs(r) > SAME_QUANTITY:
             continue
+        share = MIN_OVERLAP * table.rows if mode.where == "" else 0  # all rows, not a period
+        if mode.over == "rows" and n < max(MIN_PAIRS, share):
+            continue  # the few rows where a rare column is filled are no sample of the rest
         p_adjusted = min(1.0, correlation_p(float(r), n) * len(pairs))
         if p_adjusted < limits.alpha:
             strong.append((a, b, float(r), n, p_adjusted))

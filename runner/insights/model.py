@@ -54,6 +54,7 @@ class Column:
     unreadable: str | None = None  # "dates" or "numbers": looks like them, could not be read
     is_total: bool = False  # the sum of other measures, itself part of none: a headline
     is_part: bool = False  # one of the measures a total adds up from
+    values: tuple[str, ...] = ()  # a category's values (at most CATEGORY_MAX), for relevance
 
     @property
     def importance(self) -> float:
@@ -96,6 +97,11 @@ class Column:
     def terms(self) -> frozenset[str]:
         """The words a business description may use for this column."""
         return words(self.name) | words(self.label)
+
+    @property
+    def value_terms(self) -> frozenset[str]:
+        """The words of a category's values: a question naming "Renewables" is about source."""
+        return frozenset().union(*(words(v) for v in self.values))
 
     @property
     def is_row_count(self) -> bool:

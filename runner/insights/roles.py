@@ -128,8 +128,25 @@ def describe_table(
     )
     if formats:
         scans = _as_timestamps(con, sql_name, formats, scans)
-    columns = _one_time_axis([infer(s, rows) for s in scans])
+    columns = _with_values(con, sql_name, _one_time_axis([infer(s, rows) for s in scans]))
     return Table(name=name, sql=sql_name, rows=rows, columns=tuple(columns), source=source)
+
+
+def _with_values(con: DuckDBPyConnection, sql_name: str, columns: list[Column]) -> list[Column]:
+    """The columns, categories with their values (to match the words of a question)."""
+    named = [c for c in columns if c.role is Role.CATEGORY and c.distinct <= CATEGORY_MAX]
+    if not named:
+        return columns
+    lists = ", ".join(f"list(DISTINCT {c.expr})[:{CATEGORY_MAX}]" for c in named)
+    found = dict(
+        zip((c.name for c in named), run(con, f"SELECT {lists} FROM {sql_name}")[0], strict=True)
+    )
+    return [
+        replace(c, values=tuple(str(v) for v in found[c.name] if v is not None))
+        if c.name in found
+        else c
+        for c in columns
+    ]
 
 
 def family(sql_type: str) -> str:
