@@ -81,7 +81,9 @@ def _issue(
         summary=summary,
         details={"file": table.name, "issue": issue, **details, "figures": figures.entries},
         confidence=evidence * sample_factor(table.rows, 20),
-        terms=frozenset({"quality", issue.split("_")[0]}.union(*(words(c) for c in columns))),
+        terms=frozenset(
+            {"quality", "field", issue.split("_")[0]}.union(*(words(c) for c in columns))
+        ),
         weight=min(1.0, weight),
     )
 

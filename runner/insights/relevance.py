@@ -147,4 +147,8 @@ def rank(findings: list[Insight], description: str | None) -> list[Insight]:
 
 def prefer(columns: list[Column], wanted: Sequence[Concept]) -> list[Column]:
     """columns, those the description mentions most first (otherwise in the given order)."""
-    return sorted(columns, key=lambda c: -relevance(c.terms | c.value_terms, wanted))
+    # A column named in the question beats one whose values merely are.
+    return sorted(
+        columns,
+        key=lambda c: -(relevance(c.terms, wanted) + 0.5 * relevance(c.value_terms, wanted)),
+    )

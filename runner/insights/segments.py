@@ -191,6 +191,8 @@ def _insight(
         "figures": figures.entries,
     }
     terms = segment.terms | measure.terms | words(best.value) | words(worst.value)
+    if measure.is_row_count:
+        terms |= {"composition", "mix", "share"}
     return Insight(
         insight_type="segment_comparison",
         title=title,

@@ -82,8 +82,11 @@ SYNONYMS = tuple(
     anomaly spike outlier unusual drop
     recession crisis downturn slump fall fell peak trough recovery recover recovered rebound
     quality missing duplicate error errors clean trust reliable reliability accurate accuracy
-    sensor sensors reading readings valid validity impossible wrong
+    sensor sensors reading readings valid validity impossible wrong complete completeness
+    incomplete gap gaps blank empty
+    field column variable attribute
     segment segmentation group tier
+    composition made mix share breakdown consist consists split
     concentration dependency dependence top biggest largest pareto
     category type class
     weather rain rainy rainfall wet precipitation precip drizzle snow
