@@ -251,10 +251,14 @@ def _examples(column: Column, values: list[str], figures: fig.Figures) -> str:
 
 def _non_numeric(con: DuckDBPyConnection, table: Table, name: str) -> list[str]:
     """Up to three values of a text column that do not read as numbers."""
+    return _some(con, table, name, f"TRY_CAST({ident(name)} AS DOUBLE) IS NULL")
+
+
+def _some(con: DuckDBPyConnection, table: Table, name: str, where: str = "TRUE") -> list[str]:
+    """Up to three distinct filled values of a column (where the condition holds)."""
     column = ident(name)
     query = (
-        f"SELECT DISTINCT {column} FROM {table.sql} WHERE {column} IS NOT NULL "
-        f"AND TRY_CAST({column} AS DOUBLE) IS NULL LIMIT 3"
+        f"SELECT DISTINCT {column} FROM {table.sql} WHERE {column} IS NOT NULL AND {where} LIMIT 3"
     )
     return [str(row[0]) for row in run(con, query)]
 
@@ -267,11 +271,7 @@ def _unreadable(con: DuckDBPyConnection, table: Table) -> Insight | None:
     figures = fig.Figures()
     entries, said = [], []
     for c in columns:
-        query = (
-            f"SELECT DISTINCT {ident(c.name)} FROM {table.sql} "
-            f"WHERE {ident(c.name)} IS NOT NULL LIMIT 3"
-        )
-        examples = [str(r[0]) for r in run(con, query)]
+        examples = _some(con, table, c.name)
         entries.append({"column": c.name, "looks_like": c.unreadable, "examples": examples})
         said.append(
             f"{c.name} looks like {c.unreadable} but could not be read as such "

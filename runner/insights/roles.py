@@ -32,8 +32,6 @@ from runner.insights.vocabulary import (
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
-    from runner.insights.series import Span
-
 CATEGORY_MAX = 50  # more distinct values than this is not a segment a reader can scan
 MAJORITY = 0.9  # share of text values that must read as numbers/dates to use them so
 LOOKS_LIKE = 0.5  # share of text values that look like dates or numbers to say so
@@ -426,28 +424,3 @@ def row_unit(table: Table) -> str:
     if re.fullmatch(r"[a-z]{3,}s", stem) and not stem.endswith("ss") and not table.snapshot:
         return stem
     return "records"
-
-
-SNAPSHOT_UNIQUE = 0.97  # HyperLogLog counts are a few per cent off: near-unique is unique
-PANEL_FILL = 0.5  # a panel has most entities in most periods (not a plane's few flights)
-
-
-def layout_keys(table: Table) -> list[Column]:
-    """The columns that could name a panel's entities (a country, a ticker symbol)."""
-    return [
-        c for c in table.columns if c.role in (Role.CATEGORY, Role.IDENTIFIER) and c.distinct >= 2
-    ]
-
-
-def with_layout(table: Table, span: Span | None) -> Table:
-    """The table, told whether its rows are snapshots: one per period, or per period and
-    entity (a panel: countries per year, symbols per month), rather than events."""
-    if span is None or span.dated == 0:
-        return table
-    if span.periods >= SNAPSHOT_UNIQUE * span.dated:
-        return replace(table, snapshot=True)
-    for name, pairs in sorted(span.pairs, key=lambda x: table.column(x[0]).distinct):
-        unique = pairs >= SNAPSHOT_UNIQUE * span.dated
-        if unique and span.dated >= PANEL_FILL * span.periods * table.column(name).distinct:
-            return replace(table, snapshot=True, panel=name)
-    return table

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from statistics import median
 from typing import TYPE_CHECKING, Any
 
-from runner.insights.model import Aggregation, Column, Table
+from runner.insights.model import Aggregation, Column, Role, Table
 from runner.insights.sql import run
 
 if TYPE_CHECKING:
@@ -263,3 +263,28 @@ def shift(period: dt.date, grain: str, steps: int) -> dt.date:
         months = period.year * 12 + period.month - 1 + size
         return dt.date(months // 12, months % 12 + 1, 1)
     return period + dt.timedelta(days=(7 if grain == "week" else 1) * steps)
+
+
+SNAPSHOT_UNIQUE = 0.97  # HyperLogLog counts are a few per cent off: near-unique is unique
+PANEL_FILL = 0.5  # a panel has most entities in most periods (not a plane's few flights)
+
+
+def layout_keys(table: Table) -> list[Column]:
+    """The columns that could name a panel's entities (a country, a ticker symbol)."""
+    return [
+        c for c in table.columns if c.role in (Role.CATEGORY, Role.IDENTIFIER) and c.distinct >= 2
+    ]
+
+
+def with_layout(table: Table, span: Span | None) -> Table:
+    """The table, told whether its rows are snapshots: one per period, or per period and
+    entity (a panel: countries per year, symbols per month), rather than events."""
+    if span is None or span.dated == 0:
+        return table
+    if span.periods >= SNAPSHOT_UNIQUE * span.dated:
+        return replace(table, snapshot=True)
+    for name, pairs in sorted(span.pairs, key=lambda x: table.column(x[0]).distinct):
+        unique = pairs >= SNAPSHOT_UNIQUE * span.dated
+        if unique and span.dated >= PANEL_FILL * span.periods * table.column(name).distinct:
+            return replace(table, snapshot=True, panel=name)
+    return table

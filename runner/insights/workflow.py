@@ -30,16 +30,21 @@ from runner.insights.relevance import (
 from runner.insights.roles import (
     describe_table,
     entity_columns,
-    layout_keys,
     main_time,
     measure_rank,
     row_unit,
     segment_columns,
-    with_layout,
 )
 from runner.insights.seasonality import find_seasonality
 from runner.insights.segments import Period, compare_segments, concentration
-from runner.insights.series import Timeline, collect, dating, next_period
+from runner.insights.series import (
+    Timeline,
+    collect,
+    dating,
+    layout_keys,
+    next_period,
+    with_layout,
+)
 from runner.insights.summary import summarize
 from runner.insights.totals import Sums, find_sums, parts_of, top_totals
 from runner.insights.trends import find_trends
