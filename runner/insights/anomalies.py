@@ -96,13 +96,8 @@ def score(series: Series, timeline: Timeline) -> list[Point]:
     levels = {p: v for p in timeline.periods if (v := series.level(p)) is not None}
     if sum(1 for v in levels.values() if v == 0) * 2 >= len(levels):
         return []  # mostly zero (rain, returns): a median of zero makes any value a spike
-    daily = [dt.timedelta(days=lag) for lag in offsets] if timeline.grain == "day" else None
     for period, value in levels.items():
-        near = (
-            [period + d for d in daily]
-            if daily
-            else [shift(period, timeline.grain, lag) for lag in offsets]
-        )
+        near = timeline.neighbours(period, offsets)
         around = [level for at in near if (level := levels.get(at)) is not None]
         if len(around) >= MIN_NEIGHBOURS:
             raw.append((period, value, median(around)))

@@ -88,6 +88,27 @@ class Timeline:
         """The base periods that have rows, for fast lookups."""
         return frozenset(self.periods)
 
+    @cached_property
+    def calendar(self) -> dict[dt.date, int]:
+        """Every base period from the first to the last (with rows or not), by position."""
+        out: dict[dt.date, int] = {}
+        period = self.first
+        while period <= self.last:
+            out[period] = len(out)
+            period = next_period(period, self.grain)
+        return out
+
+    def neighbours(self, period: dt.date, lags: list[int]) -> list[dt.date]:
+        """The base periods lags periods away from period (within the data's span)."""
+        index, calendar = self.calendar.get(period), self._positions
+        if index is None:
+            return [shift(period, self.grain, lag) for lag in lags]
+        return [calendar[i] for lag in lags if 0 <= (i := index + lag) < len(calendar)]
+
+    @cached_property
+    def _positions(self) -> list[dt.date]:
+        return list(self.calendar)
+
     def buckets(self, grain: str) -> dict[dt.date, dt.date]:
         """Each base period's period of a coarser grain (computed once per grain)."""
         if grain not in self._buckets:

@@ -65,6 +65,8 @@ def trend_grain(timeline: Timeline) -> str:
 
 def rebucket(series: Series, timeline: Timeline, grain: str) -> list[tuple[dt.date, float]]:
     """The series per complete period of grain (totals, or averages for averaged measures)."""
+    if grain == timeline.grain:  # the base periods are complete periods of their grain
+        return [(p, level) for p in timeline.periods if (level := series.level(p)) is not None]
     sums: dict[dt.date, float] = defaultdict(float)
     counts: dict[dt.date, int] = defaultdict(int)
     keys = timeline.buckets(grain)

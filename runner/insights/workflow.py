@@ -16,7 +16,15 @@ from runner.insights import engine, loader
 from runner.insights.anomalies import find_anomalies
 from runner.insights.correlations import find_correlations
 from runner.insights.drawdowns import find_falls
-from runner.insights.model import Aggregation, Insight, Role, Table, Thresholds, row_count
+from runner.insights.model import (
+    Aggregation,
+    Column,
+    Insight,
+    Role,
+    Table,
+    Thresholds,
+    row_count,
+)
 from runner.insights.profile import kpis, profile
 from runner.insights.quality import check_quality
 from runner.insights.relevance import (
@@ -144,20 +152,34 @@ def analyse(
     findings += compare_segments(con, table, segments, headline, limits)
     main_segment = segments[0] if segments else None
     findings += find_correlations(con, table, every_measure, limits, timeline, main_segment, sums)
-    totals = [m for m in measures if m.aggregation is Aggregation.SUM] or [counted]
+    total = next((m for m in measures if m.aggregation is Aggregation.SUM), counted)
+    findings += _concentrations(con, table, total, timeline, limits, wanted)
+    for finding in findings:
+        finding.details.setdefault("file", table.name)
+    return findings
+
+
+def _concentrations(
+    con: DuckDBPyConnection,
+    table: Table,
+    total: Column,
+    timeline: Timeline | None,
+    limits: Thresholds,
+    wanted: list[Concept],
+) -> list[Insight]:
+    """How concentrated the first amount (else the row count) is over customers, products..."""
     period = _latest(timeline) if table.snapshot else None
     # Counting rows per identifier that is nearly unique (a car model's name) finds nothing.
     entities = [
         e
         for e in entity_columns(table)
-        if not (totals[0].is_row_count and e.distinct >= 0.8 * table.rows)
+        if not (total.is_row_count and e.distinct >= 0.8 * table.rows)
     ]
-    for entity in prefer(entities, wanted)[:MAX_ENTITY_COLUMNS]:
-        found = concentration(con, table, entity, totals[0], limits, period)
-        findings += [found] if found else []
-    for finding in findings:
-        finding.details.setdefault("file", table.name)
-    return findings
+    found = [
+        concentration(con, table, entity, total, limits, period)
+        for entity in prefer(entities, wanted)[:MAX_ENTITY_COLUMNS]
+    ]
+    return [f for f in found if f is not None]
 
 
 def with_totals(table: Table, sums: Sums) -> Table:
