@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from runner.insights import figures as fig
-from runner.insights.model import Aggregation, Insight, Thresholds, rounded, words
+from runner.insights.model import Aggregation, Column, Insight, Thresholds, rounded, words
 from runner.insights.series import Series, Timeline, next_period, period_index
 from runner.insights.stats import LineFit, fit_line, holm, sample_factor
 
@@ -168,7 +168,7 @@ def _insight(t: Tested, p_adjusted: float, tests: int, timeline: Timeline) -> In
     fitted = recipe(t, timeline)
     rising = t.change > 0
     what = series.measure.quantity_label.capitalize()
-    where = "" if series.segment is None else f" for {_scope(series, figures)}"
+    where = "" if series.segment is None else f" for {_scope(series.segment, series, figures)}"
     verb = "grew" if rising else "fell"
     first = figures.period(timeline.time, t.grain, t.periods[0])
     last = figures.period(timeline.time, t.grain, t.periods[-1])
@@ -212,11 +212,10 @@ def _insight(t: Tested, p_adjusted: float, tests: int, timeline: Timeline) -> In
     )
 
 
-def _scope(series: Series, figures: fig.Figures) -> str:
+def _scope(segment: Column, series: Series, figures: fig.Figures) -> str:
     """'origin USA', '4 cylinders'."""
-    assert series.segment is not None
-    shown = figures.segment(series.segment, series.value)
-    return shown if shown != str(series.value) else f"{series.segment.label} {series.value}"
+    shown = figures.segment(segment, series.value)
+    return shown if shown != str(series.value) else f"{segment.label} {series.value}"
 
 
 def _amount(t: Tested, figures: fig.Figures, fitted: fig.Recipe, snapshot: bool) -> str:
