@@ -66,7 +66,8 @@ def build_prompt(description: str | None, findings: list[Insight]) -> str:
         }
         for f in findings
     ]
-    goal = description.strip() if description and description.strip() else "(none given)"
+    # A description can be a whole document: the model gets its start, like the summary.
+    goal = (description or "").strip()[: MAX_PROMPT_CHARS // 4] or "(none given)"
     body = json.dumps(payload, default=str, ensure_ascii=False)[:MAX_PROMPT_CHARS]
     return f"Business goal: {goal}\n\nFindings (ranked, most relevant first):\n{body}"
 

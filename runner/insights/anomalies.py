@@ -1,13 +1,15 @@
-"""Anomalies: days (or weeks) far from the level expected for them.
+"""Anomalies: days (or months, quarters) far from the level expected for them.
 
 The expected level of a day is the median of the same weekday in the four weeks before and
-after it (so a quiet Sunday is compared with Sundays). Residuals are taken on a square-root
-scale, which makes counts and sums of amounts roughly normal, and scaled by a robust
-spread that one spike cannot inflate (stats.robust_scale). A point is flagged when its z
-passes a Bonferroni threshold over every point tested (never below `min_anomaly_z`) and it
-is at least `min_anomaly_effect` away from the expected level. Consecutive flagged points
-form one period. An event seen overall and in segments is named after the segment that
-moved far more than the total, or reported as company-wide.
+after it (so a quiet Sunday is compared with Sundays); of a month or a quarter, the median
+of the three before and after. Only periods where the series has rows count: a segment with
+no rows on a day has no value that day, not a zero. Yearly data has too few periods.
+Residuals are taken on a square-root scale, which makes counts and sums of amounts roughly
+normal, and scaled by a robust spread that one spike cannot inflate (stats.robust_scale). A
+point is flagged when its z passes a Bonferroni threshold over every point tested (never
+below `min_anomaly_z`) and it is at least `min_anomaly_effect` away from the expected
+level. Consecutive flagged points form one period. An event seen overall and in segments is
+named after the segment that moved far more than the total, or reported as company-wide.
 """
 
 from __future__ import annotations
@@ -17,17 +19,9 @@ import math
 from dataclasses import dataclass
 from statistics import median
 
-from runner.insights.model import (
-    Aggregation,
-    Column,
-    Insight,
-    Thresholds,
-    number,
-    percent,
-    rounded,
-    words,
-)
-from runner.insights.series import Series, Timeline
+from runner.insights import figures as fig
+from runner.insights.model import Aggregation, Column, Insight, Thresholds, rounded, words
+from runner.insights.series import Series, Timeline, next_period, shift
 from runner.insights.stats import normal_p, normal_threshold, robust_scale, sample_factor
 
 MIN_NEIGHBOURS = 4
@@ -82,24 +76,31 @@ class Driver:
     share: float  # of the overall excess
 
 
-def _lags(timeline: Timeline) -> list[int]:
-    """Day offsets of the neighbours that set a period's expected level."""
+def lags(timeline: Timeline) -> list[int]:
+    """Offsets, in base periods, of the neighbours that set a period's expected level."""
     span = (timeline.last - timeline.first).days
     if timeline.grain == "day" and span >= 35:
         return [7 * k for k in (-4, -3, -2, -1, 1, 2, 3, 4)]  # same weekday
-    step = 7 if timeline.grain == "week" else 1
-    return [step * k for k in (-3, -2, -1, 1, 2, 3)]
+    return [-3, -2, -1, 1, 2, 3]
 
 
 def score(series: Series, timeline: Timeline) -> list[Point]:
     """Every period of a series with its expected level and robust z-score."""
-    if sum(series.counts.values()) < MIN_ROWS_PER_PERIOD * len(timeline.periods):
+    sparse = sum(series.counts.values()) < MIN_ROWS_PER_PERIOD * len(timeline.periods)
+    if timeline.grain == "year" or (sparse and not timeline.snapshot):
         return []
+    if timeline.snapshot and series.measure.is_row_count:
+        return []  # how many states were recorded says nothing about them
     raw: list[tuple[dt.date, float, float]] = []
-    for period in timeline.periods:
-        value, expected = series.level(period), expected_level(series, period, timeline)
-        if value is not None and expected is not None:
-            raw.append((period, value, expected))
+    offsets = lags(timeline)
+    levels = {p: v for p in timeline.periods if (v := series.level(p)) is not None}
+    if sum(1 for v in levels.values() if v == 0) * 2 >= len(levels):
+        return []  # mostly zero (rain, returns): a median of zero makes any value a spike
+    for period, value in levels.items():
+        near = timeline.neighbours(period, offsets)
+        around = [level for at in near if (level := levels.get(at)) is not None]
+        if len(around) >= MIN_NEIGHBOURS:
+            raw.append((period, value, median(around)))
     # Counts and sums of positive amounts are skewed (Poisson, compound Poisson); on
     # Anscombe's square-root scale their noise is close to normal, as the threshold assumes.
     positive = all(v >= 0 and e >= 0 for _, v, e in raw)
@@ -111,13 +112,10 @@ def score(series: Series, timeline: Timeline) -> list[Point]:
     return [Point(p, v, e, r / scale) for (p, v, e), r in zip(raw, residuals, strict=True)]
 
 
-def expected_level(series: Series, period: dt.date, timeline: Timeline) -> float | None:
+def expected_level(series: Series, period: dt.date, grain: str, offsets: list[int]) -> float | None:
     """The median of the series at the neighbouring periods (None with too few of them)."""
     around = [
-        level
-        for lag in _lags(timeline)
-        if (day := period + dt.timedelta(days=lag)) in timeline.present
-        and (level := series.level(day)) is not None
+        level for lag in offsets if (level := series.level(shift(period, grain, lag))) is not None
     ]
     return median(around) if len(around) >= MIN_NEIGHBOURS else None
 
@@ -133,7 +131,11 @@ def find_anomalies(timeline: Timeline, limits: Thresholds, measures: list[Column
     tests = sum(len(points) for _, points in scored)
     threshold = max(limits.min_anomaly_z, normal_threshold(limits.alpha, tests))
     flags = [f for s, points in scored for f in _runs(s, points, threshold, limits, timeline)]
-    events = sorted(_events(flags), key=lambda e: -max(abs(f.z) for f in e))
+    # Events seen in the whole series come first: a segment's own blips follow.
+    events = sorted(
+        _events(flags),
+        key=lambda e: (all(f.series.segment for f in e), -max(abs(f.z) for f in e)),
+    )
     found = [_insight(event, threshold, tests, timeline) for event in events[:MAX_EVENTS]]
     for insight in found:
         insight.details["events_found"] = len(events)
@@ -194,54 +196,102 @@ def _lead(event: list[Flag]) -> list[Flag]:
     ]
 
 
-def _driver(flag: Flag, timeline: Timeline) -> Driver | None:
+def _driver(point: Point, flag: Flag, timeline: Timeline) -> Driver | None:
     """The segment value that accounts for most of an overall event's excess, if one does."""
-    excess = sum(p.value - p.expected for p in flag.points)
+    excess = point.value - point.expected
+    offsets = lags(timeline)
     best: Driver | None = None
     for series in timeline.series:
         if series.segment is None or series.measure is not flag.series.measure:
             continue
-        part = 0.0
-        for point in flag.points:
-            level, expected = (
-                series.level(point.period),
-                expected_level(series, point.period, timeline),
-            )
-            part += (level or 0.0) - (expected or 0.0)
-        if best is None or part / excess > best.share:
-            best = Driver(series.segment, str(series.value), part / excess)
+        level = series.level(point.period)
+        expected = expected_level(series, point.period, timeline.grain, offsets)
+        if level is None or expected is None:
+            continue
+        if best is None or (level - expected) / excess > best.share:
+            best = Driver(series.segment, str(series.value), (level - expected) / excess)
     return best if best is not None and best.share >= DRIVER_SHARE else None
+
+
+@dataclass(frozen=True)
+class _Recipes:
+    """How the value, the expected level and their comparison at one period are computed."""
+
+    value: fig.Recipe
+    expected: fig.Recipe
+
+    @classmethod
+    def of(cls, series: Series, period: dt.date, timeline: Timeline) -> _Recipes:
+        segment = [fig.equals(series.segment, series.value)] if series.segment else []
+        window = [fig.within(timeline.time, timeline.first, timeline.end)]
+        measure, aggregation = series.measure, series.measure.aggregation.value
+        inside = fig.within(timeline.time, period, next_period(period, timeline.grain))
+        value = fig.aggregate(measure, aggregation, [*segment, inside])
+        expected = fig.aggregate(measure, aggregation, [*segment, *window]) | {
+            "kind": "baseline",
+            "time": timeline.time.name,
+            "grain": timeline.grain,
+            "period": period.isoformat(),
+            "lags": lags(timeline),
+            "min_neighbours": MIN_NEIGHBOURS,
+        }
+        return cls(value, expected)
 
 
 def _insight(event: list[Flag], threshold: float, tests: int, timeline: Timeline) -> Insight:
     flags = _lead(event)
     first = max(flags, key=lambda f: abs(f.z))
+    peak = max(first.points, key=lambda p: abs(p.z))
     series = first.series
+    figures = fig.Figures()
     start, end = min(f.start for f in flags), max(f.end for f in flags)
-    when = start.isoformat() if start == end else f"{start.isoformat()} to {end.isoformat()}"
     kind = "Spike" if first.z > 0 else "Drop"
-    additive = series.measure.aggregation is Aggregation.SUM
-    driver = _driver(first, timeline) if series.segment is None and additive else None
+    additive = series.measure.aggregation is Aggregation.SUM or series.measure.is_row_count
+    driver = _driver(peak, first, timeline) if series.segment is None and additive else None
     segment = driver.segment if driver else series.segment
     value = driver.value if driver else series.value
-    where = "" if series.segment is None else f" for {series.segment.label} {series.value}"
-    ratio = _ratio(first)
+    where = (
+        "" if series.segment is None else f" for {_scope(series.segment, series.value, figures)}"
+    )
     what = series.measure.quantity_label
+    recipes = _Recipes.of(series, peak.period, timeline)
+    on = figures.period(timeline.time, timeline.grain, peak.period)
+    when = on
+    if start != end:
+        span = (
+            f"{figures.period(timeline.time, timeline.grain, start)} to "
+            f"{figures.period(timeline.time, timeline.grain, end)}"
+        )
+        when = f"{on} (within {span})"
+    averaged = "" if additive else " on average"
+    shown = figures.number(peak.value, recipes.value)
+    expected = figures.number(peak.expected, recipes.expected)
+    versus = _versus(peak, series, figures, recipes)
     because = ""
     if driver:
+        seg = _Recipes.of(_segment_series(timeline, first, driver), peak.period, timeline)
+        share = fig.ratio(
+            fig.difference(seg.value, seg.expected),
+            fig.difference(recipes.value, recipes.expected),
+        )
         because = (
-            f"; {driver.segment.label} {driver.value} accounts for {percent(driver.share)} of it"
+            f"; {_scope(driver.segment, driver.value, figures)} accounts for "
+            f"{figures.percent(driver.share, share)} of the gap"
         )
     summary = (
-        f"On {when}, {what}{where} was {number(sum(p.value for p in first.points))} against "
-        f"about {number(sum(p.expected for p in first.points))} expected ({ratio} the usual "
-        f"level){because}. Worth checking for a promotion, an outage or a data error."
+        f"{_preposition(timeline.grain).capitalize()} {when}, {what}{where} was "
+        f"{shown}{averaged} against about {expected} expected "
+        f"from {_neighbours(timeline)} ({versus}){because}. "
+        "Worth checking what happened then, or whether the data is complete."
     )
-    cause = f", driven by {driver.segment.label} {driver.value}" if driver else ""
+    cause = f", driven by {_scope(driver.segment, driver.value, figures)}" if driver else ""
     details = {
         "date": start.isoformat(),
         "end": end.isoformat(),
+        "peak": peak.period.isoformat(),
+        "grain": timeline.grain,
         "direction": "spike" if first.z > 0 else "drop",
+        "measure": series.measure.name if not series.measure.is_row_count else "rows",
         "segment_column": segment.name if segment else None,
         "segment": value,
         "driver_share": rounded(min(driver.share, 1.0)) if driver else None,
@@ -249,6 +299,7 @@ def _insight(event: list[Flag], threshold: float, tests: int, timeline: Timeline
         "z_threshold": rounded(threshold, 2),
         "points_tested": tests,
         "also_flagged": sorted({f.series.scope for f in event} - {series.scope}),
+        "figures": figures.entries,
     }
     p_value = min(1.0, tests * normal_p(first.z))
     terms = series.measure.terms | {"anomaly", kind.lower()}
@@ -256,7 +307,7 @@ def _insight(event: list[Flag], threshold: float, tests: int, timeline: Timeline
         terms |= segment.terms | words(str(value))
     return Insight(
         insight_type="anomaly",
-        title=f"{kind} in {what}{where} on {when}{cause} ({ratio} the usual level)",
+        title=f"{kind} in {what}{where} {_preposition(timeline.grain)} {on}{cause} ({versus})",
         summary=summary,
         details=details,
         confidence=(1.0 - p_value) * sample_factor(first.tested, 30),
@@ -265,11 +316,45 @@ def _insight(event: list[Flag], threshold: float, tests: int, timeline: Timeline
     )
 
 
-def _ratio(flag: Flag) -> str:
-    expected = sum(p.expected for p in flag.points)
-    if expected <= 0:
-        return "far from"
-    return f"{sum(p.value for p in flag.points) / expected:.1f}x"
+def _preposition(grain: str) -> str:
+    return "on" if grain == "day" else "in"
+
+
+def _scope(segment: Column, value: object, figures: fig.Figures) -> str:
+    """'region North', '4 cylinders'."""
+    shown = figures.segment(segment, value)
+    return shown if shown != str(value) else f"{segment.label} {value}"
+
+
+def _neighbours(timeline: Timeline) -> str:
+    if timeline.grain == "day" and lags(timeline)[0] == -28:
+        return "the same weekday in the four weeks around it"
+    return f"the three {timeline.grain}s either side"
+
+
+def _segment_series(timeline: Timeline, flag: Flag, driver: Driver) -> Series:
+    return next(
+        s
+        for s in timeline.series
+        if s.segment is driver.segment
+        and str(s.value) == driver.value
+        and s.measure is flag.series.measure
+    )
+
+
+def _versus(point: Point, series: Series, figures: fig.Figures, recipes: _Recipes) -> str:
+    """'6.1x the usual level' for positive levels, else the gap: '+63.8 on the usual level'."""
+    if series.measure.ratio_scale and point.expected > 0:
+        times = figures.times(
+            point.value / point.expected, fig.ratio(recipes.value, recipes.expected)
+        )
+        return f"{times} the usual level"
+    gap = figures.add(
+        f"{point.value - point.expected:+,.1f}",
+        rounded(point.value - point.expected),
+        fig.difference(recipes.value, recipes.expected),
+    )
+    return f"{gap} on the usual level"
 
 
 def _measure(flag: Flag) -> dict[str, object]:

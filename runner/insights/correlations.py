@@ -1,71 +1,232 @@
-"""Correlations between measures, row by row: strength, sign, and a word on causality.
+"""Correlations between measures: strength, sign, and a word on causality.
+
+What is correlated depends on what the rows are. Events and entities (flights, cars):
+row by row, and the link must hold within the main segment too, or it is only the
+segments' difference (Simpson's paradox). A time series (one row per period): the changes
+from one period to the next, since two series that both trend correlate in level whatever
+they are. A panel of many entities (countries per year): across the entities in the
+latest period; of few entities (three airports per hour): their changes, entity by entity.
 
 A pair is reported when |r| reaches `min_correlation` and r differs from zero under a
-Bonferroni-corrected t-test over all pairs. Pairs that are the same quantity twice
-(|r| > 0.999, e.g. price in two currencies) say nothing and are skipped.
+Bonferroni-corrected t-test over all pairs. Pairs that say nothing are skipped: the same
+quantity twice (|r| > 0.999), and a part and its total (one column plus others adding up
+to another: private jobs and all jobs).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import combinations
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from runner.insights import figures as fig
 from runner.insights.model import Column, Insight, Table, Thresholds, rounded
-from runner.insights.sql import run
+from runner.insights.series import Timeline, next_period
+from runner.insights.sql import ident, run
 from runner.insights.stats import correlation_p, sample_factor
+from runner.insights.totals import Sums, part_of
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
-MAX_MEASURES = 8
+MAX_MEASURES = 12
+MIN_PAIRS = 30
+MIN_OVERLAP = 0.05  # of the rows: both values must be filled in at least this share
+MAX_LINKS = 10  # the strongest; details.pairs_found tells how many there were
 SAME_QUANTITY = 0.999
+CROSS_SECTION = 20  # a panel of at least this many entities is correlated across them
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How pairs are correlated in this table, as SQL and as a recipe."""
+
+    over: str  # rows, changes, or rows within one period (cross-section)
+    source: str  # the SQL relation with one column per measure
+    recipe: fig.Recipe
+    where: str = ""  # how the rows are described in text
+    rows: str = "TRUE"  # SQL condition selecting the table's rows that are correlated
+
+    @staticmethod
+    def column(measure: Column) -> str:
+        return ident(f"m:{measure.name}")
 
 
 def find_correlations(
-    con: DuckDBPyConnection, table: Table, measures: list[Column], limits: Thresholds
+    con: DuckDBPyConnection,
+    table: Table,
+    measures: list[Column],
+    limits: Thresholds,
+    timeline: Timeline | None = None,
+    segment: Column | None = None,
+    sums: Sums | None = None,
 ) -> list[Insight]:
-    """An insight per strongly correlated pair of measures."""
-    pairs = list(combinations(measures[:MAX_MEASURES], 2))
+    """An insight per strongly correlated pair of measures (sums: totals and their parts)."""
+    sums = sums or {}
+    candidates = measures[:MAX_MEASURES]
+    pairs = list(combinations(candidates, 2))
     if not pairs:
         return []
-    parts = ", ".join(f"corr({a.expr}, {b.expr}), regr_count({a.expr}, {b.expr})" for a, b in pairs)
-    row = run(con, f"SELECT {parts} FROM {table.sql}")[0]
-    found = []
+    mode = _mode(table, candidates, timeline)
+    parts = ", ".join(
+        f"corr({mode.column(a)}, {mode.column(b)}), regr_count({mode.column(a)}, {mode.column(b)})"
+        for a, b in pairs
+    )
+    row = run(con, f"SELECT {parts} FROM {mode.source}")[0]
+    strong = []
     for i, (a, b) in enumerate(pairs):
         r, n = row[2 * i], int(row[2 * i + 1] or 0)
         if r is None or abs(r) < limits.min_correlation or abs(r) > SAME_QUANTITY:
             continue
+        share = MIN_OVERLAP * table.rows if mode.where == "" else 0  # all rows, not a period
+        if mode.over == "rows" and n < max(MIN_PAIRS, share):
+            continue  # the few rows where a rare column is filled are no sample of the rest
         p_adjusted = min(1.0, correlation_p(float(r), n) * len(pairs))
         if p_adjusted < limits.alpha:
-            found.append(_insight(a, b, float(r), n, p_adjusted))
-    return found
+            strong.append((a, b, float(r), n, p_adjusted))
+    strong = [s for s in strong if not part_of(s[0].name, s[1].name, sums)]
+    if not strong:
+        return []
+    checked = mode.over == "rows" and segment is not None
+    inside = (
+        _within(con, table, [(a, b) for a, b, *_ in strong], segment, mode.rows)
+        if (checked and segment is not None)
+        else [None] * len(strong)
+    )
+    found = []
+    for (a, b, r, n, p), within in zip(strong, inside, strict=True):
+        if checked and (within is None or (within > 0) != (r > 0) or abs(within) < 0.5 * abs(r)):
+            continue  # the link is the segments' difference, not the measures'
+        found.append(_insight(a, b, r, n, p, mode, segment if checked else None, within))
+    found.sort(key=lambda i: -abs(float(i.details["r"])))
+    for insight in found:
+        insight.details["pairs_found"] = len(found)
+    return found[:MAX_LINKS]
+
+
+def _mode(table: Table, measures: list[Column], timeline: Timeline | None) -> Mode:
+    select = ", ".join(f"{m.expr} AS {ident(f'm:{m.name}')}" for m in measures)
+    if timeline is None or not table.snapshot:
+        return Mode("rows", f"(SELECT {select} FROM {table.sql})", {"over": "rows"})
+    entity = table.column(table.panel) if table.panel else None
+    if entity is not None and entity.distinct >= CROSS_SECTION:
+        latest = timeline.last
+        end = next_period(latest, timeline.grain)
+        window = fig.within(timeline.time, latest, end)
+        t = timeline.time.expr
+        rows = f"{t} >= TIMESTAMP '{latest.isoformat()}' AND {t} < TIMESTAMP '{end.isoformat()}'"
+        source = f"(SELECT {select} FROM {table.sql} WHERE {rows})"
+        return Mode("rows", source, {"over": "rows", "filters": [window]}, "latest", rows)
+    return _changes(table, measures, timeline, entity)
+
+
+def _changes(
+    table: Table, measures: list[Column], timeline: Timeline, entity: Column | None
+) -> Mode:
+    """Period-to-period changes of each measure's average (per entity in a panel)."""
+    t, grain = timeline.time.expr, timeline.grain
+    key = f"{entity.expr} AS e, " if entity else ""
+    levels = ", ".join(f"avg({m.expr}) AS {ident(f'l:{m.name}')}" for m in measures)
+    over = "PARTITION BY e ORDER BY p" if entity else "ORDER BY p"
+    diffs = ", ".join(
+        f"{ident(f'l:{m.name}')} - lag({ident(f'l:{m.name}')}) OVER ({over}) "
+        f"AS {ident(f'm:{m.name}')}"
+        for m in measures
+    )
+    source = (
+        f"(SELECT {diffs} FROM (SELECT {key}date_trunc('{grain}', {t}) AS p, {levels} "
+        f"FROM {table.sql} WHERE {t} IS NOT NULL"
+        f"{f' AND {entity.expr} IS NOT NULL' if entity else ''} "
+        "GROUP BY ALL))"
+    )
+    recipe = {
+        "over": "changes",
+        "time": timeline.time.name,
+        "grain": grain,
+        "within": entity.name if entity else None,
+    }
+    return Mode("changes", source, recipe, grain)
+
+
+def _within(
+    con: DuckDBPyConnection,
+    table: Table,
+    pairs: list[tuple[Column, Column]],
+    segment: Column,
+    rows: str,
+) -> list[float | None]:
+    """Each pair's correlation around its segment's averages (within the segments), with
+    both values filled, from one scan."""
+    g = segment.expr
+    centred, corrs = [], []
+    for i, (a, b) in enumerate(pairs):
+        both = f"{a.expr} IS NOT NULL AND {b.expr} IS NOT NULL"
+        for side, m in (("x", a), ("y", b)):
+            value = f"CASE WHEN {both} THEN {m.expr} END"
+            centred.append(f"{value} - avg({value}) OVER (PARTITION BY {g}) AS {side}{i}")
+        corrs.append(f"corr(x{i}, y{i})")
+    query = (
+        f"SELECT {', '.join(corrs)} FROM (SELECT {', '.join(centred)} FROM "
+        f"{table.sql} WHERE {rows} AND {g} IS NOT NULL)"
+    )
+    values: tuple[Any, ...] = run(con, query)[0]
+    return [None if v is None else float(v) for v in values]
 
 
 def _strength(r: float) -> str:
     return "very strong" if abs(r) >= 0.8 else "strong" if abs(r) >= 0.6 else "moderate"
 
 
-def _insight(a: Column, b: Column, r: float, n: int, p_adjusted: float) -> Insight:
+def _insight(
+    a: Column,
+    b: Column,
+    r: float,
+    n: int,
+    p_adjusted: float,
+    mode: Mode,
+    segment: Column | None,
+    within: float | None,
+) -> Insight:
+    figures = fig.Figures()
+    recipe = {"kind": "correlation", "x": a.name, "y": b.name, "filters": [], **mode.recipe}
+    shown = figures.add(f"{r:+.2f}", rounded(r), recipe | {"at": "r"})
+    count = figures.count(n, recipe | {"at": "n"})
     together = "rise and fall together" if r > 0 else "move in opposite directions"
-    summary = (
-        f"{a.label.capitalize()} and {b.label} {together} (correlation {r:+.2f} over {n:,} rows). "
-        f"This is an association, not proof that one causes the other."
-    )
+    if mode.over == "changes":
+        what = f"Changes in {a.label} and {b.label} from one {mode.where} to the next"
+        over = f"over {count} changes"
+    else:
+        what = f"{a.label.capitalize()} and {b.label}"
+        over = f"over {count} rows" + (" of the latest period" if mode.where == "latest" else "")
+    summary = f"{what} {together} (correlation {shown} {over})."
+    if segment is not None and within is not None:
+        inside = figures.add(
+            f"{within:+.2f}",
+            rounded(within),
+            recipe | {"at": "r", "within_groups": segment.name},
+        )
+        summary += f" The link holds within each {segment.label} too (r = {inside})."
+    summary += " This is an association, not proof that one causes the other."
     return Insight(
         insight_type="correlation",
         title=f"{_strength(r).capitalize()} {'positive' if r > 0 else 'negative'} link between "
-        f"{a.label} and {b.label} (r = {r:+.2f})",
+        f"{a.label} and {b.label} (r = {shown})",
         summary=summary,
         details={
             "columns": [a.name, b.name],
             "r": rounded(r),
             "r2": rounded(r * r),
             "rows": n,
+            "over": mode.over,
+            "within_segment": segment.name if segment else None,
+            "r_within": rounded(within) if within is not None else None,
             "p_adjusted": p_adjusted,
             "sign": "positive" if r > 0 else "negative",
             "caution": "correlation does not establish causation; a third factor may drive both",
+            "recipe": recipe,
+            "figures": figures.entries,
         },
         confidence=(1.0 - p_adjusted) * (0.5 + 0.5 * abs(r)) * sample_factor(n, 30),
-        terms=frozenset(a.terms | b.terms | {"correlation"}),
-        weight=abs(r),
+        terms=frozenset(a.terms | b.terms | {"correlation", "relate", "link", "relationship"}),
+        weight=abs(r) * max(a.importance, b.importance),
     )

@@ -61,6 +61,7 @@ def connect(workdir: Path, memory_limit_mb: int | None) -> Iterator[DuckDBPyConn
     if budget is not None:
         config["memory_limit"] = f"{budget}MB"
     con = duckdb.connect(str(workdir / "analysis.duckdb"), config=config)
+    con.execute("SET enable_progress_bar = false")  # no bars in the runner's captured stderr
     try:
         yield con
     finally:

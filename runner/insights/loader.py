@@ -32,6 +32,7 @@ UTF8 = ("utf-8", "utf-8-sig")
 COMMA_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(\.\d{3})+|\d+),\d+$")
 DOT_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)\.\d+$")
 DOT_GROUPS = re.compile(r"^[-+]?\d{1,3}(\.\d{3})+(,\d+)?$")
+DOTTED = re.compile(r"^[-+]?\d+(\.\d+)+$")
 COMMA_GROUPS = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
@@ -206,14 +207,27 @@ def _check_csv_tail(found: Probe, file: Path, delimiter: str, width: int) -> Non
 
 
 def detect_number_style(lines: list[str], delimiter: str) -> tuple[str, str | None]:
-    """The decimal separator and thousands separator used by the numbers in sample lines."""
+    """The decimal separator and thousands separator used by the numbers in sample lines.
+
+    A dot followed by exactly three digits is a thousands separator, not a decimal point,
+    when the file separates fields with ';' (the European habit) and no number has a dot
+    followed by another count of digits: "35.361" is thirty-five thousand there.
+    """
     rows = csv.reader(lines[1:500], delimiter=delimiter)
     fields = [field.strip() for row in rows for field in row]
     commas = sum(1 for f in fields if COMMA_DECIMAL.match(f))
     dots = sum(1 for f in fields if DOT_DECIMAL.match(f))
-    if commas > dots and delimiter != ",":
-        return ",", "." if any(DOT_GROUPS.match(f) for f in fields) else None
+    if delimiter != ",":
+        dot_groups = any(DOT_GROUPS.match(f) for f in fields)
+        if commas > dots or (dot_groups and _dots_group_thousands(fields)):
+            return ",", "." if dot_groups else None
     return ".", "," if any(COMMA_GROUPS.match(f) for f in fields) else None
+
+
+def _dots_group_thousands(fields: list[str]) -> bool:
+    """True when every dotted number reads as thousands groups (1.234 or 1.234.567)."""
+    dotted = [f for f in fields if DOTTED.match(f)]
+    return bool(dotted) and all(DOT_GROUPS.match(f) for f in dotted)
 
 
 def _load_json(con: DuckDBPyConnection, found: Probe, file: Path, table: str) -> dict[str, Any]:

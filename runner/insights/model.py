@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -18,12 +19,15 @@ class Role(StrEnum):
     MEASURE = "measure"
     CATEGORY = "category"
     IDENTIFIER = "identifier"
+    # A part of the calendar or the clock held in its own column (month, hour, HHMM time):
+    # derived from the time axis, so never a measure nor a segment; seasonality reads it.
+    CALENDAR = "calendar"
     TEXT = "text"
     OTHER = "other"
 
 
 class Aggregation(StrEnum):
-    """How a measure adds up over rows: totals (revenue) or averages (price, rating)."""
+    """How a measure adds up over rows: totals (revenue) or averages (price, temperature)."""
 
     SUM = "sum"
     MEAN = "mean"
@@ -45,6 +49,36 @@ class Column:
     negatives: int = 0
     aggregation: Aggregation = Aggregation.SUM
     caption: str | None = None  # what to call it when the name will not do
+    part: str | None = None  # calendar columns: month, weekday, hour, quarter, day, clock...
+    grain: str | None = None  # time columns: the data's own period (year for a year column)
+    unreadable: str | None = None  # "dates" or "numbers": looks like them, could not be read
+    is_total: bool = False  # the sum of other measures, itself part of none: a headline
+    is_part: bool = False  # one of the measures a total adds up from
+    values: tuple[str, ...] = ()  # a category's values (at most CATEGORY_MAX), for relevance
+
+    @property
+    def importance(self) -> float:
+        """How much a finding on this measure weighs against one on its total (which speaks
+        for its parts): 1, or 0.75 for a part."""
+        return 0.75 if self.is_part else 1.0
+
+    @property
+    def non_negative(self) -> bool:
+        """True when no value is below zero (so no fitted level may be either)."""
+        if self.is_row_count:
+            return True
+        try:
+            return float(self.minimum) >= 0
+        except (TypeError, ValueError):
+            return False
+
+    @property
+    def ratio_scale(self) -> bool:
+        """True when zero means none, so ratios and percentages of it mean something: not a
+        temperature (20 °C is not twice 10 °C), nor anything that goes below zero."""
+        from runner.insights.vocabulary import INTERVAL_WORDS
+
+        return self.non_negative and not words(self.name) & INTERVAL_WORDS
 
     @property
     def label(self) -> str:
@@ -63,6 +97,11 @@ class Column:
     def terms(self) -> frozenset[str]:
         """The words a business description may use for this column."""
         return words(self.name) | words(self.label)
+
+    @property
+    def value_terms(self) -> frozenset[str]:
+        """The words of a category's values: a question naming "Renewables" is about source."""
+        return frozenset().union(*(words(v) for v in self.values))
 
     @property
     def is_row_count(self) -> bool:
@@ -84,6 +123,10 @@ class Table:
     rows: int
     columns: tuple[Column, ...]
     source: dict[str, Any] = field(default_factory=dict)
+    # Rows are states at a time (a price, a headcount, a country's population per year),
+    # one per period (and per `panel` entity), not events: their totals over time mean nothing.
+    snapshot: bool = False
+    panel: str | None = None
 
     def having(self, role: Role) -> list[Column]:
         """The columns with this role, in file order."""
@@ -161,12 +204,19 @@ def number(value: float) -> str:
         return f"{value:,.0f}"
     if magnitude >= 10:
         return f"{value:,.1f}"
-    return f"{value:.2f}"
+    if magnitude >= 0.01:
+        return f"{value:.2f}"
+    # Small figures keep two significant digits: 0.0045, not 0.00.
+    return f"{value:.{1 - math.floor(math.log10(magnitude))}f}"
 
 
 def percent(share: float, signed: bool = False) -> str:
-    """0.123 -> '12.3%' (or '+12.3%' when signed)."""
-    return f"{share * 100:+.1f}%" if signed else f"{share * 100:.1f}%"
+    """0.123 -> '12.3%' (or '+12.3%' when signed); tiny shares keep two digits: '0.0095%'."""
+    value = share * 100
+    digits = 1
+    if 0 < abs(value) < 0.1:
+        digits = 1 - math.floor(math.log10(abs(value)))
+    return f"{value:+.{digits}f}%" if signed else f"{value:.{digits}f}%"
 
 
 def rounded(value: float, digits: int = 4) -> float:

@@ -1,20 +1,26 @@
-"""What a file holds (rows, columns, roles, period) and the headline figures of its measures."""
+"""What a file holds (rows, columns, roles, period) and the headline figures of its measures.
+
+The headline of an averaged measure is its average; of an amount, its total, except in
+snapshot data (a price, a headcount, a population per period), where a total over time
+means nothing and the headline is the latest period's total, against the first one's.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from runner.insights import figures as fig
 from runner.insights.model import (
     Aggregation,
     Column,
     Insight,
     Role,
     Table,
-    number,
     rounded,
     words,
 )
-from runner.insights.series import Series, Timeline
+from runner.insights.series import Series, Span, Timeline, next_period
 from runner.insights.sql import run
 from runner.insights.stats import sample_factor
 from runner.insights.trends import rebucket
@@ -23,31 +29,42 @@ if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
 
-def profile(table: Table, timeline: Timeline | None) -> Insight:
+def profile(table: Table, timeline: Timeline | None, span: Span | None) -> Insight:
     """The dataset profile: size, column roles, period covered, how it was read."""
+    figures = fig.Figures()
     roles = {role.value: [c.name for c in table.having(role)] for role in Role}
     cells = table.rows * len(table.columns)
     filled = sum(c.non_null for c in table.columns)
-    period = _period(timeline)
+    period = _period(timeline, span)
     described = [f"{len(v)} {k} column{'s' if len(v) > 1 else ''}" for k, v in roles.items() if v]
-    summary = f"{table.name} holds {table.rows:,} rows and {len(table.columns)} columns: " + (
-        ", ".join(described) + "."
-    )
-    if period:
-        summary += f" It covers {period['start']} to {period['end']} ({period['days']:,} days)."
+    rows = figures.count(table.rows, fig.aggregate(None, "rows"))
+    columns = figures.count(len(table.columns), {"kind": "columns"})
+    for role, names in roles.items():
+        if names:
+            figures.parameter(
+                f"{len(names)} {role} column{'s' if len(names) > 1 else ''}",
+                "how many columns of each role",
+            )
+    summary = f"{table.name} holds {rows} rows and {columns} columns: " + ", ".join(described) + "."
+    covers = ""
+    if timeline is not None and span is not None:
+        covers = _covers(timeline, span, figures)
+        summary += f" It covers {covers}."
     details = {
         "file": table.name,
         "rows": table.rows,
         "columns": len(table.columns),
         "roles": {k: v for k, v in roles.items() if v},
         "period": period,
+        "snapshot": table.snapshot,
+        "panel": table.panel,
         "source": table.source,
         "column_profile": [_column(c, table.rows) for c in table.columns],
+        "figures": figures.entries,
     }
     return Insight(
         insight_type="profile",
-        title=f"{table.name}: {table.rows:,} rows, {len(table.columns)} columns"
-        + (f", {period['start']} to {period['end']}" if period else ""),
+        title=f"{table.name}: {rows} rows, {columns} columns" + (f", {covers}" if covers else ""),
         summary=summary,
         details=details,
         confidence=(filled / cells if cells else 0.0) * sample_factor(table.rows, 10),
@@ -56,15 +73,35 @@ def profile(table: Table, timeline: Timeline | None) -> Insight:
     )
 
 
-def _period(timeline: Timeline | None) -> dict[str, Any] | None:
-    if timeline is None:
+def _covers(timeline: Timeline, span: Span, figures: fig.Figures) -> str:
+    """'2013-01-01 to 2013-12-31 (365 days)', or '1952 to 2007' for coarser data."""
+    time = timeline.time
+    if timeline.native in ("subday", "day"):
+        low = figures.date(span.first, fig.aggregate(time, "min") | {"measure": time.name})
+        high = figures.date(span.last, fig.aggregate(time, "max") | {"measure": time.name})
+        days = (_day(span.last) - _day(span.first)).days + 1
+        counted = figures.count(days, {"kind": "span_days", "column": time.name})
+        return f"{low} to {high} ({counted} days)"
+    grain = timeline.native
+    first = figures.period(time, grain, _day(span.first))
+    last = figures.period(time, grain, _day(span.last))
+    return f"{first} to {last}"
+
+
+def _day(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _period(timeline: Timeline | None, span: Span | None) -> dict[str, Any] | None:
+    if timeline is None or span is None:
         return None
     return {
         "column": timeline.time.name,
-        "start": timeline.first.isoformat(),
-        "end": timeline.last.isoformat(),
-        "days": (timeline.last - timeline.first).days + 1,
+        "start": _day(span.first).isoformat(),
+        "end": _day(span.last).isoformat(),
+        "days": (_day(span.last) - _day(span.first)).days + 1,
         "grain": timeline.grain,
+        "native": timeline.native,
     }
 
 
@@ -78,6 +115,8 @@ def _column(c: Column, rows: int) -> dict[str, Any]:
     }
     if c.role is Role.MEASURE:
         entry["aggregation"] = c.aggregation.value
+    if c.part:
+        entry["part"] = c.part
     return entry
 
 
@@ -98,24 +137,37 @@ def kpis(
     for i, m in enumerate(measures):
         figures = [float(v) if v is not None else 0.0 for v in row[6 * i : 6 * i + 6]]
         if figures[0] > 0:
-            out.append(_kpi(table, m, figures, _last_period(totals.get(m.name), timeline)))
+            out.append(_kpi(table, m, figures, totals.get(m.name), timeline))
     return out
 
 
-def _kpi(table: Table, m: Column, figures: list[float], last: dict[str, Any] | None) -> Insight:
-    count, total, mean, low, high, middle = figures
+def _kpi(
+    table: Table,
+    m: Column,
+    values: list[float],
+    series: Series | None,
+    timeline: Timeline | None,
+) -> Insight:
+    figures = fig.Figures()
+    count, total, mean, low, high, middle = values
     averaged = m.aggregation is Aggregation.MEAN
-    headline = f"{number(mean)} on average" if averaged else f"{number(total)} in total"
+    n = figures.count(int(count), fig.aggregate(m, "count"))
+    typical = figures.number(middle, fig.aggregate(m, "median") | {"approximate": True})
+    lowest = figures.number(low, fig.aggregate(m, "min"))
+    highest = figures.number(high, fig.aggregate(m, "max"))
+    snapshot_total = not averaged and table.snapshot and timeline is not None
+    if averaged or snapshot_total:
+        headline = f"{figures.number(mean, fig.aggregate(m, 'mean'))} on average"
+    else:
+        headline = f"{figures.number(total, fig.aggregate(m, 'sum'))} in total"
     summary = (
-        f"{m.label.capitalize()} is {headline} over {int(count):,} rows "
-        f"(typical value {number(middle)}, range {number(low)} to {number(high)})."
+        f"{m.label.capitalize()} is {headline} over {n} rows "
+        f"(median {typical}, range {lowest} to {highest})."
     )
+    last = _last_period(series, timeline, figures) if series and timeline else None
     if last:
-        change = last["change_pct"]
-        moved = "" if change is None else f", {change:+.1f}% on the {last['grain']} before"
-        summary += (
-            f" Latest full {last['grain']} ({last['period']}): {number(last['value'])}{moved}."
-        )
+        summary += " " + last["text"]
+        last = {k: v for k, v in last.items() if k != "text"}
     details = {
         "file": table.name,
         "measure": m.name,
@@ -128,6 +180,7 @@ def _kpi(table: Table, m: Column, figures: list[float], last: dict[str, Any] | N
         "max": rounded(high),
         "missing_share": rounded(1 - count / table.rows),
         "latest_period": last,
+        "figures": figures.entries,
     }
     return Insight(
         insight_type="kpi",
@@ -135,25 +188,53 @@ def _kpi(table: Table, m: Column, figures: list[float], last: dict[str, Any] | N
         summary=summary,
         details=details,
         confidence=sample_factor(count, 30) * count / table.rows,
-        terms=frozenset(m.terms | {"kpi", "total"}),
+        terms=frozenset(m.terms | {"kpi", "total", "average"}),
         weight=0.55,
     )
 
 
-def _last_period(series: Series | None, timeline: Timeline | None) -> dict[str, Any] | None:
-    """The latest complete month (week for short data) against the one before."""
-    if series is None or timeline is None:
-        return None
-    grain = "month" if (timeline.last - timeline.first).days >= 90 else "week"
+def last_grain(timeline: Timeline) -> str:
+    """The period a reader follows: a month for daily data over 90 days, else the data's own."""
+    if timeline.grain == "day":
+        return "month" if (timeline.last - timeline.first).days >= 90 else "week"
+    return timeline.grain
+
+
+def _last_period(series: Series, timeline: Timeline, figures: fig.Figures) -> dict[str, Any] | None:
+    """The latest complete period against the one before (and, for snapshots, the first)."""
+    grain = last_grain(timeline)
     points = rebucket(series, timeline, grain)
     if len(points) < 2:
         return None
-    (_, previous), (period, value) = points[-2], points[-1]
-    change = (value / previous - 1) * 100 if previous > 0 else None
+    (start, previous), (period, value) = points[-2], points[-1]
+    m = series.measure
+    aggregation = "mean" if m.aggregation is Aggregation.MEAN else "sum"
+
+    def level(at: dt.date) -> fig.Recipe:
+        return fig.aggregate(
+            m, aggregation, [fig.within(timeline.time, at, next_period(at, grain))]
+        )
+
+    label = figures.period(timeline.time, grain, period)
+    shown = figures.number(value, level(period))
+    text = f"Latest complete {grain} ({label}): {shown}"
+    change = None
+    before = figures.period(timeline.time, grain, start)
+    if m.ratio_scale and previous > 0:
+        change = value / previous - 1
+        moved = figures.percent(change, fig.change(level(start), level(period)), signed=True)
+        text += f", {moved} on {before}"
+    else:
+        text += f", against {figures.number(previous, level(start))} in {before}"
+    first_period, first_value = points[0]
+    if timeline.snapshot and len(points) > 2:
+        since = figures.period(timeline.time, grain, first_period)
+        text += f"; {figures.number(first_value, level(first_period))} in {since}"
     return {
         "grain": grain,
-        "period": period.strftime("%B %Y") if grain == "month" else f"week of {period}",
+        "period": period.isoformat(),
         "value": rounded(value),
         "previous": rounded(previous),
-        "change_pct": rounded(change, 2) if change is not None else None,
+        "change_pct": rounded(change * 100, 2) if change is not None else None,
+        "text": text + ".",
     }

@@ -1,51 +1,64 @@
-"""Data quality: missing values, duplicate rows, constant columns, mixed types, impossible values.
+"""Data quality: missing values, duplicate rows, constant columns, mixed types, columns that
+look like dates or numbers but cannot be read, and physically impossible values.
 
 Each kind of problem becomes one insight listing the columns concerned, so a reader sees
-what to fix before trusting the other findings.
+what to fix before trusting the other findings. Missing values below `min_missing_share`
+are listed only when the business description asks about missing or incomplete data.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from runner.insights.model import Insight, Role, Table, Thresholds, percent, rounded, words
-from runner.insights.sql import ident, literal, run
+from runner.insights import figures as fig
+from runner.insights.model import Column, Insight, Role, Table, Thresholds, rounded, words
+from runner.insights.sql import ident, run
 from runner.insights.stats import sample_factor
+from runner.insights.vocabulary import NON_NEGATIVE, PERCENT_WORDS
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
 MOSTLY_EMPTY = 0.9
-NON_NEGATIVE = frozenset(
-    [
-        "quantity",
-        "qty",
-        "units",
-        "price",
-        "age",
-        "count",
-        "duration",
-        "hours",
-        "minutes",
-        "weight",
-        "stock",
-        "inventory",
-        "visits",
-        "clicks",
-        "impressions",
-    ]
+LISTED = 8
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Values a quantity cannot take, whatever the unit it is recorded in."""
+
+    words: frozenset[str]  # all of them must be in the column's name
+    low: float | None
+    high: float | None
+    problem: str
+
+
+# Physical limits wide enough for either unit (°C or °F, km/h or mph, hPa).
+BOUNDS = (
+    Bound(frozenset({"wind"}), 0, 250, "beyond any wind speed ever recorded (over 250)"),
+    Bound(frozenset({"temperature"}), -90, 140, "outside -90 to 140, no temperature on Earth"),
+    Bound(frozenset({"temp"}), -90, 140, "outside -90 to 140, no temperature on Earth"),
+    Bound(frozenset({"latitude"}), -90, 90, "beyond ±90, no latitude"),
+    Bound(frozenset({"lat"}), -90, 90, "beyond ±90, no latitude"),
+    Bound(frozenset({"longitude"}), -180, 180, "beyond ±180, no longitude"),
+    Bound(frozenset({"lon"}), -180, 180, "beyond ±180, no longitude"),
+    Bound(frozenset({"lng"}), -180, 180, "beyond ±180, no longitude"),
+    Bound(frozenset({"age"}), 0, 130, "outside 0 to 130, no age"),
 )
-PERCENT = frozenset({"pct", "percent", "percentage"})
 
 
-def check_quality(con: DuckDBPyConnection, table: Table, limits: Thresholds) -> list[Insight]:
-    """One insight per kind of problem found in table."""
+def check_quality(
+    con: DuckDBPyConnection, table: Table, limits: Thresholds, every_gap: bool = False
+) -> list[Insight]:
+    """One insight per kind of problem found in table (every_gap: list all missing values)."""
     found = [
-        _missing(table, limits),
+        _missing(table, 0.0 if every_gap else limits.min_missing_share, every_gap),
         _duplicates(con, table),
         _constant(table),
         _mixed_types(con, table),
+        _unreadable(con, table),
         _impossible(con, table),
     ]
     return [i for i in found if i is not None]
@@ -60,34 +73,52 @@ def _issue(
     columns: list[str],
     weight: float,
     evidence: float,
+    figures: fig.Figures,
 ) -> Insight:
     return Insight(
         insight_type="data_quality",
         title=f"{table.name}: {title}",
         summary=summary,
-        details={"file": table.name, "issue": issue, **details},
+        details={"file": table.name, "issue": issue, **details, "figures": figures.entries},
         confidence=evidence * sample_factor(table.rows, 20),
-        terms=frozenset({"quality", issue.split("_")[0]}.union(*(words(c) for c in columns))),
+        terms=frozenset(
+            {"quality", "field", issue.split("_")[0]}.union(*(words(c) for c in columns))
+        ),
         weight=min(1.0, weight),
     )
 
 
-def _missing(table: Table, limits: Thresholds) -> Insight | None:
+def _missing(table: Table, threshold: float, asked: bool) -> Insight | None:
     gaps = [
         (c, 1.0 - c.non_null / table.rows)
         for c in table.columns
-        if table.rows and 1.0 - c.non_null / table.rows >= limits.min_missing_share
+        if table.rows and c.non_null < table.rows and 1.0 - c.non_null / table.rows >= threshold
     ]
     if not gaps:
         return None
+    figures = fig.Figures()
     gaps.sort(key=lambda item: -item[1])
     worst, share = gaps[0]
-    listed = ", ".join(f"{c.name} ({percent(s)})" for c, s in gaps[:5])
+    every = fig.aggregate(None, "rows")
+
+    def shown(c: Column, s: float) -> str:
+        return figures.percent(s, fig.share(fig.aggregate(None, "rows", [fig.missing(c)]), every))
+
+    listed = ", ".join(f"{c.name} ({shown(c, s)})" for c, s in gaps[:LISTED])
+    more = len(gaps) - LISTED
+    count = figures.count(len(gaps), {"kind": "missing_columns", "min_share": threshold})
     summary = (
-        f"{len(gaps)} column{'s' if len(gaps) > 1 else ''} have missing values: {listed}. "
-        f"Figures built on {'them' if len(gaps) > 1 else 'it'} cover only the filled rows."
+        f"{count} column{'s' if len(gaps) > 1 else ''} "
+        f"{'have' if len(gaps) > 1 else 'has'} missing values: {listed}"
+        + (
+            f" and {figures.count(more, {'kind': 'parameter', 'name': 'not listed'})} more"
+            if more > 0
+            else ""
+        )
+        + f". Figures built on {'them' if len(gaps) > 1 else 'it'} cover only the filled rows."
     )
     details = {
+        "threshold": threshold,
         "columns": [
             {
                 "column": c.name,
@@ -96,9 +127,10 @@ def _missing(table: Table, limits: Thresholds) -> Insight | None:
                 "mostly_empty": s >= MOSTLY_EMPTY,
             }
             for c, s in gaps
-        ]
+        ],
     }
-    title = f"missing values in {len(gaps)} column(s), worst {worst.name} ({percent(share)})"
+    title = f"missing values in {count} column(s), worst {worst.name} ({shown(worst, share)})"
+    weight = 0.4 + share / 2 + (0.3 if asked else 0.0)
     return _issue(
         table,
         "missing_values",
@@ -106,8 +138,9 @@ def _missing(table: Table, limits: Thresholds) -> Insight | None:
         summary,
         details,
         [c.name for c, _ in gaps],
-        0.4 + share / 2,
+        weight,
         1.0,
+        figures,
     )
 
 
@@ -119,9 +152,15 @@ def _duplicates(con: DuckDBPyConnection, table: Table) -> Insight | None:
     extra = int(run(con, query)[0][0] or 0)
     if extra == 0:
         return None
+    figures = fig.Figures()
     share = extra / table.rows
     keyed = any(c.role is Role.IDENTIFIER and c.distinct >= 0.9 * c.non_null for c in table.columns)
-    summary = f"{extra:,} rows ({percent(share)}) repeat an earlier row exactly. " + (
+    repeated = figures.count(extra, {"kind": "duplicate_rows"})
+    part = figures.percent(
+        share,
+        {"kind": "share", "part": {"kind": "duplicate_rows"}, "whole": fig.aggregate(None, "rows")},
+    )
+    summary = f"{repeated} rows ({part}) repeat an earlier row exactly. " + (
         "Even the identifier repeats, so they are almost surely double entries."
         if keyed
         else "Check whether these are true repeats or double entries."
@@ -129,12 +168,13 @@ def _duplicates(con: DuckDBPyConnection, table: Table) -> Insight | None:
     return _issue(
         table,
         "duplicate_rows",
-        f"{extra:,} duplicate rows",
+        f"{repeated} duplicate rows",
         summary,
         {"duplicate_rows": extra, "share": rounded(share)},
         [],
         0.4 + 5 * share,
         1.0 if keyed else 0.7,
+        figures,
     )
 
 
@@ -146,34 +186,46 @@ def _constant(table: Table) -> Insight | None:
     ]
     if not constant:
         return None
-    listed = ", ".join(f"{c.name} = {c.minimum!s}" for c in constant[:5])
-    summary = (
-        f"{len(constant)} column(s) hold one value in every filled row ({listed}); "
-        "they tell nothing."
+    figures = fig.Figures()
+    listed = ", ".join(
+        f"{c.name} = {figures.label(c, _plain(c.minimum), _plain(c.minimum))}" for c in constant[:5]
     )
+    summary = f"Some columns hold one value in every filled row ({listed}); they tell nothing."
     details = {"columns": [{"column": c.name, "value": str(c.minimum)} for c in constant]}
     return _issue(
         table,
         "constant_columns",
-        f"{len(constant)} constant column(s)",
+        "constant column(s)",
         summary,
         details,
         [c.name for c in constant],
         0.3,
         1.0,
+        figures,
     )
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime) and value.time() == dt.time():
+        return value.date().isoformat()
+    return str(value)
 
 
 def _mixed_types(con: DuckDBPyConnection, table: Table) -> Insight | None:
     mixed = [c for c in table.columns if c.sql_type == "VARCHAR" and 0.5 <= c.numeric_share < 1.0]
     if not mixed:
         return None
+    figures = fig.Figures()
     examples = {c.name: _non_numeric(con, table, c.name) for c in mixed}
     first = mixed[0]
+    share = figures.percent(
+        1 - first.numeric_share, {"kind": "unreadable_share", "column": first.name}
+    )
     summary = (
-        f"{first.name} is mostly numbers, but {percent(1 - first.numeric_share)} of its "
-        f"values are not (e.g. {', '.join(repr(e) for e in examples[first.name])}); "
-        f"they were left out of its figures."
+        f"{first.name} is mostly numbers, but {share} of its values are not (e.g. "
+        f"{_examples(first, examples[first.name], figures)}); they were left out of its figures."
     )
     entries = [
         {"column": c.name, "numeric_share": rounded(c.numeric_share), "examples": examples[c.name]}
@@ -182,67 +234,141 @@ def _mixed_types(con: DuckDBPyConnection, table: Table) -> Insight | None:
     return _issue(
         table,
         "mixed_types",
-        f"mixed types in {len(mixed)} column(s)",
+        "mixed types in " + ", ".join(c.name for c in mixed),
         summary,
         {"columns": entries},
         [c.name for c in mixed],
         0.6,
         max(c.numeric_share for c in mixed),
+        figures,
     )
+
+
+def _examples(column: Column, values: list[str], figures: fig.Figures) -> str:
+    """Values quoted from the data, each checked to be there."""
+    return ", ".join(figures.label(column, v, repr(v)) for v in values)
 
 
 def _non_numeric(con: DuckDBPyConnection, table: Table, name: str) -> list[str]:
     """Up to three values of a text column that do not read as numbers."""
+    return _some(con, table, name, f"TRY_CAST({ident(name)} AS DOUBLE) IS NULL")
+
+
+def _some(con: DuckDBPyConnection, table: Table, name: str, where: str = "TRUE") -> list[str]:
+    """Up to three distinct filled values of a column (where the condition holds)."""
     column = ident(name)
     query = (
-        f"SELECT DISTINCT {column} FROM {table.sql} WHERE {column} IS NOT NULL "
-        f"AND TRY_CAST({column} AS DOUBLE) IS NULL LIMIT 3"
+        f"SELECT DISTINCT {column} FROM {table.sql} WHERE {column} IS NOT NULL AND {where} LIMIT 3"
     )
     return [str(row[0]) for row in run(con, query)]
 
 
+def _unreadable(con: DuckDBPyConnection, table: Table) -> Insight | None:
+    """Columns that look like dates or numbers in a form the analysis could not read."""
+    columns = [c for c in table.columns if c.unreadable]
+    if not columns:
+        return None
+    figures = fig.Figures()
+    entries, said = [], []
+    for c in columns:
+        examples = _some(con, table, c.name)
+        entries.append({"column": c.name, "looks_like": c.unreadable, "examples": examples})
+        said.append(
+            f"{c.name} looks like {c.unreadable} but could not be read as such "
+            f"(e.g. {_examples(c, examples, figures)})"
+        )
+    listed = "; ".join(said)
+    summary = (
+        f"{listed}. It was treated as text, so no time or number analysis uses it: "
+        "check its format."
+    )
+    return _issue(
+        table,
+        "unreadable_values",
+        "columns that could not be read: " + ", ".join(c.name for c in columns),
+        summary,
+        {"columns": entries},
+        [c.name for c in columns],
+        0.7,
+        1.0,
+        figures,
+    )
+
+
 def _impossible(con: DuckDBPyConnection, table: Table) -> Insight | None:
-    checks = _impossible_checks(table)
+    checks = impossible_checks(table)
     if not checks:
         return None
-    counts = run(con, f"SELECT {', '.join(sql for _, _, sql in checks)} FROM {table.sql}")[0]
+    counts = run(con, f"SELECT {', '.join(sql for _, _, sql, _ in checks)} FROM {table.sql}")[0]
     problems = [
-        (column, problem, int(n))
-        for (column, problem, _), n in zip(checks, counts, strict=True)
+        (column, problem, int(n), recipe)
+        for (column, problem, _, recipe), n in zip(checks, counts, strict=True)
         if n
     ]
     if not problems:
         return None
-    total = sum(n for _, _, n in problems)
-    listed = "; ".join(f"{column}: {n:,} {problem}" for column, problem, n in problems[:4])
-    summary = f"Some values cannot be right: {listed}. They are probably entry errors or returns."
+    figures = fig.Figures()
+    total = sum(n for _, _, n, _ in problems)
+    listed = "; ".join(
+        f"{column}: {figures.count(n, recipe)} value{'s' if n > 1 else ''} "
+        f"{figures.parameter(problem, 'bound')}"
+        for column, problem, n, recipe in problems[:4]
+    )
+    summary = f"Some values cannot be right: {listed}. They are probably entry or sensor errors."
     return _issue(
         table,
         "impossible_values",
-        f"{total:,} impossible values",
+        "impossible values in " + ", ".join(column for column, _, _, _ in problems),
         summary,
-        {"columns": [{"column": c, "problem": p, "rows": n} for c, p, n in problems]},
-        [column for column, _, _ in problems],
-        0.5 + 5 * total / table.rows,
+        {
+            "columns": [
+                {"column": c, "problem": PROBLEMS.get(p, p), "rows": n} for c, p, n, _ in problems
+            ]
+        },
+        [column for column, _, _, _ in problems],
+        0.8 + 5 * total / table.rows,
         1.0,
+        figures,
     )
 
 
-def _impossible_checks(table: Table) -> list[tuple[str, str, str]]:
-    """(column, problem, SQL count) for every check that applies to table's columns."""
+# What each check's phrase ("3 values below zero") is called in details.
+PROBLEMS = {
+    "below zero": "negative values",
+    "above 100%": "values above 100%",
+    "in the future": "dates in the future",
+}
+
+
+def impossible_checks(table: Table) -> list[tuple[str, str, str, fig.Recipe]]:
+    """(column, problem, SQL count, recipe) for every check that applies to the columns."""
     checks = []
     for c in table.columns:
-        if c.role is Role.MEASURE and words(c.name) & NON_NEGATIVE:
-            checks.append((c.name, "negative values", f"count(*) FILTER ({c.expr} < 0)"))
-        if c.role is Role.MEASURE and words(c.name) & PERCENT:
-            checks.append((c.name, "values above 100%", f"count(*) FILTER ({c.expr} > 100)"))
+        named = words(c.name)
+        if c.role is Role.MEASURE:
+            checks += _bounds(c, named)
         if c.role is Role.TIME:
-            tomorrow = literal((dt.date.today() + dt.timedelta(days=1)).isoformat())
-            checks.append(
-                (
-                    c.name,
-                    "dates in the future",
-                    f"count(*) FILTER ({c.expr} > CAST({tomorrow} AS TIMESTAMP))",
-                )
-            )
+            tomorrow = dt.date.today() + dt.timedelta(days=1)
+            recipe = fig.aggregate(None, "rows", [{"column": c.name, "from": tomorrow.isoformat()}])
+            sql = f"count(*) FILTER ({c.expr} >= CAST('{tomorrow.isoformat()}' AS TIMESTAMP))"
+            checks.append((c.name, "in the future", sql, recipe))
+    return checks
+
+
+def _bounds(c: Column, named: frozenset[str]) -> list[tuple[str, str, str, fig.Recipe]]:
+    """The physical bound that applies to a measure, or the non-negative and percent ones."""
+    for bound in BOUNDS:
+        if bound.words <= named:
+            low, high = bound.low, bound.high
+            sql = f"count(*) FILTER ({c.expr} < {low!r} OR {c.expr} > {high!r})"
+            outside = {"column": c.name, "outside": [low, high]}
+            return [(c.name, bound.problem, sql, fig.aggregate(None, "rows", [outside]))]
+    checks = []
+    for op, value, problem, applies in (
+        ("<", 0.0, "below zero", named & NON_NEGATIVE),
+        (">", 100.0, "above 100%", named & PERCENT_WORDS),
+    ):
+        if applies:
+            recipe = fig.aggregate(None, "rows", [fig.compare(c, op, value)])
+            checks.append((c.name, problem, f"count(*) FILTER ({c.expr} {op} {value!r})", recipe))
     return checks

@@ -10,135 +10,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
-from runner.insights.model import Column, Insight, rounded, words
-
-SYNONYMS: tuple[frozenset[str], ...] = tuple(
-    frozenset(group.split())
-    for group in (
-        "revenue sales sale turnover income gmv bookings amount takings",
-        "customer client buyer account consumer shopper user member",
-        "product item sku article goods merchandise",
-        "region area territory country market city state location geography store branch",
-        "order transaction purchase invoice basket deal",
-        "profit margin earnings",
-        "cost expense spend spending budget",
-        "quantity qty units volume",
-        "ticket issue case request complaint incident support",
-        "churn cancel cancellation attrition retention",
-        "satisfaction csat rating score nps feedback",
-        "resolution duration hours time delay latency response",
-        "marketing campaign ad ads advertising promotion promo",
-        "discount coupon rebate",
-        "channel source medium platform",
-        "employee staff agent rep representative salesperson",
-        "price pricing",
-        "growth grow growing trend increase decline decrease rise rising falling",
-        "anomaly spike outlier unusual peak drop",
-        "quality missing duplicate error errors clean",
-        "segment segmentation group tier",
-        "concentration dependency dependence top biggest largest pareto",
-        "category type class",
-    )
-)
-
-STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "of",
-        "to",
-        "in",
-        "for",
-        "on",
-        "by",
-        "with",
-        "we",
-        "our",
-        "ours",
-        "is",
-        "are",
-        "be",
-        "been",
-        "how",
-        "what",
-        "which",
-        "why",
-        "want",
-        "wants",
-        "need",
-        "needs",
-        "understand",
-        "know",
-        "see",
-        "find",
-        "data",
-        "file",
-        "files",
-        "business",
-        "company",
-        "analysis",
-        "analyse",
-        "analyze",
-        "insight",
-        "insights",
-        "improve",
-        "help",
-        "about",
-        "this",
-        "that",
-        "it",
-        "its",
-        "from",
-        "at",
-        "as",
-        "more",
-        "most",
-        "less",
-        "best",
-        "all",
-        "per",
-        "each",
-        "across",
-        "over",
-        "between",
-        "do",
-        "does",
-        "can",
-        "should",
-        "would",
-        "i",
-        "my",
-        "me",
-        "us",
-        "their",
-        "they",
-        "them",
-        "where",
-        "when",
-        "who",
-        "not",
-        "no",
-        "into",
-        "than",
-        "then",
-        "there",
-        "these",
-        "those",
-        "will",
-        "get",
-        "make",
-        "look",
-        "show",
-    ]
-)
+from runner.insights.model import Column, Insight, rounded
+from runner.insights.vocabulary import GAP_WORDS, STOP, SYNONYMS
 
 
+@lru_cache(maxsize=1 << 14)
 def stem(word: str) -> str:
-    """A crude plural-stripping stem: 'categories' -> 'category', 'sales' -> 'sale'."""
+    """A crude stem: plurals and superlatives go ('categories' -> 'category', 'sales' ->
+    'sale', 'wettest' -> 'wet', 'warmest' -> 'warm')."""
+    if len(word) > 6 and word.endswith("iest"):
+        return word[:-4] + "y"
+    if len(word) > 6 and word.endswith("est"):
+        base = word[:-3]
+        return base[:-1] if len(base) > 2 and base[-1] == base[-2] else base
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
@@ -149,25 +36,96 @@ def stem(word: str) -> str:
 _STEMMED_GROUPS = tuple(frozenset(stem(w) for w in g) for g in SYNONYMS)
 
 
-def concepts(description: str | None) -> list[frozenset[str]]:
-    """The description's content words, each widened to its synonym group (stemmed)."""
-    found: list[frozenset[str]] = []
-    for word in re.findall(r"[a-z0-9]+", (description or "").lower()):
-        if word in STOP or len(word) < 2:
-            continue
-        base = stem(word)
-        group = frozenset({base}).union(*(g for g in _STEMMED_GROUPS if base in g))
-        if group not in found:
-            found.append(group)
-    return found
+MAX_DESCRIPTION = 4000  # characters of the description read for relevance
+CONTEXT_WEIGHT = 0.4  # a word of a sentence that sets the scene, against one of a question
+ORDER_DECAY = 0.1  # each later concept of a question weighs a little less than the one before
+QUESTION = re.compile(r"\?\s*$|^\s*(how|which|what|why|where|when|who|is|are|does|do|did|can)\b")
 
 
-def relevance(terms: Iterable[str], wanted: Sequence[frozenset[str]]) -> float:
-    """The share of wanted concepts that terms touch."""
-    if not wanted:
+@dataclass(frozen=True)
+class Concept:
+    """A word of the description with its synonyms (stemmed), how much it weighs, and the
+    questions (clauses of question sentences) it belongs to."""
+
+    words: frozenset[str]
+    weight: float
+    questions: frozenset[int] = frozenset()
+
+
+def concepts(description: str | None) -> list[Concept]:
+    """The description's content words, each widened to its synonym group (stemmed).
+
+    Words of its questions weigh more than those of the sentences around them, and a
+    question's first subjects more than its later ones: "how has life expectancy changed
+    on each continent, and how does it relate to income?" is first about life expectancy.
+    """
+    text = (description or "")[:MAX_DESCRIPTION].lower()
+    weights: dict[frozenset[str], float] = {}
+    questions: dict[frozenset[str], set[int]] = {}
+    asked = 0
+    for number, (clause, question) in enumerate(_clauses(text)):
+        for word in re.findall(r"[a-z0-9]+", clause):
+            if word in STOP or len(word) < 2:
+                continue
+            base = stem(word)
+            # A synonym of a concept already named is that concept ("income (GDP)").
+            group = next((g for g in weights if base in g), None) or frozenset({base}).union(
+                *(g for g in _STEMMED_GROUPS if base in g)
+            )
+            weight = 1 / (1 + ORDER_DECAY * asked) if question else CONTEXT_WEIGHT
+            asked += 1 if question and group not in weights else 0
+            weights[group] = max(weights.get(group, 0.0), weight)
+            if question:
+                questions.setdefault(group, set()).add(number)
+    return [Concept(g, w, frozenset(questions.get(g, ()))) for g, w in weights.items()]
+
+
+def _clauses(text: str) -> list[tuple[str, bool]]:
+    """The description's clauses, each with whether it belongs to a question: "which X lag
+    behind, how fast is Y growing, and is Z linked to X?" asks three things."""
+    out = []
+    for sentence in re.split(r"(?<=[.?!])\s+", text):
+        question = QUESTION.search(sentence) is not None
+        out += [(part, question) for part in re.split(r"[,;:]\s*(?:and\s+|or\s+)?", sentence)]
+    return out
+
+
+def asks_about_gaps(description: str | None) -> bool:
+    """True when the description asks about missing or incomplete data."""
+    text = (description or "")[:MAX_DESCRIPTION].lower()
+    return bool(set(re.findall(r"[a-z]+", text)) & GAP_WORDS)
+
+
+def relevance(terms: Iterable[str], wanted: Sequence[Concept]) -> float:
+    """How closely terms touch the description: half the weighted share of its concepts
+    they touch, half the share of the one question they answer best (a finding that
+    answers one question whole beats one that grazes several)."""
+    total = sum(c.weight for c in wanted)
+    if not total:
         return 0.0
     stems = {stem(t) for t in terms}
-    return sum(1 for concept in wanted if concept & stems) / len(wanted)
+    touched = [c for c in wanted if _touches(c.words, stems)]
+    overall = sum(c.weight for c in touched) / total
+    asked = {q for c in wanted for q in c.questions}
+    best = max(
+        (
+            sum(c.weight for c in touched if q in c.questions)
+            / sum(c.weight for c in wanted if q in c.questions)
+            for q in asked
+        ),
+        default=overall,
+    )
+    return 0.5 * overall + 0.5 * best
+
+
+def _touches(concept: frozenset[str], stems: set[str]) -> bool:
+    """A shared word, or a column's abbreviation of one ("temp", "precip")."""
+    return bool(concept & stems) or any(_abbreviates(concept, t) for t in stems if len(t) >= 4)
+
+
+@lru_cache(maxsize=1 << 14)
+def _abbreviates(concept: frozenset[str], term: str) -> bool:
+    return any(w.startswith(term) or (len(w) >= 4 and term.startswith(w)) for w in concept)
 
 
 def rank(findings: list[Insight], description: str | None) -> list[Insight]:
@@ -187,6 +145,10 @@ def rank(findings: list[Insight], description: str | None) -> list[Insight]:
     return ordered
 
 
-def prefer(columns: list[Column], wanted: Sequence[frozenset[str]]) -> list[Column]:
-    """columns with those the description mentions first (otherwise in the given order)."""
-    return sorted(columns, key=lambda c: relevance(words(c.name), wanted) == 0)
+def prefer(columns: list[Column], wanted: Sequence[Concept]) -> list[Column]:
+    """columns, those the description mentions most first (otherwise in the given order)."""
+    # A column named in the question beats one whose values merely are.
+    return sorted(
+        columns,
+        key=lambda c: -(relevance(c.terms, wanted) + 0.5 * relevance(c.value_terms, wanted)),
+    )

@@ -1,36 +1,38 @@
-"""Segments: which groups bring the most, and how concentrated the business is.
+"""Segments: which groups are highest and lowest on average, and how concentrated totals are.
 
-Totals (revenue, orders) are compared as shares. Whether the best and worst segment differ
-by more than chance is a z-test on their totals, using the compound-Poisson variance
-n * E[x^2] of a sum of a random number of rows. Averages (price, rating, resolution time)
-are compared with Welch's t-test and Cohen's d. Both are Bonferroni-corrected over every
-pair that could have been picked.
+A measure is compared between segments by its average per row (a carrier's average
+delay, a region's average order value), never by its total, which would rank the
+segments by their size: each segment's share of the rows is said separately. The best
+and the worst are tested with Welch's t-test and need a Cohen's d of `min_effect_size`;
+the row count itself is compared as shares of rows (a z-test on two Poisson counts).
+Both are Bonferroni-corrected over every pair that could have been picked.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from runner.insights import figures as fig
 from runner.insights.model import (
     Aggregation,
     Column,
     Insight,
     Table,
     Thresholds,
-    number,
-    percent,
     rounded,
     words,
 )
-from runner.insights.sql import run
+from runner.insights.sql import literal, run
 from runner.insights.stats import normal_p, sample_factor, t_test_p
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
-MIN_ROWS = 5  # a segment with fewer rows is listed, never named best or worst
+MIN_ROWS = 10  # a segment with fewer values is listed, never named highest or lowest
+MIN_RELATIVE_GAP = 0.25
 LISTED = 10
 
 
@@ -82,99 +84,118 @@ def compare_segments(
     measures: list[Column],
     limits: Thresholds,
 ) -> list[Insight]:
-    """Best-versus-worst insights for each segment column and measure where they differ."""
+    """Highest-versus-lowest insights for each segment column and measure where they differ."""
     per_column = {s.name: groups(con, table, s, measures) for s in segments}
     pairs = sum(_pairs(g) for by_measure in per_column.values() for g in by_measure.values())
     found = []
     for segment in segments:
         for measure in measures:
-            found.append(
-                _compare(segment, measure, per_column[segment.name][measure.name], pairs, limits)
-            )
+            groups_ = per_column[segment.name][measure.name]
+            found.append(_compare(table, segment, measure, groups_, pairs, limits))
     return [i for i in found if i is not None]
 
 
+def _eligible(groups_: list[Group]) -> list[Group]:
+    return [g for g in groups_ if g.n >= MIN_ROWS and g.value != "(missing)"]
+
+
 def _pairs(groups_: list[Group]) -> int:
-    k = sum(1 for g in groups_ if g.n >= MIN_ROWS and g.value != "(missing)")
+    k = len(_eligible(groups_))
     return k * (k - 1) // 2
 
 
 def _compare(
-    segment: Column, measure: Column, groups_: list[Group], pairs: int, limits: Thresholds
+    table: Table,
+    segment: Column,
+    measure: Column,
+    groups_: list[Group],
+    pairs: int,
+    limits: Thresholds,
 ) -> Insight | None:
-    eligible = [g for g in groups_ if g.n >= MIN_ROWS and g.value != "(missing)"]
+    eligible = _eligible(groups_)
     if len(eligible) < 2:
         return None
-    averaged = measure.aggregation is Aggregation.MEAN
-    key = (lambda g: g.mean) if averaged else (lambda g: g.total)
+    counted = measure.is_row_count
+    key = (lambda g: g.rows) if counted else (lambda g: g.mean)
     best, worst = max(eligible, key=key), min(eligible, key=key)
-    p_value, material = _test(best, worst, averaged, limits)
+    p_value, material = _counts(best, worst, limits) if counted else _means(best, worst, limits)
     p_adjusted = min(1.0, p_value * max(pairs, 1))
     if p_adjusted >= limits.alpha or not material:
         return None
-    return _insight(segment, measure, groups_, best, worst, p_adjusted)
+    return _insight(table, segment, measure, groups_, best, worst, p_adjusted)
 
 
-def _test(best: Group, worst: Group, averaged: bool, limits: Thresholds) -> tuple[float, bool]:
-    """The p-value that best and worst differ, and whether the gap is large enough to matter."""
-    if averaged:
-        se2 = best.variance / best.n + worst.variance / worst.n
-        pooled = math.sqrt((best.variance + worst.variance) / 2)
-        gap = best.mean - worst.mean
-        if se2 == 0 or pooled == 0:
-            return 1.0, False
-        df = se2**2 / sum((g.variance / g.n) ** 2 / (g.n - 1) for g in (best, worst) if g.n > 1)
-        return t_test_p(
-            gap / math.sqrt(se2), max(1, round(df))
-        ), gap / pooled >= limits.min_effect_size
-    spread = best.squares + worst.squares
-    if spread == 0 or worst.total < 0:
+def _means(best: Group, worst: Group, limits: Thresholds) -> tuple[float, bool]:
+    """Welch's p-value that two averages differ, and whether the gap is large enough."""
+    se2 = best.variance / best.n + worst.variance / worst.n
+    pooled = math.sqrt((best.variance + worst.variance) / 2)
+    gap = best.mean - worst.mean
+    if se2 == 0 or pooled == 0:
         return 1.0, False
-    z = (best.total - worst.total) / math.sqrt(spread)
-    ratio = best.total / worst.total if worst.total > 0 else float("inf")
-    return normal_p(z), ratio >= limits.min_segment_ratio
+    df = se2**2 / sum((g.variance / g.n) ** 2 / (g.n - 1) for g in (best, worst) if g.n > 1)
+    p = t_test_p(gap / math.sqrt(se2), max(1, round(df)))
+    # Material: a gap of min_effect_size standard deviations, or (heavy-tailed measures such
+    # as delays, where one deviation is large) a quarter of the larger average.
+    relative = gap / max(abs(best.mean), abs(worst.mean))
+    return p, gap / pooled >= limits.min_effect_size or relative >= MIN_RELATIVE_GAP
+
+
+def _counts(best: Group, worst: Group, limits: Thresholds) -> tuple[float, bool]:
+    """The p-value that two Poisson counts differ, and whether the ratio is large enough."""
+    z = (best.rows - worst.rows) / math.sqrt(best.rows + worst.rows)
+    return normal_p(z), best.rows >= limits.min_segment_ratio * worst.rows
 
 
 def _insight(
-    segment: Column, measure: Column, groups_: list[Group], best: Group, worst: Group, p: float
+    table: Table,
+    segment: Column,
+    measure: Column,
+    groups_: list[Group],
+    best: Group,
+    worst: Group,
+    p: float,
 ) -> Insight:
-    averaged = measure.aggregation is Aggregation.MEAN
-    what = measure.label
-    grand = sum(g.total for g in groups_)
-    shares = {g.value: g.total / grand if grand else 0.0 for g in groups_}
-    if averaged:
+    figures = fig.Figures()
+    what = measure.quantity_label if measure.is_row_count else measure.label
+    high, low = figures.segment(segment, best.value), figures.segment(segment, worst.value)
+    if measure.is_row_count:
+        title = f"{segment.label.capitalize()}: most {measure.label} for {high}, fewest for {low}"
+        most, fewest = (_rows(segment, g, table.rows, figures) for g in (best, worst))
         summary = (
-            f"{what.capitalize()} is highest for {segment.label} {best.value} "
-            f"({number(best.mean)} on average) and lowest for {worst.value} "
-            f"({number(worst.mean)})."
+            f"{high[:1].upper()}{high[1:]} has the most {measure.label}: {most}; "
+            f"{low} the fewest: {fewest}."
         )
-        weight = 0.5 + (best.mean / worst.mean - 1 if worst.mean > 0 else 0.5)
+        weight = 0.55 + 0.45 * best.rows / table.rows
     else:
+        title = f"{what.capitalize()} by {segment.label}: highest for {high}, lowest for {low}"
         summary = (
-            f"{segment.label.capitalize()} {best.value} brings the most {what} "
-            f"({percent(shares[best.value])} of the total), {worst.value} the least "
-            f"({percent(shares[worst.value])})."
+            f"{what.capitalize()} is highest for {high} "
+            f"({_mean(segment, measure, best, figures)} on average) and lowest for {low} "
+            f"({_mean(segment, measure, worst, figures)}). Rows: {high} "
+            f"{_rows(segment, best, table.rows, figures)}, "
+            f"{low} {_rows(segment, worst, table.rows, figures)}"
+            f"{_total_shares(segment, measure, best, worst, groups_, figures)}."
         )
-        weight = 0.5 + shares[best.value]
-    listed = sorted(groups_, key=lambda g: -(g.mean if averaged else g.total))[:LISTED]
+        gap = (best.mean - worst.mean) / max(abs(best.mean), abs(worst.mean), 1e-9)
+        weight = 0.55 + min(0.45, abs(gap))
+    listed = sorted(groups_, key=lambda g: -(g.rows if measure.is_row_count else g.mean))
     details = {
         "segment_column": segment.name,
-        "measure": measure.name,
-        "basis": "average" if averaged else "total",
+        "measure": "rows" if measure.is_row_count else measure.name,
+        "basis": "rows" if measure.is_row_count else "average",
+        "min_rows": MIN_ROWS,
         "best": best.value,
         "worst": worst.value,
         "p_adjusted": p,
-        "segments": [_listed(g, shares[g.value]) for g in listed],
+        "segments": [_listed(g, table.rows) for g in listed[:LISTED]],
+        "figures": figures.entries,
     }
     terms = segment.terms | measure.terms | words(best.value) | words(worst.value)
+    if measure.is_row_count:
+        terms |= {"composition", "mix", "share"}
     return Insight(
         insight_type="segment_comparison",
-        title=f"{what.capitalize()} by {segment.label}: "
-        + (
-            f"highest for {best.value}, lowest for {worst.value}"
-            if averaged
-            else f"{best.value} leads, {worst.value} trails"
-        ),
+        title=title,
         summary=summary,
         details=details,
         confidence=(1.0 - p) * sample_factor(min(best.n, worst.n), 20),
@@ -183,12 +204,49 @@ def _insight(
     )
 
 
-def _listed(group: Group, share: float) -> dict[str, Any]:
+def _mean(segment: Column, measure: Column, group: Group, figures: fig.Figures) -> str:
+    recipe = fig.aggregate(measure, "mean", [fig.equals(segment, group.value)])
+    return figures.number(group.mean, recipe)
+
+
+def _rows(segment: Column, group: Group, rows: int, figures: fig.Figures) -> str:
+    part = fig.aggregate(None, "rows", [fig.equals(segment, group.value)])
+    count = figures.count(group.rows, part)
+    share = figures.percent(group.rows / rows, fig.share(part, fig.aggregate(None, "rows")))
+    return f"{count} ({share})"
+
+
+def _total_shares(
+    segment: Column,
+    measure: Column,
+    best: Group,
+    worst: Group,
+    groups_: list[Group],
+    figures: fig.Figures,
+) -> str:
+    """For amounts, each one's share of the total too: a segment may be small but rich."""
+    if measure.aggregation is not Aggregation.SUM:
+        return ""
+    grand = sum(g.total for g in groups_)
+    if grand <= 0 or any(g.total < 0 for g in groups_):
+        return ""
+    whole = fig.aggregate(measure, "sum")
+    shares = [
+        figures.percent(
+            g.total / grand,
+            fig.share(fig.aggregate(measure, "sum", [fig.equals(segment, g.value)]), whole),
+        )
+        for g in (best, worst)
+    ]
+    return f"; of the total {measure.label}, {shares[0]} and {shares[1]}"
+
+
+def _listed(group: Group, rows: int) -> dict[str, Any]:
     return {
         "segment": group.value,
         "rows": group.rows,
+        "row_share": rounded(group.rows / rows) if rows else 0.0,
         "total": rounded(group.total),
-        "share": rounded(share),
         "average": rounded(group.mean),
     }
 
@@ -200,12 +258,22 @@ def _totals_evidence(rows_per_entity: float) -> float:
 
 
 def concentration(
-    con: DuckDBPyConnection, table: Table, entity: Column, measure: Column, limits: Thresholds
+    con: DuckDBPyConnection,
+    table: Table,
+    entity: Column,
+    measure: Column,
+    limits: Thresholds,
+    period: Period | None = None,
 ) -> Insight | None:
-    """How much of a total its top 10% of customers (or products...) bring, when that is a lot."""
+    """How much of a total its top 10% of customers (or products...) hold, when that is a lot.
+
+    A period restricts it to one period in snapshot data, where adding up a population or
+    a headcount over the years would mean nothing.
+    """
+    where = period.sql() if period else "TRUE"
     query = f"""
         WITH e AS (SELECT {entity.expr} AS k, sum({measure.expr}) AS v FROM {table.sql}
-                   WHERE {entity.expr} IS NOT NULL GROUP BY 1),
+                   WHERE {entity.expr} IS NOT NULL AND {where} GROUP BY 1),
              r AS (SELECT k, v, row_number() OVER (ORDER BY v DESC) AS rk,
                           count(*) OVER () AS n FROM e)
         SELECT max(n), sum(v), sum(v) FILTER (rk <= ceil(n * 0.01)),
@@ -220,54 +288,84 @@ def concentration(
     if share10 < limits.min_concentration:
         return None
     gini = 2.0 * float(ranked) / (n * float(total)) - (n + 1) / n
-    return _concentration_insight(
-        entity,
-        measure,
-        int(n),
-        float(total),
-        [float(top1), float(top10), float(top20)],
-        gini,
-        list(zip(names, values, strict=True)),
-        table.rows,
-    )
+    tops = [float(top1), float(top10), float(top20)]
+    leaders = list(zip(names, values, strict=True))
+    facts = _Concentration(entity, measure, int(n), float(total), tops, gini, leaders)
+    return _concentration_insight(facts, table.rows, period)
 
 
-def _concentration_insight(
-    entity: Column,
-    measure: Column,
-    n: int,
-    total: float,
-    tops: list[float],
-    gini: float,
-    leaders: list[tuple[object, float]],
-    rows: int,
-) -> Insight:
-    what = measure.label
-    who = entity.entity_label
-    share1, share10, share20 = (t / total for t in tops)
+@dataclass(frozen=True)
+class Period:
+    """One period of the time axis: [start, end) at grain."""
+
+    time: Column
+    grain: str
+    start: dt.date
+    end: dt.date
+
+    def sql(self) -> str:
+        t = self.time.expr
+        return (
+            f"{t} >= CAST({literal(self.start.isoformat())} AS TIMESTAMP) "
+            f"AND {t} < CAST({literal(self.end.isoformat())} AS TIMESTAMP)"
+        )
+
+
+@dataclass(frozen=True)
+class _Concentration:
+    entity: Column
+    measure: Column
+    n: int
+    total: float
+    tops: list[float]
+    gini: float
+    leaders: list[tuple[object, float]]
+
+
+def _concentration_insight(c: _Concentration, rows: int, period: Period | None) -> Insight:
+    figures = fig.Figures()
+    filters = [fig.within(period.time, period.start, period.end)] if period else []
+    when = f" in {figures.period(period.time, period.grain, period.start)}" if period else ""
+    what = f"all {c.measure.label}" if c.measure.is_row_count else c.measure.label
+    who = c.entity.entity_label
+    share1, share10, share20 = (t / c.total for t in c.tops)
+    aggregation = "rows" if c.measure.is_row_count else "sum"
+    base = {
+        "kind": "top_share",
+        "entity": c.entity.name,
+        "measure": None if c.measure.is_row_count else c.measure.name,
+        "aggregation": aggregation,
+        "filters": filters,
+    }
+    top10 = figures.parameter("10%", "top share")
+    top1 = figures.parameter("1%", "top share")
+    entities = figures.count(c.n, fig.aggregate(c.entity, "distinct", filters))
+    held = figures.percent(share10, base | {"top": 0.1})
     summary = (
-        f"The top 10% of {who} ({math.ceil(n * 0.1):,} of {n:,}) bring "
-        f"{percent(share10)} of {what}; the top 1% alone bring {percent(share1)}. "
-        f"Losing a few of them would be felt."
+        f"Of {entities} {who}, the top {top10} hold {held} of {what}{when}; "
+        f"the top {top1} alone hold {figures.percent(share1, base | {'top': 0.01})}."
     )
     details = {
-        "entity_column": entity.name,
-        "measure": measure.name,
-        "entities": n,
+        "entity_column": c.entity.name,
+        "measure": "rows" if c.measure.is_row_count else c.measure.name,
+        "entities": c.n,
         "top_1pct_share": rounded(share1),
         "top_10pct_share": rounded(share10),
         "top_20pct_share": rounded(share20),
-        "gini": rounded(gini),
+        "gini": rounded(c.gini),
+        "filters": filters,
         "leaders": [
-            {"entity": str(k), "value": rounded(v), "share": rounded(v / total)} for k, v in leaders
+            {"entity": str(k), "value": rounded(v), "share": rounded(v / c.total)}
+            for k, v in c.leaders
         ],
+        "figures": figures.entries,
     }
     return Insight(
         insight_type="concentration",
-        title=f"Top 10% of {who} bring {percent(share10)} of {what}",
+        title=f"Top {top10} of {who} hold {held} of {what}",
         summary=summary,
         details=details,
-        confidence=sample_factor(n, 30) * _totals_evidence(rows / n),
-        terms=frozenset(entity.terms | measure.terms | {"concentration", "top"}),
+        confidence=sample_factor(c.n, 30) * _totals_evidence(rows / c.n),
+        terms=frozenset(c.entity.terms | c.measure.terms | {"concentration", "top"}),
         weight=min(1.0, 0.4 + share10),
     )

@@ -60,6 +60,35 @@ def t_test_p(t: float, df: int) -> float:
     return _betainc(df / 2.0, 0.5, df / (df + t * t))
 
 
+def f_test_p(f: float, df_between: int, df_within: int) -> float:
+    """Upper-tail p-value of Fisher's F with (df_between, df_within) degrees of freedom."""
+    if df_between <= 0 or df_within <= 0:
+        return 1.0
+    if f <= 0:
+        return 1.0
+    return _betainc(df_within / 2.0, df_between / 2.0, df_within / (df_within + df_between * f))
+
+
+def one_way_anova(groups: Sequence[Sequence[float]]) -> tuple[float, float]:
+    """(p-value, eta²) of a one-way analysis of variance: do the group means differ?"""
+    kept = [g for g in groups if g]
+    values = [v for g in kept for v in g]
+    k, n = len(kept), len(values)
+    if k < 2 or n <= k:
+        return 1.0, 0.0
+    grand = sum(values) / n
+    means = [sum(g) / len(g) for g in kept]
+    between = sum(len(g) * (m - grand) ** 2 for g, m in zip(kept, means, strict=True))
+    within = sum((v - m) ** 2 for g, m in zip(kept, means, strict=True) for v in g)
+    total = between + within
+    if total == 0:
+        return 1.0, 0.0
+    if within == 0:
+        return 0.0, 1.0
+    f = (between / (k - 1)) / (within / (n - k))
+    return f_test_p(f, k - 1, n - k), between / total
+
+
 def normal_p(z: float) -> float:
     """Two-sided p-value of a standard normal z."""
     return math.erfc(abs(z) / math.sqrt(2.0))

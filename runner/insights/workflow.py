@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,10 +15,26 @@ from runner.errors import PermanentFailure
 from runner.insights import engine, loader
 from runner.insights.anomalies import find_anomalies
 from runner.insights.correlations import find_correlations
-from runner.insights.model import Aggregation, Insight, Role, Table, Thresholds, row_count
+from runner.insights.drawdowns import find_falls
+from runner.insights.model import (
+    Aggregation,
+    Column,
+    Insight,
+    Role,
+    Table,
+    Thresholds,
+    row_count,
+)
 from runner.insights.profile import kpis, profile
 from runner.insights.quality import check_quality
-from runner.insights.relevance import concepts, prefer, rank
+from runner.insights.relevance import (
+    Concept,
+    asks_about_gaps,
+    concepts,
+    prefer,
+    rank,
+    relevance,
+)
 from runner.insights.roles import (
     describe_table,
     entity_columns,
@@ -26,16 +43,25 @@ from runner.insights.roles import (
     row_unit,
     segment_columns,
 )
-from runner.insights.segments import compare_segments, concentration
-from runner.insights.series import collect
+from runner.insights.seasonality import find_seasonality
+from runner.insights.segments import Period, compare_segments, concentration
+from runner.insights.series import (
+    Timeline,
+    collect,
+    dating,
+    layout_keys,
+    next_period,
+    with_layout,
+)
 from runner.insights.summary import summarize
+from runner.insights.totals import Sums, find_sums, parts_of, top_totals
 from runner.insights.trends import find_trends
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
 MAX_MEASURES = 4
-HEADLINE_MEASURES = 2  # anomalies and segment comparisons look at these and the row count
+HEADLINE_MEASURES = 2
 MAX_SEGMENT_COLUMNS = 3
 MAX_ENTITY_COLUMNS = 2
 
@@ -53,12 +79,13 @@ def run_complete_workflow(
         raise PermanentFailure("analysis: the job has no input files")
     limits = _thresholds(metadata)
     wanted = concepts(business_description)
+    gaps = asks_about_gaps(business_description)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="jobsup-insights-") as tmp:
         workdir = Path(tmp)
         with engine.connect(workdir, memory_limit_mb) as con:
             tables = [_load(con, path, f"t{i}", workdir) for i, path in enumerate(files)]
-            findings = [f for t in tables for f in analyse(con, t, limits, wanted)]
+            findings = [f for t in tables for f in analyse(con, t, limits, wanted, gaps)]
     ranked = rank(findings, business_description)
     ai = (settings or {}).get("ai")
     summary = summarize(ranked, tables, business_description, ai)
@@ -91,28 +118,82 @@ def _load(con: DuckDBPyConnection, path: str, sql_name: str, workdir: Path) -> T
 
 
 def analyse(
-    con: DuckDBPyConnection, table: Table, limits: Thresholds, wanted: list[frozenset[str]]
+    con: DuckDBPyConnection,
+    table: Table,
+    limits: Thresholds,
+    wanted: list[Concept],
+    gaps: bool = False,
 ) -> list[Insight]:
-    """Every finding the data of one table supports."""
-    measures = prefer(sorted(table.having(Role.MEASURE), key=measure_rank), wanted)
-    measures = measures[:MAX_MEASURES]
-    counted = row_count(row_unit(table))
-    headline = [counted, *measures[:HEADLINE_MEASURES]]
-    segments = prefer(segment_columns(table), wanted)[:MAX_SEGMENT_COLUMNS]
+    """Every finding the data of one table supports (gaps: list every missing value)."""
     time_column = main_time(table)
+    span = dating(con, table, time_column, layout_keys(table)) if time_column else None
+    table = with_layout(table, span)
+    sums = find_sums(con, table, table.having(Role.MEASURE))
+    table = with_totals(table, sums)
+    # Totals first (they speak for their parts), then by kind; what the question names leads.
+    ordered = sorted(table.having(Role.MEASURE), key=lambda m: (not m.is_total, measure_rank(m)))
+    every_measure = prefer(ordered, wanted)
+    measures = every_measure[:MAX_MEASURES]
+    counted = row_count(row_unit(table))
+    # The measures the description names, else the first few: anomalies, seasonality and
+    # segment comparisons look at these and at the row count.
+    named = [m for m in measures if relevance(m.terms, wanted) > 0]
+    headline = [counted, *(named or measures[:HEADLINE_MEASURES])]
+    segments = prefer(segment_columns(table), wanted)[:MAX_SEGMENT_COLUMNS]
     timeline = None
-    if time_column is not None:
-        timeline = collect(con, table, time_column, [counted, *measures], segments)
-    findings = [profile(table, timeline), *check_quality(con, table, limits)]
+    if time_column is not None and span is not None:
+        timeline = collect(con, table, time_column, span, [counted, *measures], segments)
+    findings = [profile(table, timeline, span), *check_quality(con, table, limits, gaps)]
     findings += kpis(con, table, measures, timeline)
     if timeline is not None:
         findings += find_trends(timeline, limits) + find_anomalies(timeline, limits, headline)
+        findings += find_falls(timeline, limits)
+    findings += find_seasonality(con, table, timeline, headline, limits)
     findings += compare_segments(con, table, segments, headline, limits)
-    findings += find_correlations(con, table, table.having(Role.MEASURE), limits)
-    totals = [m for m in measures if m.aggregation is Aggregation.SUM] or [counted]
-    for entity in prefer(entity_columns(table), wanted)[:MAX_ENTITY_COLUMNS]:
-        found = concentration(con, table, entity, totals[0], limits)
-        findings += [found] if found else []
+    main_segment = segments[0] if segments else None
+    findings += find_correlations(con, table, every_measure, limits, timeline, main_segment, sums)
+    total = next((m for m in measures if m.aggregation is Aggregation.SUM), counted)
+    findings += _concentrations(con, table, total, timeline, limits, wanted)
     for finding in findings:
         finding.details.setdefault("file", table.name)
     return findings
+
+
+def _concentrations(
+    con: DuckDBPyConnection,
+    table: Table,
+    total: Column,
+    timeline: Timeline | None,
+    limits: Thresholds,
+    wanted: list[Concept],
+) -> list[Insight]:
+    """How concentrated the first amount (else the row count) is over customers, products..."""
+    period = _latest(timeline) if table.snapshot else None
+    # Counting rows per identifier that is nearly unique (a car model's name) finds nothing.
+    entities = [
+        e
+        for e in entity_columns(table)
+        if not (total.is_row_count and e.distinct >= 0.8 * table.rows)
+    ]
+    found = [
+        concentration(con, table, entity, total, limits, period)
+        for entity in prefer(entities, wanted)[:MAX_ENTITY_COLUMNS]
+    ]
+    return [f for f in found if f is not None]
+
+
+def with_totals(table: Table, sums: Sums) -> Table:
+    """The table with its headline totals and the parts of totals marked."""
+    totals, parts = top_totals(sums), parts_of(sums)
+    columns = tuple(
+        replace(c, is_total=c.name in totals, is_part=c.name in parts) for c in table.columns
+    )
+    return replace(table, columns=columns)
+
+
+def _latest(timeline: Timeline | None) -> Period | None:
+    """The latest period of snapshot data: totals of its states add up within it only."""
+    if timeline is None:
+        return None
+    last = timeline.last
+    return Period(timeline.time, timeline.grain, last, next_period(last, timeline.grain))

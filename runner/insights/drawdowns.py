@@ -1,0 +1,144 @@
+"""Falls from a peak: how far a level fell, from when to when, and where it stands now.
+
+For states rather than events (a headcount, a price, the yearly output of a plant), what a
+reader asks first after a shock is how far the level fell from its peak, when it hit
+bottom, and whether it came back. Each series of snapshot data is taken per period of its
+trend grain; its largest fall from a running peak is reported when it is at least
+`MIN_FALL` of the peak and far beyond the series' usual change from one period to the next.
+A series that merely falls from its first period to its last is a trend, not a fall.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from dataclasses import dataclass
+
+from runner.insights import figures as fig
+from runner.insights.model import Aggregation, Insight, Thresholds, rounded, words
+from runner.insights.series import Series, Timeline, next_period
+from runner.insights.stats import robust_scale, sample_factor
+from runner.insights.trends import rebucket, trend_grain
+
+MIN_FALL = 0.05  # of the peak
+MIN_SCALES = 4.0  # the fall, in robust standard deviations of the period-to-period changes
+MAX_FALLS = 5
+MIN_DAYS = 730  # within a year or two, a fall is as likely the season's (winter temperatures)
+
+
+@dataclass(frozen=True)
+class Fall:
+    series: Series
+    grain: str
+    peak: tuple[dt.date, float]
+    trough: tuple[dt.date, float]
+    latest: tuple[dt.date, float]
+    first: dt.date
+    noise: float  # robust scale of the changes between periods
+
+    @property
+    def depth(self) -> float:
+        return 1 - self.trough[1] / self.peak[1]
+
+
+def find_falls(timeline: Timeline, limits: Thresholds) -> list[Insight]:
+    """The largest falls from a peak of the snapshot series (none for events)."""
+    if not timeline.snapshot or (timeline.last - timeline.first).days < MIN_DAYS:
+        return []
+    grain = trend_grain(timeline)
+    falls = [f for s in timeline.series if (f := _fall(s, timeline, grain)) is not None]
+    falls.sort(
+        key=lambda f: (f.series.segment is not None, not f.series.measure.is_total, -f.depth)
+    )
+    return [_insight(f, timeline) for f in falls[:MAX_FALLS]]
+
+
+def _fall(series: Series, timeline: Timeline, grain: str) -> Fall | None:
+    if not series.measure.ratio_scale or series.measure.is_row_count:
+        return None
+    points = rebucket(series, timeline, grain)
+    if len(points) < 8 or min(v for _, v in points) <= 0:
+        return None
+    best: tuple[int, int] | None = None
+    top = 0
+    for i, (_, value) in enumerate(points):
+        if value > points[top][1]:
+            top = i
+        if best is None or 1 - value / points[top][1] > 1 - points[best[1]][1] / points[best[0]][1]:
+            best = (top, i)
+    if best is None:
+        return None
+    peak, trough = best
+    changes = [b - a for (_, a), (_, b) in itertools.pairwise(points)]
+    noise = robust_scale(changes)
+    drop = points[peak][1] - points[trough][1]
+    if drop < MIN_FALL * points[peak][1] or (noise > 0 and drop < MIN_SCALES * noise):
+        return None
+    if peak == 0 and trough == len(points) - 1:
+        return None  # a fall from start to end is the trend's to report
+    return Fall(series, grain, points[peak], points[trough], points[-1], points[0][0], noise)
+
+
+def _insight(f: Fall, timeline: Timeline) -> Insight:
+    figures = fig.Figures()
+    series = f.series
+    m = series.measure
+    aggregation = "mean" if m.aggregation is Aggregation.MEAN else "sum"
+    segment = [fig.equals(series.segment, series.value)] if series.segment else []
+
+    def level(at: dt.date) -> fig.Recipe:
+        inside = fig.within(timeline.time, at, next_period(at, f.grain))
+        return fig.aggregate(m, aggregation, [*segment, inside])
+
+    def when(at: dt.date) -> str:
+        return figures.period(timeline.time, f.grain, at)
+
+    what = m.quantity_label.capitalize()
+    where = ""
+    if series.segment is not None:
+        shown = figures.segment(series.segment, series.value)
+        where = f" for {shown if shown != series.value else f'{series.segment.label} {shown}'}"
+    fell = figures.percent(
+        f.depth,
+        {"kind": "change", "from": level(f.peak[0]), "to": level(f.trough[0]), "absolute": True},
+    )
+    summary = (
+        f"{what}{where} fell {fell} from its peak of {figures.number(f.peak[1], level(f.peak[0]))} "
+        f"in {when(f.peak[0])} to {figures.number(f.trough[1], level(f.trough[0]))} in "
+        f"{when(f.trough[0])}"
+    )
+    recovered = f.latest[1] >= f.peak[1]
+    if f.latest[0] != f.trough[0]:
+        back = figures.percent(
+            f.latest[1] / f.trough[1] - 1,
+            fig.change(level(f.trough[0]), level(f.latest[0])),
+            signed=True,
+        )
+        now = figures.number(f.latest[1], level(f.latest[0]))
+        state = "above its old peak" if recovered else "still below its old peak"
+        summary += f", and stood at {now} in {when(f.latest[0])} ({back} on the low, {state})"
+    details = {
+        "measure": "rows" if m.is_row_count else m.name,
+        "aggregation": aggregation,
+        "segment_column": series.segment.name if series.segment else None,
+        "segment": series.value,
+        "grain": f.grain,
+        "peak": f.peak[0].isoformat(),
+        "trough": f.trough[0].isoformat(),
+        "latest": f.latest[0].isoformat(),
+        "depth": rounded(f.depth),
+        "recovered": recovered,
+        "figures": figures.entries,
+    }
+    terms = m.terms | {"decline", "drop", "fall", "peak", "recovery", "recession", "crisis"}
+    if series.segment is not None:
+        terms |= series.segment.terms | words(str(series.value))
+    return Insight(
+        insight_type="drawdown",
+        title=f"{what}{where} fell {fell} from its {when(f.peak[0])} peak to {when(f.trough[0])}",
+        summary=summary + ".",
+        details=details,
+        confidence=sample_factor((f.peak[1] - f.trough[1]) / f.noise, 4) if f.noise else 0.9,
+        terms=frozenset(terms),
+        weight=min(1.0, 0.6 + 2 * f.depth) * m.importance,
+    )
