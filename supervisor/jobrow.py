@@ -29,6 +29,7 @@ class ClaimedJob:
     file_path: str | None
     has_file: bool
     priority: int = 0
+    snoozes: int = 0  # times runner.Retry put it back without spending an attempt
 
     @property
     def attempt(self) -> int:
@@ -50,7 +51,9 @@ class Unusable:
 
 def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
     """The job a claimed row (see `claim` in sql/queries.sql) describes, or why it is unusable."""
-    job_id, lease, job_type, description, metadata, retry_count, file_path, has_file, priority = row
+    job_id, lease, job_type, description, metadata, retry_count, file_path, has_file = row[:8]
+    priority = row[8]
+    snoozes = row[9] if len(row) > 9 else 0
     problems = [
         _problem_of_type(job_type),
         _problem_of_metadata(metadata),
@@ -67,6 +70,7 @@ def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
         file_path=file_path if isinstance(file_path, str) and file_path else None,
         has_file=bool(has_file),
         priority=priority if isinstance(priority, int) else 0,
+        snoozes=snoozes if isinstance(snoozes, int) else 0,
     )
     reasons = [p for p in problems if p]
     return Unusable(job, "; ".join(reasons)) if reasons else job

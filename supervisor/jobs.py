@@ -16,6 +16,7 @@ from supervisor.config import Config, Limits
 from supervisor.errors import ConfigError
 from supervisor.jobrow import ClaimedJob
 from supervisor.outcome import Kind, Verdict
+from supervisor.retry_policy import retry_for
 from supervisor.runners import KillReason, Runner
 from supervisor.store import Outcome
 from supervisor.worker import Identity
@@ -97,7 +98,7 @@ def _runner_job(job: ClaimedJob, config: Config, job_limits: Limits) -> Job:
         business_description=job.business_description,
         metadata=job.metadata,
         attempt=job.attempt,
-        max_attempts=config.retry.max_retries + 1,
+        max_attempts=retry_for(config, job.job_type).max_retries + 1,
         lease=job.lease,
         memory_limit_mb=job_limits.memory_mb or None,
         settings=settings,
@@ -112,7 +113,7 @@ def attempt_record(
         "attempt": job.attempt,
         "worker": me.id,
         "host": me.host,
-        "outcome": _attempt_outcome(verdict, outcome, runner),
+        "outcome": _attempt_outcome(job, verdict, outcome, runner),
         "error": verdict.message.split("\n", 1)[0] or None,
     }
     if runner is not None:
@@ -132,12 +133,16 @@ def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
-def _attempt_outcome(verdict: Verdict, outcome: Outcome, runner: Runner | None) -> str:
+def _attempt_outcome(
+    job: ClaimedJob, verdict: Verdict, outcome: Outcome, runner: Runner | None
+) -> str:
     if verdict.kind is Kind.INTERRUPTED:
         return "interrupted"
     if verdict.kind is Kind.LOST:
         cancelled = runner is not None and runner.reason is KillReason.CANCELLED
         return "cancelled" if cancelled else "lost"
+    if verdict.kind is Kind.SNOOZED and outcome.retry_count == job.retry_count:
+        return "snoozed"  # counted by the claim against max_snoozes
     return "retry" if outcome.status == "pending" else outcome.status or "lost"
 
 

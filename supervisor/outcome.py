@@ -14,6 +14,7 @@ from runner import protocol
 from runner.protocol import FailureKind
 from supervisor.config import RetryConfig
 from supervisor.jobrow import ClaimedJob
+from supervisor.retry_policy import retries_exception
 from supervisor.runners import KillReason, Runner
 from supervisor.store import Outcome
 
@@ -26,6 +27,7 @@ class Kind(enum.Enum):
     PERMANENT = "permanent"  # fail now: retrying cannot help
     INTERRUPTED = "interrupted"  # cut short by shutdown: back to pending, no attempt spent
     LOST = "lost"  # no longer ours (cancelled, reset, reclaimed): only the attempt's record
+    SNOOZED = "snoozed"  # runner.Retry(delay=…): again after delay, no attempt spent
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class Verdict:
     message: str = ""
     insights: Sequence[dict[str, Any]] = field(default_factory=list)
     limit: str | None = None  # "memory" or "time": the [retry] on_*_limit policy applies
+    exception: Sequence[str] = ()  # a handler exception's class name, then its bases'
+    delay: float = 0.0  # SNOOZED: the seconds the handler asked for
 
 
 def judge(runner: Runner, result_max_kb: int) -> Verdict:
@@ -84,8 +88,12 @@ def _failed(document: dict[str, Any]) -> Verdict:
         return Verdict(Kind.RETRYABLE, message, limit="memory")
     if kind == FailureKind.SOFT_TIME_LIMIT:  # SIGTERM from outside jobsup (kill, systemd)
         return Verdict(Kind.RETRYABLE, "runner received SIGTERM")
+    if kind == FailureKind.RETRY:
+        return Verdict(Kind.SNOOZED, message, delay=float(document.get("delay", 0.0)))
     traceback = str(document.get("traceback", "")).rstrip()
-    return Verdict(Kind.RETRYABLE, f"{message}\n{traceback}" if traceback else message)
+    exception = tuple(document.get("exception", ()))
+    return Verdict(Kind.RETRYABLE, f"{message}\n{traceback}" if traceback else message,
+                   exception=exception)  # fmt: skip
 
 
 def _crash_message(status: int | None) -> str:
@@ -115,7 +123,8 @@ def _with_output(verdict: Verdict, runner: Runner) -> Verdict:
     if not tail or verdict.kind is Kind.INTERRUPTED:
         return verdict
     message = f"{verdict.message}\n--- last output ---\n{tail}"
-    return Verdict(verdict.kind, message, verdict.insights, verdict.limit)
+    return Verdict(verdict.kind, message, verdict.insights, verdict.limit, verdict.exception,
+                   verdict.delay)  # fmt: skip
 
 
 def decide(
@@ -134,6 +143,8 @@ def decide(
     if verdict.kind is Kind.INTERRUPTED:
         return Outcome(job.id, job.lease, "pending", job.retry_count, keep_error=True,
                        attempt=attempt)  # fmt: skip
+    if verdict.kind is Kind.SNOOZED:
+        return _snoozed(job, verdict, retry, attempt)
     if verdict.kind is Kind.RETRYABLE and _may_retry(job, verdict, retry):
         delay = backoff(job.retry_count, retry.backoff_base, retry.backoff_max, rng)
         return Outcome(job.id, job.lease, "pending", job.retry_count + 1, verdict.message,
@@ -147,7 +158,25 @@ def _may_retry(job: ClaimedJob, verdict: Verdict, retry: RetryConfig) -> bool:
         return False
     if verdict.limit == "time" and retry.on_time_limit == "fail":
         return False
+    if not retries_exception(retry, verdict.exception):
+        return False
     return job.retry_count < retry.max_retries
+
+
+def _snoozed(
+    job: ClaimedJob, verdict: Verdict, retry: RetryConfig, attempt: dict[str, Any] | None
+) -> Outcome:
+    """runner.Retry: pending again after the delay asked, the attempt not spent while
+    `max_snoozes` allows; after that each Retry spends an attempt (failed when none is left)."""
+    if job.snoozes < retry.max_snoozes:
+        message = f"snoozed {job.snoozes + 1}/{retry.max_snoozes}: {verdict.message}"
+        return Outcome(job.id, job.lease, "pending", job.retry_count, message,
+                       delay=verdict.delay, attempt=attempt)  # fmt: skip
+    message = f"{verdict.message} (max_snoozes {retry.max_snoozes} reached: an attempt spent)"
+    if job.retry_count < retry.max_retries:
+        return Outcome(job.id, job.lease, "pending", job.retry_count + 1, message,
+                       delay=verdict.delay, attempt=attempt)  # fmt: skip
+    return Outcome(job.id, job.lease, "failed", job.retry_count, message, attempt=attempt)
 
 
 def backoff(

@@ -18,6 +18,7 @@ from supervisor.config import Config, Limits
 from supervisor.jobrow import ClaimedJob, Unusable
 from supervisor.metrics import METRICS
 from supervisor.outcome import Kind, Verdict, decide, how_it_ended, judge
+from supervisor.retry_policy import retry_for
 from supervisor.runners import KillReason, Output, Runner, RunnerState
 from supervisor.spawn import Event, Exited, ForkServer, Refused, Started
 from supervisor.store import Outcome
@@ -129,7 +130,7 @@ class Pool:
         for fd in (runner.result_fd, runner.output_fd):
             self.selector.register(fd, selectors.EVENT_READ, runner)
         job = runner.job
-        attempts = self.config.retry.max_retries + 1
+        attempts = retry_for(self.config, job.job_type).max_retries + 1
         job.log.info(
             "started {}: attempt {}/{}, runner pid {}", job.job_type, job.attempt, attempts, pid
         )
@@ -276,7 +277,7 @@ class Pool:
 
     def _record(self, job: ClaimedJob, verdict: Verdict, runner: Runner | None) -> None:
         """Queue the outcome of `verdict` for writing; count it and log it."""
-        outcome = decide(job, verdict, self.config.retry)
+        outcome = decide(job, verdict, retry_for(self.config, job.job_type))
         seconds = runner.elapsed(time.monotonic()) if runner else 0.0
         if outcome.status is not None and verdict.kind is not Kind.INTERRUPTED:
             METRICS.finished(job.job_type, FINISHED[outcome.status], seconds if runner else None)
@@ -296,6 +297,11 @@ class Pool:
         elif verdict.kind is Kind.INTERRUPTED:
             self.counts.interrupted += 1
             log.warning("{}: back to pending, no attempt spent", first_line)
+        elif verdict.kind is Kind.SNOOZED and outcome.retry_count == job.retry_count:
+            self.counts.retried += 1
+            log.info("{}: again in {:.1f} s, no attempt spent", first_line, outcome.delay)
+            due = time.monotonic() + outcome.delay
+            self.earliest_retry = min(due, self.earliest_retry or due)
         elif outcome.status == "pending":
             self.counts.retried += 1
             log.warning("attempt failed, retry in {:.1f} s: {}", outcome.delay, first_line)

@@ -23,7 +23,7 @@ from supervisor.cli import (
 from supervisor.cli.common import COUNT, DURATION, EXISTING_FILE, INT4, JOB_ID, MOST_SECONDS
 from supervisor.db import transaction
 from supervisor.durations import human
-from supervisor.enqueue import enqueue as enqueue_job
+from supervisor.enqueue import enqueue_job
 from supervisor.errors import JobsupError
 
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
@@ -43,6 +43,10 @@ STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
     "--delay", type=click.FloatRange(min=0, max=MOST_SECONDS), help="Do not start for SECONDS."
 )
 @click.option("--metadata", help="A JSON object handed to the handler.")
+@click.option(
+    "--unique-key",
+    help="No second job while one with this key is unfinished: print that one's id instead.",
+)
 @json_option
 def enqueue(
     file_path: Path | None,
@@ -53,9 +57,11 @@ def enqueue(
     run_at: str | None,
     delay: float | None,
     metadata: str | None,
+    unique_key: str | None,
     as_json: bool,
 ) -> None:
-    """Register a file and a job for it; print the job id."""
+    """Register a file and a job for it; print the job id (with --unique-key, the id of the
+    unfinished job holding the key, if one does: nothing new is registered then)."""
     if run_at and delay is not None:
         raise click.UsageError("give --run-at or --delay, not both")
     when = _iso_time(run_at) if run_at else None
@@ -65,7 +71,7 @@ def enqueue(
         why = config_rules.unknown_job_type(job_type, cfg)
         raise click.BadParameter(f"{why} (--force if another host's does)", param_hint="'--type'")
     with database(cfg) as conn, transaction(conn):
-        job_id = enqueue_job(
+        found = enqueue_job(
             conn,
             str(file_path) if file_path else None,
             description=description,
@@ -75,10 +81,16 @@ def enqueue(
             run_at=when,
             delay=delay or 0.0,
             original_name=file_path.name if file_path else None,
+            unique_key=unique_key,
         )
+        job_id = found.job_id
         enqueued = admin.enqueued(conn, job_id)
+    if not found.created:
+        click.echo(f"unique key {unique_key!r}: job {job_id} holds it (not yet finished); "
+                   "no new job", err=True)  # fmt: skip
     if as_json:
-        print_json(enqueued | {"file": str(file_path) if file_path else None})
+        print_json(enqueued | {"file": str(file_path) if file_path else None,
+                               "created": found.created})  # fmt: skip
     else:
         click.echo(job_id)
 

@@ -1,6 +1,18 @@
 -- The statements the supervisor runs, one place for a DBA to read them whole.
 -- Each starts with `-- name: <name>`; values are always parameters (%(name)s).
 
+-- name: claim_lock_caps
+-- Sent in one string before `claim` when this supervisor serves job types with a cluster-wide
+-- cap ([job_types.<name>] max_running): the string runs as one transaction, so these locks
+-- are held only until the claim commits, never across jobs. They make claims of a capped
+-- type take turns across supervisors, and `claim` takes its snapshot after the lock (each
+-- statement its own, in READ COMMITTED), so it counts every job a peer claimed before it.
+-- (Inside one statement the snapshot would come before the lock: a count under it could
+-- miss a peer's claim committed while waiting, and a cap could be exceeded.) Sorted: no
+-- deadlock between supervisors capping several types.
+SELECT pg_advisory_xact_lock(%(cap_lock)s, hashtext(t))
+FROM unnest(%(cap_types)s::text[]) AS t ORDER BY t;
+
 -- name: claim
 -- Up to %(limit)s runnable jobs for this supervisor, highest priority first, then the ones
 -- runnable longest, each under a fresh lease token (the fence of every later write about
@@ -8,47 +20,88 @@
 -- SKIP LOCKED: supervisors claiming at the same moment take different rows, never wait.
 -- %(busy)s: jobs whose runner (of an earlier claim) has not ended here yet: a job reset to
 -- pending under it waits until that runner is gone, so one supervisor never runs it twice.
+-- Held types: paused ones (jobsup_paused, '*' for all), and capped ones (%(cap_types)s with
+-- %(cap_limits)s) with no room left; a capped type with room gets at most that many.
+-- Counting a capped type's running jobs reads the processing rows only (jobsup_jobs_owner).
 -- Raw columns: the supervisor validates them (supervisor/jobrow.py), a NULL job_type is the
 -- original cron's 'analysis', a NULL metadata an empty object.
-WITH next AS (
-    SELECT id FROM processing_jobs
-    WHERE status = 'pending'
-      AND run_at <= now()
+WITH room AS (
+    SELECT c.job_type,
+           c.max_running - (SELECT count(*) FROM processing_jobs p
+                            WHERE p.status = 'processing'
+                              AND coalesce(p.job_type, 'analysis') = c.job_type) AS room
+    FROM unnest(%(cap_types)s::text[], %(cap_limits)s::int[]) AS c(job_type, max_running)
+), held AS (
+    SELECT ARRAY(SELECT job_type FROM room WHERE room <= 0
+                 UNION ALL SELECT job_type FROM jobsup_paused) AS types
+), next AS (
+    SELECT j.id, coalesce(j.job_type, 'analysis') AS job_type, j.priority, j.run_at
+    FROM processing_jobs j, held
+    WHERE j.status = 'pending'
+      AND j.run_at <= now()
       AND (%(all_types)s
-           OR coalesce(job_type, 'analysis') = ANY(%(job_types)s::text[]))
-      AND id <> ALL(%(busy)s::uuid[])
-    ORDER BY priority DESC, run_at
+           OR coalesce(j.job_type, 'analysis') = ANY(%(job_types)s::text[]))
+      AND coalesce(j.job_type, 'analysis') <> ALL(held.types)
+      AND '*' <> ALL(held.types)
+      AND j.id <> ALL(%(busy)s::uuid[])
+    ORDER BY j.priority DESC, j.run_at
     LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF j SKIP LOCKED
+), taken AS (
+    SELECT n.id FROM (
+        SELECT next.*, row_number() OVER (PARTITION BY job_type
+                                          ORDER BY priority DESC, run_at) AS nth
+        FROM next
+    ) n LEFT JOIN room r ON r.job_type = n.job_type
+    WHERE r.room IS NULL OR n.nth <= r.room
 )
 UPDATE processing_jobs j
 SET status = 'processing', started_at = now(), updated_at = now(),
     worker_id = %(worker_id)s, runner_pid = NULL, lease = nextval('jobsup_lease')
-FROM next
-WHERE j.id = next.id
+FROM taken
+WHERE j.id = taken.id
 RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
           j.business_description, coalesce(j.metadata, '{}'::jsonb) AS metadata,
           coalesce(j.retry_count, 0) AS retry_count,
           (SELECT f.file_path FROM files f WHERE f.id = j.file_id) AS file_path,
-          j.file_id IS NOT NULL AS has_file, j.priority;
+          j.file_id IS NOT NULL AS has_file, j.priority,
+          CASE WHEN jsonb_typeof(j.attempts) = 'array'
+               THEN (SELECT count(*)::int FROM jsonb_array_elements(j.attempts) AS a
+                     WHERE a ->> 'outcome' = 'snoozed')
+               ELSE 0 END AS snoozes;
 
 -- name: next_due
 -- When the earliest pending job this supervisor could run falls due (NULL: none pending).
 -- Index: jobsup_jobs_due (run_at) WHERE status='pending'.
--- Seconds, never negative; a run_at of 'infinity' never falls due.
+-- Seconds, never negative; a run_at of 'infinity' never falls due. Held types (paused, or
+-- capped and full, as in `claim`) are left out: they wait for a resume or a freed place.
+WITH held AS (
+    SELECT ARRAY(SELECT c.job_type
+                 FROM unnest(%(cap_types)s::text[], %(cap_limits)s::int[])
+                      AS c(job_type, max_running)
+                 WHERE c.max_running <= (SELECT count(*) FROM processing_jobs p
+                                         WHERE p.status = 'processing'
+                                           AND coalesce(p.job_type, 'analysis') = c.job_type)
+                 UNION ALL SELECT job_type FROM jobsup_paused) AS types
+)
 SELECT extract(epoch FROM greatest(min(run_at), now()) - now())::float8 AS wait
-FROM processing_jobs
+FROM processing_jobs, held
 WHERE status = 'pending' AND run_at < 'infinity'
   AND (%(all_types)s OR coalesce(job_type, 'analysis') = ANY(%(job_types)s::text[]))
+  AND coalesce(job_type, 'analysis') <> ALL(held.types)
+  AND '*' <> ALL(held.types)
   AND id <> ALL(%(busy)s::uuid[]);
 
 -- name: runnable_within
--- Is any pending job of ours due within %(seconds)s? (--until-empty)
+-- Is any pending job of ours due within %(seconds)s? (--until-empty; paused types wait for
+-- a resume, so they do not count)
 SELECT EXISTS (
     SELECT 1 FROM processing_jobs
     WHERE status = 'pending'
       AND run_at <= now() + make_interval(secs => %(seconds)s)
       AND (%(all_types)s OR coalesce(job_type, 'analysis') = ANY(%(job_types)s::text[]))
+      AND NOT EXISTS (SELECT 1 FROM jobsup_paused p
+                      WHERE p.job_type IN (coalesce(processing_jobs.job_type, 'analysis'), '*'))
 );
 
 -- name: finish
@@ -174,8 +227,14 @@ RETURNING id::text, host, pid, ended_reason;
 -- Jobs left 'processing' by a supervisor that is no longer running, or by the original cron
 -- (no owner) for longer than %(orphan_after)s: back to 'pending' with an attempt spent, or
 -- 'failed' when none is left. Index: jobsup_jobs_owner (worker_id) WHERE status='processing'.
+-- %(max_retries)s: [retry] max_retries; a type in %(retry_types)s has its own (%(retry_maxes)s).
 WITH lost AS (
     SELECT j.id, coalesce(j.retry_count, 0) AS retries,
+           coalesce((SELECT r.max_retries
+                     FROM unnest(%(retry_types)s::text[], %(retry_maxes)s::int[])
+                          AS r(job_type, max_retries)
+                     WHERE r.job_type = coalesce(j.job_type, 'analysis')),
+                    %(max_retries)s) AS max_retries,
            CASE WHEN j.worker_id IS NULL
                 THEN 'left processing with no owner for over '
                      || round(%(orphan_after)s / 60) || ' minutes'
@@ -193,16 +252,16 @@ WITH lost AS (
     FOR UPDATE OF j SKIP LOCKED
 )
 UPDATE processing_jobs j
-SET status = CASE WHEN lost.retries < %(max_retries)s THEN 'pending' ELSE 'failed' END,
-    retry_count = CASE WHEN lost.retries < %(max_retries)s THEN lost.retries + 1
+SET status = CASE WHEN lost.retries < lost.max_retries THEN 'pending' ELSE 'failed' END,
+    retry_count = CASE WHEN lost.retries < lost.max_retries THEN lost.retries + 1
                        ELSE lost.retries END,
-    error_message = CASE WHEN lost.retries < %(max_retries)s
+    error_message = CASE WHEN lost.retries < lost.max_retries
                          THEN 'reclaimed: ' || lost.why
                          ELSE 'failed: ' || lost.why || '; no attempts left' END,
-    completed_at = CASE WHEN lost.retries < %(max_retries)s THEN NULL ELSE now() END,
+    completed_at = CASE WHEN lost.retries < lost.max_retries THEN NULL ELSE now() END,
     attempts = j.attempts || jsonb_build_object(
         'attempt', lost.retries + 1, 'worker', j.worker_id, 'error', 'reclaimed: ' || lost.why,
-        'outcome', CASE WHEN lost.retries < %(max_retries)s THEN 'retry' ELSE 'failed' END),
+        'outcome', CASE WHEN lost.retries < lost.max_retries THEN 'retry' ELSE 'failed' END),
     started_at = NULL, run_at = now(), worker_id = NULL, runner_pid = NULL, lease = NULL,
     updated_at = now()
 FROM lost
