@@ -14,8 +14,8 @@ class Retry(Exception):  # not RetryError: the name the design gives it is `runn
     (at most `max_snoozes` times; after that a Retry spends one)."""
 
     def __init__(self, delay: float = 0.0, reason: str = "") -> None:
-        super().__init__(reason or f"retry requested in {delay:g} s")
-        if isinstance(delay, bool) or not isinstance(delay, int | float) or not delay >= 0:
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay < 1e9:
             raise ValueError(f"Retry(delay=…) must be a number of seconds >= 0, got {delay!r}")
+        super().__init__(reason or f"retry requested in {delay:g} s")
         self.delay = float(delay)
         self.reason = reason
