@@ -84,7 +84,9 @@ WITH held AS (
                                            AND coalesce(p.job_type, 'analysis') = c.job_type)
                  UNION ALL SELECT job_type FROM jobsup_paused) AS types
 )
-SELECT extract(epoch FROM greatest(min(run_at), now()) - now())::float8 AS wait
+-- (GREATEST ignores a NULL: without the CASE, no pending job would read as one due now.)
+SELECT CASE WHEN min(run_at) IS NOT NULL
+            THEN extract(epoch FROM greatest(min(run_at), now()) - now())::float8 END AS wait
 FROM processing_jobs, held
 WHERE status = 'pending' AND run_at < 'infinity'
   AND (%(all_types)s OR coalesce(job_type, 'analysis') = ANY(%(job_types)s::text[]))
