@@ -141,9 +141,15 @@ def _attempt_outcome(
     if verdict.kind is Kind.LOST:
         cancelled = runner is not None and runner.reason is KillReason.CANCELLED
         return "cancelled" if cancelled else "lost"
-    if verdict.kind is Kind.SNOOZED and outcome.retry_count == job.retry_count:
+    if snoozed(job, verdict, outcome):
         return "snoozed"  # counted by the claim against max_snoozes
     return "retry" if outcome.status == "pending" else outcome.status or "lost"
+
+
+def snoozed(job: ClaimedJob, verdict: Verdict, outcome: Outcome) -> bool:
+    """Whether `outcome` puts `job` back after a runner.Retry without spending an attempt."""
+    unspent = outcome.status == "pending" and outcome.retry_count == job.retry_count
+    return verdict.kind is Kind.SNOOZED and unspent
 
 
 def figures(runner: Runner, now: float, max_attempts: int) -> dict[str, Any]:

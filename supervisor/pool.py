@@ -297,7 +297,7 @@ class Pool:
         elif verdict.kind is Kind.INTERRUPTED:
             self.counts.interrupted += 1
             log.warning("{}: back to pending, no attempt spent", first_line)
-        elif verdict.kind is Kind.SNOOZED and outcome.retry_count == job.retry_count:
+        elif jobs.snoozed(job, verdict, outcome):
             self.counts.retried += 1
             log.info("{}: again in {:.1f} s, no attempt spent", first_line, outcome.delay)
             due = time.monotonic() + outcome.delay
