@@ -173,8 +173,11 @@ def test_two_supervisors_claiming_at_once_never_exceed_a_cap(db_url: str, conn: 
     assert max(seen) == 1, f"{seen.count(2)} samples saw two running"
 
 
-@pytest.mark.parametrize("paused", [False, True])
-def test_claim_walks_the_claim_index_with_caps_and_pauses(conn: Connection, paused: bool) -> None:
+@pytest.mark.parametrize(("statement", "paused"),
+                         [("claim", False), ("claim", True), ("claim_capped", True)])
+def test_claim_walks_the_claim_index_with_caps_and_pauses(
+    conn: Connection, statement: str, paused: bool
+) -> None:
     with conn.cursor() as cur:
         cur.execute(
             "INSERT INTO processing_jobs (job_type, business_description) "
@@ -187,7 +190,7 @@ def test_claim_walks_the_claim_index_with_caps_and_pauses(conn: Connection, paus
     params = {"limit": 4, "worker_id": WORKER, "busy": [], "all_types": True, "job_types": [],
               "cap_lock": 1, "cap_types": ["diag.sleep"], "cap_limits": [1]}  # fmt: skip
     with conn.cursor() as cur:
-        explained = cur.mogrify(SQL["claim"], params).decode()
+        explained = cur.mogrify(SQL[statement], params).decode()
         cur.execute(f"EXPLAIN {explained}")
         plan = "\n".join(line for (line,) in cur.fetchall())
     assert "jobsup_jobs_claim" in plan

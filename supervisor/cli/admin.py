@@ -177,8 +177,8 @@ def retry_command(job_ids: tuple[str, ...], all_failed: bool, as_json: bool) -> 
     """Failed or cancelled jobs back to pending, attempts counted afresh.
 
     JOB_IDS are ids as `jobs list` shows them, or their first 8 characters or more. Exit
-    status 1 when a named job was left alone (it is not failed or cancelled, or does not
-    exist).
+    status 1 when a named job was left alone (it is not failed or cancelled, does not
+    exist, or another unfinished job holds its unique key).
     """
     if not job_ids and not all_failed:
         raise click.UsageError("name the jobs to retry, or give --all-failed")

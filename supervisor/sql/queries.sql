@@ -2,14 +2,14 @@
 -- Each starts with `-- name: <name>`; values are always parameters (%(name)s).
 
 -- name: claim_lock_caps
--- Sent in one string before `claim` when this supervisor serves job types with a cluster-wide
--- cap ([job_types.<name>] max_running): the string runs as one transaction, so these locks
--- are held only until the claim commits, never across jobs. They make claims of a capped
--- type take turns across supervisors, and `claim` takes its snapshot after the lock (each
--- statement its own, in READ COMMITTED), so it counts every job a peer claimed before it.
--- (Inside one statement the snapshot would come before the lock: a count under it could
--- miss a peer's claim committed while waiting, and a cap could be exceeded.) Sorted: no
--- deadlock between supervisors capping several types.
+-- Sent in one string before `claim_capped` when this supervisor serves job types with a
+-- cluster-wide cap ([job_types.<name>] max_running). The string runs as one transaction, so
+-- these locks are held only until the claim commits, never across jobs. They make claims
+-- of a capped type take turns across supervisors, and `claim_capped` takes its snapshot
+-- after the lock (each statement its own, in READ COMMITTED), so it counts every job a peer
+-- claimed first. (Inside one statement the snapshot would come before the lock: a count
+-- under it could miss a peer's claim committed while waiting, and a cap could be exceeded.)
+-- Sorted: no deadlock between supervisors capping several types.
 SELECT pg_advisory_xact_lock(%(cap_lock)s, hashtext(t))
 FROM unnest(%(cap_types)s::text[]) AS t ORDER BY t;
 
@@ -20,11 +20,44 @@ FROM unnest(%(cap_types)s::text[]) AS t ORDER BY t;
 -- SKIP LOCKED: supervisors claiming at the same moment take different rows, never wait.
 -- %(busy)s: jobs whose runner (of an earlier claim) has not ended here yet: a job reset to
 -- pending under it waits until that runner is gone, so one supervisor never runs it twice.
--- Held types: paused ones (jobsup_paused, '*' for all), and capped ones (%(cap_types)s with
--- %(cap_limits)s) with no room left; a capped type with room gets at most that many.
--- Counting a capped type's running jobs reads the processing rows only (jobsup_jobs_owner).
+-- Paused types (jobsup_paused, '*' for all) are left pending: the list is read once, first.
+-- A supervisor serving capped types claims with `claim_capped` instead.
 -- Raw columns: the supervisor validates them (supervisor/jobrow.py), a NULL job_type is the
--- original cron's 'analysis', a NULL metadata an empty object.
+-- original cron's 'analysis', a NULL metadata an empty object; `snoozes` counts the
+-- attempts that runner.Retry put back without spending one (checked against max_snoozes).
+WITH next AS (
+    SELECT id FROM processing_jobs
+    WHERE status = 'pending'
+      AND run_at <= now()
+      AND (%(all_types)s
+           OR coalesce(job_type, 'analysis') = ANY(%(job_types)s::text[]))
+      AND coalesce(job_type, 'analysis') <> ALL(ARRAY(SELECT job_type FROM jobsup_paused))
+      AND id <> ALL(%(busy)s::uuid[])
+    ORDER BY priority DESC, run_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE processing_jobs j
+SET status = 'processing', started_at = now(), updated_at = now(),
+    worker_id = %(worker_id)s, runner_pid = NULL, lease = nextval('jobsup_lease')
+FROM next
+WHERE j.id = next.id AND NOT EXISTS (SELECT 1 FROM jobsup_paused WHERE job_type = '*')
+RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
+          j.business_description, coalesce(j.metadata, '{}'::jsonb) AS metadata,
+          coalesce(j.retry_count, 0) AS retry_count,
+          (SELECT f.file_path FROM files f WHERE f.id = j.file_id) AS file_path,
+          j.file_id IS NOT NULL AS has_file, j.priority,
+          CASE WHEN jsonb_typeof(j.attempts) = 'array'
+               THEN (SELECT count(*)::int FROM jsonb_array_elements(j.attempts) AS a
+                     WHERE a ->> 'outcome' = 'snoozed')
+               ELSE 0 END AS snoozes;
+
+-- name: claim_capped
+-- `claim` for a supervisor serving job types with a cluster-wide cap (%(cap_types)s, each
+-- with its max_running in %(cap_limits)s), after `claim_lock_caps` in the same string: a
+-- capped type with no room left is held like a paused one, and one with room gets at most
+-- that many (the window below). Counting a capped type's running jobs reads the processing
+-- rows only (jobsup_jobs_owner). Same index, same columns as `claim`.
 WITH room AS (
     SELECT c.job_type,
            c.max_running - (SELECT count(*) FROM processing_jobs p
