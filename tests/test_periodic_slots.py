@@ -110,7 +110,11 @@ backfill = 2
 every = "15m"
 """)  # fmt: skip
     report, tick = cfg.periodic["report"], cfg.periodic["tick"]
-    assert (report.cron, report.timezone, report.job_type) == ("30 2 * * *", "Europe/Paris", "analysis")
+    assert (report.cron, report.timezone, report.job_type) == (
+        "30 2 * * *",
+        "Europe/Paris",
+        "analysis",
+    )
     assert (report.file, report.description, report.priority, report.backfill) == (
         "/srv/sales.csv", "Nightly", 5, 2
     )  # fmt: skip
@@ -136,7 +140,9 @@ every = "15m"
         ('every = "1m"\nevry = 1', "[periodic.p] unknown key 'evry'"),
     ],
 )  # fmt: skip
-def test_a_bad_schedule_stops_start_up_with_one_line(tmp_path: Path, table: str, message: str) -> None:
+def test_a_bad_schedule_stops_start_up_with_one_line(
+    tmp_path: Path, table: str, message: str
+) -> None:
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, f"[periodic.p]\n{table}\n")
     assert message in str(caught.value)

@@ -3,6 +3,7 @@ resume, per-type retries, retry_on and runner.Retry."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import time
@@ -46,7 +47,7 @@ def test_two_supervisors_serving_a_schedule_enqueue_each_slot_once(
     keys = [k for (k,) in rows(conn, "SELECT unique_key FROM processing_jobs ORDER BY unique_key")]
     slots = [datetime.fromisoformat(k.removeprefix("periodic:tick:")) for k in keys]
     assert len(keys) >= 4 and len(set(keys)) == len(keys)  # one job per slot, never two
-    assert all(b - a == timedelta(seconds=2) for a, b in zip(slots, slots[1:]))  # none missed
+    assert all(b - a == timedelta(seconds=2) for a, b in itertools.pairwise(slots))  # none missed
     enqueuers = sum("periodic tick: enqueued" in sup.log() for sup in supervisors)
     assert enqueuers >= 1
     assert scalar(conn, "SELECT count(*) FROM processing_jobs WHERE status <> 'completed'") == 0
@@ -83,7 +84,9 @@ def test_max_running_holds_across_two_supervisors(
     seen = []
     deadline = time.monotonic() + 60
     while scalar(conn, "SELECT count(*) FROM processing_jobs WHERE status = 'completed'") < 5:
-        seen.append(scalar(conn, "SELECT count(*) FROM processing_jobs WHERE status = 'processing'"))
+        seen.append(
+            scalar(conn, "SELECT count(*) FROM processing_jobs WHERE status = 'processing'")
+        )
         assert time.monotonic() < deadline, "the capped jobs did not all run"
         time.sleep(0.01)
     assert max(seen) == 1
@@ -93,7 +96,7 @@ def test_max_running_holds_across_two_supervisors(
         start = datetime.fromisoformat(attempt["started"])
         spans.append((start, start + timedelta(seconds=attempt["seconds"])))
     spans.sort()
-    assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))
+    assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(spans))
     workers = {job(conn, j)["worker_id"] for j in ids}
     assert len(workers) == 2, "both supervisors took a turn"
 
@@ -154,8 +157,7 @@ def test_per_type_retries_retry_on_and_runner_retry(
     reset = add_job(conn, "sched.flaky", exception="ConnectionResetError")  # a ConnectionError
     value = add_job(conn, "sched.flaky", exception="ValueError")
     counter = tmp_path / "runs"
-    later = add_job(conn, "sched.snoozer", delay=0.2, times=2, count_file=str(counter),
-                    insights=1)
+    later = add_job(conn, "sched.snoozer", delay=0.2, times=2, count_file=str(counter), insights=1)
     stuck = add_job(conn, "sched.snoozer", delay=0.1)
     ended = ("completed", "failed")
     for job_id in (once, timeout, reset, value, later, stuck):

@@ -71,7 +71,9 @@ def test_each_slot_is_enqueued_once_even_after_its_job_ended(db_url: str, conn: 
     try:
         results: list[str | None] = []
         threads = [
-            threading.Thread(target=lambda c=c: results.append(periodic_store.enqueue_slot(c, schedule, slot)))
+            threading.Thread(
+                target=lambda c=c: results.append(periodic_store.enqueue_slot(c, schedule, slot))
+            )
             for c in peers
         ]
         for t in threads:
@@ -160,7 +162,9 @@ def test_two_supervisors_claiming_at_once_never_exceed_a_cap(db_url: str, conn: 
         c = connect(db_url)
         try:
             while time.monotonic() < stop:
-                seen.append(scalar(c, "SELECT count(*) FROM processing_jobs WHERE status = 'processing'"))
+                seen.append(
+                    scalar(c, "SELECT count(*) FROM processing_jobs WHERE status = 'processing'")
+                )
         finally:
             c.close()
 
@@ -173,8 +177,9 @@ def test_two_supervisors_claiming_at_once_never_exceed_a_cap(db_url: str, conn: 
     assert max(seen) == 1, f"{seen.count(2)} samples saw two running"
 
 
-@pytest.mark.parametrize(("statement", "paused"),
-                         [("claim", False), ("claim", True), ("claim_capped", True)])
+@pytest.mark.parametrize(
+    ("statement", "paused"), [("claim", False), ("claim", True), ("claim_capped", True)]
+)
 def test_claim_walks_the_claim_index_with_caps_and_pauses(
     conn: Connection, statement: str, paused: bool
 ) -> None:
