@@ -58,9 +58,9 @@ def fail(job: Job) -> None:
     attempts = job.metadata.get("attempts")
     if attempts is None or job.attempt <= int(attempts):
         kind = getattr(builtins, str(job.metadata.get("exception", "RuntimeError")), None)
-        if not (isinstance(kind, type) and issubclass(kind, Exception)):
-            kind = RuntimeError
-        raise kind(job.metadata.get("message", "diag.fail failed on purpose"))
+        if isinstance(kind, type) and issubclass(kind, Exception) and kind is not RuntimeError:
+            raise kind(job.metadata.get("message", "diag.fail failed on purpose"))
+        raise RuntimeError(job.metadata.get("message", "diag.fail failed on purpose"))
 
 
 def retry(job: Job) -> list[dict[str, Any]]:
