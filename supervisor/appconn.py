@@ -49,18 +49,26 @@ def in_transaction(conn: Any) -> bool:
 @contextmanager
 def listening(conn: Any, channel: str) -> Iterator[None]:
     """LISTEN on `channel` for the block, on an idle connection (in autocommit meanwhile:
-    a LISTEN takes effect, and notifications arrive, only outside a transaction)."""
-    autocommit = conn.autocommit
+    a LISTEN takes effect, and notifications arrive, only outside a transaction). A channel
+    the application listens to already stays as it was."""
+    autocommit, already = conn.autocommit, True
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            cur.execute(f'LISTEN "{channel}"')  # nosec B608  # a constant of ours
+            cur.execute("SELECT %s::text = ANY(ARRAY(SELECT pg_listening_channels()))", (channel,))
+            (row,) = fetch(cur)
+            already = next(iter(row.values()))
+            if not already:
+                cur.execute(f'LISTEN "{channel}"')  # nosec B608  # a constant of ours
         yield
     finally:
-        if not conn.closed:
-            with conn.cursor() as cur:
-                cur.execute(f'UNLISTEN "{channel}"')  # nosec B608  # a constant of ours
-            conn.autocommit = autocommit
+        try:
+            if not already and not conn.closed:
+                with conn.cursor() as cur:
+                    cur.execute(f'UNLISTEN "{channel}"')  # nosec B608  # a constant of ours
+        finally:
+            if not conn.closed:
+                conn.autocommit = autocommit
 
 
 def notifications(conn: Any, channel: str, timeout: float) -> list[str]:

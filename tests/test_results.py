@@ -128,6 +128,14 @@ def test_wait_times_out_with_a_timeout_error_and_refuses_what_it_cannot_wait_for
     with pytest.raises(JobsupError, match="outside a transaction"), transaction(conn):
         enqueue(conn, job_type="diag.noop")
         wait(conn, job_id)
-    # The connection is as it was: autocommit, listening to nothing.
+    # The connection is as it was: autocommit, listening to nothing; an application's own
+    # LISTEN on the channel stays.
     assert conn.autocommit
     assert scalar(conn, "SELECT count(*) FROM pg_listening_channels()") == 0
+    with psycopg.connect(db_url) as app:
+        app.execute("LISTEN jobsup_finished")
+        app.commit()
+        with pytest.raises(WaitTimeout):
+            wait(app, job_id, timeout=0)
+        assert not app.autocommit
+        assert app.execute("SELECT pg_listening_channels()").fetchall() == [("jobsup_finished",)]
