@@ -26,7 +26,7 @@ from supervisor import config as configuration
 from supervisor import handler_modules, health, logs, schema, store, turn, upkeep
 from supervisor.claim_timing import ClaimTiming
 from supervisor.config import Config, Overrides
-from supervisor.database import MARGIN, Database, Done, Lost, Request, Unavailable
+from supervisor.database import MARGIN, Cancelled, Database, Done, Lost, Request, Unavailable
 from supervisor.db import Backoff, Connection
 from supervisor.errors import ConfigError, DatabaseError
 from supervisor.identity import Identity
@@ -94,7 +94,11 @@ class Supervisor:
 
     def run(self) -> int:
         """Supervise until drained; the process exit code."""
-        self._start()
+        try:
+            self._start()
+        except Cancelled:
+            logger.info("stop signal before the database answered: stopped")
+            return EXIT_OK
         try:
             while not (self.state is State.DRAINING and not self.pool):
                 self._tick()
@@ -104,6 +108,8 @@ class Supervisor:
         return EXIT_JOBS_FAILED if batch and self.pool.counts.failed else EXIT_OK
 
     def _start(self) -> None:
+        # First: a stop signal from now on is the loop's to handle, not Python's to die of.
+        self.signals.install()
         handler_modules.check(self.config)
         self.web = web.start(self.config)  # [web] listen: the dashboard, a child process
         try:
@@ -111,15 +117,20 @@ class Supervisor:
         except OSError as e:
             logger.error("cannot start the fork server: {}; the first runner tries again", e)
         self.db.start()
+        stop = (self.signals.fileno(), self.signals.stop_asked)
         try:
-            self.db.call("connect", None, self._request_timeout(connecting=True))
-        except Unavailable as e:
+            self.db.call("connect", None, self._request_timeout(connecting=True), stop)
+        except (Unavailable, Cancelled) as e:
+            web.stop(self.web)
+            self.pool.forkserver.close()
             self.db.close()
+            self.signals.uninstall()
+            if isinstance(e, Cancelled):
+                raise
             raise DatabaseError(str(e)) from None
         self._connected(time.monotonic(), self.db.connection_number)
         # Orphans of a runner's tree re-parent to us rather than to init: still ours to kill.
         linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
-        self.signals.install()
         self.selector.register(self.signals.fileno(), selectors.EVENT_READ, self.signals)
         self.selector.register(self.db.fileno(), selectors.EVENT_READ, self.db)
         types = ", ".join(self.job_types) if self.job_types else "all configured"
