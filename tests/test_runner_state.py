@@ -11,19 +11,9 @@ from supervisor import limits, proctree
 from supervisor.config import Limits
 from supervisor.jobrow import ClaimedJob
 from supervisor.runner_state import KillReason, Output, Runner, RunnerState
+from tests.fakes import FakeOps
 
 pytestmark = pytest.mark.unit
-
-
-class FakeOps:
-    def __init__(self) -> None:
-        self.sent: list[tuple[int, int]] = []
-
-    def killpg(self, pgid: int, signum: int) -> None:
-        self.sent.append((pgid, signum))
-
-    def kill(self, pid: int, start: int, signum: int) -> None:
-        self.sent.append((pid, signum))
 
 
 class Lines:
