@@ -11,7 +11,7 @@ from uuid import UUID
 
 import click
 
-from supervisor import admin, config_rules
+from supervisor import config_rules, job_admin
 from supervisor.cli import (
     cli,
     config_option,
@@ -97,7 +97,7 @@ def enqueue(
                 delay=delay or 0.0,
                 original_name=file_path.name if file_path else None,
             )
-            enqueued = admin.enqueued(conn, job_id)
+            enqueued = job_admin.enqueued(conn, job_id)
         enqueued["file"] = str(file_path) if file_path else None
         if as_json and not wait_done:
             print_json(enqueued)
@@ -150,9 +150,9 @@ def list_command(
     status: str | None, job_type: str | None, since: float | None, limit: int, as_json: bool
 ) -> None:
     """The newest jobs, newest first."""
-    filters = admin.Filters(status, job_type, since, limit)
+    filters = job_admin.Filters(status, job_type, since, limit)
     with database(load_config()) as conn:
-        found = admin.list_jobs(conn, filters)
+        found = job_admin.list_jobs(conn, filters)
     if as_json:
         print_json(found)
     elif not found:
@@ -174,11 +174,11 @@ def show_command(job_id: str, details: bool, as_json: bool) -> None:
     JOB_ID is the id `jobs list` shows, or its first 8 characters or more.
     """
     with database(load_config()) as conn:
-        (job_id,) = admin.resolve(conn, [job_id])
-        found = admin.show_job(conn, job_id)
+        (job_id,) = job_admin.resolve(conn, [job_id])
+        found = job_admin.show_job(conn, job_id)
         if found is None:
             raise JobsupError(f"no job {job_id}: `jobsup jobs list` shows the ids")
-        insights = admin.job_insights(conn, job_id)
+        insights = job_admin.job_insights(conn, job_id)
     if as_json:
         print_json(found | {"insights": insights})
     else:
@@ -200,7 +200,7 @@ def retry_command(job_ids: tuple[str, ...], all_failed: bool, as_json: bool) -> 
     if not job_ids and not all_failed:
         raise click.UsageError("name the jobs to retry, or give --all-failed")
     with database(load_config()) as conn:
-        changes = admin.retry(conn, admin.resolve(conn, job_ids), all_failed)
+        changes = job_admin.retry(conn, job_admin.resolve(conn, job_ids), all_failed)
     _report(changes, "retried", as_json, "no failed jobs")
 
 
@@ -215,7 +215,7 @@ def cancel_command(job_ids: tuple[str, ...], as_json: bool) -> None:
     status 1 when a named job was left alone (already finished, or no such job).
     """
     with database(load_config()) as conn:
-        changes = admin.cancel(conn, admin.resolve(conn, job_ids))
+        changes = job_admin.cancel(conn, job_admin.resolve(conn, job_ids))
     _report(changes, "cancelled", as_json, "")
 
 
@@ -234,7 +234,7 @@ def reclaim_command(older_than: float | None, as_json: bool) -> None:
     sup = cfg.supervisor
     orphan_after = sup.orphan_after if older_than is None else older_than
     with database(cfg) as conn:
-        found = admin.reclaim(conn, sup.stale_after, orphan_after, cfg.retry.max_retries)
+        found = job_admin.reclaim(conn, sup.stale_after, orphan_after, cfg.retry.max_retries)
     if as_json:
         print_json({"dead_supervisors": found.dead, "jobs": [asdict(c) for c in found.jobs]})
         return
@@ -261,7 +261,7 @@ def prune_command(older_than: float, statuses: str, batch_size: int, as_json: bo
     """Delete finished jobs and their insights, a batch per transaction."""
     chosen = _finished_statuses(statuses)
     with database(load_config()) as conn:
-        pruned = admin.prune(conn, older_than, chosen, batch_size)
+        pruned = job_admin.prune(conn, older_than, chosen, batch_size)
     if as_json:
         print_json(asdict(pruned) | {"statuses": chosen, "older_than": older_than})
         return
@@ -273,16 +273,16 @@ def prune_command(older_than: float, statuses: str, batch_size: int, as_json: bo
 
 def _finished_statuses(text: str) -> list[str]:
     chosen = [s.strip() for s in text.split(",") if s.strip()]
-    wrong = [s for s in chosen if s not in admin.FINISHED]
+    wrong = [s for s in chosen if s not in job_admin.FINISHED]
     if wrong or not chosen:
         raise JobsupError(
             f"--status {text}: prune deletes finished jobs only: "
-            f"choose from {', '.join(admin.FINISHED)}"
+            f"choose from {', '.join(job_admin.FINISHED)}"
         )
     return chosen
 
 
-def _report(changes: list[admin.Change], verb: str, as_json: bool, none: str) -> None:
+def _report(changes: list[job_admin.Change], verb: str, as_json: bool, none: str) -> None:
     """One line per job (what changed, or why not); exit 1 when a job was left alone."""
     done = [c for c in changes if c.now is not None]
     left = [c for c in changes if c.now is None]

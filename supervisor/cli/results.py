@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from supervisor import admin
+from supervisor import job_admin
 from supervisor.cli import config_option, database, json_option, load_config, print_json
 from supervisor.cli.common import JOB_ID, MOST_SECONDS, first_line
 from supervisor.db import Connection
@@ -41,7 +41,7 @@ def wait_command(job_ids: tuple[str, ...], timeout: float | None, as_json: bool)
     within --timeout. --json prints each job with its insights.
     """
     with database(load_config()) as conn:
-        code = wait_and_report(conn, admin.resolve(conn, job_ids), timeout, as_json)
+        code = wait_and_report(conn, job_admin.resolve(conn, job_ids), timeout, as_json)
     raise SystemExit(code)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from runner import testing
-from supervisor import config_rules, privileges, runenv
+from supervisor import config_rules, handler_modules, privileges, runenv
 from supervisor.cli import cli, config_option, json_option, load_config, print_json
 from supervisor.cli.admin import _json_object
 from supervisor.cli.common import EXISTING_FILE
@@ -66,12 +66,9 @@ def run_once(
 
 def _runner_options(cfg: Config, job_type: str, metadata: dict[str, Any]) -> dict[str, Any]:
     """What a supervisor with `cfg` would give the runner of such a job."""
-    handler = cfg.job_types[job_type].handler
     limits = for_job(cfg.job_types[job_type].limits, metadata)
-    own = {handler.partition(":")[0]} if handler.startswith("runner.") else set()
     return {
-        # As a supervisor's fork server: jobsup's own handlers and `preload` imported first.
-        "preload": sorted(own | set(cfg.supervisor.preload)),
+        "preload": handler_modules.preload(cfg, [job_type]),
         "limits": testing.Limits(
             memory_mb=limits.memory_mb,
             memory_metric=limits.memory_metric,

@@ -60,11 +60,11 @@ SELECT EXISTS (
 -- for an attempt whose job was taken from this supervisor (cancelled, reset by hand): only
 -- its record is added to `attempts`, and only while no other claim has followed.
 -- Every write clears the lease (see the trigger jobsup_notify_owner). Primary-key lookups.
+-- %(outcomes)s: a JSON array of `Outcome.row()`; %(insights)s: one of insights with job_id.
 WITH o AS (
-    SELECT * FROM unnest(%(ids)s::uuid[], %(leases)s::bigint[], %(statuses)s::text[],
-                         %(retry_counts)s::int[], %(errors)s::text[], %(keep_errors)s::bool[],
-                         %(delays)s::float8[], %(attempts)s::jsonb[])
-         AS o(id, lease, status, retry_count, error, keep_error, delay, attempt)
+    SELECT * FROM jsonb_to_recordset(%(outcomes)s::jsonb)
+         AS o(id uuid, lease bigint, status text, retry_count int, error text, keep_error bool,
+              delay float8, attempt jsonb)
 ), done AS (
     UPDATE processing_jobs j
     SET status = o.status,
@@ -92,9 +92,8 @@ WITH o AS (
 ), stored AS (
     INSERT INTO insights (job_id, insight_type, content, confidence_score)
     SELECT i.job_id, i.insight_type, i.content, i.confidence_score
-    FROM unnest(%(insight_jobs)s::uuid[], %(insight_types)s::text[],
-                %(insight_contents)s::jsonb[], %(insight_scores)s::numeric[])
-         AS i(job_id, insight_type, content, confidence_score)
+    FROM jsonb_to_recordset(%(insights)s::jsonb)
+         AS i(job_id uuid, insight_type text, content jsonb, confidence_score numeric)
     JOIN done ON done.id = i.job_id AND done.status = 'completed'
 )
 SELECT id::text FROM done UNION ALL SELECT id::text FROM noted;

@@ -9,7 +9,11 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.insights.conftest import Rows, details, of_type
+
+pytestmark = pytest.mark.unit
 
 
 def issues(rows: Rows) -> dict[str, dict[str, object]]:
