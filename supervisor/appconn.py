@@ -59,13 +59,13 @@ def listening(conn: Any, channel: str) -> Iterator[None]:
             (row,) = fetch(cur)
             already = next(iter(row.values()))
             if not already:
-                cur.execute(f'LISTEN "{channel}"')  # nosec B608  # a constant of ours
+                cur.execute(f'LISTEN "{channel}"')  # a constant of ours, not input
         yield
     finally:
         try:
             if not already and not conn.closed:
                 with conn.cursor() as cur:
-                    cur.execute(f'UNLISTEN "{channel}"')  # nosec B608  # a constant of ours
+                    cur.execute(f'UNLISTEN "{channel}"')  # a constant of ours, not input
         finally:
             if not conn.closed:
                 conn.autocommit = autocommit
