@@ -13,6 +13,8 @@ only a surface with modules of its own is a package (`cli/`, `web/`, `sql/`). Th
   SQL), schema (migrations), embedded (the embedded PostgreSQL), notify
 - operators: cli/, web/, control (start/stop/status), report (ps, stats), job_admin (jobs
   list/show/retry/cancel), enqueue, health, metrics, telemetry, systemd, daemon, pidfile
+- applications: api (the Python API, exported from one place), enqueue (enqueue,
+  enqueue_many), results (wait for jobs), appconn (a psycopg2 or psycopg 3 connection)
 - shared: config and config_rules, identity (who this supervisor is), logs, durations,
   errors, statedir
 """

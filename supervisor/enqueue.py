@@ -1,41 +1,58 @@
-"""Enqueue a job: the one function applications call, on a connection they own.
+"""Enqueue jobs from an application, on a connection it owns (psycopg2 or psycopg 3).
 
-    from supervisor.enqueue import enqueue
+    from supervisor.api import enqueue
 
     with conn:                      # the caller's transaction
         job_id = enqueue(conn, "/data/uploads/sales.csv", description="Why are sales down?")
 
-Nothing is committed here: the job becomes visible (and wakes the supervisors) when the
-caller commits.
+Nothing is committed here: the jobs become visible (and wake the supervisors) when the
+caller commits. Statements: `sql/api.sql`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
-from supervisor.db import Connection
+from supervisor import appconn
+from supervisor.errors import JobsupError
+from supervisor.queries import load
 
-INSERT_FILE = """
-INSERT INTO files (file_path, original_name) VALUES (%(path)s, %(name)s) RETURNING id
-"""
+SQL = load("api.sql")
+INT4 = (-(2**31), 2**31 - 1)
 
-INSERT_JOB = """
-INSERT INTO processing_jobs
-    (file_id, business_description, job_type, priority, metadata, run_at)
-VALUES
-    (%(file_id)s, %(description)s, %(job_type)s, %(priority)s, %(metadata)s,
-     coalesce(%(run_at)s, now()) + make_interval(secs => %(delay)s))
-RETURNING id
-"""
+
+class UnknownFile(JobsupError, LookupError):
+    """A `file_id` names no row in `files`: nothing was enqueued."""
+
+
+class NewJob(TypedDict, total=False):
+    """One job of `enqueue_many`: the keyword arguments of `enqueue`, `file_path` included.
+
+    Give `file_path` (a new row in `files`) or `file_id` (a row the application has), or
+    neither (a job without a file).
+    """
+
+    file_path: str
+    file_id: str
+    original_name: str
+    description: str
+    job_type: str
+    priority: int
+    metadata: Mapping[str, Any]
+    run_at: datetime
+    delay: float
+    # unique_key: the Scheduling issue's unique jobs add their key here, and in sql/api.sql.
 
 
 def enqueue(
-    conn: Connection,
+    conn: Any,
     file_path: str | None = None,
     *,
+    file_id: str | None = None,
     description: str | None = None,
     job_type: str = "analysis",
     priority: int = 0,
@@ -44,39 +61,126 @@ def enqueue(
     delay: float = 0.0,
     original_name: str | None = None,
 ) -> str:
-    """The id of a new pending job, with its file registered in `files` when one is given.
+    """The id of a new pending job, in the caller's transaction.
 
+    `file_path` registers a new row in `files` for the job; `file_id` uses a row the
+    application already has (UnknownFile when there is none; nothing is inserted then).
     `run_at` (timezone-aware, or local time) and `delay` (seconds) postpone the first run;
     higher `priority` runs first.
     """
+    job = _checked(
+        None,
+        {"file_path": file_path, "file_id": file_id, "description": description,
+         "job_type": job_type, "priority": priority, "metadata": metadata, "run_at": run_at,
+         "delay": delay, "original_name": original_name},
+    )  # fmt: skip
     with conn.cursor() as cur:
-        file_id = None
         if file_path is not None:
-            cur.execute(INSERT_FILE, {"path": file_path, "name": original_name})
-            (file_id,) = _one(cur)
-        cur.execute(
-            INSERT_JOB,
-            {
-                "file_id": file_id,
-                "description": description,
-                "job_type": job_type,
-                "priority": priority,
-                "metadata": json.dumps(dict(metadata)) if metadata is not None else None,
-                "run_at": _aware(run_at),
-                "delay": delay,
-            },
-        )
-        (job_id,) = _one(cur)
-    return str(job_id)
+            cur.execute(SQL["insert_file"], {"path": file_path, "name": original_name})
+            job["file_id"] = appconn.fetch(cur)[0]["id"]
+        statement = "insert_job_for_file" if file_id is not None else "insert_job"
+        cur.execute(SQL[statement], _parameters(job))
+        rows = appconn.fetch(cur)
+    if not rows:
+        raise UnknownFile(f"no row in files has id {file_id}: nothing enqueued")
+    return str(rows[0]["id"])
+
+
+def enqueue_many(conn: Any, jobs: Iterable[NewJob | Mapping[str, Any]]) -> list[str]:
+    """The ids of new pending jobs, one per item of `jobs` and in its order, inserted (with
+    their new `files` rows) in one statement in the caller's transaction: all of them, or
+    none (UnknownFile when a `file_id` names no row). The supervisors are woken once per job
+    type, when the caller commits."""
+    checked = [_checked(i, dict(job)) for i, job in enumerate(jobs)]
+    if not checked:
+        return []
+    for job in checked:
+        job["id"] = str(uuid.uuid4())  # made here, so each id keeps its place in the list
+        job["new_file"] = job["file_path"] is not None
+        if job["new_file"]:
+            job["file_id"] = str(uuid.uuid4())
+    document = json.dumps([_many_row(job) for job in checked], separators=(",", ":"))
+    with conn.cursor() as cur:
+        cur.execute(SQL["enqueue_many"], {"jobs": document})
+        (counts,) = appconn.fetch(cur)
+    if counts["missing"]:
+        shown = ", ".join(counts["missing"])
+        raise UnknownFile(f"no row in files has id {shown}: nothing enqueued")
+    return [job["id"] for job in checked]
+
+
+_KEYS = frozenset(NewJob.__annotations__)
+_DEFAULTS: dict[str, Any] = {
+    "file_path": None, "file_id": None, "original_name": None, "description": None,
+    "job_type": "analysis", "priority": 0, "metadata": None, "run_at": None, "delay": 0.0,
+}  # fmt: skip
+
+
+def _checked(index: int | None, given: dict[str, Any]) -> dict[str, Any]:
+    """`given` with its defaults, or TypeError/ValueError naming the job (its index in the
+    list of `enqueue_many`) and the key."""
+    where = "enqueue" if index is None else f"job {index}"
+    unknown = sorted(set(given) - _KEYS)
+    if unknown:
+        raise TypeError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
+    job = _DEFAULTS | {k: v for k, v in given.items() if v is not None}
+    if job["file_path"] is not None and job["file_id"] is not None:
+        raise ValueError(f"{where}: give file_path or file_id, not both")
+    if job["file_id"] is not None:
+        job["file_id"] = _uuid(job["file_id"], f"{where}: file_id")
+    priority = job["priority"]
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise TypeError(f"{where}: priority must be an int, got {type(priority).__name__}")
+    if not INT4[0] <= priority <= INT4[1]:
+        raise ValueError(f"{where}: priority {priority} out of range (a 32-bit integer)")
+    delay = job["delay"]
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not delay >= 0:
+        raise ValueError(f"{where}: delay must be a number of seconds >= 0, got {delay!r}")
+    if job["metadata"] is not None and not isinstance(job["metadata"], Mapping):
+        raise TypeError(f"{where}: metadata must be a mapping (a JSON object)")
+    if job["run_at"] is not None and not isinstance(job["run_at"], datetime):
+        raise TypeError(f"{where}: run_at must be a datetime")
+    return job
+
+
+def _uuid(value: Any, what: str) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ValueError(f"{what}: {value!r} is not a UUID") from None
+
+
+def _parameters(job: dict[str, Any]) -> dict[str, Any]:
+    metadata = job["metadata"]
+    return {
+        "file_id": job["file_id"],
+        "description": job["description"],
+        "job_type": job["job_type"],
+        "priority": job["priority"],
+        "metadata": json.dumps(dict(metadata)) if metadata is not None else None,
+        "run_at": _aware(job["run_at"]),
+        "delay": float(job["delay"]),
+    }
+
+
+def _many_row(job: dict[str, Any]) -> dict[str, Any]:
+    run_at = _aware(job["run_at"])
+    return {
+        "id": job["id"],
+        "file_id": job["file_id"],
+        "new_file": job["new_file"],
+        "file_path": job["file_path"],
+        "original_name": job["original_name"],
+        "description": job["description"],
+        "job_type": job["job_type"],
+        "priority": job["priority"],
+        "metadata": dict(job["metadata"]) if job["metadata"] is not None else None,
+        "run_at": run_at.isoformat() if run_at is not None else None,
+        "delay": float(job["delay"]),
+    }
 
 
 def _aware(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.astimezone()  # a naive time is the local time of the caller
-
-
-def _one(cur: Any) -> tuple[Any, ...]:
-    row = cur.fetchone()
-    assert row is not None, "INSERT … RETURNING returned no row"  # nosec B101  # a bug if not
-    return tuple(row)

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import click
 
@@ -21,6 +22,7 @@ from supervisor.cli import (
     print_json,
 )
 from supervisor.cli.common import COUNT, DURATION, EXISTING_FILE, INT4, JOB_ID, MOST_SECONDS
+from supervisor.cli.results import TIMEOUT, wait_and_report, wait_command
 from supervisor.db import transaction
 from supervisor.durations import human
 from supervisor.enqueue import enqueue as enqueue_job
@@ -32,6 +34,9 @@ STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 @cli.command()
 @config_option
 @click.option("--file", "file_path", type=EXISTING_FILE, help="The file to process.")
+@click.option(
+    "--file-id", type=click.UUID, help="A row of `files` the application has (none is added)."
+)
 @click.option("--description", help="The business question the job answers.")
 @click.option("--type", "job_type", default="analysis", help="A job type of the configuration.")
 @click.option(
@@ -43,9 +48,12 @@ STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
     "--delay", type=click.FloatRange(min=0, max=MOST_SECONDS), help="Do not start for SECONDS."
 )
 @click.option("--metadata", help="A JSON object handed to the handler.")
+@click.option("--wait", "wait_done", is_flag=True, help="Wait until it finishes (see `jobs wait`).")
+@TIMEOUT
 @json_option
 def enqueue(
     file_path: Path | None,
+    file_id: UUID | None,
     description: str | None,
     job_type: str,
     force: bool,
@@ -53,34 +61,52 @@ def enqueue(
     run_at: str | None,
     delay: float | None,
     metadata: str | None,
+    wait_done: bool,
+    timeout: float | None,
     as_json: bool,
 ) -> None:
-    """Register a file and a job for it; print the job id."""
+    """Register a file and a job for it; print the job id.
+
+    With --wait, then wait until the job has finished and print its final status and
+    insights count, as `jobs wait` does (exit status 0 completed, 4 failed or cancelled, 3
+    not finished within --timeout).
+    """
     if run_at and delay is not None:
         raise click.UsageError("give --run-at or --delay, not both")
+    if file_path and file_id:
+        raise click.UsageError("give --file or --file-id, not both")
+    if timeout is not None and not wait_done:
+        raise click.UsageError("--timeout is for --wait")
     when = _iso_time(run_at) if run_at else None
     handed = _json_object(metadata) if metadata else None
     cfg = load_config()
     if job_type not in cfg.job_types and not force:
         why = config_rules.unknown_job_type(job_type, cfg)
         raise click.BadParameter(f"{why} (--force if another host's does)", param_hint="'--type'")
-    with database(cfg) as conn, transaction(conn):
-        job_id = enqueue_job(
-            conn,
-            str(file_path) if file_path else None,
-            description=description,
-            job_type=job_type,
-            priority=priority,
-            metadata=handed,
-            run_at=when,
-            delay=delay or 0.0,
-            original_name=file_path.name if file_path else None,
-        )
-        enqueued = job_admin.enqueued(conn, job_id)
-    if as_json:
-        print_json(enqueued | {"file": str(file_path) if file_path else None})
-    else:
-        click.echo(job_id)
+    with database(cfg) as conn:
+        with transaction(conn):
+            job_id = enqueue_job(
+                conn,
+                str(file_path) if file_path else None,
+                file_id=str(file_id) if file_id else None,
+                description=description,
+                job_type=job_type,
+                priority=priority,
+                metadata=handed,
+                run_at=when,
+                delay=delay or 0.0,
+                original_name=file_path.name if file_path else None,
+            )
+            enqueued = job_admin.enqueued(conn, job_id)
+        enqueued["file"] = str(file_path) if file_path else None
+        if as_json and not wait_done:
+            print_json(enqueued)
+        elif not as_json:
+            click.echo(job_id)
+        if not wait_done:
+            return
+        code = wait_and_report(conn, [job_id], timeout, as_json, enqueued)
+    raise SystemExit(code)
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -108,6 +134,9 @@ def _iso_time(text: str) -> datetime:
 @cli.group("jobs")
 def jobs_group() -> None:
     """List, show, retry, cancel, reclaim and prune jobs."""
+
+
+jobs_group.add_command(wait_command)
 
 
 @jobs_group.command("list")

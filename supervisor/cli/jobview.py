@@ -45,7 +45,7 @@ def show(job: dict[str, Any], insights: list[dict[str, Any]], details: bool) -> 
     if job.get("error_message"):
         parts += ["", "last error:", textwrap.indent(job["error_message"].rstrip(), "  ")]
     parts += ["", _attempts(job.get("attempts") or [])]
-    parts += ["", _insights(insights, details)]
+    parts += ["", insights_text(insights, details)]
     return "\n".join(parts)
 
 
@@ -100,7 +100,8 @@ def _attempts(attempts: list[dict[str, Any]]) -> str:
     return "attempts:\n" + table(headers, rows, indent="  ")
 
 
-def _insights(insights: list[dict[str, Any]], details: bool) -> str:
+def insights_text(insights: list[dict[str, Any]], details: bool) -> str:
+    """A numbered list of `insights`: title, summary (and details), confidence."""
     if not insights:
         return "insights: none"
     lines = [f"insights ({len(insights)}):"]
