@@ -12,8 +12,9 @@ caller commits. Statements: `sql/api.sql`.
 from __future__ import annotations
 
 import json
+import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -32,13 +33,13 @@ class UnknownFile(JobsupError, LookupError):
 class NewJob(TypedDict, total=False):
     """One job of `enqueue_many`: the keyword arguments of `enqueue`, `file_path` included.
 
-    Give `file_path` (a new row in `files`) or `file_id` (a row the application has), or
-    neither (a job without a file).
+    Give `file_path` (new rows in `files`) or `file_id` (rows the application has), each
+    one or a list (a job over several files, in that order), or neither (no file).
     """
 
-    file_path: str
-    file_id: str
-    original_name: str
+    file_path: str | Sequence[str]
+    file_id: str | Sequence[str]
+    original_name: str | Sequence[str]
     description: str
     job_type: str
     priority: int
@@ -50,40 +51,29 @@ class NewJob(TypedDict, total=False):
 
 def enqueue(
     conn: Any,
-    file_path: str | None = None,
+    file_path: str | Sequence[str] | None = None,
     *,
-    file_id: str | None = None,
+    file_id: str | Sequence[str] | None = None,
     description: str | None = None,
     job_type: str = "analysis",
     priority: int = 0,
     metadata: Mapping[str, Any] | None = None,
     run_at: datetime | None = None,
     delay: float = 0.0,
-    original_name: str | None = None,
+    original_name: str | Sequence[str] | None = None,
 ) -> str:
     """The id of a new pending job, in the caller's transaction.
 
-    `file_path` registers a new row in `files` for the job; `file_id` uses a row the
-    application already has (UnknownFile when there is none; nothing is inserted then).
+    `file_path` registers new rows in `files` for the job; `file_id` uses rows the
+    application already has (UnknownFile when one is missing; nothing is inserted then).
+    Either may be a list: the handler gets the files in that order (`Job.files`).
     `run_at` (timezone-aware, or local time) and `delay` (seconds) postpone the first run;
     higher `priority` runs first.
     """
-    job = _checked(
-        None,
-        {"file_path": file_path, "file_id": file_id, "description": description,
-         "job_type": job_type, "priority": priority, "metadata": metadata, "run_at": run_at,
-         "delay": delay, "original_name": original_name},
-    )  # fmt: skip
-    with conn.cursor() as cur:
-        if file_path is not None:
-            cur.execute(SQL["insert_file"], {"path": file_path, "name": original_name})
-            job["file_id"] = appconn.fetch(cur)[0]["id"]
-        statement = "insert_job_for_file" if file_id is not None else "insert_job"
-        cur.execute(SQL[statement], _parameters(job))
-        rows = appconn.fetch(cur)
-    if not rows:
-        raise UnknownFile(f"no row in files has id {file_id}: nothing enqueued")
-    return str(rows[0]["id"])
+    given = {"file_path": file_path, "file_id": file_id, "original_name": original_name,
+             "description": description, "job_type": job_type, "priority": priority,
+             "metadata": metadata, "run_at": run_at, "delay": delay}  # fmt: skip
+    return _insert(conn, [_checked(None, given)])[0]
 
 
 def enqueue_many(conn: Any, jobs: Iterable[NewJob | Mapping[str, Any]]) -> list[str]:
@@ -91,17 +81,23 @@ def enqueue_many(conn: Any, jobs: Iterable[NewJob | Mapping[str, Any]]) -> list[
     their new `files` rows) in one statement in the caller's transaction: all of them, or
     none (UnknownFile when a `file_id` names no row). The supervisors are woken once per job
     type, when the caller commits."""
-    checked = [_checked(i, dict(job)) for i, job in enumerate(jobs)]
+    return _insert(conn, [_checked(i, dict(job)) for i, job in enumerate(jobs)])
+
+
+def _insert(conn: Any, checked: list[dict[str, Any]]) -> list[str]:
     if not checked:
         return []
+    files: list[dict[str, Any]] = []
     for job in checked:
         job["id"] = str(uuid.uuid4())  # made here, so each id keeps its place in the list
-        job["new_file"] = job["file_path"] is not None
-        if job["new_file"]:
-            job["file_id"] = str(uuid.uuid4())
+        named = zip(job["file_path"], job["original_name"], strict=True)
+        new = [{"id": str(uuid.uuid4()), "file_path": path, "original_name": name}
+               for path, name in named]  # fmt: skip
+        files += new
+        job["file_ids"] = [f["id"] for f in new] or job["file_id"]
     document = json.dumps([_many_row(job) for job in checked], separators=(",", ":"))
     with conn.cursor() as cur:
-        cur.execute(SQL["enqueue_many"], {"jobs": document})
+        cur.execute(SQL["enqueue_many"], {"jobs": document, "files": json.dumps(files)})
         (counts,) = appconn.fetch(cur)
     if counts["missing"]:
         shown = ", ".join(counts["missing"])
@@ -117,17 +113,21 @@ _DEFAULTS: dict[str, Any] = {
 
 
 def _checked(index: int | None, given: dict[str, Any]) -> dict[str, Any]:
-    """`given` with its defaults, or TypeError/ValueError naming the job (its index in the
-    list of `enqueue_many`) and the key."""
+    """`given` with its defaults (files as lists), or TypeError/ValueError naming the job
+    (its index in the list of `enqueue_many`) and the key."""
     where = "enqueue" if index is None else f"job {index}"
     unknown = sorted(set(given) - _KEYS)
     if unknown:
         raise TypeError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
     job = _DEFAULTS | {k: v for k, v in given.items() if v is not None}
-    if job["file_path"] is not None and job["file_id"] is not None:
+    paths = _listed(job["file_path"], f"{where}: file_path")
+    job["file_id"] = [_uuid(i, f"{where}: file_id") for i in _listed(job["file_id"], "")]
+    if paths and job["file_id"]:
         raise ValueError(f"{where}: give file_path or file_id, not both")
-    if job["file_id"] is not None:
-        job["file_id"] = _uuid(job["file_id"], f"{where}: file_id")
+    names = _listed(job["original_name"], f"{where}: original_name")
+    if len(names) > len(paths):
+        raise ValueError(f"{where}: more original names than files")
+    job["file_path"], job["original_name"] = paths, names + [None] * (len(paths) - len(names))
     priority = job["priority"]
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise TypeError(f"{where}: priority must be an int, got {type(priority).__name__}")
@@ -143,6 +143,18 @@ def _checked(index: int | None, given: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
+def _listed(value: Any, what: str) -> list[Any]:
+    """One value or a list of them, as a list; a string is one value, not its letters."""
+    if value is None:
+        return []
+    if isinstance(value, str | os.PathLike) or not isinstance(value, Iterable):
+        return [str(value)] if isinstance(value, os.PathLike) else [value]
+    values = [str(v) if isinstance(v, os.PathLike) else v for v in value]
+    if what and not all(isinstance(v, str) and v for v in values):
+        raise TypeError(f"{what}: expected a path or a list of paths, got {value!r}")
+    return values
+
+
 def _uuid(value: Any, what: str) -> str:
     try:
         return str(uuid.UUID(str(value)))
@@ -150,27 +162,11 @@ def _uuid(value: Any, what: str) -> str:
         raise ValueError(f"{what}: {value!r} is not a UUID") from None
 
 
-def _parameters(job: dict[str, Any]) -> dict[str, Any]:
-    metadata = job["metadata"]
-    return {
-        "file_id": job["file_id"],
-        "description": job["description"],
-        "job_type": job["job_type"],
-        "priority": job["priority"],
-        "metadata": json.dumps(dict(metadata)) if metadata is not None else None,
-        "run_at": _aware(job["run_at"]),
-        "delay": float(job["delay"]),
-    }
-
-
 def _many_row(job: dict[str, Any]) -> dict[str, Any]:
     run_at = _aware(job["run_at"])
     return {
         "id": job["id"],
-        "file_id": job["file_id"],
-        "new_file": job["new_file"],
-        "file_path": job["file_path"],
-        "original_name": job["original_name"],
+        "file_ids": job["file_ids"],
         "description": job["description"],
         "job_type": job["job_type"],
         "priority": job["priority"],

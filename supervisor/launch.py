@@ -47,7 +47,7 @@ def _runner_job(job: ClaimedJob, config: Config, job_limits: Limits) -> Job:
     return Job(
         id=job.id,
         type=job.job_type,
-        files=(job.file_path,) if job.file_path else (),
+        files=job.files,
         business_description=job.business_description,
         metadata=job.metadata,
         attempt=job.attempt,

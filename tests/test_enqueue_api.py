@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import select
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 import psycopg
@@ -16,7 +17,7 @@ from psycopg.rows import dict_row
 from supervisor.api import UnknownFile, enqueue, enqueue_many
 from supervisor.db import Connection, transaction
 from tests.conftest import jobsup
-from tests.processes import rows, scalar
+from tests.processes import Supervisors, rows, scalar, write_config
 
 
 def _file(conn: Connection, path: str = "/data/uploads/sales.csv") -> str:
@@ -144,3 +145,37 @@ def test_a_wrong_job_is_refused_before_any_statement(
 ) -> None:
     with pytest.raises(error, match=message.replace("(", r"\(")):
         enqueue_many(None, [job])
+
+
+def test_a_job_over_several_files_gets_them_in_order(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    paths = []
+    for n, name in enumerate(("b.csv", "a.csv", "c.csv"), start=1):
+        paths.append(tmp_path / name)
+        paths[-1].write_text("x" * n)
+    with transaction(conn):
+        by_path = enqueue(conn, [str(p) for p in paths], job_type="diag.files")
+        ids = [_file(conn, str(p)) for p in paths[:2]]
+        by_id = enqueue_many(conn, [{"file_id": ids, "job_type": "diag.files"}])[0]
+    cli = jobsup("enqueue", "--type", "diag.files", "--force", "--file", str(paths[2]),
+                 "--file", str(paths[0]), env={"DATABASE_URL": db_url})  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    sup = supervisors.start(db_url, write_config(tmp_path), "--until-empty")
+    assert sup.wait() == 0, sup.log()
+    found = {job_id: content["files"] for job_id, content in rows(
+        conn, "SELECT job_id::text, content FROM insights")}  # fmt: skip
+    assert found[by_path] == [[str(p), n] for n, p in enumerate(paths, start=1)]
+    assert found[by_id] == [[str(paths[0]), 1], [str(paths[1]), 2]]
+    assert found[cli.stdout.strip()] == [[str(paths[2]), 3], [str(paths[0]), 1]]
+    shown = jobsup("jobs", "show", by_path, env={"DATABASE_URL": db_url}).stdout
+    assert f"file 3       {paths[2]}" in shown, shown
+
+
+def test_a_missing_file_among_several_enqueues_nothing(conn: Connection) -> None:
+    known = _file(conn)
+    unknown = "00000000-0000-4000-8000-000000000009"
+    with pytest.raises(UnknownFile, match=unknown):
+        enqueue(conn, file_id=[known, unknown])
+    conn.rollback()
+    assert scalar(conn, "SELECT count(*) FROM processing_jobs") == 0

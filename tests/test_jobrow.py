@@ -14,7 +14,7 @@ pytestmark = pytest.mark.unit
 GOOD: dict[str, Any] = {
     "id": "0b6f6f1e-0000-4000-8000-000000000001", "lease": 7, "job_type": "analysis",
     "description": "sales", "metadata": {"memory_mb": 512}, "retry_count": 1,
-    "file_path": "/data/a.csv", "has_file": True, "priority": 3,
+    "file_path": "/data/a.csv", "has_file": True, "priority": 3, "more_files": None,
 }  # fmt: skip
 
 
@@ -47,6 +47,8 @@ def test_a_good_row_is_a_job() -> None:
         ({"retry_count": None}, "retry_count: expected 0 or more, got None"),
         ({"file_path": None}, "file_id: names no row in files"),
         ({"file_path": " "}, "files.file_path: expected a path"),
+        ({"more_files": ["/b.csv", None]}, "more_file_ids[2]: names no row in files"),
+        ({"more_files": [""]}, "files.file_path of more_file_ids[1]: expected a path"),
     ],
 )
 def test_a_bad_field_makes_the_row_unusable_and_names_the_field(
@@ -79,3 +81,9 @@ def test_an_odd_priority_does_not_stop_the_job() -> None:
 def test_quoted_values_are_cut() -> None:
     assert len(shown("x" * 500)) == 40 and shown("x" * 500).endswith("…")
     assert json_value({"a": 1}) == "object {'a': 1}"
+
+
+def test_a_job_over_several_files_hands_them_over_in_order() -> None:
+    job = from_row(row(more_files=["/data/b.csv", "/data/c.csv"]))
+    assert isinstance(job, ClaimedJob)
+    assert job.files == ("/data/a.csv", "/data/b.csv", "/data/c.csv")

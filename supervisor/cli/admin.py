@@ -33,10 +33,14 @@ STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 
 @cli.command()
 @config_option
-@click.option("--file", "file_path", type=EXISTING_FILE, help="The file to process.")
 @click.option(
-    "--file-id", type=click.UUID, help="A row of `files` the application has (none is added)."
-)
+    "--file", "file_paths", type=EXISTING_FILE, multiple=True,
+    help="The file to process (again for a job over several files, in order).",
+)  # fmt: skip
+@click.option(
+    "--file-id", "file_ids", type=click.UUID, multiple=True,
+    help="A row of `files` the application has (none is added; again for several).",
+)  # fmt: skip
 @click.option("--description", help="The business question the job answers.")
 @click.option("--type", "job_type", default="analysis", help="A job type of the configuration.")
 @click.option(
@@ -52,8 +56,8 @@ STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 @TIMEOUT
 @json_option
 def enqueue(
-    file_path: Path | None,
-    file_id: UUID | None,
+    file_paths: tuple[Path, ...],
+    file_ids: tuple[UUID, ...],
     description: str | None,
     job_type: str,
     force: bool,
@@ -73,7 +77,7 @@ def enqueue(
     """
     if run_at and delay is not None:
         raise click.UsageError("give --run-at or --delay, not both")
-    if file_path and file_id:
+    if file_paths and file_ids:
         raise click.UsageError("give --file or --file-id, not both")
     if timeout is not None and not wait_done:
         raise click.UsageError("--timeout is for --wait")
@@ -87,18 +91,20 @@ def enqueue(
         with transaction(conn):
             job_id = enqueue_job(
                 conn,
-                str(file_path) if file_path else None,
-                file_id=str(file_id) if file_id else None,
+                [str(path) for path in file_paths],
+                file_id=[str(i) for i in file_ids],
                 description=description,
                 job_type=job_type,
                 priority=priority,
                 metadata=handed,
                 run_at=when,
                 delay=delay or 0.0,
-                original_name=file_path.name if file_path else None,
+                original_name=[path.name for path in file_paths],
             )
             enqueued = job_admin.enqueued(conn, job_id)
-        enqueued["file"] = str(file_path) if file_path else None
+        enqueued["file"] = str(file_paths[0]) if file_paths else None
+        if len(file_paths) > 1:
+            enqueued["files"] = [str(path) for path in file_paths]
         if as_json and not wait_done:
             print_json(enqueued)
         elif not as_json:

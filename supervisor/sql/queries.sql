@@ -9,7 +9,8 @@
 -- %(busy)s: jobs whose runner (of an earlier claim) has not ended here yet: a job reset to
 -- pending under it waits until that runner is gone, so one supervisor never runs it twice.
 -- Raw columns: the supervisor validates them (supervisor/jobrow.py), a NULL job_type is the
--- original cron's 'analysis', a NULL metadata an empty object.
+-- original cron's 'analysis', a NULL metadata an empty object; `more_files` are the paths
+-- of more_file_ids, in order (NULL for an id that names no row).
 WITH next AS (
     SELECT id FROM processing_jobs
     WHERE status = 'pending'
@@ -30,7 +31,11 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
           j.business_description, coalesce(j.metadata, '{}'::jsonb) AS metadata,
           coalesce(j.retry_count, 0) AS retry_count,
           (SELECT f.file_path FROM files f WHERE f.id = j.file_id) AS file_path,
-          j.file_id IS NOT NULL AS has_file, j.priority;
+          j.file_id IS NOT NULL AS has_file, j.priority,
+          CASE WHEN j.more_file_ids IS NOT NULL
+               THEN ARRAY(SELECT f.file_path
+                          FROM unnest(j.more_file_ids) WITH ORDINALITY AS m(id, n)
+                          LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_files;
 
 -- name: next_due
 -- When the earliest pending job this supervisor could run falls due (NULL: none pending).
