@@ -14,9 +14,34 @@ from __future__ import annotations
 import enum
 import json
 import struct
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 HEADER = struct.Struct(">Q")
+
+
+class Insight(TypedDict):
+    """One row for the `insights` table."""
+
+    insight_type: str | None
+    content: Any  # any JSON value but null
+    confidence_score: float | None  # in [0, 1]
+
+
+class Success(TypedDict):
+    ok: Literal[True]
+    insights: list[Insight]
+
+
+class Failure(TypedDict):
+    ok: Literal[False]
+    kind: str  # a FailureKind
+    message: str
+    traceback: NotRequired[str]
+    exception: NotRequired[list[str]]  # kind exception: the class name, then its bases'
+    delay: NotRequired[float]  # kind retry: seconds until the job may run again
+
+
+Document = Success | Failure
 
 
 class Exit(enum.IntEnum):
@@ -36,7 +61,7 @@ class FailureKind(enum.StrEnum):
     RETRY = "retry"  # the handler raised runner.Retry(delay=…): run again later
 
 
-def encode(document: dict[str, Any]) -> bytes:
+def encode(document: Document) -> bytes:
     """The framed bytes of `document`."""
     body = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
     return HEADER.pack(len(body)) + body
@@ -51,7 +76,8 @@ def frame_length(buffer: bytes | bytearray) -> int | None:
 
 
 def decode(buffer: bytes | bytearray) -> dict[str, Any] | None:
-    """The document in a complete frame, or None for a missing, partial or garbled one."""
+    """The JSON object in a complete frame, or None for a missing, partial or garbled one.
+    What the supervisor then reads of it passes `problem` first (`checked`)."""
     total = frame_length(buffer)
     if total is None or len(buffer) < total:
         return None
@@ -60,6 +86,12 @@ def decode(buffer: bytes | bytearray) -> dict[str, Any] | None:
     except ValueError:
         return None
     return document if isinstance(document, dict) else None
+
+
+def checked(raw: dict[str, Any]) -> Document | str:
+    """`raw` as the document it is, or what is wrong with it."""
+    wrong = problem(raw)
+    return wrong if wrong is not None else cast(Document, raw)
 
 
 def problem(document: dict[str, Any]) -> str | None:
@@ -84,8 +116,9 @@ def problem(document: dict[str, Any]) -> str | None:
 
 
 def _failure_problem(document: dict[str, Any]) -> str | None:
-    if not isinstance(document.get("message", ""), str):
-        return "message not a string"
+    fields = (document.get("kind"), document.get("message"))
+    if not all(isinstance(f, str) for f in fields):
+        return "no kind or message string"
     names = document.get("exception", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         return "exception not a list of class names"
@@ -95,18 +128,19 @@ def _failure_problem(document: dict[str, Any]) -> str | None:
     return None
 
 
-def success(insights: list[dict[str, Any]]) -> dict[str, Any]:
+def success(insights: list[Insight]) -> Success:
     return {"ok": True, "insights": insights}
 
 
 def failure(
     kind: FailureKind, message: str, traceback: str = "", exception: list[str] | None = None
-) -> dict[str, Any]:
-    document = {"ok": False, "kind": str(kind), "message": message, "traceback": traceback}
+) -> Failure:
+    document: Failure = {"ok": False, "kind": str(kind), "message": message,
+                         "traceback": traceback}  # fmt: skip
     if exception:
         document["exception"] = exception  # the class name first, then its bases'
     return document
 
 
-def retry(delay: float, message: str) -> dict[str, Any]:
+def retry(delay: float, message: str) -> Failure:
     return {"ok": False, "kind": str(FailureKind.RETRY), "message": message, "delay": delay}

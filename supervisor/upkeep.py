@@ -12,9 +12,10 @@ from typing import Any, TypeVar
 import psycopg2
 
 from supervisor import pauses, periodic_store, report, store
-from supervisor.db import Connection, describe
+from supervisor.db import Connection
+from supervisor.errors import describe
+from supervisor.identity import Identity
 from supervisor.periodic import Schedule
-from supervisor.worker import Identity
 
 T = TypeVar("T")
 

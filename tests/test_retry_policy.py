@@ -13,14 +13,20 @@ from runner.protocol import FailureKind
 from supervisor import config
 from supervisor.config import RetryConfig
 from supervisor.errors import ConfigError
+from supervisor.identity import Identity
 from supervisor.jobrow import ClaimedJob, from_row
-from supervisor.outcome import Kind, Verdict, decide
+from supervisor.outcome import Kind, Verdict, conclude
 from supervisor.retry_policy import retries_exception, retry_for
 from tests.test_outcome import ended
 
 pytestmark = pytest.mark.unit
 
 JOB = ClaimedJob("j1", 7, "diag.x", None, {}, 0, None, False)
+ME = Identity.new()
+
+
+def decide(job: ClaimedJob, verdict: Verdict, retry: RetryConfig):  # type: ignore[no-untyped-def]
+    return conclude(job, verdict, retry, ME)
 
 
 def failed_with(exception: str, *bases: str) -> Verdict:
@@ -85,10 +91,10 @@ def test_retry_checks_its_delay() -> None:
 
 
 def test_a_claimed_row_carries_its_snoozes() -> None:
-    row = ("j", 1, "t", None, {}, 0, None, False, 0, 3)
+    row = ("j", 1, "t", None, {}, 0, None, False, 0, None, 3)
     job = from_row(row)
     assert isinstance(job, ClaimedJob) and job.snoozes == 3
-    assert isinstance(from_row(row[:9]), ClaimedJob)  # a row of the claim before 0006
+    assert isinstance(from_row(row[:10]), ClaimedJob)  # a row without the count
 
 
 def test_job_types_take_their_own_retry_keys_over_retry(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from supervisor import pauses, periodic_store, store
 from supervisor.db import Connection, connect, transaction
-from supervisor.enqueue import enqueue, enqueue_job
+from supervisor.enqueue import enqueue, enqueue_many, enqueue_or_find
 from supervisor.periodic import Schedule
 from supervisor.queries import SQL
 from tests.processes import rows, scalar
@@ -31,17 +31,28 @@ def finish(conn: Connection, job_id: str, status: str = "completed") -> None:
 
 def test_a_second_enqueue_with_the_key_returns_the_unfinished_job(conn: Connection) -> None:
     first = enqueue(conn, "/data/a.csv", unique_key="upload:a")
-    again = enqueue_job(conn, "/data/a.csv", unique_key="upload:a")
+    again = enqueue_or_find(conn, file_path="/data/a.csv", unique_key="upload:a")
     assert (again.job_id, again.created) == (first, False)
     assert scalar(conn, "SELECT count(*) FROM files") == 1  # no second file row either
     claimed = store.claim(conn, WORKER, 1, None)
     assert [j.id for j in claimed] == [first]  # processing: still unfinished
     assert enqueue(conn, unique_key="upload:a") == first
     finish(conn, first)
-    after = enqueue_job(conn, "/data/a.csv", unique_key="upload:a")
+    after = enqueue_or_find(conn, file_path="/data/a.csv", unique_key="upload:a")
     assert after.created and after.job_id != first  # the key is free once its job ended
     assert enqueue(conn, unique_key="upload:b") not in (first, after.job_id)
     assert enqueue(conn) != enqueue(conn)  # no key: no deduplication
+    # in one enqueue_many: a key held, a key twice, a new key
+    ids = enqueue_many(
+        conn,
+        [
+            {"unique_key": "upload:a"},
+            {"unique_key": "upload:c"},
+            {"unique_key": "upload:c"},
+            {"file_path": "/x", "unique_key": "upload:a"},
+        ],
+    )
+    assert ids[0] == ids[3] == after.job_id and ids[1] == ids[2] != ids[0]
 
 
 def test_concurrent_enqueues_of_one_key_make_one_job(db_url: str) -> None:

@@ -23,7 +23,8 @@ FROM unnest(%(cap_types)s::text[]) AS t ORDER BY t;
 -- Paused types (jobsup_paused, '*' for all) are left pending: the list is read once, first.
 -- A supervisor serving capped types claims with `claim_capped` instead.
 -- Raw columns: the supervisor validates them (supervisor/jobrow.py), a NULL job_type is the
--- original cron's 'analysis', a NULL metadata an empty object; `snoozes` counts the
+-- original cron's 'analysis', a NULL metadata an empty object; `more_files` are the paths
+-- of more_file_ids, in order (NULL for an id that names no row); `snoozes` counts the
 -- attempts that runner.Retry put back without spending one (checked against max_snoozes).
 WITH next AS (
     SELECT id FROM processing_jobs
@@ -47,6 +48,10 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
           coalesce(j.retry_count, 0) AS retry_count,
           (SELECT f.file_path FROM files f WHERE f.id = j.file_id) AS file_path,
           j.file_id IS NOT NULL AS has_file, j.priority,
+          CASE WHEN j.more_file_ids IS NOT NULL
+               THEN ARRAY(SELECT f.file_path
+                          FROM unnest(j.more_file_ids) WITH ORDINALITY AS m(id, n)
+                          LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_files,
           CASE WHEN jsonb_typeof(j.attempts) = 'array'
                THEN (SELECT count(*)::int FROM jsonb_array_elements(j.attempts) AS a
                      WHERE a ->> 'outcome' = 'snoozed')
@@ -98,6 +103,10 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
           coalesce(j.retry_count, 0) AS retry_count,
           (SELECT f.file_path FROM files f WHERE f.id = j.file_id) AS file_path,
           j.file_id IS NOT NULL AS has_file, j.priority,
+          CASE WHEN j.more_file_ids IS NOT NULL
+               THEN ARRAY(SELECT f.file_path
+                          FROM unnest(j.more_file_ids) WITH ORDINALITY AS m(id, n)
+                          LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_files,
           CASE WHEN jsonb_typeof(j.attempts) = 'array'
                THEN (SELECT count(*)::int FROM jsonb_array_elements(j.attempts) AS a
                      WHERE a ->> 'outcome' = 'snoozed')
@@ -148,11 +157,11 @@ SELECT EXISTS (
 -- for an attempt whose job was taken from this supervisor (cancelled, reset by hand): only
 -- its record is added to `attempts`, and only while no other claim has followed.
 -- Every write clears the lease (see the trigger jobsup_notify_owner). Primary-key lookups.
+-- %(outcomes)s: a JSON array of `Outcome.row()`; %(insights)s: one of insights with job_id.
 WITH o AS (
-    SELECT * FROM unnest(%(ids)s::uuid[], %(leases)s::bigint[], %(statuses)s::text[],
-                         %(retry_counts)s::int[], %(errors)s::text[], %(keep_errors)s::bool[],
-                         %(delays)s::float8[], %(attempts)s::jsonb[])
-         AS o(id, lease, status, retry_count, error, keep_error, delay, attempt)
+    SELECT * FROM jsonb_to_recordset(%(outcomes)s::jsonb)
+         AS o(id uuid, lease bigint, status text, retry_count int, error text, keep_error bool,
+              delay float8, attempt jsonb)
 ), done AS (
     UPDATE processing_jobs j
     SET status = o.status,
@@ -180,9 +189,8 @@ WITH o AS (
 ), stored AS (
     INSERT INTO insights (job_id, insight_type, content, confidence_score)
     SELECT i.job_id, i.insight_type, i.content, i.confidence_score
-    FROM unnest(%(insight_jobs)s::uuid[], %(insight_types)s::text[],
-                %(insight_contents)s::jsonb[], %(insight_scores)s::numeric[])
-         AS i(job_id, insight_type, content, confidence_score)
+    FROM jsonb_to_recordset(%(insights)s::jsonb)
+         AS i(job_id uuid, insight_type text, content jsonb, confidence_score numeric)
     JOIN done ON done.id = i.job_id AND done.status = 'completed'
 )
 SELECT id::text FROM done UNION ALL SELECT id::text FROM noted;
