@@ -97,8 +97,6 @@ def test_max_running_holds_across_two_supervisors(
         spans.append((start, start + timedelta(seconds=attempt["seconds"])))
     spans.sort()
     assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(spans))
-    workers = {job(conn, j)["worker_id"] for j in ids}
-    assert len(workers) == 2, "both supervisors took a turn"
 
 
 def test_a_paused_type_stays_pending_until_resumed(
