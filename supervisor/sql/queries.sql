@@ -35,8 +35,11 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
 -- name: next_due
 -- When the earliest pending job this supervisor could run falls due (NULL: none pending).
 -- Index: jobsup_jobs_due (run_at) WHERE status='pending'.
--- Seconds, never negative; a run_at of 'infinity' never falls due.
-SELECT extract(epoch FROM greatest(min(run_at), now()) - now())::float8 AS wait
+-- Seconds, never negative; a run_at of 'infinity' never falls due. NULL when none is
+-- pending (greatest() skips a NULL: without the CASE, an empty queue fell due at once and
+-- an idle supervisor claimed in a busy loop).
+SELECT CASE WHEN min(run_at) IS NOT NULL
+            THEN extract(epoch FROM greatest(min(run_at), now()) - now())::float8 END AS wait
 FROM processing_jobs
 WHERE status = 'pending' AND run_at < 'infinity'
   AND (%(all_types)s OR coalesce(job_type, 'analysis') = ANY(%(job_types)s::text[]))
