@@ -43,10 +43,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_fill as fill
-from bench_cpu import Meter, Split, fork_ceiling, fork_server_of, rss_mb, stat
-from benchlib import percentile, scratch_database, supervisor, write_config
+from bench_cpu import fork_ceiling, fork_server_of, rss_mb, stat
+from bench_db import BenchDb
+from benchlib import percentile, scratch_database, write_config
 
-from supervisor.db import Connection, connect
+from supervisor.db import Connection
 from supervisor.enqueue import enqueue
 
 # A supervisor serving only the benchmark's job types, so its fork server preloads just
@@ -82,193 +83,200 @@ class Sizes:
 
 FULL = Sizes(jobs=5000, repeat=3, cycles=3000, samples=400, depth_rows=1_000_000,
              depth_jobs=1000, idle_seconds=30.0)  # fmt: skip
-QUICK = Sizes(jobs=2000, repeat=1, cycles=1500, samples=200, depth_rows=1_000_000,
-              depth_jobs=1000, idle_seconds=15.0)  # fmt: skip
+QUICK = Sizes(jobs=1500, repeat=1, cycles=1500, samples=150, depth_rows=1_000_000,
+              depth_jobs=1000, idle_seconds=10.0)  # fmt: skip
 SCENARIOS = ("ceiling", "throughput", "latency", "depth", "supervisors", "overhead")
 
 
 class Bench:
-    def __init__(self, url: str, config: Path, sizes: Sizes) -> None:
-        self.url = url
-        self.config = config
+    """The scenarios. Figures that are compared are measured side by side, in turn: each
+    throughput run just after a fork-ceiling measure, each depth run just after a run on a
+    second database holding 1,000 pending jobs, each count of supervisors in the same round
+    as one supervisor; the shares printed are medians of those pairs' ratios, so they hold
+    while the machine's speed drifts (other work on it, a VM's neighbours)."""
+
+    def __init__(self, main: BenchDb, base: BenchDb, sizes: Sizes) -> None:
+        self.db = main
+        self.base = base  # depth's reference: 1,000 pending jobs and nothing else
         self.sizes = sizes
-        self.conn = connect(url)
-        self.database = url.rsplit("/", 1)[1]
         self.results: dict[str, Any] = {"cpus": os.cpu_count()}
         self.ceilings: dict[str, list[float]] = {"1": [], "2": []}
+        self.shares: dict[str, float] = {}  # paired ratios, for the summary
+        self.ceiling_rss = 0.0
 
-    # -- running the supervisor ----------------------------------------------------------------
-
-    def run_batch(self, *args: str, until: Callable[[], bool] | None = None) -> Split:
-        """Start a supervisor with `args`, wait for its exit; the CPU each part spent."""
-        process = supervisor(self.url, self.config, *args)
-        split = Meter(process, self.database).run(until)
-        if process.returncode != 0:
-            raise SystemExit(f"supervisor {' '.join(args)} exited {process.returncode}")
-        return split
-
-    def rate(self, since: float, job_type: str = fill.SERVED) -> tuple[int, float]:
-        """Jobs of `job_type` completed that started after `since` (epoch s), and their
-        rate (jobs/s, first start to last completion)."""
-        with self.conn.cursor() as cur:
-            cur.execute(
-                "SELECT count(*), extract(epoch FROM max(completed_at) - min(started_at)) "
-                "FROM processing_jobs WHERE status = 'completed' AND job_type = %s "
-                "AND started_at >= to_timestamp(%s)",
-                (job_type, since),
-            )
-            count, seconds = cur.fetchone()  # type: ignore[misc]
-        return count, count / float(seconds) if count else 0.0
-
-    # -- scenarios -----------------------------------------------------------------------------
+    # -- the fork ceiling ------------------------------------------------------------------
 
     def ceiling(self) -> None:
-        """Measured at the start and again at the end: the median of all is kept."""
-        for _ in range(self.sizes.repeat):
-            for in_flight in ("1", "2"):
-                rate, self.ceiling_rss = fork_ceiling(int(in_flight), self.sizes.cycles)
-                self.ceilings[in_flight].append(rate)
-        self.results["fork_ceiling_jobs_per_s"] = {k: _median(v) for k, v in self.ceilings.items()}
+        """Measured at the start, beside each throughput run, and at the end: the median of
+        all is the figure."""
+        for in_flight in (1, 2):
+            self._ceiling(in_flight, self.sizes.cycles)
         last = {k: v[-1] for k, v in self.ceilings.items()}
-        print(f"fork ceiling (fork + _exit + waitpid, a {self.ceiling_rss:.0f} MB RSS process "
-              f"with the fork server's imports): {last['1']:.0f} jobs/s 1 in flight, "
+        print(f"fork ceiling (fork + _exit + waitpid from a {self.ceiling_rss:.0f} MB RSS "
+              f"process with the fork server's imports): {last['1']:.0f} jobs/s 1 in flight, "
               f"{last['2']:.0f} jobs/s 2 in flight")  # fmt: skip
+
+    def _ceiling(self, in_flight: int, cycles: int) -> float:
+        rate, self.ceiling_rss = fork_ceiling(in_flight, cycles)
+        self.ceilings[str(in_flight)].append(rate)
+        figures = {k: _median(v) for k, v in self.ceilings.items() if v}
+        self.results["fork_ceiling_jobs_per_s"] = figures
+        return rate
+
+    # -- throughput ------------------------------------------------------------------------
 
     def throughput(self) -> None:
         rates: dict[str, float] = {}
         cpu: dict[str, dict[str, float]] = {}
         for concurrency in (1, 2, 4, 8):
             runs = [self._throughput_run(concurrency) for _ in range(self.sizes.repeat)]
-            rates[str(concurrency)] = _median([rate for rate, _ in runs])
-            per_job = [split for _, split in runs]
-            cpu[str(concurrency)] = {k: _median([s[k] for s in per_job]) for k in per_job[0]}
-            c = cpu[str(concurrency)]
-            print(f"throughput, concurrency {concurrency}: {rates[str(concurrency)]:.0f} jobs/s"
-                  f"{self._of_ceiling(rates[str(concurrency)])} ({self.sizes.jobs} noop jobs); "
-                  f"CPU per job: supervisor {c['supervisor']:.2f} ms, fork server "
-                  f"{c['fork_server']:.2f} ms, runners {c['runners']:.2f} ms, PostgreSQL "
-                  f"{c['postgres']:.2f} ms, total {c['total']:.2f} ms")  # fmt: skip
+            rate = rates[str(concurrency)] = _median([r for r, _, _ in runs])
+            share = self.shares[f"throughput {concurrency}"] = _median([s for _, s, _ in runs])
+            c = cpu[str(concurrency)] = {k: _median([p[k] for *_, p in runs]) for k in runs[0][2]}
+            print(f"throughput, concurrency {concurrency}: {rate:.0f} jobs/s = {share:.0%} of "
+                  f"the fork ceiling beside it ({self.sizes.jobs} noop jobs); CPU per job: "
+                  f"supervisor {c['supervisor']:.2f} ms, fork server {c['fork_server']:.2f} ms, "
+                  f"runners {c['runners']:.2f} ms, PostgreSQL {c['postgres']:.2f} ms, "
+                  f"total {c['total']:.2f} ms")  # fmt: skip
         self.results["throughput"] = rates
         self.results["cpu_ms_per_job"] = cpu["4"]  # the headline concurrency
-        self.cpu_by_concurrency = cpu
 
-    def _throughput_run(self, concurrency: int) -> tuple[float, dict[str, float]]:
-        fill.reset(self.conn)
-        fill.jobs(self.conn, self.sizes.jobs)
-        fill.settle(self.conn)
+    def _throughput_run(self, concurrency: int) -> tuple[float, float, dict[str, float]]:
+        """Jobs/s, its share of the fork ceiling (2 in flight) measured just before, and the
+        CPU-ms per job of each part."""
+        fill.reset(self.db.conn)
+        fill.jobs(self.db.conn, self.sizes.jobs)
+        fill.settle(self.db.conn)
+        ceiling = self._ceiling(2, self.sizes.cycles // 2)
         since = time.time()
-        split = self.run_batch("--concurrency", str(concurrency), "--until-empty")
-        count, rate = self.rate(since)
+        split = self.db.run("--concurrency", str(concurrency), "--until-empty")
+        count, rate = self.db.rate(since)
         if count != self.sizes.jobs:
             raise SystemExit(f"only {count} of {self.sizes.jobs} jobs completed")
-        return rate, split.per_job_ms(count)
+        return rate, rate / ceiling, split.per_job_ms(count)
+
+    # -- latency ---------------------------------------------------------------------------
 
     def latency(self) -> None:
-        fill.reset(self.conn)
+        fill.reset(self.db.conn)
         pickups = self._pickups(self.sizes.samples)
         p = {f"p{p}": round(percentile(pickups, p), 2) for p in (50, 95, 99)}
         self.results["pickup_ms"] = p
         print(f"pickup latency (enqueue commit → handler start, {len(pickups)} jobs one at a "
               f"time into an idle supervisor): p50 {p['p50']:.1f} ms, p95 {p['p95']:.1f} ms, "
               f"p99 {p['p99']:.1f} ms")  # fmt: skip
-        turns = self._turnaround(min(self.sizes.jobs, 1000))
+        turns = self._turnaround(self.sizes.samples * 3)
         t = {p: percentile(turns, p) for p in (50, 95, 99)}
         print(f"busy slot turnaround (concurrency 1, a full queue: one handler's start to the "
               f"next one's, {len(turns)} jobs): p50 {t[50]:.2f} ms, p95 {t[95]:.2f} ms, "
               f"p99 {t[99]:.2f} ms")  # fmt: skip
 
     def _pickups(self, samples: int) -> list[float]:
-        process = supervisor(self.url, self.config, "--concurrency", "4")
+        process = self.db.start("--concurrency", "4")
         latencies = []
         try:
             time.sleep(2.0)  # started and idle
             for _ in range(samples):
-                job_id = enqueue(self.conn, job_type="bench.stamp")  # committed on return
+                job_id = enqueue(self.db.conn, job_type="bench.stamp")  # committed on return
                 committed = time.time()
-                latencies.append((_wait_for_stamp(self.conn, job_id) - committed) * 1000)
-                time.sleep(0.02)
+                latencies.append((_wait_for_stamp(self.db.conn, job_id) - committed) * 1000)
+                time.sleep(0.01)
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait()
         return latencies
 
     def _turnaround(self, jobs: int) -> list[float]:
-        fill.reset(self.conn)
-        fill.jobs(self.conn, jobs, "bench.stamp")
-        fill.settle(self.conn)
-        self.run_batch("--concurrency", "1", "--until-empty")
-        with self.conn.cursor() as cur:
+        fill.reset(self.db.conn)
+        fill.jobs(self.db.conn, jobs, "bench.stamp")
+        fill.settle(self.db.conn)
+        self.db.run("--concurrency", "1", "--until-empty")
+        with self.db.conn.cursor() as cur:
             cur.execute("SELECT (content->>'t')::float8 FROM insights ORDER BY 1")
             stamps = [t for (t,) in cur.fetchall()]
         return [(b - a) * 1000 for a, b in itertools.pairwise(stamps)]
 
+    # -- depth -----------------------------------------------------------------------------
+
     def depth(self) -> None:
         rows = self.sizes.depth_rows
-        cases = {"1000": ("pending", 0), "100000": ("pending", min(rows, 100_000) - 1000),
+        cases = {"100000": ("pending", min(rows, 100_000) - 1000),
                  "1000000": ("pending", rows - 1000), "completed_1000000": ("completed", rows),
                  "other_type_1000000": ("other_type", rows),
                  "scheduled_1000000": ("scheduled", rows)}  # fmt: skip
         figures: dict[str, float] = {}
+        bases: list[float] = []
+        fill.reset(self.base.conn)
         for name, (kind, background) in cases.items():
-            fill.reset(self.conn)
-            fill.background(self.conn, kind, background)
-            runs = []
+            fill.reset(self.db.conn)
+            fill.background(self.db.conn, kind, background)
+            runs, shares = [], []
             for _ in range(self.sizes.repeat):
-                fill.jobs(self.conn, self.sizes.depth_jobs)
-                fill.settle(self.conn)
-                since = time.time()
-                self.run_batch("--concurrency", "4", "--max-jobs", str(self.sizes.depth_jobs))
-                runs.append(self.rate(since)[1])
-                self._drop_served(since)
+                base = self._depth_run(self.base)
+                runs.append(self._depth_run(self.db))
+                bases.append(base)
+                shares.append(runs[-1] / base)
             figures[name] = _median(runs)
-            share = figures[name] / figures["1000"]
+            share = self.shares[f"depth {name}"] = _median(shares)
             print(f"depth {name.replace('_', ' ')}: {figures[name]:.0f} jobs/s at concurrency 4 "
-                  f"({share:.0%} of 1,000 pending; {background:,} other rows)")  # fmt: skip
-        self.results["depth"] = figures
+                  f"= {share:.0%} of 1,000 pending beside it "
+                  f"({background:,} other rows)")  # fmt: skip
+        figures["1000"] = _median(bases)
+        print(f"depth 1000 (the reference, {len(bases)} runs): {figures['1000']:.0f} jobs/s")
+        self.results["depth"] = {"1000": figures.pop("1000"), **figures}
 
-    def _drop_served(self, since: float) -> None:
-        """The jobs a depth run ran: the next run starts at the same depth."""
-        with self.conn.cursor() as cur:
-            cur.execute(
-                "DELETE FROM processing_jobs WHERE started_at >= to_timestamp(%s)", (since,)
-            )
+    def _depth_run(self, db: BenchDb) -> float:
+        fill.jobs(db.conn, self.sizes.depth_jobs)
+        fill.settle(db.conn)
+        since = time.time()
+        db.run("--concurrency", "4", "--max-jobs", str(self.sizes.depth_jobs))
+        rate = db.rate(since)[1]
+        db.drop_ran(since)
+        return rate
+
+    # -- many supervisors ------------------------------------------------------------------
 
     def supervisors(self) -> None:
-        figures: dict[str, float] = {}
+        rates: dict[int, list[float]] = {1: [], 2: [], 4: []}
         duplicates = 0
-        for count in (1, 2, 4):
-            runs = []
-            for _ in range(self.sizes.repeat):
+        for _ in range(self.sizes.repeat):
+            for count in rates:
                 rate, twice = self._shared_run(count, 4 // count)
-                runs.append(rate)
+                rates[count].append(rate)
                 duplicates += twice
-            rate = figures[str(count)] = _median(runs)
-            print(f"supervisors: {count} x {4 // count} slots: {rate:.0f} jobs/s in all "
-                  f"({rate / figures['1']:.0%} of one supervisor)")  # fmt: skip
+        figures: dict[str, float] = {str(n): _median(r) for n, r in rates.items()}
+        for count in (2, 4):
+            pairs = [r / one for r, one in zip(rates[count], rates[1], strict=True)]
+            share = self.shares[f"supervisors {count}"] = _median(pairs)
+            print(f"supervisors: {count} x {4 // count} slots: {figures[str(count)]:.0f} jobs/s "
+                  f"in all = {share:.0%} of one supervisor with 4 "
+                  f"({figures['1']:.0f} jobs/s)")  # fmt: skip
         figures["duplicates"] = duplicates
         print(f"supervisors: {duplicates} jobs ran twice")
         self.results["supervisors"] = figures
 
     def _shared_run(self, count: int, slots: int) -> tuple[float, int]:
         with tempfile.NamedTemporaryFile(prefix="jobsup-bench-marks-") as marks:
-            fill.reset(self.conn)
-            fill.jobs(self.conn, self.sizes.jobs, "bench.mark", json.dumps({"log": marks.name}))
-            fill.settle(self.conn)
+            fill.reset(self.db.conn)
+            fill.jobs(self.db.conn, self.sizes.jobs, "bench.mark", json.dumps({"log": marks.name}))
+            fill.settle(self.db.conn)
             since = time.time()
-            processes = [supervisor(self.url, self.config, "--concurrency", str(slots),
-                                    "--until-empty") for _ in range(count)]  # fmt: skip
+            args = ("--concurrency", str(slots), "--until-empty")
+            processes = [self.db.start(*args) for _ in range(count)]
             for process in processes:
                 if process.wait() != 0:
                     raise SystemExit(f"a supervisor of {count} exited {process.returncode}")
             ran = Path(marks.name).read_text().split()
-        done, rate = self.rate(since, "bench.mark")
+        done, rate = self.db.rate(since, "bench.mark")
         if done != self.sizes.jobs:
             raise SystemExit(f"only {done} of {self.sizes.jobs} jobs completed")
         return rate, len(ran) - len(set(ran))
 
+    # -- overhead --------------------------------------------------------------------------
+
     def overhead(self) -> None:
-        fill.reset(self.conn)
-        process = supervisor(self.url, self.config, "--concurrency", "4")
+        fill.reset(self.db.conn)
+        process = self.db.start("--concurrency", "4")
         try:
             server = _wait_for(lambda: fork_server_of(process.pid), 30.0)
             time.sleep(3.0)  # past start-up: the first heartbeat, the fork server's imports
@@ -287,34 +295,18 @@ class Bench:
         print(f"idle supervisor over {seconds:.0f} s: {cpu / seconds:.2%} of a core, "
               f"{rss:.1f} MB RSS with its fork server")  # fmt: skip
 
-    # -- report --------------------------------------------------------------------------------
+    # -- the figures against the goals -----------------------------------------------------
 
     def summary(self) -> None:
-        """The figures against the goals: shares of the ceiling and of the base cases."""
         r = self.results
-        ceiling = r["fork_ceiling_jobs_per_s"]["2"]
-        print(
-            f"fork ceiling, median of {len(self.ceilings['2'])} measures: "
-            f"{r['fork_ceiling_jobs_per_s']['1']:.0f} jobs/s 1 in flight, {ceiling:.0f} jobs/s 2"
-        )
-        if "throughput" in r:
-            shares = ", ".join(f"concurrency {c} {rate / ceiling:.0%}"
-                               for c, rate in r["throughput"].items())  # fmt: skip
-            print(f"throughput as a share of the fork ceiling (2 in flight): {shares}")
-        if "depth" in r:
-            base = r["depth"]["1000"]
-            shares = ", ".join(f"{k} {v / base:.0%}" for k, v in r["depth"].items() if k != "1000")
-            print(f"depth as a share of 1,000 pending: {shares}")
-        if "supervisors" in r:
-            s = r["supervisors"]
-            print(
-                f"supervisors: 2 at {s['2'] / s['1']:.0%}, 4 at {s['4'] / s['1']:.0%} of one; "
-                f"{s['duplicates']} jobs ran twice"
-            )
-
-    def _of_ceiling(self, rate: float) -> str:
-        ceiling = self.results.get("fork_ceiling_jobs_per_s", {}).get("2")
-        return f" ({rate / ceiling:.0%} of the fork ceiling, 2 in flight)" if ceiling else ""
+        if "fork_ceiling_jobs_per_s" in r:
+            c = r["fork_ceiling_jobs_per_s"]
+            print(f"fork ceiling, median of {len(self.ceilings['2'])} measures: {c['1']:.0f} "
+                  f"jobs/s 1 in flight, {c['2']:.0f} jobs/s 2 in flight")  # fmt: skip
+        if self.shares:
+            print("paired shares: " + ", ".join(f"{k} {v:.0%}" for k, v in self.shares.items()))
+        if "cpu_ms_per_job" in r:
+            print(f"CPU per job at concurrency 4, all parts: {r['cpu_ms_per_job']['total']:.2f} ms")
 
 
 def _cpu(pid: int) -> float:
@@ -342,7 +334,7 @@ def _wait_for_stamp(conn: Connection, job_id: str) -> float:
             return float(row[0])
         # The handler stamps its own start: polling slowly changes nothing measured, and
         # leaves the CPU to the supervisor.
-        time.sleep(0.05)
+        time.sleep(0.02)
     raise SystemExit(f"job {job_id} did not run within 30 s")
 
 
@@ -374,15 +366,22 @@ def main() -> None:
             sizes = Sizes(**{**sizes.__dict__, name: getattr(args, name)})
     began = time.monotonic()
     print(f"{os.cpu_count()} CPUs, load average {_load()} at the start")
-    with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
-        bench = Bench(url, write_config(Path(tmp), CONFIG), sizes)
+    with (
+        scratch_database() as url,
+        scratch_database() as base_url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        config = write_config(Path(tmp), CONFIG)
+        main_db, base_db = BenchDb(url, config), BenchDb(base_url, config)
+        bench = Bench(main_db, base_db, sizes)
         scenarios = args.only or SCENARIOS
         for scenario in scenarios:
             getattr(bench, scenario)()
         if "ceiling" in scenarios:
-            bench.ceiling()  # again: the machine's speed drifts
-            bench.summary()
-        bench.conn.close()
+            bench.ceiling()  # again at the end: the machine's speed drifts
+        bench.summary()
+        main_db.close()
+        base_db.close()
     print(f"{time.monotonic() - began:.0f} s in all; load average {_load()} at the end")
     if args.json:
         args.json.write_text(json.dumps(bench.results, indent=1) + "\n")

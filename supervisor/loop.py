@@ -457,6 +457,8 @@ class Supervisor:
         self._report_written(batch, result.written)
         if ask is not None:
             self._claimed(now, sent, ask, result)
+        if batch and self.options.until_empty and not self.pool and not self.pool.outcomes:
+            self.timing.want()  # all written, nothing runs: the next claim says if it is empty
 
     def _report_written(self, batch: list[store.Outcome], written: Written) -> None:
         for outcome in batch:
