@@ -485,7 +485,7 @@ class Supervisor:
         for job in result.claimed:
             METRICS.claimed((job.job if isinstance(job, Unusable) else job).job_type)
             self.pool.start(job, now)
-        self.timing.claimed(now, ask.limit, len(result.claimed), result.next_due)
+        self.timing.claimed(now, ask.limit, len(result.claimed), result.next_due, sent)
         if self.pool.refused:  # no runner could be started (short of processes or memory)
             self.pool.refused = False
             self.timing.refused(now)
