@@ -94,6 +94,7 @@ def _limit_address_space(resident_bytes: int) -> None:
 def run_job(spec: RunnerSpec, result_fd: int) -> Exit:
     """Call the handler and send its result document; the exit code to leave with."""
     signal.signal(signal.SIGTERM, _raise_soft_time_limit)
+    document: protocol.Document
     try:
         files = confine.check_files(spec.job.files, spec.files_root)
         # replace() costs a runner ~60 page faults of its own (~0.3 ms): only when it must.
@@ -118,7 +119,7 @@ def run_job(spec: RunnerSpec, result_fd: int) -> Exit:
     return send(document, result_fd, spec.result_max_bytes)
 
 
-def send(document: dict[str, Any], fd: int, max_bytes: int) -> Exit:
+def send(document: protocol.Document, fd: int, max_bytes: int) -> Exit:
     """Write `document` (or the reason it cannot be sent) to the result pipe."""
     try:
         data = protocol.encode(document)
@@ -135,7 +136,7 @@ def send(document: dict[str, Any], fd: int, max_bytes: int) -> Exit:
     return Exit.OK if document["ok"] else Exit.FAILED
 
 
-def _failure(kind: FailureKind) -> dict[str, Any]:
+def _failure(kind: FailureKind) -> protocol.Failure:
     error = sys.exc_info()[1]
     message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     return protocol.failure(kind, message, traceback.format_exc()[-TRACEBACK_TAIL:])

@@ -138,6 +138,12 @@ def print(job: Job) -> None:
     stream.flush()
 
 
+def files(job: Job) -> list[dict[str, Any]]:
+    """One insight naming the job's files in order, each with its size in bytes."""
+    sizes = [[path, os.path.getsize(path)] for path in job.files]
+    return [{"insight_type": "diag", "content": {"files": sizes}, "confidence_score": 1}]
+
+
 def whoami(job: Job) -> list[dict[str, Any]]:
     """Who the runner is and what it can read: one insight with its uid, gid, groups, the
     names in its environment and the first `bytes` (default 64) of each of the job's files."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from runner.errors import PermanentFailure
 from runner.job import Job
+from runner.protocol import Insight
 
 Handler = Callable[[Job], Any]
 
@@ -26,7 +27,7 @@ def load(path: str) -> Handler:
     return handler  # type: ignore[no-any-return]
 
 
-def insights_of(value: Any) -> list[dict[str, Any]]:
+def insights_of(value: Any) -> list[Insight]:
     """The insights a handler returned, checked and normalised for the `insights` table.
 
     None means no insights; otherwise a list of dicts with `insight_type`, `content` and an
@@ -41,7 +42,7 @@ def insights_of(value: Any) -> list[dict[str, Any]]:
     return [_insight(i, item) for i, item in enumerate(value)]
 
 
-def _insight(index: int, item: Any) -> dict[str, Any]:
+def _insight(index: int, item: Any) -> Insight:
     where = f"insight {index}"
     if not isinstance(item, dict):
         raise PermanentFailure(f"{where}: expected a dict, got {type(item).__name__}")

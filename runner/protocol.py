@@ -12,9 +12,32 @@ from __future__ import annotations
 import enum
 import json
 import struct
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 HEADER = struct.Struct(">Q")
+
+
+class Insight(TypedDict):
+    """One row for the `insights` table."""
+
+    insight_type: str | None
+    content: Any  # any JSON value but null
+    confidence_score: float | None  # in [0, 1]
+
+
+class Success(TypedDict):
+    ok: Literal[True]
+    insights: list[Insight]
+
+
+class Failure(TypedDict):
+    ok: Literal[False]
+    kind: str  # a FailureKind
+    message: str
+    traceback: NotRequired[str]
+
+
+Document = Success | Failure
 
 
 class Exit(enum.IntEnum):
@@ -38,7 +61,7 @@ class FailureKind(enum.StrEnum):
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
-def encode(document: dict[str, Any]) -> bytes:
+def encode(document: Document) -> bytes:
     """The framed bytes of `document`."""
     body = _ENCODER.encode(document).encode()
     return HEADER.pack(len(body)) + body
@@ -53,7 +76,8 @@ def frame_length(buffer: bytes | bytearray) -> int | None:
 
 
 def decode(buffer: bytes | bytearray) -> dict[str, Any] | None:
-    """The document in a complete frame, or None for a missing, partial or garbled one."""
+    """The JSON object in a complete frame, or None for a missing, partial or garbled one.
+    What the supervisor then reads of it passes `problem` first (`checked`)."""
     total = frame_length(buffer)
     if total is None or len(buffer) < total:
         return None
@@ -64,13 +88,20 @@ def decode(buffer: bytes | bytearray) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+def checked(raw: dict[str, Any]) -> Document | str:
+    """`raw` as the document it is, or what is wrong with it."""
+    wrong = problem(raw)
+    return wrong if wrong is not None else cast(Document, raw)
+
+
 def problem(document: dict[str, Any]) -> str | None:
     """What makes `document` unusable as a result (a handler may write to the pipe itself),
     or None: the supervisor reads only documents that pass."""
     if not isinstance(document.get("ok"), bool):
         return "no 'ok' flag"
     if not document["ok"]:
-        return None if isinstance(document.get("message", ""), str) else "message not a string"
+        fields = (document.get("kind"), document.get("message"))
+        return None if all(isinstance(f, str) for f in fields) else "no kind or message string"
     insights = document.get("insights")
     if not isinstance(insights, list):
         return "insights not a list"
@@ -85,9 +116,9 @@ def problem(document: dict[str, Any]) -> str | None:
     return None
 
 
-def success(insights: list[dict[str, Any]]) -> dict[str, Any]:
+def success(insights: list[Insight]) -> Success:
     return {"ok": True, "insights": insights}
 
 
-def failure(kind: FailureKind, message: str, traceback: str = "") -> dict[str, Any]:
+def failure(kind: FailureKind, message: str, traceback: str = "") -> Failure:
     return {"ok": False, "kind": str(kind), "message": message, "traceback": traceback}

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ops import FAKE_SUPERVISORS
 from benchlib import JOBSUP, scratch_database
 
-from supervisor import admin
+from supervisor import job_admin
 from supervisor.db import Connection, connect
 
 # A history like a busy month: most jobs completed (the last day's spread over 24 hours),
@@ -69,10 +69,10 @@ FROM (SELECT id FROM processing_jobs WHERE status = 'completed' ORDER BY id
 """
 
 LIST_CASES = {
-    "newest": admin.Filters(limit=51),
-    "status=failed": admin.Filters(status="failed", limit=51),
-    "status=cancelled (rare)": admin.Filters(status="cancelled", limit=51),
-    "q=customer 42 (text)": admin.Filters(text="customer 42", limit=51),
+    "newest": job_admin.Filters(limit=51),
+    "status=failed": job_admin.Filters(status="failed", limit=51),
+    "status=cancelled (rare)": job_admin.Filters(status="cancelled", limit=51),
+    "q=customer 42 (text)": job_admin.Filters(text="customer 42", limit=51),
 }
 
 
@@ -130,14 +130,18 @@ def second_page(base: str) -> str:
 
 
 def explain(conn: Connection) -> None:
-    page = admin.list_jobs(conn, admin.Filters(status="failed", limit=51))
+    page = job_admin.list_jobs(conn, job_admin.Filters(status="failed", limit=51))
     after = (page[-2]["created_at"], page[-2]["id"])
-    cases = LIST_CASES | {"status=failed, page 2": admin.Filters("failed", limit=51, after=after)}
+    cases = LIST_CASES | {
+        "status=failed, page 2": job_admin.Filters("failed", limit=51, after=after)
+    }
     for name, filters in cases.items():
         with conn.cursor() as cur:
             cur.execute("SET jit = off")  # as the dashboard's connections do
-            text = admin.SQL["list_jobs"]
-            cur.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + text, admin.list_params(filters))
+            text = job_admin.SQL["list_jobs"]
+            cur.execute(
+                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + text, job_admin.list_params(filters)
+            )
             plan = "\n".join("    " + line for (line,) in cur.fetchall())
         print(f"  EXPLAIN list_jobs, {name}:\n{plan}")
 

@@ -99,6 +99,8 @@ def stop_after_term(ctx: Context, sup: Supervisor, sent: float, what: str) -> in
         ctx.anomalies.append(f"supervisor {sup.name}: still running {TERM_WAIT:g} s after "
                              f"{what}: {sup.log_tail()}")  # fmt: skip
         sup.kill()
+    elif code == -signal.SIGTERM and sup.logged_nothing():
+        pass  # still importing, before its handlers: Python's own exit; it claimed nothing
     elif code != 0:
         ctx.anomalies.append(f"supervisor {sup.name}: exit code {code} after {what}: "
                              f"{sup.log_tail()}")  # fmt: skip

@@ -4,7 +4,7 @@ With `--netns` each simulated host is a network namespace joined to this one by 
 (PostgreSQL listens on the host-side address), a UTS namespace with its own hostname and a
 pid namespace, held open by a small init process. A supervisor (re)started on that host
 enters all three, so it sees its own host's processes only, and its host key (boot id + pid
-namespace, `supervisor/worker.py`) differs from every other host's while staying the same
+namespace, `supervisor/identity.py`) differs from every other host's while staying the same
 across its restarts, as a real host's does.
 
 Every namespace and link is named `jobsup-chaos-<pid>-<n>` / `jc<pid>h<n>`, `jc<pid>n<n>`

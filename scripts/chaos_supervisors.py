@@ -204,6 +204,10 @@ class Supervisor:
         """The last lines the current incarnation logged, on one line."""
         return " | ".join(line.strip() for line in self._lines()[-lines:]) or "(nothing logged)"
 
+    def logged_nothing(self) -> bool:
+        """Whether the current incarnation has logged nothing yet (it is still starting)."""
+        return not self._lines()
+
     def _lines(self) -> list[str]:
         text = self.log_path.read_text(errors="replace")
         return text.rpartition(START_MARK)[2].splitlines()[1:]

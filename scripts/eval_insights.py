@@ -1016,19 +1016,24 @@ def _check_segments(d: Details, truth: Truth) -> list[tuple[bool | None, str]]:
         sizes = keys[rows[d["segment_column"]].notna()].value_counts()
         sizes = sizes[sizes >= d.get("min_rows", 5)]
         best, worst = sizes.idxmax(), sizes.idxmin()
+        tied = {"highest": list(sizes[sizes == sizes.max()].index),
+                "lowest": list(sizes[sizes == sizes.min()].index)}  # fmt: skip
     elif d.get("basis") == "average":
         values = truth.numbers(rows, d["measure"])
         grouped = values.groupby(keys[rows[d["segment_column"]].notna()]).agg(["mean", "count"])
         grouped = grouped[grouped["count"] >= d.get("min_rows", 5)]
         best, worst = grouped["mean"].idxmax(), grouped["mean"].idxmin()
+        tied = {}
     else:
         values = truth.numbers(rows, d["measure"])
         grouped = values.groupby(keys[rows[d["segment_column"]].notna()]).agg(["sum", "count"])
         grouped = grouped[grouped["count"] >= d.get("min_rows", 5)]
         best, worst = grouped["sum"].idxmax(), grouped["sum"].idxmin()
+        tied = {}
     out = []
     for said, truth_value, word in ((d["best"], best, "highest"), (d["worst"], worst, "lowest")):
-        ok = _label(said) == str(truth_value)
+        level = tied.get(word, [truth_value])  # any of the segments level with it
+        ok = _label(said) in {str(v) for v in level}
         out.append((ok, "" if ok else f"{word} is {truth_value}, not {said}"))
     return out
 

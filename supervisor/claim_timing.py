@@ -2,13 +2,17 @@
 
 At once when a claim is wanted (a NOTIFY, a freed slot, a claim that took all it asked
 for, a reconnect); otherwise at the next poll (`interval`), when the earliest pending job
-falls due, or when a retry falls due. After a runner could not be started (no processes or
+falls due, or when a retry falls due. Every time is the caller's monotonic `now`, so the
+rules are tested on a fake clock. After a runner could not be started (no processes or
 memory left), not before `REFUSED_DELAY` has passed.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+
+from supervisor.outcome import Kind, Outcome
 
 REFUSED_DELAY = 5.0  # seconds to claim nothing after a refused runner start
 
@@ -66,3 +70,13 @@ class ClaimTiming:
     def retry_due(self, at: float) -> None:
         """A failed attempt's retry falls due at `at` (monotonic)."""
         self.next_due = at if self.next_due is None else min(self.next_due, at)
+
+    def concluded(self, now: float, outcomes: Iterable[Outcome]) -> None:
+        """What attempts just concluded (`Pool.reap`) say about the next claim."""
+        for outcome in outcomes:
+            if outcome.kind is Kind.NOT_STARTED:  # short of processes or memory: claim less
+                self.refused(now)
+            elif outcome.status is None:  # a job taken from its runner may be ours again
+                self.want()
+            elif outcome.status == "pending" and outcome.kind is Kind.RETRYABLE:
+                self.retry_due(now + outcome.delay)

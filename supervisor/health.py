@@ -15,9 +15,8 @@ import psycopg2
 
 from supervisor import control, pidfile, report
 from supervisor.config import Config, SupervisorConfig
-from supervisor.db import describe
-from supervisor.errors import DatabaseError
-from supervisor.worker import host_key
+from supervisor.errors import DatabaseError, describe
+from supervisor.identity import host_key
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ def check(cfg: Config, application_name: str = control.CLI) -> Health:
     if pid is None:
         return Health(False, f"no supervisor runs from {cfg.state_dir}")
     try:
-        with control.database(cfg, application_name) as conn:
+        with control.running_database(cfg, application_name) as conn:
             if conn is None:
                 why = f"the embedded PostgreSQL in {cfg.state_dir} is not running"
                 return Health(False, why, pid)

@@ -29,6 +29,12 @@ class ClaimedJob:
     file_path: str | None
     has_file: bool
     priority: int = 0
+    more_files: tuple[str, ...] = ()  # after file_path, in order (more_file_ids)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file of the job, in order: what its handler gets as `Job.files`."""
+        return ((self.file_path,) if self.file_path else ()) + self.more_files
 
     @property
     def attempt(self) -> int:
@@ -50,12 +56,14 @@ class Unusable:
 
 def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
     """The job a claimed row (see `claim` in sql/queries.sql) describes, or why it is unusable."""
-    job_id, lease, job_type, description, metadata, retry_count, file_path, has_file, priority = row
+    (job_id, lease, job_type, description, metadata, retry_count, file_path, has_file, priority,
+     more_files) = row  # fmt: skip
     problems = [
         _problem_of_type(job_type),
         _problem_of_metadata(metadata),
         _problem_of_retry_count(retry_count),
         _problem_of_file(file_path, has_file),
+        _problem_of_more_files(more_files),
     ]
     job = ClaimedJob(
         id=str(job_id),
@@ -67,6 +75,7 @@ def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
         file_path=file_path if isinstance(file_path, str) and file_path else None,
         has_file=bool(has_file),
         priority=priority if isinstance(priority, int) else 0,
+        more_files=tuple(p for p in more_files or () if isinstance(p, str) and p.strip()),
     )
     reasons = [p for p in problems if p]
     return Unusable(job, "; ".join(reasons)) if reasons else job
@@ -98,6 +107,15 @@ def _problem_of_file(file_path: Any, has_file: Any) -> str | None:
         return "file_id: names no row in files"
     if has_file and (not isinstance(file_path, str) or not file_path.strip()):
         return f"files.file_path: expected a path, got {shown(file_path)}"
+    return None
+
+
+def _problem_of_more_files(paths: Any) -> str | None:
+    for i, path in enumerate(paths or (), start=1):
+        if path is None:
+            return f"more_file_ids[{i}]: names no row in files"
+        if not isinstance(path, str) or not path.strip():
+            return f"files.file_path of more_file_ids[{i}]: expected a path, got {shown(path)}"
     return None
 
 

@@ -21,7 +21,7 @@ from loguru import logger
 
 from supervisor import proctree
 from supervisor.config import Limits
-from supervisor.runners import FullMemory, KillReason, Runner, RunnerState
+from supervisor.runner_state import FullMemory, KillReason, Runner, RunnerState
 
 MB = 1 << 20
 NEAR = 0.9  # read PSS/USS once RSS reaches this share of the limit

@@ -1,4 +1,4 @@
-"""The supervisor: one thread, one selector, and a loop whose body reads like a sentence.
+"""The supervisor: one loop, one selector, and a body that reads like a sentence.
 
 wait (signal | runner pipe | database answer | timer)
 → handle signals → reap exited runners → talk to the database (one request at a time, on
@@ -23,21 +23,22 @@ from loguru import logger
 
 from runner import linux
 from supervisor import config as configuration
-from supervisor import health, jobs, logs, runenv, schema, store, turn, upkeep
+from supervisor import handler_modules, health, logs, schema, store, turn, upkeep
 from supervisor.claim_timing import ClaimTiming
 from supervisor.config import Config, Overrides
-from supervisor.database import MARGIN, Database, Done, Lost, Request, Unavailable
+from supervisor.database import MARGIN, Cancelled, Database, Done, Lost, Request, Unavailable
 from supervisor.db import Backoff, Connection
 from supervisor.errors import ConfigError, DatabaseError
+from supervisor.identity import Identity
 from supervisor.jobrow import Unusable
 from supervisor.logs import job_logger
 from supervisor.metrics import METRICS, MetricsServer
+from supervisor.outcome import Outcome
 from supervisor.pool import Pool, log_counts
-from supervisor.runners import KillReason, Runner
+from supervisor.runner_state import KillReason, Runner
 from supervisor.signals import SignalQueue
 from supervisor.telemetry import Telemetry
 from supervisor.web import process as web
-from supervisor.worker import Identity
 from supervisor.writeback import Written
 
 EXIT_OK = 0
@@ -68,7 +69,8 @@ class Supervisor:
         self.drain_deadline: float | None = None
         self.selector = selectors.DefaultSelector()
         self.signals = SignalQueue()
-        self.pool = Pool(config, self.selector, self.me, options.log_level)
+        self.pool = Pool(config, self.selector, self.me, options.log_level, self.job_types)
+        self.unwritten: list[Outcome] = []  # concluded, not yet stored
         name = f"jobsup job_cron supervisor {self.me.host} {self.me.pid}"
         self.db = Database(url, config.database, config.supervisor.listen, self._on_connect, name)
         self.connection = 0  # the number of the connection last seen; 0: none yet
@@ -92,7 +94,11 @@ class Supervisor:
 
     def run(self) -> int:
         """Supervise until drained; the process exit code."""
-        self._start()
+        try:
+            self._start()
+        except Cancelled:
+            logger.info("stop signal before the database answered: stopped")
+            return EXIT_OK
         try:
             while not (self.state is State.DRAINING and not self.pool):
                 self._tick()
@@ -102,24 +108,29 @@ class Supervisor:
         return EXIT_JOBS_FAILED if batch and self.pool.counts.failed else EXIT_OK
 
     def _start(self) -> None:
-        jobs.check_handlers(self.config)
+        # First: a stop signal from now on is the loop's to handle, not Python's to die of.
+        self.signals.install()
+        handler_modules.check(self.config)
         self.web = web.start(self.config)  # [web] listen: the dashboard, a child process
-        self.pool.forkserver.preload = jobs.preload(self.config, self.job_types)
-        self.pool.forkserver.environment = runenv.environment(self.config)
         try:
-            self.pool.forkserver.start()  # now, so its start-up overlaps ours
+            self.pool.warm_up()
         except OSError as e:
             logger.error("cannot start the fork server: {}; the first runner tries again", e)
         self.db.start()
+        stop = (self.signals.fileno(), self.signals.stop_asked)
         try:
-            self.db.call("connect", None, self._request_timeout(connecting=True))
-        except Unavailable as e:
+            self.db.call("connect", None, self._request_timeout(connecting=True), stop)
+        except (Unavailable, Cancelled) as e:
+            web.stop(self.web)
+            self.pool.forkserver.close()
             self.db.close()
+            self.signals.uninstall()
+            if isinstance(e, Cancelled):
+                raise
             raise DatabaseError(str(e)) from None
         self._connected(time.monotonic(), self.db.connection_number)
         # Orphans of a runner's tree re-parent to us rather than to init: still ours to kill.
         linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
-        self.signals.install()
         self.selector.register(self.signals.fileno(), selectors.EVENT_READ, self.signals)
         self.selector.register(self.db.fileno(), selectors.EVENT_READ, self.db)
         types = ", ".join(self.job_types) if self.job_types else "all configured"
@@ -142,8 +153,8 @@ class Supervisor:
         self._handle_signals(now)
         running = len(self.pool)
         ended = self.pool.reap()
-        if any(o.status is None for o in ended):
-            self.timing.want()  # a job taken from its runner may be ours to claim again
+        self.unwritten += ended
+        self.timing.concluded(now, ended)
         if running and not self.pool and (self.options.until_empty or self.options.max_jobs):
             self.timing.want()  # the claim finds out whether the queue is empty
         self._talk(now)
@@ -181,24 +192,25 @@ class Supervisor:
             self._take_events()
 
     def _write_last_outcomes(self, deadline: float) -> None:
-        while self.pool.outcomes and time.monotonic() < deadline:
-            batch, self.pool.outcomes = self.pool.outcomes, []
+        self.unwritten += self.pool.reap()  # jobs claimed by the last request, not started
+        while self.unwritten and time.monotonic() < deadline:
+            batch, self.unwritten = self.unwritten, []
             action = partial(turn.run, worker_id=self.me.id, outcomes=batch, ask=None)
             try:
                 written = self.db.call("write", action, max(0.1, deadline - time.monotonic()))
             except Unavailable:
-                self.pool.outcomes = batch + self.pool.outcomes
+                self.unwritten = batch + self.unwritten
                 time.sleep(0.2)
                 continue
             except Exception as e:
                 logger.error("writing the last results failed: {}", e)
-                self.pool.outcomes = batch + self.pool.outcomes
+                self.unwritten = batch + self.unwritten
                 break
             self._report_written(batch, written.written)
-        if self.pool.outcomes:
+        if self.unwritten:
             logger.error(
                 "{} results not written (database unreachable): those jobs will be reclaimed",
-                len(self.pool.outcomes),
+                len(self.unwritten),
             )
 
     # -- waiting ---------------------------------------------------------------------------
@@ -209,7 +221,7 @@ class Supervisor:
             deadlines.append(self.db.in_flight.deadline)
         elif not self.connected:
             deadlines.append(self.retry_at)
-        elif self.pool.outcomes or self.check_owned:
+        elif self.unwritten or self.check_owned:
             return 0.0
         else:
             deadlines.append(self.next_heartbeat)
@@ -261,16 +273,15 @@ class Supervisor:
         self.telemetry.reloading()
         try:
             new = configuration.load(self.config.path, self.options.overrides)
-            jobs.check_handlers(new)
+            handler_modules.check(new)
         except ConfigError as e:
             logger.error("SIGHUP: {}; keeping the running configuration", e)
             self.telemetry.ready(self.state.value, len(self.pool), self.slots)
             return
         if new.database.url != self.config.database.url:
             logger.warning("SIGHUP: the database URL changed; restart to use the new one")
-        self.config = self.pool.config = new
-        self.pool.forkserver.preload = jobs.preload(new, self.job_types)  # for a new server
-        self.pool.forkserver.environment = runenv.environment(new)
+        self.config = new
+        self.pool.configure(new, self.job_types)
         self.slots = new.supervisor.slots
         self.timing.interval = new.supervisor.interval
         self.telemetry.overdue = health.overdue(new.supervisor)
@@ -310,9 +321,6 @@ class Supervisor:
         if (self.pool or self.pool.orphans_possible) and now >= self.next_sample:
             self.pool.sample()
             self.next_sample = now + self.pool.check_interval()
-        if self.pool.earliest_retry is not None:
-            self.timing.retry_due(self.pool.earliest_retry)
-            self.pool.earliest_retry = None
 
     def _fence(self, now: float) -> None:
         """A supervisor whose heartbeat has not gone through for `lease_after` seconds may
@@ -360,7 +368,7 @@ class Supervisor:
             return Request("connect", None, self._on_done) if now >= self.retry_at else None
         # A heartbeat due goes before claims: after a freeze, learn what is still ours first.
         ask = self._claim_ask(now) if now < self.next_heartbeat else None
-        if self.pool.outcomes or ask is not None:
+        if self.unwritten or ask is not None:
             return self._turn_request(ask)
         if now >= self.next_heartbeat:
             return self._heartbeat_request(now)
@@ -434,21 +442,21 @@ class Supervisor:
             free = min(free, self.options.max_jobs - self.pool.counts.started)
         if free <= 0:
             return None
-        check_empty = self.options.until_empty and not self.pool and not self.pool.outcomes
+        check_empty = self.options.until_empty and not self.pool and not self.unwritten
         return turn.Ask(free, self.job_types, list(self.pool.claims()), check_empty,
                         self.config.retry.backoff_max)  # fmt: skip
 
     def _turn_request(self, ask: turn.Ask | None) -> Request:
-        batch, self.pool.outcomes = self.pool.outcomes, []
+        batch, self.unwritten = self.unwritten, []
         action = partial(turn.run, worker_id=self.me.id, outcomes=batch, ask=ask)
         name = "claim" if not batch else "write-back" if ask is None else "write-back and claim"
         return Request(name, action, partial(self._on_turn, batch, ask, time.monotonic()))
 
-    def _on_turn(self, batch: list[store.Outcome], ask: turn.Ask | None, sent: float,
+    def _on_turn(self, batch: list[Outcome], ask: turn.Ask | None, sent: float,
                  done: Done) -> None:  # fmt: skip
         now = time.monotonic()
         if not done.ok:
-            self.pool.outcomes = batch + self.pool.outcomes  # written later
+            self.unwritten = batch + self.unwritten  # written later
             if not isinstance(done.error, Unavailable):
                 logger.opt(exception=done.error).error("{} failed", done.request.name)
                 self.timing.failed(now)
@@ -457,10 +465,10 @@ class Supervisor:
         self._report_written(batch, result.written)
         if ask is not None:
             self._claimed(now, sent, ask, result)
-        if batch and self.options.until_empty and not self.pool and not self.pool.outcomes:
+        if batch and self.options.until_empty and not self.pool and not self.unwritten:
             self.timing.want()  # all written, nothing runs: the next claim says if it is empty
 
-    def _report_written(self, batch: list[store.Outcome], written: Written) -> None:
+    def _report_written(self, batch: list[Outcome], written: Written) -> None:
         for outcome in batch:
             log = job_logger(outcome.job_id)
             if outcome.job_id in written.refused:
@@ -486,10 +494,7 @@ class Supervisor:
             METRICS.claimed((job.job if isinstance(job, Unusable) else job).job_type)
             self.pool.start(job, now)
         self.timing.claimed(now, ask.limit, len(result.claimed), result.next_due, sent)
-        if self.pool.refused:  # no runner could be started (short of processes or memory)
-            self.pool.refused = False
-            self.timing.refused(now)
-        idle = not result.claimed and not self.pool and not self.pool.outcomes
+        idle = not result.claimed and not self.pool and not self.unwritten
         if ask.until_empty and idle and not result.anything_soon:
             self._drain("--until-empty: the queue is empty")
         if self.options.max_jobs and self.pool.counts.started >= self.options.max_jobs:
@@ -506,10 +511,10 @@ class Supervisor:
             slots=self.slots,
             job_types=self.job_types,
             config_name=self._config_name,
-            figures=[jobs.figures(r, now, attempts) for r in self.pool],
+            figures=[r.figures(now, attempts) for r in self.pool.started()],
             claims=claims,
-            known={**claims, **{o.job_id: o.lease for o in self.pool.outcomes}},
-            pids={(r.job_id, r.job.lease): r.pid for r in self.pool},
+            known={**claims, **{o.job_id: o.lease for o in self.unwritten}},
+            pids={(r.job_id, r.job.lease): r.pid for r in self.pool.started()},
             watched=now - (self.connected_since or now),
             stale_after=sup.stale_after,
             orphan_after=sup.orphan_after,

@@ -1,11 +1,12 @@
 """Prometheus metrics (`[metrics] listen = "127.0.0.1:9464"`), served from the supervisor's
 own selector loop.
 
-No thread: the supervisor forks, and a thread alive at fork time (prometheus_client's
-start_http_server runs one) leaves the child with whatever locks it held. Instead the
-listening socket and each scrape connection are non-blocking and registered with the
-supervisor's selector; the loop calls `MetricsServer.handle(fd, events)` when one is ready.
-A scrape costs one `generate_latest()` of a few kilobytes.
+No thread of its own (prometheus_client's start_http_server runs one): the loop already
+waits on everything it serves, and a scrape served there reads the loop's figures between
+two turns, never halfway through one. The listening socket and each scrape connection are
+non-blocking and registered with the supervisor's selector; the loop calls
+`MetricsServer.handle(fd, events)` when one is ready. A scrape costs one `generate_latest()`
+of a few kilobytes.
 
 The loop reports events through the module-level `METRICS` (counters cost a dict lookup
 and an addition; they are kept whether or not anything serves them).

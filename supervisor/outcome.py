@@ -1,21 +1,27 @@
-"""What became of an attempt: from how the runner ended to what is written for its job."""
+"""What became of an attempt: from how its runner ended (`judge`) to what is written for its
+job (`conclude`): the row's new state, the attempt's record and, when it completed, its
+insights, all in one `Outcome`."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 import random
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from runner import protocol
-from runner.protocol import FailureKind
+from runner.protocol import Failure, FailureKind, Insight
 from supervisor.config import RetryConfig
+from supervisor.identity import Identity
 from supervisor.jobrow import ClaimedJob
-from supervisor.runners import KillReason, Runner
-from supervisor.store import Outcome
+from supervisor.runner_state import KillReason, Runner
+
+MB = 1 << 20
 
 _RNG = random.Random()  # nosec B311  # retry jitter, not a secret
 
@@ -26,21 +32,70 @@ class Kind(enum.Enum):
     PERMANENT = "permanent"  # fail now: retrying cannot help
     INTERRUPTED = "interrupted"  # cut short by shutdown: back to pending, no attempt spent
     LOST = "lost"  # no longer ours (cancelled, reset, reclaimed): only the attempt's record
+    NOT_STARTED = "not_started"  # no runner could be started: back to pending, a while later
 
 
 @dataclass(frozen=True)
 class Verdict:
     kind: Kind
     message: str = ""
-    insights: Sequence[dict[str, Any]] = field(default_factory=list)
+    insights: Sequence[Insight] = field(default_factory=list)
     limit: str | None = None  # "memory" or "time": the [retry] on_*_limit policy applies
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to write for one ended attempt, under the claim it ran in (`lease`)."""
+
+    job_id: str
+    lease: int  # written only while the row still holds this claim
+    kind: Kind
+    status: str | None  # completed | failed | pending; None: the job was taken from us
+    retry_count: int
+    error: str | None = None
+    keep_error: bool = False  # an interrupted attempt leaves the last error as it was
+    delay: float = 0.0  # seconds until a 'pending' job may run again
+    attempt: dict[str, Any] | None = None  # appended to processing_jobs.attempts
+    insights: Sequence[Insight] = field(default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        """The outcome as the write-back statement reads it (sql/queries.sql `finish`)."""
+        return {
+            "id": self.job_id, "lease": self.lease, "status": self.status,
+            "retry_count": self.retry_count, "error": self.error, "keep_error": self.keep_error,
+            "delay": self.delay, "attempt": self.attempt,
+        }  # fmt: skip
+
+
+def conclude(
+    job: ClaimedJob,
+    verdict: Verdict,
+    retry: RetryConfig,
+    me: Identity,
+    runner: Runner | None = None,
+    now: float = 0.0,
+    rng: random.Random | None = None,
+) -> Outcome:
+    """The outcome to write for `job` after `verdict`, with the attempt's record (with the
+    runner's figures at monotonic `now` when there was a runner)."""
+    outcome = _decide(job, verdict, retry, rng)
+    record = _record(job, verdict, outcome, me, runner, now)
+    return dataclasses.replace(outcome, attempt=record)
+
+
+def not_started(job: ClaimedJob, delay: float) -> Outcome:
+    """No runner for `job` (no processes or memory left, no fork server): back to pending in
+    `delay` seconds, no attempt spent and none recorded."""
+    return Outcome(job.id, job.lease, Kind.NOT_STARTED, "pending", job.retry_count,
+                   keep_error=True, delay=delay)  # fmt: skip
 
 
 def judge(runner: Runner, result_max_kb: int) -> Verdict:
     """How the attempt run by `runner` (now exited) went."""
-    document = runner.document()
-    if document is not None and (wrong := protocol.problem(document)):
-        return Verdict(Kind.RETRYABLE, f"runner sent a malformed result ({wrong})")
+    raw = runner.document()
+    document = None if raw is None else protocol.checked(raw)
+    if isinstance(document, str):
+        return Verdict(Kind.RETRYABLE, f"runner sent a malformed result ({document})")
     if runner.reason is KillReason.CANCELLED:
         return Verdict(Kind.LOST, "cancelled while running: runner killed")
     if runner.reason is KillReason.LOST:
@@ -57,7 +112,7 @@ def judge(runner: Runner, result_max_kb: int) -> Verdict:
     return _with_output(Verdict(Kind.RETRYABLE, _crash_message(runner.status)), runner)
 
 
-def _killed(runner: Runner, document: dict[str, Any] | None) -> Verdict:
+def _killed(runner: Runner, document: protocol.Document | None) -> Verdict:
     limits, reason = runner.limits, runner.reason
     if reason is KillReason.SHUTDOWN:
         return Verdict(Kind.INTERRUPTED, "interrupted by shutdown")
@@ -69,22 +124,22 @@ def _killed(runner: Runner, document: dict[str, Any] | None) -> Verdict:
         )
     if reason is KillReason.SOFT_TIME:
         message = f"soft time limit {limits.soft_time_limit:g} s exceeded"
-        if document and document.get("kind") != FailureKind.SOFT_TIME_LIMIT:
-            message += f"; then {document.get('message')}"  # the clean-up itself failed
+        if document and not document["ok"] and document["kind"] != FailureKind.SOFT_TIME_LIMIT:
+            message += f"; then {document['message']}"  # the clean-up itself failed
         return Verdict(Kind.RETRYABLE, message, limit="time")
     limit = "memory" if reason is KillReason.MEMORY else None
     return Verdict(Kind.RETRYABLE, runner.reason_detail or f"killed ({reason})", limit=limit)
 
 
-def _failed(document: dict[str, Any]) -> Verdict:
-    kind, message = document.get("kind"), str(document.get("message", ""))
+def _failed(document: Failure) -> Verdict:
+    kind, message = document["kind"], document["message"]
     if kind == FailureKind.PERMANENT:
         return Verdict(Kind.PERMANENT, message)
     if kind == FailureKind.MEMORY:  # MemoryError under the kernel backstop
         return Verdict(Kind.RETRYABLE, message, limit="memory")
     if kind == FailureKind.SOFT_TIME_LIMIT:  # SIGTERM from outside jobsup (kill, systemd)
         return Verdict(Kind.RETRYABLE, "runner received SIGTERM")
-    traceback = str(document.get("traceback", "")).rstrip()
+    traceback = document.get("traceback", "").rstrip()
     return Verdict(Kind.RETRYABLE, f"{message}\n{traceback}" if traceback else message)
 
 
@@ -118,28 +173,67 @@ def _with_output(verdict: Verdict, runner: Runner) -> Verdict:
     return Verdict(verdict.kind, message, verdict.insights, verdict.limit)
 
 
-def decide(
-    job: ClaimedJob,
-    verdict: Verdict,
-    retry: RetryConfig,
-    attempt: dict[str, Any] | None = None,
-    rng: random.Random | None = None,
+def _decide(
+    job: ClaimedJob, verdict: Verdict, retry: RetryConfig, rng: random.Random | None
 ) -> Outcome:
     """The row update for `job` after `verdict`."""
-    if verdict.kind is Kind.LOST:  # the row is someone else's now: add the record, no more
-        return Outcome(job.id, job.lease, None, job.retry_count, attempt=attempt)
-    if verdict.kind is Kind.COMPLETED:
-        return Outcome(job.id, job.lease, "completed", job.retry_count, None, attempt=attempt,
+    kind = verdict.kind
+    if kind is Kind.LOST:  # the row is someone else's now: add the record, no more
+        return Outcome(job.id, job.lease, kind, None, job.retry_count)
+    if kind is Kind.COMPLETED:
+        return Outcome(job.id, job.lease, kind, "completed", job.retry_count,
                        insights=verdict.insights)  # fmt: skip
-    if verdict.kind is Kind.INTERRUPTED:
-        return Outcome(job.id, job.lease, "pending", job.retry_count, keep_error=True,
-                       attempt=attempt)  # fmt: skip
-    if verdict.kind is Kind.RETRYABLE and _may_retry(job, verdict, retry):
+    if kind is Kind.INTERRUPTED:
+        return Outcome(job.id, job.lease, kind, "pending", job.retry_count, keep_error=True)
+    error = _storable(verdict.message)
+    if kind is Kind.RETRYABLE and _may_retry(job, verdict, retry):
         delay = backoff(job.retry_count, retry.backoff_base, retry.backoff_max, rng)
-        return Outcome(job.id, job.lease, "pending", job.retry_count + 1, verdict.message,
-                       delay=delay, attempt=attempt)  # fmt: skip
-    return Outcome(job.id, job.lease, "failed", job.retry_count, verdict.message,
-                   attempt=attempt)  # fmt: skip
+        return Outcome(job.id, job.lease, kind, "pending", job.retry_count + 1, error,
+                       delay=delay)  # fmt: skip
+    return Outcome(job.id, job.lease, kind, "failed", job.retry_count, error)
+
+
+def _record(
+    job: ClaimedJob, verdict: Verdict, outcome: Outcome, me: Identity, runner: Runner | None,
+    now: float,
+) -> dict[str, Any]:  # fmt: skip
+    """One entry of processing_jobs.attempts (a job that never got a runner has no figures)."""
+    record: dict[str, Any] = {
+        "attempt": job.attempt,
+        "worker": me.id,
+        "host": me.host,
+        "outcome": _attempt_outcome(verdict, outcome, runner),
+        "error": _storable(verdict.message.split("\n", 1)[0]) or None,
+    }
+    if runner is not None and runner.pid:
+        record |= {
+            "pid": runner.pid,
+            "started": _iso(runner.started_wall),
+            "seconds": round(runner.elapsed(now), 3),
+            "peak_memory_mb": round(runner.peak_memory / MB, 1),
+            "cpu_seconds": round(runner.cpu_seconds, 3),
+        }
+        if runner.killed_at is not None:
+            record["killed_at"] = _iso(runner.killed_at)
+    return record
+
+
+def _attempt_outcome(verdict: Verdict, outcome: Outcome, runner: Runner | None) -> str:
+    if verdict.kind is Kind.INTERRUPTED:
+        return "interrupted"
+    if verdict.kind is Kind.LOST:
+        cancelled = runner is not None and runner.reason is KillReason.CANCELLED
+        return "cancelled" if cancelled else "lost"
+    return "retry" if outcome.status == "pending" else outcome.status or "lost"
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat()
+
+
+def _storable(text: str) -> str:
+    """`text` as PostgreSQL stores it: text may hold any character but NUL."""
+    return text.replace("\x00", "\\0")
 
 
 def _may_retry(job: ClaimedJob, verdict: Verdict, retry: RetryConfig) -> bool:

@@ -1,43 +1,58 @@
-"""The runners of one supervisor: start them, read their pipes, reap them, and turn each
-ending into the outcome to write for its job."""
+"""The runners of one supervisor: start them, read their pipes, reap them, and conclude each
+attempt into the outcome to write for its job.
+
+One `Runner` per job from the moment it is asked of the fork server (STARTING) until it is
+reaped; `reap()` hands the loop every outcome concluded since the last call, and the loop
+writes them.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import selectors
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from loguru import logger
 
-from supervisor import jobs, limits, logs, proctree
-from supervisor.config import Config, Limits
+from runner.job import RunnerSpec
+from supervisor import handler_modules, limits, logs, proctree, runenv
+from supervisor.config import Config
+from supervisor.identity import Identity
 from supervisor.jobrow import ClaimedJob, Unusable
+from supervisor.launch import launch
 from supervisor.metrics import METRICS
-from supervisor.outcome import Kind, Verdict, decide, how_it_ended, judge
-from supervisor.runners import KillReason, Output, Runner, RunnerState
+from supervisor.outcome import Kind, Outcome, Verdict, conclude, how_it_ended, judge, not_started
+from supervisor.runner_state import (
+    KillReason,
+    Output,
+    ProcessOps,
+    RealProcessOps,
+    Runner,
+    RunnerState,
+)
 from supervisor.spawn import Event, Exited, ForkServer, Refused, Started
-from supervisor.store import Outcome
-from supervisor.worker import Identity
 
 READ_CHUNK = 65536
 FINISHED = {"completed": "completed", "failed": "failed", "pending": "retried"}  # metrics
-FORK_FAILED_DELAY = 5.0  # seconds before a job refused a runner may run again
+NOT_STARTED_DELAY = 5.0  # seconds before a job refused a runner may run again
 
 
-@dataclass(frozen=True)
-class Starting:
-    """A runner asked of the fork server, its pid not yet known."""
+class Spawner(Protocol):
+    """What the pool needs of the fork server (`spawn.ForkServer`; a fake in unit tests)."""
 
-    job: ClaimedJob
-    limits: Limits
-    result_fd: int
-    output_fd: int
-    requested: float  # monotonic
-    requested_wall: float
+    preload: list[str]
+    environment: dict[str, str] | None
+
+    def start(self) -> None: ...
+    def request(self, spec: RunnerSpec) -> tuple[int, int]: ...
+    def events(self, settle: bool = False) -> list[Event]: ...
+    def reaped(self, pid: int, status: int) -> bool: ...
+    def pids(self) -> set[int]: ...
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -50,82 +65,106 @@ class Counts:
 
 
 class Pool:
-    def __init__(self, config: Config, selector: selectors.BaseSelector, me: Identity,
-                 log_level: str | None = None) -> None:  # fmt: skip
-        self.config = config
+    def __init__(
+        self,
+        config: Config,
+        selector: selectors.BaseSelector,
+        me: Identity,
+        log_level: str | None = None,
+        served: tuple[str, ...] | None = None,
+        spawner: Spawner | None = None,
+        ops: ProcessOps | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.log_level = log_level  # --log-level: over the configured one
         self.selector = selector
         self.me = me
-        self.runners: dict[int, Runner] = {}
-        self.starting: deque[Starting] = deque()  # in the order asked
-        self.refused = False  # a runner could not be started: claim less for a while
-        self.outcomes: list[Outcome] = []  # waiting to be written
+        self.forkserver: Spawner = spawner or ForkServer(selector)
+        self.ops = ops or RealProcessOps()
+        self.clock = clock
+        self.runners: dict[str, Runner] = {}  # by job id: every runner, starting or not
+        self._asked: deque[Runner] = deque()  # STARTING, in the order asked of the server
+        self._by_pid: dict[int, Runner] = {}
+        self._concluded: list[Outcome] = []  # since the last reap()
         self.counts = Counts()
-        self.earliest_retry: float | None = None  # monotonic time the soonest retry falls due
         self.orphans_possible = False  # a runner ended since the last sample: look for orphans
-        self.forkserver = ForkServer(selector)
-        self.doomed: dict[str, tuple[KillReason, str]] = {}  # to kill once started
+        self.configure(config, served)
+
+    def configure(self, config: Config, served: tuple[str, ...] | None) -> None:
+        """Take `config` (at start and on SIGHUP); a fork server started from now on preloads
+        the handlers of the job types `served` (None: all) in the runners' environment.
+        Running jobs keep the limits they started with."""
+        self.config = config
+        self.forkserver.preload = handler_modules.preload(config, served)
+        self.forkserver.environment = runenv.environment(config)
+
+    def warm_up(self) -> None:
+        """Start the fork server now, so that its start-up overlaps the supervisor's."""
+        self.forkserver.start()
 
     def __len__(self) -> int:
-        return len(self.runners) + len(self.starting)
+        return len(self.runners)
 
     def __iter__(self) -> Iterator[Runner]:
         return iter(list(self.runners.values()))
 
+    def started(self) -> list[Runner]:
+        """The runners past STARTING (they have a pid)."""
+        return [r for r in self.runners.values() if r.pid]
+
     def check_interval(self) -> float:
         """Seconds until the next sample: the shortest `check_interval` of the runners."""
-        limits = [r.limits for r in self.runners.values()] + [s.limits for s in self.starting]
-        return min((lim.check_interval for lim in limits), default=1.0)
-
-    def kill_claim(self, job_id: str, lease: int, reason: KillReason, detail: str = "") -> None:
-        """Kill the runner of claim (`job_id`, `lease`), at once or as soon as it starts."""
-        for runner in self.runners.values():
-            if runner.job_id == job_id and runner.job.lease == lease:
-                runner.kill(reason, detail)
-        if any(s.job.id == job_id and s.job.lease == lease for s in self.starting):
-            self.doomed[job_id] = (reason, detail)
+        return min((r.limits.check_interval for r in self.runners.values()), default=1.0)
 
     def claims(self) -> dict[str, int]:
         """The claim (job id: lease) of every runner, started or asked for."""
-        jobs = [r.job for r in self.runners.values()] + [s.job for s in self.starting]
-        return {job.id: job.lease for job in jobs}
+        return {job_id: runner.job.lease for job_id, runner in self.runners.items()}
+
+    def kill_claim(self, job_id: str, lease: int, reason: KillReason, detail: str = "") -> None:
+        """Kill the runner of claim (`job_id`, `lease`), at once or as soon as it starts."""
+        runner = self.runners.get(job_id)
+        if runner is not None and runner.job.lease == lease:
+            runner.kill(reason, detail)
+
+    # -- starting --------------------------------------------------------------------------
 
     def start(self, job: ClaimedJob | Unusable, now: float) -> None:
-        """Ask the fork server for a runner for `job`; an unusable job fails at once, and so
-        does one whose start raised (a bug), alone."""
+        """Ask the fork server for a runner for `job`. An unusable job fails at once, and so
+        does one whose start raised (a bug), alone; their outcomes come with the next reap."""
         self.counts.started += 1
         if isinstance(job, Unusable):
             job.job.log.error("unusable job row: {}", job.reason)
-            self._record(job.job, Verdict(Kind.PERMANENT, f"unusable job row: {job.reason}"), None)
+            self._conclude(job.job, Verdict(Kind.PERMANENT, f"unusable job row: {job.reason}"))
             return
         try:
             self._request(job, now)
         except Exception as e:  # nothing about one job may stop the supervisor
             logger.opt(exception=True).bind(job=job.id).error("error starting a runner")
             message = f"supervisor error starting the runner: {type(e).__name__}: {e}"
-            self._record(job, Verdict(Kind.RETRYABLE, message), None)
+            self._conclude(job, Verdict(Kind.RETRYABLE, message))
 
     def _request(self, job: ClaimedJob, now: float) -> None:
-        launch = jobs.launch(job, self.config, self.log_level or self.config.logging.level)
-        if isinstance(launch, str):
-            self._record(job, Verdict(Kind.PERMANENT, launch), None)
+        how = launch(job, self.config, self.log_level or self.config.logging.level)
+        if isinstance(how, str):
+            self._conclude(job, Verdict(Kind.PERMANENT, how))
             return
         try:
-            result_fd, output_fd = self.forkserver.request(launch.spec)
+            result_fd, output_fd = self.forkserver.request(how.spec)
         except OSError as e:
-            self._give_back(job, e)
+            self._not_started(job, e)
             return
-        self.starting.append(Starting(job, launch.limits, result_fd, output_fd, now, time.time()))
+        output = Output(limit=self.config.logging.output_limit_kb * 1024)
+        runner = Runner(job, how.limits, result_fd, output_fd, now, time.time(), output,
+                        ops=self.ops)  # fmt: skip
+        self.runners[job.id] = runner
+        self._asked.append(runner)
         logs.event("spawn", job.log).debug(
             "runner requested from the fork server (lease {})", job.lease
         )
 
-    def _started(self, starting: Starting, pid: int) -> None:
-        output = Output(limit=self.config.logging.output_limit_kb * 1024)
-        runner = Runner(starting.job, starting.limits, pid, starting.result_fd,
-                        starting.output_fd, starting.requested, starting.requested_wall,
-                        output)  # fmt: skip
-        self.runners[pid] = runner
+    def _running(self, runner: Runner, pid: int) -> None:
+        runner.running(pid)  # a kill asked while it was starting is done now
+        self._by_pid[pid] = runner
         for fd in (runner.result_fd, runner.output_fd):
             self.selector.register(fd, selectors.EVENT_READ, runner)
         job = runner.job
@@ -133,18 +172,21 @@ class Pool:
         job.log.info(
             "started {}: attempt {}/{}, runner pid {}", job.job_type, job.attempt, attempts, pid
         )
-        if job.id in self.doomed:  # taken from us while it was starting
-            runner.kill(*self.doomed.pop(job.id))
 
-    def _give_back(self, job: ClaimedJob, error: OSError) -> None:
+    def _refused(self, runner: Runner, error: OSError) -> None:
+        logs.event("spawn", runner.job.log).debug("the fork server refused: {}", error)
+        runner.never_started()
+        del self.runners[runner.job_id]
+        os.close(runner.result_fd)
+        os.close(runner.output_fd)
+        self._not_started(runner.job, error)
+
+    def _not_started(self, job: ClaimedJob, error: OSError) -> None:
         """No runner for `job` (out of processes or memory, no fork server): back to pending."""
-        reason = error.strerror or error
-        job.log.error("cannot start a runner: {}; job back to pending", reason)
-        self.outcomes.append(
-            Outcome(job.id, job.lease, "pending", job.retry_count, keep_error=True,
-                    delay=FORK_FAILED_DELAY)
-        )  # fmt: skip
-        self.refused = True
+        job.log.error("cannot start a runner: {}; job back to pending", error.strerror or error)
+        self._concluded.append(not_started(job, NOT_STARTED_DELAY))
+
+    # -- running ---------------------------------------------------------------------------
 
     def read(self, runner: Runner, fd: int) -> None:
         """Take what `runner` wrote on `fd`; close the fd at end of file."""
@@ -161,11 +203,37 @@ class Pool:
             else:
                 runner.output.feed(data, runner.job.log)
 
+    def sample(self) -> None:
+        """Measure every started runner's tree against its memory and process limits."""
+        limits.sample(self.started(), self.me.pid, self.forkserver.pids())
+        self.orphans_possible = False
+
+    def enforce(self, now: float) -> None:
+        for runner in self.started():
+            if runner.state is not RunnerState.EXITED:
+                limits.enforce_time(runner, now, self.config.supervisor.kill_timeout)
+
+    def terminate_all(self, now: float) -> None:
+        self.settle()
+        for runner in self:
+            runner.terminate(KillReason.SHUTDOWN, now, self.config.supervisor.kill_timeout)
+
+    def kill_all(self, reason: KillReason = KillReason.SHUTDOWN, detail: str = "") -> None:
+        self.settle()
+        for runner in self:
+            runner.kill(reason, detail)
+
+    def settle(self) -> None:
+        """Wait for the answer to every runner asked for: then none is STARTING."""
+        self._handle(self.forkserver.events(settle=True))
+
+    # -- ending ----------------------------------------------------------------------------
+
     def reap(self) -> list[Outcome]:
         """Take note of every runner that has exited: those the fork server reaped, and
         those reaped here (a fork server that died leaves its runners to us, a subreaper),
-        along with what the runners' trees left behind. The outcomes concluded."""
-        waiting = len(self.outcomes)
+        along with what the runners' trees left behind. Every outcome concluded since the
+        last call (runners ended, jobs that could not start)."""
         self._handle(self.forkserver.events())
         while True:
             try:
@@ -177,7 +245,8 @@ class Pool:
             if not self.forkserver.reaped(pid, status):
                 self._exited(Exited(pid, status, usage.ru_utime + usage.ru_stime,
                                     usage.ru_maxrss * 1024))  # fmt: skip
-        return self.outcomes[waiting:]
+        concluded, self._concluded = self._concluded, []
+        return concluded
 
     def sweep(self) -> None:
         """At exit, once every runner is reaped: end the fork server, and kill and reap what
@@ -195,58 +264,27 @@ class Pool:
             else:
                 self.forkserver.reaped(pid, status)
 
-    def sample(self) -> None:
-        """Measure every runner's tree against its memory and process limits."""
-        limits.sample(self.runners.values(), self.me.pid, self.forkserver.pids())
-        self.orphans_possible = False
-
-    def enforce(self, now: float) -> None:
-        for runner in self:
-            if runner.state is not RunnerState.EXITED:
-                limits.enforce_time(runner, now, self.config.supervisor.kill_timeout)
-
-    def settle(self) -> None:
-        """Wait for the answer to every runner asked for: then all are in `runners`."""
-        self._handle(self.forkserver.events(settle=True))
-
-    def terminate_all(self, now: float) -> None:
-        self.settle()
-        for runner in self:
-            runner.terminate(KillReason.SHUTDOWN, now, self.config.supervisor.kill_timeout)
-
-    def kill_all(self, reason: KillReason = KillReason.SHUTDOWN, detail: str = "") -> None:
-        self.settle()
-        for runner in self:
-            runner.kill(reason, detail)
-
     def _handle(self, events: list[Event]) -> None:
         for event in events:
             if isinstance(event, Started):
-                self._started(self.starting.popleft(), event.pid)
+                self._running(self._asked.popleft(), event.pid)
             elif isinstance(event, Refused):
-                starting = self.starting.popleft()
-                self.doomed.pop(starting.job.id, None)
-                logs.event("spawn", starting.job.log).debug(
-                    "the fork server refused: {}", event.error
-                )
-                os.close(starting.result_fd)
-                os.close(starting.output_fd)
-                self._give_back(starting.job, event.error)
+                self._refused(self._asked.popleft(), event.error)
             else:
                 self._exited(event)
 
     def _exited(self, exited: Exited) -> None:
-        runner = self.runners.get(exited.pid)
+        runner = self._by_pid.pop(exited.pid, None)
         if runner is None:
             return
         runner.exited(exited.status, exited.cpu_seconds, exited.peak_rss)
+        del self.runners[runner.job_id]
         try:
             self._finish(runner)
         except Exception as e:  # nothing about one job may stop the supervisor
             logger.opt(exception=True).bind(job=runner.job_id).error("error ending a runner")
-            self.runners.pop(runner.pid, None)
             message = f"supervisor error reading the runner's end: {type(e).__name__}: {e}"
-            self._record(runner.job, Verdict(Kind.RETRYABLE, message), runner)
+            self._conclude(runner.job, Verdict(Kind.RETRYABLE, message), runner)
 
     def _finish(self, runner: Runner) -> None:
         how = "" if runner.status is None else how_it_ended(runner.status)
@@ -262,9 +300,8 @@ class Pool:
         self.orphans_possible = True
         if runner.reason not in (None, KillReason.SHUTDOWN):
             METRICS.killed(runner.job.job_type, str(runner.reason))
-        del self.runners[runner.pid]
         runner.output.close(runner.job.log)
-        self._record(runner.job, judge(runner, self.config.supervisor.result_max_kb), runner)
+        self._conclude(runner.job, judge(runner, self.config.supervisor.result_max_kb), runner)
 
     def _close(self, runner: Runner, fd: int) -> None:
         self.selector.unregister(fd)
@@ -274,16 +311,15 @@ class Pool:
         else:
             runner.output_fd = -1
 
-    def _record(self, job: ClaimedJob, verdict: Verdict, runner: Runner | None) -> None:
-        """Queue the outcome of `verdict` for writing; count it and log it."""
-        outcome = decide(job, verdict, self.config.retry)
-        seconds = runner.elapsed(time.monotonic()) if runner else 0.0
+    def _conclude(self, job: ClaimedJob, verdict: Verdict, runner: Runner | None = None) -> None:
+        """The outcome of `verdict`, kept for the next reap; counted and logged."""
+        now = self.clock()
+        outcome = conclude(job, verdict, self.config.retry, self.me, runner, now)
+        seconds = runner.elapsed(now) if runner else None
         if outcome.status is not None and verdict.kind is not Kind.INTERRUPTED:
-            METRICS.finished(job.job_type, FINISHED[outcome.status], seconds if runner else None)
-        record = jobs.attempt_record(job, verdict, outcome, self.me, runner)
-        outcome = dataclasses.replace(outcome, attempt=record)
-        self._log(job, outcome, verdict, seconds)
-        self.outcomes.append(outcome)
+            METRICS.finished(job.job_type, FINISHED[outcome.status], seconds)
+        self._log(job, outcome, verdict, seconds or 0.0)
+        self._concluded.append(outcome)
 
     def _log(self, job: ClaimedJob, outcome: Outcome, verdict: Verdict, seconds: float) -> None:
         log = job.log
@@ -299,8 +335,6 @@ class Pool:
         elif outcome.status == "pending":
             self.counts.retried += 1
             log.warning("attempt failed, retry in {:.1f} s: {}", outcome.delay, first_line)
-            due = time.monotonic() + outcome.delay
-            self.earliest_retry = min(due, self.earliest_retry or due)
         else:
             self.counts.failed += 1
             log.error("failed: {}", first_line)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from supervisor.admin import SQL
 from supervisor.db import Connection, dict_cursor
-from supervisor.worker import host_key, process_alive
+from supervisor.identity import host_key, process_alive
+from supervisor.job_admin import SQL
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ HANDLED = (
     signal.SIGTTOU,
     signal.SIGCHLD,
 )
+STOPPING = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
 
 class SignalQueue:
@@ -57,6 +58,10 @@ class SignalQueue:
         while self._queue:  # popleft, not list() then clear(): one may arrive in between
             signals.append(self._queue.popleft())
         return signals
+
+    def stop_asked(self) -> bool:
+        """Whether a stop signal waits in the queue (it stays there for `pop_all`)."""
+        return any(signum in STOPPING for signum in list(self._queue))
 
     def _record(self, signum: int, _frame: FrameType | None) -> None:
         # No logging, no I/O, no locks: just remember it (gunicorn learned this the hard way).

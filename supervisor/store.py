@@ -5,31 +5,17 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg2.extras import Json
 
 from supervisor import __version__
 from supervisor.db import Connection
+from supervisor.identity import Identity
 from supervisor.jobrow import ClaimedJob, Unusable, from_row
+from supervisor.outcome import Outcome
 from supervisor.queries import SQL
-from supervisor.worker import Identity
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What to write for one finished attempt."""
-
-    job_id: str
-    lease: int  # the claim the attempt ran under: written only while the row still holds it
-    status: str | None  # completed | failed | pending; None: the job was taken from us
-    retry_count: int
-    error: str | None = None
-    keep_error: bool = False  # an interrupted attempt leaves the last error as it was
-    delay: float = 0.0  # seconds until a 'pending' job may run again
-    attempt: dict[str, Any] | None = None  # appended to processing_jobs.attempts
-    insights: Sequence[dict[str, Any]] = field(default_factory=list)
 
 
 def _types(job_types: Sequence[str] | None) -> dict[str, Any]:
@@ -73,21 +59,12 @@ def finish(conn: Connection, worker_id: str, outcomes: Sequence[Outcome]) -> set
 
     Only the claims that still hold their job are written; the ids written are returned.
     """
-    insights = [(o.job_id, i) for o in outcomes if o.status == "completed" for i in o.insights]
+    insights = [{"job_id": o.job_id, **i} for o in outcomes if o.status == "completed"
+                for i in o.insights]  # fmt: skip
     params = {
         "worker_id": worker_id,
-        "ids": [o.job_id for o in outcomes],
-        "leases": [o.lease for o in outcomes],
-        "statuses": [o.status for o in outcomes],
-        "retry_counts": [o.retry_count for o in outcomes],
-        "errors": [o.error for o in outcomes],
-        "keep_errors": [o.keep_error for o in outcomes],
-        "delays": [o.delay for o in outcomes],
-        "attempts": [json.dumps(o.attempt) if o.attempt else None for o in outcomes],
-        "insight_jobs": [job_id for job_id, _ in insights],
-        "insight_types": [i["insight_type"] for _, i in insights],
-        "insight_contents": [json.dumps(i["content"]) for _, i in insights],
-        "insight_scores": [i["confidence_score"] for _, i in insights],
+        "outcomes": json.dumps([o.row() for o in outcomes]),
+        "insights": json.dumps(insights),
     }
     with conn.cursor() as cur:
         cur.execute(SQL["finish"], params)

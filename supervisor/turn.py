@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 import psycopg2
 
 from supervisor import store, writeback
-from supervisor.db import Connection, describe
+from supervisor.db import Connection
+from supervisor.errors import describe
 from supervisor.jobrow import ClaimedJob, Unusable
-from supervisor.store import Outcome
+from supervisor.outcome import Outcome
 from supervisor.writeback import Written
 
 

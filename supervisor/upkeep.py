@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 import psycopg2
 
 from supervisor import report, store
-from supervisor.db import Connection, describe
-from supervisor.worker import Identity
+from supervisor.db import Connection
+from supervisor.errors import describe
+from supervisor.identity import Identity
 
 T = TypeVar("T")
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import psycopg2
 
 from supervisor import store
-from supervisor.db import Connection, describe
-from supervisor.store import Outcome
+from supervisor.db import Connection
+from supervisor.errors import describe
+from supervisor.outcome import Outcome
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from tests.conftest import JOBSUP
 
 T = TypeVar("T")
 
-DIAG_TYPES = ("noop", "sleep", "fail", "crash", "allocate", "spawn", "print", "whoami")
+DIAG_TYPES = ("noop", "sleep", "fail", "crash", "allocate", "spawn", "print", "whoami", "files")
 
 # Short timers so the tests see heartbeats, reclaims and retries in seconds.
 TEST_CONFIG = """

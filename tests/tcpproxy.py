@@ -66,6 +66,10 @@ class Proxy:
                 self._held.clear()
         self._wake_w.send(b"x")
 
+    def held(self) -> int:
+        """The connections held unanswered (black-holed) so far."""
+        return len(self._held)
+
     def close(self) -> None:
         self._stop = True
         self._wake_w.send(b"x")

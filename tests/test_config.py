@@ -21,6 +21,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+@pytest.mark.unit
 def test_defaults_without_a_file() -> None:
     cfg = config.load(None)
     assert cfg.supervisor.interval == 30
@@ -30,6 +31,7 @@ def test_defaults_without_a_file() -> None:
     assert cfg.supervisor.slots >= 1
 
 
+@pytest.mark.unit
 def test_file_values_and_job_type_limits(tmp_path: Path) -> None:
     path = write(
         tmp_path,
@@ -55,6 +57,7 @@ def test_file_values_and_job_type_limits(tmp_path: Path) -> None:
     assert cfg.job_types["analysis"].limits.memory_mb == 512
 
 
+@pytest.mark.unit
 def test_precedence_flag_over_environment_over_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -68,6 +71,7 @@ def test_precedence_flag_over_environment_over_file(
     assert config.load(path, {"supervisor.interval": 2}).supervisor.interval == 2
 
 
+@pytest.mark.unit
 def test_jobsup_home_sets_the_state_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -75,6 +79,7 @@ def test_jobsup_home_sets_the_state_directory(
     assert config.load(None).state_dir == tmp_path / "state"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -110,6 +115,7 @@ def refused(tmp_path: Path, text: str) -> str:
     return str(info.value)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -151,6 +157,7 @@ def test_values_that_would_break_the_loop_are_refused(
     assert message in refused(tmp_path, text)
 
 
+@pytest.mark.unit
 def test_limits_that_are_off_break_no_rule(tmp_path: Path) -> None:
     text = "[limits]\nsoft_time_limit = 60\ntime_limit = 0\n[supervisor]\nstale_after = 10\n"
     cfg = config.load(write(tmp_path, text))  # no time limit: any soft one is below it
@@ -158,6 +165,7 @@ def test_limits_that_are_off_break_no_rule(tmp_path: Path) -> None:
     assert config.load(None, {"supervisor.interval": 0.01}).supervisor.interval == 0.01
 
 
+@pytest.mark.unit
 def test_a_flag_is_checked_like_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "[supervisor]\nheartbeat_interval = 5\n")
     with pytest.raises(ConfigError, match="stale_after"):
@@ -174,6 +182,7 @@ def test_the_start_command_refuses_a_bad_value_with_exit_2(tmp_path: Path) -> No
     ]
 
 
+@pytest.mark.unit
 def test_missing_and_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         config.load(tmp_path / "nope.toml")
@@ -202,6 +211,7 @@ def test_cli_reads_config_from_environment(tmp_path: Path) -> None:
     assert "memory_mbb" in result.stderr
 
 
+@pytest.mark.unit
 def test_example_configs_are_valid_and_complete() -> None:
     root = Path(__file__).parent.parent / "conf"
     for name in ("dev.toml", "prod.toml"):

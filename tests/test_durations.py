@@ -7,6 +7,8 @@ import pytest
 from supervisor import durations
 from supervisor.errors import JobsupError
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("text", "seconds"),

@@ -17,6 +17,8 @@ import pytest
 from supervisor.errors import ConfigError, JobsupError
 from supervisor.metrics import Metrics, MetricsServer, parse_listen, serve
 
+pytestmark = pytest.mark.unit
+
 T = TypeVar("T")
 
 
@@ -139,6 +141,7 @@ def test_listen_addresses_and_refusals() -> None:
 SCRAPE_IN_ONE_THREAD = """
 import selectors, socket, threading
 from supervisor.metrics import MetricsServer
+
 selector = selectors.DefaultSelector()
 server = MetricsServer("127.0.0.1:0", selector)
 client = socket.create_connection(server.address)

@@ -5,20 +5,27 @@ from __future__ import annotations
 import random
 import signal
 
+import pytest
+
 from runner import protocol
 from runner.protocol import FailureKind
 from supervisor.config import Limits, RetryConfig
+from supervisor.identity import Identity
 from supervisor.jobrow import ClaimedJob
-from supervisor.outcome import Kind, Verdict, backoff, decide, judge
-from supervisor.runners import KillReason, Output, Runner
+from supervisor.outcome import Kind, Verdict, backoff, conclude, judge, not_started
+from supervisor.runner_state import KillReason, Output, Runner
 
+pytestmark = pytest.mark.unit
+
+ME = Identity.new()
 JOB = ClaimedJob("j1", 7, "diag.x", None, {}, 0, None, False)
 
 
 def ended(status: int = 0, document: dict | None = None, reason: KillReason | None = None,
           detail: str = "", output: bytes = b"", **limit_values: float) -> Runner:  # fmt: skip
-    r = Runner(JOB, Limits(**limit_values), 1, -1, -1, 0.0, 0.0, Output(limit=0))  # type: ignore[arg-type]
-    r.ops = type("Ops", (), {"killpg": lambda *a: None})()
+    ops = type("Ops", (), {"killpg": lambda *a: None})()
+    r = Runner(JOB, Limits(**limit_values), -1, -1, 0.0, 0.0, Output(limit=0), ops=ops)  # type: ignore[arg-type]
+    r.running(1)
     if document is not None:
         r.result += protocol.encode(document)
     r.reason, r.reason_detail = reason, detail
@@ -78,27 +85,69 @@ def test_limits_and_shutdown() -> None:
 def test_retry_policy() -> None:
     retry = RetryConfig(max_retries=3, backoff_base=10, backoff_max=100)
     failing = Verdict(Kind.RETRYABLE, "boom")
-    first = decide(JOB, failing, retry, rng=random.Random(1))
+    first = conclude(JOB, failing, retry, ME, rng=random.Random(1))
     assert first is not None
     assert (first.status, first.retry_count, first.error) == ("pending", 1, "boom")
     assert 5 <= first.delay <= 10
     last = ClaimedJob("j1", 7, "diag.x", None, {}, 3, None, False)
-    assert decide(last, failing, retry).status == "failed"
-    assert decide(JOB, Verdict(Kind.PERMANENT, "bad"), retry).status == "failed"
-    interrupted = decide(JOB, Verdict(Kind.INTERRUPTED), retry)
+    assert conclude(last, failing, retry, ME).status == "failed"
+    assert conclude(JOB, Verdict(Kind.PERMANENT, "bad"), retry, ME).status == "failed"
+    interrupted = conclude(JOB, Verdict(Kind.INTERRUPTED), retry, ME)
     assert interrupted is not None and (
         interrupted.status,
         interrupted.retry_count,
         interrupted.keep_error,
     ) == ("pending", 0, True)
-    lost = decide(JOB, Verdict(Kind.LOST), retry)  # taken from us: its record only
+    lost = conclude(JOB, Verdict(Kind.LOST), retry, ME)  # taken from us: its record only
     assert (lost.status, lost.lease, list(lost.insights)) == (None, 7, [])
     fail_fast = RetryConfig(on_memory_limit="fail")
-    assert decide(JOB, Verdict(Kind.RETRYABLE, "m", limit="memory"), fail_fast).status == "failed"
-    assert decide(JOB, Verdict(Kind.RETRYABLE, "t", limit="time"), fail_fast).status == "pending"
+    assert (
+        conclude(JOB, Verdict(Kind.RETRYABLE, "m", limit="memory"), fail_fast, ME).status
+        == "failed"
+    )
+    assert (
+        conclude(JOB, Verdict(Kind.RETRYABLE, "t", limit="time"), fail_fast, ME).status == "pending"
+    )
 
 
 def test_backoff_doubles_with_jitter_up_to_the_maximum() -> None:
     rng = random.Random(7)
     for n, (low, high) in enumerate([(5, 10), (10, 20), (20, 40), (40, 80), (50, 100), (50, 100)]):
         assert low <= backoff(n, 10, 100, rng) <= high
+
+
+def test_conclusion_carries_the_attempt_record() -> None:
+    runner = ended(status=9, reason=KillReason.MEMORY, detail="memory limit exceeded")
+    runner.peak_memory, runner.cpu_seconds = 300 << 20, 1.25
+    verdict = judge(runner, 16)
+    outcome = conclude(JOB, verdict, RetryConfig(max_retries=3), ME, runner, now=2.5)
+    assert (outcome.kind, outcome.status, outcome.retry_count) == (Kind.RETRYABLE, "pending", 1)
+    record = outcome.attempt
+    assert record is not None
+    assert {k: record[k] for k in ("attempt", "worker", "host", "outcome", "pid")} == {
+        "attempt": 1, "worker": ME.id, "host": ME.host, "outcome": "retry", "pid": 1,
+    }  # fmt: skip
+    assert (record["seconds"], record["peak_memory_mb"], record["cpu_seconds"]) == (2.5, 300, 1.25)
+    assert record["error"] == "memory limit exceeded"
+    assert outcome.row()["attempt"] is record
+
+
+def test_a_cancelled_runner_is_recorded_as_cancelled_and_the_row_left_alone() -> None:
+    runner = ended(status=9, reason=KillReason.CANCELLED)
+    outcome = conclude(JOB, judge(runner, 16), RetryConfig(), ME, runner, now=1.0)
+    assert outcome.status is None and outcome.attempt is not None
+    assert outcome.attempt["outcome"] == "cancelled"
+
+
+def test_a_job_without_a_runner_has_no_figures_and_nul_is_stored_escaped() -> None:
+    outcome = conclude(JOB, Verdict(Kind.PERMANENT, "bad\x00row"), RetryConfig(), ME)
+    assert outcome.status == "failed" and outcome.error == "bad\\0row"
+    assert outcome.attempt is not None and "pid" not in outcome.attempt
+
+
+def test_not_started_goes_back_to_pending_without_a_record() -> None:
+    outcome = not_started(JOB, 5.0)
+    assert (outcome.kind, outcome.status, outcome.delay, outcome.keep_error) == (
+        Kind.NOT_STARTED, "pending", 5.0, True,
+    )  # fmt: skip
+    assert outcome.attempt is None and outcome.retry_count == JOB.retry_count

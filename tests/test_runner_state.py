@@ -5,21 +5,15 @@ from __future__ import annotations
 import signal
 from typing import Any
 
+import pytest
+
 from supervisor import limits, proctree
 from supervisor.config import Limits
 from supervisor.jobrow import ClaimedJob
-from supervisor.runners import KillReason, Output, Runner, RunnerState
+from supervisor.runner_state import KillReason, Output, Runner, RunnerState
+from tests.fakes import FakeOps
 
-
-class FakeOps:
-    def __init__(self) -> None:
-        self.sent: list[tuple[int, int]] = []
-
-    def killpg(self, pgid: int, signum: int) -> None:
-        self.sent.append((pgid, signum))
-
-    def kill(self, pid: int, start: int, signum: int) -> None:
-        self.sent.append((pid, signum))
+pytestmark = pytest.mark.unit
 
 
 class Lines:
@@ -36,8 +30,9 @@ class Lines:
 def runner(**limit_values: Any) -> tuple[Runner, FakeOps]:
     ops = FakeOps()
     job = ClaimedJob("j1", 7, "diag.sleep", None, {}, 0, None, False)
-    r = Runner(job, Limits(**limit_values), 42, 5, 6, started=100.0, started_wall=0.0,
+    r = Runner(job, Limits(**limit_values), 5, 6, started=100.0, started_wall=0.0,
                output=Output(limit=100), ops=ops)  # fmt: skip
+    r.running(42)
     return r, ops
 
 
@@ -151,3 +146,24 @@ def test_pss_far_below_an_rss_over_the_limit_is_read_again_once_a_second(
     assert r.memory_metric == "pss"
     assert measure(rss=100, now=11.9) == 100 and len(reads) == 3  # RSS far below: no read
     assert r.memory_metric == "rss"  # what `jobsup ps` and a kill message then say
+
+
+def test_a_kill_asked_while_starting_is_done_once_it_runs() -> None:
+    ops = FakeOps()
+    job = ClaimedJob("j1", 7, "diag.sleep", None, {}, 0, None, False)
+    r = Runner(job, Limits(), 5, 6, 100.0, 0.0, Output(limit=100), ops=ops)
+    assert r.state is RunnerState.STARTING
+    r.terminate(KillReason.SHUTDOWN, now=101.0, kill_timeout=5.0)
+    r.kill(KillReason.CANCELLED)
+    r.kill_tree()
+    assert ops.sent == []  # no pid yet: nothing signalled (killpg(0) would be ours)
+    r.running(43)
+    assert r.state is RunnerState.KILLED and r.reason is KillReason.CANCELLED
+    assert ops.sent == [(43, signal.SIGKILL)]
+
+
+def test_a_runner_the_server_refused_never_ran() -> None:
+    job = ClaimedJob("j1", 7, "diag.sleep", None, {}, 0, None, False)
+    r = Runner(job, Limits(), 5, 6, 100.0, 0.0, Output(limit=100), ops=FakeOps())
+    r.never_started()
+    assert r.state is RunnerState.EXITED and r.pid == 0

@@ -334,3 +334,14 @@ def test_a_supervisor_waiting_for_the_database_does_not_spin(
     assert busy < 0.1, f"{busy:.0%} of a core while the database is down"
     proxy.set("pass")
     wait_for(lambda: "re-established" in sup.log(), timeout=30)
+
+
+def test_a_stop_signal_while_the_first_connection_hangs_stops_at_once(
+    proxy: Proxy, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    proxy.set("blackhole")
+    sup = supervisors.start(proxy.url(), write_config(tmp_path))
+    wait_for(proxy.held, timeout=30)  # connecting: its signal handlers are in place
+    sup.signal(signal.SIGTERM)
+    assert sup.wait(5) == 0, sup.log()
+    assert "stop signal before the database answered: stopped" in sup.log()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -116,13 +117,14 @@ def _compare(
     if len(eligible) < 2:
         return None
     counted = measure.is_row_count
-    key = (lambda g: g.rows) if counted else (lambda g: g.mean)
+    key: Callable[[Group], float] = (lambda g: g.rows) if counted else (lambda g: g.mean)
     best, worst = max(eligible, key=key), min(eligible, key=key)
     p_value, material = _counts(best, worst, limits) if counted else _means(best, worst, limits)
     p_adjusted = min(1.0, p_value * max(pairs, 1))
     if p_adjusted >= limits.alpha or not material:
         return None
-    return _insight(table, segment, measure, groups_, best, worst, p_adjusted)
+    ties = tuple([g for g in eligible if key(g) == key(end)] for end in (best, worst))
+    return _insight(table, segment, measure, groups_, best, worst, p_adjusted, ties)
 
 
 def _means(best: Group, worst: Group, limits: Thresholds) -> tuple[float, bool]:
@@ -154,15 +156,19 @@ def _insight(
     best: Group,
     worst: Group,
     p: float,
+    ties: tuple[list[Group], ...],
 ) -> Insight:
     figures = fig.Figures()
     what = measure.quantity_label if measure.is_row_count else measure.label
-    high, low = figures.segment(segment, best.value), figures.segment(segment, worst.value)
+    # Segments level with the best (or the worst) are named with it: "most for A" would be
+    # false where B has as many.
+    high, low = (_named(figures, segment, tied) for tied in ties)
     if measure.is_row_count:
         title = f"{segment.label.capitalize()}: most {measure.label} for {high}, fewest for {low}"
         most, fewest = (_rows(segment, g, table.rows, figures) for g in (best, worst))
         summary = (
-            f"{high[:1].upper()}{high[1:]} has the most {measure.label}: {most}; "
+            f"{high[:1].upper()}{high[1:]} {'have' if len(ties[0]) > 1 else 'has'} the most "
+            f"{measure.label}: {most}; "
             f"{low} the fewest: {fewest}."
         )
         weight = 0.55 + 0.45 * best.rows / table.rows
@@ -186,6 +192,8 @@ def _insight(
         "min_rows": MIN_ROWS,
         "best": best.value,
         "worst": worst.value,
+        "tied_best": [g.value for g in ties[0]],
+        "tied_worst": [g.value for g in ties[1]],
         "p_adjusted": p,
         "segments": [_listed(g, table.rows) for g in listed[:LISTED]],
         "figures": figures.entries,
@@ -239,6 +247,13 @@ def _total_shares(
         for g in (best, worst)
     ]
     return f"; of the total {measure.label}, {shares[0]} and {shares[1]}"
+
+
+def _named(figures: fig.Figures, segment: Column, tied: list[Group]) -> str:
+    names = [figures.segment(segment, g.value) for g in tied]
+    if len(names) == 1:
+        return names[0]
+    return f"{', '.join(names[:-1])} and {names[-1]} (tied)"
 
 
 def _listed(group: Group, rows: int) -> dict[str, Any]:

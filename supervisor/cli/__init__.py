@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import click
 
 from supervisor import __version__, config, control
-from supervisor.db import Connection, close_quietly, connect_config
+from supervisor.db import Connection, close_quietly
+from supervisor.embedded import connect_config
 from supervisor.errors import JobsupError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,7 +51,8 @@ def load_config(overrides: config.Overrides | None = None) -> config.Config:
 
 @contextmanager
 def database(cfg: config.Config) -> Iterator[Connection]:
-    """A connection to the configured database for the length of one command."""
+    """A connection to the configured database for the length of one command (the embedded
+    PostgreSQL started when none is configured; `control.running_database` never starts it)."""
     conn = connect_config(cfg, application_name=application_name())
     try:
         yield conn
@@ -120,4 +122,4 @@ def main() -> None:
 
 
 # The commands register themselves on `cli` when their modules are imported.
-from supervisor.cli import admin, db, inspect, run, web  # noqa: E402, F401
+from supervisor.cli import admin, db, inspect, run, runonce, web  # noqa: E402, F401

@@ -7,10 +7,11 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import click
 
-from supervisor import admin, config_rules
+from supervisor import config_rules, job_admin
 from supervisor.cli import (
     cli,
     config_option,
@@ -21,6 +22,7 @@ from supervisor.cli import (
     print_json,
 )
 from supervisor.cli.common import COUNT, DURATION, EXISTING_FILE, INT4, JOB_ID, MOST_SECONDS
+from supervisor.cli.results import TIMEOUT, wait_and_report, wait_command
 from supervisor.db import transaction
 from supervisor.durations import human
 from supervisor.enqueue import enqueue as enqueue_job
@@ -31,7 +33,14 @@ STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 
 @cli.command()
 @config_option
-@click.option("--file", "file_path", type=EXISTING_FILE, help="The file to process.")
+@click.option(
+    "--file", "file_paths", type=EXISTING_FILE, multiple=True,
+    help="The file to process (again for a job over several files, in order).",
+)  # fmt: skip
+@click.option(
+    "--file-id", "file_ids", type=click.UUID, multiple=True,
+    help="A row of `files` the application has (none is added; again for several).",
+)  # fmt: skip
 @click.option("--description", help="The business question the job answers.")
 @click.option("--type", "job_type", default="analysis", help="A job type of the configuration.")
 @click.option(
@@ -43,9 +52,12 @@ STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
     "--delay", type=click.FloatRange(min=0, max=MOST_SECONDS), help="Do not start for SECONDS."
 )
 @click.option("--metadata", help="A JSON object handed to the handler.")
+@click.option("--wait", "wait_done", is_flag=True, help="Wait until it finishes (see `jobs wait`).")
+@TIMEOUT
 @json_option
 def enqueue(
-    file_path: Path | None,
+    file_paths: tuple[Path, ...],
+    file_ids: tuple[UUID, ...],
     description: str | None,
     job_type: str,
     force: bool,
@@ -53,34 +65,54 @@ def enqueue(
     run_at: str | None,
     delay: float | None,
     metadata: str | None,
+    wait_done: bool,
+    timeout: float | None,
     as_json: bool,
 ) -> None:
-    """Register a file and a job for it; print the job id."""
+    """Register a file and a job for it; print the job id.
+
+    With --wait, then wait until the job has finished and print its final status and
+    insights count, as `jobs wait` does (exit status 0 completed, 4 failed or cancelled, 3
+    not finished within --timeout).
+    """
     if run_at and delay is not None:
         raise click.UsageError("give --run-at or --delay, not both")
+    if file_paths and file_ids:
+        raise click.UsageError("give --file or --file-id, not both")
+    if timeout is not None and not wait_done:
+        raise click.UsageError("--timeout is for --wait")
     when = _iso_time(run_at) if run_at else None
     handed = _json_object(metadata) if metadata else None
     cfg = load_config()
     if job_type not in cfg.job_types and not force:
         why = config_rules.unknown_job_type(job_type, cfg)
         raise click.BadParameter(f"{why} (--force if another host's does)", param_hint="'--type'")
-    with database(cfg) as conn, transaction(conn):
-        job_id = enqueue_job(
-            conn,
-            str(file_path) if file_path else None,
-            description=description,
-            job_type=job_type,
-            priority=priority,
-            metadata=handed,
-            run_at=when,
-            delay=delay or 0.0,
-            original_name=file_path.name if file_path else None,
-        )
-        enqueued = admin.enqueued(conn, job_id)
-    if as_json:
-        print_json(enqueued | {"file": str(file_path) if file_path else None})
-    else:
-        click.echo(job_id)
+    with database(cfg) as conn:
+        with transaction(conn):
+            job_id = enqueue_job(
+                conn,
+                [str(path) for path in file_paths],
+                file_id=[str(i) for i in file_ids],
+                description=description,
+                job_type=job_type,
+                priority=priority,
+                metadata=handed,
+                run_at=when,
+                delay=delay or 0.0,
+                original_name=[path.name for path in file_paths],
+            )
+            enqueued = job_admin.enqueued(conn, job_id)
+        enqueued["file"] = str(file_paths[0]) if file_paths else None
+        if len(file_paths) > 1:
+            enqueued["files"] = [str(path) for path in file_paths]
+        if as_json and not wait_done:
+            print_json(enqueued)
+        elif not as_json:
+            click.echo(job_id)
+        if not wait_done:
+            return
+        code = wait_and_report(conn, [job_id], timeout, as_json, enqueued)
+    raise SystemExit(code)
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -110,6 +142,9 @@ def jobs_group() -> None:
     """List, show, retry, cancel, reclaim and prune jobs."""
 
 
+jobs_group.add_command(wait_command)
+
+
 @jobs_group.command("list")
 @config_option
 @click.option("--status", type=click.Choice(STATUSES), help="Only jobs in this status.")
@@ -121,9 +156,9 @@ def list_command(
     status: str | None, job_type: str | None, since: float | None, limit: int, as_json: bool
 ) -> None:
     """The newest jobs, newest first."""
-    filters = admin.Filters(status, job_type, since, limit)
+    filters = job_admin.Filters(status, job_type, since, limit)
     with database(load_config()) as conn:
-        found = admin.list_jobs(conn, filters)
+        found = job_admin.list_jobs(conn, filters)
     if as_json:
         print_json(found)
     elif not found:
@@ -145,11 +180,11 @@ def show_command(job_id: str, details: bool, as_json: bool) -> None:
     JOB_ID is the id `jobs list` shows, or its first 8 characters or more.
     """
     with database(load_config()) as conn:
-        (job_id,) = admin.resolve(conn, [job_id])
-        found = admin.show_job(conn, job_id)
+        (job_id,) = job_admin.resolve(conn, [job_id])
+        found = job_admin.show_job(conn, job_id)
         if found is None:
             raise JobsupError(f"no job {job_id}: `jobsup jobs list` shows the ids")
-        insights = admin.job_insights(conn, job_id)
+        insights = job_admin.job_insights(conn, job_id)
     if as_json:
         print_json(found | {"insights": insights})
     else:
@@ -171,7 +206,7 @@ def retry_command(job_ids: tuple[str, ...], all_failed: bool, as_json: bool) -> 
     if not job_ids and not all_failed:
         raise click.UsageError("name the jobs to retry, or give --all-failed")
     with database(load_config()) as conn:
-        changes = admin.retry(conn, admin.resolve(conn, job_ids), all_failed)
+        changes = job_admin.retry(conn, job_admin.resolve(conn, job_ids), all_failed)
     _report(changes, "retried", as_json, "no failed jobs")
 
 
@@ -186,7 +221,7 @@ def cancel_command(job_ids: tuple[str, ...], as_json: bool) -> None:
     status 1 when a named job was left alone (already finished, or no such job).
     """
     with database(load_config()) as conn:
-        changes = admin.cancel(conn, admin.resolve(conn, job_ids))
+        changes = job_admin.cancel(conn, job_admin.resolve(conn, job_ids))
     _report(changes, "cancelled", as_json, "")
 
 
@@ -205,7 +240,7 @@ def reclaim_command(older_than: float | None, as_json: bool) -> None:
     sup = cfg.supervisor
     orphan_after = sup.orphan_after if older_than is None else older_than
     with database(cfg) as conn:
-        found = admin.reclaim(conn, sup.stale_after, orphan_after, cfg.retry.max_retries)
+        found = job_admin.reclaim(conn, sup.stale_after, orphan_after, cfg.retry.max_retries)
     if as_json:
         print_json({"dead_supervisors": found.dead, "jobs": [asdict(c) for c in found.jobs]})
         return
@@ -232,7 +267,7 @@ def prune_command(older_than: float, statuses: str, batch_size: int, as_json: bo
     """Delete finished jobs and their insights, a batch per transaction."""
     chosen = _finished_statuses(statuses)
     with database(load_config()) as conn:
-        pruned = admin.prune(conn, older_than, chosen, batch_size)
+        pruned = job_admin.prune(conn, older_than, chosen, batch_size)
     if as_json:
         print_json(asdict(pruned) | {"statuses": chosen, "older_than": older_than})
         return
@@ -244,16 +279,16 @@ def prune_command(older_than: float, statuses: str, batch_size: int, as_json: bo
 
 def _finished_statuses(text: str) -> list[str]:
     chosen = [s.strip() for s in text.split(",") if s.strip()]
-    wrong = [s for s in chosen if s not in admin.FINISHED]
+    wrong = [s for s in chosen if s not in job_admin.FINISHED]
     if wrong or not chosen:
         raise JobsupError(
             f"--status {text}: prune deletes finished jobs only: "
-            f"choose from {', '.join(admin.FINISHED)}"
+            f"choose from {', '.join(job_admin.FINISHED)}"
         )
     return chosen
 
 
-def _report(changes: list[admin.Change], verb: str, as_json: bool, none: str) -> None:
+def _report(changes: list[job_admin.Change], verb: str, as_json: bool, none: str) -> None:
     """One line per job (what changed, or why not); exit 1 when a job was left alone."""
     done = [c for c in changes if c.now is not None]
     left = [c for c in changes if c.now is None]

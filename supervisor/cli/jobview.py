@@ -21,7 +21,7 @@ FIELDS = (
 # Shown in sections or rows of their own.
 SHOWN_ELSEWHERE = {
     "id", "attempts", "error_message", "file_path", "original_name", "worker_host",
-    "worker_pid", "worker_state", "insights_count",
+    "worker_pid", "worker_state", "insights_count", "more_files", "more_file_ids",
 }  # fmt: skip
 WIDTH = 96
 SHORT = 300  # characters of a long field `jobs show` prints without --details
@@ -45,7 +45,7 @@ def show(job: dict[str, Any], insights: list[dict[str, Any]], details: bool) -> 
     if job.get("error_message"):
         parts += ["", "last error:", textwrap.indent(job["error_message"].rstrip(), "  ")]
     parts += ["", _attempts(job.get("attempts") or [])]
-    parts += ["", _insights(insights, details)]
+    parts += ["", insights_text(insights, details)]
     return "\n".join(parts)
 
 
@@ -57,6 +57,8 @@ def _fields(job: dict[str, Any], details: bool) -> str:
     rows = [(names.get(k, k.replace("_", " ")), v if details else _cut(v)) for k, v in values]
     if job.get("file_path"):
         rows.insert(1, ("file", f"{job['file_path']} ({job.get('original_name') or '-'})"))
+        for n, path in enumerate(job.get("more_files") or (), start=2):
+            rows.insert(n, (f"file {n}", path or "(no row in files)"))
     if job.get("worker_host"):
         owner = f"{job['worker_host']} pid {job['worker_pid']} ({job['worker_state']})"
         rows.append(("worker host", owner))
@@ -100,7 +102,8 @@ def _attempts(attempts: list[dict[str, Any]]) -> str:
     return "attempts:\n" + table(headers, rows, indent="  ")
 
 
-def _insights(insights: list[dict[str, Any]], details: bool) -> str:
+def insights_text(insights: list[dict[str, Any]], details: bool) -> str:
+    """A numbered list of `insights`: title, summary (and details), confidence."""
     if not insights:
         return "insights: none"
     lines = [f"insights ({len(insights)}):"]

@@ -11,7 +11,16 @@ import click
 from loguru import logger
 
 from supervisor import config as configuration
-from supervisor import config_rules, control, daemon, health, jobs, logs, pidfile, systemd
+from supervisor import (
+    config_rules,
+    control,
+    daemon,
+    handler_modules,
+    health,
+    logs,
+    pidfile,
+    systemd,
+)
 from supervisor.cli import (
     CONFIG_KEY,
     application_name,
@@ -77,7 +86,7 @@ def start(
         if name not in cfg.job_types:
             why = config_rules.unknown_job_type(name, cfg)
             raise click.BadParameter(why, param_hint="'--job-type'")
-    jobs.check_handlers(cfg)  # before detaching, while a terminal listens (again in the loop)
+    handler_modules.check(cfg)  # before detaching, while a terminal listens (again in the loop)
     with _pidfile(cfg, daemon):
         level = log_level.upper() if log_level else None
         logs.configure(cfg.logging, cfg.state_dir, level)

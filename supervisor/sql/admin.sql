@@ -52,6 +52,8 @@ SELECT to_jsonb(j) || jsonb_build_object(
            'completed_at', j.completed_at::timestamptz, 'updated_at', j.updated_at::timestamptz
        ) AS job,
        f.file_path, f.original_name,
+       ARRAY(SELECT mf.file_path FROM unnest(j.more_file_ids) WITH ORDINALITY AS m(id, n)
+             LEFT JOIN files mf ON mf.id = m.id ORDER BY m.n) AS more_files,
        w.host AS worker_host, w.pid AS worker_pid, w.state AS worker_state,
        (SELECT count(*) FROM insights i WHERE i.job_id = j.id) AS insights_count
 FROM processing_jobs j

@@ -9,7 +9,8 @@
 -- earlier claim) has not ended here yet: a job reset to pending under it waits until that
 -- runner is gone, so one supervisor never runs it twice. Raw columns: the supervisor
 -- validates them (supervisor/jobrow.py), a NULL job_type is the original cron's 'analysis',
--- a NULL metadata an empty object.
+-- a NULL metadata an empty object; `more_files` are the paths of more_file_ids, in order
+-- (NULL for an id that names no row).
 --
 -- Index: jobsup_jobs_claim_type (coalesce(job_type, 'analysis'), priority DESC, run_at, id)
 -- WHERE status='pending' (migration 0008), read type by type and, within a type, one
@@ -69,7 +70,11 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
           j.business_description, coalesce(j.metadata, '{}'::jsonb) AS metadata,
           coalesce(j.retry_count, 0) AS retry_count,
           (SELECT f.file_path FROM files f WHERE f.id = j.file_id) AS file_path,
-          j.file_id IS NOT NULL AS has_file, j.priority;
+          j.file_id IS NOT NULL AS has_file, j.priority,
+          CASE WHEN j.more_file_ids IS NOT NULL
+               THEN ARRAY(SELECT f.file_path
+                          FROM unnest(j.more_file_ids) WITH ORDINALITY AS m(id, n)
+                          LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_files;
 
 -- name: next_due
 -- When the earliest pending job this supervisor could run falls due (NULL: none pending):
@@ -153,11 +158,11 @@ SELECT EXISTS (
 -- for an attempt whose job was taken from this supervisor (cancelled, reset by hand): only
 -- its record is added to `attempts`, and only while no other claim has followed.
 -- Every write clears the lease (see the trigger jobsup_notify_owner). Primary-key lookups.
+-- %(outcomes)s: a JSON array of `Outcome.row()`; %(insights)s: one of insights with job_id.
 WITH o AS (
-    SELECT * FROM unnest(%(ids)s::uuid[], %(leases)s::bigint[], %(statuses)s::text[],
-                         %(retry_counts)s::int[], %(errors)s::text[], %(keep_errors)s::bool[],
-                         %(delays)s::float8[], %(attempts)s::jsonb[])
-         AS o(id, lease, status, retry_count, error, keep_error, delay, attempt)
+    SELECT * FROM jsonb_to_recordset(%(outcomes)s::jsonb)
+         AS o(id uuid, lease bigint, status text, retry_count int, error text, keep_error bool,
+              delay float8, attempt jsonb)
 ), done AS (
     UPDATE processing_jobs j
     SET status = o.status,
@@ -185,9 +190,8 @@ WITH o AS (
 ), stored AS (
     INSERT INTO insights (job_id, insight_type, content, confidence_score)
     SELECT i.job_id, i.insight_type, i.content, i.confidence_score
-    FROM unnest(%(insight_jobs)s::uuid[], %(insight_types)s::text[],
-                %(insight_contents)s::jsonb[], %(insight_scores)s::numeric[])
-         AS i(job_id, insight_type, content, confidence_score)
+    FROM jsonb_to_recordset(%(insights)s::jsonb)
+         AS i(job_id uuid, insight_type text, content jsonb, confidence_score numeric)
     JOIN done ON done.id = i.job_id AND done.status = 'completed'
 )
 SELECT id::text FROM done UNION ALL SELECT id::text FROM noted;

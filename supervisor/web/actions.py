@@ -5,23 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from supervisor import admin
+from supervisor import job_admin
 from supervisor.config import Config
 from supervisor.db import Connection
 
 
 def retry(conn: Connection, cfg: Config, job_id: str) -> str:
-    return admin.retry(conn, [job_id])[0].describe("retried")
+    return job_admin.retry(conn, [job_id])[0].describe("retried")
 
 
 def cancel(conn: Connection, cfg: Config, job_id: str) -> str:
-    return admin.cancel(conn, [job_id])[0].describe("cancelled")
+    return job_admin.cancel(conn, [job_id])[0].describe("cancelled")
 
 
 def reclaim(conn: Connection, cfg: Config, job_id: str) -> str:
     """`jobs reclaim`: every stuck job, this one among them if its supervisor is dead."""
     sup = cfg.supervisor
-    found = admin.reclaim(conn, sup.stale_after, sup.orphan_after, cfg.retry.max_retries)
+    found = job_admin.reclaim(conn, sup.stale_after, sup.orphan_after, cfg.retry.max_retries)
     mine = [c for c in found.jobs if c.id == job_id]
     if mine:
         text = f"reclaimed {job_id}: now {mine[0].now} ({mine[0].note})"

@@ -28,8 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from supervisor.config import Config
-from supervisor.db import describe
-from supervisor.errors import DatabaseError
+from supervisor.errors import DatabaseError, describe
 from supervisor.web import pages, present
 from supervisor.web.actions import ACTIONS, Action
 from supervisor.web.connections import Connections

@@ -1,5 +1,5 @@
 """What each page of the dashboard shows, read with the command line's own queries:
-`report` (`ps`, `stats`, `status`), `admin` (`jobs list`, `jobs show`), and `sql/web.sql`
+`report` (`ps`, `stats`, `status`), `job_admin` (`jobs list`, `jobs show`), and `sql/web.sql`
 for the little only the dashboard needs."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from supervisor import admin, queries, report
+from supervisor import job_admin, queries, report
 from supervisor.cli.jobview import FIELDS, SHOWN_ELSEWHERE
 from supervisor.config import Config
 from supervisor.db import Connection, dict_cursor
@@ -86,15 +86,15 @@ class JobQuery:
     def from_params(cls, params: Mapping[str, str]) -> JobQuery:
         return cls(*(params.get(k, "").strip() for k in ("status", "type", "q", "since", "after")))
 
-    def filters(self) -> admin.Filters:
-        """The filters for `admin.list_jobs`; BadRequest naming a parameter that is wrong."""
+    def filters(self) -> job_admin.Filters:
+        """The filters for `job_admin.list_jobs`; BadRequest naming a parameter that is wrong."""
         if self.status and self.status not in STATUSES:
             raise BadRequest(f"status {self.status!r}: choose one of {', '.join(STATUSES)}")
         try:
             since = parse_duration(self.since) if self.since else None
         except JobsupError as e:
             raise BadRequest(f"since {e}") from None
-        return admin.Filters(self.status or None, self.job_type or None, since, PAGE + 1,
+        return job_admin.Filters(self.status or None, self.job_type or None, since, PAGE + 1,
                              self.q or None, parse_cursor(self.after))  # fmt: skip
 
     def link(self, **changes: str) -> str:
@@ -106,7 +106,7 @@ class JobQuery:
 
 def jobs(conn: Connection, cfg: Config, query: JobQuery) -> dict[str, Any]:
     """A page of the jobs list, newest first, and the cursor of the next page (if any)."""
-    found = admin.list_jobs(conn, query.filters())
+    found = job_admin.list_jobs(conn, query.filters())
     page, more = found[:PAGE], len(found) > PAGE
     last = page[-1] if page else None
     cursor = cursor_of(last["created_at"], last["id"]) if more and last else ""
@@ -147,7 +147,7 @@ def resolve(conn: Connection, ref: str) -> tuple[str | None, list[str]]:
 
 def job(conn: Connection, job_id: str) -> dict[str, Any] | None:
     """Every field of a job, its attempts on a timeline, its error, output and insights."""
-    found = admin.show_job(conn, job_id)
+    found = job_admin.show_job(conn, job_id)
     if found is None:
         return None
     attempts = found.get("attempts") or []
@@ -158,7 +158,7 @@ def job(conn: Connection, job_id: str) -> dict[str, Any] | None:
             cur.execute(SQL["file_row"], {"id": found["file_id"]})
             row = cur.fetchone()
             file_row = row["file"] if row else None
-    insights = admin.job_insights(conn, job_id)
+    insights = job_admin.job_insights(conn, job_id)
     return {
         "job": found,
         "fields": _fields(found),

@@ -19,6 +19,8 @@ from runner.job import Job
 from tests.insights.conftest import Rows, details
 from tests.insights.sales_data import Plan, sales, write_csv
 
+pytestmark = pytest.mark.unit
+
 ANSWER = "West is the growth engine: its orders tripled. Keep it supplied. Watch North's spike."
 MARKER = "PRIVATE-ROW-TEXT-7731"  # sits in a free-text column; must never leave the runner
 

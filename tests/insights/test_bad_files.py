@@ -18,6 +18,8 @@ from runner.insights.sql import literal
 from runner.job import Job
 from tests.insights.conftest import Rows
 
+pytestmark = pytest.mark.unit
+
 GOOD_CSV = "day,region,amount\n" + "".join(
     f"2024-01-{d % 28 + 1:02d},R{d % 3},{d * 1.5}\n" for d in range(200)
 )

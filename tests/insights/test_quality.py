@@ -9,7 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.insights.conftest import Rows, details, of_type
+
+pytestmark = pytest.mark.unit
 
 WORDS = [
     "printer",

@@ -9,7 +9,11 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.insights.conftest import Rows, details, of_type
+
+pytestmark = pytest.mark.unit
 
 
 def issues(rows: Rows) -> dict[str, dict[str, object]]:
@@ -146,3 +150,18 @@ def test_a_huge_description_is_quoted_by_its_first_sentence(
     summary = rows[0]["content"]
     assert "Why did revenue fall in the West?…" in summary["summary"]
     assert len(json.dumps(rows)) < 1_000_000
+
+
+def test_segments_level_with_the_most_are_named_together(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    counts = {"AMZN": 120, "MSFT": 120, "IBM": 120, "GOOG": 20}  # as vega's stocks, nearly
+    lines = ["symbol,price"] + [f"{s},{10 + i % 7}" for s, n in counts.items() for i in range(n)]
+    path = tmp_path / "stocks.csv"
+    path.write_text("\n".join(lines) + "\n")
+    found = [r for r in of_type(analyse([path]), "segment_comparison")
+             if details(r)["measure"] == "rows"]  # fmt: skip
+    assert found, "no comparison of row counts"
+    title = found[0]["content"]["title"]
+    assert "(tied)" in title and all(s in title for s in ("AMZN", "MSFT", "IBM")), title
+    assert sorted(details(found[0])["tied_best"]) == ["AMZN", "IBM", "MSFT"]

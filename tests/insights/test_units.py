@@ -12,6 +12,8 @@ from runner.insights import engine, stats
 from runner.insights.model import Insight, Thresholds
 from runner.insights.relevance import concepts, rank, relevance
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("t", "df", "expected"),

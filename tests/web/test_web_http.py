@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psutil
 import pytest
 
-from supervisor import admin
+from supervisor import job_admin
 from supervisor.db import Connection
 from tests.conftest import jobsup
 from tests.processes import add_job, status, wait_for, write_config
@@ -222,13 +222,18 @@ def _child_titled(pid: int, title: str) -> psutil.Process:
 def test_the_text_filter_is_literal_and_pages_do_not_overlap(conn: Connection) -> None:
     for text in ("50% off", "500 off", "a_b", "axb", "back\\slash"):
         insert_job(conn, status="pending", business_description=text)
-    found = lambda text: [j["description"] for j in admin.list_jobs(conn, admin.Filters(text=text))]  # noqa: E731
+
+    def found(text: str) -> list[str]:
+        return [j["description"] for j in job_admin.list_jobs(conn, job_admin.Filters(text=text))]
+
     assert found("50%") == ["50% off"]
     assert found("a_b") == ["a_b"]
     assert found("k\\s") == ["back\\slash"]
     assert sorted(found("OFF")) == ["50% off", "500 off"]
-    first = admin.list_jobs(conn, admin.Filters(limit=2))
+    first = job_admin.list_jobs(conn, job_admin.Filters(limit=2))
     last = first[-1]
-    rest = admin.list_jobs(conn, admin.Filters(limit=10, after=(last["created_at"], last["id"])))
+    rest = job_admin.list_jobs(
+        conn, job_admin.Filters(limit=10, after=(last["created_at"], last["id"]))
+    )
     assert len(first) + len(rest) == 5
     assert not {j["id"] for j in first} & {j["id"] for j in rest}

@@ -12,6 +12,8 @@ from supervisor.errors import ConfigError
 from supervisor.web import charts, pages, present
 from supervisor.web.security import Guard, check_listen, is_loopback
 
+pytestmark = pytest.mark.unit
+
 
 def test_a_session_is_signed_expires_and_ends_with_the_token() -> None:
     guard = Guard("s3cret")

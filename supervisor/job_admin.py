@@ -15,7 +15,7 @@ from typing import Any
 from supervisor import queries, store
 from supervisor.db import Connection, dict_cursor, transaction
 from supervisor.errors import JobsupError
-from supervisor.worker import Identity
+from supervisor.identity import Identity
 
 SQL = queries.load("admin.sql")
 

@@ -1,10 +1,13 @@
 """A runner as the supervisor sees it: its job, its pipes, and its state.
 
-    RUNNING ──terminate──▶ TERMINATING ──kill (kill_timeout)──▶ KILLED
-       │                        │                                 │
-       └────────kill───────────────────────────────────────────▶ │
-       └──────────────┴─────────────── exited ────────────────────┴──▶ EXITED
+    STARTING ─running(pid)─▶ RUNNING ─terminate─▶ TERMINATING ─kill (kill_timeout)─▶ KILLED
+       │                       │                       │                               │
+       │                       └───────kill────────────────────────────────────────▶  │
+       │                       └───────────────────────┴──────── exited ───────────────┴─▶ EXITED
+       └── never_started (the fork server refused) ───────────────────────────────────▶ EXITED
 
+A runner is STARTING from the moment it is asked of the fork server until the server names
+its pid: a kill or terminate asked meanwhile is noted and done as soon as it has started.
 Every system call goes through `ProcessOps`, so the transitions are tested with a fake.
 """
 
@@ -23,11 +26,13 @@ from supervisor import proctree
 from supervisor.config import Limits
 from supervisor.jobrow import ClaimedJob
 
+MB = 1 << 20
 TAIL_BYTES = 4096
 LINE_MAX = 8192  # a longer "line" is logged in pieces
 
 
 class RunnerState(enum.Enum):
+    STARTING = "starting"  # asked of the fork server; pid not known yet
     RUNNING = "running"
     TERMINATING = "terminating"  # SIGTERM sent; SIGKILL at `kill_at`
     KILLED = "killed"  # SIGKILL sent
@@ -127,14 +132,14 @@ class FullMemory:
 class Runner:
     job: ClaimedJob
     limits: Limits
-    pid: int
     result_fd: int
     output_fd: int
-    started: float  # time.monotonic()
+    started: float  # time.monotonic() when it was asked for: limits count from then
     started_wall: float  # time.time(), for the attempt record
     output: Output
+    pid: int = 0  # known once RUNNING
     ops: ProcessOps = field(default_factory=RealProcessOps)
-    state: RunnerState = RunnerState.RUNNING
+    state: RunnerState = RunnerState.STARTING
     reason: KillReason | None = None
     reason_detail: str = ""
     kill_at: float | None = None
@@ -159,8 +164,21 @@ class Runner:
     def elapsed(self, now: float) -> float:
         return now - self.started
 
+    def running(self, pid: int) -> None:
+        """The fork server started it as `pid`: a kill asked meanwhile is done now."""
+        self.pid, self.state = pid, RunnerState.RUNNING
+        if self.reason is not None:
+            self.kill(self.reason, self.reason_detail)
+
+    def never_started(self) -> None:
+        self.state = RunnerState.EXITED
+
     def terminate(self, reason: KillReason, now: float, kill_timeout: float) -> None:
-        """SIGTERM the runner's group; SIGKILL follows at `now + kill_timeout`."""
+        """SIGTERM the runner's group; SIGKILL follows at `now + kill_timeout`. Starting: the
+        runner is killed once it has started (it has nothing to clean up yet)."""
+        if self.state is RunnerState.STARTING:
+            self._note(reason)
+            return
         if self.state is not RunnerState.RUNNING:
             return
         self._note(reason)
@@ -169,15 +187,20 @@ class Runner:
         self.kill_at = now + kill_timeout
 
     def kill(self, reason: KillReason, detail: str = "") -> None:
-        """SIGKILL the runner's group and every descendant seen, in the group or not."""
+        """SIGKILL the runner's group and every descendant seen, in the group or not (once
+        started, when it is still starting)."""
         if self.state in (RunnerState.KILLED, RunnerState.EXITED):
             return
         self._note(reason, detail)
+        if self.state is RunnerState.STARTING:
+            return
         self.kill_tree()
         self.state = RunnerState.KILLED
         self.killed_at = time.time()
 
     def kill_tree(self) -> None:
+        if not self.pid:  # never started: no group to signal (killpg(0) would be ours)
+            return
         self.ops.killpg(self.pid, signal.SIGKILL)
         for pid, start in self.descendants.items():
             self.ops.kill(pid, start, signal.SIGKILL)
@@ -202,7 +225,27 @@ class Runner:
         self.result += data
 
     def document(self) -> dict[str, Any] | None:
+        """The result document it sent, unchecked (`protocol.checked`); None: none whole."""
         return None if self.result_overflow else protocol.decode(self.result)
+
+    def figures(self, now: float, max_attempts: int) -> dict[str, Any]:
+        """What `jobsup ps` shows of the runner (kept in jobsup_workers.runners)."""
+        return {
+            "job_id": self.job_id,
+            "lease": self.job.lease,
+            "job_type": self.job.job_type,
+            "pid": self.pid,
+            "state": self.state.value,
+            "elapsed": round(self.elapsed(now), 1),
+            "rss_mb": round(self.memory / MB, 1),
+            "peak_rss_mb": round(self.peak_memory / MB, 1),
+            "memory_metric": self.memory_metric,  # pss or uss only once RSS nears the limit
+            "memory_limit_mb": self.limits.memory_mb,
+            "cpu_seconds": round(self.cpu_seconds, 2),
+            "processes": self.processes,
+            "attempt": self.job.attempt,
+            "max_attempts": max_attempts,
+        }
 
     def _note(self, reason: KillReason, detail: str = "") -> None:
         # The weightiest reason stands: a runner that ignored its soft limit's SIGTERM and hit
