@@ -9,6 +9,7 @@ memory left), not before `REFUSED_DELAY` has passed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from supervisor.outcome import Kind, Outcome
@@ -23,9 +24,11 @@ class ClaimTiming:
         self.next_poll = 0.0
         self.next_due: float | None = None  # monotonic: a pending job falls due
         self.not_before = 0.0  # monotonic: claims wait after a refused start
+        self.wanted_at = 0.0  # monotonic: the last want()
 
     def want(self) -> None:
         self.wanted = True
+        self.wanted_at = time.monotonic()
 
     def due(self, now: float) -> bool:
         """Whether to claim now (given free slots and a connection)."""
@@ -41,10 +44,14 @@ class ClaimTiming:
         times = [self.next_poll] if self.next_due is None else [self.next_poll, self.next_due]
         return max(self.not_before, min(times))
 
-    def claimed(self, now: float, asked: int, got: int, next_due_in: float | None) -> None:
+    def claimed(self, now: float, asked: int, got: int, next_due_in: float | None,
+                sent: float | None = None) -> None:  # fmt: skip
         """A claim asked for `asked` jobs and got `got`; `next_due_in`: seconds until the
-        next pending job falls due, when the claim came short (None: nothing pending)."""
-        self.wanted = got >= asked  # there may be more
+        next pending job falls due, when the claim came short (None: nothing pending). A
+        want() since the claim was `sent` still stands: what it was for (a runner reaped
+        meanwhile, a notification) the claim may not have seen."""
+        wanted_since = sent is not None and self.wanted_at > sent
+        self.wanted = got >= asked or wanted_since  # there may be more
         self.next_poll = now + self.interval
         if got < asked:
             self.next_due = None if next_due_in is None else now + max(0.0, next_due_in)

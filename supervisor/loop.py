@@ -465,6 +465,8 @@ class Supervisor:
         self._report_written(batch, result.written)
         if ask is not None:
             self._claimed(now, sent, ask, result)
+        if batch and self.options.until_empty and not self.pool and not self.unwritten:
+            self.timing.want()  # all written, nothing runs: the next claim says if it is empty
 
     def _report_written(self, batch: list[Outcome], written: Written) -> None:
         for outcome in batch:
@@ -491,7 +493,7 @@ class Supervisor:
         for job in result.claimed:
             METRICS.claimed((job.job if isinstance(job, Unusable) else job).job_type)
             self.pool.start(job, now)
-        self.timing.claimed(now, ask.limit, len(result.claimed), result.next_due)
+        self.timing.claimed(now, ask.limit, len(result.claimed), result.next_due, sent)
         idle = not result.claimed and not self.pool and not self.unwritten
         if ask.until_empty and idle and not result.anything_soon:
             self._drain("--until-empty: the queue is empty")

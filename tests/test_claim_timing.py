@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from supervisor.claim_timing import REFUSED_DELAY, ClaimTiming
@@ -104,3 +106,16 @@ def test_a_job_that_could_not_start_backs_claims_off() -> None:
     timing = ClaimTiming(interval=1.0)
     timing.concluded(T0, [outcome(Kind.NOT_STARTED, "pending", delay=REFUSED_DELAY)])
     assert not timing.due(T0 + 1.0) and timing.due(T0 + REFUSED_DELAY)
+
+
+def test_a_want_while_the_claim_was_in_flight_still_stands() -> None:
+    """A runner reaped (or a job notified) after the claim was sent: the claim's short
+    answer does not cancel the claim that reap asked for. (want() stamps the real
+    monotonic clock, as the loop's `sent` is.)"""
+    timing = ClaimTiming(interval=30.0)
+    sent = time.monotonic()
+    timing.want()  # after `sent`
+    timing.claimed(sent + 0.01, asked=4, got=0, next_due_in=None, sent=sent)
+    assert timing.due(sent + 0.01)
+    timing.claimed(sent + 0.02, asked=4, got=0, next_due_in=None, sent=time.monotonic())
+    assert not timing.due(sent + 0.02)  # that want was answered by this claim

@@ -2,25 +2,64 @@
 -- Each starts with `-- name: <name>`; values are always parameters (%(name)s).
 
 -- name: claim
--- Up to %(limit)s runnable jobs for this supervisor, highest priority first, then the ones
--- runnable longest, each under a fresh lease token (the fence of every later write about
--- this claim). Index: jobsup_jobs_claim (priority DESC, run_at) WHERE status='pending'.
--- SKIP LOCKED: supervisors claiming at the same moment take different rows, never wait.
--- %(busy)s: jobs whose runner (of an earlier claim) has not ended here yet: a job reset to
--- pending under it waits until that runner is gone, so one supervisor never runs it twice.
--- Raw columns: the supervisor validates them (supervisor/jobrow.py), a NULL job_type is the
--- original cron's 'analysis', a NULL metadata an empty object; `more_files` are the paths
--- of more_file_ids, in order (NULL for an id that names no row).
-WITH next AS (
-    SELECT id FROM processing_jobs
-    WHERE status = 'pending'
-      AND run_at <= now()
-      AND (%(all_types)s
-           OR coalesce(job_type, 'analysis') = ANY(%(job_types)s::text[]))
-      AND id <> ALL(%(busy)s::uuid[])
-    ORDER BY priority DESC, run_at
+-- Up to %(limit)s runnable jobs of the types %(job_types)s (with %(all_types)s: of any type),
+-- highest priority first, then the ones runnable longest, each under a fresh lease token
+-- (the fence of every later write about this claim). SKIP LOCKED: supervisors claiming at
+-- the same moment take different rows, never wait. %(busy)s: jobs whose runner (of an
+-- earlier claim) has not ended here yet: a job reset to pending under it waits until that
+-- runner is gone, so one supervisor never runs it twice. Raw columns: the supervisor
+-- validates them (supervisor/jobrow.py), a NULL job_type is the original cron's 'analysis',
+-- a NULL metadata an empty object; `more_files` are the paths of more_file_ids, in order
+-- (NULL for an id that names no row).
+--
+-- Index: jobsup_jobs_claim_type (coalesce(job_type, 'analysis'), priority DESC, run_at, id)
+-- WHERE status='pending' (migration 0008), read type by type and, within a type, one
+-- priority level at a time: `level` finds the type's highest priority pending, then each
+-- lower one (one index probe apiece), and each level's runnable jobs are read in place, in
+-- run_at order, only as far as the LIMIT asks (PostgreSQL evaluates a recursive CTE only
+-- as far as it is read). So what the claim reads does not grow with the pending jobs of
+-- other types, nor with jobs of higher priority due later (run_at > now()): beside a
+-- million of either, a claim costs a few index probes, as beside none. Of each type's best
+-- %(limit)s, the best %(limit)s of all are taken; rows locked but not taken (at most
+-- %(limit)s a type) are free again when the statement ends. The `id` in the index and in
+-- ORDER BY makes the index the only one that yields a level in order: the planner can
+-- never choose to walk jobsup_jobs_due (run_at) past other levels' runnable rows instead.
+WITH RECURSIVE pending_type(job_type) AS (
+    -- Every job type with a pending job, one index probe apiece (for %(all_types)s).
+    SELECT min(coalesce(job_type, 'analysis')) FROM processing_jobs WHERE status = 'pending'
+    UNION ALL
+    SELECT (SELECT min(coalesce(j.job_type, 'analysis')) FROM processing_jobs j
+            WHERE j.status = 'pending'
+              AND coalesce(j.job_type, 'analysis') > pending_type.job_type)
+    FROM pending_type WHERE pending_type.job_type IS NOT NULL
+), next AS (
+    SELECT c.id FROM unnest(CASE WHEN %(all_types)s
+                       THEN ARRAY(SELECT job_type FROM pending_type WHERE job_type IS NOT NULL)
+                       ELSE %(job_types)s::text[] END) AS t(job_type)
+    CROSS JOIN LATERAL (
+        WITH RECURSIVE level(priority) AS (
+            SELECT max(priority) FROM processing_jobs
+            WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type
+            UNION ALL
+            SELECT (SELECT max(j.priority) FROM processing_jobs j
+                    WHERE j.status = 'pending' AND coalesce(j.job_type, 'analysis') = t.job_type
+                      AND j.priority < level.priority)
+            FROM level WHERE level.priority IS NOT NULL
+        )
+        SELECT r.id, r.priority, r.run_at FROM level
+        CROSS JOIN LATERAL (
+            SELECT id, priority, run_at FROM processing_jobs
+            WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type
+              AND priority = level.priority AND run_at <= now()
+              AND id <> ALL(%(busy)s::uuid[])
+            ORDER BY run_at, id
+            LIMIT %(limit)s
+            FOR UPDATE SKIP LOCKED
+        ) r
+        LIMIT %(limit)s
+    ) c
+    ORDER BY c.priority DESC, c.run_at, c.id
     LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
 )
 UPDATE processing_jobs j
 SET status = 'processing', started_at = now(), updated_at = now(),
@@ -38,22 +77,76 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
                           LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_files;
 
 -- name: next_due
--- When the earliest pending job this supervisor could run falls due (NULL: none pending).
--- Index: jobsup_jobs_due (run_at) WHERE status='pending'.
--- Seconds, never negative; a run_at of 'infinity' never falls due.
-SELECT extract(epoch FROM greatest(min(run_at), now()) - now())::float8 AS wait
-FROM processing_jobs
-WHERE status = 'pending' AND run_at < 'infinity'
-  AND (%(all_types)s OR coalesce(job_type, 'analysis') = ANY(%(job_types)s::text[]))
-  AND id <> ALL(%(busy)s::uuid[]);
+-- When the earliest pending job this supervisor could run falls due (NULL: none pending):
+-- the earliest run_at of each priority level of each type served, as `claim` reads them.
+-- Seconds, never negative; a run_at of 'infinity' never falls due. NULL when none is
+-- pending (greatest() skips a NULL: without the CASE, an empty queue fell due at once and
+-- an idle supervisor claimed in a busy loop). Index: jobsup_jobs_claim_type.
+WITH RECURSIVE pending_type(job_type) AS (
+    -- Every job type with a pending job, one index probe apiece (for %(all_types)s).
+    SELECT min(coalesce(job_type, 'analysis')) FROM processing_jobs WHERE status = 'pending'
+    UNION ALL
+    SELECT (SELECT min(coalesce(j.job_type, 'analysis')) FROM processing_jobs j
+            WHERE j.status = 'pending'
+              AND coalesce(j.job_type, 'analysis') > pending_type.job_type)
+    FROM pending_type WHERE pending_type.job_type IS NOT NULL
+), level(job_type, priority) AS (
+    -- Each priority level of each type served, highest first, one index probe apiece.
+    SELECT t.job_type, (SELECT max(priority) FROM processing_jobs
+                        WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type)
+    FROM unnest(CASE WHEN %(all_types)s
+                       THEN ARRAY(SELECT job_type FROM pending_type WHERE job_type IS NOT NULL)
+                       ELSE %(job_types)s::text[] END) AS t(job_type)
+    UNION ALL
+    SELECT level.job_type,
+           (SELECT max(j.priority) FROM processing_jobs j
+            WHERE j.status = 'pending' AND coalesce(j.job_type, 'analysis') = level.job_type
+              AND j.priority < level.priority)
+    FROM level WHERE level.priority IS NOT NULL
+)
+SELECT CASE WHEN min(due.run_at) IS NOT NULL
+            THEN extract(epoch FROM greatest(min(due.run_at), now()) - now())::float8
+       END AS wait
+FROM level CROSS JOIN LATERAL (
+    SELECT run_at FROM processing_jobs
+    WHERE status = 'pending' AND coalesce(job_type, 'analysis') = level.job_type
+      AND priority = level.priority AND run_at < 'infinity' AND id <> ALL(%(busy)s::uuid[])
+    ORDER BY run_at, id
+    LIMIT 1
+) due;
 
 -- name: runnable_within
--- Is any pending job of ours due within %(seconds)s? (--until-empty)
+-- Is any pending job of ours due within %(seconds)s? (--until-empty) Level by level as in
+-- `next_due`, stopping at the first job found. Index: jobsup_jobs_claim_type.
+WITH RECURSIVE pending_type(job_type) AS (
+    -- Every job type with a pending job, one index probe apiece (for %(all_types)s).
+    SELECT min(coalesce(job_type, 'analysis')) FROM processing_jobs WHERE status = 'pending'
+    UNION ALL
+    SELECT (SELECT min(coalesce(j.job_type, 'analysis')) FROM processing_jobs j
+            WHERE j.status = 'pending'
+              AND coalesce(j.job_type, 'analysis') > pending_type.job_type)
+    FROM pending_type WHERE pending_type.job_type IS NOT NULL
+), level(job_type, priority) AS (
+    -- Each priority level of each type served, highest first, one index probe apiece.
+    SELECT t.job_type, (SELECT max(priority) FROM processing_jobs
+                        WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type)
+    FROM unnest(CASE WHEN %(all_types)s
+                       THEN ARRAY(SELECT job_type FROM pending_type WHERE job_type IS NOT NULL)
+                       ELSE %(job_types)s::text[] END) AS t(job_type)
+    UNION ALL
+    SELECT level.job_type,
+           (SELECT max(j.priority) FROM processing_jobs j
+            WHERE j.status = 'pending' AND coalesce(j.job_type, 'analysis') = level.job_type
+              AND j.priority < level.priority)
+    FROM level WHERE level.priority IS NOT NULL
+)
 SELECT EXISTS (
-    SELECT 1 FROM processing_jobs
-    WHERE status = 'pending'
-      AND run_at <= now() + make_interval(secs => %(seconds)s)
-      AND (%(all_types)s OR coalesce(job_type, 'analysis') = ANY(%(job_types)s::text[]))
+    SELECT 1 FROM level
+    WHERE level.priority IS NOT NULL AND EXISTS (
+        SELECT 1 FROM processing_jobs
+        WHERE status = 'pending' AND coalesce(job_type, 'analysis') = level.job_type
+          AND priority = level.priority
+          AND run_at <= now() + make_interval(secs => %(seconds)s))
 );
 
 -- name: finish
