@@ -9,7 +9,6 @@ memory left), not before `REFUSED_DELAY` has passed.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 from supervisor.outcome import Kind, Outcome
@@ -24,11 +23,11 @@ class ClaimTiming:
         self.next_poll = 0.0
         self.next_due: float | None = None  # monotonic: a pending job falls due
         self.not_before = 0.0  # monotonic: claims wait after a refused start
-        self.wanted_at = 0.0  # monotonic: the last want()
+        self.wants = 0  # how many want()s so far: a claim notes it when sent
 
     def want(self) -> None:
         self.wanted = True
-        self.wanted_at = time.monotonic()
+        self.wants += 1
 
     def due(self, now: float) -> bool:
         """Whether to claim now (given free slots and a connection)."""
@@ -45,12 +44,12 @@ class ClaimTiming:
         return max(self.not_before, min(times))
 
     def claimed(self, now: float, asked: int, got: int, next_due_in: float | None,
-                sent: float | None = None) -> None:  # fmt: skip
+                wants_then: int | None = None) -> None:  # fmt: skip
         """A claim asked for `asked` jobs and got `got`; `next_due_in`: seconds until the
         next pending job falls due, when the claim came short (None: nothing pending). A
-        want() since the claim was `sent` still stands: what it was for (a runner reaped
-        meanwhile, a notification) the claim may not have seen."""
-        wanted_since = sent is not None and self.wanted_at > sent
+        want() since the claim was sent (`wants_then`: `wants` then) still stands: what it
+        was for (a runner reaped meanwhile, a notification) the claim may not have seen."""
+        wanted_since = wants_then is not None and self.wants > wants_then
         self.wanted = got >= asked or wanted_since  # there may be more
         self.next_poll = now + self.interval
         if got < asked:
