@@ -97,7 +97,8 @@ def run_job(spec: RunnerSpec, result_fd: int) -> Exit:
     document: protocol.Document
     try:
         files = confine.check_files(spec.job.files, spec.files_root)
-        job = dataclasses.replace(spec.job, files=files)
+        # replace() costs a runner ~60 page faults of its own (~0.3 ms): only when it must.
+        job = spec.job if files == spec.job.files else dataclasses.replace(spec.job, files=files)
         handler = handlers.load(spec.handler)
         document = protocol.success(handlers.insights_of(handler(job)))
     except PermanentFailure as e:

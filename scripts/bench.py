@@ -1,35 +1,53 @@
-"""Supervisor throughput and pickup latency against a real PostgreSQL.
+"""Supervisor throughput, latency, depth, many supervisors and idle cost, each against the
+bare fork ceiling measured in the same run, on a real PostgreSQL.
 
-    .venv/bin/python scripts/bench.py         # an embedded PostgreSQL of its own
-    JOBSUP_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \
-        .venv/bin/python scripts/bench.py     # a database created on that server
+    .venv/bin/python scripts/bench.py --quick --json bench.json   # all scenarios, < 3 min
+    .venv/bin/python scripts/bench.py                             # the full run, < 20 min
+    JOBSUP_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
+        .venv/bin/python scripts/bench.py --quick                 # on that server
+    .venv/bin/python scripts/bench.py --only throughput depth     # some scenarios
 
-Prints diag.noop jobs/s for 5,000 jobs at concurrency 1, 2 and 4 (first start to last
-completion, from the jobs' own timestamps) with the CPU each job cost, the pickup latency
-(enqueue commit → handler start) p50/p95 over 200 jobs sent one at a time into an idle
-supervisor, and what a bare fork costs a process with the supervisor's imports and one with
-the fork server's (fork cost grows with what a process has mapped).
+Without JOBSUP_BENCH_DATABASE_URL it starts an embedded PostgreSQL of its own; with it, it
+creates (and drops) a database of its own on that server.
+
+- ceiling: fork + _exit + waitpid, 1 and 2 children in flight, from a fresh Python that
+  imported what the fork server imports (the bar a process per job is held to);
+- throughput: diag.noop jobs at concurrency 1, 2, 4, 8 (first start to last completion,
+  from the jobs' own timestamps), and the CPU per job of the supervisor, its fork server,
+  the runners and PostgreSQL (the backends of the benchmark's database, from /proc);
+- latency: enqueue commit → handler start into an idle supervisor, one job at a time; and
+  with a busy one (concurrency 1, a full queue), a handler's start to the next one's;
+- depth: concurrency 4 with 1,000, 100,000 and 1,000,000 pending jobs, and beside
+  1,000,000 completed rows, pending jobs of a type not served, or pending jobs of higher
+  priority due tomorrow;
+- supervisors: 1, 2 and 4 supervisors sharing 4 slots, and how many jobs ran twice;
+- overhead: an idle supervisor's CPU and the RSS of it and its fork server.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
 import signal
-import subprocess
+import statistics
 import sys
 import tempfile
 import time
-from contextlib import suppress
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-
-import psutil
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import percentile, scratch_database, supervisor, write_config
+import bench_fill as fill
+from bench_cpu import fork_ceiling, fork_server_of, rss_mb, stat
+from bench_db import BenchDb
+from benchlib import percentile, scratch_database, write_config
 
-from supervisor.db import connect
+from supervisor.db import Connection
 from supervisor.enqueue import enqueue
 
 # A supervisor serving only the benchmark's job types, so its fork server preloads just
@@ -37,7 +55,7 @@ from supervisor.enqueue import enqueue
 CONFIG = """
 [supervisor]
 interval = 30
-job_types = ["diag.noop", "bench.stamp"]
+job_types = ["diag.noop", "bench.stamp", "bench.mark"]
 preload = ["bench_handlers"]
 [retry]
 max_retries = 0
@@ -47,142 +65,326 @@ check_interval = 0.1
 handler = "runner.diag:noop"
 [job_types."bench.stamp"]
 handler = "bench_handlers:stamp"
+[job_types."bench.mark"]
+handler = "bench_handlers:mark"
 """
 
 
-def throughput(url: str, config: Path, jobs: int, concurrency: int) -> tuple[float, str]:
-    """Jobs per second for `jobs` noop jobs at `concurrency`, and where the CPU went."""
-    conn = connect(url)
-    with conn.cursor() as cur:
-        cur.execute("TRUNCATE processing_jobs, insights CASCADE")
-        cur.execute(
-            "INSERT INTO processing_jobs (job_type) SELECT 'diag.noop' FROM generate_series(1, %s)",
-            (jobs,),
-        )
-        cur.execute("VACUUM ANALYZE processing_jobs")
-    busy = _machine_busy()
-    process = supervisor(url, config, "--concurrency", str(concurrency), "--until-empty")
-    cpu = _cpu_until_exit(process)
-    busy = _machine_busy() - busy
-    if process.returncode != 0:
-        raise SystemExit(f"supervisor failed at concurrency {concurrency}")
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT count(*) FILTER (WHERE status = 'completed'), "
-            "extract(epoch FROM max(completed_at) - min(started_at)) FROM processing_jobs"
-        )
-        completed, seconds = cur.fetchone()  # type: ignore[misc]
-    conn.close()
-    if completed != jobs:
-        raise SystemExit(f"only {completed} of {jobs} jobs completed")
-    per_job = {name: f"{seconds * 1000 / jobs:.2f}" for name, seconds in cpu.items()}
-    where = (
-        f"CPU-ms per job: supervisor {per_job['supervisor']}, fork server {per_job['server']}, "
-        f"runners {per_job['runners']}, whole machine {busy * 1000 / jobs:.2f}"
-    )
-    return jobs / float(seconds), where
+@dataclass(frozen=True)
+class Sizes:
+    jobs: int  # per throughput run
+    repeat: int  # runs per figure (the median is kept)
+    cycles: int  # forks per ceiling measure
+    samples: int  # pickup latencies
+    depth_rows: int  # the large depths' background
+    depth_jobs: int  # jobs run per depth figure
+    idle_seconds: float
 
 
-def _cpu_until_exit(process: subprocess.Popen[bytes]) -> dict[str, float]:
-    """CPU seconds of the supervisor, its fork server and the runners that server reaped,
-    read until the supervisor exits (the last reading misses a few final milliseconds)."""
-    cpu = {"supervisor": 0.0, "server": 0.0, "runners": 0.0}
-    me = psutil.Process(process.pid)
-    while process.poll() is None:
-        with suppress(psutil.Error):
-            times = me.cpu_times()
-            cpu["supervisor"] = times.user + times.system
-            for child in me.children():
-                if " ".join(child.cmdline()).startswith("jobsup: fork server"):
-                    times = child.cpu_times()
-                    cpu["server"] = times.user + times.system
-                    cpu["runners"] = times.children_user + times.children_system
+FULL = Sizes(jobs=5000, repeat=3, cycles=3000, samples=400, depth_rows=1_000_000,
+             depth_jobs=1000, idle_seconds=30.0)  # fmt: skip
+QUICK = Sizes(jobs=1500, repeat=1, cycles=1500, samples=150, depth_rows=1_000_000,
+              depth_jobs=1000, idle_seconds=10.0)  # fmt: skip
+SCENARIOS = ("ceiling", "throughput", "latency", "depth", "supervisors", "overhead")
+
+
+class Bench:
+    """The scenarios. Figures that are compared are measured side by side, in turn: each
+    throughput run just after a fork-ceiling measure, each depth run just after a run on a
+    second database holding 1,000 pending jobs, each count of supervisors in the same round
+    as one supervisor; the shares printed are medians of those pairs' ratios, so they hold
+    while the machine's speed drifts (other work on it, a VM's neighbours)."""
+
+    def __init__(self, main: BenchDb, base: BenchDb, sizes: Sizes) -> None:
+        self.db = main
+        self.base = base  # depth's reference: 1,000 pending jobs and nothing else
+        self.sizes = sizes
+        self.results: dict[str, Any] = {"cpus": os.cpu_count()}
+        self.ceilings: dict[str, list[float]] = {"1": [], "2": []}
+        self.shares: dict[str, float] = {}  # paired ratios, for the summary
+        self.ceiling_rss = 0.0
+
+    # -- the fork ceiling ------------------------------------------------------------------
+
+    def ceiling(self) -> None:
+        """Measured at the start, beside each throughput run, and at the end: the median of
+        all is the figure."""
+        for in_flight in (1, 2):
+            self._ceiling(in_flight, self.sizes.cycles)
+        last = {k: v[-1] for k, v in self.ceilings.items()}
+        print(f"fork ceiling (fork + _exit + waitpid from a {self.ceiling_rss:.0f} MB RSS "
+              f"process with the fork server's imports): {last['1']:.0f} jobs/s 1 in flight, "
+              f"{last['2']:.0f} jobs/s 2 in flight")  # fmt: skip
+
+    def _ceiling(self, in_flight: int, cycles: int) -> float:
+        rate, self.ceiling_rss = fork_ceiling(in_flight, cycles)
+        self.ceilings[str(in_flight)].append(rate)
+        figures = {k: _median(v) for k, v in self.ceilings.items() if v}
+        self.results["fork_ceiling_jobs_per_s"] = figures
+        return rate
+
+    # -- throughput ------------------------------------------------------------------------
+
+    def throughput(self) -> None:
+        rates: dict[str, float] = {}
+        cpu: dict[str, dict[str, float]] = {}
+        for concurrency in (1, 2, 4, 8):
+            runs = [self._throughput_run(concurrency) for _ in range(self.sizes.repeat)]
+            rate = rates[str(concurrency)] = _median([r for r, _, _ in runs])
+            share = self.shares[f"throughput {concurrency}"] = _median([s for _, s, _ in runs])
+            c = cpu[str(concurrency)] = {k: _median([p[k] for *_, p in runs]) for k in runs[0][2]}
+            print(f"throughput, concurrency {concurrency}: {rate:.0f} jobs/s = {share:.0%} of "
+                  f"the fork ceiling beside it ({self.sizes.jobs} noop jobs); CPU per job: "
+                  f"supervisor {c['supervisor']:.2f} ms, fork server {c['fork_server']:.2f} ms, "
+                  f"runners {c['runners']:.2f} ms, PostgreSQL {c['postgres']:.2f} ms, "
+                  f"total {c['total']:.2f} ms")  # fmt: skip
+        self.results["throughput"] = rates
+        self.results["cpu_ms_per_job"] = cpu["4"]  # the headline concurrency
+
+    def _throughput_run(self, concurrency: int) -> tuple[float, float, dict[str, float]]:
+        """Jobs/s, its share of the fork ceiling (2 in flight) measured just before, and the
+        CPU-ms per job of each part."""
+        fill.reset(self.db.conn)
+        fill.jobs(self.db.conn, self.sizes.jobs)
+        fill.settle(self.db.conn)
+        ceiling = self._ceiling(2, self.sizes.cycles // 2)
+        since = time.time()
+        split = self.db.run("--concurrency", str(concurrency), "--until-empty")
+        count, rate = self.db.rate(since)
+        if count != self.sizes.jobs:
+            raise SystemExit(f"only {count} of {self.sizes.jobs} jobs completed")
+        return rate, rate / ceiling, split.per_job_ms(count)
+
+    # -- latency ---------------------------------------------------------------------------
+
+    def latency(self) -> None:
+        fill.reset(self.db.conn)
+        pickups = self._pickups(self.sizes.samples)
+        p = {f"p{p}": round(percentile(pickups, p), 2) for p in (50, 95, 99)}
+        self.results["pickup_ms"] = p
+        print(f"pickup latency (enqueue commit → handler start, {len(pickups)} jobs one at a "
+              f"time into an idle supervisor): p50 {p['p50']:.1f} ms, p95 {p['p95']:.1f} ms, "
+              f"p99 {p['p99']:.1f} ms")  # fmt: skip
+        turns = self._turnaround(self.sizes.samples * 3)
+        t = {p: percentile(turns, p) for p in (50, 95, 99)}
+        print(f"busy slot turnaround (concurrency 1, a full queue: one handler's start to the "
+              f"next one's, {len(turns)} jobs): p50 {t[50]:.2f} ms, p95 {t[95]:.2f} ms, "
+              f"p99 {t[99]:.2f} ms")  # fmt: skip
+
+    def _pickups(self, samples: int) -> list[float]:
+        process = self.db.start("--concurrency", "4")
+        latencies = []
+        try:
+            time.sleep(2.0)  # started and idle
+            for _ in range(samples):
+                job_id = enqueue(self.db.conn, job_type="bench.stamp")  # committed on return
+                committed = time.time()
+                latencies.append((_wait_for_stamp(self.db.conn, job_id) - committed) * 1000)
+                time.sleep(0.01)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait()
+        return latencies
+
+    def _turnaround(self, jobs: int) -> list[float]:
+        fill.reset(self.db.conn)
+        fill.jobs(self.db.conn, jobs, "bench.stamp")
+        fill.settle(self.db.conn)
+        self.db.run("--concurrency", "1", "--until-empty")
+        with self.db.conn.cursor() as cur:
+            cur.execute("SELECT (content->>'t')::float8 FROM insights ORDER BY 1")
+            stamps = [t for (t,) in cur.fetchall()]
+        return [(b - a) * 1000 for a, b in itertools.pairwise(stamps)]
+
+    # -- depth -----------------------------------------------------------------------------
+
+    def depth(self) -> None:
+        rows = self.sizes.depth_rows
+        cases = {"100000": ("pending", min(rows, 100_000) - 1000),
+                 "1000000": ("pending", rows - 1000), "completed_1000000": ("completed", rows),
+                 "other_type_1000000": ("other_type", rows),
+                 "scheduled_1000000": ("scheduled", rows)}  # fmt: skip
+        figures: dict[str, float] = {}
+        bases: list[float] = []
+        fill.reset(self.base.conn)
+        for name, (kind, background) in cases.items():
+            fill.reset(self.db.conn)
+            fill.background(self.db.conn, kind, background)
+            runs, shares = [], []
+            for _ in range(self.sizes.repeat):
+                base = self._depth_run(self.base)
+                runs.append(self._depth_run(self.db))
+                bases.append(base)
+                shares.append(runs[-1] / base)
+            figures[name] = _median(runs)
+            share = self.shares[f"depth {name}"] = _median(shares)
+            print(f"depth {name.replace('_', ' ')}: {figures[name]:.0f} jobs/s at concurrency 4 "
+                  f"= {share:.0%} of 1,000 pending beside it "
+                  f"({background:,} other rows)")  # fmt: skip
+        figures["1000"] = _median(bases)
+        print(f"depth 1000 (the reference, {len(bases)} runs): {figures['1000']:.0f} jobs/s")
+        self.results["depth"] = {"1000": figures.pop("1000"), **figures}
+
+    def _depth_run(self, db: BenchDb) -> float:
+        fill.jobs(db.conn, self.sizes.depth_jobs)
+        fill.settle(db.conn)
+        since = time.time()
+        db.run("--concurrency", "4", "--max-jobs", str(self.sizes.depth_jobs))
+        rate = db.rate(since)[1]
+        db.drop_ran(since)
+        return rate
+
+    # -- many supervisors ------------------------------------------------------------------
+
+    def supervisors(self) -> None:
+        rates: dict[int, list[float]] = {1: [], 2: [], 4: []}
+        duplicates = 0
+        for _ in range(self.sizes.repeat):
+            for count in rates:
+                rate, twice = self._shared_run(count, 4 // count)
+                rates[count].append(rate)
+                duplicates += twice
+        figures: dict[str, float] = {str(n): _median(r) for n, r in rates.items()}
+        for count in (2, 4):
+            pairs = [r / one for r, one in zip(rates[count], rates[1], strict=True)]
+            share = self.shares[f"supervisors {count}"] = _median(pairs)
+            print(f"supervisors: {count} x {4 // count} slots: {figures[str(count)]:.0f} jobs/s "
+                  f"in all = {share:.0%} of one supervisor with 4 "
+                  f"({figures['1']:.0f} jobs/s)")  # fmt: skip
+        figures["duplicates"] = duplicates
+        print(f"supervisors: {duplicates} jobs ran twice")
+        self.results["supervisors"] = figures
+
+    def _shared_run(self, count: int, slots: int) -> tuple[float, int]:
+        with tempfile.NamedTemporaryFile(prefix="jobsup-bench-marks-") as marks:
+            fill.reset(self.db.conn)
+            fill.jobs(self.db.conn, self.sizes.jobs, "bench.mark", json.dumps({"log": marks.name}))
+            fill.settle(self.db.conn)
+            since = time.time()
+            args = ("--concurrency", str(slots), "--until-empty")
+            processes = [self.db.start(*args) for _ in range(count)]
+            for process in processes:
+                if process.wait() != 0:
+                    raise SystemExit(f"a supervisor of {count} exited {process.returncode}")
+            ran = Path(marks.name).read_text().split()
+        done, rate = self.db.rate(since, "bench.mark")
+        if done != self.sizes.jobs:
+            raise SystemExit(f"only {done} of {self.sizes.jobs} jobs completed")
+        return rate, len(ran) - len(set(ran))
+
+    # -- overhead --------------------------------------------------------------------------
+
+    def overhead(self) -> None:
+        fill.reset(self.db.conn)
+        process = self.db.start("--concurrency", "4")
+        try:
+            server = _wait_for(lambda: fork_server_of(process.pid), 30.0)
+            time.sleep(3.0)  # past start-up: the first heartbeat, the fork server's imports
+            pids = (process.pid, server)
+            before = [_cpu(pid) for pid in pids]
+            began = time.monotonic()
+            time.sleep(self.sizes.idle_seconds)
+            seconds = time.monotonic() - began
+            cpu = sum(_cpu(pid) - b for pid, b in zip(pids, before, strict=True))
+            rss = sum(rss_mb(pid) for pid in pids)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait()
+        percent = round(cpu / seconds * 100, 3)
+        self.results["idle"] = {"cpu_percent": percent, "rss_mb": round(rss, 1)}
+        print(f"idle supervisor over {seconds:.0f} s: {cpu / seconds:.2%} of a core, "
+              f"{rss:.1f} MB RSS with its fork server")  # fmt: skip
+
+    # -- the figures against the goals -----------------------------------------------------
+
+    def summary(self) -> None:
+        r = self.results
+        if "fork_ceiling_jobs_per_s" in r:
+            c = r["fork_ceiling_jobs_per_s"]
+            print(f"fork ceiling, median of {len(self.ceilings['2'])} measures: {c['1']:.0f} "
+                  f"jobs/s 1 in flight, {c['2']:.0f} jobs/s 2 in flight")  # fmt: skip
+        if self.shares:
+            print("paired shares: " + ", ".join(f"{k} {v:.0%}" for k, v in self.shares.items()))
+        if "cpu_ms_per_job" in r:
+            print(f"CPU per job at concurrency 4, all parts: {r['cpu_ms_per_job']['total']:.2f} ms")
+
+
+def _cpu(pid: int) -> float:
+    reading = stat(pid)
+    return reading[0] if reading else 0.0
+
+
+def _wait_for(probe: Callable[[], int | None], seconds: float) -> int:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
         time.sleep(0.05)
-    return cpu
+    raise SystemExit("the supervisor's fork server did not start")
 
 
-def _machine_busy() -> float:
-    """CPU seconds all cores have spent busy since boot (/proc/stat)."""
-    with open("/proc/stat") as f:
-        ticks = [int(n) for n in f.readline().split()[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
-
-
-def pickup_latency(url: str, config: Path, samples: int) -> list[float]:
-    """Milliseconds from enqueue commit to handler start, one job at a time."""
-    process = supervisor(url, config, "--concurrency", "4")
-    conn = connect(url)
-    latencies = []
-    try:
-        time.sleep(2.0)  # started and idle
-        for _ in range(samples):
-            job_id = enqueue(conn, job_type="bench.stamp")  # autocommit: committed on return
-            committed = time.time()
-            started = _wait_for_stamp(conn, job_id)
-            latencies.append((started - committed) * 1000)
-            time.sleep(0.02)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait()
-        conn.close()
-    return latencies
-
-
-def _wait_for_stamp(conn: object, job_id: str) -> float:
+def _wait_for_stamp(conn: Connection, job_id: str) -> float:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        with conn.cursor() as cur:  # type: ignore[attr-defined]
+        with conn.cursor() as cur:
             cur.execute("SELECT (content->>'t')::float8 FROM insights WHERE job_id = %s", (job_id,))
             row = cur.fetchone()
         if row:
             return float(row[0])
         # The handler stamps its own start: polling slowly changes nothing measured, and
         # leaves the CPU to the supervisor.
-        time.sleep(0.05)
+        time.sleep(0.02)
     raise SystemExit(f"job {job_id} did not run within 30 s")
 
 
-FORK_CYCLE = """
-import importlib, os, sys, time
-for module in sys.argv[2:]:
-    importlib.import_module(module)
-began = time.perf_counter()
-for _ in range(int(sys.argv[1])):
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)
-print((time.perf_counter() - began) / int(sys.argv[1]) * 1000)
-"""
+def _median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
 
 
-def fork_cycle(*modules: str, cycles: int = 300) -> float:
-    """Milliseconds for fork + _exit + waitpid of a fresh Python that imported `modules`."""
-    argv = [sys.executable, "-c", FORK_CYCLE, str(cycles), *modules]
-    return float(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
+def _load() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--jobs", type=int, default=5000)
-    parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--quick", action="store_true", help="every scenario, smaller (< 3 min)")
+    parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument("--only", nargs="+", choices=SCENARIOS, help="just these scenarios")
+    parser.add_argument("--jobs", type=int, help="jobs per throughput run")
+    parser.add_argument("--repeat", type=int, help="runs per figure (median kept)")
+    parser.add_argument("--depth-rows", type=int, help="rows beside the jobs in depth runs")
+    parser.add_argument("--depth-jobs", type=int, help="jobs run per depth figure")
+    parser.add_argument("--samples", type=int, help="pickup latencies measured")
+    parser.add_argument("--cycles", type=int, help="forks per ceiling measure")
+    parser.add_argument("--idle-seconds", type=float, help="the idle supervisor's watch")
     args = parser.parse_args()
-    with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
+    sizes = QUICK if args.quick else FULL
+    for name in Sizes.__dataclass_fields__:
+        if getattr(args, name) is not None:
+            sizes = Sizes(**{**sizes.__dict__, name: getattr(args, name)})
+    began = time.monotonic()
+    print(f"{os.cpu_count()} CPUs, load average {_load()} at the start")
+    with (
+        scratch_database() as url,
+        scratch_database() as base_url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         config = write_config(Path(tmp), CONFIG)
-        for concurrency in args.concurrency:
-            rate, where = throughput(url, config, args.jobs, concurrency)
-            print(f"throughput, concurrency {concurrency}: {rate:5.0f} jobs/s "
-                  f"({args.jobs} noop jobs); {where}")  # fmt: skip
-        supervisor_ms = fork_cycle("supervisor.cli")
-        server_ms = fork_cycle("runner.bootstrap", "runner.diag", "setproctitle")
-        print(f"fork + _exit + waitpid: {supervisor_ms:.2f} ms with the supervisor's imports, "
-              f"{server_ms:.2f} ms with the fork server's")  # fmt: skip
-        latencies = pickup_latency(url, config, args.samples)
-        print(
-            f"pickup latency (commit → handler start), {args.samples} jobs: "
-            f"p50 {percentile(latencies, 50):.1f} ms, p95 {percentile(latencies, 95):.1f} ms"
-        )
+        main_db, base_db = BenchDb(url, config), BenchDb(base_url, config)
+        bench = Bench(main_db, base_db, sizes)
+        scenarios = args.only or SCENARIOS
+        for scenario in scenarios:
+            getattr(bench, scenario)()
+        if "ceiling" in scenarios:
+            bench.ceiling()  # again at the end: the machine's speed drifts
+        bench.summary()
+        main_db.close()
+        base_db.close()
+    print(f"{time.monotonic() - began:.0f} s in all; load average {_load()} at the end")
+    if args.json:
+        args.json.write_text(json.dumps(bench.results, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -11,3 +12,13 @@ from runner.job import Job
 def stamp(job: Job) -> list[dict[str, Any]]:
     """One insight holding the moment the handler started (time.time())."""
     return [{"insight_type": "stamp", "content": {"t": time.time()}, "confidence_score": 1.0}]
+
+
+def mark(job: Job) -> list[dict[str, Any]]:
+    """Append the job's id to the file `log` (metadata): one line per execution."""
+    fd = os.open(job.metadata["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{job.id}\n".encode())
+    finally:
+        os.close(fd)
+    return []

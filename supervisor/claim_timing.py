@@ -23,9 +23,11 @@ class ClaimTiming:
         self.next_poll = 0.0
         self.next_due: float | None = None  # monotonic: a pending job falls due
         self.not_before = 0.0  # monotonic: claims wait after a refused start
+        self.wants = 0  # how many want()s so far: a claim notes it when sent
 
     def want(self) -> None:
         self.wanted = True
+        self.wants += 1
 
     def due(self, now: float) -> bool:
         """Whether to claim now (given free slots and a connection)."""
@@ -41,10 +43,14 @@ class ClaimTiming:
         times = [self.next_poll] if self.next_due is None else [self.next_poll, self.next_due]
         return max(self.not_before, min(times))
 
-    def claimed(self, now: float, asked: int, got: int, next_due_in: float | None) -> None:
+    def claimed(self, now: float, asked: int, got: int, next_due_in: float | None,
+                wants_then: int | None = None) -> None:  # fmt: skip
         """A claim asked for `asked` jobs and got `got`; `next_due_in`: seconds until the
-        next pending job falls due, when the claim came short (None: nothing pending)."""
-        self.wanted = got >= asked  # there may be more
+        next pending job falls due, when the claim came short (None: nothing pending). A
+        want() since the claim was sent (`wants_then`: `wants` then) still stands: what it
+        was for (a runner reaped meanwhile, a notification) the claim may not have seen."""
+        wanted_since = wants_then is not None and self.wants > wants_then
+        self.wanted = got >= asked or wanted_since  # there may be more
         self.next_poll = now + self.interval
         if got < asked:
             self.next_due = None if next_due_in is None else now + max(0.0, next_due_in)

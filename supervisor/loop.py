@@ -457,9 +457,10 @@ class Supervisor:
         batch, self.unwritten = self.unwritten, []
         action = partial(turn.run, worker_id=self.me.id, outcomes=batch, ask=ask)
         name = "claim" if not batch else "write-back" if ask is None else "write-back and claim"
-        return Request(name, action, partial(self._on_turn, batch, ask, time.monotonic()))
+        sent = time.monotonic()
+        return Request(name, action, partial(self._on_turn, batch, ask, sent, self.timing.wants))
 
-    def _on_turn(self, batch: list[Outcome], ask: turn.Ask | None, sent: float,
+    def _on_turn(self, batch: list[Outcome], ask: turn.Ask | None, sent: float, wants: int,
                  done: Done) -> None:  # fmt: skip
         now = time.monotonic()
         if not done.ok:
@@ -471,9 +472,9 @@ class Supervisor:
         result: turn.Turn = done.value
         self._report_written(batch, result.written)
         if ask is not None:
-            self._claimed(now, sent, ask, result)
+            self._claimed(now, sent, wants, ask, result)
         if batch and self.options.until_empty and not self.pool and not self.unwritten:
-            self.timing.want()  # the last results are written: is the queue empty now?
+            self.timing.want()  # all written, nothing runs: the next claim says if it is empty
 
     def _report_written(self, batch: list[Outcome], written: Written) -> None:
         for outcome in batch:
@@ -488,7 +489,8 @@ class Supervisor:
                 "wrote {} results ({} stored)", len(batch), len(written.ids)
             )
 
-    def _claimed(self, now: float, sent: float, ask: turn.Ask, result: turn.Turn) -> None:
+    def _claimed(self, now: float, sent: float, wants: int, ask: turn.Ask, result: turn.Turn
+                 ) -> None:  # fmt: skip
         if result.claimed is None:
             logger.error(result.error or "claim failed")
             self.timing.failed(now)
@@ -500,7 +502,7 @@ class Supervisor:
         for job in result.claimed:
             METRICS.claimed((job.job if isinstance(job, Unusable) else job).job_type)
             self.pool.start(job, now)
-        self.timing.claimed(now, ask.limit, len(result.claimed), result.next_due)
+        self.timing.claimed(now, ask.limit, len(result.claimed), result.next_due, wants)
         idle = not result.claimed and not self.pool and not self.unwritten
         if ask.until_empty and idle and not result.anything_soon:
             self._drain("--until-empty: the queue is empty")

@@ -37,7 +37,7 @@ def claim(
     params = {"limit": limit, "worker_id": worker_id, "busy": list(busy), **_types(job_types),
               **caps.params(capped)}  # fmt: skip
     # One string, one transaction: the cap locks (when any) are released by its commit.
-    sql = f"{SQL['claim_lock_caps']};\n{SQL['claim_capped']}" if capped else SQL["claim"]
+    sql = f"{SQL['claim_lock_caps']};\n{SQL['claim']}" if capped else SQL["claim"]
     with conn.cursor() as cur:
         cur.execute(sql, params)
         return [from_row(row) for row in cur.fetchall()]

@@ -104,3 +104,13 @@ def test_a_job_that_could_not_start_backs_claims_off() -> None:
     timing = ClaimTiming(interval=1.0)
     timing.concluded(T0, [outcome(Kind.NOT_STARTED, "pending", delay=REFUSED_DELAY)])
     assert not timing.due(T0 + 1.0) and timing.due(T0 + REFUSED_DELAY)
+
+
+def test_a_want_that_arrives_while_a_claim_is_in_flight_survives_its_short_answer() -> None:
+    timing = ClaimTiming(interval=60.0)
+    sent_with = timing.wants
+    timing.want()  # a runner reaped, a notification: after the claim was sent
+    timing.claimed(T0, asked=4, got=1, next_due_in=None, wants_then=sent_with)
+    assert timing.due(T0)
+    timing.claimed(T0, asked=4, got=1, next_due_in=None, wants_then=timing.wants)
+    assert not timing.due(T0)

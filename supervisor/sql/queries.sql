@@ -2,10 +2,10 @@
 -- Each starts with `-- name: <name>`; values are always parameters (%(name)s).
 
 -- name: claim_lock_caps
--- Sent in one string before `claim_capped` when this supervisor serves job types with a
+-- Sent in one string before `claim` when this supervisor serves job types with a
 -- cluster-wide cap ([job_types.<name>] max_running). The string runs as one transaction, so
 -- these locks are held only until the claim commits, never across jobs. They make claims
--- of a capped type take turns across supervisors, and `claim_capped` takes its snapshot
+-- of a capped type take turns across supervisors, and `claim` takes its snapshot
 -- after the lock (each statement its own, in READ COMMITTED), so it counts every job a peer
 -- claimed first. (Inside one statement the snapshot would come before the lock: a count
 -- under it could miss a peer's claim committed while waiting, and a cap could be exceeded.)
@@ -14,90 +14,91 @@ SELECT pg_advisory_xact_lock(%(cap_lock)s, hashtext(t))
 FROM unnest(%(cap_types)s::text[]) AS t ORDER BY t;
 
 -- name: claim
--- Up to %(limit)s runnable jobs for this supervisor, highest priority first, then the ones
--- runnable longest, each under a fresh lease token (the fence of every later write about
--- this claim). Index: jobsup_jobs_claim (priority DESC, run_at) WHERE status='pending'.
--- SKIP LOCKED: supervisors claiming at the same moment take different rows, never wait.
--- %(busy)s: jobs whose runner (of an earlier claim) has not ended here yet: a job reset to
--- pending under it waits until that runner is gone, so one supervisor never runs it twice.
--- Paused types (jobsup_paused, '*' for all) are left pending: the list is read once, first.
--- A supervisor serving capped types claims with `claim_capped` instead.
--- Raw columns: the supervisor validates them (supervisor/jobrow.py), a NULL job_type is the
--- original cron's 'analysis', a NULL metadata an empty object; `more_files` are the paths
--- of more_file_ids, in order (NULL for an id that names no row); `snoozes` counts the
--- attempts that runner.Retry put back without spending one (checked against max_snoozes).
-WITH next AS (
-    SELECT id FROM processing_jobs
-    WHERE status = 'pending'
-      AND run_at <= now()
-      AND (%(all_types)s
-           OR coalesce(job_type, 'analysis') = ANY(%(job_types)s::text[]))
-      AND coalesce(job_type, 'analysis') <> ALL(ARRAY(SELECT job_type FROM jobsup_paused))
-      AND id <> ALL(%(busy)s::uuid[])
-    ORDER BY priority DESC, run_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE processing_jobs j
-SET status = 'processing', started_at = now(), updated_at = now(),
-    worker_id = %(worker_id)s, runner_pid = NULL, lease = nextval('jobsup_lease')
-FROM next
-WHERE j.id = next.id AND NOT EXISTS (SELECT 1 FROM jobsup_paused WHERE job_type = '*')
-RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
-          j.business_description, coalesce(j.metadata, '{}'::jsonb) AS metadata,
-          coalesce(j.retry_count, 0) AS retry_count,
-          (SELECT f.file_path FROM files f WHERE f.id = j.file_id) AS file_path,
-          j.file_id IS NOT NULL AS has_file, j.priority,
-          CASE WHEN j.more_file_ids IS NOT NULL
-               THEN ARRAY(SELECT f.file_path
-                          FROM unnest(j.more_file_ids) WITH ORDINALITY AS m(id, n)
-                          LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_files,
-          CASE WHEN jsonb_typeof(j.attempts) = 'array'
-               THEN (SELECT count(*)::int FROM jsonb_array_elements(j.attempts) AS a
-                     WHERE a ->> 'outcome' = 'snoozed')
-               ELSE 0 END AS snoozes;
-
--- name: claim_capped
--- `claim` for a supervisor serving job types with a cluster-wide cap (%(cap_types)s, each
--- with its max_running in %(cap_limits)s), after `claim_lock_caps` in the same string: a
--- capped type with no room left is held like a paused one, and one with room gets at most
--- that many (the window below). Counting a capped type's running jobs reads the processing
--- rows only (jobsup_jobs_owner). Same index, same columns as `claim`.
-WITH room AS (
+-- Up to %(limit)s runnable jobs of the types %(job_types)s (with %(all_types)s: of any type),
+-- highest priority first, then the ones runnable longest, each under a fresh lease token
+-- (the fence of every later write about this claim). SKIP LOCKED: supervisors claiming at
+-- the same moment take different rows, never wait. %(busy)s: jobs whose runner (of an
+-- earlier claim) has not ended here yet: a job reset to pending under it waits until that
+-- runner is gone, so one supervisor never runs it twice. Raw columns: the supervisor
+-- validates them (supervisor/jobrow.py), a NULL job_type is the original cron's 'analysis',
+-- a NULL metadata an empty object; `more_files` are the paths of more_file_ids, in order
+-- (NULL for an id that names no row); `snoozes` counts the attempts that runner.Retry put
+-- back without spending one (checked against max_snoozes).
+--
+-- Scheduling: paused types (jobsup_paused, '*' for all) are left out of the type list; a
+-- capped type (%(cap_types)s, each with its max_running in %(cap_limits)s; `claim_lock_caps`
+-- runs first in the same string) gets at most the room its running jobs leave, none when
+-- full. Counting a capped type's running jobs reads the processing rows only
+-- (jobsup_jobs_owner); with no cap, `room` is empty.
+--
+-- Index: jobsup_jobs_claim_type (coalesce(job_type, 'analysis'), priority DESC, run_at, id)
+-- WHERE status='pending' (migration 0008), read type by type and, within a type, one
+-- priority level at a time: `level` finds the type's highest priority pending, then each
+-- lower one (one index probe apiece), and each level's runnable jobs are read in place, in
+-- run_at order, only as far as the LIMIT asks (PostgreSQL evaluates a recursive CTE only
+-- as far as it is read). So what the claim reads does not grow with the pending jobs of
+-- other types, nor with jobs of higher priority due later (run_at > now()): beside a
+-- million of either, a claim costs a few index probes, as beside none. Of each type's best
+-- %(limit)s, the best %(limit)s of all are taken; rows locked but not taken (at most
+-- %(limit)s a type) are free again when the statement ends. The `id` in the index and in
+-- ORDER BY makes the index the only one that yields a level in order: the planner can
+-- never choose to walk jobsup_jobs_due (run_at) past other levels' runnable rows instead.
+WITH RECURSIVE pending_type(job_type) AS (
+    -- Every job type with a pending job, one index probe apiece (for %(all_types)s).
+    SELECT min(coalesce(job_type, 'analysis')) FROM processing_jobs WHERE status = 'pending'
+    UNION ALL
+    SELECT (SELECT min(coalesce(j.job_type, 'analysis')) FROM processing_jobs j
+            WHERE j.status = 'pending'
+              AND coalesce(j.job_type, 'analysis') > pending_type.job_type)
+    FROM pending_type WHERE pending_type.job_type IS NOT NULL
+), room AS (
     SELECT c.job_type,
            c.max_running - (SELECT count(*) FROM processing_jobs p
                             WHERE p.status = 'processing'
                               AND coalesce(p.job_type, 'analysis') = c.job_type) AS room
     FROM unnest(%(cap_types)s::text[], %(cap_limits)s::int[]) AS c(job_type, max_running)
-), held AS (
-    SELECT ARRAY(SELECT job_type FROM room WHERE room <= 0
-                 UNION ALL SELECT job_type FROM jobsup_paused) AS types
+), served AS (
+    -- The types to read: not paused, and with room when capped (room NULL: no cap).
+    SELECT t.job_type, room.room
+    FROM unnest(CASE WHEN %(all_types)s
+                       THEN ARRAY(SELECT job_type FROM pending_type WHERE job_type IS NOT NULL)
+                       ELSE %(job_types)s::text[] END) AS t(job_type)
+    LEFT JOIN room ON room.job_type = t.job_type
+    WHERE coalesce(room.room, 1) > 0
+      AND t.job_type <> ALL(ARRAY(SELECT job_type FROM jobsup_paused))
+      AND NOT EXISTS (SELECT 1 FROM jobsup_paused WHERE job_type = '*')
 ), next AS (
-    SELECT j.id, coalesce(j.job_type, 'analysis') AS job_type, j.priority, j.run_at
-    FROM processing_jobs j, held
-    WHERE j.status = 'pending'
-      AND j.run_at <= now()
-      AND (%(all_types)s
-           OR coalesce(j.job_type, 'analysis') = ANY(%(job_types)s::text[]))
-      AND coalesce(j.job_type, 'analysis') <> ALL(held.types)
-      AND '*' <> ALL(held.types)
-      AND j.id <> ALL(%(busy)s::uuid[])
-    ORDER BY j.priority DESC, j.run_at
+    SELECT c.id FROM served AS t
+    CROSS JOIN LATERAL (
+        WITH RECURSIVE level(priority) AS (
+            SELECT max(priority) FROM processing_jobs
+            WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type
+            UNION ALL
+            SELECT (SELECT max(j.priority) FROM processing_jobs j
+                    WHERE j.status = 'pending' AND coalesce(j.job_type, 'analysis') = t.job_type
+                      AND j.priority < level.priority)
+            FROM level WHERE level.priority IS NOT NULL
+        )
+        SELECT r.id, r.priority, r.run_at FROM level
+        CROSS JOIN LATERAL (
+            SELECT id, priority, run_at FROM processing_jobs
+            WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type
+              AND priority = level.priority AND run_at <= now()
+              AND id <> ALL(%(busy)s::uuid[])
+            ORDER BY run_at, id
+            LIMIT %(limit)s
+            FOR UPDATE SKIP LOCKED
+        ) r
+        LIMIT least(%(limit)s, t.room)
+    ) c
+    ORDER BY c.priority DESC, c.run_at, c.id
     LIMIT %(limit)s
-    FOR UPDATE OF j SKIP LOCKED
-), taken AS (
-    SELECT n.id FROM (
-        SELECT next.*, row_number() OVER (PARTITION BY job_type
-                                          ORDER BY priority DESC, run_at) AS nth
-        FROM next
-    ) n LEFT JOIN room r ON r.job_type = n.job_type
-    WHERE r.room IS NULL OR n.nth <= r.room
 )
 UPDATE processing_jobs j
 SET status = 'processing', started_at = now(), updated_at = now(),
     worker_id = %(worker_id)s, runner_pid = NULL, lease = nextval('jobsup_lease')
-FROM taken
-WHERE j.id = taken.id
+FROM next
+WHERE j.id = next.id
 RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
           j.business_description, coalesce(j.metadata, '{}'::jsonb) AS metadata,
           coalesce(j.retry_count, 0) AS retry_count,
@@ -113,39 +114,90 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
                ELSE 0 END AS snoozes;
 
 -- name: next_due
--- When the earliest pending job this supervisor could run falls due (NULL: none pending).
--- Index: jobsup_jobs_due (run_at) WHERE status='pending'.
--- Seconds, never negative; a run_at of 'infinity' never falls due. Held types (paused, or
--- capped and full, as in `claim`) are left out: they wait for a resume or a freed place.
-WITH held AS (
-    SELECT ARRAY(SELECT c.job_type
-                 FROM unnest(%(cap_types)s::text[], %(cap_limits)s::int[])
-                      AS c(job_type, max_running)
-                 WHERE c.max_running <= (SELECT count(*) FROM processing_jobs p
-                                         WHERE p.status = 'processing'
-                                           AND coalesce(p.job_type, 'analysis') = c.job_type)
-                 UNION ALL SELECT job_type FROM jobsup_paused) AS types
+-- When the earliest pending job this supervisor could run falls due (NULL: none pending):
+-- the earliest run_at of each priority level of each type served, as `claim` reads them.
+-- Seconds, never negative; a run_at of 'infinity' never falls due. NULL when none is
+-- pending (greatest() skips a NULL: without the CASE, an empty queue fell due at once and
+-- an idle supervisor claimed in a busy loop). Index: jobsup_jobs_claim_type.
+-- Held types (paused, or capped and full, as in `claim`) are left out: they wait for a
+-- resume or a freed place.
+WITH RECURSIVE pending_type(job_type) AS (
+    -- Every job type with a pending job, one index probe apiece (for %(all_types)s).
+    SELECT min(coalesce(job_type, 'analysis')) FROM processing_jobs WHERE status = 'pending'
+    UNION ALL
+    SELECT (SELECT min(coalesce(j.job_type, 'analysis')) FROM processing_jobs j
+            WHERE j.status = 'pending'
+              AND coalesce(j.job_type, 'analysis') > pending_type.job_type)
+    FROM pending_type WHERE pending_type.job_type IS NOT NULL
+), level(job_type, priority) AS (
+    -- Each priority level of each type served, highest first, one index probe apiece.
+    SELECT t.job_type, (SELECT max(priority) FROM processing_jobs
+                        WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type)
+    FROM unnest(CASE WHEN %(all_types)s
+                       THEN ARRAY(SELECT job_type FROM pending_type WHERE job_type IS NOT NULL)
+                       ELSE %(job_types)s::text[] END) AS t(job_type)
+    WHERE t.job_type <> ALL(ARRAY(SELECT job_type FROM jobsup_paused))
+      AND NOT EXISTS (SELECT 1 FROM jobsup_paused WHERE job_type = '*')
+      AND NOT EXISTS (
+          SELECT 1 FROM unnest(%(cap_types)s::text[], %(cap_limits)s::int[])
+                        AS c(job_type, max_running)
+          WHERE c.job_type = t.job_type
+            AND c.max_running <= (SELECT count(*) FROM processing_jobs p
+                                  WHERE p.status = 'processing'
+                                    AND coalesce(p.job_type, 'analysis') = c.job_type))
+    UNION ALL
+    SELECT level.job_type,
+           (SELECT max(j.priority) FROM processing_jobs j
+            WHERE j.status = 'pending' AND coalesce(j.job_type, 'analysis') = level.job_type
+              AND j.priority < level.priority)
+    FROM level WHERE level.priority IS NOT NULL
 )
--- (GREATEST ignores a NULL: without the CASE, no pending job would read as one due now.)
-SELECT CASE WHEN min(run_at) IS NOT NULL
-            THEN extract(epoch FROM greatest(min(run_at), now()) - now())::float8 END AS wait
-FROM processing_jobs, held
-WHERE status = 'pending' AND run_at < 'infinity'
-  AND (%(all_types)s OR coalesce(job_type, 'analysis') = ANY(%(job_types)s::text[]))
-  AND coalesce(job_type, 'analysis') <> ALL(held.types)
-  AND '*' <> ALL(held.types)
-  AND id <> ALL(%(busy)s::uuid[]);
+SELECT CASE WHEN min(due.run_at) IS NOT NULL
+            THEN extract(epoch FROM greatest(min(due.run_at), now()) - now())::float8
+       END AS wait
+FROM level CROSS JOIN LATERAL (
+    SELECT run_at FROM processing_jobs
+    WHERE status = 'pending' AND coalesce(job_type, 'analysis') = level.job_type
+      AND priority = level.priority AND run_at < 'infinity' AND id <> ALL(%(busy)s::uuid[])
+    ORDER BY run_at, id
+    LIMIT 1
+) due;
 
 -- name: runnable_within
--- Is any pending job of ours due within %(seconds)s? (--until-empty; paused types wait for
--- a resume, so they do not count)
+-- Is any pending job of ours due within %(seconds)s? (--until-empty) Level by level as in
+-- `next_due`, stopping at the first job found; paused types wait for a resume, so they do
+-- not count. Index: jobsup_jobs_claim_type.
+WITH RECURSIVE pending_type(job_type) AS (
+    -- Every job type with a pending job, one index probe apiece (for %(all_types)s).
+    SELECT min(coalesce(job_type, 'analysis')) FROM processing_jobs WHERE status = 'pending'
+    UNION ALL
+    SELECT (SELECT min(coalesce(j.job_type, 'analysis')) FROM processing_jobs j
+            WHERE j.status = 'pending'
+              AND coalesce(j.job_type, 'analysis') > pending_type.job_type)
+    FROM pending_type WHERE pending_type.job_type IS NOT NULL
+), level(job_type, priority) AS (
+    -- Each priority level of each type served, highest first, one index probe apiece.
+    SELECT t.job_type, (SELECT max(priority) FROM processing_jobs
+                        WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type)
+    FROM unnest(CASE WHEN %(all_types)s
+                       THEN ARRAY(SELECT job_type FROM pending_type WHERE job_type IS NOT NULL)
+                       ELSE %(job_types)s::text[] END) AS t(job_type)
+    WHERE t.job_type <> ALL(ARRAY(SELECT job_type FROM jobsup_paused))
+      AND NOT EXISTS (SELECT 1 FROM jobsup_paused WHERE job_type = '*')
+    UNION ALL
+    SELECT level.job_type,
+           (SELECT max(j.priority) FROM processing_jobs j
+            WHERE j.status = 'pending' AND coalesce(j.job_type, 'analysis') = level.job_type
+              AND j.priority < level.priority)
+    FROM level WHERE level.priority IS NOT NULL
+)
 SELECT EXISTS (
-    SELECT 1 FROM processing_jobs
-    WHERE status = 'pending'
-      AND run_at <= now() + make_interval(secs => %(seconds)s)
-      AND (%(all_types)s OR coalesce(job_type, 'analysis') = ANY(%(job_types)s::text[]))
-      AND NOT EXISTS (SELECT 1 FROM jobsup_paused p
-                      WHERE p.job_type IN (coalesce(processing_jobs.job_type, 'analysis'), '*'))
+    SELECT 1 FROM level
+    WHERE level.priority IS NOT NULL AND EXISTS (
+        SELECT 1 FROM processing_jobs
+        WHERE status = 'pending' AND coalesce(job_type, 'analysis') = level.job_type
+          AND priority = level.priority
+          AND run_at <= now() + make_interval(secs => %(seconds)s))
 );
 
 -- name: finish

@@ -1,0 +1,95 @@
+"""The claim's statements against a real PostgreSQL: what they take, when the next job falls
+due, and that they stay on their indexes however many rows lie around the runnable ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from supervisor import store
+from supervisor.db import Connection
+from supervisor.queries import SQL
+
+WORKER = "00000000-0000-4000-8000-000000000001"
+
+
+def _add(conn: Connection, job_type: str, count: int = 1, *, priority: int = 0,
+         run_at: str = "now()") -> None:  # fmt: skip
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO processing_jobs (job_type, priority, run_at) "
+            f"SELECT %s, %s, {run_at} FROM generate_series(1, %s)",  # nosec B608  # test constants
+            (job_type, priority, count),
+        )
+
+
+def test_an_empty_queue_has_nothing_due(conn: Connection) -> None:
+    assert store.next_due(conn, ["diag.noop"]) is None
+    assert store.next_due(conn, None) is None
+    _add(conn, "other")  # pending, but not of a type served
+    assert store.next_due(conn, ["diag.noop"]) is None
+    _add(conn, "diag.noop", run_at="now() + interval '1 hour'")
+    assert 3500 < (store.next_due(conn, ["diag.noop"]) or 0) <= 3600
+
+
+def _claim(conn: Connection, types: list[str] | None, limit: int = 10,
+           busy: tuple[str, ...] = ()) -> list[tuple[str, int]]:  # fmt: skip
+    """The (type, priority) of each job claimed, highest priority first (the statement's
+    RETURNING has no order of its own)."""
+    jobs = store.claim(conn, WORKER, limit, types, busy)
+    taken = [(j.job_type, j.priority) for j in jobs]  # type: ignore[union-attr]
+    return sorted(taken, key=lambda t: -t[1])
+
+
+def test_the_claim_takes_served_types_by_priority_then_age(conn: Connection) -> None:
+    _add(conn, "b", priority=1, run_at="now() - interval '1 minute'")
+    _add(conn, "a", priority=5, run_at="now() - interval '2 seconds'")
+    _add(conn, "a", priority=5, run_at="now() - interval '1 hour'")
+    _add(conn, "a", priority=9, run_at="now() + interval '1 hour'")  # not yet
+    _add(conn, "c", priority=7)  # not served
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO processing_jobs (job_type, priority) VALUES (NULL, 3)")
+    with conn.cursor() as cur:
+        cur.execute("SELECT id::text FROM processing_jobs WHERE job_type = 'b'")
+        (busy,) = cur.fetchone()  # type: ignore[misc]
+    assert _claim(conn, ["a", "b", "analysis"], limit=2) == [("a", 5), ("a", 5)]
+    assert _claim(conn, ["a", "b", "analysis"], busy=(busy,)) == [("analysis", 3)]
+    assert _claim(conn, None) == [("c", 7), ("b", 1)]
+    assert _claim(conn, None) == []
+
+
+def test_the_claim_reads_only_what_it_takes_beside_many_other_rows(conn: Connection) -> None:
+    """Pending jobs of a type not served, and jobs of higher priority due tomorrow, come
+    first in priority order: the claim, the next wake-up and --until-empty's look-ahead
+    read none of them (the plan's row counts, here at 20,000 of each; at 1,000,000 in
+    scripts/bench.py's depth figures)."""
+    _add(conn, "other", 20_000, run_at="now() - interval '1 day'")
+    _add(conn, "served", 20_000, priority=10, run_at="now() + interval '1 day'")
+    _add(conn, "served", 10)
+    with conn.cursor() as cur:
+        cur.execute("ANALYZE processing_jobs")
+    params = {"limit": 4, "worker_id": WORKER, "busy": [], "all_types": False,
+              "job_types": ["served"], "seconds": 60.0,
+              "cap_lock": 1, "cap_types": [], "cap_limits": []}  # no cap (tests/test_scheduling_db.py)  # fmt: skip
+    for name in ("claim", "next_due", "runnable_within"):
+        read = _rows_read(conn, SQL[name], params)
+        assert read < 50, f"{name} read {read} rows"
+    assert len(_claim(conn, ["served"], limit=4)) == 4
+    assert store.next_due(conn, ["served"]) == 0.0
+
+
+def _rows_read(conn: Connection, sql: str, params: dict[str, object]) -> int:
+    """Rows the plan's scans returned or filtered out, over all their loops."""
+    with conn.cursor() as cur:
+        cur.execute("BEGIN")
+        cur.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        (plan,) = cur.fetchone()  # type: ignore[misc]
+        cur.execute("ROLLBACK")
+
+    def walk(node: dict[str, Any]) -> int:
+        own = 0
+        if "Scan" in node["Node Type"] and node["Node Type"] != "CTE Scan":
+            loops = node.get("Actual Loops", 1)
+            own = (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * loops
+        return own + sum(walk(child) for child in node.get("Plans", []))
+
+    return walk(plan[0]["Plan"])
