@@ -42,7 +42,8 @@ def test_ps_shows_a_running_sleep_job_and_its_runner(
 
     def mine() -> dict[str, Any] | None:
         found = [w for w in ps_json(db_url) if w["pid"] == sup.pid]
-        sampled = found and found[0]["runners"] and found[0]["runners"][0]["rss_mb"] > 0
+        # Figures are None until the runner's first sample has reached a heartbeat.
+        sampled = found and found[0]["runners"] and (found[0]["runners"][0]["rss_mb"] or 0) > 0
         return found[0] if sampled else None
 
     worker = wait_for(mine)
