@@ -4,7 +4,7 @@ Handlers import what they need from here: the `Job` they are given, and the
 exceptions that tell the supervisor how a failure should be treated.
 """
 
-from runner.errors import PermanentFailure, SoftTimeLimitExceeded
+from runner.errors import PermanentFailure, Retry, SoftTimeLimitExceeded
 from runner.job import Job
 
-__all__ = ["Job", "PermanentFailure", "SoftTimeLimitExceeded"]
+__all__ = ["Job", "PermanentFailure", "Retry", "SoftTimeLimitExceeded"]

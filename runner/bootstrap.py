@@ -18,7 +18,7 @@ import traceback
 from typing import Any, NoReturn
 
 from runner import confine, handlers, linux, protocol
-from runner.errors import PermanentFailure, SoftTimeLimitExceeded
+from runner.errors import PermanentFailure, Retry, SoftTimeLimitExceeded
 from runner.job import RunnerSpec
 from runner.protocol import Exit, FailureKind
 
@@ -103,6 +103,8 @@ def run_job(spec: RunnerSpec, result_fd: int) -> Exit:
         document = protocol.success(handlers.insights_of(handler(job)))
     except PermanentFailure as e:
         document = protocol.failure(FailureKind.PERMANENT, str(e))
+    except Retry as e:
+        document = protocol.retry(e.delay, str(e))
     except SoftTimeLimitExceeded:
         document = _failure(FailureKind.SOFT_TIME_LIMIT)
     except MemoryError:
@@ -139,7 +141,8 @@ def send(document: protocol.Document, fd: int, max_bytes: int) -> Exit:
 def _failure(kind: FailureKind) -> protocol.Failure:
     error = sys.exc_info()[1]
     message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-    return protocol.failure(kind, message, traceback.format_exc()[-TRACEBACK_TAIL:])
+    names = [c.__name__ for c in type(error).__mro__ if c is not object]  # for retry_on
+    return protocol.failure(kind, message, traceback.format_exc()[-TRACEBACK_TAIL:], names)
 
 
 def _raise_soft_time_limit(_signum: int, _frame: Any) -> None:

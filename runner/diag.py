@@ -5,6 +5,7 @@ Each reads its knobs from the job's metadata.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import linux
-from runner.errors import SoftTimeLimitExceeded
+from runner.errors import Retry, SoftTimeLimitExceeded
 from runner.job import Job
 
 MB = 1 << 20
@@ -52,10 +53,28 @@ def sleep(job: Job) -> list[dict[str, Any]]:
 
 
 def fail(job: Job) -> None:
-    """Raise RuntimeError with `message` (only in the first `attempts` attempts, if given)."""
+    """Raise `exception` (a built-in exception's name, default RuntimeError) with `message`
+    (only in the first `attempts` attempts, if given)."""
     attempts = job.metadata.get("attempts")
     if attempts is None or job.attempt <= int(attempts):
+        kind = getattr(builtins, str(job.metadata.get("exception", "RuntimeError")), None)
+        if isinstance(kind, type) and issubclass(kind, Exception) and kind is not RuntimeError:
+            raise kind(job.metadata.get("message", "diag.fail failed on purpose"))
         raise RuntimeError(job.metadata.get("message", "diag.fail failed on purpose"))
+
+
+def retry(job: Job) -> list[dict[str, Any]]:
+    """Raise runner.Retry(delay=`delay`) the first `times` runs (all of them if not given),
+    counting runs in the file `count_file`; then succeed with the run count."""
+    runs = 1
+    if "count_file" in job.metadata:
+        counter = Path(job.metadata["count_file"])
+        runs = (int(counter.read_text()) if counter.exists() else 0) + 1
+        counter.write_text(str(runs))
+    times = job.metadata.get("times")
+    if times is None or runs <= int(times):
+        raise Retry(delay=float(job.metadata.get("delay", 1.0)), reason=f"run {runs}: not yet")
+    return _insights(job, {"runs": runs, "attempt": job.attempt})
 
 
 def crash(job: Job) -> None:

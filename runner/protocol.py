@@ -4,7 +4,9 @@ The document is JSON behind an 8-byte length, so the supervisor knows it has all
 when a grandchild still holds the pipe open. It is one of
 
     {"ok": true,  "insights": [{"insight_type": ..., "content": ..., "confidence_score": ...}]}
-    {"ok": false, "kind": FailureKind, "message": "ValueError: bad row 7", "traceback": "..."}
+    {"ok": false, "kind": FailureKind, "message": "ValueError: bad row 7", "traceback": "...",
+     "exception": ["ValueError", "Exception", "BaseException"]}   # the class and its bases
+    {"ok": false, "kind": "retry", "message": "...", "delay": 30.0}  # runner.Retry(delay=30)
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class Failure(TypedDict):
     kind: str  # a FailureKind
     message: str
     traceback: NotRequired[str]
+    exception: NotRequired[list[str]]  # kind exception: the class name, then its bases'
+    delay: NotRequired[float]  # kind retry: seconds until the job may run again
 
 
 Document = Success | Failure
@@ -54,6 +58,7 @@ class FailureKind(enum.StrEnum):
     PERMANENT = "permanent"  # retrying cannot help (bad input, unknown type): fail now
     SOFT_TIME_LIMIT = "soft_time_limit"  # SIGTERM reached the handler
     MEMORY = "memory"  # MemoryError under the kernel backstop
+    RETRY = "retry"  # the handler raised runner.Retry(delay=…): run again later
 
 
 # One encoder, made in the fork server: json.dumps with options builds a new one per call,
@@ -100,8 +105,7 @@ def problem(document: dict[str, Any]) -> str | None:
     if not isinstance(document.get("ok"), bool):
         return "no 'ok' flag"
     if not document["ok"]:
-        fields = (document.get("kind"), document.get("message"))
-        return None if all(isinstance(f, str) for f in fields) else "no kind or message string"
+        return _failure_problem(document)
     insights = document.get("insights")
     if not isinstance(insights, list):
         return "insights not a list"
@@ -116,9 +120,32 @@ def problem(document: dict[str, Any]) -> str | None:
     return None
 
 
+def _failure_problem(document: dict[str, Any]) -> str | None:
+    fields = (document.get("kind"), document.get("message"))
+    if not all(isinstance(f, str) for f in fields):
+        return "no kind or message string"
+    names = document.get("exception", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return "exception not a list of class names"
+    delay = document.get("delay", 0.0)
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay < 1e9:
+        return "delay not a number of seconds"
+    return None
+
+
 def success(insights: list[Insight]) -> Success:
     return {"ok": True, "insights": insights}
 
 
-def failure(kind: FailureKind, message: str, traceback: str = "") -> Failure:
-    return {"ok": False, "kind": str(kind), "message": message, "traceback": traceback}
+def failure(
+    kind: FailureKind, message: str, traceback: str = "", exception: list[str] | None = None
+) -> Failure:
+    document: Failure = {"ok": False, "kind": str(kind), "message": message,
+                         "traceback": traceback}  # fmt: skip
+    if exception:
+        document["exception"] = exception  # the class name first, then its bases'
+    return document
+
+
+def retry(delay: float, message: str) -> Failure:
+    return {"ok": False, "kind": str(FailureKind.RETRY), "message": message, "delay": delay}

@@ -77,5 +77,5 @@ class ClaimTiming:
                 self.refused(now)
             elif outcome.status is None:  # a job taken from its runner may be ours again
                 self.want()
-            elif outcome.status == "pending" and outcome.kind is Kind.RETRYABLE:
+            elif outcome.status == "pending" and outcome.kind in (Kind.RETRYABLE, Kind.SNOOZED):
                 self.retry_due(now + outcome.delay)

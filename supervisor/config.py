@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from supervisor import config_rules
+from supervisor import config_rules, periodic
 from supervisor.errors import ConfigError
 
 # Values outside these sets are refused at load time rather than at first use.
@@ -76,6 +76,11 @@ class RetryConfig:
     backoff_max: float = 3600.0
     on_memory_limit: str = "retry"
     on_time_limit: str = "retry"
+    # Exception class names a handler's failure is retried for (a base class name matches
+    # its subclasses); empty: every exception. Crashes and limit kills are not exceptions.
+    retry_on: tuple[str, ...] = ()
+    # How often a handler may raise runner.Retry(delay=…) without spending an attempt.
+    max_snoozes: int = 10
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,12 @@ class Limits:
 class JobType:
     handler: str
     limits: Limits = field(default_factory=Limits)
+    retry: RetryConfig = field(default_factory=RetryConfig)  # [retry], with this type's keys
+    max_running: int = 0  # at most this many running at once across all supervisors; 0: any
+
+
+# The keys of a [job_types.<name>] table beside its handler and its [limits] keys.
+JOB_TYPE_RETRY_KEYS = tuple(f.name for f in dataclasses.fields(RetryConfig))
 
 
 @dataclass(frozen=True)
@@ -167,6 +178,7 @@ class Config:
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     files: FilesConfig = field(default_factory=FilesConfig)
     job_types: Mapping[str, JobType] = field(default_factory=dict)
+    periodic: Mapping[str, periodic.Schedule] = field(default_factory=dict)
 
     @property
     def state_dir(self) -> Path:
@@ -235,7 +247,7 @@ def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _build_config(path: Path | None, data: Mapping[str, Any], where: str) -> Config:
-    known = [*SECTIONS, "job_types"]
+    known = [*SECTIONS, "job_types", "periodic"]
     for name, table in data.items():
         if name not in known:
             raise ConfigError(f"{where}: unknown section [{name}]{_suggest(name, known)}")
@@ -244,12 +256,19 @@ def _build_config(path: Path | None, data: Mapping[str, Any], where: str) -> Con
     sections = {
         name: _build(cls, data.get(name, {}), where, f"[{name}]") for name, cls in SECTIONS.items()
     }
-    job_types = _build_job_types(data.get("job_types", {}), sections["limits"], where)
-    return Config(path=path, job_types=job_types, **sections)
+    job_types = _build_job_types(
+        data.get("job_types", {}), sections["limits"], sections["retry"], where
+    )
+    schedules = periodic.build(data.get("periodic", {}), where)
+    return Config(path=path, job_types=job_types, periodic=schedules, **sections)
 
 
-def _build_job_types(tables: Mapping[str, Any], limits: Limits, where: str) -> dict[str, JobType]:
-    job_types = {name: JobType(handler, limits) for name, handler in BUILTIN_JOB_TYPES.items()}
+def _build_job_types(
+    tables: Mapping[str, Any], limits: Limits, retry: RetryConfig, where: str
+) -> dict[str, JobType]:
+    job_types = {
+        name: JobType(handler, limits, retry) for name, handler in BUILTIN_JOB_TYPES.items()
+    }
     for name, table in tables.items():
         label = f"[job_types.{name}]"
         if not isinstance(table, dict):
@@ -260,8 +279,23 @@ def _build_job_types(tables: Mapping[str, Any], limits: Limits, where: str) -> d
             raise ConfigError(
                 f'{where}: {label} handler: expected "module:function", got {handler!r}'
             )
-        job_types[name] = JobType(handler, _build(Limits, table, where, label, base=limits))
+        max_running = _check(table.pop("max_running", 0), int, "max_running",
+                             f"{where}: {label} max_running")  # fmt: skip
+        retry_keys = {k: table.pop(k) for k in list(table) if k in JOB_TYPE_RETRY_KEYS}
+        own_retry = _build(RetryConfig, retry_keys, where, label, base=retry)
+        own_limits = _build_limits(table, where, label, limits)
+        job_types[name] = JobType(handler, own_limits, own_retry, max_running)
     return job_types
+
+
+def _build_limits(table: Mapping[str, Any], where: str, label: str, limits: Limits) -> Limits:
+    """The [limits] keys of a job type's table; an unknown key is named with every key known."""
+    known = [f.name for f in dataclasses.fields(Limits)]
+    for key in table:
+        if key not in known:
+            allowed = [*known, *JOB_TYPE_RETRY_KEYS, "handler", "max_running"]
+            raise ConfigError(f"{where}: {label} unknown key '{key}'{_suggest(key, allowed)}")
+    return typing.cast(Limits, _build(Limits, table, where, label, base=limits))
 
 
 def _is_handler_path(path: str) -> bool:
@@ -334,14 +368,17 @@ def _is_str_mapping(hint: Any) -> bool:
 # Environment variable names ([runner] env may end one with * to match a prefix).
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _VARIABLE_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\*?|\*")
-NAME_KEYS = {"env": _VARIABLE_PATTERN, "set": _VARIABLE}
+_CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+NAME_KEYS = {"env": _VARIABLE_PATTERN, "set": _VARIABLE, "retry_on": _CLASS_NAME}
+NAME_KINDS = {"retry_on": "an exception class name (such as TimeoutError)"}
 
 
 def _check_names(names: tuple[str, ...], key: str, where: str) -> tuple[str, ...]:
     pattern = NAME_KEYS.get(key)
     bad = [name for name in names if pattern and not pattern.fullmatch(name)]
     if bad:
-        raise ConfigError(f"{where}: {bad[0]!r} is not an environment variable name")
+        kind = NAME_KINDS.get(key, "an environment variable name")
+        raise ConfigError(f"{where}: {bad[0]!r} is not {kind}")
     return names
 
 

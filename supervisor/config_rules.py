@@ -112,6 +112,14 @@ def _served_types(cfg: Config) -> str | None:
     return None
 
 
+def _periodic_types(cfg: Config) -> str | None:
+    for schedule in cfg.periodic.values():
+        if schedule.job_type not in cfg.job_types:
+            why = unknown_job_type(schedule.job_type, cfg)
+            return f"[periodic.{schedule.name}] job_type: {why}"
+    return None
+
+
 def unknown_job_type(name: str, cfg: Config) -> str:
     """`no job type 'x' is configured (did you mean 'y'?; configured: …)`."""
     known = sorted(cfg.job_types)
@@ -139,5 +147,6 @@ RULES: list[Callable[[Config], str | None]] = [
     _lease_timeout,
     _time_limits,
     _served_types,
+    _periodic_types,
     _rotation,
 ]

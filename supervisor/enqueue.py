@@ -6,15 +6,19 @@
         job_id = enqueue(conn, "/data/uploads/sales.csv", description="Why are sales down?")
 
 Nothing is committed here: the jobs become visible (and wake the supervisors) when the
-caller commits. Statements: `sql/api.sql`.
+caller commits. Statements: `sql/api.sql`. With `unique_key=`, a job not yet finished under
+the same key stands for the new one: its id is returned and nothing is inserted for it (the
+key is free again once that job has ended).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -24,6 +28,7 @@ from supervisor.queries import load
 
 SQL = load("api.sql")
 INT4 = (-(2**31), 2**31 - 1)
+UNIQUE_TRIES = 5  # rounds for jobs whose key a concurrent transaction took meanwhile
 
 
 class UnknownFile(JobsupError, LookupError):
@@ -46,7 +51,13 @@ class NewJob(TypedDict, total=False):
     metadata: Mapping[str, Any]
     run_at: datetime
     delay: float
-    # unique_key: the Scheduling issue's unique jobs add their key here, and in sql/api.sql.
+    unique_key: str  # no new job while one not yet finished holds this key: that one's id
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    job_id: str
+    created: bool  # False: an unfinished job held the unique key; `job_id` is that job's
 
 
 def enqueue(
@@ -61,8 +72,10 @@ def enqueue(
     run_at: datetime | None = None,
     delay: float = 0.0,
     original_name: str | Sequence[str] | None = None,
+    unique_key: str | None = None,
 ) -> str:
-    """The id of a new pending job, in the caller's transaction.
+    """The id of a new pending job, in the caller's transaction; with `unique_key`, the id of
+    the unfinished job holding that key if there is one (nothing is inserted then).
 
     `file_path` registers new rows in `files` for the job; `file_id` uses rows the
     application already has (UnknownFile when one is missing; nothing is inserted then).
@@ -72,8 +85,14 @@ def enqueue(
     """
     given = {"file_path": file_path, "file_id": file_id, "original_name": original_name,
              "description": description, "job_type": job_type, "priority": priority,
-             "metadata": metadata, "run_at": run_at, "delay": delay}  # fmt: skip
-    return _insert(conn, [_checked(None, given)])[0]
+             "metadata": metadata, "run_at": run_at, "delay": delay,
+             "unique_key": unique_key}  # fmt: skip
+    return enqueue_or_find(conn, **given).job_id
+
+
+def enqueue_or_find(conn: Any, **job: Any) -> Enqueued:
+    """As `enqueue` (the same keywords), saying also whether the job is a new one."""
+    return _insert(conn, [_checked(None, job)])[0]
 
 
 def enqueue_many(conn: Any, jobs: Iterable[NewJob | Mapping[str, Any]]) -> list[str]:
@@ -81,12 +100,44 @@ def enqueue_many(conn: Any, jobs: Iterable[NewJob | Mapping[str, Any]]) -> list[
     their new `files` rows) in one statement in the caller's transaction: all of them, or
     none (UnknownFile when a `file_id` names no row). The supervisors are woken once per job
     type, when the caller commits."""
-    return _insert(conn, [_checked(i, dict(job)) for i, job in enumerate(jobs)])
+    found = _insert(conn, [_checked(i, dict(job)) for i, job in enumerate(jobs)])
+    return [e.job_id for e in found]
 
 
-def _insert(conn: Any, checked: list[dict[str, Any]]) -> list[str]:
+def _insert(conn: Any, checked: list[dict[str, Any]]) -> list[Enqueued]:
+    """Each job's id (and whether it is new); a job whose unique key an unfinished job holds
+    gets that job's id, a later one in the list with the key of an earlier one the earlier's."""
+    found: dict[int, Enqueued] = {}
+    first_with_key: dict[str, int] = {}
+    todo = []
+    for n, job in enumerate(checked):
+        key = job["unique_key"]
+        if key is not None and key in first_with_key:
+            continue  # resolved below, once the first one is
+        if key is not None:
+            first_with_key[key] = n
+        todo.append(n)
+    for _ in range(UNIQUE_TRIES):
+        found |= _insert_round(conn, [(n, checked[n]) for n in todo])
+        todo = [n for n in todo if n not in found]
+        if not todo:
+            break
+    else:
+        raise JobsupError("unique keys kept changing hands while enqueuing; try again")
+    for n, job in enumerate(checked):
+        if n not in found:
+            found[n] = dataclasses.replace(found[first_with_key[job["unique_key"]]],
+                                           created=False)  # fmt: skip
+    return [found[n] for n in range(len(checked))]
+
+
+def _insert_round(conn: Any, numbered: list[tuple[int, dict[str, Any]]]) -> dict[int, Enqueued]:
+    """One statement for the jobs of `numbered` (their place in the list, the job); those it
+    settled: inserted, or held by an unfinished job with their key. One whose key a
+    concurrent transaction took after the statement began is left for another round."""
+    checked = [job for _, job in numbered]
     if not checked:
-        return []
+        return {}
     files: list[dict[str, Any]] = []
     for job in checked:
         job["id"] = str(uuid.uuid4())  # made here, so each id keeps its place in the list
@@ -102,13 +153,21 @@ def _insert(conn: Any, checked: list[dict[str, Any]]) -> list[str]:
     if counts["missing"]:
         shown = ", ".join(counts["missing"])
         raise UnknownFile(f"no row in files has id {shown}: nothing enqueued")
-    return [job["id"] for job in checked]
+    created, held = set(counts["created"]), counts["held"] or {}
+    settled = {}
+    for n, job in numbered:
+        if job["id"] in created:
+            settled[n] = Enqueued(job["id"], True)
+        elif job["id"] in held:
+            settled[n] = Enqueued(held[job["id"]], False)
+    return settled
 
 
 _KEYS = frozenset(NewJob.__annotations__)
 _DEFAULTS: dict[str, Any] = {
     "file_path": None, "file_id": None, "original_name": None, "description": None,
     "job_type": "analysis", "priority": 0, "metadata": None, "run_at": None, "delay": 0.0,
+    "unique_key": None,
 }  # fmt: skip
 
 
@@ -140,6 +199,8 @@ def _checked(index: int | None, given: dict[str, Any]) -> dict[str, Any]:
         raise TypeError(f"{where}: metadata must be a mapping (a JSON object)")
     if job["run_at"] is not None and not isinstance(job["run_at"], datetime):
         raise TypeError(f"{where}: run_at must be a datetime")
+    if job["unique_key"] is not None and not isinstance(job["unique_key"], str):
+        raise TypeError(f"{where}: unique_key must be a string")
     return job
 
 
@@ -173,6 +234,7 @@ def _many_row(job: dict[str, Any]) -> dict[str, Any]:
         "metadata": dict(job["metadata"]) if job["metadata"] is not None else None,
         "run_at": run_at.isoformat() if run_at is not None else None,
         "delay": float(job["delay"]),
+        "unique_key": job["unique_key"],
     }
 
 

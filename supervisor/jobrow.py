@@ -30,6 +30,7 @@ class ClaimedJob:
     has_file: bool
     priority: int = 0
     more_files: tuple[str, ...] = ()  # after file_path, in order (more_file_ids)
+    snoozes: int = 0  # times runner.Retry put it back without spending an attempt
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -57,7 +58,8 @@ class Unusable:
 def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
     """The job a claimed row (see `claim` in sql/queries.sql) describes, or why it is unusable."""
     (job_id, lease, job_type, description, metadata, retry_count, file_path, has_file, priority,
-     more_files) = row  # fmt: skip
+     more_files) = row[:10]  # fmt: skip
+    snoozes = row[10] if len(row) > 10 else 0
     problems = [
         _problem_of_type(job_type),
         _problem_of_metadata(metadata),
@@ -76,6 +78,7 @@ def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
         has_file=bool(has_file),
         priority=priority if isinstance(priority, int) else 0,
         more_files=tuple(p for p in more_files or () if isinstance(p, str) and p.strip()),
+        snoozes=snoozes if isinstance(snoozes, int) else 0,
     )
     reasons = [p for p in problems if p]
     return Unusable(job, "; ".join(reasons)) if reasons else job

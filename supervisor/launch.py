@@ -10,6 +10,7 @@ from runner.job import Job, RunnerSpec
 from supervisor import limits, privileges
 from supervisor.config import Config, Limits
 from supervisor.jobrow import ClaimedJob
+from supervisor.retry_policy import retry_for
 
 MB = 1 << 20
 
@@ -51,7 +52,7 @@ def _runner_job(job: ClaimedJob, config: Config, job_limits: Limits) -> Job:
         business_description=job.business_description,
         metadata=job.metadata,
         attempt=job.attempt,
-        max_attempts=config.retry.max_retries + 1,
+        max_attempts=retry_for(config, job.job_type).max_retries + 1,
         lease=job.lease,
         memory_limit_mb=job_limits.memory_mb or None,
         settings=settings,

@@ -16,14 +16,15 @@ import selectors
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 
 import setproctitle
 from loguru import logger
 
 from runner import linux
+from supervisor import caps, handler_modules, health, logs, periodic, schema, store, turn, upkeep
 from supervisor import config as configuration
-from supervisor import handler_modules, health, logs, schema, store, turn, upkeep
 from supervisor.claim_timing import ClaimTiming
 from supervisor.config import Config, Overrides
 from supervisor.database import MARGIN, Cancelled, Database, Done, Lost, Request, Unavailable
@@ -35,6 +36,7 @@ from supervisor.logs import job_logger
 from supervisor.metrics import METRICS, MetricsServer
 from supervisor.outcome import Outcome
 from supervisor.pool import Pool, log_counts
+from supervisor.retry_policy import retry_for
 from supervisor.runner_state import KillReason, Runner
 from supervisor.signals import SignalQueue
 from supervisor.telemetry import Telemetry
@@ -84,6 +86,7 @@ class Supervisor:
         self.fenced = False  # the lease is lost: no claims (and, by default, no runners)
         self.next_sample = 0.0
         self.telemetry = Telemetry(config, self.selector)
+        self.timetable = periodic.Timetable(self._schedules(config), datetime.now(UTC))
 
     @property
     def job_types(self) -> tuple[str, ...] | None:
@@ -285,6 +288,7 @@ class Supervisor:
         self.slots = new.supervisor.slots
         self.timing.interval = new.supervisor.interval
         self.telemetry.overdue = health.overdue(new.supervisor)
+        self.timetable.reload(self._schedules(new), datetime.now(UTC))
         logs.configure(new.logging, new.state_dir, self.options.log_level)
         self.timing.want()
         logger.info("SIGHUP: configuration reloaded ({} slots)", self.slots)
@@ -426,6 +430,8 @@ class Supervisor:
             self.timing.want()
 
     def _serves(self, job_type: str) -> bool:
+        if job_type == "*":  # `jobsup resume --all`
+            return True
         return self.job_types is None or (job_type or "analysis") in self.job_types
 
     def _request_timeout(self, connecting: bool = False) -> float:
@@ -444,7 +450,8 @@ class Supervisor:
             return None
         check_empty = self.options.until_empty and not self.pool and not self.unwritten
         return turn.Ask(free, self.job_types, list(self.pool.claims()), check_empty,
-                        self.config.retry.backoff_max)  # fmt: skip
+                        self.config.retry.backoff_max,
+                        caps.caps(self.config, self.job_types))  # fmt: skip
 
     def _turn_request(self, ask: turn.Ask | None) -> Request:
         batch, self.unwritten = self.unwritten, []
@@ -506,14 +513,17 @@ class Supervisor:
 
     def _heartbeat_request(self, now: float) -> Request:
         self.next_heartbeat = now + self.config.supervisor.heartbeat_interval
-        sup, attempts = self.config.supervisor, self.config.retry.max_retries + 1
+        slot_in = self.timetable.seconds_to_next(datetime.now(UTC))  # periodic: on time
+        if slot_in is not None:
+            self.next_heartbeat = min(self.next_heartbeat, now + slot_in)
+        sup = self.config.supervisor
         claims = self.pool.claims()
         asked = upkeep.Beat(
             state=self.state.value,
             slots=self.slots,
             job_types=self.job_types,
             config_name=self._config_name,
-            figures=[r.figures(now, attempts) for r in self.pool.started()],
+            figures=[r.figures(now, self._attempts(r.job.job_type)) for r in self.pool.started()],
             claims=claims,
             known={**claims, **{o.job_id: o.lease for o in self.unwritten}},
             pids={(r.job_id, r.job.lease): r.pid for r in self.pool.started()},
@@ -522,6 +532,8 @@ class Supervisor:
             orphan_after=sup.orphan_after,
             max_retries=self.config.retry.max_retries,
             count_queue=self.telemetry.wants_queue(now),
+            type_retries={n: t.retry.max_retries for n, t in self.config.job_types.items()},
+            periodic=self.timetable.entries(),
         )
         action = partial(upkeep.beat, me=self.me, asked=asked)
         return Request("heartbeat", action, partial(self._on_heartbeat, now, asked))
@@ -551,6 +563,11 @@ class Supervisor:
         logs.event("heartbeat").debug("heartbeat: {} runners, {} reclaimed, {} no longer ours",
                      len(self.pool), len(found.reclaimed.jobs) if found.reclaimed else 0,
                      len(found.lost))  # fmt: skip
+        for slot in found.enqueued:
+            job_logger(slot.job_id).info("periodic {}: enqueued the slot of {}", slot.name,
+                                         periodic.iso(slot.slot))  # fmt: skip
+        if found.paused is not None:
+            METRICS.set_paused([p.job_type for p in found.paused])
         queue = found.queue
         self.telemetry.heartbeat(sent, self.state.value, len(self.pool), self.slots, queue)
 
@@ -584,6 +601,14 @@ class Supervisor:
             log.warning("{}: killing its runner", why)
             detail = f"{why} (reset, reclaimed or deleted): runner killed"
             self.pool.kill_claim(job_id, claims[job_id], KillReason.LOST, detail)
+
+    def _schedules(self, config: Config) -> list[periodic.Schedule]:
+        """The periodic schedules to serve: none in a batch run (--max-jobs, --until-empty)."""
+        batch = self.options.max_jobs or self.options.until_empty
+        return [] if batch else list(config.periodic.values())
+
+    def _attempts(self, job_type: str) -> int:
+        return retry_for(self.config, job_type).max_retries + 1
 
     @property
     def _config_name(self) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import selectors
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 
@@ -71,6 +71,8 @@ class Metrics:
         self.oldest_pending = Gauge("jobsup_queue_oldest_pending_seconds",
                                     "How long the longest-waiting runnable job has waited.",
                                     registry=r)  # fmt: skip
+        self.paused = Gauge("jobsup_job_type_paused", "1 for each paused job type ('*': all).",
+                            ["type"], registry=r)  # fmt: skip
 
     def claimed(self, job_type: str, count: int = 1) -> None:
         self.jobs["claimed"].labels(job_type).inc(count)
@@ -106,6 +108,12 @@ class Metrics:
         for status in ("runnable", "scheduled", "processing"):
             self.queue_jobs.labels(status).set(counts.get(status) or 0)
         self.oldest_pending.set(counts.get("oldest_pending") or 0)
+
+    def set_paused(self, job_types: Sequence[str]) -> None:
+        """The paused job types ('*': all), as `jobsup_job_type_paused{type} 1`."""
+        self.paused.clear()
+        for job_type in job_types:
+            self.paused.labels(job_type).set(1)
 
     def text(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -19,6 +19,7 @@ from runner.protocol import Failure, FailureKind, Insight
 from supervisor.config import RetryConfig
 from supervisor.identity import Identity
 from supervisor.jobrow import ClaimedJob
+from supervisor.retry_policy import retries_exception
 from supervisor.runner_state import KillReason, Runner
 
 MB = 1 << 20
@@ -33,6 +34,7 @@ class Kind(enum.Enum):
     INTERRUPTED = "interrupted"  # cut short by shutdown: back to pending, no attempt spent
     LOST = "lost"  # no longer ours (cancelled, reset, reclaimed): only the attempt's record
     NOT_STARTED = "not_started"  # no runner could be started: back to pending, a while later
+    SNOOZED = "snoozed"  # runner.Retry(delay=…): again after delay, no attempt spent
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Verdict:
     message: str = ""
     insights: Sequence[Insight] = field(default_factory=list)
     limit: str | None = None  # "memory" or "time": the [retry] on_*_limit policy applies
+    exception: Sequence[str] = ()  # a handler exception's class name, then its bases'
+    delay: float = 0.0  # SNOOZED: the seconds the handler asked for
 
 
 @dataclass(frozen=True)
@@ -139,8 +143,11 @@ def _failed(document: Failure) -> Verdict:
         return Verdict(Kind.RETRYABLE, message, limit="memory")
     if kind == FailureKind.SOFT_TIME_LIMIT:  # SIGTERM from outside jobsup (kill, systemd)
         return Verdict(Kind.RETRYABLE, "runner received SIGTERM")
+    if kind == FailureKind.RETRY:
+        return Verdict(Kind.SNOOZED, message, delay=float(document.get("delay", 0.0)))
     traceback = document.get("traceback", "").rstrip()
-    return Verdict(Kind.RETRYABLE, f"{message}\n{traceback}" if traceback else message)
+    return Verdict(Kind.RETRYABLE, f"{message}\n{traceback}" if traceback else message,
+                   exception=tuple(document.get("exception", ())))  # fmt: skip
 
 
 def _crash_message(status: int | None) -> str:
@@ -170,7 +177,7 @@ def _with_output(verdict: Verdict, runner: Runner) -> Verdict:
     if not tail or verdict.kind is Kind.INTERRUPTED:
         return verdict
     message = f"{verdict.message}\n--- last output ---\n{tail}"
-    return Verdict(verdict.kind, message, verdict.insights, verdict.limit)
+    return dataclasses.replace(verdict, message=message)
 
 
 def _decide(
@@ -186,6 +193,8 @@ def _decide(
     if kind is Kind.INTERRUPTED:
         return Outcome(job.id, job.lease, kind, "pending", job.retry_count, keep_error=True)
     error = _storable(verdict.message)
+    if kind is Kind.SNOOZED:
+        return _snoozed(job, verdict, retry, error)
     if kind is Kind.RETRYABLE and _may_retry(job, verdict, retry):
         delay = backoff(job.retry_count, retry.backoff_base, retry.backoff_max, rng)
         return Outcome(job.id, job.lease, kind, "pending", job.retry_count + 1, error,
@@ -224,6 +233,8 @@ def _attempt_outcome(verdict: Verdict, outcome: Outcome, runner: Runner | None) 
     if verdict.kind is Kind.LOST:
         cancelled = runner is not None and runner.reason is KillReason.CANCELLED
         return "cancelled" if cancelled else "lost"
+    if outcome.kind is Kind.SNOOZED:
+        return "snoozed"  # counted by the claim against max_snoozes
     return "retry" if outcome.status == "pending" else outcome.status or "lost"
 
 
@@ -241,7 +252,24 @@ def _may_retry(job: ClaimedJob, verdict: Verdict, retry: RetryConfig) -> bool:
         return False
     if verdict.limit == "time" and retry.on_time_limit == "fail":
         return False
+    if not retries_exception(retry, verdict.exception):
+        return False
     return job.retry_count < retry.max_retries
+
+
+def _snoozed(job: ClaimedJob, verdict: Verdict, retry: RetryConfig, error: str) -> Outcome:
+    """runner.Retry: pending again after the delay asked, the attempt not spent while
+    `max_snoozes` allows (kind SNOOZED); after that each Retry spends an attempt (kind
+    RETRYABLE; failed when none is left)."""
+    if job.snoozes < retry.max_snoozes:
+        message = f"snoozed {job.snoozes + 1}/{retry.max_snoozes}: {error}"
+        return Outcome(job.id, job.lease, Kind.SNOOZED, "pending", job.retry_count, message,
+                       delay=verdict.delay)  # fmt: skip
+    message = f"{error} (max_snoozes {retry.max_snoozes} reached: an attempt spent)"
+    if job.retry_count < retry.max_retries:
+        return Outcome(job.id, job.lease, Kind.RETRYABLE, "pending", job.retry_count + 1,
+                       message, delay=verdict.delay)  # fmt: skip
+    return Outcome(job.id, job.lease, Kind.RETRYABLE, "failed", job.retry_count, message)
 
 
 def backoff(

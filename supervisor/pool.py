@@ -26,6 +26,7 @@ from supervisor.jobrow import ClaimedJob, Unusable
 from supervisor.launch import launch
 from supervisor.metrics import METRICS
 from supervisor.outcome import Kind, Outcome, Verdict, conclude, how_it_ended, judge, not_started
+from supervisor.retry_policy import retry_for
 from supervisor.runner_state import (
     KillReason,
     Output,
@@ -168,7 +169,7 @@ class Pool:
         for fd in (runner.result_fd, runner.output_fd):
             self.selector.register(fd, selectors.EVENT_READ, runner)
         job = runner.job
-        attempts = self.config.retry.max_retries + 1
+        attempts = retry_for(self.config, job.job_type).max_retries + 1
         job.log.info(
             "started {}: attempt {}/{}, runner pid {}", job.job_type, job.attempt, attempts, pid
         )
@@ -314,7 +315,7 @@ class Pool:
     def _conclude(self, job: ClaimedJob, verdict: Verdict, runner: Runner | None = None) -> None:
         """The outcome of `verdict`, kept for the next reap; counted and logged."""
         now = self.clock()
-        outcome = conclude(job, verdict, self.config.retry, self.me, runner, now)
+        outcome = conclude(job, verdict, retry_for(self.config, job.job_type), self.me, runner, now)
         seconds = runner.elapsed(now) if runner else None
         if outcome.status is not None and verdict.kind is not Kind.INTERRUPTED:
             METRICS.finished(job.job_type, FINISHED[outcome.status], seconds)
@@ -332,6 +333,9 @@ class Pool:
         elif verdict.kind is Kind.INTERRUPTED:
             self.counts.interrupted += 1
             log.warning("{}: back to pending, no attempt spent", first_line)
+        elif outcome.kind is Kind.SNOOZED:
+            self.counts.retried += 1
+            log.info("{}: again in {:.1f} s, no attempt spent", first_line, outcome.delay)
         elif outcome.status == "pending":
             self.counts.retried += 1
             log.warning("attempt failed, retry in {:.1f} s: {}", outcome.delay, first_line)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from supervisor import pauses
 from supervisor.db import Connection, dict_cursor
 from supervisor.identity import host_key, process_alive
 from supervisor.job_admin import SQL
@@ -41,6 +42,7 @@ def stats(conn: Connection, hours: int, failure_limit: int = 20) -> dict[str, An
         for name in ("counts", "throughput", "durations", "failures"):
             cur.execute(SQL[name], params)
             report[name] = [dict(row) for row in cur.fetchall()]
+    report["paused"] = [asdict(p) for p in pauses.paused(conn)]
     return report
 
 

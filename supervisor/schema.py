@@ -27,7 +27,10 @@ REQUIRED_COLUMNS = {
         "id", "file_id", "job_type", "business_description", "status", "metadata",
         "retry_count", "created_at", "started_at", "completed_at", "updated_at",
         "error_message", "run_at", "priority", "worker_id", "runner_pid", "attempts",
+        "unique_key",
     ),
+    "jobsup_paused": ("job_type", "paused_at", "paused_by"),
+    "jobsup_periodic": ("name", "last_slot", "last_job_id", "enqueued_at"),
     "insights": ("id", "job_id", "insight_type", "content", "confidence_score", "created_at"),
     "jobsup_workers": (
         "id", "host", "host_key", "pid", "process_started", "started_at", "heartbeat_at", "state",

@@ -10,7 +10,7 @@ from typing import Any
 
 from psycopg2.extras import Json
 
-from supervisor import __version__
+from supervisor import __version__, caps
 from supervisor.db import Connection
 from supervisor.identity import Identity
 from supervisor.jobrow import ClaimedJob, Unusable, from_row
@@ -28,21 +28,32 @@ def claim(
     limit: int,
     job_types: Sequence[str] | None,
     busy: Sequence[str] = (),
+    capped: Mapping[str, int] | None = None,
 ) -> list[ClaimedJob | Unusable]:
     """Up to `limit` jobs, now 'processing' and owned by `worker_id` (None: any job type),
-    none of those in `busy` (jobs whose earlier runner has not ended here yet)."""
-    params = {"limit": limit, "worker_id": worker_id, "busy": list(busy), **_types(job_types)}
+    none of those in `busy` (jobs whose earlier runner has not ended here yet), none of a
+    paused type, and no more of a type in `capped` (job type: max_running) than its cap
+    allows across all supervisors."""
+    params = {"limit": limit, "worker_id": worker_id, "busy": list(busy), **_types(job_types),
+              **caps.params(capped)}  # fmt: skip
+    # One string, one transaction: the cap locks (when any) are released by its commit.
+    sql = f"{SQL['claim_lock_caps']};\n{SQL['claim']}" if capped else SQL["claim"]
     with conn.cursor() as cur:
-        cur.execute(SQL["claim"], params)
+        cur.execute(sql, params)
         return [from_row(row) for row in cur.fetchall()]
 
 
 def next_due(
-    conn: Connection, job_types: Sequence[str] | None, busy: Sequence[str] = ()
+    conn: Connection,
+    job_types: Sequence[str] | None,
+    busy: Sequence[str] = (),
+    capped: Mapping[str, int] | None = None,
 ) -> float | None:
-    """Seconds until the earliest pending job not in `busy` falls due (0: now; None: none)."""
+    """Seconds until the earliest pending job not in `busy`, of a type neither paused nor
+    capped and full, falls due (0: now; None: none)."""
+    params = {"busy": list(busy), **_types(job_types), **caps.params(capped)}
     with conn.cursor() as cur:
-        cur.execute(SQL["next_due"], {"busy": list(busy), **_types(job_types)})
+        cur.execute(SQL["next_due"], params)
         row = cur.fetchone()
     return None if row is None or row[0] is None else float(row[0])
 
@@ -151,6 +162,7 @@ def reclaim(
     orphan_after: float,
     max_retries: int,
     watched: float = math.inf,
+    type_retries: Mapping[str, int] | None = None,
 ) -> Reclaimed:
     """Declare dead the supervisors that are, and take back the jobs they held.
 
@@ -163,7 +175,10 @@ def reclaim(
         params = {"stale_after": stale_after, "gone": gone, "watched": min(watched, 1e12)}
         cur.execute(SQL["mark_dead"], params)
         dead = [(wid, host, pid, why) for wid, host, pid, why in cur.fetchall()]
-        cur.execute(SQL["reclaim"], {"orphan_after": orphan_after, "max_retries": max_retries})
+        types = type_retries or {}
+        cur.execute(SQL["reclaim"], {"orphan_after": orphan_after, "max_retries": max_retries,
+                                     "retry_types": list(types),
+                                     "retry_maxes": list(types.values())})  # fmt: skip
         jobs = [(jid, status, error, job_type) for jid, status, error, job_type in cur.fetchall()]
         cur.execute(SQL["forget_workers"])
     return Reclaimed(dead, jobs)

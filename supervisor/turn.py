@@ -3,7 +3,7 @@ what the free slots can take. A request for the database thread."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import psycopg2
@@ -25,6 +25,7 @@ class Ask:
     busy: Sequence[str]
     until_empty: bool  # when nothing is claimed, also ask whether anything falls due soon
     horizon: float  # that soon (seconds)
+    capped: Mapping[str, int] = field(default_factory=dict)  # job type: max_running
 
 
 @dataclass
@@ -45,7 +46,8 @@ def run(conn: Connection, worker_id: str, outcomes: Sequence[Outcome], ask: Ask 
     if ask is None:
         return turn
     try:
-        turn.claimed = store.claim(conn, worker_id, ask.limit, ask.job_types, ask.busy)
+        turn.claimed = store.claim(conn, worker_id, ask.limit, ask.job_types, ask.busy,
+                                   ask.capped)  # fmt: skip
     except psycopg2.Error as e:
         if conn.closed and not outcomes:  # else say what was written: a claim is no loss
             raise
@@ -53,7 +55,7 @@ def run(conn: Connection, worker_id: str, outcomes: Sequence[Outcome], ask: Ask 
         return turn
     if len(turn.claimed) < ask.limit:  # the claimed jobs are ours now, whatever comes next
         try:
-            turn.next_due = store.next_due(conn, ask.job_types, ask.busy)
+            turn.next_due = store.next_due(conn, ask.job_types, ask.busy, ask.capped)
             if ask.until_empty and not turn.claimed:
                 turn.anything_soon = store.runnable_within(conn, ask.horizon, ask.job_types)
         except psycopg2.Error as e:

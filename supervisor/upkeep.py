@@ -1,19 +1,21 @@
 """A heartbeat's work against the database, as one request for the database thread: renew
-this supervisor's row, reclaim what dead peers held, and find which of its own claims no
-longer hold their jobs."""
+this supervisor's row, reclaim what dead peers held, find which of its own claims no
+longer hold their jobs, and enqueue the periodic slots that fell due."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg2
 
-from supervisor import report, store
+from supervisor import pauses, periodic_store, report, store
 from supervisor.db import Connection
 from supervisor.errors import describe
 from supervisor.identity import Identity
+from supervisor.periodic import Schedule
 
 T = TypeVar("T")
 
@@ -35,6 +37,8 @@ class Beat:
     orphan_after: float
     max_retries: int
     count_queue: bool  # also count the queue (for the metrics)
+    type_retries: Mapping[str, int] = field(default_factory=dict)  # a type's own max_retries
+    periodic: Sequence[tuple[Schedule, datetime]] = ()  # schedules, and since when watched
 
 
 @dataclass
@@ -45,6 +49,8 @@ class Found:
     lost: dict[str, str | None] = field(default_factory=dict)  # job id: its status now
     released: list[str] = field(default_factory=list)  # held, never run here: given back
     queue: report.Queue | None = None
+    enqueued: list[periodic_store.Enqueued] = field(default_factory=list)  # periodic slots
+    paused: list[pauses.Paused] | None = None  # with the queue: the paused job types
     errors: list[str] = field(default_factory=list)  # steps the database refused
 
 
@@ -68,7 +74,7 @@ def beat(conn: Connection, me: Identity, asked: Beat) -> Found:
         found.registered_again = True
         step("register", store.register, me, asked.slots, asked.job_types, asked.config_name)
     found.reclaimed = step("reclaim", store.reclaim, me, asked.stale_after, asked.orphan_after,
-                           asked.max_retries, asked.watched)  # fmt: skip
+                           asked.max_retries, asked.watched, asked.type_retries)  # fmt: skip
     if asked.claims:
         found.lost = step("ownership check", store.owned, me.id, asked.claims) or {}
     found.released = step("release unrun jobs", store.release_unrun, me.id, asked.known) or []
@@ -76,4 +82,7 @@ def beat(conn: Connection, me: Identity, asked: Beat) -> Found:
         step("set runner pids", store.set_runner_pids, me.id, asked.pids)
     if asked.count_queue:
         found.queue = step("queue", report.queue)
+        found.paused = step("paused types", pauses.paused)
+    if asked.periodic:
+        found.enqueued = step("periodic jobs", periodic_store.enqueue_due, asked.periodic) or []
     return found

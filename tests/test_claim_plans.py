@@ -68,7 +68,8 @@ def test_the_claim_reads_only_what_it_takes_beside_many_other_rows(conn: Connect
     with conn.cursor() as cur:
         cur.execute("ANALYZE processing_jobs")
     params = {"limit": 4, "worker_id": WORKER, "busy": [], "all_types": False,
-              "job_types": ["served"], "seconds": 60.0}  # fmt: skip
+              "job_types": ["served"], "seconds": 60.0,
+              "cap_lock": 1, "cap_types": [], "cap_limits": []}  # no cap (tests/test_scheduling_db.py)  # fmt: skip
     for name in ("claim", "next_due", "runnable_within"):
         read = _rows_read(conn, SQL[name], params)
         assert read < 50, f"{name} read {read} rows"

@@ -122,4 +122,4 @@ def main() -> None:
 
 
 # The commands register themselves on `cli` when their modules are imported.
-from supervisor.cli import admin, db, inspect, run, runonce, web  # noqa: E402, F401
+from supervisor.cli import admin, db, inspect, run, runonce, schedule, web  # noqa: E402, F401

@@ -25,7 +25,7 @@ from supervisor.cli.common import COUNT, DURATION, EXISTING_FILE, INT4, JOB_ID, 
 from supervisor.cli.results import TIMEOUT, wait_and_report, wait_command
 from supervisor.db import transaction
 from supervisor.durations import human
-from supervisor.enqueue import enqueue as enqueue_job
+from supervisor.enqueue import enqueue_or_find
 from supervisor.errors import JobsupError
 
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
@@ -52,6 +52,10 @@ STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
     "--delay", type=click.FloatRange(min=0, max=MOST_SECONDS), help="Do not start for SECONDS."
 )
 @click.option("--metadata", help="A JSON object handed to the handler.")
+@click.option(
+    "--unique-key",
+    help="No second job while one with this key is unfinished: print that one's id instead.",
+)
 @click.option("--wait", "wait_done", is_flag=True, help="Wait until it finishes (see `jobs wait`).")
 @TIMEOUT
 @json_option
@@ -65,11 +69,13 @@ def enqueue(
     run_at: str | None,
     delay: float | None,
     metadata: str | None,
+    unique_key: str | None,
     wait_done: bool,
     timeout: float | None,
     as_json: bool,
 ) -> None:
-    """Register a file and a job for it; print the job id.
+    """Register a file and a job for it; print the job id (with --unique-key, the id of the
+    unfinished job holding the key, if one does: nothing new is registered then).
 
     With --wait, then wait until the job has finished and print its final status and
     insights count, as `jobs wait` does (exit status 0 completed, 4 failed or cancelled, 3
@@ -89,9 +95,9 @@ def enqueue(
         raise click.BadParameter(f"{why} (--force if another host's does)", param_hint="'--type'")
     with database(cfg) as conn:
         with transaction(conn):
-            job_id = enqueue_job(
+            found = enqueue_or_find(
                 conn,
-                [str(path) for path in file_paths],
+                file_path=[str(path) for path in file_paths],
                 file_id=[str(i) for i in file_ids],
                 description=description,
                 job_type=job_type,
@@ -100,8 +106,14 @@ def enqueue(
                 run_at=when,
                 delay=delay or 0.0,
                 original_name=[path.name for path in file_paths],
+                unique_key=unique_key,
             )
+            job_id = found.job_id
             enqueued = job_admin.enqueued(conn, job_id)
+        if not found.created:
+            click.echo(f"unique key {unique_key!r}: job {job_id} holds it (not yet finished); "
+                       "no new job", err=True)  # fmt: skip
+        enqueued["created"] = found.created
         enqueued["file"] = str(file_paths[0]) if file_paths else None
         if len(file_paths) > 1:
             enqueued["files"] = [str(path) for path in file_paths]

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from supervisor import report
+from supervisor import pauses, report
 from supervisor.cli import cli, config_option, database, json_option, load_config, print_json
 from supervisor.cli.common import first_line, table
 from supervisor.durations import human
@@ -43,8 +43,17 @@ def ps(host: str | None, include_stopped: bool, watch: float | None, as_json: bo
 
         if watch is None:
             _print_ps(snapshot(), as_json)
+            if not as_json:
+                _print_paused(conn)
             return
         _watch(snapshot, watch, as_json)
+
+
+def _print_paused(conn: Any) -> None:
+    paused = [p.job_type for p in pauses.paused(conn)]
+    if paused:
+        shown = "every job type" if pauses.ALL in paused else ", ".join(paused)
+        click.echo(f"paused: {shown} (`jobsup resume` lets them be claimed again)")
 
 
 def _watch(snapshot: Any, seconds: float, as_json: bool) -> None:
@@ -158,6 +167,12 @@ def _stats_text(found: dict[str, Any]) -> str:
             [(f["jobs"], f"{f['last']:%Y-%m-%d %H:%M}", first_line(f["reason"], 60),
               first_line(f["example"], 60) if f["example"] != f["reason"] else "")
              for f in found["failures"]],
+        ),
+        _section(
+            "paused job types (no supervisor claims them until `jobsup resume`)",
+            ("TYPE", "SINCE", "BY"),
+            [(p["job_type"], f"{p['paused_at']:%Y-%m-%d %H:%M}", p["paused_by"])
+             for p in found["paused"]],
         ),
     ]  # fmt: skip
     return "\n\n".join(sections)

@@ -75,11 +75,15 @@ SELECT id::text, status FROM processing_jobs WHERE id = ANY(%(ids)s::uuid[]);
 -- name: retry
 -- The seed's "clear failed jobs for retry": pending now, attempts counted afresh. Named jobs
 -- (primary key) that are failed or cancelled, or with %(all_failed)s every failed job (a scan:
--- no index covers 'failed'). The `attempts` history is kept.
+-- no index covers 'failed'). The `attempts` history is kept. A job whose unique_key another
+-- unfinished job holds now is left as it is (jobsup_jobs_unique allows one).
 WITH target AS (
-    SELECT id, status FROM processing_jobs
-    WHERE (id = ANY(%(ids)s::uuid[]) AND status IN ('failed', 'cancelled'))
-       OR (%(all_failed)s AND status = 'failed')
+    SELECT id, status FROM processing_jobs t
+    WHERE ((id = ANY(%(ids)s::uuid[]) AND status IN ('failed', 'cancelled'))
+           OR (%(all_failed)s AND status = 'failed'))
+      AND NOT EXISTS (SELECT 1 FROM processing_jobs o
+                      WHERE o.unique_key = t.unique_key AND o.id <> t.id
+                        AND o.unique_key IS NOT NULL AND o.status IN ('pending', 'processing'))
     FOR UPDATE
 )
 UPDATE processing_jobs j

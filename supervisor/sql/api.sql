@@ -10,16 +10,26 @@
 -- given id names no row in files, nothing is inserted and `missing` names up to three.
 -- The wake-up trigger fires per row, but PostgreSQL delivers one NOTIFY per job type and
 -- transaction. Primary key of files.
+-- A job with a unique_key that an unfinished job holds is not inserted, nor are its new
+-- files: `held` maps its id to that job's (index jobsup_jobs_unique). One whose key another
+-- transaction takes meanwhile is skipped (ON CONFLICT) and is in neither `created` nor
+-- `held`: the caller asks again for it.
 WITH given AS (
     SELECT * FROM jsonb_to_recordset(%(jobs)s::jsonb) AS g(
         id uuid, file_ids uuid[], description text, job_type text, priority int,
-        metadata jsonb, run_at timestamptz, delay float8)
+        metadata jsonb, run_at timestamptz, delay float8, unique_key text)
+), held AS (
+    SELECT g.id, p.id AS existing FROM given g
+    JOIN processing_jobs p ON p.unique_key = g.unique_key
+                          AND p.status IN ('pending', 'processing')
 ), new AS (
-    SELECT * FROM jsonb_to_recordset(%(files)s::jsonb) AS n(
+    SELECT n.* FROM jsonb_to_recordset(%(files)s::jsonb) AS n(
         id uuid, file_path text, original_name text)
+    WHERE NOT EXISTS (SELECT 1 FROM held JOIN given g USING (id) WHERE n.id = ANY(g.file_ids))
 ), missing AS (
     SELECT DISTINCT x.id FROM given g, unnest(g.file_ids) AS x(id)
-    WHERE NOT EXISTS (SELECT 1 FROM new WHERE new.id = x.id)
+    WHERE g.id NOT IN (SELECT id FROM held)
+      AND NOT EXISTS (SELECT 1 FROM new WHERE new.id = x.id)
       AND NOT EXISTS (SELECT 1 FROM files f WHERE f.id = x.id)
 ), new_files AS (
     INSERT INTO files (id, file_path, original_name)
@@ -29,16 +39,21 @@ WITH given AS (
 ), jobs AS (
     INSERT INTO processing_jobs
         (id, file_id, more_file_ids, business_description, job_type, priority, metadata,
-         run_at)
+         run_at, unique_key)
     SELECT g.id, g.file_ids[1], nullif(g.file_ids[2:], '{}'), g.description, g.job_type,
-           g.priority, g.metadata, coalesce(g.run_at, now()) + make_interval(secs => g.delay)
+           g.priority, g.metadata, coalesce(g.run_at, now()) + make_interval(secs => g.delay),
+           g.unique_key
     FROM given g
-    WHERE NOT EXISTS (SELECT 1 FROM missing)
+    WHERE NOT EXISTS (SELECT 1 FROM missing) AND g.id NOT IN (SELECT id FROM held)
+    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('pending', 'processing')
+    DO NOTHING
     RETURNING id
 )
 SELECT (SELECT count(*) FROM jobs) AS inserted,
        (SELECT count(*) FROM new_files) AS files,
-       ARRAY(SELECT id::text FROM missing ORDER BY 1 LIMIT 3) AS missing;
+       ARRAY(SELECT id::text FROM missing ORDER BY 1 LIMIT 3) AS missing,
+       ARRAY(SELECT id::text FROM jobs) AS created,
+       (SELECT jsonb_object_agg(id::text, existing::text) FROM held) AS held;
 
 -- name: finished
 -- Which of %(ids)s exist, and how each stands. Primary key.

@@ -1,6 +1,18 @@
 -- The statements the supervisor runs, one place for a DBA to read them whole.
 -- Each starts with `-- name: <name>`; values are always parameters (%(name)s).
 
+-- name: claim_lock_caps
+-- Sent in one string before `claim` when this supervisor serves job types with a
+-- cluster-wide cap ([job_types.<name>] max_running). The string runs as one transaction, so
+-- these locks are held only until the claim commits, never across jobs. They make claims
+-- of a capped type take turns across supervisors, and `claim` takes its snapshot
+-- after the lock (each statement its own, in READ COMMITTED), so it counts every job a peer
+-- claimed first. (Inside one statement the snapshot would come before the lock: a count
+-- under it could miss a peer's claim committed while waiting, and a cap could be exceeded.)
+-- Sorted: no deadlock between supervisors capping several types.
+SELECT pg_advisory_xact_lock(%(cap_lock)s, hashtext(t))
+FROM unnest(%(cap_types)s::text[]) AS t ORDER BY t;
+
 -- name: claim
 -- Up to %(limit)s runnable jobs of the types %(job_types)s (with %(all_types)s: of any type),
 -- highest priority first, then the ones runnable longest, each under a fresh lease token
@@ -10,7 +22,14 @@
 -- runner is gone, so one supervisor never runs it twice. Raw columns: the supervisor
 -- validates them (supervisor/jobrow.py), a NULL job_type is the original cron's 'analysis',
 -- a NULL metadata an empty object; `more_files` are the paths of more_file_ids, in order
--- (NULL for an id that names no row).
+-- (NULL for an id that names no row); `snoozes` counts the attempts that runner.Retry put
+-- back without spending one (checked against max_snoozes).
+--
+-- Scheduling: paused types (jobsup_paused, '*' for all) are left out of the type list; a
+-- capped type (%(cap_types)s, each with its max_running in %(cap_limits)s; `claim_lock_caps`
+-- runs first in the same string) gets at most the room its running jobs leave, none when
+-- full. Counting a capped type's running jobs reads the processing rows only
+-- (jobsup_jobs_owner); with no cap, `room` is empty.
 --
 -- Index: jobsup_jobs_claim_type (coalesce(job_type, 'analysis'), priority DESC, run_at, id)
 -- WHERE status='pending' (migration 0008), read type by type and, within a type, one
@@ -32,10 +51,24 @@ WITH RECURSIVE pending_type(job_type) AS (
             WHERE j.status = 'pending'
               AND coalesce(j.job_type, 'analysis') > pending_type.job_type)
     FROM pending_type WHERE pending_type.job_type IS NOT NULL
-), next AS (
-    SELECT c.id FROM unnest(CASE WHEN %(all_types)s
+), room AS (
+    SELECT c.job_type,
+           c.max_running - (SELECT count(*) FROM processing_jobs p
+                            WHERE p.status = 'processing'
+                              AND coalesce(p.job_type, 'analysis') = c.job_type) AS room
+    FROM unnest(%(cap_types)s::text[], %(cap_limits)s::int[]) AS c(job_type, max_running)
+), served AS (
+    -- The types to read: not paused, and with room when capped (room NULL: no cap).
+    SELECT t.job_type, room.room
+    FROM unnest(CASE WHEN %(all_types)s
                        THEN ARRAY(SELECT job_type FROM pending_type WHERE job_type IS NOT NULL)
                        ELSE %(job_types)s::text[] END) AS t(job_type)
+    LEFT JOIN room ON room.job_type = t.job_type
+    WHERE coalesce(room.room, 1) > 0
+      AND t.job_type <> ALL(ARRAY(SELECT job_type FROM jobsup_paused))
+      AND NOT EXISTS (SELECT 1 FROM jobsup_paused WHERE job_type = '*')
+), next AS (
+    SELECT c.id FROM served AS t
     CROSS JOIN LATERAL (
         WITH RECURSIVE level(priority) AS (
             SELECT max(priority) FROM processing_jobs
@@ -56,7 +89,7 @@ WITH RECURSIVE pending_type(job_type) AS (
             LIMIT %(limit)s
             FOR UPDATE SKIP LOCKED
         ) r
-        LIMIT %(limit)s
+        LIMIT least(%(limit)s, t.room)
     ) c
     ORDER BY c.priority DESC, c.run_at, c.id
     LIMIT %(limit)s
@@ -74,7 +107,11 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
           CASE WHEN j.more_file_ids IS NOT NULL
                THEN ARRAY(SELECT f.file_path
                           FROM unnest(j.more_file_ids) WITH ORDINALITY AS m(id, n)
-                          LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_files;
+                          LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_files,
+          CASE WHEN jsonb_typeof(j.attempts) = 'array'
+               THEN (SELECT count(*)::int FROM jsonb_array_elements(j.attempts) AS a
+                     WHERE a ->> 'outcome' = 'snoozed')
+               ELSE 0 END AS snoozes;
 
 -- name: next_due
 -- When the earliest pending job this supervisor could run falls due (NULL: none pending):
@@ -82,6 +119,8 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
 -- Seconds, never negative; a run_at of 'infinity' never falls due. NULL when none is
 -- pending (greatest() skips a NULL: without the CASE, an empty queue fell due at once and
 -- an idle supervisor claimed in a busy loop). Index: jobsup_jobs_claim_type.
+-- Held types (paused, or capped and full, as in `claim`) are left out: they wait for a
+-- resume or a freed place.
 WITH RECURSIVE pending_type(job_type) AS (
     -- Every job type with a pending job, one index probe apiece (for %(all_types)s).
     SELECT min(coalesce(job_type, 'analysis')) FROM processing_jobs WHERE status = 'pending'
@@ -97,6 +136,15 @@ WITH RECURSIVE pending_type(job_type) AS (
     FROM unnest(CASE WHEN %(all_types)s
                        THEN ARRAY(SELECT job_type FROM pending_type WHERE job_type IS NOT NULL)
                        ELSE %(job_types)s::text[] END) AS t(job_type)
+    WHERE t.job_type <> ALL(ARRAY(SELECT job_type FROM jobsup_paused))
+      AND NOT EXISTS (SELECT 1 FROM jobsup_paused WHERE job_type = '*')
+      AND NOT EXISTS (
+          SELECT 1 FROM unnest(%(cap_types)s::text[], %(cap_limits)s::int[])
+                        AS c(job_type, max_running)
+          WHERE c.job_type = t.job_type
+            AND c.max_running <= (SELECT count(*) FROM processing_jobs p
+                                  WHERE p.status = 'processing'
+                                    AND coalesce(p.job_type, 'analysis') = c.job_type))
     UNION ALL
     SELECT level.job_type,
            (SELECT max(j.priority) FROM processing_jobs j
@@ -117,7 +165,8 @@ FROM level CROSS JOIN LATERAL (
 
 -- name: runnable_within
 -- Is any pending job of ours due within %(seconds)s? (--until-empty) Level by level as in
--- `next_due`, stopping at the first job found. Index: jobsup_jobs_claim_type.
+-- `next_due`, stopping at the first job found; paused types wait for a resume, so they do
+-- not count. Index: jobsup_jobs_claim_type.
 WITH RECURSIVE pending_type(job_type) AS (
     -- Every job type with a pending job, one index probe apiece (for %(all_types)s).
     SELECT min(coalesce(job_type, 'analysis')) FROM processing_jobs WHERE status = 'pending'
@@ -133,6 +182,8 @@ WITH RECURSIVE pending_type(job_type) AS (
     FROM unnest(CASE WHEN %(all_types)s
                        THEN ARRAY(SELECT job_type FROM pending_type WHERE job_type IS NOT NULL)
                        ELSE %(job_types)s::text[] END) AS t(job_type)
+    WHERE t.job_type <> ALL(ARRAY(SELECT job_type FROM jobsup_paused))
+      AND NOT EXISTS (SELECT 1 FROM jobsup_paused WHERE job_type = '*')
     UNION ALL
     SELECT level.job_type,
            (SELECT max(j.priority) FROM processing_jobs j
@@ -271,8 +322,14 @@ RETURNING id::text, host, pid, ended_reason;
 -- Jobs left 'processing' by a supervisor that is no longer running, or by the original cron
 -- (no owner) for longer than %(orphan_after)s: back to 'pending' with an attempt spent, or
 -- 'failed' when none is left. Index: jobsup_jobs_owner (worker_id) WHERE status='processing'.
+-- %(max_retries)s: [retry] max_retries; a type in %(retry_types)s has its own (%(retry_maxes)s).
 WITH lost AS (
     SELECT j.id, coalesce(j.retry_count, 0) AS retries,
+           coalesce((SELECT r.max_retries
+                     FROM unnest(%(retry_types)s::text[], %(retry_maxes)s::int[])
+                          AS r(job_type, max_retries)
+                     WHERE r.job_type = coalesce(j.job_type, 'analysis')),
+                    %(max_retries)s) AS max_retries,
            CASE WHEN j.worker_id IS NULL
                 THEN 'left processing with no owner for over '
                      || round(%(orphan_after)s / 60) || ' minutes'
@@ -290,16 +347,16 @@ WITH lost AS (
     FOR UPDATE OF j SKIP LOCKED
 )
 UPDATE processing_jobs j
-SET status = CASE WHEN lost.retries < %(max_retries)s THEN 'pending' ELSE 'failed' END,
-    retry_count = CASE WHEN lost.retries < %(max_retries)s THEN lost.retries + 1
+SET status = CASE WHEN lost.retries < lost.max_retries THEN 'pending' ELSE 'failed' END,
+    retry_count = CASE WHEN lost.retries < lost.max_retries THEN lost.retries + 1
                        ELSE lost.retries END,
-    error_message = CASE WHEN lost.retries < %(max_retries)s
+    error_message = CASE WHEN lost.retries < lost.max_retries
                          THEN 'reclaimed: ' || lost.why
                          ELSE 'failed: ' || lost.why || '; no attempts left' END,
-    completed_at = CASE WHEN lost.retries < %(max_retries)s THEN NULL ELSE now() END,
+    completed_at = CASE WHEN lost.retries < lost.max_retries THEN NULL ELSE now() END,
     attempts = j.attempts || jsonb_build_object(
         'attempt', lost.retries + 1, 'worker', j.worker_id, 'error', 'reclaimed: ' || lost.why,
-        'outcome', CASE WHEN lost.retries < %(max_retries)s THEN 'retry' ELSE 'failed' END),
+        'outcome', CASE WHEN lost.retries < lost.max_retries THEN 'retry' ELSE 'failed' END),
     started_at = NULL, run_at = now(), worker_id = NULL, runner_pid = NULL, lease = NULL,
     updated_at = now()
 FROM lost

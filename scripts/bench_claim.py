@@ -1,0 +1,101 @@
+"""The claim's cost with scheduling in it: plain, with a cap, with a paused type, at two
+queue sizes, as ratios measured in the same run.
+
+    .venv/bin/python scripts/bench_claim.py                      # 10 000 and 1 000 000 pending
+    .venv/bin/python scripts/bench_claim.py --small 1000 --large 100000
+
+Each claim (limit 4) runs in a transaction rolled back afterwards, so every run sees the
+same queue. On a scratch database: $JOBSUP_BENCH_DATABASE_URL's server, else embedded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import scratch_database
+
+from supervisor import store
+from supervisor.db import Connection, connect
+
+PENDING = """
+INSERT INTO processing_jobs (job_type, business_description, priority)
+SELECT CASE WHEN n %% 10 = 0 THEN 'capped' ELSE 'plain' END, 'bench', n %% 3
+FROM generate_series(1, %(count)s) AS n
+"""
+RUNNING = """
+INSERT INTO processing_jobs (job_type, status, worker_id, started_at)
+SELECT 'capped', 'processing', gen_random_uuid(), now() FROM generate_series(1, 8)
+"""
+VARIANTS = {
+    "plain": {},
+    "capped (room left)": {"capped": {"capped": 100}},
+    "capped (full)": {"capped": {"capped": 8}},
+    "a type paused": {},
+}
+WARM_UP = 20
+
+
+def claim_once(conn: Connection, name: str, worker: str) -> float:
+    """Seconds for one claim of 4 in variant `name`, rolled back (with its pause, if any)."""
+    with conn.cursor() as cur:
+        if name == "a type paused":
+            cur.execute("INSERT INTO jobsup_paused (job_type) VALUES ('nothing-queued')")
+    start = time.perf_counter()
+    got = store.claim(conn, worker, 4, None, **VARIANTS[name])  # type: ignore[arg-type]
+    took = time.perf_counter() - start
+    conn.rollback()
+    assert len(got) == 4, got  # nosec B101  # the bench measures a full claim
+    return took
+
+
+def measure(url: str, count: int, runs: int) -> dict[str, float]:
+    """Median seconds per variant, the variants taking turns so that drift hits them alike."""
+    conn = connect(url)
+    with conn.cursor() as cur:
+        cur.execute("SET statement_timeout = 0")
+        cur.execute("TRUNCATE processing_jobs CASCADE")
+        # a NOTIFY per inserted row would dominate the set-up
+        cur.execute("ALTER TABLE processing_jobs DISABLE TRIGGER jobsup_notify_pending")
+        cur.execute(PENDING, {"count": count})
+        cur.execute("ALTER TABLE processing_jobs ENABLE TRIGGER jobsup_notify_pending")
+        cur.execute(RUNNING)
+        cur.execute("VACUUM ANALYZE processing_jobs")
+    worker = str(uuid.uuid4())
+    conn.autocommit = False
+    times: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    for run in range(WARM_UP + runs):
+        for name in VARIANTS:
+            took = claim_once(conn, name, worker)
+            if run >= WARM_UP:
+                times[name].append(took)
+    conn.close()
+    return {name: statistics.median(found) for name, found in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--large", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+    with scratch_database() as url:
+        small = measure(url, args.small, args.runs)
+        large = measure(url, args.large, args.runs)
+    base = small["plain"]
+    print(f"claim of 4, median of {args.runs}; ratios to the plain claim at {args.small} pending")
+    print(f"{'variant':22} {args.small:>12} {args.large:>12}  large/small")
+    for name in small:
+        print(f"{name:22} {small[name] / base:12.2f} {large[name] / base:12.2f}"
+              f"  {large[name] / small[name]:10.2f}")  # fmt: skip
+    print(f"(plain claim at {args.small}: {base * 1000:.2f} ms on this machine)")
+
+
+if __name__ == "__main__":
+    main()
