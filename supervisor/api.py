@@ -2,8 +2,8 @@
 
 Application side (on the application's own psycopg2 or psycopg 3 connection):
 
-    enqueue(conn, file_path | file_id=…, description=…, job_type=…, priority=…,
-            metadata=…, run_at=… | delay=…) -> job id
+    enqueue(conn, file_path | file_id=… (one or a list), description=…, job_type=…,
+            priority=…, metadata=…, run_at=… | delay=…, unique_key=…) -> job id
     enqueue_many(conn, [NewJob, …]) -> job ids        one statement, one wake-up per type
     wait(conn, job_id, timeout=None) -> JobResult      status, error, insights
     wait_all(conn, job_ids, timeout=None) -> [JobResult]
@@ -11,7 +11,8 @@ Application side (on the application's own psycopg2 or psycopg 3 connection):
 
 Handler side (what a runner gives a handler, and what a handler raises):
 
-    Job, PermanentFailure, SoftTimeLimitExceeded
+    Job, PermanentFailure, SoftTimeLimitExceeded, Retry (run again after a delay, no
+    attempt spent)
 
 Neither side imports a database driver (the application's connection is used as it is),
 so a handler module may import from here too: the fork server that preloads it stays lean.
@@ -19,7 +20,7 @@ so a handler module may import from here too: the fork server that preloads it s
 
 from __future__ import annotations
 
-from runner import Job, PermanentFailure, SoftTimeLimitExceeded
+from runner import Job, PermanentFailure, Retry, SoftTimeLimitExceeded
 from supervisor.enqueue import NewJob, UnknownFile, enqueue, enqueue_many
 from supervisor.results import JobResult, UnknownJob, WaitTimeout, wait, wait_all
 
@@ -28,6 +29,7 @@ __all__ = [
     "JobResult",
     "NewJob",
     "PermanentFailure",
+    "Retry",
     "SoftTimeLimitExceeded",
     "UnknownFile",
     "UnknownJob",
