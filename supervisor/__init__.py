@@ -1,6 +1,6 @@
 """The parent side of jobsup: config, database, claim and reclaim, the main loop, the CLI.
 
-Flat on purpose: some forty small modules, each named for what it holds, import each other
+Flat on purpose: some fifty small modules, each named for what it holds, import each other
 by name (`tests/test_layout.py` keeps them free of cycles, and `runner/` free of them);
 only a surface with modules of its own is a package (`cli/`, `web/`, `sql/`). The rooms:
 
@@ -13,6 +13,8 @@ only a surface with modules of its own is a package (`cli/`, `web/`, `sql/`). Th
   SQL), schema (migrations), embedded (the embedded PostgreSQL), notify
 - operators: cli/, web/, control (start/stop/status), report (ps, stats), job_admin (jobs
   list/show/retry/cancel), enqueue, health, metrics, telemetry, systemd, daemon, pidfile
+- scheduling: periodic (slots of a schedule) and periodic_store, pauses, caps
+  (max_running), retry_policy (a job type's retries)
 - applications: api (the Python API, exported from one place), enqueue (enqueue,
   enqueue_many), results (wait for jobs), appconn (a psycopg2 or psycopg 3 connection)
 - shared: config and config_rules, identity (who this supervisor is), logs, durations,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from runner.job import Job, RunnerSpec
 from supervisor import limits, privileges
@@ -43,8 +44,12 @@ def launch(job: ClaimedJob, config: Config, log_level: str) -> Launch | str:
     return Launch(spec, job_limits)
 
 
+def handler_settings(config: Config) -> dict[str, Any]:
+    """The configuration a handler gets (`Job.settings`): the [ai] section when it is set."""
+    return {"ai": dataclasses.asdict(config.ai)} if config.ai.base_url else {}
+
+
 def _runner_job(job: ClaimedJob, config: Config, job_limits: Limits) -> Job:
-    settings = {"ai": dataclasses.asdict(config.ai)} if config.ai.base_url else {}
     return Job(
         id=job.id,
         type=job.job_type,
@@ -55,5 +60,5 @@ def _runner_job(job: ClaimedJob, config: Config, job_limits: Limits) -> Job:
         max_attempts=retry_for(config, job.job_type).max_retries + 1,
         lease=job.lease,
         memory_limit_mb=job_limits.memory_mb or None,
-        settings=settings,
+        settings=handler_settings(config),
     )

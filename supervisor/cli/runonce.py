@@ -7,7 +7,6 @@ and a failure reads as it would in `error_message`. The work is `runner.testing.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from supervisor.cli.admin import _json_object
 from supervisor.cli.common import EXISTING_FILE
 from supervisor.cli.jobview import insights_text
 from supervisor.config import Config
+from supervisor.launch import handler_settings
 from supervisor.limits import for_job
 
 EXIT_FAILED = 4  # as `jobs wait` and `start --until-empty` when a job failed
@@ -79,7 +79,7 @@ def _runner_options(cfg: Config, job_type: str, metadata: dict[str, Any]) -> dic
             max_processes=limits.max_processes,
             kill_timeout=cfg.supervisor.kill_timeout,
         ),
-        "settings": {"ai": dataclasses.asdict(cfg.ai)} if cfg.ai.base_url else {},
+        "settings": handler_settings(cfg),
         "files_root": privileges.files_root(cfg),
         "result_max_kb": cfg.supervisor.result_max_kb,
         "environment": runenv.environment(cfg),
