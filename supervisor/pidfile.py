@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -68,8 +69,11 @@ def acquire(pidfile: Path) -> None:
     A stale file (its process is gone) is replaced.
     """
     statedir.ensure(pidfile.parent)
-    draft = pidfile.with_name(f".{pidfile.name}.{os.getpid()}")
-    with open(draft, "w", opener=statedir.private_opener) as f:
+    # A name of its own (not the pid: supervisors in other pid namespaces may share the
+    # directory and the number), private (0600) as mkstemp makes it.
+    fd, name = tempfile.mkstemp(prefix=f".{pidfile.name}.", dir=pidfile.parent)
+    draft = Path(name)
+    with os.fdopen(fd, "w") as f:
         f.write(f"{os.getpid()}\n")
     try:
         with _locked(pidfile):  # two starts at once: one judges the old file at a time

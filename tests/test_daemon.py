@@ -188,3 +188,20 @@ def test_pidfile_refuses_a_live_holder_and_sees_through_a_reused_pid(tmp_path: P
     pidfile.acquire(path)  # garbage is stale too
     assert pidfile.read(path) == os.getpid()
     assert isinstance(pidfile.AlreadyRunning(path, 1), JobsupError)
+
+
+@pytest.mark.unit
+def test_a_draft_named_after_our_pid_by_another_pid_namespace_is_left_alone(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state" / "jobsup.pid"
+    path.parent.mkdir(mode=0o700)
+    theirs = path.with_name(f".{path.name}.{os.getpid()}")  # how drafts were once named
+    theirs.write_text("2\n")
+    with pidfile.held(path):
+        assert pidfile.read(path) == os.getpid()
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert theirs.read_text() == "2\n"
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".jobsup.pid.")] == [
+        theirs.name
+    ]
