@@ -70,9 +70,10 @@ def acquire(pidfile: Path) -> None:
     """
     statedir.ensure(pidfile.parent)
     # A name of its own (not the pid: supervisors in other pid namespaces may share the
-    # directory and the number), private (0600) as mkstemp makes it.
+    # directory and the number), with the state directory's file mode.
     fd, name = tempfile.mkstemp(prefix=f".{pidfile.name}.", dir=pidfile.parent)
     draft = Path(name)
+    os.fchmod(fd, statedir.PRIVATE_FILE)
     with os.fdopen(fd, "w") as f:
         f.write(f"{os.getpid()}\n")
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from supervisor import pidfile
+from supervisor import pidfile, statedir
 from supervisor.db import Connection
 from supervisor.errors import JobsupError
 from tests.conftest import jobsup
@@ -200,7 +200,7 @@ def test_a_draft_named_after_our_pid_by_another_pid_namespace_is_left_alone(
     theirs.write_text("2\n")
     with pidfile.held(path):
         assert pidfile.read(path) == os.getpid()
-        assert oct(path.stat().st_mode & 0o777) == "0o600"
+        assert path.stat().st_mode & 0o777 == statedir.PRIVATE_FILE
     assert theirs.read_text() == "2\n"
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".jobsup.pid.")] == [
         theirs.name
