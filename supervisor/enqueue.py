@@ -208,9 +208,10 @@ def _listed(value: Any, what: str) -> list[Any]:
     """One value or a list of them, as a list; a string is one value, not its letters."""
     if value is None:
         return []
-    if isinstance(value, str | os.PathLike) or not isinstance(value, Iterable):
-        return [str(value)] if isinstance(value, os.PathLike) else [value]
-    values = [str(v) if isinstance(v, os.PathLike) else v for v in value]
+    one = isinstance(value, str | os.PathLike) or not isinstance(value, Iterable)
+    values = [
+        os.fspath(v) if isinstance(v, os.PathLike) else v for v in ([value] if one else value)
+    ]
     if what and not all(isinstance(v, str) and v for v in values):
         raise TypeError(f"{what}: expected a path or a list of paths, got {value!r}")
     return values

@@ -12,8 +12,7 @@ from supervisor import limits, privileges
 from supervisor.config import Config, Limits
 from supervisor.jobrow import ClaimedJob
 from supervisor.retry_policy import retry_for
-
-MB = 1 << 20
+from supervisor.runner_state import MB
 
 
 @dataclass(frozen=True)

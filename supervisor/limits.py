@@ -21,9 +21,8 @@ from loguru import logger
 
 from supervisor import proctree
 from supervisor.config import Limits
-from supervisor.runner_state import FullMemory, KillReason, Runner, RunnerState
+from supervisor.runner_state import MB, FullMemory, KillReason, Runner, RunnerState
 
-MB = 1 << 20
 NEAR = 0.9  # read PSS/USS once RSS reaches this share of the limit
 FULL_READ_EVERY = 1.0  # seconds a PSS/USS reading below the limit stands for (see above)
 

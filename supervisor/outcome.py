@@ -20,9 +20,7 @@ from supervisor.config import RetryConfig
 from supervisor.identity import Identity
 from supervisor.jobrow import ClaimedJob
 from supervisor.retry_policy import retries_exception
-from supervisor.runner_state import KillReason, Runner
-
-MB = 1 << 20
+from supervisor.runner_state import MB, KillReason, Runner
 
 _RNG = random.Random()  # nosec B311  # retry jitter, not a secret
 
