@@ -146,9 +146,10 @@ class Supervisor:
         self.telemetry.ready(self.state.value, len(self.pool), self.slots)
 
     def _on_connect(self, conn: Connection) -> None:
-        """On the database thread, on each new connection: check, then (re)register."""
+        """On the database thread, on each new connection: check, (re)register, prepare."""
         schema.require_current(conn)
         store.register(conn, self.me, self.slots, self.job_types, self._config_name)
+        store.prepare(conn)
 
     def _tick(self) -> None:
         self._wait(self._timeout(time.monotonic()))

@@ -3,13 +3,25 @@ due, and that they stay on their indexes however many rows lie around the runnab
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from supervisor import store
 from supervisor.db import Connection
 from supervisor.queries import SQL
 
 WORKER = "00000000-0000-4000-8000-000000000001"
+
+
+@pytest.fixture(params=["planned each time", "prepared"])
+def conn(request: pytest.FixtureRequest, conn: Connection) -> Iterator[Connection]:
+    """Each test both ways: statements planned at each call (any connection), and prepared
+    with generic plans (the supervisor's)."""
+    if request.param == "prepared":
+        store.prepare(conn)
+    yield conn
 
 
 def _add(conn: Connection, job_type: str, count: int = 1, *, priority: int = 0,
@@ -70,8 +82,10 @@ def test_the_claim_reads_only_what_it_takes_beside_many_other_rows(conn: Connect
     params = {"limit": 4, "worker_id": WORKER, "busy": [], "all_types": False,
               "job_types": ["served"], "seconds": 60.0,
               "cap_lock": 1, "cap_types": [], "cap_limits": []}  # no cap (tests/test_scheduling_db.py)  # fmt: skip
+    prepared = conn in store._prepared_on
     for name in ("claim", "next_due", "runnable_within"):
-        read = _rows_read(conn, SQL[name], params)
+        sql = store.PREPARED[name].execute if prepared else SQL[name]
+        read = _rows_read(conn, sql, params)
         assert read < 50, f"{name} read {read} rows"
     assert len(_claim(conn, ["served"], limit=4)) == 4
     assert store.next_due(conn, ["served"]) == 0.0
@@ -93,3 +107,16 @@ def _rows_read(conn: Connection, sql: str, params: dict[str, object]) -> int:
         return own + sum(walk(child) for child in node.get("Plans", []))
 
     return walk(plan[0]["Plan"])
+
+
+def test_prepared_statements_dropped_behind_our_back_give_way_to_planned_ones(
+    conn: Connection,
+) -> None:
+    """DISCARD ALL (or a pooler in transaction mode) removes them: the claim goes on."""
+    store.prepare(conn)
+    _add(conn, "served", 2)
+    with conn.cursor() as cur:
+        cur.execute("DISCARD ALL")
+    assert len(_claim(conn, ["served"], limit=1)) == 1
+    assert conn not in store._prepared_on
+    assert len(_claim(conn, ["served"], limit=1)) == 1
