@@ -256,13 +256,24 @@ class Bench:
         self.results["supervisors"] = figures
 
     def _shared_run(self, count: int, slots: int) -> tuple[float, int]:
+        """`count` supervisors of `slots` each, all started and registered before the jobs
+        arrive (in one statement): the rate is theirs together, not their start-ups'."""
         with tempfile.NamedTemporaryFile(prefix="jobsup-bench-marks-") as marks:
             fill.reset(self.db.conn)
-            fill.jobs(self.db.conn, self.sizes.jobs, "bench.mark", json.dumps({"log": marks.name}))
             fill.settle(self.db.conn)
-            since = time.time()
-            args = ("--concurrency", str(slots), "--until-empty")
-            processes = [self.db.start(*args) for _ in range(count)]
+            processes = [self.db.start("--concurrency", str(slots)) for _ in range(count)]
+            try:
+                pids = [process.pid for process in processes]
+                _wait_for(lambda: self._registered(pids) >= count, 30.0, "registered")
+                time.sleep(0.5)  # past the first heartbeat
+                since = time.time()
+                fill.jobs(self.db.conn, self.sizes.jobs, "bench.mark",
+                          json.dumps({"log": marks.name}))  # fmt: skip
+                _wait_for(lambda: self._finished() >= self.sizes.jobs,
+                          60.0 + self.sizes.jobs / 10, "finished its jobs")  # fmt: skip
+            finally:
+                for process in processes:
+                    process.send_signal(signal.SIGTERM)
             for process in processes:
                 if process.wait() != 0:
                     raise SystemExit(f"a supervisor of {count} exited {process.returncode}")
@@ -272,13 +283,25 @@ class Bench:
             raise SystemExit(f"only {done} of {self.sizes.jobs} jobs completed")
         return rate, len(ran) - len(set(ran))
 
+    def _registered(self, pids: list[int]) -> int:
+        with self.db.conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM jobsup_workers WHERE state = 'running' "
+                        "AND pid = ANY(%s)", (pids,))  # fmt: skip
+            return int(cur.fetchone()[0])  # type: ignore[index]
+
+    def _finished(self) -> int:
+        with self.db.conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM processing_jobs WHERE status IN "
+                        "('completed', 'failed')")  # fmt: skip
+            return int(cur.fetchone()[0])  # type: ignore[index]
+
     # -- overhead --------------------------------------------------------------------------
 
     def overhead(self) -> None:
         fill.reset(self.db.conn)
         process = self.db.start("--concurrency", "4")
         try:
-            server = _wait_for(lambda: fork_server_of(process.pid), 30.0)
+            server = _wait_for(lambda: fork_server_of(process.pid), 30.0, "started its fork server")
             time.sleep(3.0)  # past start-up: the first heartbeat, the fork server's imports
             pids = (process.pid, server)
             before = [_cpu(pid) for pid in pids]
@@ -314,14 +337,14 @@ def _cpu(pid: int) -> float:
     return reading[0] if reading else 0.0
 
 
-def _wait_for(probe: Callable[[], int | None], seconds: float) -> int:
+def _wait_for(probe: Callable[[], int | bool | None], seconds: float, what: str) -> int:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         found = probe()
         if found:
-            return found
+            return int(found)
         time.sleep(0.05)
-    raise SystemExit("the supervisor's fork server did not start")
+    raise SystemExit(f"the supervisor never {what} (within {seconds:.0f} s)")
 
 
 def _wait_for_stamp(conn: Connection, job_id: str) -> float:

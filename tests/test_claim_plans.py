@@ -3,13 +3,15 @@ due, and that they stay on their indexes however many rows lie around the runnab
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from supervisor import store
-from supervisor.db import Connection
+from supervisor.db import Connection, connect
 from supervisor.queries import SQL
 
 WORKER = "00000000-0000-4000-8000-000000000001"
@@ -85,16 +87,52 @@ def test_the_claim_reads_only_what_it_takes_beside_many_other_rows(conn: Connect
     prepared = conn in store._prepared_on
     for name in ("claim", "next_due", "runnable_within"):
         sql = store.PREPARED[name].execute if prepared else SQL[name]
-        read = _rows_read(conn, sql, params)
+        read = _rows_read(conn, sql, params, prepared)
         assert read < 50, f"{name} read {read} rows"
     assert len(_claim(conn, ["served"], limit=4)) == 4
     assert store.next_due(conn, ["served"]) == 0.0
 
 
-def _rows_read(conn: Connection, sql: str, params: dict[str, object]) -> int:
+def test_generic_plans_made_on_an_empty_queue_stay_on_their_indexes_as_it_fills(
+    db_url: str,
+) -> None:
+    """A supervisor started on an empty queue plans its prepared statements for an empty
+    table; thousands of jobs later (before any ANALYZE makes them plan again) each still
+    reads only what it takes or writes."""
+    conn = connect(db_url)
+    with conn.cursor() as cur:  # no ANALYZE by autovacuum during the test: no new plans
+        cur.execute("ALTER TABLE processing_jobs SET (autovacuum_enabled = false)")
+        cur.execute("VACUUM ANALYZE processing_jobs")
+    store.prepare(conn)
+    params = {"limit": 4, "worker_id": WORKER, "busy": [], "all_types": False,
+              "job_types": ["served"], "seconds": 60.0, "cap_lock": 1, "cap_types": [],
+              "cap_limits": [], "outcomes": "[]", "insights": "[]"}  # fmt: skip
+    for name in ("claim", "next_due", "runnable_within", "finish"):
+        _rows_read(conn, store.PREPARED[name].execute, params, prepared=True)  # plans made
+    _add(conn, "other", 20_000, run_at="now() - interval '1 day'")
+    _add(conn, "served", 20_000, priority=10, run_at="now() + interval '1 day'")
+    _add(conn, "served", 10)
+    for name, all_types in itertools.product(("claim", "next_due", "runnable_within"),
+                                             (False, True)):  # fmt: skip
+        statement = store.PREPARED[name].execute
+        read = _rows_read(conn, statement, {**params, "all_types": all_types}, prepared=True)
+        assert read < 50, f"{name} (all types: {all_types}) read {read} rows"
+    claimed = store.claim(conn, WORKER, 4, ["served"])
+    outcomes = [{"id": j.id, "lease": j.lease, "status": "completed", "retry_count": 0,
+                 "keep_error": False, "delay": 0} for j in claimed]  # fmt: skip
+    read = _rows_read(conn, store.PREPARED["finish"].execute,
+                      {**params, "outcomes": json.dumps(outcomes)}, prepared=True)  # fmt: skip
+    assert read < 50, f"finish read {read} rows"
+    conn.close()
+
+
+def _rows_read(conn: Connection, sql: str, params: dict[str, object],
+               prepared: bool = False) -> int:  # fmt: skip
     """Rows the plan's scans returned or filtered out, over all their loops."""
     with conn.cursor() as cur:
         cur.execute("BEGIN")
+        if prepared:
+            cur.execute(store.INDEXED)  # as the supervisor runs them
         cur.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
         (plan,) = cur.fetchone()  # type: ignore[misc]
         cur.execute("ROLLBACK")

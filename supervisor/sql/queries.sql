@@ -44,8 +44,11 @@ FROM unnest(%(cap_types)s::text[]) AS t ORDER BY t;
 -- ORDER BY makes the index the only one that yields a level in order: the planner can
 -- never choose to walk jobsup_jobs_due (run_at) past other levels' runnable rows instead.
 WITH RECURSIVE pending_type(job_type) AS (
-    -- Every job type with a pending job, one index probe apiece (for %(all_types)s).
-    SELECT min(coalesce(job_type, 'analysis')) FROM processing_jobs WHERE status = 'pending'
+    -- Every job type with a pending job, one index probe apiece (for %(all_types)s). The
+    -- first as ORDER BY ... LIMIT 1, not min(): planned for a table that looked empty,
+    -- min() could be an aggregate over every pending row.
+    SELECT (SELECT coalesce(job_type, 'analysis') FROM processing_jobs WHERE status = 'pending'
+            ORDER BY coalesce(job_type, 'analysis') LIMIT 1)
     UNION ALL
     SELECT (SELECT min(coalesce(j.job_type, 'analysis')) FROM processing_jobs j
             WHERE j.status = 'pending'
@@ -97,8 +100,9 @@ WITH RECURSIVE pending_type(job_type) AS (
 UPDATE processing_jobs j
 SET status = 'processing', started_at = now(), updated_at = now(),
     worker_id = %(worker_id)s, runner_pid = NULL, lease = nextval('jobsup_lease')
-FROM next
-WHERE j.id = next.id
+-- A primary-key probe per id, whatever the planner believes of the table's size (a join
+-- with `next` could be planned as a walk of the table, as on one that looked empty).
+WHERE j.id = ANY(ARRAY(SELECT id FROM next))
 RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
           j.business_description, coalesce(j.metadata, '{}'::jsonb) AS metadata,
           coalesce(j.retry_count, 0) AS retry_count,
@@ -122,8 +126,11 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
 -- Held types (paused, or capped and full, as in `claim`) are left out: they wait for a
 -- resume or a freed place.
 WITH RECURSIVE pending_type(job_type) AS (
-    -- Every job type with a pending job, one index probe apiece (for %(all_types)s).
-    SELECT min(coalesce(job_type, 'analysis')) FROM processing_jobs WHERE status = 'pending'
+    -- Every job type with a pending job, one index probe apiece (for %(all_types)s). The
+    -- first as ORDER BY ... LIMIT 1, not min(): planned for a table that looked empty,
+    -- min() could be an aggregate over every pending row.
+    SELECT (SELECT coalesce(job_type, 'analysis') FROM processing_jobs WHERE status = 'pending'
+            ORDER BY coalesce(job_type, 'analysis') LIMIT 1)
     UNION ALL
     SELECT (SELECT min(coalesce(j.job_type, 'analysis')) FROM processing_jobs j
             WHERE j.status = 'pending'
@@ -168,8 +175,11 @@ FROM level CROSS JOIN LATERAL (
 -- `next_due`, stopping at the first job found; paused types wait for a resume, so they do
 -- not count. Index: jobsup_jobs_claim_type.
 WITH RECURSIVE pending_type(job_type) AS (
-    -- Every job type with a pending job, one index probe apiece (for %(all_types)s).
-    SELECT min(coalesce(job_type, 'analysis')) FROM processing_jobs WHERE status = 'pending'
+    -- Every job type with a pending job, one index probe apiece (for %(all_types)s). The
+    -- first as ORDER BY ... LIMIT 1, not min(): planned for a table that looked empty,
+    -- min() could be an aggregate over every pending row.
+    SELECT (SELECT coalesce(job_type, 'analysis') FROM processing_jobs WHERE status = 'pending'
+            ORDER BY coalesce(job_type, 'analysis') LIMIT 1)
     UNION ALL
     SELECT (SELECT min(coalesce(j.job_type, 'analysis')) FROM processing_jobs j
             WHERE j.status = 'pending'
@@ -191,13 +201,17 @@ WITH RECURSIVE pending_type(job_type) AS (
               AND j.priority < level.priority)
     FROM level WHERE level.priority IS NOT NULL
 )
+-- A scalar subquery per level, not EXISTS: an EXISTS may be planned as a join over every
+-- pending row (as for a table that looked empty); this is one index probe apiece, and its
+-- ORDER BY (as in `claim`) leaves jobsup_jobs_claim_type the only index that needs no sort.
 SELECT EXISTS (
     SELECT 1 FROM level
-    WHERE level.priority IS NOT NULL AND EXISTS (
-        SELECT 1 FROM processing_jobs
+    WHERE level.priority IS NOT NULL AND (
+        SELECT true FROM processing_jobs
         WHERE status = 'pending' AND coalesce(job_type, 'analysis') = level.job_type
           AND priority = level.priority
-          AND run_at <= now() + make_interval(secs => %(seconds)s))
+          AND run_at <= now() + make_interval(secs => %(seconds)s)
+        ORDER BY run_at, id LIMIT 1)
 );
 
 -- name: finish
@@ -230,6 +244,7 @@ WITH o AS (
         updated_at = now()
     FROM o
     WHERE j.id = o.id AND o.status IS NOT NULL AND j.lease = o.lease
+      AND j.id = ANY(ARRAY(SELECT id FROM o))  -- primary-key probes, as in `claim`
       AND j.worker_id = %(worker_id)s AND j.status = 'processing'
     RETURNING j.id, j.status
 ), noted AS (
@@ -237,6 +252,7 @@ WITH o AS (
     SET attempts = j.attempts || o.attempt, lease = NULL, updated_at = now()
     FROM o
     WHERE j.id = o.id AND o.status IS NULL AND o.attempt IS NOT NULL AND j.lease = o.lease
+      AND j.id = ANY(ARRAY(SELECT id FROM o))
     RETURNING j.id
 ), stored AS (
     INSERT INTO insights (job_id, insight_type, content, confidence_score)
