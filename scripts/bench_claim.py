@@ -1,5 +1,6 @@
 """The claim's cost with scheduling in it: plain, with a cap, with a paused type, at two
-queue sizes, as ratios measured in the same run.
+queue sizes, planned at each call and prepared (as the supervisor runs it), as ratios
+measured in the same run.
 
     .venv/bin/python scripts/bench_claim.py                      # 10 000 and 1 000 000 pending
     .venv/bin/python scripts/bench_claim.py --small 1000 --large 100000
@@ -55,9 +56,12 @@ def claim_once(conn: Connection, name: str, worker: str) -> float:
     return took
 
 
-def measure(url: str, count: int, runs: int) -> dict[str, float]:
-    """Median seconds per variant, the variants taking turns so that drift hits them alike."""
-    conn = connect(url)
+def measure(url: str, count: int, runs: int) -> dict[tuple[str, bool], float]:
+    """Median seconds per variant, planned and prepared (True), each on a connection of its
+    own, all taking turns so that drift hits them alike."""
+    planned, prepared = connect(url), connect(url)
+    store.prepare(prepared)
+    conn = planned
     with conn.cursor() as cur:
         cur.execute("SET statement_timeout = 0")
         cur.execute("TRUNCATE processing_jobs CASCADE")
@@ -68,15 +72,18 @@ def measure(url: str, count: int, runs: int) -> dict[str, float]:
         cur.execute(RUNNING)
         cur.execute("VACUUM ANALYZE processing_jobs")
     worker = str(uuid.uuid4())
-    conn.autocommit = False
-    times: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    ways = {False: planned, True: prepared}
+    times: dict[tuple[str, bool], list[float]] = {(n, w): [] for n in VARIANTS for w in ways}
+    for c in ways.values():
+        c.autocommit = False
     for run in range(WARM_UP + runs):
-        for name in VARIANTS:
-            took = claim_once(conn, name, worker)
+        for name, way in times:
+            took = claim_once(ways[way], name, worker)
             if run >= WARM_UP:
-                times[name].append(took)
-    conn.close()
-    return {name: statistics.median(found) for name, found in times.items()}
+                times[name, way].append(took)
+    for c in ways.values():
+        c.close()
+    return {key: statistics.median(found) for key, found in times.items()}
 
 
 def main() -> None:
@@ -88,13 +95,16 @@ def main() -> None:
     with scratch_database() as url:
         small = measure(url, args.small, args.runs)
         large = measure(url, args.large, args.runs)
-    base = small["plain"]
-    print(f"claim of 4, median of {args.runs}; ratios to the plain claim at {args.small} pending")
-    print(f"{'variant':22} {args.small:>12} {args.large:>12}  large/small")
-    for name in small:
-        print(f"{name:22} {small[name] / base:12.2f} {large[name] / base:12.2f}"
-              f"  {large[name] / small[name]:10.2f}")  # fmt: skip
-    print(f"(plain claim at {args.small}: {base * 1000:.2f} ms on this machine)")
+    base = small["plain", False]
+    print(f"claim of 4, median of {args.runs}; ratios to the plain claim planned at each call "
+          f"at {args.small} pending")  # fmt: skip
+    print(f"{'variant':30} {args.small:>12} {args.large:>12}  large/small")
+    for name, way in small:
+        label = f"{name}{', prepared' if way else ''}"
+        print(f"{label:30} {small[name, way] / base:12.2f} {large[name, way] / base:12.2f}"
+              f"  {large[name, way] / small[name, way]:10.2f}")  # fmt: skip
+    print(f"(plain claim planned at each call, at {args.small}: {base * 1000:.2f} ms; prepared: "
+          f"{small['plain', True] * 1000:.2f} ms on this machine)")  # fmt: skip
 
 
 if __name__ == "__main__":
