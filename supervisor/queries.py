@@ -24,6 +24,7 @@ class Prepared:
     """A named statement as a server-side prepared statement: `prepare` once on a
     connection, then `execute` with the same named parameters as the plain statement."""
 
+    name: str  # on the server
     prepare: str
     execute: str
 
@@ -52,7 +53,8 @@ def prepared(name: str, text: str) -> Prepared:
     # The argument keeps the statement's cast: EXECUTE coerces only implicitly (text[] to
     # uuid[] it would refuse).
     arguments = ", ".join(f"%({param})s{casts.get(param, '')}" for param in order)
-    return Prepared(f"PREPARE {server_name} AS {body}", f"EXECUTE {server_name}({arguments})")
+    return Prepared(server_name, f"PREPARE {server_name} AS {body}",
+                    f"EXECUTE {server_name}({arguments})")  # fmt: skip
 
 
 SQL = load("queries.sql")

@@ -23,34 +23,69 @@ from supervisor.outcome import Outcome
 from supervisor.queries import SQL, prepared
 
 # The statements run for every job. Planning them cost more than running them (the claim:
-# 0.8 ms to plan, 0.3 ms to run), so the supervisor's connection prepares them, and each is
-# planned once for any parameters (a generic plan, `prepare`).
+# 0.7 ms to plan, 0.3 ms to run), so the supervisor's connection prepares them, and once the
+# queue table is big enough each is planned once for any parameters (a generic plan).
 HOT = ("claim_lock_caps", "claim", "next_due", "runnable_within", "finish")
 PREPARED = {name: prepared(name, SQL[name]) for name in HOT}
-# A generic plan is made at the first EXECUTE, and again after an ANALYZE, for the table as
-# it is then: made on an empty queue, it would walk the table once the queue fills. With
-# sequential scans off while it is made, every table is read through its index, as the
-# statements are written to be (tests/test_claim_plans.py checks, both ways).
+# A generic plan is made for the table as it is when the plan is made. Made on an empty
+# table (after a TRUNCATE, its statistics those of the rows it held), every index looked as
+# cheap as the next: beside 40,000 rows later, a claim read 120,050 of them; made at 1, 4 or
+# 18 pages, 16 to 24. So generic plans only from this size on, checked at connect and at
+# each heartbeat; below it, a plan at each call.
+GENERIC_FROM_PAGES = 8  # 64 KB: a few hundred rows
+# And while a plan is made, sequential scans are off: every table is read through an index,
+# as the statements are written to be (tests/test_claim_plans.py checks, both ways).
 INDEXED = "SET LOCAL enable_seqscan = off"
-_prepared_on: weakref.WeakSet[Connection] = weakref.WeakSet()
+# Prepared on: connection -> generic plans (None: not chosen yet).
+_generic: weakref.WeakKeyDictionary[Connection, bool | None] = weakref.WeakKeyDictionary()
 
 
 def prepare(conn: Connection) -> None:
-    """Prepare the statements run for every job on `conn` (autocommit), with generic plans."""
+    """Prepare the statements run for every job on `conn` (autocommit), with generic plans
+    when the queue table is big enough, else planned at each call (`plan_for_size`)."""
     with conn.cursor() as cur:
-        cur.execute("SET plan_cache_mode = force_generic_plan")
         for statement in PREPARED.values():
             # Already there: a server session shared through a pooler, the same text.
             with contextlib.suppress(psycopg2.errors.DuplicatePreparedStatement):
                 cur.execute(statement.prepare)
-    _prepared_on.add(conn)
+    _generic[conn] = None
+    plan_for_size(conn)
+
+
+def plan_for_size(conn: Connection) -> None:
+    """Generic plans once processing_jobs has GENERIC_FROM_PAGES pages, made anew then (a
+    generic plan made while it was smaller is dropped); plans at each call below that."""
+    if conn not in _generic:
+        return
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_relation_size('processing_jobs') / "
+                    "current_setting('block_size')::int")  # fmt: skip
+        (pages,) = cur.fetchone()  # type: ignore[misc]
+        generic = pages >= GENERIC_FROM_PAGES
+        if generic == _generic[conn]:
+            return
+        if generic and _generic[conn] is not None:  # drop a generic plan made when small
+            for statement in PREPARED.values():
+                cur.execute(f"DEALLOCATE {statement.name}")
+                cur.execute(statement.prepare)
+        mode = "force_generic_plan" if generic else "force_custom_plan"
+        cur.execute(f"SET plan_cache_mode = {mode}")
+    _generic[conn] = generic
+
+
+def plans(conn: Connection) -> str:
+    """How the statements run for every job are planned on `conn`: "generic" (prepared,
+    planned once), "each call" (prepared), or "plain" (not prepared)."""
+    if conn not in _generic:
+        return "plain"
+    return "generic" if _generic[conn] else "each call"
 
 
 def _execute(cur: Cursor, names: Sequence[str], params: Mapping[str, Any]) -> None:
     """Run the statements `names` as one string (so one transaction), prepared when the
     connection has them."""
     conn = cur.connection
-    if conn in _prepared_on:
+    if conn in _generic:
         try:
             executes = [PREPARED[name].execute for name in names]
             cur.execute(";\n".join([INDEXED, *executes]), params)
@@ -58,7 +93,7 @@ def _execute(cur: Cursor, names: Sequence[str], params: Mapping[str, Any]) -> No
         except psycopg2.errors.InvalidSqlStatementName:
             # Gone behind our back: DISCARD ALL, or a pooler in transaction mode. Plain SQL
             # from now on, on this connection.
-            _prepared_on.discard(conn)
+            del _generic[conn]
             logger.warning(
                 "prepared statements vanished from the database session (a connection "
                 "pooler in transaction mode?): planning each statement from now on"

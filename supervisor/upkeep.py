@@ -85,4 +85,5 @@ def beat(conn: Connection, me: Identity, asked: Beat) -> Found:
         found.paused = step("paused types", pauses.paused)
     if asked.periodic:
         found.enqueued = step("periodic jobs", periodic_store.enqueue_due, asked.periodic) or []
+    step("choosing plans", store.plan_for_size)
     return found
