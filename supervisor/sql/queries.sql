@@ -41,8 +41,9 @@ FROM unnest(%(cap_types)s::text[]) AS t ORDER BY t;
 -- million of either, a claim costs a few index probes, as beside none. Of each type's best
 -- %(limit)s, the best %(limit)s of all are taken; rows locked but not taken (at most
 -- %(limit)s a type) are free again when the statement ends. The `id` in the index and in
--- ORDER BY makes the index the only one that yields a level in order: the planner can
--- never choose to walk jobsup_jobs_due (run_at) past other levels' runnable rows instead.
+-- ORDER BY makes the index the only one that yields a level in order: the planner does
+-- not choose to walk jobsup_jobs_due (run_at) past other levels' runnable rows instead
+-- (unless it believes the table empty: see store.GENERIC_FROM_PAGES).
 WITH RECURSIVE pending_type(job_type) AS (
     -- Every job type with a pending job, one index probe apiece (for %(all_types)s). The
     -- first as ORDER BY ... LIMIT 1, not min(): planned for a table that looked empty,
