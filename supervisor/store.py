@@ -66,7 +66,8 @@ def plan_for_size(conn: Connection) -> None:
             return
         if generic and _generic[conn] is not None:  # drop a generic plan made when small
             for statement in PREPARED.values():
-                cur.execute(f"DEALLOCATE {statement.name}")
+                with contextlib.suppress(psycopg2.errors.InvalidSqlStatementName):
+                    cur.execute(f"DEALLOCATE {statement.name}")
                 cur.execute(statement.prepare)
         mode = "force_generic_plan" if generic else "force_custom_plan"
         cur.execute(f"SET plan_cache_mode = {mode}")
