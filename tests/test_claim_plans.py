@@ -19,8 +19,9 @@ WORKER = "00000000-0000-4000-8000-000000000001"
 
 @pytest.fixture(params=["planned each time", "prepared"])
 def conn(request: pytest.FixtureRequest, conn: Connection) -> Iterator[Connection]:
-    """Each test both ways: statements planned at each call (any connection), and prepared
-    with generic plans (the supervisor's)."""
+    """Each test both ways: plain statements (any connection), and prepared as on the
+    supervisor's connection (planned at each call while the table is small, once for any
+    parameters when it is big enough: `store.plan_for_size`)."""
     if request.param == "prepared":
         store.prepare(conn)
     yield conn
@@ -131,13 +132,14 @@ def test_plans_follow_the_tables_size_even_after_a_truncate_left_stale_statistic
         for name, all_types in itertools.product(("claim", "next_due", "runnable_within"),
                                                  (False, True)):  # fmt: skip
             statement = store.PREPARED[name].execute
-            read = _rows_read(conn, statement, {**params, "all_types": all_types}, True)
+            read = _rows_read(conn, statement, {**params, "all_types": all_types},
+                              prepared=True)  # fmt: skip
             assert read < 50, f"{name} ({way}, all types: {all_types}) read {read} rows"
         claimed = store.claim(conn, WORKER, 4, ["served"])
         outcomes = [{"id": j.id, "lease": j.lease, "status": "completed", "retry_count": 0,
                      "keep_error": False, "delay": 0} for j in claimed]  # fmt: skip
         read = _rows_read(conn, store.PREPARED["finish"].execute,
-                          {**params, "outcomes": json.dumps(outcomes)}, True)  # fmt: skip
+                          {**params, "outcomes": json.dumps(outcomes)}, prepared=True)  # fmt: skip
         assert read < 50, f"finish ({way}) read {read} rows"
     conn.close()
 
