@@ -8,15 +8,18 @@ from dataclasses import dataclass
 from importlib import resources
 
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+_INCLUDE = re.compile(r"^-- include: (\w+)\s*$", re.MULTILINE)
 _PARAM = re.compile(r"%\((\w+)\)s(::[\w\[\]]+)?")  # a parameter, and its cast
 _COMMENT = re.compile(r"--[^\n]*")  # our statements have no '--' inside a string
 
 
 def load(filename: str) -> dict[str, str]:
-    """The statements of `sql/<filename>`, each introduced by a `-- name: <name>` line."""
+    """The statements of `sql/<filename>`, each introduced by a `-- name: <name>` line; a
+    line `-- include: <name>` in one is replaced by that named part (a CTE several share)."""
     text = (resources.files("supervisor") / "sql" / filename).read_text()
     parts = _NAME.split(text)  # [preamble, name1, body1, name2, body2, ...]
-    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    named = {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    return {name: _INCLUDE.sub(lambda m: named[m.group(1)], body) for name, body in named.items()}
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,21 @@
 -- The statements the supervisor runs, one place for a DBA to read them whole.
--- Each starts with `-- name: <name>`; values are always parameters (%(name)s).
+-- Each starts with `-- name: <name>`; values are always parameters (%(name)s). A line
+-- `-- include: <name>` stands for that part, word for word (supervisor/queries.py).
+
+-- name: pending_type
+-- Part of `claim`, `next_due` and `runnable_within` (each says `-- include: pending_type`):
+-- every job type with a pending job, one index probe apiece (for all_types). The first as
+-- ORDER BY ... LIMIT 1, not min(): planned for a table that looked empty, min() could be an
+-- aggregate over every pending row.
+pending_type(job_type) AS (
+    SELECT (SELECT coalesce(job_type, 'analysis') FROM processing_jobs WHERE status = 'pending'
+            ORDER BY coalesce(job_type, 'analysis') LIMIT 1)
+    UNION ALL
+    SELECT (SELECT min(coalesce(j.job_type, 'analysis')) FROM processing_jobs j
+            WHERE j.status = 'pending'
+              AND coalesce(j.job_type, 'analysis') > pending_type.job_type)
+    FROM pending_type WHERE pending_type.job_type IS NOT NULL
+)
 
 -- name: claim_lock_caps
 -- Sent in one string before `claim` when this supervisor serves job types with a
@@ -44,18 +60,9 @@ FROM unnest(%(cap_types)s::text[]) AS t ORDER BY t;
 -- ORDER BY makes the index the only one that yields a level in order: the planner does
 -- not choose to walk jobsup_jobs_due (run_at) past other levels' runnable rows instead
 -- (unless it believes the table empty: see store.GENERIC_FROM_PAGES).
-WITH RECURSIVE pending_type(job_type) AS (
-    -- Every job type with a pending job, one index probe apiece (for %(all_types)s). The
-    -- first as ORDER BY ... LIMIT 1, not min(): planned for a table that looked empty,
-    -- min() could be an aggregate over every pending row.
-    SELECT (SELECT coalesce(job_type, 'analysis') FROM processing_jobs WHERE status = 'pending'
-            ORDER BY coalesce(job_type, 'analysis') LIMIT 1)
-    UNION ALL
-    SELECT (SELECT min(coalesce(j.job_type, 'analysis')) FROM processing_jobs j
-            WHERE j.status = 'pending'
-              AND coalesce(j.job_type, 'analysis') > pending_type.job_type)
-    FROM pending_type WHERE pending_type.job_type IS NOT NULL
-), room AS (
+WITH RECURSIVE
+-- include: pending_type
+, room AS (
     SELECT c.job_type,
            c.max_running - (SELECT count(*) FROM processing_jobs p
                             WHERE p.status = 'processing'
@@ -126,18 +133,9 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
 -- an idle supervisor claimed in a busy loop). Index: jobsup_jobs_claim_type.
 -- Held types (paused, or capped and full, as in `claim`) are left out: they wait for a
 -- resume or a freed place.
-WITH RECURSIVE pending_type(job_type) AS (
-    -- Every job type with a pending job, one index probe apiece (for %(all_types)s). The
-    -- first as ORDER BY ... LIMIT 1, not min(): planned for a table that looked empty,
-    -- min() could be an aggregate over every pending row.
-    SELECT (SELECT coalesce(job_type, 'analysis') FROM processing_jobs WHERE status = 'pending'
-            ORDER BY coalesce(job_type, 'analysis') LIMIT 1)
-    UNION ALL
-    SELECT (SELECT min(coalesce(j.job_type, 'analysis')) FROM processing_jobs j
-            WHERE j.status = 'pending'
-              AND coalesce(j.job_type, 'analysis') > pending_type.job_type)
-    FROM pending_type WHERE pending_type.job_type IS NOT NULL
-), level(job_type, priority) AS (
+WITH RECURSIVE
+-- include: pending_type
+, level(job_type, priority) AS (
     -- Each priority level of each type served, highest first, one index probe apiece.
     SELECT t.job_type, (SELECT max(priority) FROM processing_jobs
                         WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type)
@@ -175,18 +173,9 @@ FROM level CROSS JOIN LATERAL (
 -- Is any pending job of ours due within %(seconds)s? (--until-empty) Level by level as in
 -- `next_due`, stopping at the first job found; paused types wait for a resume, so they do
 -- not count. Index: jobsup_jobs_claim_type.
-WITH RECURSIVE pending_type(job_type) AS (
-    -- Every job type with a pending job, one index probe apiece (for %(all_types)s). The
-    -- first as ORDER BY ... LIMIT 1, not min(): planned for a table that looked empty,
-    -- min() could be an aggregate over every pending row.
-    SELECT (SELECT coalesce(job_type, 'analysis') FROM processing_jobs WHERE status = 'pending'
-            ORDER BY coalesce(job_type, 'analysis') LIMIT 1)
-    UNION ALL
-    SELECT (SELECT min(coalesce(j.job_type, 'analysis')) FROM processing_jobs j
-            WHERE j.status = 'pending'
-              AND coalesce(j.job_type, 'analysis') > pending_type.job_type)
-    FROM pending_type WHERE pending_type.job_type IS NOT NULL
-), level(job_type, priority) AS (
+WITH RECURSIVE
+-- include: pending_type
+, level(job_type, priority) AS (
     -- Each priority level of each type served, highest first, one index probe apiece.
     SELECT t.job_type, (SELECT max(priority) FROM processing_jobs
                         WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type)
