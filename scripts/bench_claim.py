@@ -60,9 +60,7 @@ def measure(url: str, count: int, runs: int) -> dict[tuple[str, bool], float]:
     """Median seconds per variant, planned and prepared (True), each on a connection of its
     own, all taking turns so that drift hits them alike."""
     planned, prepared = connect(url), connect(url)
-    store.prepare(prepared)
-    conn = planned
-    with conn.cursor() as cur:
+    with planned.cursor() as cur:
         cur.execute("SET statement_timeout = 0")
         cur.execute("TRUNCATE processing_jobs CASCADE")
         # a NOTIFY per inserted row would dominate the set-up
@@ -71,6 +69,7 @@ def measure(url: str, count: int, runs: int) -> dict[tuple[str, bool], float]:
         cur.execute("ALTER TABLE processing_jobs ENABLE TRIGGER jobsup_notify_pending")
         cur.execute(RUNNING)
         cur.execute("VACUUM ANALYZE processing_jobs")
+    store.prepare(prepared)  # on the filled table: generic plans, as a supervisor's would be
     worker = str(uuid.uuid4())
     ways = {False: planned, True: prepared}
     times: dict[tuple[str, bool], list[float]] = {(n, w): [] for n in VARIANTS for w in ways}
