@@ -47,8 +47,8 @@ from bench_cpu import fork_ceiling, fork_server_of, rss_mb, stat
 from bench_db import BenchDb
 from benchlib import percentile, scratch_database, write_config
 
-from supervisor.db import Connection
-from supervisor.enqueue import enqueue
+from supervisor.client.enqueue import enqueue
+from supervisor.db.connect import Connection
 
 # A supervisor serving only the benchmark's job types, so its fork server preloads just
 # their modules (the insights workflow, preloaded for `analysis`, adds ~0.5 ms to a fork).

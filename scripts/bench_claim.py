@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import scratch_database
 
-from supervisor import store
-from supervisor.db import Connection, connect
+from supervisor.db.connect import Connection, connect
+from supervisor.store import statements as store
 
 PENDING = """
 INSERT INTO processing_jobs (job_type, business_description, priority)

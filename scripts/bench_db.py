@@ -10,7 +10,7 @@ import bench_fill as fill
 from bench_cpu import Meter, Split
 from benchlib import supervisor
 
-from supervisor.db import connect
+from supervisor.db.connect import connect
 
 
 class BenchDb:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
 
 SERVED = "diag.noop"
 OTHER = "bench.other"  # a type the benchmark's supervisor does not serve

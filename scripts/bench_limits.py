@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import runner_count, scratch_database, supervisor, write_config
 
-from supervisor.db import connect
-from supervisor.enqueue import enqueue
+from supervisor.client.enqueue import enqueue
+from supervisor.db.connect import connect
 
 LIMIT_MB = 256
 RATES = (50, 500, 5000)

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import JOBSUP, scratch_database
 
-from supervisor.db import connect
+from supervisor.db.connect import connect
 
 FAKE_SUPERVISORS = """
 INSERT INTO jobsup_workers (id, host, host_key, pid, process_started, slots, running, runners)

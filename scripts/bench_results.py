@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import percentile, scratch_database
 
 from supervisor.api import enqueue, enqueue_many, wait
-from supervisor.db import Connection, connect, transaction
+from supervisor.db.connect import Connection, connect, transaction
 
 
 def reset(conn: Connection) -> None:

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psutil
 import psycopg2
 
-from supervisor import schema
-from supervisor.db import connect
+from supervisor.db import schema
+from supervisor.db.connect import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBSUP = str(Path(sys.executable).with_name("jobsup"))

@@ -92,7 +92,7 @@ from chaos_proxy import Loop, Proxy
 from chaos_supervisors import JOBSUP, MAX_RETRIES, START_MARK, Supervisor, Timers, title
 from chaos_watch import Watcher
 
-from supervisor.db import Connection, connect
+from supervisor.db.connect import Connection, connect
 
 FEED_SHARE = 0.6  # jobs are enqueued over this share of the run, so faults meet a busy queue
 RUN_PREFIX = "jobsup-chaos-"  # the run's directory in /tmp

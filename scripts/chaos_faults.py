@@ -22,7 +22,7 @@ from chaos_hosts import Network
 from chaos_postgres import Postgres
 from chaos_supervisors import Supervisor, Timers, title
 
-from supervisor.db import connect
+from supervisor.db.connect import connect
 from supervisor.errors import DatabaseError
 
 LONG_AT_ONCE = 2

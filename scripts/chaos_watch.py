@@ -19,7 +19,7 @@ from chaos_check import AtOnce, Declared, Runner
 from chaos_hosts import ns_pid
 from chaos_supervisors import Incarnation, Supervisor, title
 
-from supervisor.db import Connection, connect
+from supervisor.db.connect import Connection, connect
 
 PERIOD = 0.2
 WORKERS = "SELECT id::text, host, pid, state, extract(epoch FROM heartbeat_at) FROM jobsup_workers"

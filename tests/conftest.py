@@ -23,8 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import pytest
 
-from supervisor import schema
-from supervisor.db import Connection, connect
+from supervisor.db import schema
+from supervisor.db.connect import Connection, connect
 
 JOBSUP = str(Path(sys.executable).with_name("jobsup"))
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from runner import protocol
 from runner.job import RunnerSpec
-from supervisor.spawn import Event, Exited, Refused, Started
+from supervisor.runners.spawn import Event, Exited, Refused, Started
 
 
 class FakeSpawner:

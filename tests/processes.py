@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import psutil
 
-from supervisor.db import Connection, connect
-from supervisor.enqueue import enqueue
+from supervisor.client.enqueue import enqueue
+from supervisor.db.connect import Connection, connect
 from tests.conftest import JOBSUP
 
 T = TypeVar("T")

@@ -12,7 +12,7 @@ from typing import Any
 
 from psycopg2.extras import Json
 
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
 from tests.conftest import jobsup
 from tests.processes import (
     Supervisors,

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from supervisor import store
-from supervisor.db import Connection, connect
-from supervisor.queries import SQL
+from supervisor.db.connect import Connection, connect
+from supervisor.db.queries import SQL
+from supervisor.store import statements as store
 
 WORKER = "00000000-0000-4000-8000-000000000001"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from supervisor.claim_timing import REFUSED_DELAY, ClaimTiming
-from supervisor.outcome import Kind, Outcome
+from supervisor.loop.claim_timing import REFUSED_DELAY, ClaimTiming
+from supervisor.runners.outcome import Kind, Outcome
 
 pytestmark = pytest.mark.unit
 

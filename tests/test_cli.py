@@ -12,7 +12,7 @@ import click
 
 from supervisor import __version__
 from supervisor.cli import cli
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
 from tests.conftest import JOBSUP, jobsup
 from tests.processes import Supervisors, rows, scalar, write_config
 

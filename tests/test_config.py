@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from supervisor import config
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
 from supervisor.errors import ConfigError
 from tests.conftest import jobsup
 from tests.processes import Supervisors, add_job, scalar, status, wait_for, write_config

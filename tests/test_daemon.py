@@ -14,9 +14,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from supervisor import pidfile, statedir
-from supervisor.db import Connection
+from supervisor import statedir
+from supervisor.db.connect import Connection
 from supervisor.errors import JobsupError
+from supervisor.ops import pidfile
 from tests.conftest import jobsup
 from tests.processes import (
     Supervisors,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from supervisor.db import Backoff, connect, mask_url
+from supervisor.db.connect import Backoff, connect, mask_url
 from supervisor.errors import DatabaseError
 from tests.conftest import jobsup
 

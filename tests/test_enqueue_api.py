@@ -15,7 +15,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from supervisor.api import UnknownFile, enqueue, enqueue_many
-from supervisor.db import Connection, transaction
+from supervisor.db.connect import Connection, transaction
 from tests.conftest import jobsup
 from tests.processes import Supervisors, rows, scalar, write_config
 

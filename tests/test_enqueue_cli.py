@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
 from tests.conftest import jobsup
 from tests.processes import scalar, write_config
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import psutil
 
-from supervisor.db import Connection
-from supervisor.enqueue import enqueue
+from supervisor.client.enqueue import enqueue
+from supervisor.db.connect import Connection
 from tests.processes import Supervisors, add_job, alive, job, title, wait_for, write_config
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from supervisor.jobrow import ClaimedJob, Unusable, from_row, json_value, shown
+from supervisor.runners.jobrow import ClaimedJob, Unusable, from_row, json_value, shown
 
 pytestmark = pytest.mark.unit
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from supervisor.db import Connection
-from supervisor.enqueue import enqueue
+from supervisor.client.enqueue import enqueue
+from supervisor.db.connect import Connection
 from tests.conftest import jobsup
 from tests.processes import Supervisors, add_job, job, rows, status, wait_for, write_config
 

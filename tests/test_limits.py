@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psutil
 
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
 from tests.processes import SupervisorProcess, Supervisors, add_job, job, wait_for, write_config
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from supervisor import notify
+from supervisor import sd_notify as notify
 
 
 @pytest.fixture

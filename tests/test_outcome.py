@@ -11,9 +11,9 @@ from runner import protocol
 from runner.protocol import FailureKind
 from supervisor.config import Limits, RetryConfig
 from supervisor.identity import Identity
-from supervisor.jobrow import ClaimedJob
-from supervisor.outcome import Kind, Verdict, backoff, conclude, judge, not_started
-from supervisor.runner_state import KillReason, Output, Runner
+from supervisor.runners.jobrow import ClaimedJob
+from supervisor.runners.outcome import Kind, Verdict, backoff, conclude, judge, not_started
+from supervisor.runners.state import KillReason, Output, Runner
 
 pytestmark = pytest.mark.unit
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from supervisor import config, periodic
+from supervisor import config
 from supervisor.errors import ConfigError
-from supervisor.periodic import Schedule, Timetable, due
+from supervisor.scheduling import periodic
+from supervisor.scheduling.periodic import Schedule, Timetable, due
 
 pytestmark = pytest.mark.unit
 

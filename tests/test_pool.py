@@ -14,11 +14,11 @@ from runner import protocol
 from runner.protocol import FailureKind
 from supervisor import config as configuration
 from supervisor.identity import Identity
-from supervisor.jobrow import ClaimedJob, Unusable
-from supervisor.outcome import Kind, Outcome
-from supervisor.pool import NOT_STARTED_DELAY, Pool
-from supervisor.runner_state import KillReason, RunnerState
-from supervisor.spawn import Started
+from supervisor.runners.jobrow import ClaimedJob, Unusable
+from supervisor.runners.outcome import Kind, Outcome
+from supervisor.runners.pool import NOT_STARTED_DELAY, Pool
+from supervisor.runners.spawn import Started
+from supervisor.runners.state import KillReason, RunnerState
 from tests.fakes import FakeClock, FakeOps, FakeSpawner, no_children
 
 pytestmark = pytest.mark.unit

@@ -16,7 +16,7 @@ from psycopg2.extras import Json
 
 from supervisor.cli import cli
 from supervisor.cli.inspect import DASH
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
 from tests.conftest import JOBSUP, jobsup
 from tests.processes import Supervisors, add_job, scalar, wait_for, write_config
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from supervisor.db import Connection, connect
+from supervisor.db.connect import Connection, connect
 from tests.conftest import jobsup
 from tests.processes import (
     Supervisors,

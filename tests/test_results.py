@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from supervisor.api import JobResult, UnknownJob, WaitTimeout, enqueue, wait, wait_all
-from supervisor.db import Connection, transaction
+from supervisor.db.connect import Connection, transaction
 from supervisor.errors import JobsupError
 from tests.conftest import jobsup
 from tests.processes import Supervisors, add_job, connection, scalar, write_config

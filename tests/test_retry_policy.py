@@ -12,11 +12,11 @@ from runner import Retry, protocol
 from runner.protocol import FailureKind
 from supervisor import config
 from supervisor.config import RetryConfig
+from supervisor.config.retry_policy import retries_exception, retry_for
 from supervisor.errors import ConfigError
 from supervisor.identity import Identity
-from supervisor.jobrow import ClaimedJob, from_row
-from supervisor.outcome import Kind, Verdict, conclude
-from supervisor.retry_policy import retries_exception, retry_for
+from supervisor.runners.jobrow import ClaimedJob, from_row
+from supervisor.runners.outcome import Kind, Verdict, conclude
 from tests.test_outcome import ended
 
 pytestmark = pytest.mark.unit
@@ -32,7 +32,7 @@ def decide(job: ClaimedJob, verdict: Verdict, retry: RetryConfig):  # type: igno
 def failed_with(exception: str, *bases: str) -> Verdict:
     document = protocol.failure(FailureKind.EXCEPTION, f"{exception}: boom", "tb",
                                 [exception, *bases, "Exception", "BaseException"])  # fmt: skip
-    from supervisor.outcome import judge
+    from supervisor.runners.outcome import judge
 
     return judge(ended(1 << 8, document), 16)
 
@@ -63,7 +63,7 @@ def test_retry_on_leaves_crashes_and_limit_kills_to_their_own_policy() -> None:
 
 def test_retry_snoozes_without_spending_an_attempt_up_to_max_snoozes() -> None:
     document = protocol.retry(30.0, "rate limited")
-    from supervisor.outcome import judge
+    from supervisor.runners.outcome import judge
 
     verdict = judge(ended(1 << 8, document), 16)
     assert (verdict.kind, verdict.delay) == (Kind.SNOOZED, 30.0)

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from supervisor import limits, proctree
 from supervisor.config import Limits
-from supervisor.jobrow import ClaimedJob
-from supervisor.runner_state import KillReason, Output, Runner, RunnerState
+from supervisor.runners import limits, proctree
+from supervisor.runners.jobrow import ClaimedJob
+from supervisor.runners.state import KillReason, Output, Runner, RunnerState
 from tests.fakes import FakeOps
 
 pytestmark = pytest.mark.unit

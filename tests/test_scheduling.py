@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
 from tests.conftest import jobsup
 from tests.processes import (
     Supervisors,

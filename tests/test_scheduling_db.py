@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from supervisor import pauses, periodic_store, store
-from supervisor.db import Connection, connect, transaction
-from supervisor.enqueue import enqueue, enqueue_many, enqueue_or_find
-from supervisor.periodic import Schedule
-from supervisor.queries import SQL
+from supervisor.client.enqueue import enqueue, enqueue_many, enqueue_or_find
+from supervisor.db.connect import Connection, connect, transaction
+from supervisor.db.queries import SQL
+from supervisor.scheduling import pauses, periodic_store
+from supervisor.scheduling.periodic import Schedule
+from supervisor.store import statements as store
 from tests.processes import rows, scalar
 
 WORKER = str(uuid.uuid4())

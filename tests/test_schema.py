@@ -8,13 +8,13 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from supervisor import schema
-from supervisor.db import connect
-from supervisor.enqueue import enqueue
+from supervisor.client.enqueue import enqueue
+from supervisor.db import schema
+from supervisor.db.connect import connect
 from tests.conftest import jobsup
 
 SEED_SQL = (
-    Path(schema.__file__).parent / "sql" / "migrations" / "0001_seed_tables.sql"
+    Path(schema.__file__).parent.parent / "sql" / "migrations" / "0001_seed_tables.sql"
 ).read_text()
 
 SEED_ROWS = """

@@ -11,9 +11,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psutil
 import pytest
 
-from supervisor import runenv
 from supervisor.config import load
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
+from supervisor.runners import runenv
 from tests.conftest import jobsup
 from tests.processes import Supervisors, add_job, status, wait_for, write_config
 

@@ -10,7 +10,7 @@ from types import FrameType
 
 import pytest
 
-from supervisor.signals import SignalQueue
+from supervisor.loop.signals import SignalQueue
 
 pytestmark = pytest.mark.unit
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
 from tests.conftest import JOBSUP
 from tests.processes import add_job, status, write_config
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
 from tests.processes import (
     Supervisors,
     add_job,
@@ -245,7 +245,7 @@ def test_poll_only_mode_picks_jobs_up_on_the_interval(
 def test_a_job_due_later_is_started_when_it_falls_due(
     db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
-    from supervisor.enqueue import enqueue
+    from supervisor.client.enqueue import enqueue
 
     job_id = enqueue(conn, job_type="diag.noop", delay=2.0)
     sup = supervisors.start(db_url, write_config(tmp_path, interval=300))

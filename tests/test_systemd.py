@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from supervisor import config, systemd
+from supervisor import config
 from supervisor.config import Config, SupervisorConfig
+from supervisor.ops import systemd
 from tests.conftest import JOBSUP, jobsup
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ import socket
 import urllib.request
 from pathlib import Path
 
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
 from tests.processes import Supervisors, add_job, status, wait_for, write_config
 
 

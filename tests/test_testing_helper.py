@@ -12,7 +12,7 @@ import pytest
 
 from runner import Job, PermanentFailure
 from runner.testing import JobFailed, LimitExceeded, handler_path, run
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
 from tests.conftest import jobsup
 from tests.processes import Supervisors, add_job, job, write_config
 

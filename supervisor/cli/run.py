@@ -11,16 +11,7 @@ import click
 from loguru import logger
 
 from supervisor import config as configuration
-from supervisor import (
-    config_rules,
-    control,
-    daemon,
-    handler_modules,
-    health,
-    logs,
-    pidfile,
-    systemd,
-)
+from supervisor import health, logs
 from supervisor.cli import (
     CONFIG_KEY,
     application_name,
@@ -32,10 +23,13 @@ from supervisor.cli import (
 )
 from supervisor.cli.common import COUNT, MOST_SECONDS
 from supervisor.config import Config
+from supervisor.config import rules as config_rules
 from supervisor.durations import human
-from supervisor.embedded import resolve_url
 from supervisor.errors import JobsupError
-from supervisor.loop import RunOptions, Supervisor
+from supervisor.loop.supervisor import RunOptions, Supervisor
+from supervisor.ops import control, daemon, pidfile, systemd
+from supervisor.ops.embedded import resolve_url
+from supervisor.runners import handler_modules
 
 EXIT_NOT_RUNNING = 3  # like `systemctl status`
 

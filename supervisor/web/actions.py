@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from supervisor import job_admin
 from supervisor.config import Config
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
+from supervisor.ops import job_admin
 
 
 def retry(conn: Connection, cfg: Config, job_id: str) -> str:

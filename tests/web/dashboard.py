@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
 from tests.conftest import JOBSUP
 from tests.processes import wait_for
 

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psutil
 import pytest
 
-from supervisor import job_admin
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
+from supervisor.ops import job_admin
 from tests.conftest import jobsup
 from tests.processes import add_job, status, wait_for, write_config
 from tests.web.dashboard import TOKEN, Dashboard, Dashboards, csrf_pair, free_port, insert_job
