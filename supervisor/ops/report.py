@@ -3,35 +3,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from supervisor.db.connect import Connection, dict_cursor
 from supervisor.identity import host_key, process_alive
 from supervisor.ops.job_admin import SQL
 from supervisor.scheduling import pauses
+from supervisor.store.statements import Queue, queue
 
-
-@dataclass(frozen=True)
-class Queue:
-    runnable: int  # pending and due
-    scheduled: int  # pending, due later (retry backoff, delayed jobs)
-    processing: int
-    oldest_pending: float | None  # seconds the longest-waiting runnable job has waited
-    completed_last_hour: int
-    failed_last_hour: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def queue(conn: Connection) -> Queue:
-    """The queue now; index-only reads, cheap enough for every heartbeat."""
-    with dict_cursor(conn) as cur:
-        cur.execute(SQL["queue"])
-        row = cur.fetchone()
-    assert row is not None  # nosec B101  # an aggregate always returns a row
-    return Queue(**row)
+__all__ = ["Queue", "queue"]  # the queue now: counted on the database thread too (heartbeat)
 
 
 def stats(conn: Connection, hours: int, failure_limit: int = 20) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import json
 import math
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import psycopg2.errors
@@ -17,7 +17,8 @@ from psycopg2.extras import Json
 
 from supervisor import __version__
 from supervisor.config import caps
-from supervisor.db.connect import Connection
+from supervisor.db import queries
+from supervisor.db.connect import Connection, dict_cursor
 from supervisor.db.queries import SQL, prepared
 from supervisor.identity import Identity
 from supervisor.runners.jobrow import ClaimedJob, Unusable, from_row
@@ -266,3 +267,29 @@ def reclaim(
         jobs = [(jid, status, error, job_type) for jid, status, error, job_type in cur.fetchall()]
         cur.execute(SQL["forget_workers"])
     return Reclaimed(dead, jobs)
+
+
+# The queue's figures for the metrics each heartbeat, and for `jobsup status` (ops/report).
+ADMIN_SQL = queries.load("admin.sql")
+
+
+@dataclass(frozen=True)
+class Queue:
+    runnable: int  # pending and due
+    scheduled: int  # pending, due later (retry backoff, delayed jobs)
+    processing: int
+    oldest_pending: float | None  # seconds the longest-waiting runnable job has waited
+    completed_last_hour: int
+    failed_last_hour: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def queue(conn: Connection) -> Queue:
+    """The queue now; index-only reads, cheap enough for every heartbeat."""
+    with dict_cursor(conn) as cur:
+        cur.execute(ADMIN_SQL["queue"])
+        row = cur.fetchone()
+    assert row is not None  # nosec B101  # an aggregate always returns a row
+    return Queue(**row)

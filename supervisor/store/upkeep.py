@@ -14,7 +14,6 @@ import psycopg2
 from supervisor.db.connect import Connection
 from supervisor.errors import describe
 from supervisor.identity import Identity
-from supervisor.ops import report
 from supervisor.scheduling import pauses, periodic_store
 from supervisor.scheduling.periodic import Schedule
 from supervisor.store import statements as store
@@ -50,7 +49,7 @@ class Found:
     reclaimed: store.Reclaimed | None = None
     lost: dict[str, str | None] = field(default_factory=dict)  # job id: its status now
     released: list[str] = field(default_factory=list)  # held, never run here: given back
-    queue: report.Queue | None = None
+    queue: store.Queue | None = None
     enqueued: list[periodic_store.Enqueued] = field(default_factory=list)  # periodic slots
     paused: list[pauses.Paused] | None = None  # with the queue: the paused job types
     errors: list[str] = field(default_factory=list)  # steps the database refused
@@ -83,7 +82,7 @@ def beat(conn: Connection, me: Identity, asked: Beat) -> Found:
     if asked.pids:
         step("set runner pids", store.set_runner_pids, me.id, asked.pids)
     if asked.count_queue:
-        found.queue = step("queue", report.queue)
+        found.queue = step("queue", store.queue)
         found.paused = step("paused types", pauses.paused)
     if asked.periodic:
         found.enqueued = step("periodic jobs", periodic_store.enqueue_due, asked.periodic) or []

@@ -12,13 +12,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from supervisor.cli.jobview import FIELDS, SHOWN_ELSEWHERE
 from supervisor.config import Config
 from supervisor.db import queries
 from supervisor.db.connect import Connection, dict_cursor
 from supervisor.durations import parse as parse_duration
 from supervisor.errors import JobsupError
 from supervisor.ops import job_admin, report
+from supervisor.ops.job_admin import FIELDS, SHOWN_ELSEWHERE
 from supervisor.web import charts, present
 
 SQL = queries.load("web.sql")
