@@ -14,7 +14,7 @@ its modules first (`tests/test_layout.py` checks this map against the tree):
 - client/ enqueue wait appconn: what an application calls, behind api
 - ops/ control report job_admin embedded pidfile daemon systemd: the operator's tools
 - cli/ web/: the operator's surfaces; sql/: the statements and migrations
-- leaves: api errors logs identity durations statedir metrics health sd_notify
+- (leaves) api errors logs identity durations statedir metrics health sd_notify: shared
 """
 
 __version__ = "0.1.0"
