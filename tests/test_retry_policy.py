@@ -12,7 +12,7 @@ from runner import Retry, protocol
 from runner.protocol import FailureKind
 from supervisor import config
 from supervisor.config import RetryConfig
-from supervisor.config.retry_policy import retries_exception, retry_for
+from supervisor.config.model import retries_exception, retry_for
 from supervisor.errors import ConfigError
 from supervisor.identity import Identity
 from supervisor.runners.jobrow import ClaimedJob, from_row

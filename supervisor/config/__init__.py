@@ -1,11 +1,9 @@
 """The configuration: `load` a TOML file into a frozen `Config` (model), checked by rules."""
 
+from supervisor.config.load import CHOICES, NAME_KEYS, NAME_KINDS, load, read_toml
 from supervisor.config.model import (
     BUILTIN_JOB_TYPES,
-    CHOICES,
     JOB_TYPE_RETRY_KEYS,
-    NAME_KEYS,
-    NAME_KINDS,
     RUNNER_ENV,
     SECTIONS,
     AiConfig,
@@ -21,8 +19,10 @@ from supervisor.config.model import (
     RunnerConfig,
     SupervisorConfig,
     WebConfig,
-    load,
-    read_toml,
+    cap_params,
+    caps,
+    retries_exception,
+    retry_for,
 )
 
 __all__ = [
@@ -46,6 +46,10 @@ __all__ = [
     "RunnerConfig",
     "SupervisorConfig",
     "WebConfig",
+    "cap_params",
+    "caps",
     "load",
     "read_toml",
+    "retries_exception",
+    "retry_for",
 ]

@@ -26,7 +26,7 @@ from runner import linux
 from supervisor import config as configuration
 from supervisor import health, logs
 from supervisor.config import Config, Overrides, caps
-from supervisor.config.retry_policy import retry_for
+from supervisor.config.model import retry_for
 from supervisor.db import schema
 from supervisor.db.connect import Backoff, Connection
 from supervisor.errors import ConfigError, DatabaseError
@@ -458,7 +458,7 @@ class Supervisor:
         check_empty = self.options.until_empty and not self.pool and not self.unwritten
         return turn.Ask(free, self.job_types, list(self.pool.claims()), check_empty,
                         self.config.retry.backoff_max,
-                        caps.caps(self.config, self.job_types))  # fmt: skip
+                        caps(self.config, self.job_types))  # fmt: skip
 
     def _turn_request(self, ask: turn.Ask | None) -> Request:
         batch, self.unwritten = self.unwritten, []

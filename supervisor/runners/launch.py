@@ -9,7 +9,7 @@ from typing import Any
 
 from runner.job import Job, RunnerSpec
 from supervisor.config import Config, Limits
-from supervisor.config.retry_policy import retry_for
+from supervisor.config.model import retry_for
 from supervisor.runners import limits, privileges
 from supervisor.runners.jobrow import ClaimedJob
 from supervisor.runners.state import MB

@@ -17,7 +17,7 @@ from typing import Any
 from runner import protocol
 from runner.protocol import Failure, FailureKind, Insight
 from supervisor.config import RetryConfig
-from supervisor.config.retry_policy import retries_exception
+from supervisor.config.model import retries_exception
 from supervisor.identity import Identity
 from supervisor.runners.jobrow import ClaimedJob
 from supervisor.runners.state import MB, KillReason, Runner

@@ -21,7 +21,7 @@ from loguru import logger
 from runner.job import RunnerSpec
 from supervisor import logs
 from supervisor.config import Config
-from supervisor.config.retry_policy import retry_for
+from supervisor.config.model import retry_for
 from supervisor.identity import Identity
 from supervisor.metrics import METRICS
 from supervisor.runners import handler_modules, limits, proctree, runenv

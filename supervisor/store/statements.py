@@ -16,7 +16,7 @@ from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
 
 from supervisor import __version__
-from supervisor.config import caps
+from supervisor.config.model import cap_params
 from supervisor.db import queries
 from supervisor.db.connect import Connection, dict_cursor
 from supervisor.db.queries import SQL, prepared
@@ -121,7 +121,7 @@ def claim(
     paused type, and no more of a type in `capped` (job type: max_running) than its cap
     allows across all supervisors."""
     params = {"limit": limit, "worker_id": worker_id, "busy": list(busy), **_types(job_types),
-              **caps.params(capped)}  # fmt: skip
+              **cap_params(capped)}  # fmt: skip
     # One string, one transaction: the cap locks (when any) are released by its commit.
     with conn.cursor() as cur:
         _execute(cur, ("claim_lock_caps", "claim") if capped else ("claim",), params)
@@ -136,7 +136,7 @@ def next_due(
 ) -> float | None:
     """Seconds until the earliest pending job not in `busy`, of a type neither paused nor
     capped and full, falls due (0: now; None: none)."""
-    params = {"busy": list(busy), **_types(job_types), **caps.params(capped)}
+    params = {"busy": list(busy), **_types(job_types), **cap_params(capped)}
     with conn.cursor() as cur:
         _execute(cur, ("next_due",), params)
         row = cur.fetchone()
