@@ -4,7 +4,8 @@ Rooms as folders, importing each other one way (bottom first: db, scheduling, co
 runners, store, ops, web, loop, cli; client rests on db and the leaves). One line a room,
 its modules first (`tests/test_layout.py` checks this map against the tree):
 
-- loop/ supervisor database signals claim_timing telemetry: the one loop and its thread
+- loop/ supervisor session claims heartbeat database signals claim_timing telemetry: the
+  one loop, the connection's life, write-and-claim, heartbeat and lease, its thread
 - runners/ pool state spawn launch jobrow outcome limits proctree runenv privileges
   handler_modules: the parent end of the fork boundary
 - store/ write_and_claim writeback upkeep statements: what the database thread runs

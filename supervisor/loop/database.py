@@ -26,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import psycopg2
 import psycopg2.extensions
@@ -38,6 +38,7 @@ from supervisor.loop.signals import HANDLED
 
 CHANNELS = ("jobsup_pending", "jobsup_control")
 MARGIN = 5.0  # seconds a request may take beyond the statement timeout before it is cut
+T = TypeVar("T")
 
 
 class Unavailable(Exception):
@@ -49,26 +50,33 @@ class Cancelled(Exception):
 
 
 @dataclass
-class Request:
+class Request(Generic[T]):
+    """One call for the thread: `action` with the connection (None: just connect). Its
+    answer comes back as a `Done[T]` naming this request: the loop knows who asked."""
+
     name: str  # what the loop logs about it
-    action: Callable[[Connection], Any] | None  # None: just connect
-    on_done: Callable[[Done], None]  # called by the loop with the result
+    action: Callable[[Connection], T] | None
     deadline: float = 0.0  # monotonic; set by `submit`
 
 
 @dataclass(frozen=True)
-class Done:
+class Done(Generic[T]):
     """The end of a request: its value, or the error it raised (Unavailable when there is
     no connection; a psycopg2.Error the server sent; anything else is a bug)."""
 
-    request: Request
-    value: Any = None
+    request: Request[T]
+    value: T | None = None
     error: BaseException | None = None
     connection: int = 0  # which connection served it: a new number means a new connection
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def result(self) -> T:
+        """The value of a request that went through (`ok`)."""
+        assert self.error is None  # nosec B101  # a bug to ask a failed request's value
+        return self.value  # type: ignore[return-value]  # None only when T admits it
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ class Lost:
     reason: str
 
 
-Event = Done | Lost | psycopg2.extensions.Notify
+Event = Done[Any] | Lost | psycopg2.extensions.Notify
 
 
 @dataclass
@@ -105,8 +113,8 @@ class Database:
         self.listen = listen
         self.on_connect = on_connect  # runs on the thread, on each new connection
         self.application_name = application_name
-        self.in_flight: Request | None = None
-        self._requests: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
+        self.in_flight: Request[Any] | None = None
+        self._requests: queue.SimpleQueue[Request[Any] | None] = queue.SimpleQueue()
         self._events: deque[Event] = deque()
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)  # thread → loop
         self._poke_r, self._poke_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)  # loop → thread
@@ -132,7 +140,7 @@ class Database:
     def idle(self) -> bool:
         return self.in_flight is None
 
-    def submit(self, request: Request, now: float) -> None:
+    def submit(self, request: Request[Any], now: float) -> None:
         """Hand `request` to the thread; its Done comes back through `events`."""
         assert self.in_flight is None, "one request at a time"  # nosec B101  # a bug if not
         connecting = self.config.connect_timeout if self._own.conn is None else 0.0
@@ -153,7 +161,7 @@ class Database:
             events.append(event)
         return events
 
-    def overdue(self, now: float) -> Request | None:
+    def overdue(self, now: float) -> Request[Any] | None:
         """The request in flight if it has outlived its deadline; its connection is cut, so
         it ends (Unavailable) as soon as the thread sees it."""
         request = self.in_flight
@@ -169,16 +177,16 @@ class Database:
     def call(
         self,
         name: str,
-        action: Callable[[Connection], Any] | None,
+        action: Callable[[Connection], T] | None,
         timeout: float,
         cancel: tuple[int, Callable[[], bool]] | None = None,
-    ) -> Any:
+    ) -> T | None:
         """Run `action` and wait for it (start-up and shutdown only: the loop is not running).
         Unavailable or the error it raised; events that arrive meanwhile are kept. `cancel`:
         an fd that turns readable when its function may have become true, which then raises
         Cancelled (the request goes on; `close` ends it)."""
-        box: list[Done] = []
-        request = Request(name, action, box.append)
+        box: list[Done[T]] = []
+        request = Request(name, action)
         self.submit(request, time.monotonic())
         deadline = time.monotonic() + timeout
         kept: list[Event] = []
@@ -227,7 +235,7 @@ class Database:
         finally:
             self._drop()
 
-    def _next_request(self) -> Request | None:
+    def _next_request(self) -> Request[Any] | None:
         """The next request; while there is none, notifications are collected and posted."""
         while True:
             try:
@@ -253,7 +261,7 @@ class Database:
         while conn.notifies:
             self._post(conn.notifies.pop(0))
 
-    def _execute(self, request: Request) -> Done:
+    def _execute(self, request: Request[Any]) -> Done[Any]:
         if self._own.conn is None:
             try:
                 self._connect()

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from loguru import logger
 
@@ -63,6 +63,15 @@ class Spawner(Protocol):
     def reaped(self, pid: int, status: int) -> bool: ...
     def pids(self) -> set[int]: ...
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The pool at one moment, in plain data: what a heartbeat reports and checks."""
+
+    claims: dict[str, int]  # job id: lease, of every runner, started or asked for
+    figures: list[dict[str, Any]]  # per started runner, for `jobsup ps`
+    pids: dict[tuple[str, int], int]  # (job id, lease): the pid of each started runner
 
 
 @dataclass
@@ -130,6 +139,18 @@ class Pool:
         """The claim (job id: lease) of every runner, started or asked for."""
         return {job_id: runner.job.lease for job_id, runner in self.runners.items()}
 
+    def snapshot(self, now: float) -> Snapshot:
+        """The runners as the heartbeat tells the database of them."""
+        started = self.started()
+        return Snapshot(
+            claims=self.claims(),
+            figures=[r.figures(now, self._attempts(r.job.job_type)) for r in started],
+            pids={(r.job_id, r.job.lease): r.pid for r in started},
+        )
+
+    def _attempts(self, job_type: str) -> int:
+        return retry_for(self.config, job_type).max_retries + 1
+
     def kill_claim(self, job_id: str, lease: int, reason: KillReason, detail: str = "") -> None:
         """Kill the runner of claim (`job_id`, `lease`), at once or as soon as it starts."""
         runner = self.runners.get(job_id)
@@ -178,7 +199,7 @@ class Pool:
         for fd in (runner.result_fd, runner.output_fd):
             self.selector.register(fd, selectors.EVENT_READ, runner)
         job = runner.job
-        attempts = retry_for(self.config, job.job_type).max_retries + 1
+        attempts = self._attempts(job.job_type)
         job.log.info(
             "started {}: attempt {}/{}, runner pid {}", job.job_type, job.attempt, attempts, pid
         )
