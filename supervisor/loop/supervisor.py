@@ -5,7 +5,10 @@ wait (signal | runner pipe | database answer | timer)
 its own thread: write outcomes and claim, heartbeat, ownership) → fence itself when its
 lease is lost → enforce limits → show the state
 
-The loop never blocks on the network: the database thread does (`supervisor/database.py`).
+The loop never blocks on the network: the database thread does (loop/database.py). Its
+parts each own one seam and return what the loop acts on: Session (the connection's life),
+Claims (write and claim: the jobs to start), Heartbeat (the beat and the lease: the runners
+to kill), the Pool (runners/pool.py: start, read, reap, limits).
 """
 
 from __future__ import annotations
