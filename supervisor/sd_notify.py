@@ -5,7 +5,7 @@ Every function is a no-op when NOTIFY_SOCKET is unset (not under systemd, or Typ
 and never raises: telling systemd how we are must not be what stops the supervisor.
 Each returns whether the message went out.
 
-`jobsup start --daemon` listens the same way (`supervisor.daemon`): until READY=1, every
+`jobsup start --daemon` listens the same way (`supervisor.ops.daemon`): until READY=1, every
 message also goes to the socket of the process that started the daemon.
 """
 

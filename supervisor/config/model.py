@@ -127,7 +127,7 @@ class AiConfig:
 
 
 # What a runner's environment holds by default: enough to find Python, its packages and the
-# locale; never the database URL (see supervisor.runenv).
+# locale; never the database URL (see supervisor.runners.runenv).
 RUNNER_ENV = ("PATH", "HOME", "LANG", "LC_*", "TZ", "TMPDIR", "PYTHON*", "VIRTUAL_ENV")
 
 

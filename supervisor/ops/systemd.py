@@ -1,5 +1,5 @@
 """The systemd unit (`conf/jobsup.service`, `jobsup install-systemd`), rendered for where
-jobsup is installed. The supervisor speaks the notify protocol itself (`supervisor.notify`)."""
+jobsup is installed. The supervisor speaks the notify protocol itself (`supervisor.sd_notify`)."""
 
 from __future__ import annotations
 

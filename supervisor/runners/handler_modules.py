@@ -13,7 +13,7 @@ from supervisor.runners import privileges
 
 def check(config: Config) -> None:
     """ConfigError naming the first handler or preload module that cannot be found, or why
-    runners could not run as configured (`supervisor.privileges`)."""
+    runners could not run as configured (`supervisor.runners.privileges`)."""
     where = config.path or "configuration"
     for name, job_type in config.job_types.items():
         module = job_type.handler.partition(":")[0]

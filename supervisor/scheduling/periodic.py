@@ -1,7 +1,7 @@
 """Periodic jobs: `[periodic.<name>]` schedules, and which of their slots are due.
 
 Pure logic on an explicit clock (tests hand it a fake one); the database side, where each
-slot is enqueued exactly once, is `supervisor/periodic_store.py`.
+slot is enqueued exactly once, is `scheduling/periodic_store.py`.
 
 A schedule's slots are the same on every host: `every` slots are whole multiples of the
 duration since the Unix epoch (UTC), so `every = "1d"` falls at midnight UTC; `cron` slots

@@ -1,6 +1,6 @@
 """Periodic slots in the database: each enqueued exactly once, whoever serves the schedule.
 
-The SQL is in `sql/scheduling.sql`; which slots are due is `supervisor/periodic.py`'s.
+The SQL is in `sql/scheduling.sql`; which slots are due is `scheduling/periodic.py`'s.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Writing outcomes: in one statement when it can, one by one when the database refuses.
 
-Runs on the database thread (`supervisor/database.py`): it only talks to the database;
+Runs on the database thread (`loop/database.py`): it only talks to the database;
 what to log about it is the loop's.
 """
 
