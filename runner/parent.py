@@ -1,6 +1,11 @@
-"""Starting runners through the fork server (`runner/forkserver.py`): a lean process of our
-own, started fresh, that forks them. The supervisor itself never forks a runner: with
-psycopg2 and loguru loaded, each fork would cost it 2 ms of its one core.
+"""A parent of runners: its end of the fork server, and the words a failed attempt is
+recorded with. One place for the supervisor (supervisor/runners/) and for a handler's tests
+(runner/testing.py), so what a test sees cannot drift from what a supervisor writes;
+`runner/` never imports `supervisor/`.
+
+Runners start through the fork server (`runner/forkserver.py`): a lean process of our own,
+started fresh, that forks them. The supervisor itself never forks a runner: with psycopg2
+and loguru loaded, each fork would cost it 2 ms of its one core.
 
 The runner gets its spec in a memfd (any size, no blocking write) and its two pipes; the
 supervisor keeps the pipes' read ends and goes on at once. Events come back in order: each
@@ -30,7 +35,7 @@ from loguru import logger
 
 from runner import forkserver
 from runner.job import RunnerSpec
-from supervisor.runners.outcome import how_it_ended
+from runner.protocol import Document, Failure, FailureKind
 
 # Longest a request may wait for its answer: covers the server's start-up (Python, then the
 # modules it preloads) on a loaded machine, and stays under systemd's watchdog (30 s), as
@@ -66,10 +71,13 @@ Event = Started | Refused | Exited
 class ForkServer:
     """The supervisor's end of the fork server; started again when it dies."""
 
-    def __init__(self, selector: selectors.BaseSelector) -> None:
+    def __init__(
+        self, selector: selectors.BaseSelector, reply_timeout: float = REPLY_TIMEOUT
+    ) -> None:
         self.preload: list[str] = []  # modules a server imports at start
         self.environment: dict[str, str] | None = None  # a server's (its runners'); None: ours
         self.selector = selector  # the server's socket wakes the main loop
+        self.reply_timeout = reply_timeout
         self.pid: int | None = None
         self._sock: socket.socket | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -129,10 +137,10 @@ class ForkServer:
                 continue
             if not self._asked:
                 break
-            wait = self._asked[0] + REPLY_TIMEOUT - time.monotonic()
+            wait = self._asked[0] + self.reply_timeout - time.monotonic()
             if wait <= 0:
                 logger.error("the fork server (pid {}) did not answer in {:g} s: killing it",
-                             self.pid, REPLY_TIMEOUT)  # fmt: skip
+                             self.pid, self.reply_timeout)  # fmt: skip
                 self.kill()
             elif not settle:
                 break
@@ -159,6 +167,21 @@ class ForkServer:
         if self.pid is not None:
             self._ended.add(self.pid)
         self._abandon()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close, and reap the server here: for a parent without a wait loop of its own."""
+        pid = self.pid
+        self.close()
+        if pid is None:
+            return
+        deadline = time.monotonic() + timeout
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() >= deadline:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return
+            time.sleep(0.01)
 
     def kill(self) -> None:
         """End a server that does not answer; its runners die with it (PDEATHSIG)."""
@@ -224,3 +247,82 @@ def _memfd(data: bytes) -> int:
         view = view[os.write(fd, view) :]
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
+
+
+# -- the words: how an attempt ended, as a person reads it in processing_jobs.error_message --
+
+MB = 1 << 20
+OUTPUT_TAIL = 4096  # bytes of a runner's output kept for its failure message
+
+
+def size(n: int) -> str:
+    """1.1 GiB, 612 MiB: what a person reads in a failure message."""
+    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / MB:.0f} MiB"
+
+
+def how_it_ended(status: int) -> str:
+    """`killed by SIGSEGV`, `exited with code 3`: a process's end, from its wait status."""
+    if os.WIFSIGNALED(status):
+        return f"killed by {_signal_name(os.WTERMSIG(status))}"
+    return f"exited with code {os.waitstatus_to_exitcode(status)}"
+
+
+def crashed(status: int | None) -> str:
+    """A runner that ended without a result document (None: never reaped)."""
+    if status is None:
+        return "runner vanished"
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        return "runner exited without sending a result"
+    return f"runner {how_it_ended(status)}"
+
+
+def memory_exceeded(memory: int, limit_mb: int, metric: str) -> str:
+    return f"memory limit exceeded: {size(memory)} > {size(limit_mb * MB)} ({metric})"
+
+
+def processes_exceeded(processes: int, limit: int) -> str:
+    return f"process limit exceeded: {processes} > {limit} processes"
+
+
+def time_exceeded(time_limit: float) -> str:
+    return f"time limit {time_limit:g} s exceeded (killed)"
+
+
+def soft_time_exceeded(soft_time_limit: float, document: Document | None) -> str:
+    """The soft limit's SIGTERM; and what the handler's clean-up raised, if it did."""
+    message = f"soft time limit {soft_time_limit:g} s exceeded"
+    if document and not document["ok"] and document["kind"] != FailureKind.SOFT_TIME_LIMIT:
+        message += f"; then {document['message']}"  # the clean-up itself failed
+    return message
+
+
+def too_large(result_max_kb: int) -> str:
+    return f"result too large: more than {result_max_kb} KiB (result_max_kb)"
+
+
+def malformed(problem: str) -> str:
+    return f"runner sent a malformed result ({problem})"
+
+
+def failure(document: Failure) -> str:
+    """What a handler's failure document is recorded as."""
+    kind, message = document["kind"], document["message"]
+    if kind == FailureKind.SOFT_TIME_LIMIT:  # SIGTERM from outside jobsup (kill, systemd)
+        return "runner received SIGTERM"
+    if kind in (FailureKind.PERMANENT, FailureKind.MEMORY, FailureKind.RETRY):
+        return message
+    traceback = document.get("traceback", "").rstrip()
+    return f"{message}\n{traceback}" if traceback else message
+
+
+def with_output(message: str, tail: str) -> str:
+    """The message, then the last of the runner's output."""
+    tail = tail.rstrip()
+    return f"{message}\n--- last output ---\n{tail}" if tail else message
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

@@ -133,7 +133,7 @@ class Declared:
 # a heartbeat (at most 1 s here), that a job is no longer its own (thawed, or after a reset).
 SAMPLE_SLACK = 0.5
 LEARN_GRACE = 2.0
-SPAWN_SLACK = 10.0  # the longest a runner may take to start (spawn.REPLY_TIMEOUT)
+SPAWN_SLACK = 10.0  # the longest a runner may take to start (runner.parent.REPLY_TIMEOUT)
 
 
 @dataclass

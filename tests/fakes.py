@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from runner import protocol
 from runner.job import RunnerSpec
-from supervisor.runners.spawn import Event, Exited, Refused, Started
+from runner.parent import Event, Exited, Refused, Started
 
 
 class FakeSpawner:

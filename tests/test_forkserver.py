@@ -129,7 +129,7 @@ def test_a_fork_server_that_stops_answering_is_replaced(
 SUPERVISOR_GONE = """
 import selectors, time
 from runner.job import Job, RunnerSpec
-from supervisor.spawn import ForkServer
+from runner.parent import ForkServer
 
 server = ForkServer(selectors.DefaultSelector())
 server.start()

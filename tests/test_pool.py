@@ -11,13 +11,13 @@ from collections.abc import Iterator
 import pytest
 
 from runner import protocol
+from runner.parent import Started
 from runner.protocol import FailureKind
 from supervisor import config as configuration
 from supervisor.identity import Identity
 from supervisor.runners.jobrow import ClaimedJob, Unusable
 from supervisor.runners.outcome import Kind, Outcome
 from supervisor.runners.pool import NOT_STARTED_DELAY, Pool
-from supervisor.runners.spawn import Started
 from supervisor.runners.state import KillReason, RunnerState
 from tests.fakes import FakeClock, FakeOps, FakeSpawner, no_children
 

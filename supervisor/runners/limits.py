@@ -19,6 +19,7 @@ from typing import Any
 import psutil
 from loguru import logger
 
+from runner import parent
 from supervisor.config import Limits
 from supervisor.runners import proctree
 from supervisor.runners.state import MB, FullMemory, KillReason, Runner, RunnerState
@@ -112,19 +113,11 @@ def _full_memory(runner: Runner, tree: list[proctree.Proc], rss: int, now: float
 def enforce_memory(runner: Runner) -> None:
     limits = runner.limits
     if limits.memory_mb and runner.memory > limits.memory_mb * MB:
-        detail = (
-            f"memory limit exceeded: {size(runner.memory)} > {size(limits.memory_mb * MB)}"
-            f" ({runner.memory_metric})"
-        )
+        detail = parent.memory_exceeded(runner.memory, limits.memory_mb, runner.memory_metric)
         runner.kill(KillReason.MEMORY, detail)
     elif limits.max_processes and runner.processes > limits.max_processes:
-        detail = f"process limit exceeded: {runner.processes} > {limits.max_processes} processes"
+        detail = parent.processes_exceeded(runner.processes, limits.max_processes)
         runner.kill(KillReason.PROCESSES, detail)
-
-
-def size(n: int) -> str:
-    """1.1 GiB, 612 MiB: what a person reads in a failure message."""
-    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / MB:.0f} MiB"
 
 
 def _read_full_memory(tree: list[proctree.Proc], metric: str) -> int:

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import os
 import random
-import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from runner import protocol
+from runner import parent, protocol
 from runner.protocol import Failure, FailureKind, Insight
 from supervisor.config import RetryConfig
 from supervisor.config.model import retries_exception
@@ -97,7 +95,7 @@ def judge(runner: Runner, result_max_kb: int) -> Verdict:
     raw = runner.document()
     document = None if raw is None else protocol.checked(raw)
     if isinstance(document, str):
-        return Verdict(Kind.RETRYABLE, f"runner sent a malformed result ({document})")
+        return Verdict(Kind.RETRYABLE, parent.malformed(document))
     if runner.reason is KillReason.CANCELLED:
         return Verdict(Kind.LOST, "cancelled while running: runner killed")
     if runner.reason is KillReason.LOST:
@@ -107,11 +105,10 @@ def judge(runner: Runner, result_max_kb: int) -> Verdict:
     if runner.reason is not None:
         return _with_output(_killed(runner, document), runner)
     if runner.result_overflow:
-        message = f"result too large: more than {result_max_kb} KiB (result_max_kb)"
-        return Verdict(Kind.PERMANENT, message)
+        return Verdict(Kind.PERMANENT, parent.too_large(result_max_kb))
     if document:
         return _with_output(_failed(document), runner)
-    return _with_output(Verdict(Kind.RETRYABLE, _crash_message(runner.status)), runner)
+    return _with_output(Verdict(Kind.RETRYABLE, parent.crashed(runner.status)), runner)
 
 
 def _killed(runner: Runner, document: protocol.Document | None) -> Verdict:
@@ -121,61 +118,31 @@ def _killed(runner: Runner, document: protocol.Document | None) -> Verdict:
     if reason is KillReason.LEASE:
         return Verdict(Kind.INTERRUPTED, runner.reason_detail or "lease lost: runner killed")
     if reason is KillReason.TIME:
-        return Verdict(
-            Kind.RETRYABLE, f"time limit {limits.time_limit:g} s exceeded (killed)", limit="time"
-        )
+        return Verdict(Kind.RETRYABLE, parent.time_exceeded(limits.time_limit), limit="time")
     if reason is KillReason.SOFT_TIME:
-        message = f"soft time limit {limits.soft_time_limit:g} s exceeded"
-        if document and not document["ok"] and document["kind"] != FailureKind.SOFT_TIME_LIMIT:
-            message += f"; then {document['message']}"  # the clean-up itself failed
+        message = parent.soft_time_exceeded(limits.soft_time_limit, document)
         return Verdict(Kind.RETRYABLE, message, limit="time")
     limit = "memory" if reason is KillReason.MEMORY else None
     return Verdict(Kind.RETRYABLE, runner.reason_detail or f"killed ({reason})", limit=limit)
 
 
 def _failed(document: Failure) -> Verdict:
-    kind, message = document["kind"], document["message"]
+    kind, message = document["kind"], parent.failure(document)
     if kind == FailureKind.PERMANENT:
         return Verdict(Kind.PERMANENT, message)
     if kind == FailureKind.MEMORY:  # MemoryError under the kernel backstop
         return Verdict(Kind.RETRYABLE, message, limit="memory")
-    if kind == FailureKind.SOFT_TIME_LIMIT:  # SIGTERM from outside jobsup (kill, systemd)
-        return Verdict(Kind.RETRYABLE, "runner received SIGTERM")
     if kind == FailureKind.RETRY:
         return Verdict(Kind.SNOOZED, message, delay=float(document.get("delay", 0.0)))
-    traceback = document.get("traceback", "").rstrip()
-    return Verdict(Kind.RETRYABLE, f"{message}\n{traceback}" if traceback else message,
-                   exception=tuple(document.get("exception", ())))  # fmt: skip
-
-
-def _crash_message(status: int | None) -> str:
-    if status is None:
-        return "runner vanished"
-    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-        return "runner exited without sending a result"
-    return f"runner {how_it_ended(status)}"
-
-
-def how_it_ended(status: int) -> str:
-    """`killed by SIGSEGV`, `exited with code 3`: a process's end, from its wait status."""
-    if os.WIFSIGNALED(status):
-        return f"killed by {_signal_name(os.WTERMSIG(status))}"
-    return f"exited with code {os.waitstatus_to_exitcode(status)}"
-
-
-def _signal_name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
+    return Verdict(Kind.RETRYABLE, message, exception=tuple(document.get("exception", ())))
 
 
 def _with_output(verdict: Verdict, runner: Runner) -> Verdict:
-    tail = runner.output.tail_text().rstrip()
-    if not tail or verdict.kind is Kind.INTERRUPTED:
+    if verdict.kind is Kind.INTERRUPTED:
         return verdict
-    message = f"{verdict.message}\n--- last output ---\n{tail}"
-    return dataclasses.replace(verdict, message=message)
+    return dataclasses.replace(
+        verdict, message=parent.with_output(verdict.message, runner.output.tail_text())
+    )
 
 
 def _decide(

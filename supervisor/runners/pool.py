@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from loguru import logger
 
 from runner.job import RunnerSpec
+from runner.parent import Event, Exited, ForkServer, Refused, Started, how_it_ended
 from supervisor import logs
 from supervisor.config import Config
 from supervisor.config.model import retry_for
@@ -27,16 +28,7 @@ from supervisor.metrics import METRICS
 from supervisor.runners import handler_modules, limits, proctree, runenv
 from supervisor.runners.jobrow import ClaimedJob, Unusable
 from supervisor.runners.launch import launch
-from supervisor.runners.outcome import (
-    Kind,
-    Outcome,
-    Verdict,
-    conclude,
-    how_it_ended,
-    judge,
-    not_started,
-)
-from supervisor.runners.spawn import Event, Exited, ForkServer, Refused, Started
+from supervisor.runners.outcome import Kind, Outcome, Verdict, conclude, judge, not_started
 from supervisor.runners.state import (
     KillReason,
     Output,
@@ -52,7 +44,7 @@ NOT_STARTED_DELAY = 5.0  # seconds before a job refused a runner may run again
 
 
 class Spawner(Protocol):
-    """What the pool needs of the fork server (`spawn.ForkServer`; a fake in unit tests)."""
+    """What the pool needs of the fork server (`runner.parent.ForkServer`; a fake in unit tests)."""
 
     preload: list[str]
     environment: dict[str, str] | None
