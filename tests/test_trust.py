@@ -310,13 +310,13 @@ def test_a_supervisor_cut_off_past_lease_timeout_kills_its_runners_before_peers_
 def test_a_job_failed_at_claim_time_is_written_at_once(
     db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
-    unknown = insert(conn, "(job_type) VALUES ('no.such.type')")
+    unusable = insert(conn, "(job_type, metadata) VALUES ('diag.noop', '[1]')")
     began = time.monotonic()
     sup = supervisors.start(db_url, write_config(tmp_path, interval=300), "--until-empty")
     assert sup.wait(60) == 4, sup.log()
     assert time.monotonic() - began < 10  # not a poll interval, nor a heartbeat, later
-    row = job(conn, unknown)
-    assert row["status"] == "failed" and row["error_message"].startswith("unknown job type")
+    row = job(conn, unusable)
+    assert row["status"] == "failed" and row["error_message"].startswith("unusable job row")
 
 
 def test_a_supervisor_waiting_for_the_database_does_not_spin(

@@ -56,7 +56,8 @@ EXIT_NOT_RUNNING = 3  # like `systemctl status`
     "--job-type",
     "job_types",
     multiple=True,
-    help="Serve only this type (repeat).  [default: [supervisor] job_types, else all]",
+    help="Serve only this type (repeat).  [default: [supervisor] job_types, else every "
+    "configured type]",
 )
 @click.option("--max-jobs", type=COUNT, help="Stop after N jobs have finished.")
 @click.option("--until-empty", is_flag=True, help="Stop once no runnable job is left.")
@@ -93,7 +94,7 @@ def start(
         options = RunOptions(
             max_jobs=max_jobs,
             until_empty=until_empty,
-            job_types=job_types or None,
+            job_types=job_types,
             log_level=level,
             overrides={k: v for k, v in overrides.items() if v is not None},
         )
