@@ -1,15 +1,19 @@
 """Mixed fleets: supervisors with different `[job_types]` on one database each claim only the
-types they can run; a type no live supervisor serves waits, never failed."""
+types they can run; a type no live supervisor serves waits, and is reported, never failed."""
 
 from __future__ import annotations
 
+import json
+import re
+import signal
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from supervisor import config as configuration
-from supervisor import store
+from supervisor import report, store
 from supervisor.claim_timing import ClaimTiming
 from supervisor.db import Connection
 from supervisor.enqueue import enqueue
@@ -17,6 +21,7 @@ from supervisor.identity import Identity
 from supervisor.jobrow import ClaimedJob
 from supervisor.launch import NotServed, launch
 from supervisor.outcome import Kind, not_served
+from tests.conftest import jobsup
 from tests.processes import Supervisors, rows, scalar, wait_for, write_config
 
 
@@ -57,6 +62,49 @@ def test_two_supervisors_with_different_job_types_each_run_only_their_own(
     assert "job types: analysis, app.a, diag.noop, " in a.log()  # the start line lists them
 
 
+def test_a_type_no_supervisor_configures_waits_pending_and_is_reported(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    """`[supervisor] job_types` empty: the supervisor serves its configured types only; a job
+    of another type stays pending, no attempt spent, and stats, ps and healthcheck name the
+    type with its count and the oldest job's age."""
+    elsewhere = [enqueue(conn, job_type="app.elsewhere") for _ in range(3)]
+    with conn.cursor() as cur:  # the oldest has waited ten minutes
+        cur.execute("UPDATE processing_jobs SET created_at = localtimestamp - interval '10 min' "
+                    "WHERE id = %s", (elsewhere[0],))  # fmt: skip
+    sup = supervisors.start(db_url, write_config(tmp_path))
+    sup.wait_registered(conn)
+    ours = enqueue(conn, job_type="diag.noop")
+    wait_for(lambda: scalar(conn, "SELECT status FROM processing_jobs WHERE id = %s", ours)
+             == "completed", 30)  # fmt: skip
+    time.sleep(1.0)  # a few more claims and heartbeats
+    left = rows(conn, "SELECT status, retry_count, attempts, worker_id FROM processing_jobs "
+                      "WHERE job_type = 'app.elsewhere'")  # fmt: skip
+    assert left == [("pending", 0, [], None)] * 3
+    env = {"DATABASE_URL": db_url}
+
+    stats = json.loads(jobsup("stats", "--json", env=env).stdout)
+    (unserved,) = stats["unserved"]
+    assert (unserved["job_type"], unserved["jobs"]) == ("app.elsewhere", 3)
+    assert 590 < unserved["oldest_age"] < 900
+    text = jobsup("stats", env=env).stdout
+    assert re.search(r"no live supervisor serves.*\n.*\n  app\.elsewhere +3 +1[01]m\d\ds", text)
+    ps = jobsup("ps", env=env).stdout
+    assert re.search(r"not served by any live supervisor: app\.elsewhere \(3 pending, "
+                     r"oldest 1[01]m\d\ds\)", ps), ps  # fmt: skip
+    health = jobsup("healthcheck", env=env)
+    assert health.returncode == 0, health.stdout  # this supervisor is healthy
+    assert health.stdout.startswith("healthy: ")
+    assert re.search(r"warning: 3 pending jobs of app\.elsewhere \(oldest 1[01]m\d\ds\): "
+                     r"no live supervisor serves the type", health.stdout), health.stdout  # fmt: skip
+    verdict = json.loads(jobsup("healthcheck", "--json", env=env).stdout)
+    assert verdict["ok"] and verdict["unserved"][0]["job_type"] == "app.elsewhere"
+    sup.signal(signal.SIGTERM)
+    assert sup.wait() == 0
+    assert all(s == "pending" for (s,) in rows(conn, "SELECT status FROM processing_jobs "
+                                                     "WHERE job_type = 'app.elsewhere'"))  # fmt: skip
+
+
 def test_a_narrowed_supervisor_enqueues_no_periodic_job_of_a_type_it_does_not_serve(
     db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
@@ -93,6 +141,33 @@ def test_a_supervisor_reclaims_only_jobs_of_the_types_it_serves(conn: Connection
     ]  # not failed by a supervisor that knows nothing of app.x's retries
     everything = store.reclaim(conn, Identity.new(), 60, 3600, max_retries=3)  # `jobs reclaim`
     assert [(status, t) for _, status, _, t in everything.jobs] == [("failed", "app.x")]
+
+
+def test_what_no_live_supervisor_serves_counts_old_rows_as_serving_every_type(
+    conn: Connection,
+) -> None:
+    """A live row's job_types are what it serves; a NULL one (a supervisor of an older
+    jobsup, which claimed any type) serves every type; a silent or stopped one serves none."""
+
+    def worker(job_types: list[str] | None, state: str = "running", age: str = "1 s") -> None:
+        with conn.cursor() as cur:
+            cur.execute("INSERT INTO jobsup_workers (id, host, host_key, pid, process_started, "
+                        "slots, state, heartbeat_at, job_types) VALUES (gen_random_uuid(), 'h', "
+                        "'k', 1, 0, 2, %s, now() - %s::interval, %s)", (state, age, job_types))  # fmt: skip
+
+    for job_type in ("a", "a", "b", None):  # None: the original cron's analysis
+        enqueue(conn, job_type=job_type or "analysis")
+    with conn.cursor() as cur:
+        cur.execute("UPDATE processing_jobs SET job_type = NULL WHERE job_type = 'analysis'")
+    assert [u["job_type"] for u in report.unserved(conn, 60)] == ["a", "analysis", "b"]
+    worker(["a"], age="5 minutes")  # silent: dead
+    worker(["a"], state="stopped")
+    worker(["b"])
+    found = report.unserved(conn, 60)
+    assert [(u["job_type"], u["jobs"]) for u in found] == [("a", 2), ("analysis", 1)]
+    assert all(0 <= u["oldest_age"] < 60 for u in found)
+    worker(None)  # an older jobsup
+    assert report.unserved(conn, 60) == []
 
 
 # -- unit -------------------------------------------------------------------------------

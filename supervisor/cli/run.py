@@ -192,12 +192,16 @@ def healthcheck(as_json: bool) -> None:
 
     For Docker HEALTHCHECK and Kubernetes exec probes: exit status 0 when it is, 1 when not,
     with the reason in one line. Unhealthy after three missed heartbeats (or lease_timeout).
+    A line `warning: …` names each job type with pending jobs that no live supervisor
+    serves (not a verdict on this supervisor: the exit status stays 0).
     """
     found = health.check(load_config(), application_name())
     if as_json:
         print_json(found.as_dict())
     else:
         click.echo(f"{'healthy' if found.ok else 'unhealthy'}: {found.reason}")
+        for warning in found.warnings():
+            click.echo(f"warning: {warning}")
     if not found.ok:
         raise SystemExit(1)
 
