@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from supervisor import config as configuration
-from supervisor import report, store
+from supervisor import loop, report, store
 from supervisor.claim_timing import ClaimTiming
 from supervisor.db import Connection
 from supervisor.enqueue import enqueue
+from supervisor.errors import ConfigError
 from supervisor.identity import Identity
 from supervisor.jobrow import ClaimedJob
 from supervisor.launch import NotServed, launch
@@ -206,3 +207,15 @@ def test_a_job_of_a_type_not_served_goes_back_to_pending_as_it_was() -> None:
     timing.claimed(0.0, asked=4, got=1, next_due_in=None)
     timing.concluded(0.1, [outcome])
     assert not timing.due(0.2) and timing.deadline() == 30.0
+
+
+@pytest.mark.unit
+def test_a_reload_that_drops_a_type_given_by_job_type_is_refused(tmp_path: Path) -> None:
+    """`--job-type app.a` and a SIGHUP whose file no longer configures app.a: the reload is
+    refused (logged, the running configuration kept), as the start would refuse it."""
+    path = tmp_path / "c.toml"
+    path.write_text('[job_types."app.b"]\nhandler = "runner.diag:noop"\n')
+    cfg = configuration.load(path)
+    loop._check_chosen(("app.b", "analysis"), cfg)
+    with pytest.raises(ConfigError, match=r"--job-type app\.a: no job type 'app\.a'"):
+        loop._check_chosen(("app.a",), cfg)
