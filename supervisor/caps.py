@@ -19,12 +19,12 @@ from supervisor.config import Config
 CAP_LOCK = 0x63617073  # "caps"
 
 
-def caps(config: Config, job_types: Sequence[str] | None) -> dict[str, int]:
-    """The capped job types among those served (None: all): job type: max_running."""
+def caps(config: Config, job_types: Sequence[str]) -> dict[str, int]:
+    """The capped job types among those served: job type: max_running."""
     return {
         name: t.max_running
         for name, t in config.job_types.items()
-        if t.max_running and (job_types is None or name in job_types)
+        if t.max_running and name in job_types
     }
 
 

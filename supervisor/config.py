@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,6 +183,14 @@ class Config:
     @property
     def state_dir(self) -> Path:
         return Path(self.supervisor.state_dir).expanduser().absolute()
+
+    def served(self, chosen: Sequence[str] = ()) -> tuple[str, ...]:
+        """The job types a supervisor of this configuration claims, always a list: those it
+        can run (`[job_types]`, `analysis` built in), narrowed to `chosen` (`--job-type`)
+        or else to `[supervisor] job_types` when either is given. A type it cannot run is
+        never claimed: in a mixed fleet its jobs wait for a supervisor that serves it."""
+        narrowed = chosen or self.supervisor.job_types or tuple(self.job_types)
+        return tuple(name for name in dict.fromkeys(narrowed) if name in self.job_types)
 
 
 SECTIONS: dict[str, type[Any]] = {

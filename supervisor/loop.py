@@ -23,7 +23,18 @@ import setproctitle
 from loguru import logger
 
 from runner import linux
-from supervisor import caps, handler_modules, health, logs, periodic, schema, store, turn, upkeep
+from supervisor import (
+    caps,
+    config_rules,
+    handler_modules,
+    health,
+    logs,
+    periodic,
+    schema,
+    store,
+    turn,
+    upkeep,
+)
 from supervisor import config as configuration
 from supervisor.claim_timing import ClaimTiming
 from supervisor.config import Config, Overrides
@@ -56,7 +67,7 @@ class State(enum.Enum):
 class RunOptions:
     max_jobs: int | None = None
     until_empty: bool = False
-    job_types: tuple[str, ...] | None = None  # None: the configured [supervisor] job_types
+    job_types: tuple[str, ...] = ()  # --job-type; (): the configured [supervisor] job_types
     log_level: str | None = None
     overrides: Overrides = field(default_factory=dict)
 
@@ -89,9 +100,9 @@ class Supervisor:
         self.timetable = periodic.Timetable(self._schedules(config), datetime.now(UTC))
 
     @property
-    def job_types(self) -> tuple[str, ...] | None:
-        """The job types to claim; None: any (a type not configured then fails at once)."""
-        return self.options.job_types or self.config.supervisor.job_types or None
+    def job_types(self) -> tuple[str, ...]:
+        """The job types to claim: those this supervisor can run (`Config.served`)."""
+        return self.config.served(self.options.job_types)
 
     # -- life ------------------------------------------------------------------------------
 
@@ -136,7 +147,7 @@ class Supervisor:
         linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
         self.selector.register(self.signals.fileno(), selectors.EVENT_READ, self.signals)
         self.selector.register(self.db.fileno(), selectors.EVENT_READ, self.db)
-        types = ", ".join(self.job_types) if self.job_types else "all configured"
+        types = ", ".join(self.job_types) or "none"
         sup = self.config.supervisor
         wake = "LISTEN/NOTIFY" if sup.listen else "polling only"
         logger.info(
@@ -278,6 +289,7 @@ class Supervisor:
         try:
             new = configuration.load(self.config.path, self.options.overrides)
             handler_modules.check(new)
+            _check_chosen(self.options.job_types, new)
         except ConfigError as e:
             logger.error("SIGHUP: {}; keeping the running configuration", e)
             self.telemetry.ready(self.state.value, len(self.pool), self.slots)
@@ -292,7 +304,8 @@ class Supervisor:
         self.timetable.reload(self._schedules(new), datetime.now(UTC))
         logs.configure(new.logging, new.state_dir, self.options.log_level)
         self.timing.want()
-        logger.info("SIGHUP: configuration reloaded ({} slots)", self.slots)
+        logger.info("SIGHUP: configuration reloaded ({} slots, job types: {})", self.slots,
+                    ", ".join(self.job_types) or "none")  # fmt: skip
         self.telemetry.ready(self.state.value, len(self.pool), self.slots)
 
     def handle_ttin(self, now: float) -> None:
@@ -433,7 +446,7 @@ class Supervisor:
     def _serves(self, job_type: str) -> bool:
         if job_type == "*":  # `jobsup resume --all`
             return True
-        return self.job_types is None or (job_type or "analysis") in self.job_types
+        return (job_type or "analysis") in self.job_types
 
     def _request_timeout(self, connecting: bool = False) -> float:
         db = self.config.database
@@ -604,9 +617,12 @@ class Supervisor:
             self.pool.kill_claim(job_id, claims[job_id], KillReason.LOST, detail)
 
     def _schedules(self, config: Config) -> list[periodic.Schedule]:
-        """The periodic schedules to serve: none in a batch run (--max-jobs, --until-empty)."""
+        """The periodic schedules to serve: those of the job types served (a slot's job is
+        enqueued by a supervisor that can run it); none in a batch run (--max-jobs,
+        --until-empty)."""
         batch = self.options.max_jobs or self.options.until_empty
-        return [] if batch else list(config.periodic.values())
+        served = config.served(self.options.job_types)
+        return [] if batch else [s for s in config.periodic.values() if s.job_type in served]
 
     def _attempts(self, job_type: str) -> int:
         return retry_for(self.config, job_type).max_retries + 1
@@ -628,3 +644,12 @@ def _set_title(config_name: str, running: int, slots: int, state: State) -> None
     if title != _title:
         setproctitle.setproctitle(title)
         _title = title
+
+
+def _check_chosen(chosen: tuple[str, ...], config: Config) -> None:
+    """ConfigError when a `--job-type` of the command line is not configured in `config`
+    (a reload would leave this supervisor serving less than it was started for)."""
+    for name in chosen:
+        if name not in config.job_types:
+            why = config_rules.unknown_job_type(name, config)
+            raise ConfigError(f"--job-type {name}: {why}")

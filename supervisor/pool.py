@@ -23,9 +23,18 @@ from supervisor import handler_modules, limits, logs, proctree, runenv
 from supervisor.config import Config
 from supervisor.identity import Identity
 from supervisor.jobrow import ClaimedJob, Unusable
-from supervisor.launch import launch
+from supervisor.launch import NotServed, launch
 from supervisor.metrics import METRICS
-from supervisor.outcome import Kind, Outcome, Verdict, conclude, how_it_ended, judge, not_started
+from supervisor.outcome import (
+    Kind,
+    Outcome,
+    Verdict,
+    conclude,
+    how_it_ended,
+    judge,
+    not_served,
+    not_started,
+)
 from supervisor.retry_policy import retry_for
 from supervisor.runner_state import (
     KillReason,
@@ -72,7 +81,7 @@ class Pool:
         selector: selectors.BaseSelector,
         me: Identity,
         log_level: str | None = None,
-        served: tuple[str, ...] | None = None,
+        served: tuple[str, ...] = (),
         spawner: Spawner | None = None,
         ops: ProcessOps | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -91,9 +100,9 @@ class Pool:
         self.orphans_possible = False  # a runner ended since the last sample: look for orphans
         self.configure(config, served)
 
-    def configure(self, config: Config, served: tuple[str, ...] | None) -> None:
+    def configure(self, config: Config, served: tuple[str, ...]) -> None:
         """Take `config` (at start and on SIGHUP); a fork server started from now on preloads
-        the handlers of the job types `served` (None: all) in the runners' environment.
+        the handlers of the job types `served` in the runners' environment.
         Running jobs keep the limits they started with."""
         self.config = config
         self.forkserver.preload = handler_modules.preload(config, served)
@@ -146,6 +155,10 @@ class Pool:
 
     def _request(self, job: ClaimedJob, now: float) -> None:
         how = launch(job, self.config, self.log_level or self.config.logging.level)
+        if isinstance(how, NotServed):
+            job.log.warning("{}: back to pending, no attempt spent", how.why)
+            self._concluded.append(not_served(job))
+            return
         if isinstance(how, str):
             self._conclude(job, Verdict(Kind.PERMANENT, how))
             return

@@ -190,8 +190,7 @@ def check(config: Config, user_mode: bool) -> list[str]:
 
 
 def _served(config: Config) -> dict[str, JobType]:
-    served = config.supervisor.job_types or tuple(config.job_types)
-    return {name: config.job_types[name] for name in served if name in config.job_types}
+    return {name: config.job_types[name] for name in config.served()}
 
 
 def _writable(config: Config) -> str:

@@ -56,7 +56,8 @@ EXIT_NOT_RUNNING = 3  # like `systemctl status`
     "--job-type",
     "job_types",
     multiple=True,
-    help="Serve only this type (repeat).  [default: [supervisor] job_types, else all]",
+    help="Serve only this type (repeat).  [default: [supervisor] job_types, else every "
+    "configured type]",
 )
 @click.option("--max-jobs", type=COUNT, help="Stop after N jobs have finished.")
 @click.option("--until-empty", is_flag=True, help="Stop once no runnable job is left.")
@@ -93,7 +94,7 @@ def start(
         options = RunOptions(
             max_jobs=max_jobs,
             until_empty=until_empty,
-            job_types=job_types or None,
+            job_types=job_types,
             log_level=level,
             overrides={k: v for k, v in overrides.items() if v is not None},
         )
@@ -191,12 +192,16 @@ def healthcheck(as_json: bool) -> None:
 
     For Docker HEALTHCHECK and Kubernetes exec probes: exit status 0 when it is, 1 when not,
     with the reason in one line. Unhealthy after three missed heartbeats (or lease_timeout).
+    A line `warning: …` names each job type with pending jobs that no live supervisor
+    serves (not a verdict on this supervisor: the exit status stays 0).
     """
     found = health.check(load_config(), application_name())
     if as_json:
         print_json(found.as_dict())
     else:
         click.echo(f"{'healthy' if found.ok else 'unhealthy'}: {found.reason}")
+        for warning in found.warnings():
+            click.echo(f"warning: {warning}")
     if not found.ok:
         raise SystemExit(1)
 

@@ -33,8 +33,9 @@ class BadRequest(JobsupError):
 
 
 def overview(conn: Connection, cfg: Config) -> dict[str, Any]:
-    """Jobs by status and type, the queue now, the last day's charts, the supervisors."""
-    stats = report.stats(conn, HOURS)
+    """Jobs by status and type, the queue now, the last day's charts, the supervisors, and
+    the job types no live supervisor serves (`stats["unserved"]`)."""
+    stats = report.stats(conn, HOURS, cfg.supervisor.stale_after)
     with dict_cursor(conn) as cur:
         cur.execute(SQL["jobs_by_type"])
         by_type = [dict(row) for row in cur.fetchall()]

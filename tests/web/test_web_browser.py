@@ -67,6 +67,31 @@ def test_the_overview_renders_its_charts(
     screenshot(page, tmp_path, "overview")
 
 
+def test_the_overview_names_a_job_type_no_live_supervisor_serves(
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards, page: Any
+) -> None:
+    """Issue 29: a pending job of a type no live supervisor serves is shown, with its type,
+    count and the oldest one's age (a supervisor serving `analysis` alone is alive)."""
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO jobsup_workers (id, host, host_key, pid, process_started, slots, "
+                    "job_types) VALUES (gen_random_uuid(), 'vm', 'k', 1, 0, 2, '{analysis}')")  # fmt: skip
+    insert_job(conn, job_type="analysis", status="pending")
+    oldest = insert_job(conn, job_type="app.elsewhere", status="pending")
+    insert_job(conn, job_type="app.elsewhere", status="pending")
+    with conn.cursor() as cur:
+        cur.execute("UPDATE processing_jobs SET created_at = localtimestamp - interval '75 min' "
+                    "WHERE id = %s", (oldest,))  # fmt: skip
+    web = dashboards.start(db_url, tmp_path)
+    page.goto(web.base + "/")
+    section = page.locator("section.unserved")
+    rows = section.locator("tbody tr").all_inner_texts()
+    assert [r.split("\t") for r in rows] == [["app.elsewhere", "2", "1h15m"]]
+    assert "no live supervisor serves" in section.inner_text()
+    href = section.locator("a").get_attribute("href")
+    assert href == "/jobs?status=pending&type=app.elsewhere"
+    screenshot(page, tmp_path, "overview-unserved")
+
+
 def test_the_jobs_list_filters_and_pages(
     db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards, page: Any
 ) -> None:
