@@ -23,6 +23,9 @@ SESSION_COOKIE = "jobsup_session"
 CSRF_COOKIE = "jobsup_csrf"
 CSRF_FIELD = "csrf"
 SESSION_SECONDS = 12 * 3600
+# Beyond loopback anyone who reaches the port may guess: 16 characters of `openssl rand -hex`
+# are 64 bits, out of reach of guesses over HTTP.
+MIN_TOKEN_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -89,12 +92,21 @@ def new_csrf_cookie() -> str:
 
 
 def check_listen(listen: str, web: WebConfig, token: str | None) -> tuple[str, int]:
-    """(host, port) of `listen`; ConfigError for a non-loopback address without a token."""
+    """(host, port) of `listen`; ConfigError for a non-loopback address without a token, or
+    with one shorter than MIN_TOKEN_CHARS."""
     host, port = parse_listen(listen, "[web] listen", example="127.0.0.1:8080")
-    if token is None and not is_loopback(host):
+    if is_loopback(host):
+        return host, port
+    if token is None:
         raise ConfigError(
             f"[web] listen {listen}: not a loopback address and ${web.token_env} is unset: "
             f"set an operator token in it, or listen on 127.0.0.1"
+        )
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(
+            f"[web] listen {listen}: ${web.token_env} is {len(token)} characters, too short to "
+            f"guard a non-loopback address: use at least {MIN_TOKEN_CHARS} "
+            f"(`openssl rand -hex 16` makes 32), or listen on 127.0.0.1"
         )
     return host, port
 

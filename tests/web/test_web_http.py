@@ -162,6 +162,17 @@ def test_non_loopback_listen_without_token_is_refused(db_url: str) -> None:
     assert done.returncode == 2 and "expected HOST:PORT" in done.stderr
 
 
+def test_a_short_token_beyond_loopback_is_refused_in_one_line(db_url: str) -> None:
+    done = jobsup("web", "--listen", "0.0.0.0:0",
+                  env={"DATABASE_URL": db_url, "JOBSUP_WEB_TOKEN": "abc"}, timeout=30)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "jobsup: [web] listen 0.0.0.0:0: $JOBSUP_WEB_TOKEN is 3 characters, too short to guard "
+        "a non-loopback address: use at least 16 (`openssl rand -hex 16` makes 32), or listen "
+        "on 127.0.0.1"
+    ]
+
+
 def test_a_busy_port_is_one_line(db_url: str) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -4,9 +4,11 @@ how values read, the jobs list's cursor and filters."""
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
+from supervisor import config
 from supervisor.config import WebConfig
 from supervisor.errors import ConfigError
 from supervisor.web import charts, pages, present
@@ -60,7 +62,7 @@ def test_listen_check() -> None:
     web = WebConfig()
     assert check_listen("127.0.0.1:8080", web, None) == ("127.0.0.1", 8080)
     assert check_listen("[::1]:8080", web, None) == ("::1", 8080)
-    assert check_listen("0.0.0.0:8080", web, "token") == ("0.0.0.0", 8080)
+    assert check_listen("0.0.0.0:8080", web, "t" * 16) == ("0.0.0.0", 8080)
     with pytest.raises(
         ConfigError,
         match=r"^\[web\] listen :8080: not a loopback address and \$JOBSUP_WEB_TOKEN is unset",
@@ -72,6 +74,34 @@ def test_listen_check() -> None:
         ConfigError, match=r"^\[web\] listen: expected HOST:PORT, e.g. 127.0.0.1:8080, got 'nope'$"
     ):
         check_listen("nope", web, "token")
+
+
+def test_a_short_token_is_refused_beyond_loopback_only() -> None:
+    web = WebConfig()
+    with pytest.raises(ConfigError) as refused:
+        check_listen("0.0.0.0:8080", web, "abc")
+    assert str(refused.value) == (
+        "[web] listen 0.0.0.0:8080: $JOBSUP_WEB_TOKEN is 3 characters, too short to guard a "
+        "non-loopback address: use at least 16 (`openssl rand -hex 16` makes 32), or listen "
+        "on 127.0.0.1"
+    )
+    with pytest.raises(ConfigError, match=r"is 15 characters"):
+        check_listen("[::]:8080", web, "x" * 15)
+    assert check_listen("127.0.0.1:8080", web, "abc") == ("127.0.0.1", 8080)  # loopback: any
+
+
+@pytest.mark.parametrize("refresh", ["0", "0.1"])
+def test_a_web_refresh_below_half_a_second_is_refused(tmp_path: Path, refresh: str) -> None:
+    path = tmp_path / "jobsup.toml"
+    path.write_text(f"[web]\nrefresh = {refresh}\n")
+    with pytest.raises(ConfigError) as refused:
+        config.load(path)
+    assert str(refused.value) == (
+        f"{path}: [web] refresh: must be at least 0.5, got {float(refresh):g} (a live page "
+        "fetched more often only loads the database)"
+    )
+    path.write_text("[web]\nrefresh = 0.5\n")
+    assert config.load(path).web.refresh == 0.5
 
 
 def test_throughput_bars_stack_failed_on_completed() -> None:
