@@ -74,13 +74,15 @@ class Dashboard:
         return self.request("GET", path)
 
     def request(self, method: str, path: str, form: dict[str, str] | None = None,
-                cookies: dict[str, str] | None = None) -> Answer:  # fmt: skip
+                cookies: dict[str, str] | None = None, follow: bool = True) -> Answer:  # fmt: skip
+        """The answer to one request; with follow=False a redirect is the answer."""
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method)
         if cookies:
             req.add_header("Cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()))
+        opener = urllib.request.build_opener() if follow else urllib.request.build_opener(_Stay)
         try:
-            with urllib.request.urlopen(req, timeout=10) as response:
+            with opener.open(req, timeout=10) as response:
                 return Answer(response.status, response.read().decode(), dict(response.headers))
         except urllib.error.HTTPError as e:
             return Answer(e.code, e.read().decode(), dict(e.headers))
@@ -93,6 +95,13 @@ class Dashboard:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+
+class _Stay(urllib.request.HTTPRedirectHandler):
+    """Follows no redirect: urllib raises it as an HTTPError, which `request` answers."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 class Dashboards(list[Dashboard]):

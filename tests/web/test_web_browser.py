@@ -271,6 +271,7 @@ def test_cancel_needs_the_token_and_cancels_a_running_job(
     page.locator("button", has_text="Yes, cancel").click()
     notice = page.locator(".notice").inner_text()
     assert notice.startswith(f"cancelled {job_id} (was processing; runner on ")
+    assert page.url == web.base + f"/jobs/{job_id}"  # redirected: a reload posts nothing
     assert status(conn, job_id) == "cancelled"
     wait_for(lambda: runner not in sup.runner_pids(), timeout=15)
     assert page.locator("h1 .status").inner_text() == "cancelled"

@@ -19,7 +19,15 @@ from supervisor import job_admin
 from supervisor.db import Connection
 from tests.conftest import jobsup
 from tests.processes import add_job, status, wait_for, write_config
-from tests.web.dashboard import TOKEN, Dashboard, Dashboards, csrf_pair, free_port, insert_job
+from tests.web.dashboard import (
+    TOKEN,
+    Answer,
+    Dashboard,
+    Dashboards,
+    csrf_pair,
+    free_port,
+    insert_job,
+)
 
 ROUTES = ("/", "/jobs", "/jobs?status=failed", "/supervisors", "/healthz", "/login")
 
@@ -91,12 +99,47 @@ def test_actions_are_post_only_and_refused_without_token_and_csrf(
     # a forged session cookie is no session
     forged = {"jobsup_csrf": cookie, "jobsup_session": "9999999999.deadbeef"}
     assert web.request("POST", f"/jobs/{job_id}/retry", {"csrf": field}, forged).status == 401
-    answer = web.request("POST", f"/jobs/{job_id}/retry", {"csrf": field}, cookies)
-    assert answer.status == 200
-    assert f"retried {job_id} (was failed)" in answer.body
+    done = web.request("POST", f"/jobs/{job_id}/retry", {"csrf": field}, cookies, follow=False)
     assert status(conn, job_id) == "pending"
-    answer = web.request("POST", f"/jobs/{job_id}/retry", {"csrf": field}, cookies)
+    answer = _after_redirect(web, done, cookies, job_id)
+    assert f"retried {job_id} (was failed)" in answer.body
+    done = web.request("POST", f"/jobs/{job_id}/retry", {"csrf": field}, cookies, follow=False)
+    answer = _after_redirect(web, done, cookies, job_id)
     assert f"not retried {job_id}: it is pending" in answer.body
+
+
+def _after_redirect(web: Dashboard, done: Answer, cookies: dict[str, str], job_id: str) -> Answer:
+    """The job's page an action redirected to (303, POST/redirect/GET), with the action's line
+    from the notice cookie: shown once, then deleted; a forged notice shows nothing."""
+    assert done.status == 303 and done.headers["location"] == f"/jobs/{job_id}", done
+    header = done.headers.get("set-cookie", "")
+    assert f"Path=/jobs/{job_id}" in header and "HttpOnly" in header, header
+    notice = header.split("jobsup_notice=", 1)[1].split(";", 1)[0]
+    answer = web.request("GET", f"/jobs/{job_id}", cookies=cookies | {"jobsup_notice": notice})
+    assert answer.status == 200 and 'class="notice"' in answer.body
+    assert 'jobsup_notice=""' in answer.headers.get("set-cookie", "")  # deleted once shown
+    assert 'class="notice"' not in web.request("GET", f"/jobs/{job_id}", cookies=cookies).body
+    forged = cookies | {"jobsup_notice": "aGFja2Vk.0000"}  # "hacked", unsigned
+    assert 'class="notice"' not in web.request("GET", f"/jobs/{job_id}", cookies=forged).body
+    return answer
+
+
+def test_a_cancel_from_the_dashboard_is_recorded_as_one(
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards
+) -> None:
+    job_id = insert_job(conn, job_type="diag.noop", status="pending")
+    web = dashboards.start(db_url, tmp_path, token=TOKEN)
+    cookie, field = csrf_pair(web.get("/login"))
+    cookies = {"jobsup_csrf": cookie, "jobsup_session": _sign_in(web, cookie, field)}
+    done = web.request("POST", f"/jobs/{job_id}/cancel", {"csrf": field}, cookies, follow=False)
+    assert f"cancelled {job_id} (was pending)" in _after_redirect(web, done, cookies, job_id).body
+    with conn.cursor() as cur:
+        cur.execute("SELECT status, error_message FROM processing_jobs WHERE id = %s", (job_id,))
+        row = cur.fetchone()
+    assert row is not None
+    assert row == ("cancelled",
+                   f"cancelled from the dashboard (jobsup web on {socket.gethostname()}, "
+                   "by 127.0.0.1)")  # fmt: skip
 
 
 def _sign_in(web: Dashboard, cookie: str, field: str) -> str:
