@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -86,9 +86,10 @@ class JobQuery:
     def from_params(cls, params: Mapping[str, str]) -> JobQuery:
         return cls(*(params.get(k, "").strip() for k in ("status", "type", "q", "since", "after")))
 
-    def filters(self) -> job_admin.Filters:
-        """The filters for `job_admin.list_jobs`; BadRequest naming a parameter that is wrong."""
-        if self.status and self.status not in STATUSES:
+    def filters(self, statuses: Sequence[str] = STATUSES) -> job_admin.Filters:
+        """The filters for `job_admin.list_jobs`; BadRequest naming a parameter that is wrong
+        (a status outside `statuses`)."""
+        if self.status and self.status not in statuses:
             raise BadRequest(f"status {self.status!r}: choose one of {', '.join(STATUSES)}")
         try:
             since = parse_duration(self.since) if self.since else None
@@ -106,12 +107,22 @@ class JobQuery:
 
 def jobs(conn: Connection, cfg: Config, query: JobQuery) -> dict[str, Any]:
     """A page of the jobs list, newest first, and the cursor of the next page (if any)."""
-    found = job_admin.list_jobs(conn, query.filters())
+    statuses = STATUSES
+    if query.status and query.status not in STATUSES and _status_exists(conn, query.status):
+        statuses = (*STATUSES, query.status)  # the overview links to every status jobs have
+    found = job_admin.list_jobs(conn, query.filters(statuses))
     page, more = found[:PAGE], len(found) > PAGE
     last = page[-1] if page else None
     cursor = cursor_of(last["created_at"], last["id"]) if more and last else ""
-    return {"query": query, "jobs": page, "next": cursor, "statuses": STATUSES,
+    return {"query": query, "jobs": page, "next": cursor, "statuses": statuses,
             "types": sorted(cfg.job_types)}  # fmt: skip
+
+
+def _status_exists(conn: Connection, status: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute(SQL["status_exists"], {"status": status})
+        row = cur.fetchone()
+    return bool(row and row[0])
 
 
 def cursor_of(created_at: datetime | None, job_id: str) -> str:

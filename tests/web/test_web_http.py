@@ -3,6 +3,8 @@ the dashboard as a child of `jobsup start`."""
 
 from __future__ import annotations
 
+import html
+import re
 import signal
 import socket
 import time
@@ -49,6 +51,26 @@ def test_every_route_answers(
     headers = web.get("/").headers
     assert "default-src 'self'" in headers["content-security-policy"]
     assert headers["x-frame-options"] == "DENY"
+
+
+def test_every_link_of_the_overview_answers_even_for_a_status_outside_the_seeds(
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards
+) -> None:
+    queued = insert_job(conn, job_type="diag.noop", status="queued")  # written by another tool
+    odd = insert_job(conn, job_type="odd type&x=1", status="on hold & waiting")
+    insert_job(conn, job_type="diag.noop", status="failed")
+    web = dashboards.start(db_url, tmp_path)
+    links = {html.unescape(h) for h in re.findall(r'href="(/jobs\?[^"]+)"', web.get("/").body)}
+    assert "/jobs?status=queued" in links and "/jobs?status=on%20hold%20%26%20waiting" in links
+    assert "/jobs?type=odd%20type%26x%3D1" in links
+    for link in links:
+        answer = web.get(link)
+        assert answer.status == 200, (link, answer.body[-500:])
+    assert queued in web.get("/jobs?status=queued").body
+    listed = web.get("/jobs?status=on%20hold%20%26%20waiting").body
+    assert odd in listed and queued not in listed
+    assert odd in web.get("/jobs?type=odd%20type%26x%3D1").body
+    assert web.get("/jobs?status=bogus").status == 400  # a status no job has is still a typo
 
 
 def test_an_ambiguous_prefix_lists_the_candidates(
