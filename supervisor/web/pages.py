@@ -107,7 +107,7 @@ class JobQuery:
 
 def jobs(conn: Connection, cfg: Config, query: JobQuery) -> dict[str, Any]:
     """A page of the jobs list, newest first, and the cursor of the next page (if any)."""
-    statuses = STATUSES
+    statuses: tuple[str, ...] = STATUSES
     if query.status and query.status not in STATUSES and _status_exists(conn, query.status):
         statuses = (*STATUSES, query.status)  # the overview links to every status jobs have
     found = job_admin.list_jobs(conn, query.filters(statuses))
