@@ -26,3 +26,7 @@ SELECT to_jsonb(f) AS file FROM files f WHERE f.id = %(id)s;
 -- vocabulary (a row written by hand or by another tool), which the overview lists and links
 -- to: the jobs list shows it when jobs have it. A scan at worst, and only then.
 SELECT EXISTS (SELECT 1 FROM processing_jobs WHERE status = %(status)s);
+
+-- name: description
+-- A job's whole business description (its page shows the first 300 characters). Primary key.
+SELECT business_description FROM processing_jobs WHERE id = %(id)s;

@@ -1,6 +1,6 @@
 """The dashboard's Starlette application: fixed routes, each a page or an action.
 
-GET  /  /jobs  /jobs/<id or prefix>  /supervisors  /healthz  /login
+GET  /  /jobs  /jobs/<id or prefix>  /jobs/<id>/description  /supervisors  /healthz  /login
 POST /jobs/<id>/retry  /jobs/<id>/cancel  /jobs/<id>/reclaim  /login  /logout
 
 Pages are plain functions run in Starlette's thread pool (psycopg2 blocks); an action
@@ -67,6 +67,7 @@ def create_app(cfg: Config, guard: Guard, connections: Connections) -> Starlette
         Route("/", site.overview),
         Route("/jobs", site.jobs),
         Route("/jobs/{ref}", site.job),
+        Route("/jobs/{ref}/description", site.description),
         Route("/jobs/{ref}/{action}", site.act, methods=["POST"]),
         Route("/supervisors", site.supervisors),
         Route("/healthz", site.healthz),
@@ -133,6 +134,16 @@ class Site:
             response.delete_cookie(NOTICE_COOKIE, path=request.url.path, httponly=True,
                                    samesite="strict")  # fmt: skip
         return response
+
+    def description(self, request: Request) -> Response:
+        """The whole business description as plain text (the page shows its start)."""
+        ref = request.path_params["ref"]
+        with self.connections.reading() as conn:
+            job_id, _ = pages.resolve(conn, ref)
+            text = pages.description(conn, job_id) if job_id else None
+        if text is None:
+            raise HTTPException(404, f"no job {ref}, or it has no description")
+        return PlainTextResponse(text, headers={"Cache-Control": "no-store"})
 
     def supervisors(self, request: Request) -> Response:
         with self.connections.reading() as conn:

@@ -13,12 +13,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from supervisor import job_admin, queries, report
-from supervisor.cli.jobview import FIELDS, SHOWN_ELSEWHERE
+from supervisor.cli.jobview import FIELDS, SHORT, SHOWN_ELSEWHERE
 from supervisor.config import Config
 from supervisor.db import Connection, dict_cursor
 from supervisor.durations import parse as parse_duration
 from supervisor.errors import JobsupError
-from supervisor.web import charts, present
+from supervisor.web import charts, insights, present
 
 SQL = queries.load("web.sql")
 
@@ -157,7 +157,8 @@ def resolve(conn: Connection, ref: str) -> tuple[str | None, list[str]]:
 
 
 def job(conn: Connection, job_id: str) -> dict[str, Any] | None:
-    """Every field of a job, its attempts on a timeline, its error, output and insights."""
+    """Every field of a job, its attempts on a timeline, its error, output, and its insights:
+    the executive summary and the others by rank, each with its chart and figures."""
     found = job_admin.show_job(conn, job_id)
     if found is None:
         return None
@@ -169,7 +170,7 @@ def job(conn: Connection, job_id: str) -> dict[str, Any] | None:
             cur.execute(SQL["file_row"], {"id": found["file_id"]})
             row = cur.fetchone()
             file_row = row["file"] if row else None
-    insights = job_admin.job_insights(conn, job_id)
+    summary, ranked = insights.ranked(job_admin.job_insights(conn, job_id))
     return {
         "job": found,
         "fields": _fields(found),
@@ -178,32 +179,42 @@ def job(conn: Connection, job_id: str) -> dict[str, Any] | None:
         "error": error,
         "output": output,
         "file": file_row,
-        "insights": [_insight(i) for i in insights],
+        "summary": summary,
+        "insights": ranked,
     }
 
 
-def _fields(job: dict[str, Any]) -> list[tuple[str, Any]]:
+@dataclass(frozen=True)
+class Field:
+    """One of a job's columns as its page shows it: a long text cut as `jobs show` cuts it."""
+
+    name: str
+    value: Any
+    length: int = 0  # characters of the whole value when `value` is only its start
+
+
+def _fields(job: dict[str, Any]) -> list[Field]:
     """The job's columns in the order `jobs show` prints them; the other columns follow."""
     names = dict(FIELDS)
     keys = [k for k, _ in FIELDS if k in job]
     keys += [k for k in job if k not in names and k not in SHOWN_ELSEWHERE]
-    return [(names.get(k, k.replace("_", " ")), job[k]) for k in keys]
+    return [_field(names.get(k, k.replace("_", " ")), job[k]) for k in keys]
 
 
-def _insight(row: dict[str, Any]) -> dict[str, Any]:
-    """An insight for a reader: its title, summary and figures (raw JSON if it has no title)."""
-    content = row["content"]
-    readable = isinstance(content, dict) and "title" in content
-    details = content.get("details") if readable else None
-    return {
-        "type": row.get("insight_type") or "-",
-        "confidence": row.get("confidence_score"),
-        "title": str(content["title"]) if readable else None,
-        "summary": str(content.get("summary") or "") if readable else "",
-        "details": present.details(details) if details else [],
-        "file": details.get("file") if isinstance(details, dict) else None,
-        "raw": None if readable else present.as_json(content),
-    }
+def _field(name: str, value: Any) -> Field:
+    """A description of 50 MB is 300 characters and a link on the page, not 50 MB of HTML."""
+    text = present.as_json(value) if isinstance(value, dict | list) else value
+    if isinstance(text, str) and len(text) > SHORT:
+        return Field(name, text[:SHORT], len(text))
+    return Field(name, value)
+
+
+def description(conn: Connection, job_id: str) -> str | None:
+    """The job's whole business description; None when it has none."""
+    with conn.cursor() as cur:
+        cur.execute(SQL["description"], {"id": job_id})
+        row = cur.fetchone()
+    return row[0] if row else None
 
 
 def supervisors(conn: Connection, cfg: Config) -> dict[str, Any]:

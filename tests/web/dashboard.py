@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import urllib.error
@@ -154,11 +155,18 @@ def insert_file(conn: Connection, path: str, name: str) -> str:
     return str(row[0])
 
 
-def screenshot(page: Any, tmp_path: Path, name: str) -> Path:
+def screenshot(page: Any, tmp_path: Path, name: str, full_page: bool = True,
+               clip: dict[str, float] | None = None) -> Path:  # fmt: skip
+    """The page as a PNG under tmp_path/screenshots; also as `web-<name>.png` in the folder
+    $JOBSUP_WEB_SCREENSHOTS names, when set (`JOBSUP_WEB_SCREENSHOTS=docs` refreshes the
+    README's)."""
     path = tmp_path / "screenshots" / f"{name}.png"
     path.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page, clip=clip)
     assert path.stat().st_size > 10_000
+    folder = os.environ.get("JOBSUP_WEB_SCREENSHOTS")
+    if folder:
+        shutil.copyfile(path, Path(folder) / f"web-{name}.png")
     return path
 
 

@@ -73,6 +73,34 @@ def test_every_link_of_the_overview_answers_even_for_a_status_outside_the_seeds(
     assert web.get("/jobs?status=bogus").status == 400  # a status no job has is still a typo
 
 
+def test_a_job_with_a_description_of_megabytes_has_a_small_page_and_a_link_to_it_all(
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards
+) -> None:
+    start = "Quarterly revenue <script>alert(1)</script> by region. "
+    description = start + "".join(f"line {n:07d} of the brief\n" for n in range(200_000))
+    assert len(description) > 5_000_000
+    job_id = insert_job(conn, job_type="analysis", status="pending",
+                        business_description=description, metadata={"notes": "x" * 100_000})  # fmt: skip
+    web = dashboards.start(db_url, tmp_path)
+    page = web.get(f"/jobs/{job_id}")
+    assert page.status == 200
+    assert len(page.body) < 40_000, len(page.body)  # was the whole description: 5.6 MB
+    shown = html.escape(description[:300], quote=False)
+    assert shown in page.body and html.escape(description[:301], quote=False) not in page.body
+    assert f"({len(description):,} characters: " in page.body
+    assert f'<a href="/jobs/{job_id}/description">the whole description</a>' in page.body
+    assert "(100,013 characters: <code>jobsup jobs show --details</code>" in page.body
+    whole = web.get(f"/jobs/{job_id}/description")
+    assert whole.status == 200 and whole.body == description
+    assert whole.headers["content-type"] == "text/plain; charset=utf-8"
+    assert whole.headers["x-content-type-options"] == "nosniff"  # never sniffed as HTML
+    assert "default-src 'self'" in whole.headers["content-security-policy"]
+    assert web.get(f"/jobs/{job_id[:8]}/description").body == description  # a prefix too
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert web.get(f"/jobs/{missing}/description").status == 404
+    assert web.request("POST", f"/jobs/{job_id}/description", {}).status in (403, 404)
+
+
 def test_an_ambiguous_prefix_lists_the_candidates(
     db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards
 ) -> None:
