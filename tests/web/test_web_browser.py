@@ -237,6 +237,8 @@ def test_an_analysis_jobs_page_leads_with_its_insights_each_with_its_chart(
     question = "Why did revenue change over the year, and which regions and channels drive it?"
     job_id, rows = analysed(conn, "sales.csv", question)
     web = dashboards.start(db_url, tmp_path)
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
     page.goto(web.base + f"/jobs/{job_id}")
     # The summary, then the insights, then the job's own sections, folded.
     tops = page.evaluate("""ids => ids.map(id => document.getElementById(id)
@@ -305,8 +307,26 @@ def test_an_analysis_jobs_page_leads_with_its_insights_each_with_its_chart(
     first.locator("a[href='#file-row']").click()
     assert page.locator("#file dl.fields").is_visible()  # the details around it opened
     assert str(SAMPLES / "sales.csv") in page.locator("#file").inner_text()
+    assert not [m for m in console if "Content Security Policy" in m], console  # no inline
     top = page.locator("#insight-7").bounding_box()["y"] + page.evaluate("window.scrollY")
     screenshot(page, tmp_path, "job", clip={"x": 0, "y": top - 60, "width": 1280, "height": 1700})
+
+
+def test_chromium_opens_a_job_with_a_description_of_megabytes_at_once(
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards, page: Any
+) -> None:
+    description = "".join(f"line {n:07d} of a very long brief\n" for n in range(200_000))
+    job_id = insert_job(conn, job_type="analysis", status="pending",
+                        business_description=description)  # fmt: skip
+    web = dashboards.start(db_url, tmp_path)
+    page.goto(web.base + f"/jobs/{job_id}", timeout=10_000)  # it gave up after 90 s
+    shown = page.locator("#fields dd.text")
+    assert shown.inner_text().startswith(description[:300].replace("\n", " ")[:40])
+    assert len(shown.inner_text()) < 500
+    link = shown.locator("a")
+    assert link.inner_text() == "the whole description"
+    whole = page.request.get(web.base + link.get_attribute("href"))
+    assert whole.ok and whole.text() == description
 
 
 @pytest.mark.slow
