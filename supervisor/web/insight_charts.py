@@ -62,10 +62,11 @@ def trend(d: Mapping[str, Any]) -> Drawn | None:
         bars = [("fitted start", start, "bar", ""), ("fitted end", end, "high", "")]
         return Drawn(_columns(bars), f"{what}: fitted from {figure(start)} to {figure(end)}")
     fit = _fit(start, end, len(series), str(d.get("model") or "linear"))
-    scale = _Scale.of([v for _, v in series] + fit)
+    grain = str(d.get("grain") or "period")
+    windows = _windows(d, len(series), grain)
+    scale = _Scale.of([v for _, v in series] + fit + [w[2] for w in windows])
     step = (RIGHT - LEFT) / (len(series) - 1)
     chart = Chart(WIDTH, HEIGHT)
-    grain = str(d.get("grain") or "period")
     first, last = series[0], series[-1]
     chart.lines.append(Line(tuple((LEFT + i * step, scale.y(v)) for i, (_, v) in
                                   enumerate(series)), "series",
@@ -75,11 +76,32 @@ def trend(d: Mapping[str, Any]) -> Drawn | None:
         chart.lines.append(Line(tuple((LEFT + i * step, scale.y(v)) for i, v in enumerate(fit)),
                                 "fit", f"{d.get('model') or 'linear'} fit: {figure(start)} to "
                                 f"{figure(end)}"))  # fmt: skip
+    for low, high, level, title in windows:
+        y = scale.y(level)
+        chart.lines.append(Line(((LEFT + low * step, y), (LEFT + high * step, y)), "window", title))
     scale.label(chart)
     chart.labels += [Label(LEFT, BOTTOM + 16, first[0], "start"),
                      Label(RIGHT, BOTTOM + 16, last[0], "end")]  # fmt: skip
     title = f"{what} per {grain}, {first[0]} to {last[0]}" + (", with its fit" if fit else "")
-    return Drawn(chart, title, "line: the value per period; dashed: the fitted trend")
+    if windows:
+        title += f", and its level in the first and last {d.get('window')} {grain}s"
+    marks = "; dashed: the fitted trend" if fit else ""
+    marks += "; bold: the level of each window compared" if windows else ""
+    return Drawn(chart, title, f"line: the value per {grain}{marks}")
+
+
+def _windows(d: Mapping[str, Any], n: int, grain: str) -> list[tuple[int, int, float, str]]:
+    """The first and last `window` periods a growth compares (observed_from, observed_to):
+    (first index, last index, the level per period, its tooltip); [] when not carried."""
+    size, before, after = d.get("window"), _num(d.get("observed_from")), _num(d.get("observed_to"))
+    if not isinstance(size, int) or isinstance(size, bool) or before is None or after is None:
+        return []
+    if not 1 <= size <= n // 2:
+        return []
+    # A total over the window for amounts and counts, an average for averaged measures.
+    per = float(size) if d.get("aggregation") in ("sum", "rows", "count") else 1.0
+    first = (0, size - 1, before / per, f"{figure(before)} in the first {size} {grain}s")
+    return [first, (n - size, n - 1, after / per, f"{figure(after)} in the last {size} {grain}s")]
 
 
 def _fit(start: float | None, end: float | None, n: int, model: str) -> list[float]:

@@ -244,6 +244,24 @@ def test_an_insights_chart_is_drawn_from_the_figures_its_details_carry() -> None
     assert link.chart.rects[0].w == pytest.approx(2 * link.chart.rects[1].w)
 
 
+def test_a_growth_between_two_windows_is_drawn_over_its_series() -> None:
+    """A trend that states its growth as the level of its first and last windows (not a fit)."""
+    values = [[f"2024-{m:02d}-01", float(m)] for m in range(1, 13)]
+    drawn = insight_charts.draw("trend", {"values": values, "aggregation": "sum", "grain": "month",
+        "window": 3, "observed_from": 6.0, "observed_to": 33.0})  # fmt: skip
+    assert drawn is not None and [line.kind for line in drawn.chart.lines] == [
+        "series", "window", "window"]  # fmt: skip
+    series, first, last = drawn.chart.lines
+    assert first.points[0][1] == pytest.approx(series.points[1][1])  # 6 over 3 months: 2 a month
+    assert last.points[0][1] == pytest.approx(series.points[10][1])  # 33 over 3: 11
+    assert (first.points[0][0], last.points[1][0]) == (series.points[0][0], series.points[-1][0])
+    assert first.title == "6 in the first 3 months" and "bold: the level" in drawn.note
+    averaged = insight_charts.draw("trend", {"values": values, "aggregation": "mean",
+        "window": 3, "observed_from": 2.0, "observed_to": 11.0})  # fmt: skip
+    assert averaged is not None
+    assert averaged.chart.lines[1].points[0][1] == pytest.approx(series.points[1][1])
+
+
 @pytest.mark.parametrize("kind", [*insight_charts.DRAWERS, "drawdown", "something new"])
 def test_details_of_an_unforeseen_shape_draw_no_chart_and_never_fail(kind: str) -> None:
     strange: list[object] = [
