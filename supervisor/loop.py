@@ -113,6 +113,7 @@ class Supervisor:
     def _start(self) -> None:
         # First: a stop signal from now on is the loop's to handle, not Python's to die of.
         self.signals.install()
+        _set_title(self._config_name, 0, self.slots, self.state)  # pkill -f job_cron.py: a drain
         handler_modules.check(self.config)
         self.web = web.start(self.config)  # [web] listen: the dashboard, a child process
         try:
@@ -617,12 +618,17 @@ class Supervisor:
 
 
 _title = ""
+# The original cron's process was `python job_cron.py`: its runbook finds it with `ps aux | grep
+# job_cron` and `pgrep -f job_cron.py`, and stops it with `pkill -f job_cron.py`. Only the
+# supervisor's title carries the name, so that pkill sends SIGTERM to supervisors alone, which
+# drain; runners, the fork server and the dashboard never match it.
+SEED_NAME = "job_cron.py"
 
 
 def _set_title(config_name: str, running: int, slots: int, state: State) -> None:
-    """`jobsup: supervisor [conf/prod.toml] 3/4`, set only when it changes."""
+    """`jobsup: supervisor job_cron.py [conf/prod.toml] 3/4`, set only when it changes."""
     global _title
-    title = f"jobsup: supervisor [{config_name}] {running}/{slots}"
+    title = f"jobsup: supervisor {SEED_NAME} [{config_name}] {running}/{slots}"
     if state is State.DRAINING:
         title += " draining"
     if title != _title:
