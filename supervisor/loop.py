@@ -39,6 +39,7 @@ from supervisor.pool import Pool, log_counts
 from supervisor.retry_policy import retry_for
 from supervisor.runner_state import KillReason, Runner
 from supervisor.signals import SignalQueue
+from supervisor.spawn import ForkServer
 from supervisor.telemetry import Telemetry
 from supervisor.web import process as web
 from supervisor.writeback import Written
@@ -62,7 +63,10 @@ class RunOptions:
 
 
 class Supervisor:
-    def __init__(self, config: Config, options: RunOptions, url: str) -> None:
+    def __init__(
+        self, config: Config, options: RunOptions, url: str, forkserver: ForkServer | None = None
+    ) -> None:
+        """`forkserver`: the one the preflight started, for the pool to keep."""
         self.config = config
         self.options = options
         self.me = Identity.new()
@@ -71,7 +75,10 @@ class Supervisor:
         self.drain_deadline: float | None = None
         self.selector = selectors.DefaultSelector()
         self.signals = SignalQueue()
-        self.pool = Pool(config, self.selector, self.me, options.log_level, self.job_types)
+        if forkserver is not None:
+            forkserver.attach(self.selector)
+        self.pool = Pool(config, self.selector, self.me, options.log_level, self.job_types,
+                         spawner=forkserver)  # fmt: skip
         self.unwritten: list[Outcome] = []  # concluded, not yet stored
         name = f"jobsup job_cron supervisor {self.me.host} {self.me.pid}"
         self.db = Database(url, config.database, config.supervisor.listen, self._on_connect, name)

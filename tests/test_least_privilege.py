@@ -108,7 +108,12 @@ def test_start_refuses_a_root_that_is_not_a_directory(tmp_path: Path, db_url: st
 
 @as_root
 def test_a_root_supervisor_runs_its_runners_as_the_configured_user(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors, shared_dir: Path
+    db_url: str,
+    conn: Connection,
+    tmp_path: Path,
+    supervisors: Supervisors,
+    shared_dir: Path,
+    python_open_to_others: None,
 ) -> None:
     data = shared_dir / "data.csv"
     data.write_text("day,amount\n")
