@@ -45,10 +45,16 @@ class _Trial:
     status: int | None = None  # its wait status, once it has exited
 
 
-def check(config: Config, served: Sequence[str] | None) -> ForkServer:
-    """Start the fork server for the job types `served` (None: all configured) and run the
-    trial runner through it; the server, for the supervisor's pool. ConfigError naming the
-    first path closed to the runner user."""
+def check(config: Config, served: Sequence[str] | None) -> ForkServer | None:
+    """With `[runner] user` (runners become another user): start the fork server for the job
+    types `served` (None: all configured) and run the trial runner through it; the server,
+    for the supervisor's pool. ConfigError naming the first path closed to the runner user.
+
+    None without: runners are the supervisor's own user, who has just read Python, jobsup
+    and found every handler module; the fork server's start then overlaps the supervisor's.
+    """
+    if privileges.run_as(config) is None:
+        return None
     began = time.monotonic()
     selector = selectors.DefaultSelector()
     server = ForkServer(selector)

@@ -159,3 +159,12 @@ def python_open_to_others() -> Iterator[None]:
     finally:
         for directory, mode in changed.items():
             directory.chmod(mode)
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory other users may read (pytest's own is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="jobsup-shared-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)

@@ -97,18 +97,24 @@ def test_python_or_its_modules_closed_to_the_runner_user_refuse_the_start(
     assert "(e.g. chmod o+rx" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_without_a_runner_user_the_preflight_passes_and_warns_of_a_broken_handler(
-    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+@as_root
+def test_a_handler_that_raises_at_import_is_a_warning_not_a_refusal(
+    db_url: str,
+    conn: Connection,
+    tmp_path: Path,
+    supervisors: Supervisors,
+    shared_dir: Path,
+    python_open_to_others: None,
 ) -> None:
     """A handler that raises at import is not the runner user's business: a warning at start,
     and its jobs fail as they did before."""
-    (tmp_path / "broken_handlers.py").write_text('raise RuntimeError("broken at import")\n')
+    (shared_dir / "broken_handlers.py").write_text('raise RuntimeError("broken at import")\n')
     config = write_config(
-        tmp_path, max_retries=0,
+        tmp_path, max_retries=0, runner_extra='user = "nobody"\n',
         extra='[job_types."app.broken"]\nhandler = "broken_handlers:run"\n',
     )  # fmt: skip
     broken = enqueue(conn, job_type="app.broken")
-    sup = supervisors.start(db_url, config, "--until-empty", env={"PYTHONPATH": str(tmp_path)})
+    sup = supervisors.start(db_url, config, "--until-empty", env={"PYTHONPATH": str(shared_dir)})
     assert sup.wait() == 4, sup.log()
     assert "preflight: cannot load handler broken_handlers:run: RuntimeError: broken at import" in (
         sup.log()

@@ -100,7 +100,7 @@ def start(
         overrides={k: v for k, v in overrides.items() if v is not None},
     )
 
-    def prepare() -> ForkServer:
+    def prepare() -> ForkServer | None:
         """After detaching, before the pidfile: the trial runner, through the fork server the
         supervisor then keeps."""
         logs.configure(cfg.logging, cfg.state_dir, level)
