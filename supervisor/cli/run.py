@@ -260,17 +260,19 @@ def install_systemd(
         run_as=run_as,
         start_args=start_args,
     )
-    for warning in systemd.check(cfg, user_mode):
-        click.echo(f"jobsup: warning: {warning}", err=True)
+    warnings = systemd.check(cfg, user_mode, command=systemd.command(),
+                             config_path=str(config_path), run_as=run_as)  # fmt: skip
     if output == "-":
         click.echo(text, nl=False)
-        return
-    path = Path(output) if output else systemd.unit_path(user_mode)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    except OSError as e:
-        why = f"{e.strerror} (run as root, or use --user)"
-        raise JobsupError(f"cannot write {path}: {why}") from None
-    ctl = "systemctl --user" if user_mode else "systemctl"
-    click.echo(f"wrote {path}\nnext: {ctl} daemon-reload && {ctl} enable --now jobsup")
+    else:
+        path = Path(output) if output else systemd.unit_path(user_mode)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        except OSError as e:
+            why = f"{e.strerror} (run as root, or use --user)"
+            raise JobsupError(f"cannot write {path}: {why}") from None
+        ctl = "systemctl --user" if user_mode else "systemctl"
+        click.echo(f"wrote {path}\nnext: {ctl} daemon-reload && {ctl} enable --now jobsup")
+    for warning in warnings:  # after the unit: a refusal to write it comes first
+        click.echo(f"jobsup: warning: {warning}", err=True)
