@@ -70,7 +70,7 @@ def _closed(what: str, path: str) -> str | None:
         return None
     user = _user()
     on_the_way = "" if closed == path else f" (on the way to {path})"
-    fix = "o+rx" if os.path.isdir(closed) else "o+r"
+    fix = "o+x" if closed != path else "o+rx" if os.path.isdir(closed) else "o+r"  # on the way: x
     return (
         f"{what}: {closed} is closed to user {user}{on_the_way}: open it to that user "
         f"(e.g. chmod {fix} {closed}) or install it where {user} can read it"

@@ -57,7 +57,7 @@ def test_a_handler_the_runner_user_cannot_read_refuses_the_start_in_one_line(
     assert done.stderr == (
         f"jobsup: {config}: runners (user nobody) cannot start: handler secret_handlers:run: "
         f"{closed_dir} is closed to user nobody (on the way to {module}): open it to that user "
-        f"(e.g. chmod o+rx {closed_dir}) or install it where nobody can read it\n"
+        f"(e.g. chmod o+x {closed_dir}) or install it where nobody can read it\n"
     )
     # Nothing said it was ready: no pidfile, no supervisor registered, the job untouched.
     assert not (Path(os.environ["JOBSUP_HOME"]) / "jobsup.pid").exists()
