@@ -16,7 +16,7 @@ from typing import Any
 import psutil
 import psycopg2
 
-from supervisor import embedded, job_admin, pidfile, report
+from supervisor import embedded, job_admin, pidfile, report, schema
 from supervisor.config import Config
 from supervisor.db import Connection, close_quietly, connect
 from supervisor.errors import DatabaseError, JobsupError, describe
@@ -75,9 +75,13 @@ def status(cfg: Config, application_name: str = CLI) -> Status:
             if conn is None:
                 found.database = f"the embedded PostgreSQL in {cfg.state_dir} is not running"
                 return found
-            found.queue = report.queue(conn).as_dict()
-            if found.pid is not None:
-                found.worker = report.worker_of_pid(conn, host_key(), found.pid)
+            try:
+                found.queue = report.queue(conn).as_dict()
+                if found.pid is not None:
+                    found.worker = report.worker_of_pid(conn, host_key(), found.pid)
+            except schema.MISSING as e:
+                schema.explain(conn, e)
+                raise
     except DatabaseError as e:
         found.database = str(e)
     except psycopg2.Error as e:

@@ -50,6 +50,7 @@ from supervisor.pool import Pool, log_counts
 from supervisor.retry_policy import retry_for
 from supervisor.runner_state import KillReason, Runner
 from supervisor.signals import SignalQueue
+from supervisor.spawn import ForkServer
 from supervisor.telemetry import Telemetry
 from supervisor.web import process as web
 from supervisor.writeback import Written
@@ -73,7 +74,10 @@ class RunOptions:
 
 
 class Supervisor:
-    def __init__(self, config: Config, options: RunOptions, url: str) -> None:
+    def __init__(
+        self, config: Config, options: RunOptions, url: str, forkserver: ForkServer | None = None
+    ) -> None:
+        """`forkserver`: the one the preflight started, for the pool to keep."""
         self.config = config
         self.options = options
         self.me = Identity.new()
@@ -82,7 +86,10 @@ class Supervisor:
         self.drain_deadline: float | None = None
         self.selector = selectors.DefaultSelector()
         self.signals = SignalQueue()
-        self.pool = Pool(config, self.selector, self.me, options.log_level, self.job_types)
+        if forkserver is not None:
+            forkserver.attach(self.selector)
+        self.pool = Pool(config, self.selector, self.me, options.log_level, self.job_types,
+                         spawner=forkserver)  # fmt: skip
         self.unwritten: list[Outcome] = []  # concluded, not yet stored
         name = f"jobsup job_cron supervisor {self.me.host} {self.me.pid}"
         self.db = Database(url, config.database, config.supervisor.listen, self._on_connect, name)
@@ -124,6 +131,7 @@ class Supervisor:
     def _start(self) -> None:
         # First: a stop signal from now on is the loop's to handle, not Python's to die of.
         self.signals.install()
+        _set_title(self._config_name, 0, self.slots, self.state)  # pkill -f job_cron.py: a drain
         handler_modules.check(self.config)
         self.web = web.start(self.config)  # [web] listen: the dashboard, a child process
         try:
@@ -633,12 +641,17 @@ class Supervisor:
 
 
 _title = ""
+# The original cron's process was `python job_cron.py`: its runbook finds it with `ps aux | grep
+# job_cron` and `pgrep -f job_cron.py`, and stops it with `pkill -f job_cron.py`. Only the
+# supervisor's title carries the name, so that pkill sends SIGTERM to supervisors alone, which
+# drain; runners, the fork server and the dashboard never match it.
+SEED_NAME = "job_cron.py"
 
 
 def _set_title(config_name: str, running: int, slots: int, state: State) -> None:
-    """`jobsup: supervisor [conf/prod.toml] 3/4`, set only when it changes."""
+    """`jobsup: supervisor job_cron.py [conf/prod.toml] 3/4`, set only when it changes."""
     global _title
-    title = f"jobsup: supervisor [{config_name}] {running}/{slots}"
+    title = f"jobsup: supervisor {SEED_NAME} [{config_name}] {running}/{slots}"
     if state is State.DRAINING:
         title += " draining"
     if title != _title:

@@ -109,8 +109,10 @@ class Pool:
         self.forkserver.environment = runenv.environment(config)
 
     def warm_up(self) -> None:
-        """Start the fork server now, so that its start-up overlaps the supervisor's."""
-        self.forkserver.start()
+        """Start the fork server now, so that its start-up overlaps the supervisor's (unless
+        the preflight has started it already)."""
+        if not self.forkserver.pids():
+            self.forkserver.start()
 
     def __len__(self) -> int:
         return len(self.runners)

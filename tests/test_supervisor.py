@@ -127,7 +127,7 @@ def test_titles_name_the_supervisor_and_each_runner(
     config = write_config(tmp_path)
     sup = supervisors.start(db_url, config)
     runner = wait_for(sup.runner_pids)[0]
-    wait_for(lambda: title(sup.pid) == f"jobsup: supervisor [{config}] 1/2")
+    wait_for(lambda: title(sup.pid) == f"jobsup: supervisor job_cron.py [{config}] 1/2")
     wait_for(lambda: title(runner) == f"jobsup: runner {job_id} diag.sleep")
     assert os.getpgid(runner) == runner  # its own process group
     sup.signal(signal.SIGQUIT)

@@ -3,9 +3,10 @@ supervisor."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import click
 from loguru import logger
@@ -19,6 +20,7 @@ from supervisor import (
     health,
     logs,
     pidfile,
+    preflight,
     systemd,
 )
 from supervisor.cli import (
@@ -36,8 +38,10 @@ from supervisor.durations import human
 from supervisor.embedded import resolve_url
 from supervisor.errors import JobsupError
 from supervisor.loop import RunOptions, Supervisor
+from supervisor.spawn import ForkServer
 
 EXIT_NOT_RUNNING = 3  # like `systemctl status`
+T = TypeVar("T")
 
 
 @cli.command()
@@ -88,24 +92,31 @@ def start(
             why = config_rules.unknown_job_type(name, cfg)
             raise click.BadParameter(why, param_hint="'--job-type'")
     handler_modules.check(cfg)  # before detaching, while a terminal listens (again in the loop)
-    with _pidfile(cfg, daemon):
-        level = log_level.upper() if log_level else None
+    level = log_level.upper() if log_level else None
+    options = RunOptions(
+        max_jobs=max_jobs,
+        until_empty=until_empty,
+        job_types=job_types,
+        log_level=level,
+        overrides={k: v for k, v in overrides.items() if v is not None},
+    )
+
+    def prepare() -> ForkServer | None:
+        """After detaching, before the pidfile: the trial runner, through the fork server the
+        supervisor then keeps."""
         logs.configure(cfg.logging, cfg.state_dir, level)
-        options = RunOptions(
-            max_jobs=max_jobs,
-            until_empty=until_empty,
-            job_types=job_types,
-            log_level=level,
-            overrides={k: v for k, v in overrides.items() if v is not None},
-        )
-        supervisor = Supervisor(cfg, options, resolve_url(cfg))
+        return preflight.check(cfg, cfg.served(options.job_types))
+
+    with _pidfile(cfg, daemon, prepare) as forkserver:
+        supervisor = Supervisor(cfg, options, resolve_url(cfg), forkserver)
         logs.set_supervisor(supervisor.me.id)
         raise SystemExit(supervisor.run())
 
 
 @contextmanager
-def _pidfile(cfg: Config, detach: bool) -> Iterator[None]:
-    """Hold `<state_dir>/jobsup.pid` while the supervisor runs (detached first if asked).
+def _pidfile(cfg: Config, detach: bool, prepare: Callable[[], T]) -> Iterator[T]:
+    """Hold `<state_dir>/jobsup.pid` while the supervisor runs (detached first if asked, then
+    `prepare()` before the pidfile is taken: what it returns is the context's value).
 
     A daemon is reachable only through its pidfile, so a second one is refused. A foreground
     supervisor beside a running one (several workers on one state directory) runs without
@@ -117,11 +128,12 @@ def _pidfile(cfg: Config, detach: bool) -> Iterator[None]:
         raise pidfile.AlreadyRunning(path, holder)
     handshake = daemon.detach(cfg.state_dir / daemon.LOG_NAME) if detach else None
     try:
+        prepared = prepare()
         pidfile.acquire(path)
     except pidfile.AlreadyRunning as e:  # another start got there first
         if handshake is None:
             logger.warning("{}: this supervisor runs without a pidfile", e)
-            yield
+            yield prepared
             return
         handshake.failed(str(e))
         raise
@@ -132,7 +144,7 @@ def _pidfile(cfg: Config, detach: bool) -> Iterator[None]:
     if handshake:
         handshake.started()
     try:
-        yield
+        yield prepared
     finally:
         pidfile.release(path)
 
@@ -253,17 +265,19 @@ def install_systemd(
         run_as=run_as,
         start_args=start_args,
     )
-    for warning in systemd.check(cfg, user_mode):
-        click.echo(f"jobsup: warning: {warning}", err=True)
+    warnings = systemd.check(cfg, user_mode, command=systemd.command(),
+                             config_path=str(config_path), run_as=run_as)  # fmt: skip
     if output == "-":
         click.echo(text, nl=False)
-        return
-    path = Path(output) if output else systemd.unit_path(user_mode)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    except OSError as e:
-        why = f"{e.strerror} (run as root, or use --user)"
-        raise JobsupError(f"cannot write {path}: {why}") from None
-    ctl = "systemctl --user" if user_mode else "systemctl"
-    click.echo(f"wrote {path}\nnext: {ctl} daemon-reload && {ctl} enable --now jobsup")
+    else:
+        path = Path(output) if output else systemd.unit_path(user_mode)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        except OSError as e:
+            why = f"{e.strerror} (run as root, or use --user)"
+            raise JobsupError(f"cannot write {path}: {why}") from None
+        ctl = "systemctl --user" if user_mode else "systemctl"
+        click.echo(f"wrote {path}\nnext: {ctl} daemon-reload && {ctl} enable --now jobsup")
+    for warning in warnings:  # after the unit: a refusal to write it comes first
+        click.echo(f"jobsup: warning: {warning}", err=True)
