@@ -17,21 +17,17 @@ sent through the result protocol. Its tree is watched here as the supervisor wat
 then `time_limit`), and a failure is raised with the message the supervisor would write
 in `processing_jobs.error_message`. No database is involved.
 
-This module watches the tree itself rather than borrowing the supervisor's pool: runner/
-never imports supervisor/ (tests/test_testing.py checks the messages agree with a real
-supervisor's).
+It starts the runner through the supervisor's own fork-server client and words a failure
+with the supervisor's own words (both in runner/parent.py); only the watching of the tree is
+its own, simpler than the supervisor's pool, since runner/ never imports supervisor/
+(tests/runner/test_testing_helper.py checks the messages agree with a real supervisor's).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
-import pickle  # nosec B403  # to the fork server we start, over a private socketpair
-import select
+import selectors
 import signal
-import socket
-import subprocess  # nosec B404  # starts jobsup's own fork server, no shell
 import sys
 import time
 import uuid
@@ -43,14 +39,15 @@ from typing import Any
 
 import psutil
 
-from runner import forkserver, protocol
+from runner import parent, protocol
 from runner.job import Job, RunnerSpec
+from runner.parent import MB, OUTPUT_TAIL, Exited, ForkServer, Refused, Started, size
 from runner.protocol import FailureKind
 
-MB = 1 << 20
 NEAR = 0.9  # read PSS/USS once RSS reaches this share of the limit, as the supervisor does
-OUTPUT_TAIL = 4096  # bytes of output kept for a failure message, as the supervisor keeps
 START_TIMEOUT = 30.0  # for the fork server's answer (a fresh Python, then the preloads)
+
+__all__ = ["JobFailed", "LimitExceeded", "Limits", "handler_path", "run", "size"]
 
 
 class JobFailed(Exception):
@@ -126,14 +123,20 @@ def run(
     spec = RunnerSpec(
         job=job,
         handler=path,
-        parent_pid=0,  # the fork server's, set by _ForkServer.spawn
+        parent_pid=0,  # the fork server's, set by ForkServer.request
         result_max_bytes=result_max_kb * 1024,
         hard_memory_bytes=limits.memory_mb * MB if limits.hard_memory else None,
         files_root=files_root,
     )
-    with _ForkServer(preload, environment) as server:
-        attempt = _Attempt(server.spawn(spec), limits, echo)
-        attempt.watch(server)
+    with selectors.DefaultSelector() as selector:
+        server = ForkServer(selector, reply_timeout=START_TIMEOUT)
+        server.preload = list(preload)
+        server.environment = dict(environment) if environment is not None else None
+        try:
+            attempt = _Attempt(_spawn(server, spec), limits, echo)
+            attempt.watch(server, selector)
+        finally:
+            server.stop()
     return attempt.outcome(result_max_kb)
 
 
@@ -159,52 +162,17 @@ class _Started:
     output_fd: int
 
 
-class _ForkServer:
-    """jobsup's fork server (runner/forkserver.py), started for one run."""
-
-    def __init__(self, preload: Sequence[str], environment: Mapping[str, str] | None) -> None:
-        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        argv = [sys.executable, "-m", "runner.forkserver", str(theirs.fileno()),
-                str(os.getpid()), json.dumps(sys.path), *preload]  # fmt: skip
-        with theirs:
-            self.process = subprocess.Popen(  # nosec B603  # this Python, our own argv
-                argv, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                env=dict(environment) if environment is not None else None,
-            )  # fmt: skip
-
-    def __enter__(self) -> _ForkServer:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.sock.close()  # the server ends when its socket closes
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def spawn(self, spec: RunnerSpec) -> _Started:
-        spec = dataclasses.replace(spec, parent_pid=self.process.pid)
-        spec_fd = os.memfd_create("jobsup-runner-spec", os.MFD_CLOEXEC)
-        os.write(spec_fd, pickle.dumps(spec))
-        result_r, result_w = os.pipe()
-        output_r, output_w = os.pipe()
-        try:
-            socket.send_fds(self.sock, [forkserver.REQUEST], [spec_fd, result_w, output_w])
-        finally:
-            for fd in (spec_fd, result_w, output_w):
-                os.close(fd)
-        kind, pid, code, *_ = self.event(START_TIMEOUT)
-        if kind != forkserver.STARTED:
-            raise RuntimeError(f"the fork server could not start a runner: {os.strerror(code)}")
-        return _Started(pid, result_r, output_r)
-
-    def event(self, timeout: float) -> tuple[Any, ...]:
-        ready, _, _ = select.select([self.sock], [], [], timeout)
-        data = self.sock.recv(forkserver.EVENT.size) if ready else b""
-        if not data:
-            raise RuntimeError("the fork server ended or did not answer")
-        return forkserver.EVENT.unpack(data)
+def _spawn(server: ForkServer, spec: RunnerSpec) -> _Started:
+    """A runner for `spec`, started: its pid and the read ends of its two pipes."""
+    result_fd, output_fd = server.request(spec)
+    for event in server.events(settle=True):
+        if isinstance(event, Started):
+            return _Started(event.pid, result_fd, output_fd)
+        if isinstance(event, Refused):
+            os.close(result_fd)
+            os.close(output_fd)
+            raise RuntimeError(f"the fork server could not start a runner: {event.error}")
+    raise RuntimeError("the fork server ended or did not answer")
 
 
 @dataclass
@@ -222,21 +190,20 @@ class _Attempt:
     terminated_at: float | None = None  # seconds in, when the soft limit sent SIGTERM
     descendants: dict[int, float] = field(default_factory=dict)  # pid → start time
 
-    def watch(self, server: _ForkServer) -> None:
+    def watch(self, server: ForkServer, selector: selectors.BaseSelector) -> None:
         began = time.monotonic()
         pipes = [self.started.result_fd, self.started.output_fd]
         for fd in pipes:
-            os.set_blocking(fd, False)
-        events = server.sock.fileno()
-        while self.status is None:
-            ready, _, _ = select.select([events, *pipes], [], [], self.limits.check_interval)
+            selector.register(fd, selectors.EVENT_READ)
+        while self.status is None and server.pid is not None:
+            ready = [key.fd for key, _ in selector.select(self.limits.check_interval)]
             self._read(ready)
-            if events in ready:
-                kind, pid, status, *_ = server.event(0)
-                if kind == forkserver.EXITED and pid == self.started.pid:
-                    self.status = status
-            elif self.reason in (None, "soft_time"):
+            exited = [e for e in server.events() if isinstance(e, Exited)]
+            self.status = next((e.status for e in exited if e.pid == self.started.pid), None)
+            if self.status is None and self.reason in (None, "soft_time"):
                 self._enforce(time.monotonic() - began)
+        for fd in pipes:
+            selector.unregister(fd)
         self._read(pipes)  # what it wrote before it exited
         self._kill_leftovers()
         os.close(self.started.result_fd)
@@ -277,17 +244,12 @@ class _Attempt:
             return
         memory, metric = self._memory(tree)
         if limits.memory_mb and memory > limits.memory_mb * MB:
-            self.reason, self.detail = (
-                "memory",
-                (
-                    f"memory limit exceeded: {size(memory)} > {size(limits.memory_mb * MB)} "
-                    f"({metric})"
-                ),
-            )
+            self.reason = "memory"
+            self.detail = parent.memory_exceeded(memory, limits.memory_mb, metric)
             self._kill()
         elif limits.max_processes and len(tree) > limits.max_processes:
             self.reason = "processes"
-            self.detail = f"process limit exceeded: {len(tree)} > {limits.max_processes} processes"
+            self.detail = parent.processes_exceeded(len(tree), limits.max_processes)
             self._kill()
 
     def _tree(self) -> list[psutil.Process]:
@@ -331,68 +293,42 @@ class _Attempt:
 
     def outcome(self, result_max_kb: int) -> list[dict[str, Any]]:
         """The insights, or the failure raised as the supervisor would record it."""
-        document = protocol.decode(self.result)
+        raw = protocol.decode(self.result)
+        document = None if raw is None else protocol.checked(raw)
         output = _tail(self.output)
-        if document is not None and (wrong := protocol.problem(document)):
-            raise JobFailed(f"runner sent a malformed result ({wrong})", output=output)
+        if isinstance(document, str):
+            raise JobFailed(parent.malformed(document), output=output)
         if document is not None and document["ok"]:
-            return list(document["insights"])
+            return [dict(insight) for insight in document["insights"]]
         if self.reason is not None:
             raise self._killed(document, output)
         if len(self.result) > result_max_kb * 1024:
-            message = f"result too large: more than {result_max_kb} KiB (result_max_kb)"
-            raise JobFailed(message, permanent=True, output=output)
+            raise JobFailed(parent.too_large(result_max_kb), permanent=True, output=output)
         if document is not None:
             raise _failed(document, output)
-        raise JobFailed(_with_output(f"runner {_ending(self.status)}", output), output=output)
+        message = parent.with_output(parent.crashed(self.status), output)
+        raise JobFailed(message, output=output)
 
-    def _killed(self, document: dict[str, Any] | None, output: str) -> JobFailed:
+    def _killed(self, document: protocol.Document | None, output: str) -> JobFailed:
         limits = self.limits
         if self.reason == "time":
-            message = f"time limit {limits.time_limit:g} s exceeded (killed)"
-            return LimitExceeded(_with_output(message, output), "time", output=output)
+            message = parent.time_exceeded(limits.time_limit)
+            return LimitExceeded(parent.with_output(message, output), "time", output=output)
         if self.reason == "soft_time":
-            message = f"soft time limit {limits.soft_time_limit:g} s exceeded"
-            if document and document.get("kind") != FailureKind.SOFT_TIME_LIMIT:
-                message += f"; then {document.get('message')}"
-            return LimitExceeded(_with_output(message, output), "time", output=output)
+            message = parent.soft_time_exceeded(limits.soft_time_limit, document)
+            return LimitExceeded(parent.with_output(message, output), "time", output=output)
         limit = str(self.reason)
-        return LimitExceeded(_with_output(self.detail, output), limit, output=output)
+        return LimitExceeded(parent.with_output(self.detail, output), limit, output=output)
 
 
-def _failed(document: dict[str, Any], output: str) -> JobFailed:
-    kind, message = document.get("kind"), str(document.get("message", ""))
+def _failed(document: protocol.Failure, output: str) -> JobFailed:
+    kind, message = document["kind"], parent.failure(document)
     if kind == FailureKind.PERMANENT:
         return JobFailed(message, permanent=True, output=output)
     if kind == FailureKind.MEMORY:
-        return LimitExceeded(_with_output(message, output), "memory", output=output)
-    if kind == FailureKind.SOFT_TIME_LIMIT:
-        return JobFailed(_with_output("runner received SIGTERM", output), output=output)
-    trace = str(document.get("traceback", "")).rstrip()
-    text = f"{message}\n{trace}" if trace else message
-    return JobFailed(_with_output(text, output), output=output)
-
-
-def _ending(status: int | None) -> str:
-    if status is None:
-        return "vanished"
-    if os.WIFSIGNALED(status):
-        signum = os.WTERMSIG(status)
-        with suppress(ValueError):
-            return f"killed by {signal.Signals(signum).name}"
-        return f"killed by signal {signum}"
-    code = os.waitstatus_to_exitcode(status)
-    return "exited without sending a result" if code == 0 else f"exited with code {code}"
+        return LimitExceeded(parent.with_output(message, output), "memory", output=output)
+    return JobFailed(parent.with_output(message, output), output=output)
 
 
 def _tail(output: bytearray) -> str:
     return bytes(output[-OUTPUT_TAIL:]).decode(errors="replace").rstrip()
-
-
-def _with_output(message: str, output: str) -> str:
-    return f"{message}\n--- last output ---\n{output}" if output else message
-
-
-def size(n: int) -> str:
-    """1.1 GiB, 612 MiB: as the supervisor writes a figure in a failure message."""
-    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / MB:.0f} MiB"

@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 import uuid
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib.common import scratch_database
 
-from benchlib import scratch_database
-
-from supervisor import store
-from supervisor.db import Connection, connect
+from supervisor.db.connect import Connection, connect
+from supervisor.store import statements as store
 
 PENDING = """
 INSERT INTO processing_jobs (job_type, business_description, priority)

@@ -14,19 +14,15 @@ from __future__ import annotations
 
 import signal
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
+from benchlib.common import runner_count, scratch_database, supervisor, write_config
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from benchlib import runner_count, scratch_database, supervisor, write_config
-
-from supervisor.db import connect
-from supervisor.enqueue import enqueue
+from supervisor.client.enqueue import enqueue
+from supervisor.db.connect import connect
 
 LIMIT_MB = 256
 RATES = (50, 500, 5000)

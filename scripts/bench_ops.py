@@ -12,15 +12,11 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib.common import JOBSUP, scratch_database
 
-from benchlib import JOBSUP, scratch_database
-
-from supervisor.db import connect
+from supervisor.db.connect import connect
 
 FAKE_SUPERVISORS = """
 INSERT INTO jobsup_workers (id, host, host_key, pid, process_started, slots, running, runners)

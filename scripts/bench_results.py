@@ -12,18 +12,14 @@ interleaved, best of --runs).
 from __future__ import annotations
 
 import argparse
-import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from benchlib import percentile, scratch_database
+from benchlib.common import percentile, scratch_database
 
 from supervisor.api import enqueue, enqueue_many, wait
-from supervisor.db import Connection, connect, transaction
+from supervisor.db.connect import Connection, connect, transaction
 
 
 def reset(conn: Connection) -> None:

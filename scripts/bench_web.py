@@ -16,18 +16,14 @@ import re
 import socket
 import statistics
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_ops import FAKE_SUPERVISORS
-from benchlib import JOBSUP, scratch_database
+from benchlib.common import JOBSUP, scratch_database
 
-from supervisor import job_admin
-from supervisor.db import Connection, connect
+from supervisor.db.connect import Connection, connect
+from supervisor.ops import job_admin
 
 # A history like a busy month: most jobs completed (the last day's spread over 24 hours),
 # 5 % failed with an error, a few pending, processing and cancelled; every job has an

@@ -5,6 +5,26 @@
 # otherwise the tests start an embedded PostgreSQL of their own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Debian packages the tests need: Chromium for the dashboard's browser tests (Playwright
+# never downloads one), iproute2 (`ip`) and util-linux (`unshare`, `nsenter`) for
+# scripts/chaos.py --netns. Installed when missing and this runs as root; otherwise it stops
+# here, naming them, rather than ending in failures.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+{ command -v unshare && command -v nsenter; } >/dev/null 2>&1 || missing+=(util-linux)
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "scripts/test.sh: the tests need these Debian packages: ${missing[*]} (as root: apt-get install ${missing[*]})" >&2
+        exit 1
+    fi
+    echo "== apt-get install ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
 . scripts/venv.sh test,eval
 
 echo "== ruff" >&2

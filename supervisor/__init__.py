@@ -1,24 +1,22 @@
 """The parent side of jobsup: config, database, claim and reclaim, the main loop, the CLI.
 
-Flat on purpose: some fifty small modules, each named for what it holds, import each other
-by name (`tests/test_layout.py` keeps them free of cycles, and `runner/` free of them);
-only a surface with modules of its own is a package (`cli/`, `web/`, `sql/`). The rooms:
+Rooms as folders, importing each other one way (bottom first: db, scheduling, config,
+runners, store, ops, web, loop, cli; client rests on db and the leaves). One line a room,
+its modules first (`tests/test_layout.py` checks this map against the tree):
 
-- the loop and its parts: loop (the turn), pool (runners: start, read, reap), runner_state
-  (one runner's state machine), spawn (the fork server's parent end), launch (a job's spec
-  and limits), outcome (judge an ending, conclude the row to write), claim_timing (when to
-  claim next), limits, proctree, signals, upkeep (heartbeat, reclaim), turn and writeback
-  (write outcomes, then claim), jobrow (row to job), handler_modules, runenv, privileges
-- the database: database (its thread), db (connections), store and queries (the loop's
-  SQL), schema (migrations), embedded (the embedded PostgreSQL), notify
-- operators: cli/, web/, control (start/stop/status), report (ps, stats), job_admin (jobs
-  list/show/retry/cancel), enqueue, health, metrics, telemetry, systemd, daemon, pidfile
-- scheduling: periodic (slots of a schedule) and periodic_store, pauses, caps
-  (max_running), retry_policy (a job type's retries)
-- applications: api (the Python API, exported from one place), enqueue (enqueue,
-  enqueue_many), results (wait for jobs), appconn (a psycopg2 or psycopg 3 connection)
-- shared: config and config_rules, identity (who this supervisor is), logs, durations,
-  errors, statedir
+- loop/ supervisor session claims heartbeat database signals claim_timing telemetry: the
+  one loop, the connection's life, write-and-claim, heartbeat and lease, its thread
+- runners/ pool state launch jobrow outcome limits proctree runenv privileges
+  handler_modules preflight: the parent end of the fork boundary (its client of the fork server,
+  shared with runner/testing.py, is runner/parent.py)
+- store/ write_and_claim writeback upkeep statements: what the database thread runs
+- db/ connect queries schema: connections, named statements, migrations
+- scheduling/ periodic periodic_store pauses: schedules' slots, paused job types
+- config/ model load rules: the TOML file to a frozen Config (caps, retry policy), checked
+- client/ enqueue wait appconn: what an application calls, behind api
+- ops/ control report job_admin embedded pidfile daemon systemd: the operator's tools
+- cli/ web/: the operator's surfaces; sql/: the statements and migrations
+- (leaves) api errors logs identity durations statedir metrics health sd_notify: shared
 """
 
 __version__ = "0.1.0"

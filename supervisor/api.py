@@ -21,8 +21,8 @@ so a handler module may import from here too: the fork server that preloads it s
 from __future__ import annotations
 
 from runner import Job, PermanentFailure, Retry, SoftTimeLimitExceeded
-from supervisor.enqueue import NewJob, UnknownFile, enqueue, enqueue_many
-from supervisor.results import JobResult, UnknownJob, WaitTimeout, wait, wait_all
+from supervisor.client.enqueue import NewJob, UnknownFile, enqueue, enqueue_many
+from supervisor.client.wait import JobResult, UnknownJob, WaitTimeout, wait, wait_all
 
 __all__ = [
     "Job",

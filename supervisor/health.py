@@ -14,11 +14,11 @@ from typing import Any
 
 import psycopg2
 
-from supervisor import control, pidfile, report
 from supervisor.config import Config, SupervisorConfig
 from supervisor.durations import human
 from supervisor.errors import DatabaseError, describe
 from supervisor.identity import host_key
+from supervisor.ops import control, pidfile, report
 
 
 @dataclass(frozen=True)

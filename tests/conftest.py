@@ -11,7 +11,6 @@ import atexit
 import os
 import shutil
 import stat
-import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -25,10 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import pytest
 
-from supervisor import schema
-from supervisor.db import Connection, connect
-
-JOBSUP = str(Path(sys.executable).with_name("jobsup"))
+from supervisor.db import schema
+from supervisor.db.connect import Connection, connect
 
 
 def database_url(server_url: str, name: str) -> str:
@@ -112,25 +109,11 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("JOBSUP_HOME", str(tmp_path / "home"))
 
 
-def jobsup(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed `jobsup` console script; its exit code, stdout and stderr."""
-    return subprocess.run(
-        [JOBSUP, *args],
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 @pytest.fixture
 def supervisors() -> Iterator[Any]:
     """Start supervisor processes with `supervisors.start(...)`; any still running are killed
     after the test."""
-    from tests.processes import Supervisors
+    from tests.fixtures.processes import Supervisors
 
     started = Supervisors()
     yield started

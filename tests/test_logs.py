@@ -14,8 +14,8 @@ from loguru import logger
 
 from supervisor import logs
 from supervisor.config import LoggingConfig
-from supervisor.db import Connection
-from tests.processes import Supervisors, add_job, status, write_config
+from supervisor.db.connect import Connection
+from tests.fixtures.processes import Supervisors, add_job, status, write_config
 
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d$")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from supervisor import notify
+from supervisor import sd_notify as notify
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_abstract_namespace_address(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_child_process_reads_the_socket_from_its_environment(
     listener: socket.socket,
 ) -> None:
-    code = "from supervisor import notify; notify.ready(); notify.stopping()"
+    code = "from supervisor import sd_notify; sd_notify.ready(); sd_notify.stopping()"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
     assert [received(listener), received(listener)] == ["READY=1", "STOPPING=1"]
 

@@ -11,11 +11,11 @@ from urllib.parse import urlsplit, urlunsplit
 import psutil
 import pytest
 
-from supervisor import runenv
 from supervisor.config import load
-from supervisor.db import Connection
-from tests.conftest import jobsup
-from tests.processes import Supervisors, add_job, status, wait_for, write_config
+from supervisor.db.connect import Connection
+from supervisor.runners import runenv
+from tests.fixtures.commands import jobsup
+from tests.fixtures.processes import Supervisors, add_job, status, wait_for, write_config
 
 PASSWORD = "Pl4nted-S3cret"
 

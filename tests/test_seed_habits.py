@@ -9,8 +9,8 @@ from pathlib import Path
 
 import psutil
 
-from supervisor.db import Connection
-from tests.processes import Supervisors, add_job, job, title, wait_for, write_config
+from supervisor.db.connect import Connection
+from tests.fixtures.processes import Supervisors, add_job, job, title, wait_for, write_config
 
 
 def pids(*command: str) -> set[int]:

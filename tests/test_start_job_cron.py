@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from supervisor.db import Connection
-from tests.conftest import JOBSUP
-from tests.processes import add_job, status, write_config
+from supervisor.db.connect import Connection
+from tests.fixtures.commands import JOBSUP
+from tests.fixtures.processes import add_job, status, write_config
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "start_job_cron.sh"
 

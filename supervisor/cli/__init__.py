@@ -11,10 +11,12 @@ from typing import Any, TypeVar
 
 import click
 
-from supervisor import __version__, config, control, schema
-from supervisor.db import Connection, close_quietly
-from supervisor.embedded import connect_config
+from supervisor import __version__, config
+from supervisor.db import schema
+from supervisor.db.connect import Connection, close_quietly
 from supervisor.errors import JobsupError
+from supervisor.ops import control
+from supervisor.ops.embedded import connect_config
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -11,7 +11,6 @@ from uuid import UUID
 
 import click
 
-from supervisor import config_rules, job_admin
 from supervisor.cli import (
     cli,
     config_option,
@@ -23,10 +22,12 @@ from supervisor.cli import (
 )
 from supervisor.cli.common import COUNT, DURATION, EXISTING_FILE, INT4, JOB_ID, MOST_SECONDS
 from supervisor.cli.results import TIMEOUT, wait_and_report, wait_command
-from supervisor.db import transaction
+from supervisor.client.enqueue import enqueue_or_find
+from supervisor.config import rules as config_rules
+from supervisor.db.connect import transaction
 from supervisor.durations import human
-from supervisor.enqueue import enqueue_or_find
 from supervisor.errors import JobsupError
+from supervisor.ops import job_admin
 
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from supervisor import control, embedded, schema
 from supervisor.cli import cli, config_option, database, json_option, load_config, print_json
-from supervisor.db import mask_url
+from supervisor.db import schema
+from supervisor.db.connect import mask_url
 from supervisor.errors import JobsupError
+from supervisor.ops import control, embedded
 
 
 @cli.group("db")

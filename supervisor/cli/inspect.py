@@ -7,10 +7,11 @@ from typing import Any
 
 import click
 
-from supervisor import pauses, report
 from supervisor.cli import cli, config_option, database, json_option, load_config, print_json
 from supervisor.cli.common import first_line, table
 from supervisor.durations import human
+from supervisor.ops import report
+from supervisor.scheduling import pauses
 
 SUPERVISOR_HEADERS = ("HOST", "PID", "STATE", "SLOTS", "UPTIME", "HEARTBEAT", "VERSION", "ID")
 RUNNER_HEADERS = ("JOB", "TYPE", "PID", "ELAPSED", "MEMORY MB", "PEAK MB", "CPU", "ATTEMPT")

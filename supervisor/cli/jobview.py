@@ -9,22 +9,9 @@ from typing import Any
 
 from supervisor.cli.common import first_line, table
 from supervisor.durations import human
+from supervisor.ops.job_admin import FIELDS, SHORT, SHOWN_ELSEWHERE
 
-# `jobs show` prints these first, in this order; any other column follows.
-FIELDS = (
-    ("job_type", "type"), ("status", "status"), ("priority", "priority"),
-    ("retry_count", "retries"), ("business_description", "description"),
-    ("metadata", "metadata"), ("created_at", "created"), ("run_at", "run at"),
-    ("started_at", "started"), ("completed_at", "completed"), ("updated_at", "updated"),
-    ("worker_id", "worker"), ("runner_pid", "runner pid"), ("file_id", "file id"),
-)  # fmt: skip
-# Shown in sections or rows of their own.
-SHOWN_ELSEWHERE = {
-    "id", "attempts", "error_message", "file_path", "original_name", "worker_host",
-    "worker_pid", "worker_state", "insights_count", "more_files", "more_file_ids",
-}  # fmt: skip
 WIDTH = 96
-SHORT = 300  # characters of a long field `jobs show` prints without --details
 _ISO_TIME = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?")
 
 

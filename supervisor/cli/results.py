@@ -11,11 +11,11 @@ from typing import Any
 
 import click
 
-from supervisor import job_admin
 from supervisor.cli import config_option, database, json_option, load_config, print_json
 from supervisor.cli.common import JOB_ID, MOST_SECONDS, first_line
-from supervisor.db import Connection
-from supervisor.results import JobResult, WaitTimeout, wait_all
+from supervisor.client.wait import JobResult, WaitTimeout, wait_all
+from supervisor.db.connect import Connection
+from supervisor.ops import job_admin
 
 EXIT_FAILED = 4  # as `jobsup start --until-empty` when a job ended failed
 EXIT_TIMEOUT = 3

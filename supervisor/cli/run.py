@@ -11,18 +11,9 @@ from typing import TypeVar
 import click
 from loguru import logger
 
+from runner.parent import ForkServer
 from supervisor import config as configuration
-from supervisor import (
-    config_rules,
-    control,
-    daemon,
-    handler_modules,
-    health,
-    logs,
-    pidfile,
-    preflight,
-    systemd,
-)
+from supervisor import health, logs
 from supervisor.cli import (
     CONFIG_KEY,
     application_name,
@@ -34,11 +25,13 @@ from supervisor.cli import (
 )
 from supervisor.cli.common import COUNT, MOST_SECONDS
 from supervisor.config import Config
+from supervisor.config import rules as config_rules
 from supervisor.durations import human
-from supervisor.embedded import resolve_url
 from supervisor.errors import JobsupError
 from supervisor.loop import RunOptions, Supervisor
-from supervisor.spawn import ForkServer
+from supervisor.ops import control, daemon, pidfile, systemd
+from supervisor.ops.embedded import resolve_url
+from supervisor.runners import handler_modules, preflight
 
 EXIT_NOT_RUNNING = 3  # like `systemctl status`
 T = TypeVar("T")

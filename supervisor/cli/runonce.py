@@ -13,14 +13,15 @@ from typing import Any
 import click
 
 from runner import testing
-from supervisor import config_rules, handler_modules, privileges, runenv
 from supervisor.cli import cli, config_option, json_option, load_config, print_json
 from supervisor.cli.admin import _json_object
 from supervisor.cli.common import EXISTING_FILE
 from supervisor.cli.jobview import insights_text
 from supervisor.config import Config
-from supervisor.launch import handler_settings
-from supervisor.limits import for_job
+from supervisor.config import rules as config_rules
+from supervisor.runners import handler_modules, privileges, runenv
+from supervisor.runners.launch import handler_settings
+from supervisor.runners.limits import for_job
 
 EXIT_FAILED = 4  # as `jobs wait` and `start --until-empty` when a job failed
 

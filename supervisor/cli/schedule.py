@@ -9,9 +9,10 @@ from typing import Any
 
 import click
 
-from supervisor import config_rules, pauses, periodic, periodic_store
 from supervisor.cli import cli, config_option, database, json_option, load_config, print_json
 from supervisor.cli.common import table
+from supervisor.config import rules as config_rules
+from supervisor.scheduling import pauses, periodic, periodic_store
 
 PERIODIC_HEADERS = ("NAME", "WHEN", "TYPE", "LAST SLOT", "LAST JOB", "STATUS", "NEXT SLOT")
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
-from supervisor import job_admin
 from supervisor.config import Config
-from supervisor.db import Connection
+from supervisor.db.connect import Connection
+from supervisor.ops import job_admin
 
 
 def retry(conn: Connection, cfg: Config, job_id: str, client: str) -> str:

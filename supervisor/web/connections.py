@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import psycopg2
 
 from supervisor.config import Config
-from supervisor.db import Connection, close_quietly, connect
+from supervisor.db.connect import Connection, close_quietly, connect
 
 APPLICATION_NAME = "jobsup-web"
 

@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from supervisor import job_admin, queries, report
-from supervisor.cli.jobview import FIELDS, SHORT, SHOWN_ELSEWHERE
 from supervisor.config import Config
-from supervisor.db import Connection, dict_cursor
+from supervisor.db import queries
+from supervisor.db.connect import Connection, dict_cursor
 from supervisor.durations import parse as parse_duration
 from supervisor.errors import JobsupError
+from supervisor.ops import job_admin, report
+from supervisor.ops.job_admin import FIELDS, SHORT, SHOWN_ELSEWHERE
 from supervisor.web import charts, insights, present
 
 SQL = queries.load("web.sql")

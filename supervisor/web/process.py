@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from loguru import logger
 
 from runner import linux
-from supervisor import limits, proctree
 from supervisor.config import Config
+from supervisor.runners import limits, proctree
 from supervisor.web.security import check_listen
 
 STOP_SECONDS = 8.0  # then SIGKILL (its own graceful shutdown takes at most 5 s)

@@ -11,11 +11,12 @@ import setproctitle
 import uvicorn
 from loguru import logger
 
-from supervisor import logs, schema
+from supervisor import logs
 from supervisor.config import Config
-from supervisor.db import close_quietly, connect
-from supervisor.embedded import resolve_url
+from supervisor.db import schema
+from supervisor.db.connect import close_quietly, connect
 from supervisor.errors import DatabaseError, JobsupError
+from supervisor.ops.embedded import resolve_url
 from supervisor.web.app import create_app
 from supervisor.web.connections import APPLICATION_NAME, Connections
 from supervisor.web.security import Guard, check_listen

@@ -10,8 +10,8 @@ import pytest
 
 from runner.insights import analysis
 from runner.job import Job
-from supervisor.db import Connection
-from tests.processes import add_job, status, wait_for, write_config
+from supervisor.db.connect import Connection
+from tests.fixtures.processes import add_job, status, wait_for, write_config
 from tests.web.dashboard import (
     TOKEN,
     Dashboards,

@@ -17,10 +17,10 @@ from urllib.parse import urlsplit, urlunsplit
 import psutil
 import pytest
 
-from supervisor import job_admin
-from supervisor.db import Connection
-from tests.conftest import jobsup
-from tests.processes import add_job, status, wait_for, write_config
+from supervisor.db.connect import Connection
+from supervisor.ops import job_admin
+from tests.fixtures.commands import jobsup
+from tests.fixtures.processes import add_job, status, wait_for, write_config
 from tests.web.dashboard import (
     TOKEN,
     Answer,

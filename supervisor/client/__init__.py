@@ -1,0 +1,1 @@
+"""What an application calls, behind `supervisor.api`: enqueue, wait, its connection."""

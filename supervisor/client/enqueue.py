@@ -1,0 +1,245 @@
+"""Enqueue jobs from an application, on a connection it owns (psycopg2 or psycopg 3).
+
+    from supervisor.api import enqueue
+
+    with conn:                      # the caller's transaction
+        job_id = enqueue(conn, "/data/uploads/sales.csv", description="Why are sales down?")
+
+Nothing is committed here: the jobs become visible (and wake the supervisors) when the
+caller commits. Statements: `sql/api.sql`. With `unique_key=`, a job not yet finished under
+the same key stands for the new one: its id is returned and nothing is inserted for it (the
+key is free again once that job has ended).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypedDict
+
+from supervisor.client import appconn
+from supervisor.db.queries import load
+from supervisor.errors import JobsupError
+
+SQL = load("api.sql")
+INT4 = (-(2**31), 2**31 - 1)
+UNIQUE_TRIES = 5  # rounds for jobs whose key a concurrent transaction took meanwhile
+
+
+class UnknownFile(JobsupError, LookupError):
+    """A `file_id` names no row in `files`: nothing was enqueued."""
+
+
+class NewJob(TypedDict, total=False):
+    """One job of `enqueue_many`: the keyword arguments of `enqueue`, `file_path` included.
+
+    Give `file_path` (new rows in `files`) or `file_id` (rows the application has), each
+    one or a list (a job over several files, in that order), or neither (no file).
+    """
+
+    file_path: str | Sequence[str]
+    file_id: str | Sequence[str]
+    original_name: str | Sequence[str]
+    description: str
+    job_type: str
+    priority: int
+    metadata: Mapping[str, Any]
+    run_at: datetime
+    delay: float
+    unique_key: str  # no new job while one not yet finished holds this key: that one's id
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    job_id: str
+    created: bool  # False: an unfinished job held the unique key; `job_id` is that job's
+
+
+def enqueue(
+    conn: Any,
+    file_path: str | Sequence[str] | None = None,
+    *,
+    file_id: str | Sequence[str] | None = None,
+    description: str | None = None,
+    job_type: str = "analysis",
+    priority: int = 0,
+    metadata: Mapping[str, Any] | None = None,
+    run_at: datetime | None = None,
+    delay: float = 0.0,
+    original_name: str | Sequence[str] | None = None,
+    unique_key: str | None = None,
+) -> str:
+    """The id of a new pending job, in the caller's transaction; with `unique_key`, the id of
+    the unfinished job holding that key if there is one (nothing is inserted then).
+
+    `file_path` registers new rows in `files` for the job; `file_id` uses rows the
+    application already has (UnknownFile when one is missing; nothing is inserted then).
+    Either may be a list: the handler gets the files in that order (`Job.files`).
+    `run_at` (timezone-aware, or local time) and `delay` (seconds) postpone the first run;
+    higher `priority` runs first.
+    """
+    given = {"file_path": file_path, "file_id": file_id, "original_name": original_name,
+             "description": description, "job_type": job_type, "priority": priority,
+             "metadata": metadata, "run_at": run_at, "delay": delay,
+             "unique_key": unique_key}  # fmt: skip
+    return enqueue_or_find(conn, **given).job_id
+
+
+def enqueue_or_find(conn: Any, **job: Any) -> Enqueued:
+    """As `enqueue` (the same keywords), saying also whether the job is a new one."""
+    return _insert(conn, [_checked(None, job)])[0]
+
+
+def enqueue_many(conn: Any, jobs: Iterable[NewJob | Mapping[str, Any]]) -> list[str]:
+    """The ids of new pending jobs, one per item of `jobs` and in its order, inserted (with
+    their new `files` rows) in one statement in the caller's transaction: all of them, or
+    none (UnknownFile when a `file_id` names no row). The supervisors are woken once per job
+    type, when the caller commits."""
+    found = _insert(conn, [_checked(i, dict(job)) for i, job in enumerate(jobs)])
+    return [e.job_id for e in found]
+
+
+def _insert(conn: Any, checked: list[dict[str, Any]]) -> list[Enqueued]:
+    """Each job's id (and whether it is new); a job whose unique key an unfinished job holds
+    gets that job's id, a later one in the list with the key of an earlier one the earlier's."""
+    found: dict[int, Enqueued] = {}
+    first_with_key: dict[str, int] = {}
+    todo = []
+    for n, job in enumerate(checked):
+        key = job["unique_key"]
+        if key is not None and key in first_with_key:
+            continue  # resolved below, once the first one is
+        if key is not None:
+            first_with_key[key] = n
+        todo.append(n)
+    for _ in range(UNIQUE_TRIES):
+        found |= _insert_round(conn, [(n, checked[n]) for n in todo])
+        todo = [n for n in todo if n not in found]
+        if not todo:
+            break
+    else:
+        raise JobsupError("unique keys kept changing hands while enqueuing; try again")
+    for n, job in enumerate(checked):
+        if n not in found:
+            found[n] = dataclasses.replace(found[first_with_key[job["unique_key"]]],
+                                           created=False)  # fmt: skip
+    return [found[n] for n in range(len(checked))]
+
+
+def _insert_round(conn: Any, numbered: list[tuple[int, dict[str, Any]]]) -> dict[int, Enqueued]:
+    """One statement for the jobs of `numbered` (their place in the list, the job); those it
+    settled: inserted, or held by an unfinished job with their key. One whose key a
+    concurrent transaction took after the statement began is left for another round."""
+    checked = [job for _, job in numbered]
+    if not checked:
+        return {}
+    files: list[dict[str, Any]] = []
+    for job in checked:
+        job["id"] = str(uuid.uuid4())  # made here, so each id keeps its place in the list
+        named = zip(job["file_path"], job["original_name"], strict=True)
+        new = [{"id": str(uuid.uuid4()), "file_path": path, "original_name": name}
+               for path, name in named]  # fmt: skip
+        files += new
+        job["file_ids"] = [f["id"] for f in new] or job["file_id"]
+    document = json.dumps([_many_row(job) for job in checked], separators=(",", ":"))
+    with conn.cursor() as cur:
+        cur.execute(SQL["enqueue_many"], {"jobs": document, "files": json.dumps(files)})
+        (counts,) = appconn.fetch(cur)
+    if counts["missing"]:
+        shown = ", ".join(counts["missing"])
+        raise UnknownFile(f"no row in files has id {shown}: nothing enqueued")
+    created, held = set(counts["created"]), counts["held"] or {}
+    settled = {}
+    for n, job in numbered:
+        if job["id"] in created:
+            settled[n] = Enqueued(job["id"], True)
+        elif job["id"] in held:
+            settled[n] = Enqueued(held[job["id"]], False)
+    return settled
+
+
+_KEYS = frozenset(NewJob.__annotations__)
+_DEFAULTS: dict[str, Any] = {
+    "file_path": None, "file_id": None, "original_name": None, "description": None,
+    "job_type": "analysis", "priority": 0, "metadata": None, "run_at": None, "delay": 0.0,
+    "unique_key": None,
+}  # fmt: skip
+
+
+def _checked(index: int | None, given: dict[str, Any]) -> dict[str, Any]:
+    """`given` with its defaults (files as lists), or TypeError/ValueError naming the job
+    (its index in the list of `enqueue_many`) and the key."""
+    where = "enqueue" if index is None else f"job {index}"
+    unknown = sorted(set(given) - _KEYS)
+    if unknown:
+        raise TypeError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
+    job = _DEFAULTS | {k: v for k, v in given.items() if v is not None}
+    paths = _listed(job["file_path"], f"{where}: file_path")
+    job["file_id"] = [_uuid(i, f"{where}: file_id") for i in _listed(job["file_id"], "")]
+    if paths and job["file_id"]:
+        raise ValueError(f"{where}: give file_path or file_id, not both")
+    names = _listed(job["original_name"], f"{where}: original_name")
+    if len(names) > len(paths):
+        raise ValueError(f"{where}: more original names than files")
+    job["file_path"], job["original_name"] = paths, names + [None] * (len(paths) - len(names))
+    priority = job["priority"]
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise TypeError(f"{where}: priority must be an int, got {type(priority).__name__}")
+    if not INT4[0] <= priority <= INT4[1]:
+        raise ValueError(f"{where}: priority {priority} out of range (a 32-bit integer)")
+    delay = job["delay"]
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not delay >= 0:
+        raise ValueError(f"{where}: delay must be a number of seconds >= 0, got {delay!r}")
+    if job["metadata"] is not None and not isinstance(job["metadata"], Mapping):
+        raise TypeError(f"{where}: metadata must be a mapping (a JSON object)")
+    if job["run_at"] is not None and not isinstance(job["run_at"], datetime):
+        raise TypeError(f"{where}: run_at must be a datetime")
+    if job["unique_key"] is not None and not isinstance(job["unique_key"], str):
+        raise TypeError(f"{where}: unique_key must be a string")
+    return job
+
+
+def _listed(value: Any, what: str) -> list[Any]:
+    """One value or a list of them, as a list; a string is one value, not its letters."""
+    if value is None:
+        return []
+    one = isinstance(value, str | os.PathLike) or not isinstance(value, Iterable)
+    values = [
+        os.fspath(v) if isinstance(v, os.PathLike) else v for v in ([value] if one else value)
+    ]
+    if what and not all(isinstance(v, str) and v for v in values):
+        raise TypeError(f"{what}: expected a path or a list of paths, got {value!r}")
+    return values
+
+
+def _uuid(value: Any, what: str) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ValueError(f"{what}: {value!r} is not a UUID") from None
+
+
+def _many_row(job: dict[str, Any]) -> dict[str, Any]:
+    run_at = _aware(job["run_at"])
+    return {
+        "id": job["id"],
+        "file_ids": job["file_ids"],
+        "description": job["description"],
+        "job_type": job["job_type"],
+        "priority": job["priority"],
+        "metadata": dict(job["metadata"]) if job["metadata"] is not None else None,
+        "run_at": run_at.isoformat() if run_at is not None else None,
+        "delay": float(job["delay"]),
+        "unique_key": job["unique_key"],
+    }
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.astimezone()  # a naive time is the local time of the caller

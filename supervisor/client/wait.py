@@ -1,0 +1,140 @@
+"""Waiting for jobs to finish, and what they found: `wait()` and `jobsup jobs wait`.
+
+A job is finished in `completed`, `failed` or `cancelled` (a retry is `pending` again: not
+finished). The trigger of migration 0007 sends `NOTIFY jobsup_finished, '<job id>'` when a
+job reaches one of them, from whatever ends it (the write-back, reclaim, `jobs cancel`, an
+UPDATE by hand), as the transaction commits. A waiter LISTENs, then reads the jobs, then
+sleeps until a notification names one of its jobs, re-reading them every `poll` seconds in
+case a notification cannot arrive (behind a transaction-pooling proxy).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from supervisor.client import appconn
+from supervisor.db.queries import load
+from supervisor.errors import JobsupError
+
+SQL = load("api.sql")
+CHANNEL = "jobsup_finished"
+FINAL = ("completed", "failed", "cancelled")
+POLL = 2.0  # seconds between reads when no notification comes
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A finished job: its final status, its last error, and its insights as written."""
+
+    id: str
+    status: str  # completed | failed | cancelled
+    error: str | None
+    insights: list[dict[str, Any]] = field(default_factory=list)
+    retry_count: int = 0
+    completed_at: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "completed"
+
+
+class WaitTimeout(JobsupError, TimeoutError):
+    """The jobs were not all finished when the timeout ran out. `pending` maps each
+    unfinished job to its status then; `finished` holds the results of the others."""
+
+    exit_code = 3
+
+    def __init__(self, timeout: float, pending: dict[str, str], finished: list[JobResult]):
+        shown = ", ".join(f"{job_id} ({status})" for job_id, status in pending.items())
+        super().__init__(f"not finished after {timeout:g} s: {shown}")
+        self.timeout, self.pending, self.finished = timeout, pending, finished
+
+
+class UnknownJob(JobsupError, LookupError):
+    """A job id names no job (never enqueued, or pruned)."""
+
+
+def wait(conn: Any, job_id: str, timeout: float | None = None, *, poll: float = POLL) -> JobResult:
+    """The job's final status, error and insights, once it has finished.
+
+    `conn` is the application's connection (psycopg2 or psycopg 3), outside a transaction
+    (commit the enqueue first); it LISTENs on jobsup_finished while it waits. WaitTimeout
+    (a TimeoutError) after `timeout` seconds (None: no limit); UnknownJob when no job has
+    that id.
+    """
+    return wait_all(conn, [job_id], timeout, poll=poll)[0]
+
+
+def wait_all(
+    conn: Any, job_ids: Iterable[str], timeout: float | None = None, *, poll: float = POLL
+) -> list[JobResult]:
+    """The results of `job_ids`, in their order, once all of them have finished (see wait)."""
+    ids = [_uuid(job_id) for job_id in job_ids]
+    if appconn.in_transaction(conn):
+        raise JobsupError(
+            "wait() needs a connection outside a transaction: commit (or roll back) first; "
+            "a job enqueued in an open transaction is not visible to any supervisor"
+        )
+    deadline = None if timeout is None else time.monotonic() + timeout
+    found: dict[str, JobResult] = {}
+    with appconn.listening(conn, CHANNEL):  # first: no ending can fall between read and LISTEN
+        statuses = _read(conn, ids, found, first=True)
+        while len(found) < len(set(ids)):
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise WaitTimeout(timeout or 0.0, statuses, [found[i] for i in ids if i in found])
+            _sleep(conn, set(ids) - set(found), poll if left is None else min(poll, left))
+            statuses = _read(conn, ids, found)
+    return [found[job_id] for job_id in ids]
+
+
+def _read(conn: Any, ids: Sequence[str], found: dict[str, JobResult], first: bool = False
+          ) -> dict[str, str]:  # fmt: skip
+    """Add the jobs of `ids` now finished to `found`; the status of the others."""
+    todo = sorted(set(ids) - set(found))
+    with conn.cursor() as cur:
+        cur.execute(SQL["finished"], {"ids": todo})
+        rows = {row["id"]: row for row in appconn.fetch(cur)}
+    if first and len(rows) < len(todo):
+        missing = next(job_id for job_id in ids if job_id not in rows)
+        raise UnknownJob(f"no job {missing}: `jobsup jobs list` shows the ids")
+    done = [row for row in rows.values() if row["status"] in FINAL]
+    insights = _insights(conn, [row["id"] for row in done if row["status"] == "completed"])
+    for row in done:
+        found[row["id"]] = JobResult(
+            id=row["id"], status=row["status"], error=row["error_message"],
+            insights=insights.get(row["id"], []), retry_count=row["retry_count"],
+            completed_at=row["completed_at"],
+        )  # fmt: skip
+    return {job_id: row["status"] for job_id, row in rows.items() if job_id not in found}
+
+
+def _insights(conn: Any, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    if not ids:
+        return {}
+    by_job: dict[str, list[dict[str, Any]]] = {}
+    with conn.cursor() as cur:
+        cur.execute(SQL["insights"], {"ids": ids})
+        for row in appconn.fetch(cur):
+            by_job.setdefault(row.pop("job_id"), []).append(row)
+    return by_job
+
+
+def _sleep(conn: Any, waiting: set[str], seconds: float) -> None:
+    """Until a notification names a job of `waiting`, or `seconds` have passed."""
+    until = time.monotonic() + seconds
+    while (left := until - time.monotonic()) > 0:
+        if waiting.intersection(appconn.notifications(conn, CHANNEL, left)):
+            return
+
+
+def _uuid(job_id: str) -> str:
+    try:
+        return str(uuid.UUID(str(job_id)))
+    except ValueError:
+        raise ValueError(f"{job_id!r} is not a job id (a UUID)") from None

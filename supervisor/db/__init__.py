@@ -1,0 +1,1 @@
+"""The database: connections (connect), the named statements (queries), migrations (schema)."""

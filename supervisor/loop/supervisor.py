@@ -1,0 +1,450 @@
+"""The supervisor: one loop, one selector, and a body that reads like a sentence.
+
+wait (signal | runner pipe | database answer | timer)
+→ handle signals → reap exited runners → talk to the database (one request at a time, on
+its own thread: write outcomes and claim, heartbeat, ownership) → fence itself when its
+lease is lost → enforce limits → show the state
+
+The loop never blocks on the network: the database thread does (loop/database.py). Its
+parts each own one seam and return what the loop acts on: Session (the connection's life),
+Claims (write and claim: the jobs to start), Heartbeat (the beat and the lease: the runners
+to kill), the Pool (runners/pool.py: start, read, reap, limits).
+"""
+
+from __future__ import annotations
+
+import enum
+import select
+import selectors
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from loguru import logger
+
+from runner import linux
+from runner.parent import ForkServer
+from supervisor import config as configuration
+from supervisor import health, logs
+from supervisor.config import Config, Overrides, caps
+from supervisor.config import rules as config_rules
+from supervisor.db import schema
+from supervisor.db.connect import Connection
+from supervisor.errors import ConfigError, DatabaseError
+from supervisor.identity import Identity
+from supervisor.loop.claim_timing import ClaimTiming
+from supervisor.loop.claims import Brought, Claims
+from supervisor.loop.database import MARGIN, Cancelled, Database, Done, Request, Unavailable
+from supervisor.loop.heartbeat import Heartbeat
+from supervisor.loop.session import CheckOwned, Connected, Session
+from supervisor.loop.signals import SignalQueue
+from supervisor.loop.telemetry import Telemetry, set_title
+from supervisor.metrics import MetricsServer
+from supervisor.runners import handler_modules
+from supervisor.runners.pool import Pool, log_counts
+from supervisor.runners.state import KillReason, Runner
+from supervisor.scheduling import periodic
+from supervisor.store import statements as store
+from supervisor.store import write_and_claim as turn
+from supervisor.web import process as web
+
+EXIT_OK = 0
+EXIT_JOBS_FAILED = 4  # a batch run (--max-jobs, --until-empty) in which some job ended failed
+
+
+class Asked(enum.Enum):
+    """Who asked the request in flight: its answer goes back there."""
+
+    CLAIMS = "write and claim"
+    BEAT = "heartbeat"
+    OWNERSHIP = "ownership check"
+
+
+class State(enum.Enum):
+    RUNNING = "running"
+    DRAINING = "draining"  # no more claims; the loop ends when the last runner has
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    max_jobs: int | None = None
+    until_empty: bool = False
+    job_types: tuple[str, ...] = ()  # --job-type; (): the configured [supervisor] job_types
+    log_level: str | None = None
+    overrides: Overrides = field(default_factory=dict)
+
+
+class Supervisor:
+    def __init__(
+        self, config: Config, options: RunOptions, url: str, forkserver: ForkServer | None = None
+    ) -> None:
+        """`forkserver`: the one the preflight started, for the pool to keep."""
+        self.config = config
+        self.options = options
+        self.me = Identity.new()
+        self.slots = config.supervisor.slots
+        self.state = State.RUNNING
+        self.drain_deadline: float | None = None
+        self.selector = selectors.DefaultSelector()
+        self.signals = SignalQueue()
+        if forkserver is not None:
+            forkserver.attach(self.selector)
+        self.pool = Pool(config, self.selector, self.me, options.log_level, self.job_types,
+                         spawner=forkserver)  # fmt: skip
+        name = f"jobsup job_cron supervisor {self.me.host} {self.me.pid}"
+        self.db = Database(url, config.database, config.supervisor.listen, self._on_connect, name)
+        self.session = Session(self.me.id)
+        self.claims = Claims(self.me.id, ClaimTiming(config.supervisor.interval))
+        self.heartbeat = Heartbeat(config, self.me, self._schedules(config))
+        self.asked: Asked | None = None  # who asked the request in flight
+        self.next_sample = 0.0
+        self.telemetry = Telemetry(config, self.selector)
+
+    @property
+    def job_types(self) -> tuple[str, ...]:
+        """The job types to claim: those this supervisor can run (`Config.served`)."""
+        return self.config.served(self.options.job_types)
+
+    # -- life ------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Supervise until drained; the process exit code."""
+        try:
+            self._start()
+        except Cancelled:
+            logger.info("stop signal before the database answered: stopped")
+            return EXIT_OK
+        try:
+            while not (self.state is State.DRAINING and not self.pool):
+                self._tick()
+        finally:
+            self._stop()
+        batch = self.options.max_jobs or self.options.until_empty
+        return EXIT_JOBS_FAILED if batch and self.pool.counts.failed else EXIT_OK
+
+    def _start(self) -> None:
+        # First: a stop signal from now on is the loop's to handle, not Python's to die of.
+        self.signals.install()
+        set_title(self._config_name, 0, self.slots, self.state.value)  # pkill -f job_cron.py
+        handler_modules.check(self.config)
+        self.web = web.start(self.config)  # [web] listen: the dashboard, a child process
+        try:
+            self.pool.warm_up()
+        except OSError as e:
+            logger.error("cannot start the fork server: {}; the first runner tries again", e)
+        self.db.start()
+        stop = (self.signals.fileno(), self.signals.stop_asked)
+        try:
+            self.db.call("connect", None, self._request_timeout(connecting=True), stop)
+        except (Unavailable, Cancelled) as e:
+            web.stop(self.web)
+            self.pool.forkserver.close()
+            self.db.close()
+            self.signals.uninstall()
+            if isinstance(e, Cancelled):
+                raise
+            raise DatabaseError(str(e)) from None
+        self._connected(self.session.connected_to(self.db.connection_number, time.monotonic()))
+        # Orphans of a runner's tree re-parent to us rather than to init: still ours to kill.
+        linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+        self.selector.register(self.signals.fileno(), selectors.EVENT_READ, self.signals)
+        self.selector.register(self.db.fileno(), selectors.EVENT_READ, self.db)
+        types = ", ".join(self.job_types) or "none"
+        sup = self.config.supervisor
+        wake = "LISTEN/NOTIFY" if sup.listen else "polling only"
+        logger.info(
+            "supervisor {} started: pid {}, {} slots, job types: {}; {}, poll every {:g} s",
+            self.me.id, self.me.pid, self.slots, types, wake, sup.interval,
+        )  # fmt: skip
+        self.telemetry.ready(self.state.value, len(self.pool), self.slots)
+
+    def _on_connect(self, conn: Connection) -> None:
+        """On the database thread, on each new connection: check, (re)register, prepare."""
+        schema.require_current(conn)
+        store.register(conn, self.me, self.slots, self.job_types, self._config_name)
+        store.prepare(conn)
+
+    def _tick(self) -> None:
+        self._wait(self._timeout(time.monotonic()))
+        now = time.monotonic()
+        self._handle_signals(now)
+        running = len(self.pool)
+        self.claims.concluded(now, self.pool.reap())
+        if running and not self.pool and (self.options.until_empty or self.options.max_jobs):
+            self.claims.timing.want()  # the claim finds out whether the queue is empty
+        self._talk(now)
+        self._fence(now)
+        self._enforce_limits(time.monotonic())  # after the claim: a new job waits for no sample
+        set_title(self._config_name, len(self.pool), self.slots, self.state.value)
+        self.telemetry.tick(now, len(self.pool), self.slots)
+
+    def _stop(self) -> None:
+        self.telemetry.stopping(State.DRAINING.value, len(self.pool), self.slots)
+        web.stop(self.web)
+        self.pool.kill_all()  # no-op after a drain; after an unexpected error, no orphans
+        while self.pool:
+            self.pool.reap()
+            time.sleep(0.01)
+        self.pool.sweep()
+        deadline = time.monotonic() + self.config.supervisor.kill_timeout
+        self._finish_request(deadline)
+        self.claims.unwritten += self.pool.reap()  # jobs claimed by the last request, not started
+        self.claims.write_last(self.db, deadline)
+        try:
+            self.db.call("deregister", partial(store.deregister, me=self.me), 2.0)
+        except Exception as e:  # a stopping supervisor reports and goes: its row goes stale
+            logger.warning("could not deregister: {}", e)
+        self.db.close()
+        self.signals.uninstall()
+        self.telemetry.close()
+        self.selector.close()
+        log_counts(self.pool.counts)
+
+    def _finish_request(self, deadline: float) -> None:
+        """Wait for the request in flight, and take its answer (the outcomes it wrote)."""
+        while not self.db.idle and time.monotonic() < deadline:
+            self.db.overdue(time.monotonic())
+            select.select([self.db.fileno()], [], [], max(0.0, deadline - time.monotonic()))
+            self._take_events()
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    def _timeout(self, now: float) -> float:
+        deadlines = []
+        if self.db.in_flight is not None:  # its answer wakes the loop; its deadline too
+            deadlines.append(self.db.in_flight.deadline)
+        elif not self.session.connected:
+            deadlines.append(self.session.retry_at)
+        elif self.claims.unwritten or self.heartbeat.check_owned:
+            return 0.0
+        else:
+            deadlines.append(self.heartbeat.next_at)
+            if self._may_claim():
+                deadlines.append(self.claims.timing.deadline())
+        if self.pool and not self.heartbeat.fenced:
+            deadlines.append(self.heartbeat.lease_deadline())
+        if self.pool or self.pool.orphans_possible:
+            deadlines.append(self.next_sample)
+        if self.drain_deadline is not None:
+            deadlines.append(self.drain_deadline)
+        watchdog = self.telemetry.deadline()
+        if watchdog is not None:
+            deadlines.append(watchdog)
+        return max(0.0, min(deadlines) - now)
+
+    def _wait(self, timeout: float) -> None:
+        for key, events in self.selector.select(timeout):
+            if isinstance(key.data, Runner):
+                self.pool.read(key.data, key.fd)
+            elif key.data is self.db:
+                self._take_events()
+            elif isinstance(key.data, MetricsServer):
+                self.telemetry.handle(key.fd, events)
+
+    # -- signals ---------------------------------------------------------------------------
+
+    def _handle_signals(self, now: float) -> None:
+        for signum in self.signals.pop_all():
+            getattr(self, f"handle_{signum.name[3:].lower()}")(now)
+
+    def handle_term(self, now: float) -> None:
+        if self.state is State.RUNNING:
+            timeout = self.config.supervisor.drain_timeout
+            self.drain_deadline = now + timeout
+            self._drain(f"stop signal: draining {len(self.pool)} runners (up to {timeout:g} s)")
+        else:  # a second one: skip the wait
+            logger.warning("second stop signal: terminating {} runners now", len(self.pool))
+            self._terminate_all(now)
+
+    handle_int = handle_term
+
+    def handle_quit(self, now: float) -> None:
+        self._drain(f"SIGQUIT: killing {len(self.pool)} runners, stopping now")
+        self.pool.kill_all()
+
+    def handle_hup(self, now: float) -> None:
+        """Reload the config file; running jobs keep the limits they started with."""
+        self.telemetry.reloading()
+        try:
+            new = configuration.load(self.config.path, self.options.overrides)
+            handler_modules.check(new)
+            config_rules.check_chosen(self.options.job_types, new)
+        except ConfigError as e:
+            logger.error("SIGHUP: {}; keeping the running configuration", e)
+            self.telemetry.ready(self.state.value, len(self.pool), self.slots)
+            return
+        if new.database.url != self.config.database.url:
+            logger.warning("SIGHUP: the database URL changed; restart to use the new one")
+        self.config = new
+        self.pool.configure(new, self.job_types)
+        self.slots = new.supervisor.slots
+        self.claims.timing.interval = new.supervisor.interval
+        self.telemetry.overdue = health.overdue(new.supervisor)
+        self.heartbeat.config = new
+        self.heartbeat.timetable.reload(self._schedules(new), datetime.now(UTC))
+        logs.configure(new.logging, new.state_dir, self.options.log_level)
+        self.claims.timing.want()
+        logger.info("SIGHUP: configuration reloaded ({} slots, job types: {})", self.slots,
+                    ", ".join(self.job_types) or "none")  # fmt: skip
+        self.telemetry.ready(self.state.value, len(self.pool), self.slots)
+
+    def handle_ttin(self, now: float) -> None:
+        self.slots += 1
+        self.claims.timing.want()
+        logger.info("SIGTTIN: {} slots", self.slots)
+
+    def handle_ttou(self, now: float) -> None:
+        self.slots = max(1, self.slots - 1)
+        logger.info("SIGTTOU: {} slots", self.slots)
+
+    def handle_chld(self, now: float) -> None:
+        pass  # waking up was the point: every tick reaps
+
+    def _drain(self, why: str) -> None:
+        self.state = State.DRAINING
+        logger.info(why)
+        self.telemetry.stopping(self.state.value, len(self.pool), self.slots)
+
+    def _terminate_all(self, now: float) -> None:
+        self.drain_deadline = None
+        self.pool.terminate_all(now)
+
+    # -- limits and the lease --------------------------------------------------------------
+
+    def _enforce_limits(self, now: float) -> None:
+        if self.drain_deadline is not None and now >= self.drain_deadline:
+            logger.warning("drain timeout: terminating {} runners", len(self.pool))
+            self._terminate_all(now)
+        self.pool.enforce(now)
+        if (self.pool or self.pool.orphans_possible) and now >= self.next_sample:
+            self.pool.sample()
+            self.next_sample = now + self.pool.check_interval()
+
+    def _fence(self, now: float) -> None:
+        detail = self.heartbeat.fence(now, len(self.pool))
+        if detail is not None:
+            self.pool.kill_all(KillReason.LEASE, detail)
+
+    # -- the database ----------------------------------------------------------------------
+
+    def _may_claim(self) -> bool:
+        free = self.slots - len(self.pool)
+        return self.state is State.RUNNING and not self.heartbeat.fenced and free > 0
+
+    def _talk(self, now: float) -> None:
+        """Give the database thread its next request, if it has none."""
+        late = self.db.overdue(now)
+        if late is not None:
+            logger.warning("the database did not answer ({}) in time: dropping the connection",
+                           late.name)  # fmt: skip
+        if not self.db.idle:
+            return
+        request = self._next_request(now)
+        if request is not None:
+            self.db.submit(request, now)
+
+    def _next_request(self, now: float) -> Request[Any] | None:
+        self.asked = None
+        if not self.session.connected:
+            return self.session.request(now)
+        # A heartbeat due goes before claims: after a freeze, learn what is still ours first.
+        ask = self._claim_ask(now) if now < self.heartbeat.next_at else None
+        if self.claims.unwritten or ask is not None:
+            self.asked = Asked.CLAIMS
+            return self.claims.request(ask, time.monotonic())
+        if now >= self.heartbeat.next_at:
+            self.asked = Asked.BEAT
+            unwritten = {o.job_id: o.lease for o in self.claims.unwritten}
+            asked = self.heartbeat.beat(
+                now, self.pool.snapshot(now), unwritten, self.state.value, self.slots,
+                self.job_types, self._config_name, self.session.watched(now),
+                self.telemetry.wants_queue(now),
+            )  # fmt: skip
+            return self.heartbeat.request(now, asked)
+        if self.heartbeat.check_owned:
+            claims = self.pool.claims()
+            if claims:
+                self.asked = Asked.OWNERSHIP
+                return self.heartbeat.ownership_request(claims)
+            self.heartbeat.check_owned = False
+        return None
+
+    def _claim_ask(self, now: float) -> turn.Ask | None:
+        if not self._may_claim():
+            return None
+        free = self.slots - len(self.pool)
+        if self.options.max_jobs:
+            free = min(free, self.options.max_jobs - self.pool.counts.started)
+        check_empty = bool(self.options.until_empty) and not self.pool and not self.claims.unwritten
+        return self.claims.ask(now, free, list(self.pool.claims()), self.job_types, check_empty,
+                               self.config.retry.backoff_max,
+                               caps(self.config, self.job_types))  # fmt: skip
+
+    def _take_events(self) -> None:
+        now = time.monotonic()
+        for notice in self.session.notices(self.db.events(), now):
+            if isinstance(notice, Done):
+                self._answered(notice)
+            elif isinstance(notice, Connected):
+                self._connected(notice)
+            elif isinstance(notice, CheckOwned):
+                self.heartbeat.check_owned = True
+            elif self._serves(notice.job_type):
+                logs.event("notify").debug("pending notification ({}): claiming",
+                                           notice.job_type or "analysis")  # fmt: skip
+                self.claims.timing.want()
+
+    def _connected(self, connected: Connected) -> None:
+        self.heartbeat.connected(connected.at)
+        self.claims.timing.want()
+
+    def _answered(self, done: Done[Any]) -> None:
+        """The answer to the request in flight, handed to whoever asked, and acted on."""
+        asked, self.asked = self.asked, None
+        now = time.monotonic()
+        if asked is Asked.CLAIMS:
+            self._brought(self.claims.answered(done, now), now)
+            return
+        heard = self.heartbeat.answered(done) if asked is Asked.BEAT else self.heartbeat.owned(done)
+        for kill in heard.kills:
+            self.pool.kill_claim(kill.job_id, kill.lease, kill.reason, kill.detail)
+        if heard.claim_again:
+            self.claims.timing.want()
+        if heard.found is not None:
+            self.telemetry.heartbeat(heard.sent, self.state.value, len(self.pool), self.slots,
+                                     heard.found.queue)  # fmt: skip
+
+    def _brought(self, brought: Brought, now: float) -> None:
+        for job in brought.jobs:
+            self.pool.start(job, now)
+        idle = not self.pool and not self.claims.unwritten
+        if brought.wrote and self.options.until_empty and idle:
+            self.claims.timing.want()  # all written, nothing runs: the next claim says if empty
+        if brought.empty and idle:
+            self._drain("--until-empty: the queue is empty")
+        max_jobs = self.options.max_jobs
+        if brought.claimed and max_jobs and self.pool.counts.started >= max_jobs:
+            self._drain(f"--max-jobs {self.options.max_jobs} reached: stopping after these")
+
+    def _serves(self, job_type: str) -> bool:
+        if job_type == "*":  # `jobsup resume --all`
+            return True
+        return (job_type or "analysis") in self.job_types
+
+    def _request_timeout(self, connecting: bool = False) -> float:
+        db = self.config.database
+        return (db.connect_timeout if connecting else 0.0) + db.statement_timeout + MARGIN
+
+    def _schedules(self, config: Config) -> list[periodic.Schedule]:
+        """The periodic schedules to serve: those of the job types served (a slot's job is
+        enqueued by a supervisor that can run it); none in a batch run (--max-jobs,
+        --until-empty)."""
+        batch = self.options.max_jobs or self.options.until_empty
+        served = config.served(self.options.job_types)
+        return [] if batch else [s for s in config.periodic.values() if s.job_type in served]
+
+    @property
+    def _config_name(self) -> str:
+        return str(self.config.path) if self.config.path else "defaults"

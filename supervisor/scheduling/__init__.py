@@ -1,0 +1,1 @@
+"""Schedules and pauses: periodic slots, their rows (periodic_store), paused job types."""

@@ -1,0 +1,64 @@
+"""One round trip of the loop to the database: write the outcomes that waited, then claim
+what the free slots can take. A request for the database thread."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import psycopg2
+
+from supervisor.db.connect import Connection
+from supervisor.errors import describe
+from supervisor.runners.jobrow import ClaimedJob, Unusable
+from supervisor.runners.outcome import Outcome
+from supervisor.store import statements as store
+from supervisor.store import writeback
+from supervisor.store.writeback import Written
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A claim: up to `limit` jobs of `job_types` (those served), none of `busy`."""
+
+    limit: int
+    job_types: Sequence[str]
+    busy: Sequence[str]
+    until_empty: bool  # when nothing is claimed, also ask whether anything falls due soon
+    horizon: float  # that soon (seconds)
+    capped: Mapping[str, int] = field(default_factory=dict)  # job type: max_running
+
+
+@dataclass
+class Turn:
+    written: Written = field(default_factory=lambda: Written(set()))
+    claimed: list[ClaimedJob | Unusable] | None = None  # None: no claim asked, or refused
+    next_due: float | None = None  # seconds until the next pending job falls due
+    anything_soon: bool = True  # with until_empty: a job falls due within the horizon
+    error: str | None = None  # the claim the database refused
+
+
+def run(conn: Connection, worker_id: str, outcomes: Sequence[Outcome], ask: Ask | None) -> Turn:
+    """Write `outcomes`, then claim as `ask` says. A lost connection raises; a claim the
+    database refuses is reported in `error`, after the outcomes were written."""
+    turn = Turn()
+    if outcomes:
+        turn.written = writeback.write(conn, worker_id, outcomes)
+    if ask is None:
+        return turn
+    try:
+        turn.claimed = store.claim(conn, worker_id, ask.limit, ask.job_types, ask.busy,
+                                   ask.capped)  # fmt: skip
+    except psycopg2.Error as e:
+        if conn.closed and not outcomes:  # else say what was written: a claim is no loss
+            raise
+        turn.error = f"claim failed: {describe(e)}"
+        return turn
+    if len(turn.claimed) < ask.limit:  # the claimed jobs are ours now, whatever comes next
+        try:
+            turn.next_due = store.next_due(conn, ask.job_types, ask.busy, ask.capped)
+            if ask.until_empty and not turn.claimed:
+                turn.anything_soon = store.runnable_within(conn, ask.horizon, ask.job_types)
+        except psycopg2.Error as e:
+            turn.error = f"looking for the next due job failed: {describe(e)}"
+    return turn
