@@ -48,7 +48,8 @@ def load(con: DuckDBPyConnection, path: str, table: str, workdir: Path) -> dict[
             run(con, f"CREATE TABLE {table} AS SELECT * FROM read_parquet({literal(file)})")
         elif found.fmt is Format.XLSX:
             converted = workdir / f"{table}.csv"
-            source["sheet"] = xlsx_to_csv(_plain(found, workdir), found.name, converted)
+            sheets = xlsx_to_csv(_plain(found, workdir), found.name, converted)
+            source["sheets"] = {"read": list(sheets.read), "workbook": list(sheets.workbook)}
             _load_csv(con, _converted(found, converted), converted, table)
         elif found.fmt is Format.JSON:
             source |= _load_json(con, found, _plain(found, workdir), table)
