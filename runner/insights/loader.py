@@ -36,9 +36,12 @@ DOTTED = re.compile(r"^[-+]?\d+(\.\d+)+$")
 COMMA_GROUPS = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
-def load(con: DuckDBPyConnection, path: str, table: str, workdir: Path) -> dict[str, Any]:
-    """Create `table` from the file at path; return how it was read (format, dialect...)."""
-    found = sniff.probe(path)
+def load(
+    con: DuckDBPyConnection, path: str, table: str, workdir: Path, name: str | None = None
+) -> dict[str, Any]:
+    """Create `table` from the file at path; return how it was read (format, dialect...).
+    Messages and `file` call it `name` (the name it was uploaded under), else its own."""
+    found = sniff.probe(path, name)
     source: dict[str, Any] = {"file": found.name, "format": found.fmt.value}
     if found.gzipped:
         source["compression"] = "gzip"
