@@ -9,8 +9,8 @@ from pathlib import Path
 from runner.testing import run
 from supervisor.client.enqueue import enqueue
 from supervisor.db.connect import Connection
+from tests.fixtures.processes import Supervisors, job, rows, write_config
 from tests.insights.sales_data import Plan, sales, write_csv
-from tests.processes import Supervisors, job, rows, write_config
 
 STORED = "002eaab0-7c1e-4c55-9d8e-3b1f0c2a9e11-latin1.csv"
 
