@@ -120,7 +120,9 @@ def xlsx_to_csv(source: Path, name: str, target: Path, sheet: str | None = None)
 
 
 def _table_of(sheet: Any, title: str, stem: Path) -> _Table | None:
-    """The largest table on a sheet (None: the sheet is blank)."""
+    """The largest table on a sheet (None: the sheet is blank, or a chart)."""
+    if not hasattr(sheet, "iter_rows"):
+        return None  # a chartsheet: no cells
     best: _Table | None = None
     current: _Table | None = None
     for n, row in enumerate(sheet.iter_rows(values_only=True)):

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
 
 from runner.insights.excel import Sheets, xlsx_to_csv
 from tests.insights.conftest import Rows, details, of_type
@@ -106,3 +107,18 @@ def test_a_title_above_the_header_and_a_note_beside_the_table_are_left_out(
     assert written[:2] == [["day", "shop", "amount"], ["2024-01-01", "shop1", "1.5"]]
     assert len(written) == 11
     assert sorted(p.name for p in tmp_path.iterdir()) == ["jan.xlsx", "out.csv"]  # no leftovers
+
+
+def test_a_chart_sheet_first_is_passed_over(tmp_path: Path) -> None:
+    book = Workbook()
+    data = book.active
+    assert data is not None
+    data.title = "Data"
+    for line in [["a", "b"], [1, 2], [3, 4]]:
+        data.append(line)
+    chart = BarChart()
+    chart.add_data(Reference(data, min_col=1, min_row=1, max_row=3))
+    book.create_chartsheet("Chart", 0).add_chart(chart)
+    book.save(tmp_path / "charted.xlsx")
+    sheets = xlsx_to_csv(tmp_path / "charted.xlsx", "charted.xlsx", tmp_path / "out.csv")
+    assert sheets == Sheets(("Data",), ("Chart", "Data"))
