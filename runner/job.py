@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,18 @@ class Job:
     memory_limit_mb: int | None = None
     # Global handler settings from the config file, e.g. {"ai": {...}}.
     settings: Mapping[str, Any] = field(default_factory=dict)
+    # What each of `files` is called, in their order: the name it was uploaded under
+    # (files.original_name), else the stored file's own name (the default for all).
+    file_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.file_names:
+            names = tuple(os.path.basename(path) for path in self.files)
+            object.__setattr__(self, "file_names", names)  # frozen: set once, here
+        elif len(self.file_names) != len(self.files):
+            raise ValueError(
+                f"file_names: {len(self.file_names)} names for {len(self.files)} files"
+            )
 
 
 @dataclass(frozen=True)

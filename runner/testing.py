@@ -86,6 +86,7 @@ def run(
     handler: str | Callable[[Job], Any],
     files: Iterable[str | os.PathLike[str]] = (),
     *,
+    file_names: Iterable[str] = (),
     metadata: Mapping[str, Any] | None = None,
     description: str | None = None,
     job_type: str | None = None,
@@ -108,6 +109,8 @@ def run(
     supervisor's defaults with `memory_mb`, `time_limit` and `soft_time_limit`. The
     handler's output goes to sys.stderr as it comes (`echo`), and its tail into the error.
     `environment` is the fork server's (default: ours), `preload` modules it imports first.
+    `file_names` are what the files are called (`Job.file_names`: as a supervisor gives the
+    name each was uploaded under); by default their own names.
     """
     limits = limits or Limits(memory_mb, time_limit=time_limit, soft_time_limit=soft_time_limit)
     path = handler_path(handler)
@@ -115,6 +118,7 @@ def run(
         id=str(uuid.uuid4()),
         type=job_type or path,
         files=tuple(str(Path(f).absolute()) for f in files),
+        file_names=tuple(file_names),
         business_description=description,
         metadata=dict(metadata or {}),
         memory_limit_mb=limits.memory_mb or None,

@@ -22,4 +22,5 @@ def analysis(job: Job) -> list[dict[str, Any]]:
         job.metadata,
         settings=job.settings,
         memory_limit_mb=job.memory_limit_mb,
+        names=job.file_names,
     )

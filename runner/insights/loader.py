@@ -36,9 +36,12 @@ DOTTED = re.compile(r"^[-+]?\d+(\.\d+)+$")
 COMMA_GROUPS = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
-def load(con: DuckDBPyConnection, path: str, table: str, workdir: Path) -> dict[str, Any]:
-    """Create `table` from the file at path; return how it was read (format, dialect...)."""
-    found = sniff.probe(path)
+def load(
+    con: DuckDBPyConnection, path: str, table: str, workdir: Path, name: str | None = None
+) -> dict[str, Any]:
+    """Create `table` from the file at path; return how it was read (format, dialect...).
+    Messages and `file` call it `name` (the name it was uploaded under), else its own."""
+    found = sniff.probe(path, name)
     source: dict[str, Any] = {"file": found.name, "format": found.fmt.value}
     if found.gzipped:
         source["compression"] = "gzip"
@@ -48,7 +51,8 @@ def load(con: DuckDBPyConnection, path: str, table: str, workdir: Path) -> dict[
             run(con, f"CREATE TABLE {table} AS SELECT * FROM read_parquet({literal(file)})")
         elif found.fmt is Format.XLSX:
             converted = workdir / f"{table}.csv"
-            source["sheet"] = xlsx_to_csv(_plain(found, workdir), found.name, converted)
+            sheets = xlsx_to_csv(_plain(found, workdir), found.name, converted)
+            source["sheets"] = {"read": list(sheets.read), "workbook": list(sheets.workbook)}
             _load_csv(con, _converted(found, converted), converted, table)
         elif found.fmt is Format.JSON:
             source |= _load_json(con, found, _plain(found, workdir), table)

@@ -46,6 +46,7 @@ def profile(table: Table, timeline: Timeline | None, span: Span | None) -> Insig
                 "how many columns of each role",
             )
     summary = f"{table.name} holds {rows} rows and {columns} columns: " + ", ".join(described) + "."
+    summary += _sheets(table.source)
     covers = ""
     if timeline is not None and span is not None:
         covers = _covers(timeline, span, figures)
@@ -238,3 +239,14 @@ def _last_period(series: Series, timeline: Timeline, figures: fig.Figures) -> di
         "change_pct": rounded(change * 100, 2) if change is not None else None,
         "text": text + ".",
     }
+
+
+def _sheets(source: dict[str, Any]) -> str:
+    """The sentence naming the sheets read, for a workbook of several (else "")."""
+    sheets = source.get("sheets") or {}
+    read, workbook = sheets.get("read") or [], sheets.get("workbook") or []
+    if len(workbook) < 2:
+        return ""
+    which = ", ".join(repr(s) for s in read)
+    every = ", ".join(workbook)
+    return f" Read from sheet{'s' if len(read) > 1 else ''} {which} of {len(workbook)} ({every})."

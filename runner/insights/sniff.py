@@ -76,10 +76,11 @@ class Probe:
         return PermanentFailure(f"{self.name}: {problem}")
 
 
-def probe(path: str) -> Probe:
-    """Identify a file, or raise PermanentFailure saying why it cannot be analysed."""
+def probe(path: str, name: str | None = None) -> Probe:
+    """Identify a file, or raise PermanentFailure saying why it cannot be analysed; `name`
+    (default: the file's own) is what messages and insights call it."""
     file = Path(path)
-    name = file.name
+    name = name or file.name
     if not file.exists():
         raise PermanentFailure(f"{name}: file not found ({path})")
     if not file.is_file():
@@ -94,7 +95,7 @@ def probe(path: str) -> Probe:
         raise PermanentFailure(
             f"{name}: file is empty" + (" after decompression" if gzipped else "")
         )
-    fmt = _format(name, head)
+    fmt = _format(name, head, _extension(file.name) or _extension(name))
     encoding = detect_encoding(head) if fmt in (Format.CSV, Format.JSON) else None
     return Probe(file, name, fmt, gzipped, head, encoding)
 
@@ -110,9 +111,15 @@ def gunzip_head(file: Path, name: str) -> bytes:
         raise PermanentFailure(f"{name}: corrupt gzip data ({exc})") from exc
 
 
-def _format(name: str, head: bytes) -> Format:
+def _extension(name: str) -> str:
+    """The extension that says a file's format ('.csv' of 'a.csv.gz'), '' when none does.
+    The stored file's decides; an upload stored without one, the name it came under."""
     suffixes = [s.lower() for s in Path(name).suffixes if s.lower() != ".gz"]
     ext = suffixes[-1] if suffixes else ""
+    return ext if ext in EXTENSIONS or ext == ".xls" else ""
+
+
+def _format(name: str, head: bytes, ext: str) -> Format:
     if ext == ".xls":
         raise PermanentFailure(f"{name}: legacy .xls workbooks are not supported; save as .xlsx")
     claimed = EXTENSIONS.get(ext)

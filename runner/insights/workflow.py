@@ -73,8 +73,10 @@ def run_complete_workflow(
     *,
     settings: Mapping[str, Any] | None = None,
     memory_limit_mb: int | None = None,
+    names: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Insights rows for the files: the executive summary first, then findings by rank."""
+    """Insights rows for the files: the executive summary first, then findings by rank. The
+    insights call each file by its name in `names` (default: the file's own name)."""
     if not files:
         raise PermanentFailure("analysis: the job has no input files")
     limits = _thresholds(metadata)
@@ -84,7 +86,9 @@ def run_complete_workflow(
     with tempfile.TemporaryDirectory(prefix="jobsup-insights-") as tmp:
         workdir = Path(tmp)
         with engine.connect(workdir, memory_limit_mb) as con:
-            tables = [_load(con, path, f"t{i}", workdir) for i, path in enumerate(files)]
+            tables = [
+                _load(con, f, _named(names, i), f"t{i}", workdir) for i, f in enumerate(files)
+            ]
             findings = [f for t in tables for f in analyse(con, t, limits, wanted, gaps)]
     ranked = rank(findings, business_description)
     ai = (settings or {}).get("ai")
@@ -103,9 +107,15 @@ def _thresholds(metadata: Mapping[str, Any]) -> Thresholds:
         raise PermanentFailure(f"metadata.thresholds: {exc}") from exc
 
 
-def _load(con: DuckDBPyConnection, path: str, sql_name: str, workdir: Path) -> Table:
+def _named(names: Sequence[str], i: int) -> str | None:
+    return names[i] if i < len(names) else None
+
+
+def _load(
+    con: DuckDBPyConnection, path: str, name: str | None, sql_name: str, workdir: Path
+) -> Table:
     started = time.monotonic()
-    source = loader.load(con, path, sql_name, workdir)
+    source = loader.load(con, path, sql_name, workdir, name)
     table = describe_table(con, sql_name, source["file"], source)
     logger.info(
         "analysis: read {} ({:,} rows, {} columns) in {:.1f} s",

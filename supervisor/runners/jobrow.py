@@ -9,6 +9,7 @@ the field.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,11 +32,22 @@ class ClaimedJob:
     priority: int = 0
     more_files: tuple[str, ...] = ()  # after file_path, in order (more_file_ids)
     snoozes: int = 0  # times runner.Retry put it back without spending an attempt
+    file_name: str | None = None  # files.original_name of file_path (None: not recorded)
+    more_names: tuple[str | None, ...] = ()  # the same of more_files, in order
 
     @property
     def files(self) -> tuple[str, ...]:
         """Every file of the job, in order: what its handler gets as `Job.files`."""
         return ((self.file_path,) if self.file_path else ()) + self.more_files
+
+    @property
+    def file_names(self) -> tuple[str, ...]:
+        """What each of `files` is called (`Job.file_names`): the name it was uploaded under,
+        else its stored file's name."""
+        names = ((self.file_name,) if self.file_path else ()) + self.more_names
+        names += (None,) * (len(self.files) - len(names))
+        shown = zip(self.files, names[: len(self.files)], strict=True)
+        return tuple(name or os.path.basename(path) for path, name in shown)
 
     @property
     def attempt(self) -> int:
@@ -60,6 +72,7 @@ def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
     (job_id, lease, job_type, description, metadata, retry_count, file_path, has_file, priority,
      more_files) = row[:10]  # fmt: skip
     snoozes = row[10] if len(row) > 10 else 0
+    file_name, more_names = row[11:13] if len(row) > 12 else (None, None)
     problems = [
         _problem_of_type(job_type),
         _problem_of_metadata(metadata),
@@ -79,9 +92,19 @@ def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
         priority=priority if isinstance(priority, int) else 0,
         more_files=tuple(p for p in more_files or () if isinstance(p, str) and p.strip()),
         snoozes=snoozes if isinstance(snoozes, int) else 0,
+        file_name=_name(file_name),
+        more_names=tuple(_name(n) for n in more_names or ()),
     )
     reasons = [p for p in problems if p]
     return Unusable(job, "; ".join(reasons)) if reasons else job
+
+
+def _name(original_name: Any) -> str | None:
+    """A file's original_name as a name to show (None: none recorded, or blank). It only
+    names the file, so no value of it is a problem."""
+    if not isinstance(original_name, str) or not original_name.strip():
+        return None
+    return " ".join(original_name.split())  # no line breaks or tabs in titles
 
 
 def _problem_of_type(job_type: Any) -> str | None:

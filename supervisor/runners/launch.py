@@ -62,6 +62,7 @@ def _runner_job(job: ClaimedJob, config: Config, job_limits: Limits) -> Job:
         id=job.id,
         type=job.job_type,
         files=job.files,
+        file_names=job.file_names,
         business_description=job.business_description,
         metadata=job.metadata,
         attempt=job.attempt,

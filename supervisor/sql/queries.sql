@@ -25,7 +25,10 @@ FROM unnest(%(cap_types)s::text[]) AS t ORDER BY t;
 -- validates them (supervisor/jobrow.py), a NULL job_type is the original cron's 'analysis',
 -- a NULL metadata an empty object; `more_files` are the paths of more_file_ids, in order
 -- (NULL for an id that names no row); `snoozes` counts the attempts that runner.Retry put
--- back without spending one (checked against max_snoozes).
+-- back without spending one (checked against max_snoozes); `file_name` and
+-- `more_file_names` are the files' original_name (the name it was uploaded under, NULL when
+-- not recorded), which the handler gets beside the paths (runner.Job.file_names). The files
+-- are read by primary key (files_pkey), as the paths are.
 --
 -- Scheduling: paused types (jobsup_paused, '*' for all) are left out of the type list; a
 -- capped type (%(cap_types)s, each with its max_running in %(cap_limits)s; `claim_lock_caps`
@@ -105,7 +108,12 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
           CASE WHEN jsonb_typeof(j.attempts) = 'array'
                THEN (SELECT count(*)::int FROM jsonb_array_elements(j.attempts) AS a
                      WHERE a ->> 'outcome' = 'snoozed')
-               ELSE 0 END AS snoozes;
+               ELSE 0 END AS snoozes,
+          (SELECT f.original_name FROM files f WHERE f.id = j.file_id) AS file_name,
+          CASE WHEN j.more_file_ids IS NOT NULL
+               THEN ARRAY(SELECT f.original_name
+                          FROM unnest(j.more_file_ids) WITH ORDINALITY AS m(id, n)
+                          LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_file_names;
 
 -- name: next_due
 -- When the earliest pending job this supervisor could run falls due (NULL: none pending):

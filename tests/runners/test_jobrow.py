@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
+from runner.job import Job
+from supervisor.config import load
 from supervisor.runners.jobrow import ClaimedJob, Unusable, from_row, json_value, shown
+from supervisor.runners.launch import Launch, launch
 
 pytestmark = pytest.mark.unit
 
@@ -87,3 +90,32 @@ def test_a_job_over_several_files_hands_them_over_in_order() -> None:
     job = from_row(row(more_files=["/data/b.csv", "/data/c.csv"]))
     assert isinstance(job, ClaimedJob)
     assert job.files == ("/data/a.csv", "/data/b.csv", "/data/c.csv")
+
+
+def test_each_file_is_named_as_it_was_uploaded_else_by_its_stored_name() -> None:
+    names = {
+        "snoozes": 0,
+        "file_name": "Q3 sales.csv",
+        "more_file_names": [None, " Q4\nsales.csv "],
+    }
+    job = from_row(row(more_files=["/data/002eaab0-b.csv", "/data/c.csv"], **names))
+    assert isinstance(job, ClaimedJob)
+    assert job.file_names == ("Q3 sales.csv", "002eaab0-b.csv", "Q4 sales.csv")
+    assert launch_job(job).file_names == job.file_names  # what the handler gets
+    unnamed = from_row(row(snoozes=0, file_name=None, more_file_names=None))
+    assert isinstance(unnamed, ClaimedJob) and unnamed.file_names == ("a.csv",)
+    assert from_row(row()).file_names == ("a.csv",)  # type: ignore[union-attr]  # no columns
+
+
+def test_a_runner_job_names_its_files_by_their_own_names_unless_told() -> None:
+    assert Job("j1", "t", files=("/up/002eaab0.csv",)).file_names == ("002eaab0.csv",)
+    assert Job("j1", "t", ("/up/1.csv",), file_names=("Q3.csv",)).file_names == ("Q3.csv",)
+    with pytest.raises(ValueError, match="file_names: 2 names for 1 files"):
+        Job("j1", "t", ("/up/1.csv",), file_names=("a", "b"))
+
+
+def launch_job(job: ClaimedJob) -> Job:
+    """The runner's job that a supervisor with the default config hands over for `job`."""
+    launched = launch(job, load(None), "INFO")
+    assert isinstance(launched, Launch), launched
+    return launched.spec.job
