@@ -284,13 +284,22 @@ def processes_exceeded(processes: int, limit: int) -> str:
     return f"process limit exceeded: {processes} > {limit} processes"
 
 
-def time_exceeded(time_limit: float) -> str:
-    return f"time limit {time_limit:g} s exceeded (killed)"
+def time_exceeded(time_limit: float, soft_time_limit: float = 0.0) -> str:
+    """The hard limit's SIGKILL (after the soft limit's SIGTERM, when there is one)."""
+    message = f"time limit {time_limit:g} s exceeded (killed)"
+    if 0 < soft_time_limit < time_limit:
+        message += f"; the SIGTERM of its soft limit ({soft_time_limit:g} s) did not end it"
+    return message
 
 
-def soft_time_exceeded(soft_time_limit: float, document: Document | None) -> str:
-    """The soft limit's SIGTERM; and what the handler's clean-up raised, if it did."""
+def soft_time_exceeded(
+    soft_time_limit: float, document: Document | None, killed: bool = False
+) -> str:
+    """The soft limit's SIGTERM; and what the handler's clean-up raised, if it did, or the
+    SIGKILL that followed (`killed`: no hard limit, `kill_timeout` later, or a drain's)."""
     message = f"soft time limit {soft_time_limit:g} s exceeded"
+    if killed:
+        return message + " (SIGTERM did not end it: killed)"
     if document and not document["ok"] and document["kind"] != FailureKind.SOFT_TIME_LIMIT:
         message += f"; then {document['message']}"  # the clean-up itself failed
     return message

@@ -82,6 +82,18 @@ def test_limits_and_shutdown() -> None:
     assert judge(ok, 16).kind is Kind.COMPLETED
 
 
+def test_a_time_limit_kill_says_killed_and_the_sigterm_before_it() -> None:
+    hard = judge(ended(status=9, reason=KillReason.TIME, soft_time_limit=3, time_limit=8), 16)
+    assert hard.message == (
+        "time limit 8 s exceeded (killed); the SIGTERM of its soft limit (3 s) did not end it"
+    )
+    soft = ended(status=9, reason=KillReason.SOFT_TIME, soft_time_limit=3, time_limit=0)
+    soft.killed_at = 1.0  # no hard limit: killed kill_timeout after the SIGTERM
+    assert (
+        judge(soft, 16).message == "soft time limit 3 s exceeded (SIGTERM did not end it: killed)"
+    )
+
+
 def test_retry_policy() -> None:
     retry = RetryConfig(max_retries=3, backoff_base=10, backoff_max=100)
     failing = Verdict(Kind.RETRYABLE, "boom")

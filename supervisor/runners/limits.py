@@ -11,6 +11,7 @@ once a second, or as soon as its RSS has grown by the room left under the limit.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
@@ -44,13 +45,17 @@ def for_job(limits: Limits, metadata: Mapping[str, Any]) -> Limits:
 
 
 def enforce_time(runner: Runner, now: float, kill_timeout: float) -> None:
-    """Soft limit: SIGTERM (the handler may clean up). Hard limit: SIGKILL. Then escalate."""
+    """Soft limit: SIGTERM to the runner's group (the handler may clean up). Hard limit
+    (`time_limit`, counted from the start like the soft one): SIGKILL, however long ago the
+    SIGTERM was. Only a soft limit without a hard one falls back on `kill_timeout`, the grace
+    of every other SIGTERM the supervisor sends (a drain's). Then escalate a SIGTERM due."""
     elapsed = runner.elapsed(now)
     limits = runner.limits
     if limits.time_limit and elapsed >= limits.time_limit:
         runner.kill(KillReason.TIME)
     elif limits.soft_time_limit and elapsed >= limits.soft_time_limit:
-        runner.terminate(KillReason.SOFT_TIME, now, kill_timeout)
+        grace = math.inf if limits.time_limit else kill_timeout  # inf: the branch above kills
+        runner.terminate(KillReason.SOFT_TIME, now, grace)
     runner.escalate(now)
 
 

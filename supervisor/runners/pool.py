@@ -177,7 +177,8 @@ class Pool:
             self._not_started(job, e)
             return
         output = Output(limit=self.config.logging.output_limit_kb * 1024)
-        runner = Runner(job, how.limits, result_fd, output_fd, now, time.time(), output,
+        wall = time.time() - (self.clock() - now)  # the same moment as `now`: limits count
+        runner = Runner(job, how.limits, result_fd, output_fd, now, wall, output,  # from it
                         ops=self.ops)  # fmt: skip
         self.runners[job.id] = runner
         self._asked.append(runner)
