@@ -277,7 +277,22 @@ def crashed(status: int | None) -> str:
 
 
 def memory_exceeded(memory: int, limit_mb: int, metric: str) -> str:
-    return f"memory limit exceeded: {size(memory)} > {size(limit_mb * MB)} ({metric})"
+    """`312 MiB > 256 MiB (pss)`: figures that show the excess (never `1.0 GiB > 1.0 GiB`)."""
+    shown, limit = size(memory), size(limit_mb * MB)
+    if shown == limit:  # rounding hid the excess: MiB, the limit exact, the memory finer
+        shown, limit = _finer(memory, limit_mb), f"{limit_mb} MiB"
+        if shown.endswith("bytes"):
+            limit = f"{limit_mb * MB:,} bytes"
+    return f"memory limit exceeded: {shown} > {limit} ({metric})"
+
+
+def _finer(memory: int, limit_mb: int) -> str:
+    """`memory` in MiB with the fewest decimals (up to 3) that read above `limit_mb`, else
+    in bytes: 1065 MiB, 200.1 MiB, 209,715,201 bytes."""
+    for decimals in range(4):
+        if round(memory / MB, decimals) > limit_mb:
+            return f"{memory / MB:.{decimals}f} MiB"
+    return f"{memory:,} bytes"
 
 
 def processes_exceeded(processes: int, limit: int) -> str:

@@ -7,13 +7,13 @@ import signal
 
 import pytest
 
-from runner import protocol
+from runner import parent, protocol
 from runner.protocol import FailureKind
 from supervisor.config import Limits, RetryConfig
 from supervisor.identity import Identity
 from supervisor.runners.jobrow import ClaimedJob
 from supervisor.runners.outcome import Kind, Verdict, backoff, conclude, judge, not_started
-from supervisor.runners.state import KillReason, Output, Runner
+from supervisor.runners.state import MB, KillReason, Output, Runner
 
 pytestmark = pytest.mark.unit
 
@@ -163,3 +163,18 @@ def test_not_started_goes_back_to_pending_without_a_record() -> None:
         Kind.NOT_STARTED, "pending", 5.0, True,
     )  # fmt: skip
     assert outcome.attempt is None and outcome.retry_count == JOB.retry_count
+
+
+def test_a_memory_message_shows_the_figure_above_the_limit() -> None:
+    # issue 29: "1.0 GiB > 1.0 GiB"; rounding may not hide the excess.
+    assert parent.memory_exceeded(1065 * MB, 1024, "pss") == (
+        "memory limit exceeded: 1065 MiB > 1024 MiB (pss)"
+    )
+    assert parent.memory_exceeded(200 * MB + 100 * 1024, 200, "rss").endswith(
+        ": 200.1 MiB > 200 MiB (rss)"
+    )
+    assert parent.memory_exceeded(200 * MB + 1, 200, "rss").endswith(
+        ": 209,715,201 bytes > 209,715,200 bytes (rss)"
+    )
+    assert parent.memory_exceeded(312 * MB, 256, "pss").endswith(": 312 MiB > 256 MiB (pss)")
+    assert parent.memory_exceeded(2252 * MB, 1024, "rss").endswith(": 2.2 GiB > 1.0 GiB (rss)")

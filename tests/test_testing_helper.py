@@ -16,7 +16,7 @@ from supervisor.db.connect import Connection
 from tests.conftest import jobsup
 from tests.processes import Supervisors, add_job, job, write_config
 
-MEMORY_KILL = re.compile(r"^memory limit exceeded: \d+ MiB > 64 MiB \(pss\)$")
+MEMORY_KILL = re.compile(r"^memory limit exceeded: \d+(\.\d+)? MiB > 64 MiB \(pss\)$")
 
 
 def summarise(job: Job) -> list[dict[str, Any]]:
