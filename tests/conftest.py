@@ -10,8 +10,9 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import subprocess
+import stat
 import sys
+import sysconfig
 import tempfile
 import uuid
 import warnings
@@ -25,8 +26,6 @@ import pytest
 
 from supervisor.db import schema
 from supervisor.db.connect import Connection, connect
-
-JOBSUP = str(Path(sys.executable).with_name("jobsup"))
 
 
 def database_url(server_url: str, name: str) -> str:
@@ -110,26 +109,45 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("JOBSUP_HOME", str(tmp_path / "home"))
 
 
-def jobsup(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed `jobsup` console script; its exit code, stdout and stderr."""
-    return subprocess.run(
-        [JOBSUP, *args],
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 @pytest.fixture
 def supervisors() -> Iterator[Any]:
     """Start supervisor processes with `supervisors.start(...)`; any still running are killed
     after the test."""
-    from tests.processes import Supervisors
+    from tests.fixtures.processes import Supervisors
 
     started = Supervisors()
     yield started
     started.stop_all()
+
+
+def _on_the_way(path: Path) -> list[Path]:
+    return [p for p in reversed(path.parents)]
+
+
+@pytest.fixture
+def python_open_to_others() -> Iterator[None]:
+    """This machine's Python may live under /root (0700, pyenv): every directory on the way
+    to it and its standard library made traversable by others for the test (o+x, nothing
+    listed), as a production install would be; the modes put back after."""
+    places = {Path(os.path.realpath(sys.executable)), Path(sysconfig.get_paths()["stdlib"])}
+    changed: dict[Path, int] = {}
+    for place in places:
+        for directory in _on_the_way(place):
+            mode = directory.stat().st_mode
+            if not mode & stat.S_IXOTH and directory not in changed:
+                changed[directory] = stat.S_IMODE(mode)
+                directory.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+    try:
+        yield
+    finally:
+        for directory, mode in changed.items():
+            directory.chmod(mode)
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory other users may read (pytest's own is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="jobsup-shared-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)

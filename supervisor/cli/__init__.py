@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from supervisor import __version__, config
+from supervisor.db import schema
 from supervisor.db.connect import Connection, close_quietly
 from supervisor.errors import JobsupError
 from supervisor.ops import control
@@ -53,10 +54,17 @@ def load_config(overrides: config.Overrides | None = None) -> config.Config:
 @contextmanager
 def database(cfg: config.Config) -> Iterator[Connection]:
     """A connection to the configured database for the length of one command (the embedded
-    PostgreSQL started when none is configured; `control.running_database` never starts it)."""
+    PostgreSQL started when none is configured; `control.running_database` never starts it).
+
+    A command that meets a database without jobsup's tables (or with the original job-cron's
+    only) ends in one line naming the fix, `jobsup db init` or `jobsup db migrate`, as
+    `start` and `web` do, whichever statement found a table or column missing."""
     conn = connect_config(cfg, application_name=application_name())
     try:
         yield conn
+    except schema.MISSING as e:
+        schema.explain(conn, e)
+        raise
     finally:
         close_quietly(conn)
 
