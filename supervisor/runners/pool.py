@@ -134,8 +134,9 @@ class Pool:
         return [r for r in self.runners.values() if r.pid]
 
     def check_interval(self) -> float:
-        """Seconds until the next sample: the shortest `check_interval` of the runners."""
-        return min((r.limits.check_interval for r in self.runners.values()), default=1.0)
+        """Seconds until the next sample: the shortest of the runners' `check_interval`,
+        shorter for one growing toward its memory limit (`limits.sample_interval`)."""
+        return min((limits.sample_interval(r) for r in self.runners.values()), default=1.0)
 
     def claims(self) -> dict[str, int]:
         """The claim (job id: lease) of every runner, started or asked for."""

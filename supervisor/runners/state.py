@@ -156,6 +156,9 @@ class Runner:
     cpu_seconds: float = 0.0
     processes: int = 1
     full_memory: FullMemory | None = None
+    rss: int = 0  # the tree's RSS at the last sample, bytes
+    growth: float = 0.0  # bytes a second the tree's RSS grew by between the last two samples
+    measured_at: float | None = None  # time.monotonic() of the last sample
     descendants: dict[int, int] = field(default_factory=dict)  # pid -> start (proctree)
 
     @property

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -14,6 +16,7 @@ from tests.fixtures.processes import (
     Supervisors,
     add_job,
     job,
+    rows,
     wait_for,
     write_config,
 )
@@ -258,3 +261,24 @@ def test_forked_children_sharing_memory_count_once_by_default_and_each_by_rss(
     row = job(conn, by_rss)
     assert row["error_message"].split("\n")[0].endswith(" > 512 MiB (rss)"), row["error_message"]
     wait_for(lambda: job_processes(by_rss) == [], timeout=10)
+
+
+def test_runners_run_niced_below_the_supervisor(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    # issue 29 item 8: CPU-bound runners may not starve the loop that samples their memory.
+    default = add_job(conn, "whoami")
+    sup = run_batch(db_url, tmp_path, supervisors, limits(1000))
+    mine = os.getpriority(os.PRIO_PROCESS, 0)  # the supervisor's, inherited from the test
+    assert _content(conn, default)["nice"] == min(19, mine + 10), sup.log()
+    niced = add_job(conn, "whoami")
+    config = write_config(tmp_path, max_retries=0, runner_extra="nice = 3\n")
+    sup = supervisors.start(db_url, config, "--until-empty")
+    sup.wait(120)
+    assert _content(conn, niced)["nice"] == min(19, mine + 3), sup.log()
+
+
+def _content(conn: Connection, job_id: str) -> dict[str, Any]:
+    ((content,),) = rows(conn, "SELECT content FROM insights WHERE job_id = %s", job_id)
+    assert isinstance(content, dict)
+    return content

@@ -10,7 +10,7 @@ import pytest
 from supervisor.config import Limits
 from supervisor.runners import limits, proctree
 from supervisor.runners.jobrow import ClaimedJob
-from supervisor.runners.state import KillReason, Output, Runner, RunnerState
+from supervisor.runners.state import MB, KillReason, Output, Runner, RunnerState
 from tests.fixtures.fakes import FakeOps
 
 pytestmark = pytest.mark.unit
@@ -195,3 +195,22 @@ def test_a_runner_the_server_refused_never_ran() -> None:
     r = Runner(job, Limits(), 5, 6, 100.0, 0.0, Output(limit=100), ops=FakeOps())
     r.never_started()
     assert r.state is RunnerState.EXITED and r.pid == 0
+
+
+def test_sampling_speeds_up_as_a_runner_grows_toward_its_memory_limit() -> None:
+    # issue 29 item 8: a runner allocating 1 GB/s toward 200 MiB is sampled more often near it.
+    r, _ = runner(memory_mb=200, memory_metric="rss", check_interval=0.1)
+
+    def sample(now: float, mib: int) -> float:
+        snap = proctree.Snapshot()
+        snap.procs[42] = proctree.Proc(42, 1, 42, 0, mib * MB, 0.0)
+        limits.measure(r, snap, now)
+        return limits.sample_interval(r)
+
+    assert sample(100.0, 20) == 0.1  # nothing known of its growth yet
+    assert sample(100.1, 20) == 0.1  # not growing
+    assert sample(100.2, 120) == pytest.approx(0.04)  # 1000 MiB/s, 80 MiB left: half of 80 ms
+    assert sample(100.24, 160) == limits.FASTEST  # 40 MiB left at 1000 MiB/s: the floor
+    assert sample(100.5, 170) == 0.1  # slow growth far from the limit: the configured interval
+    idle, _ = runner(memory_mb=0, check_interval=0.5)
+    assert limits.sample_interval(idle) == 0.5
