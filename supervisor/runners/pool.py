@@ -81,6 +81,10 @@ class Counts:
     failed: int = 0
     retried: int = 0
     interrupted: int = 0
+    # Attempts that ran to an end of their own: completed, failed, or failed and retried
+    # (what --max-jobs counts). Not those taken away (reset, reclaimed, cancelled, fenced),
+    # drained, snoozed, or never started.
+    ended: int = 0
 
 
 class Pool:
@@ -367,6 +371,7 @@ class Pool:
             log.warning("runner ended: {}", first_line)
         elif outcome.status == "completed":
             self.counts.completed += 1
+            self.counts.ended += 1
             log.info("completed in {:.2f} s ({} insights)", seconds, len(outcome.insights))
         elif verdict.kind is Kind.INTERRUPTED:
             self.counts.interrupted += 1
@@ -376,9 +381,11 @@ class Pool:
             log.info("{}: again in {:.1f} s, no attempt spent", first_line, outcome.delay)
         elif outcome.status == "pending":
             self.counts.retried += 1
+            self.counts.ended += 1
             log.warning("attempt failed, retry in {:.1f} s: {}", outcome.delay, first_line)
         else:
             self.counts.failed += 1
+            self.counts.ended += 1
             log.error("failed: {}", first_line)
 
 
