@@ -61,6 +61,8 @@ def become_runner(spec: RunnerSpec, output_fd: int) -> None:
     """Own process group, death with the parent, output into the pipe (the fork server has
     set its signal handlers back to the defaults)."""
     os.setpgid(0, 0)  # the supervisor signals the runner's whole tree through its group
+    if spec.nice:  # below the supervisor's priority, and so its descendants' (inherited)
+        os.nice(spec.nice)
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != spec.parent_pid:  # the parent died before PDEATHSIG was armed
         os._exit(Exit.PARENT_GONE)

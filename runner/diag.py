@@ -89,7 +89,8 @@ def crash(job: Job) -> None:
 
 
 def allocate(job: Job) -> None:
-    """Grow to `mb` MiB at `mb_per_s` (default: at once), then hold it `hold` seconds.
+    """Grow to `mb` MiB at `mb_per_s` (default: at once), then hold it `hold` seconds. It
+    grows by a hundredth of `mb_per_s` at a time, or by `step_mb` (a sleep after each step).
 
     With `report_mb`, print `crossed <unix time>` when the resident size first passes it.
     """
@@ -97,6 +98,8 @@ def allocate(job: Job) -> None:
     rate = float(job.metadata.get("mb_per_s", 0)) * MB
     report = float(job.metadata.get("report_mb", 0)) * MB
     step = int(min(target, rate / 100)) if rate else target  # 100 steps a second
+    if job.metadata.get("step_mb"):
+        step = int(float(job.metadata["step_mb"]) * MB)
     held = []
     total = 0
     while total < target:
@@ -174,7 +177,7 @@ def whoami(job: Job) -> list[dict[str, Any]]:
     content = {
         "uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "egid": os.getegid(),
         "groups": sorted(os.getgroups()), "environment": sorted(os.environ), "files": heads,
-        "home": os.environ.get("HOME"),
+        "home": os.environ.get("HOME"), "nice": os.getpriority(os.PRIO_PROCESS, 0),
     }  # fmt: skip
     return [{"insight_type": "diag", "content": content, "confidence_score": 1.0}]
 

@@ -64,3 +64,6 @@ class RunnerSpec:
     log_level: str = "INFO"  # for the handler's loguru lines
     files_root: str | None = None  # `[files] root`: the job's files must resolve inside it
     run_as: RunAs | None = None  # None: stay who the fork server is
+    # Added to the runner's nice value: under CPU contention the supervisor that samples and
+    # kills runners is scheduled before them (`[runner] nice`).
+    nice: int = 0

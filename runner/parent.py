@@ -285,20 +285,44 @@ def crashed(status: int | None) -> str:
 
 
 def memory_exceeded(memory: int, limit_mb: int, metric: str) -> str:
-    return f"memory limit exceeded: {size(memory)} > {size(limit_mb * MB)} ({metric})"
+    """`312 MiB > 256 MiB (pss)`: figures that show the excess (never `1.0 GiB > 1.0 GiB`)."""
+    shown, limit = size(memory), size(limit_mb * MB)
+    if shown == limit:  # rounding hid the excess: MiB, the limit exact, the memory finer
+        shown, limit = _finer(memory, limit_mb), f"{limit_mb} MiB"
+        if shown.endswith("bytes"):
+            limit = f"{limit_mb * MB:,} bytes"
+    return f"memory limit exceeded: {shown} > {limit} ({metric})"
+
+
+def _finer(memory: int, limit_mb: int) -> str:
+    """`memory` in MiB with the fewest decimals (up to 3) that read above `limit_mb`, else
+    in bytes: 1065 MiB, 200.1 MiB, 209,715,201 bytes."""
+    for decimals in range(4):
+        if round(memory / MB, decimals) > limit_mb:
+            return f"{memory / MB:.{decimals}f} MiB"
+    return f"{memory:,} bytes"
 
 
 def processes_exceeded(processes: int, limit: int) -> str:
     return f"process limit exceeded: {processes} > {limit} processes"
 
 
-def time_exceeded(time_limit: float) -> str:
-    return f"time limit {time_limit:g} s exceeded (killed)"
+def time_exceeded(time_limit: float, soft_time_limit: float = 0.0) -> str:
+    """The hard limit's SIGKILL (after the soft limit's SIGTERM, when there is one)."""
+    message = f"time limit {time_limit:g} s exceeded (killed)"
+    if 0 < soft_time_limit < time_limit:
+        message += f"; the SIGTERM of its soft limit ({soft_time_limit:g} s) did not end it"
+    return message
 
 
-def soft_time_exceeded(soft_time_limit: float, document: Document | None) -> str:
-    """The soft limit's SIGTERM; and what the handler's clean-up raised, if it did."""
+def soft_time_exceeded(
+    soft_time_limit: float, document: Document | None, killed: bool = False
+) -> str:
+    """The soft limit's SIGTERM; and what the handler's clean-up raised, if it did, or the
+    SIGKILL that followed (`killed`: no hard limit, `kill_timeout` later, or a drain's)."""
     message = f"soft time limit {soft_time_limit:g} s exceeded"
+    if killed:
+        return message + " (SIGTERM did not end it: killed)"
     if document and not document["ok"] and document["kind"] != FailureKind.SOFT_TIME_LIMIT:
         message += f"; then {document['message']}"  # the clean-up itself failed
     return message

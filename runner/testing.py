@@ -79,7 +79,7 @@ class Limits:
     soft_time_limit: float = 0.0
     time_limit: float = 3600.0
     max_processes: int = 0
-    kill_timeout: float = 10.0  # SIGTERM (soft limit) to SIGKILL
+    kill_timeout: float = 10.0  # soft limit's SIGTERM to SIGKILL when time_limit is 0
 
 
 def run(
@@ -192,6 +192,7 @@ class _Attempt:
     reason: str | None = None  # memory | processes | time | soft_time: why we signalled it
     detail: str = ""
     terminated_at: float | None = None  # seconds in, when the soft limit sent SIGTERM
+    killed: bool = False  # SIGKILL after the soft limit's SIGTERM (no hard limit)
     descendants: dict[int, float] = field(default_factory=dict)  # pid → start time
 
     def watch(self, server: ForkServer, selector: selectors.BaseSelector) -> None:
@@ -230,10 +231,10 @@ class _Attempt:
         if limits.time_limit and elapsed >= limits.time_limit:
             self.reason = "time"
             self._kill()
-        elif self.terminated_at is not None:  # soft limit passed: SIGKILL after kill_timeout
-            if elapsed >= self.terminated_at + limits.kill_timeout:
-                self._kill()
-                self.terminated_at = float("inf")
+        elif self.terminated_at is not None:  # soft limit passed: SIGKILL at the hard limit,
+            if not limits.time_limit and elapsed >= self.terminated_at + limits.kill_timeout:
+                self._kill()  # or without one, kill_timeout after the SIGTERM
+                self.terminated_at, self.killed = float("inf"), True
         elif limits.soft_time_limit and elapsed >= limits.soft_time_limit:
             self.reason, self.terminated_at = "soft_time", elapsed
             with suppress(ProcessLookupError, PermissionError):
@@ -316,10 +317,10 @@ class _Attempt:
     def _killed(self, document: protocol.Document | None, output: str) -> JobFailed:
         limits = self.limits
         if self.reason == "time":
-            message = parent.time_exceeded(limits.time_limit)
+            message = parent.time_exceeded(limits.time_limit, limits.soft_time_limit)
             return LimitExceeded(parent.with_output(message, output), "time", output=output)
         if self.reason == "soft_time":
-            message = parent.soft_time_exceeded(limits.soft_time_limit, document)
+            message = parent.soft_time_exceeded(limits.soft_time_limit, document, self.killed)
             return LimitExceeded(parent.with_output(message, output), "time", output=output)
         limit = str(self.reason)
         return LimitExceeded(parent.with_output(self.detail, output), limit, output=output)

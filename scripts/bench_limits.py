@@ -1,6 +1,14 @@
 """How closely the memory limit holds, and what sampling costs the supervisor.
 
     .venv/bin/python scripts/bench_limits.py
+    .venv/bin/python scripts/bench_limits.py --contention 7 [--runs 5] [--before DIR]
+
+With `--contention N`: N runners at once (concurrency N), each allocating 50 MB every 50 ms
+toward 2 GB against `memory_mb = 200`, on however many cores this machine has: the first
+memory kill's figure (from its message) and the kernel's peak RSS of that runner, against
+the limit, median of the runs. `--before DIR` alternates each run with one of the checkout
+in DIR (e.g. `git worktree add /tmp/wt-limits-before <commit>`), so that both see the same
+load; the machine's load average is printed with each run.
 
 For allocation rates of 50, 500 and 5000 MB/s against a 256 MB limit (diag.allocate), with
 and without the kernel backstop (hard_memory), prints the median overshoot (the runner's
@@ -12,8 +20,13 @@ use while sampling 1, 8 and 32 runners every 0.1 s.
 
 from __future__ import annotations
 
+import argparse
+import os
+import re
 import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -113,7 +126,102 @@ def sampling_cpu(url: str, tmp: Path, runners: int, seconds: float = 5.0) -> flo
     return 100 * used / seconds
 
 
+CONTENTION = """
+[supervisor]
+concurrency = {concurrency}
+[retry]
+max_retries = 0
+[limits]
+memory_mb = {limit}
+check_interval = 0.1
+[job_types."diag.allocate"]
+handler = "runner.diag:allocate"
+"""
+CONTENTION_LIMIT_MB = 200
+KILLED = re.compile(r"memory limit exceeded: ([\d.,]+) (GiB|MiB|bytes) >")
+UNITS = {"GiB": 1024.0, "MiB": 1.0, "bytes": 1 / (1 << 20)}
+
+
+def first_kill(url: str, tmp: Path, hogs: int, code: Path | None) -> tuple[float, float, float]:
+    """`hogs` runners growing by 50 MB every 50 ms at once: the first memory kill's figure
+    (MiB, from its message), the kernel's peak RSS of that runner, and the highest figure
+    of all the kills (MiB)."""
+    conn = connect(url)
+    metadata = {"mb": 2000, "mb_per_s": 1000, "step_mb": 50}
+    ids = [enqueue(conn, job_type="diag.allocate", metadata=metadata) for _ in range(hogs)]
+    config = write_config(tmp, CONTENTION.format(concurrency=hogs, limit=CONTENTION_LIMIT_MB))
+    supervisor(url, config, "--until-empty", code=code).wait()
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT attempts->0, error_message FROM processing_jobs WHERE id = ANY(%s::uuid[])",
+            (ids,),
+        )
+        rows = cur.fetchall()
+        cur.execute("TRUNCATE processing_jobs, insights CASCADE")
+    conn.close()
+    kills = []
+    for attempt, error in rows:
+        found = KILLED.search(error or "")
+        if found and "killed_at" in attempt:
+            figure = float(found.group(1).replace(",", "")) * UNITS[found.group(2)]
+            kills.append((attempt["killed_at"], figure, float(attempt["peak_memory_mb"])))
+    if not kills:
+        raise SystemExit(f"no memory kill among {len(rows)} jobs: {[r[1] for r in rows]}")
+    _, figure, peak = min(kills)
+    return figure, peak, max(kill[1] for kill in kills)
+
+
+def contention(hogs: int, runs: int, before: Path | None, burners: int = 0) -> None:
+    limit = CONTENTION_LIMIT_MB
+    print(f"{hogs} runners at once, 50 MB every 50 ms each, memory_mb = {limit}, "
+          f"{os.cpu_count()} cores, {burners} CPU burners beside: the first memory kill, "
+          f"{runs} runs")  # fmt: skip
+    spin = [sys.executable, "-c", "while True: pass"]
+    burning = [subprocess.Popen(spin) for _ in range(burners)]
+    try:
+        _contention(hogs, runs, before)
+    finally:
+        for process in burning:
+            process.kill()
+            process.wait()
+
+
+def _contention(hogs: int, runs: int, before: Path | None) -> None:
+    limit = CONTENTION_LIMIT_MB
+    versions: list[tuple[str, Path | None]] = [("after", None)]
+    if before:
+        versions.insert(0, ("before", before))
+    found: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _ in versions}
+    with scratch_database() as url, tempfile.TemporaryDirectory() as tmp_name:
+        for run in range(runs):
+            for label, code in versions:
+                load = os.getloadavg()[0]
+                figure, peak, worst = first_kill(url, Path(tmp_name), hogs, code)
+                found[label].append((figure, peak, worst))
+                over = 100 * (figure / limit - 1)
+                print(f"  run {run + 1} {label:6s} (load {load:4.1f}): killed at "
+                      f"{figure:6.1f} MiB ({over:+6.1f} %), peak RSS {peak:6.1f} MiB; "
+                      f"the highest kill {worst:6.1f} MiB")  # fmt: skip
+    for label, pairs in found.items():
+        figure = statistics.median(p[0] for p in pairs)
+        peak = statistics.median(p[1] for p in pairs)
+        worst = statistics.median(p[2] for p in pairs)
+        over, peak_over = 100 * (figure / limit - 1), 100 * (peak / limit - 1)
+        print(f"{label:6s} median: killed at {figure:.1f} MiB ({over:+.1f} %), "
+              f"peak RSS {peak:.1f} MiB ({peak_over:+.1f} %); the highest kill "
+              f"{worst:.1f} MiB ({100 * (worst / limit - 1):+.1f} %)")  # fmt: skip
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--contention", type=int, metavar="N", help="N hogs at once")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--before", type=Path, metavar="DIR", help="a checkout to compare")
+    parser.add_argument("--burners", type=int, default=0, help="CPU-bound processes beside")
+    args = parser.parse_args()
+    if args.contention:
+        contention(args.contention, args.runs, args.before, args.burners)
+        return
     with scratch_database() as url, tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         print(f"memory limit {LIMIT_MB} MB, check_interval 0.1 s, median of {TRIALS} runs each")

@@ -60,14 +60,23 @@ def write_config(directory: Path, text: str) -> Path:
     return path
 
 
-def supervisor(url: str, config: Path, *args: str) -> subprocess.Popen[bytes]:
-    """`jobsup start` with its log (warnings and worse) in a file beside `config`."""
-    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT / "scripts")}
+def supervisor(
+    url: str, config: Path, *args: str, code: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """`jobsup start` with its log (warnings and worse) in a file beside `config`; with
+    `code`, jobsup's packages from that checkout (an older commit's, to compare)."""
+    path = [str(code)] if code else []
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "PYTHONPATH": ":".join([*path, str(ROOT / "scripts")]),
+    }
     with config.with_suffix(".log").open("ab") as log:
         return subprocess.Popen(
             [JOBSUP, "start", "-c", str(config), "--log-level", "WARNING", *args],
             env=env,
             stderr=log,
+            cwd=code,  # `python -m runner.forkserver` imports from its working directory first
         )
 
 

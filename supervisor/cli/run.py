@@ -56,7 +56,12 @@ T = TypeVar("T")
     help="Serve only this type (repeat).  [default: [supervisor] job_types, else every "
     "configured type]",
 )
-@click.option("--max-jobs", type=COUNT, help="Stop after N jobs have finished.")
+@click.option(
+    "--max-jobs",
+    type=COUNT,
+    help="Stop after N attempts have ended (completed, failed, retried; not one reset, "
+    "reclaimed or cancelled).",
+)
 @click.option("--until-empty", is_flag=True, help="Stop once no runnable job is left.")
 @click.option(
     "--log-level",

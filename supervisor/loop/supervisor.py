@@ -172,6 +172,7 @@ class Supervisor:
         self._handle_signals(now)
         running = len(self.pool)
         self.claims.concluded(now, self.pool.reap())
+        self._check_max_jobs()
         if running and not self.pool and (self.options.until_empty or self.options.max_jobs):
             self.claims.timing.want()  # the claim finds out whether the queue is empty
         self._talk(now)
@@ -375,8 +376,8 @@ class Supervisor:
         if not self._may_claim():
             return None
         free = self.slots - len(self.pool)
-        if self.options.max_jobs:
-            free = min(free, self.options.max_jobs - self.pool.counts.started)
+        if self.options.max_jobs:  # those running may all end and count: no more
+            free = min(free, self.options.max_jobs - self.pool.counts.ended - len(self.pool))
         check_empty = bool(self.options.until_empty) and not self.pool and not self.claims.unwritten
         return self.claims.ask(now, free, list(self.pool.claims()), self.job_types, check_empty,
                                self.config.retry.backoff_max,
@@ -424,9 +425,14 @@ class Supervisor:
             self.claims.timing.want()  # all written, nothing runs: the next claim says if empty
         if brought.empty and idle:
             self._drain("--until-empty: the queue is empty")
+
+    def _check_max_jobs(self) -> None:
+        """Drain once --max-jobs attempts have ended (`Counts.ended`): one taken away (the
+        seed's reset SQL, a reclaim, a cancel) or cut short does not count, and another job
+        is claimed in its place."""
         max_jobs = self.options.max_jobs
-        if brought.claimed and max_jobs and self.pool.counts.started >= max_jobs:
-            self._drain(f"--max-jobs {self.options.max_jobs} reached: stopping after these")
+        if max_jobs and self.state is State.RUNNING and self.pool.counts.ended >= max_jobs:
+            self._drain(f"--max-jobs {max_jobs} reached: stopping")
 
     def _serves(self, job_type: str) -> bool:
         if job_type == "*":  # `jobsup resume --all`

@@ -48,6 +48,7 @@ def launch(job: ClaimedJob, config: Config, log_level: str) -> Launch | NotServe
         log_level=log_level,
         files_root=privileges.files_root(config),
         run_as=privileges.run_as(config),
+        nice=config.runner.nice,
     )
     return Launch(spec, job_limits)
 

@@ -126,9 +126,11 @@ def _killed(runner: Runner, document: protocol.Document | None) -> Verdict:
     if reason is KillReason.LEASE:
         return Verdict(Kind.INTERRUPTED, runner.reason_detail or "lease lost: runner killed")
     if reason is KillReason.TIME:
-        return Verdict(Kind.RETRYABLE, parent.time_exceeded(limits.time_limit), limit="time")
+        message = parent.time_exceeded(limits.time_limit, limits.soft_time_limit)
+        return Verdict(Kind.RETRYABLE, message, limit="time")
     if reason is KillReason.SOFT_TIME:
-        message = parent.soft_time_exceeded(limits.soft_time_limit, document)
+        killed = runner.killed_at is not None
+        message = parent.soft_time_exceeded(limits.soft_time_limit, document, killed)
         return Verdict(Kind.RETRYABLE, message, limit="time")
     limit = "memory" if reason is KillReason.MEMORY else None
     return Verdict(Kind.RETRYABLE, runner.reason_detail or f"killed ({reason})", limit=limit)

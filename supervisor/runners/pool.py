@@ -81,6 +81,10 @@ class Counts:
     failed: int = 0
     retried: int = 0
     interrupted: int = 0
+    # Attempts that ran to an end of their own: completed, failed, or failed and retried
+    # (what --max-jobs counts). Not those taken away (reset, reclaimed, cancelled, fenced),
+    # drained, snoozed, or never started.
+    ended: int = 0
 
 
 class Pool:
@@ -134,8 +138,9 @@ class Pool:
         return [r for r in self.runners.values() if r.pid]
 
     def check_interval(self) -> float:
-        """Seconds until the next sample: the shortest `check_interval` of the runners."""
-        return min((r.limits.check_interval for r in self.runners.values()), default=1.0)
+        """Seconds until the next sample: the shortest of the runners' `check_interval`,
+        shorter for one growing toward its memory limit (`limits.sample_interval`)."""
+        return min((limits.sample_interval(r) for r in self.runners.values()), default=1.0)
 
     def claims(self) -> dict[str, int]:
         """The claim (job id: lease) of every runner, started or asked for."""
@@ -191,7 +196,8 @@ class Pool:
             self._not_started(job, e)
             return
         output = Output(limit=self.config.logging.output_limit_kb * 1024)
-        runner = Runner(job, how.limits, result_fd, output_fd, now, time.time(), output,
+        wall = time.time() - (self.clock() - now)  # the same moment as `now`: limits count
+        runner = Runner(job, how.limits, result_fd, output_fd, now, wall, output,  # from it
                         ops=self.ops)  # fmt: skip
         self.runners[job.id] = runner
         self._asked.append(runner)
@@ -365,6 +371,7 @@ class Pool:
             log.warning("runner ended: {}", first_line)
         elif outcome.status == "completed":
             self.counts.completed += 1
+            self.counts.ended += 1
             log.info("completed in {:.2f} s ({} insights)", seconds, len(outcome.insights))
         elif verdict.kind is Kind.INTERRUPTED:
             self.counts.interrupted += 1
@@ -374,9 +381,11 @@ class Pool:
             log.info("{}: again in {:.1f} s, no attempt spent", first_line, outcome.delay)
         elif outcome.status == "pending":
             self.counts.retried += 1
+            self.counts.ended += 1
             log.warning("attempt failed, retry in {:.1f} s: {}", outcome.delay, first_line)
         else:
             self.counts.failed += 1
+            self.counts.ended += 1
             log.error("failed: {}", first_line)
 
 

@@ -1,6 +1,6 @@
 """A runner as the supervisor sees it: its job, its pipes, and its state.
 
-    STARTING ─running(pid)─▶ RUNNING ─terminate─▶ TERMINATING ─kill (kill_timeout)─▶ KILLED
+    STARTING ─running(pid)─▶ RUNNING ─terminate─▶ TERMINATING ─kill (at kill_at)──▶ KILLED
        │                       │                       │                               │
        │                       └───────kill────────────────────────────────────────▶  │
        │                       └───────────────────────┴──────── exited ───────────────┴─▶ EXITED
@@ -14,6 +14,7 @@ Every system call goes through `ProcessOps`, so the transitions are tested with 
 from __future__ import annotations
 
 import enum
+import math
 import os
 import signal
 import time
@@ -142,7 +143,7 @@ class Runner:
     state: RunnerState = RunnerState.STARTING
     reason: KillReason | None = None
     reason_detail: str = ""
-    kill_at: float | None = None
+    kill_at: float = math.inf  # TERMINATING: SIGKILL at this time.monotonic()
     killed_at: float | None = None  # time.time() of the SIGKILL
     status: int | None = None  # waitpid status once EXITED
     result: bytearray = field(default_factory=bytearray)
@@ -155,6 +156,9 @@ class Runner:
     cpu_seconds: float = 0.0
     processes: int = 1
     full_memory: FullMemory | None = None
+    rss: int = 0  # the tree's RSS at the last sample, bytes
+    growth: float = 0.0  # bytes a second the tree's RSS grew by between the last two samples
+    measured_at: float | None = None  # time.monotonic() of the last sample
     descendants: dict[int, int] = field(default_factory=dict)  # pid -> start (proctree)
 
     @property
@@ -173,18 +177,23 @@ class Runner:
     def never_started(self) -> None:
         self.state = RunnerState.EXITED
 
-    def terminate(self, reason: KillReason, now: float, kill_timeout: float) -> None:
-        """SIGTERM the runner's group; SIGKILL follows at `now + kill_timeout`. Starting: the
-        runner is killed once it has started (it has nothing to clean up yet)."""
+    def terminate(self, reason: KillReason, now: float, grace: float) -> None:
+        """SIGTERM the runner's group; SIGKILL follows at `now + grace` (inf: only when some
+        other limit kills it). Terminating already: no second SIGTERM, but the SIGKILL may come
+        sooner (a drain's `kill_timeout` after a soft limit's SIGTERM). Starting: the runner
+        is killed once it has started (it has nothing to clean up yet)."""
         if self.state is RunnerState.STARTING:
             self._note(reason)
+            return
+        if self.state is RunnerState.TERMINATING:  # its first reason stands
+            self.kill_at = min(self.kill_at, now + grace)
             return
         if self.state is not RunnerState.RUNNING:
             return
         self._note(reason)
         self.ops.killpg(self.pid, signal.SIGTERM)
         self.state = RunnerState.TERMINATING
-        self.kill_at = now + kill_timeout
+        self.kill_at = now + grace
 
     def kill(self, reason: KillReason, detail: str = "") -> None:
         """SIGKILL the runner's group and every descendant seen, in the group or not (once
@@ -206,9 +215,8 @@ class Runner:
             self.ops.kill(pid, start, signal.SIGKILL)
 
     def escalate(self, now: float) -> None:
-        """SIGKILL a runner that outlived its SIGTERM by kill_timeout."""
-        terminating = self.state is RunnerState.TERMINATING and self.kill_at is not None
-        if terminating and now >= self.kill_at:  # type: ignore[operator]
+        """SIGKILL a runner that outlived its SIGTERM's grace (`kill_at`)."""
+        if self.state is RunnerState.TERMINATING and now >= self.kill_at:
             self.kill(self.reason or KillReason.SHUTDOWN)
 
     def exited(self, status: int, cpu_seconds: float = 0.0, max_rss: int = 0) -> None:

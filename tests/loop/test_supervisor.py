@@ -271,6 +271,24 @@ def test_max_jobs_stops_after_n(
     ]
 
 
+def test_max_jobs_counts_jobs_ended_not_an_attempt_taken_away(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    # issue 29: `--max-jobs 10` stopped after 9 completed when the seed's reset SQL took one.
+    first = add_job(conn, "sleep", seconds=4)
+    for _ in range(3):
+        add_job(conn, "sleep", seconds=0.5)
+    sup = supervisors.start(db_url, write_config(tmp_path, concurrency=1), "--max-jobs", "2")
+    wait_for(lambda: status(conn, first) == "processing", timeout=20)
+    with conn.cursor() as cur:  # the seed's reset: its runner is killed as no longer ours
+        cur.execute("UPDATE processing_jobs SET status = 'pending', started_at = NULL "
+                    "WHERE status = 'processing'")  # fmt: skip
+    assert sup.wait() == 0, sup.log()
+    assert "--max-jobs 2 reached" in sup.log()
+    done = rows(conn, "SELECT count(*) FROM processing_jobs WHERE status = 'completed'")
+    assert done == [(2,)], sup.log()
+
+
 def test_job_type_filter_claims_only_those_types(
     db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:

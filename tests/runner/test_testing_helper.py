@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from runner import Job, PermanentFailure
-from runner.testing import JobFailed, LimitExceeded, handler_path, run
+from runner.testing import JobFailed, LimitExceeded, Limits, handler_path, run
 from supervisor.db.connect import Connection
 from tests.fixtures.commands import jobsup
 from tests.fixtures.processes import Supervisors, add_job, job, write_config
 
-MEMORY_KILL = re.compile(r"^memory limit exceeded: \d+ MiB > 64 MiB \(pss\)$")
+MEMORY_KILL = re.compile(r"^memory limit exceeded: \d+(\.\d+)? MiB > 64 MiB \(pss\)$")
 
 
 def summarise(job: Job) -> list[dict[str, Any]]:
@@ -64,6 +64,10 @@ def test_run_reports_time_limits_crashes_and_exceptions(tmp_path: Path) -> None:
     assert caught.value.limit == "time"
     with pytest.raises(LimitExceeded, match=r"^soft time limit 0.3 s exceeded$"):
         run("runner.diag:sleep", metadata={"seconds": 30}, soft_time_limit=0.3, time_limit=10)
+    ignoring = {"seconds": 30, "ignore_sigterm": True}  # killed at time_limit, not kill_timeout
+    hard = Limits(soft_time_limit=0.3, time_limit=2.0, kill_timeout=0.2)
+    with pytest.raises(LimitExceeded, match=r"^time limit 2 s exceeded \(killed\); the SIGTERM"):
+        run("runner.diag:sleep", metadata=ignoring, limits=hard)
     with pytest.raises(JobFailed, match=r"^runner killed by SIGSEGV$"):
         run("runner.diag:crash")
     with pytest.raises(JobFailed, match=r"(?s)^RuntimeError: bad row 7\nTraceback.*in fail\n"):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -13,9 +16,14 @@ from tests.fixtures.processes import (
     Supervisors,
     add_job,
     job,
+    rows,
     wait_for,
     write_config,
 )
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
 
 
 def job_processes(job_id: str) -> list[psutil.Process]:
@@ -131,13 +139,31 @@ def test_hard_time_limit_kills_a_handler_that_ignores_sigterm(
     assert job_processes(job_id) == []
 
 
+def test_a_handler_ignoring_sigterm_is_killed_at_time_limit_not_after_kill_timeout(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    # Soft 1 s, hard 4 s, kill_timeout 2 s (the test config): SIGKILL at 4 s, not at 3 s.
+    job_id = add_job(conn, "sleep", seconds=60, ignore_sigterm=True)
+    extra = limits(1000, "soft_time_limit = 1.0\ntime_limit = 4.0")
+    sup = run_batch(db_url, tmp_path, supervisors, extra)
+    row = job(conn, job_id)
+    assert row["error_message"].startswith("time limit 4 s exceeded (killed); the SIGTERM of its "
+                                           "soft limit (1 s) did not end it"), sup.log()  # fmt: skip
+    attempt = row["attempts"][0]
+    killed_after = _epoch(attempt["killed_at"]) - _epoch(attempt["started"])
+    assert 4.0 <= killed_after < 4.0 + 20.0, attempt  # not before time_limit; late only by load
+    assert job_processes(job_id) == []
+
+
 def test_a_runner_ignoring_sigterm_is_gone_after_kill_timeout(
     db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
     job_id = add_job(conn, "sleep", seconds=60, ignore_sigterm=True)
     run_batch(db_url, tmp_path, supervisors, limits(1000, "soft_time_limit = 1.0\ntime_limit = 0"))
     row = job(conn, job_id)  # kill_timeout is 2 s in the test config
-    assert row["error_message"].startswith("soft time limit 1 s exceeded"), row["error_message"]
+    assert row["error_message"].startswith(
+        "soft time limit 1 s exceeded (SIGTERM did not end it: killed)"
+    ), row["error_message"]
     assert row["attempts"][0]["seconds"] >= 3.0
 
 
@@ -235,3 +261,24 @@ def test_forked_children_sharing_memory_count_once_by_default_and_each_by_rss(
     row = job(conn, by_rss)
     assert row["error_message"].split("\n")[0].endswith(" > 512 MiB (rss)"), row["error_message"]
     wait_for(lambda: job_processes(by_rss) == [], timeout=10)
+
+
+def test_runners_run_niced_below_the_supervisor(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    # issue 29 item 8: CPU-bound runners may not starve the loop that samples their memory.
+    default = add_job(conn, "whoami")
+    sup = run_batch(db_url, tmp_path, supervisors, limits(1000))
+    mine = os.getpriority(os.PRIO_PROCESS, 0)  # the supervisor's, inherited from the test
+    assert _content(conn, default)["nice"] == min(19, mine + 10), sup.log()
+    niced = add_job(conn, "whoami")
+    config = write_config(tmp_path, max_retries=0, runner_extra="nice = 3\n")
+    sup = supervisors.start(db_url, config, "--until-empty")
+    sup.wait(120)
+    assert _content(conn, niced)["nice"] == min(19, mine + 3), sup.log()
+
+
+def _content(conn: Connection, job_id: str) -> dict[str, Any]:
+    ((content,),) = rows(conn, "SELECT content FROM insights WHERE job_id = %s", job_id)
+    assert isinstance(content, dict)
+    return content

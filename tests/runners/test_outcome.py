@@ -7,12 +7,12 @@ import signal
 
 import pytest
 
-from runner import protocol
+from runner import parent, protocol
 from runner.protocol import FailureKind
 from supervisor.config import RetryConfig
 from supervisor.runners.jobrow import ClaimedJob
 from supervisor.runners.outcome import Kind, Verdict, backoff, conclude, judge, not_started
-from supervisor.runners.state import KillReason
+from supervisor.runners.state import MB, KillReason
 from tests.fixtures.fakes import JOB, ME, ended
 
 pytestmark = pytest.mark.unit
@@ -64,6 +64,18 @@ def test_limits_and_shutdown() -> None:
     # A runner that finished its work before the shutdown signal landed completed.
     ok = ended(document=protocol.success([]), reason=KillReason.SHUTDOWN)
     assert judge(ok, 16).kind is Kind.COMPLETED
+
+
+def test_a_time_limit_kill_says_killed_and_the_sigterm_before_it() -> None:
+    hard = judge(ended(status=9, reason=KillReason.TIME, soft_time_limit=3, time_limit=8), 16)
+    assert hard.message == (
+        "time limit 8 s exceeded (killed); the SIGTERM of its soft limit (3 s) did not end it"
+    )
+    soft = ended(status=9, reason=KillReason.SOFT_TIME, soft_time_limit=3, time_limit=0)
+    soft.killed_at = 1.0  # no hard limit: killed kill_timeout after the SIGTERM
+    assert (
+        judge(soft, 16).message == "soft time limit 3 s exceeded (SIGTERM did not end it: killed)"
+    )
 
 
 def test_retry_policy() -> None:
@@ -135,3 +147,18 @@ def test_not_started_goes_back_to_pending_without_a_record() -> None:
         Kind.NOT_STARTED, "pending", 5.0, True,
     )  # fmt: skip
     assert outcome.attempt is None and outcome.retry_count == JOB.retry_count
+
+
+def test_a_memory_message_shows_the_figure_above_the_limit() -> None:
+    # issue 29: "1.0 GiB > 1.0 GiB"; rounding may not hide the excess.
+    assert parent.memory_exceeded(1065 * MB, 1024, "pss") == (
+        "memory limit exceeded: 1065 MiB > 1024 MiB (pss)"
+    )
+    assert parent.memory_exceeded(200 * MB + 100 * 1024, 200, "rss").endswith(
+        ": 200.1 MiB > 200 MiB (rss)"
+    )
+    assert parent.memory_exceeded(200 * MB + 1, 200, "rss").endswith(
+        ": 209,715,201 bytes > 209,715,200 bytes (rss)"
+    )
+    assert parent.memory_exceeded(312 * MB, 256, "pss").endswith(": 312 MiB > 256 MiB (pss)")
+    assert parent.memory_exceeded(2252 * MB, 1024, "rss").endswith(": 2.2 GiB > 1.0 GiB (rss)")

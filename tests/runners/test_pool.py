@@ -207,6 +207,21 @@ def test_a_lost_lease_kills_every_runner_with_that_reason(rig: Rig) -> None:
     assert (outcome.kind, outcome.status, outcome.retry_count) == (Kind.INTERRUPTED, "pending", 0)
 
 
+def test_only_attempts_that_ran_to_their_end_count_toward_max_jobs(rig: Rig) -> None:
+    rig.run(job(1), 5)  # completes
+    rig.run(job(2), 6)  # taken away: the seed's reset SQL, a reclaim
+    rig.run(job(3), 7)  # crashes: retried, an attempt spent
+    rig.run(job(4), 8)  # cut short by a lost lease
+    rig.pool.kill_claim("job-2", 102, KillReason.LOST, "reset to pending")
+    rig.pool.kill_claim("job-4", 104, KillReason.LEASE, "lease lost")
+    rig.spawner.finish("job-1", 5, protocol.success([]))
+    rig.spawner.finish("job-2", 6, None, status=signal.SIGKILL)
+    rig.spawner.finish("job-3", 7, None, status=signal.SIGSEGV)
+    rig.spawner.finish("job-4", 8, None, status=signal.SIGKILL)
+    assert len(rig.reap()) == 4
+    assert rig.pool.counts.started == 4 and rig.pool.counts.ended == 2
+
+
 def test_sampling_interval_follows_the_runners(rig: Rig) -> None:
     assert rig.pool.check_interval() == 1.0
     rig.pool.start(job(1), rig.clock())

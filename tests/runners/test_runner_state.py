@@ -10,7 +10,7 @@ import pytest
 from supervisor.config import Limits
 from supervisor.runners import limits, proctree
 from supervisor.runners.jobrow import ClaimedJob
-from supervisor.runners.state import KillReason, Output, Runner, RunnerState
+from supervisor.runners.state import MB, KillReason, Output, Runner, RunnerState
 from tests.fixtures.fakes import FakeOps
 
 pytestmark = pytest.mark.unit
@@ -38,10 +38,10 @@ def runner(**limit_values: Any) -> tuple[Runner, FakeOps]:
 
 def test_terminate_then_escalate_to_kill_after_kill_timeout() -> None:
     r, ops = runner()
-    r.terminate(KillReason.SHUTDOWN, now=110.0, kill_timeout=5.0)
+    r.terminate(KillReason.SHUTDOWN, now=110.0, grace=5.0)
     assert r.state is RunnerState.TERMINATING
     assert ops.sent == [(42, signal.SIGTERM)]
-    r.terminate(KillReason.SHUTDOWN, now=111.0, kill_timeout=5.0)  # no second SIGTERM
+    r.terminate(KillReason.SHUTDOWN, now=111.0, grace=5.0)  # no second SIGTERM
     r.escalate(114.9)
     assert r.state is RunnerState.TERMINATING
     r.escalate(115.0)
@@ -68,6 +68,34 @@ def test_soft_then_hard_time_limit() -> None:
     assert ops.sent[-1] == (42, signal.SIGKILL)
 
 
+def test_soft_limit_sigterm_then_sigkill_at_time_limit_not_kill_timeout() -> None:
+    # issue 29 item 7: soft 3 s, hard 8 s, kill_timeout 3 s was killed at 6 s.
+    r, ops = runner(soft_time_limit=3, time_limit=8)
+    limits.enforce_time(r, now=103.0, kill_timeout=3)
+    assert (r.state, ops.sent) == (RunnerState.TERMINATING, [(42, signal.SIGTERM)])
+    for now in (106.0, 107.9):  # kill_timeout after the SIGTERM: not yet
+        limits.enforce_time(r, now=now, kill_timeout=3)
+        assert r.state is RunnerState.TERMINATING, now
+    limits.enforce_time(r, now=108.0, kill_timeout=3)
+    assert (r.state, r.reason) == (RunnerState.KILLED, KillReason.TIME)
+    assert ops.sent == [(42, signal.SIGTERM), (42, signal.SIGKILL)]
+
+
+def test_a_drain_after_the_soft_limit_kills_after_kill_timeout_or_at_time_limit() -> None:
+    r, ops = runner(soft_time_limit=3, time_limit=3600)
+    limits.enforce_time(r, now=103.0, kill_timeout=5)
+    r.terminate(KillReason.SHUTDOWN, now=110.0, grace=5.0)  # drain: no second SIGTERM
+    limits.enforce_time(r, now=114.9, kill_timeout=5)
+    assert r.state is RunnerState.TERMINATING and len(ops.sent) == 1
+    limits.enforce_time(r, now=115.0, kill_timeout=5)
+    assert (r.state, r.reason) == (RunnerState.KILLED, KillReason.SOFT_TIME)
+    near, _ = runner(soft_time_limit=3, time_limit=12)  # its hard limit comes first
+    limits.enforce_time(near, now=103.0, kill_timeout=5)
+    near.terminate(KillReason.SHUTDOWN, now=110.0, grace=5.0)
+    limits.enforce_time(near, now=112.0, kill_timeout=5)
+    assert (near.state, near.reason) == (RunnerState.KILLED, KillReason.TIME)
+
+
 def test_soft_limit_alone_escalates_after_kill_timeout() -> None:
     r, _ = runner(soft_time_limit=10, time_limit=0)
     limits.enforce_time(r, now=110.0, kill_timeout=2)
@@ -77,7 +105,7 @@ def test_soft_limit_alone_escalates_after_kill_timeout() -> None:
 
 def test_weightier_reason_wins() -> None:
     r, _ = runner()
-    r.terminate(KillReason.SHUTDOWN, now=100.0, kill_timeout=1)
+    r.terminate(KillReason.SHUTDOWN, now=100.0, grace=1)
     r.kill(KillReason.MEMORY, "memory limit exceeded: 2 GiB > 1 GiB (rss)")
     assert r.reason is KillReason.MEMORY
     assert r.reason_detail.startswith("memory limit exceeded")
@@ -153,7 +181,7 @@ def test_a_kill_asked_while_starting_is_done_once_it_runs() -> None:
     job = ClaimedJob("j1", 7, "diag.sleep", None, {}, 0, None, False)
     r = Runner(job, Limits(), 5, 6, 100.0, 0.0, Output(limit=100), ops=ops)
     assert r.state is RunnerState.STARTING
-    r.terminate(KillReason.SHUTDOWN, now=101.0, kill_timeout=5.0)
+    r.terminate(KillReason.SHUTDOWN, now=101.0, grace=5.0)
     r.kill(KillReason.CANCELLED)
     r.kill_tree()
     assert ops.sent == []  # no pid yet: nothing signalled (killpg(0) would be ours)
@@ -167,3 +195,22 @@ def test_a_runner_the_server_refused_never_ran() -> None:
     r = Runner(job, Limits(), 5, 6, 100.0, 0.0, Output(limit=100), ops=FakeOps())
     r.never_started()
     assert r.state is RunnerState.EXITED and r.pid == 0
+
+
+def test_sampling_speeds_up_as_a_runner_grows_toward_its_memory_limit() -> None:
+    # issue 29 item 8: a runner allocating 1 GB/s toward 200 MiB is sampled more often near it.
+    r, _ = runner(memory_mb=200, memory_metric="rss", check_interval=0.1)
+
+    def sample(now: float, mib: int) -> float:
+        snap = proctree.Snapshot()
+        snap.procs[42] = proctree.Proc(42, 1, 42, 0, mib * MB, 0.0)
+        limits.measure(r, snap, now)
+        return limits.sample_interval(r)
+
+    assert sample(100.0, 20) == 0.1  # nothing known of its growth yet
+    assert sample(100.1, 20) == 0.1  # not growing
+    assert sample(100.2, 120) == pytest.approx(0.04)  # 1000 MiB/s, 80 MiB left: half of 80 ms
+    assert sample(100.24, 160) == limits.FASTEST  # 40 MiB left at 1000 MiB/s: the floor
+    assert sample(100.5, 170) == 0.1  # slow growth far from the limit: the configured interval
+    idle, _ = runner(memory_mb=0, check_interval=0.5)
+    assert limits.sample_interval(idle) == 0.5
