@@ -28,7 +28,7 @@ from supervisor.durations import human
 from supervisor.errors import JobsupError
 from supervisor.loop.supervisor import RunOptions, Supervisor
 from supervisor.ops import control, daemon, pidfile, systemd
-from supervisor.ops.embedded import resolve_url
+from supervisor.ops.embedded import start_url
 from supervisor.runners import handler_modules
 
 EXIT_NOT_RUNNING = 3  # like `systemctl status`
@@ -91,7 +91,7 @@ def start(
             log_level=level,
             overrides={k: v for k, v in overrides.items() if v is not None},
         )
-        supervisor = Supervisor(cfg, options, resolve_url(cfg))
+        supervisor = Supervisor(cfg, options, start_url(cfg))
         logs.set_supervisor(supervisor.me.id)
         raise SystemExit(supervisor.run())
 

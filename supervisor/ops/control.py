@@ -73,7 +73,7 @@ def status(cfg: Config, application_name: str = CLI) -> Status:
     try:
         with running_database(cfg, application_name) as conn:
             if conn is None:
-                found.database = f"the embedded PostgreSQL in {cfg.state_dir} is not running"
+                found.database = embedded.absent(cfg.state_dir)
                 return found
             found.queue = report.queue(conn).as_dict()
             if found.pid is not None:
