@@ -20,7 +20,7 @@ in `processing_jobs.error_message`. No database is involved.
 It starts the runner through the supervisor's own fork-server client and words a failure
 with the supervisor's own words (both in runner/parent.py); only the watching of the tree is
 its own, simpler than the supervisor's pool, since runner/ never imports supervisor/
-(tests/test_testing_helper.py checks the messages agree with a real supervisor's).
+(tests/runner/test_testing_helper.py checks the messages agree with a real supervisor's).
 """
 
 from __future__ import annotations

@@ -32,7 +32,6 @@ import json
 import os
 import signal
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -40,12 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import bench_fill as fill
-from bench_cpu import fork_ceiling, fork_server_of, rss_mb, stat
-from bench_db import BenchDb
-from benchlib import percentile, scratch_database, write_config
+from benchlib import fill, percentile, scratch_database, write_config
+from benchlib.cpu import fork_ceiling, fork_server_of, rss_mb, stat
+from benchlib.db import BenchDb
 
 from supervisor.client.enqueue import enqueue
 from supervisor.db.connect import Connection
@@ -56,7 +52,7 @@ CONFIG = """
 [supervisor]
 interval = 30
 job_types = ["diag.noop", "bench.stamp", "bench.mark"]
-preload = ["bench_handlers"]
+preload = ["benchlib.handlers"]
 [retry]
 max_retries = 0
 [limits]
@@ -64,9 +60,9 @@ check_interval = 0.1
 [job_types."diag.noop"]
 handler = "runner.diag:noop"
 [job_types."bench.stamp"]
-handler = "bench_handlers:stamp"
+handler = "benchlib.handlers:stamp"
 [job_types."bench.mark"]
-handler = "bench_handlers:mark"
+handler = "benchlib.handlers:mark"
 """
 
 

@@ -14,15 +14,11 @@ from __future__ import annotations
 
 import signal
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from benchlib import runner_count, scratch_database, supervisor, write_config
 
 from supervisor.client.enqueue import enqueue

@@ -12,13 +12,9 @@ interleaved, best of --runs).
 from __future__ import annotations
 
 import argparse
-import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import percentile, scratch_database
 

@@ -17,12 +17,7 @@ import gc
 import os
 import pickle  # nosec B403  # our own spec, as the supervisor sends it
 import signal
-import sys
 from collections.abc import Callable
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from runner import bootstrap, confine, handlers, linux, protocol
 from runner.job import Job, RunnerSpec
@@ -98,7 +93,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--forks", type=int, default=400, help="children per step")
     args = parser.parse_args()
-    bootstrap.prepare(["runner.diag", "bench_handlers"])
+    bootstrap.prepare(["runner.diag", "benchlib.handlers"])
     bootstrap.set_title("jobsup: fork server")
     gc.freeze()
     spec_fd = os.memfd_create("spec")

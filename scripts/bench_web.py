@@ -16,12 +16,8 @@ import re
 import socket
 import statistics
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_ops import FAKE_SUPERVISORS
 from benchlib import JOBSUP, scratch_database

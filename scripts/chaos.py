@@ -10,7 +10,7 @@ its host's link with `--netns`), and enqueues M `chaos` jobs (`runner.diag:chaos
 first part of the run: sleeps of random length, some raising in their first attempts, some
 dying by SIGSEGV or growing past the memory limit in their first attempt; each records every
 execution in the run's execution log and returns one insight naming its job, attempt,
-lease token and execution. Meanwhile it draws faults (`chaos_faults.py`): SIGKILL, SIGTERM
+lease token and execution. Meanwhile it draws faults (`chaoslib/faults.py`): SIGKILL, SIGTERM
 (drain) and SIGSTOP of supervisors, SIGKILL of fork servers and runners, SIGHUP with a
 changed config, PostgreSQL restarted (fast, immediate) or stopped past `stale_after`, a
 supervisor's connections refused, black-holed or frozen past `stale_after`, the original
@@ -73,10 +73,7 @@ from typing import Any
 
 import psutil
 import psycopg2
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from chaos_check import (
+from chaoslib.check import (
     Life,
     Row,
     Verdict,
@@ -85,12 +82,12 @@ from chaos_check import (
     judge_watch,
     read_executions,
 )
-from chaos_faults import FAULTS, Chaos, Context, FaultLog, stop_after_term
-from chaos_hosts import NamespaceError, Network
-from chaos_postgres import Postgres, stop_left_over
-from chaos_proxy import Loop, Proxy
-from chaos_supervisors import JOBSUP, MAX_RETRIES, START_MARK, Supervisor, Timers, title
-from chaos_watch import Watcher
+from chaoslib.faults import FAULTS, Chaos, Context, FaultLog, stop_after_term
+from chaoslib.hosts import NamespaceError, Network
+from chaoslib.postgres import Postgres, stop_left_over
+from chaoslib.proxy import Loop, Proxy
+from chaoslib.supervisors import JOBSUP, MAX_RETRIES, START_MARK, Supervisor, Timers, title
+from chaoslib.watch import Watcher
 
 from supervisor.db.connect import Connection, connect
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import uuid
 import warnings
@@ -25,8 +23,6 @@ import pytest
 
 from supervisor.db import schema
 from supervisor.db.connect import Connection, connect
-
-JOBSUP = str(Path(sys.executable).with_name("jobsup"))
 
 
 def database_url(server_url: str, name: str) -> str:
@@ -110,25 +106,11 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("JOBSUP_HOME", str(tmp_path / "home"))
 
 
-def jobsup(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed `jobsup` console script; its exit code, stdout and stderr."""
-    return subprocess.run(
-        [JOBSUP, *args],
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 @pytest.fixture
 def supervisors() -> Iterator[Any]:
     """Start supervisor processes with `supervisors.start(...)`; any still running are killed
     after the test."""
-    from tests.processes import Supervisors
+    from tests.fixtures.processes import Supervisors
 
     started = Supervisors()
     yield started

@@ -18,11 +18,7 @@ import pytest
 
 from runner import diag
 from runner.job import Job
-
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-sys.path.insert(0, str(SCRIPTS))
-
-from chaos_check import (  # noqa: E402
+from scripts.chaoslib.check import (
     AtOnce,
     Declared,
     Disturbances,
@@ -37,6 +33,7 @@ from chaos_check import (  # noqa: E402
     read_executions,
 )
 
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 JOB = "11111111-1111-4111-8111-111111111111"
 WORKER_A, WORKER_B = "aaaaaaaa-0000-4000-8000-000000000000", "bbbbbbbb-0000-4000-8000-000000000000"
 WORKERS = {WORKER_A: ("vm", 100), WORKER_B: ("vm", 200)}

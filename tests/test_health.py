@@ -11,9 +11,8 @@ from pathlib import Path
 
 from supervisor import health
 from supervisor.config import SupervisorConfig
-from tests.conftest import jobsup
-from tests.processes import Supervisors, wait_for, write_config
-from tests.test_telemetry import free_port
+from tests.fixtures.commands import free_port, jobsup
+from tests.fixtures.processes import Supervisors, wait_for, write_config
 
 
 def healthz(port: int) -> tuple[int, str]:

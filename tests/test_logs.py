@@ -15,7 +15,7 @@ from loguru import logger
 from supervisor import logs
 from supervisor.config import LoggingConfig
 from supervisor.db.connect import Connection
-from tests.processes import Supervisors, add_job, status, write_config
+from tests.fixtures.processes import Supervisors, add_job, status, write_config
 
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d$")
 

@@ -14,8 +14,8 @@ import pytest
 from supervisor.config import load
 from supervisor.db.connect import Connection
 from supervisor.runners import runenv
-from tests.conftest import jobsup
-from tests.processes import Supervisors, add_job, status, wait_for, write_config
+from tests.fixtures.commands import jobsup
+from tests.fixtures.processes import Supervisors, add_job, status, wait_for, write_config
 
 PASSWORD = "Pl4nted-S3cret"
 

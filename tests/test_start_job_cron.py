@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from supervisor.db.connect import Connection
-from tests.conftest import JOBSUP
-from tests.processes import add_job, status, write_config
+from tests.fixtures.commands import JOBSUP
+from tests.fixtures.processes import add_job, status, write_config
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "start_job_cron.sh"
 

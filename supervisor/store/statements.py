@@ -36,7 +36,7 @@ PREPARED = {name: prepared(name, SQL[name]) for name in HOT}
 # each heartbeat; below it, a plan at each call.
 GENERIC_FROM_PAGES = 8  # 64 KB: a few hundred rows
 # And while a plan is made, sequential scans are off: every table is read through an index,
-# as the statements are written to be (tests/test_claim_plans.py checks, both ways).
+# as the statements are written to be (tests/store/test_claim_plans.py checks, both ways).
 INDEXED = "SET LOCAL enable_seqscan = off"
 # Prepared on: connection -> generic plans (None: not chosen yet).
 _generic: weakref.WeakKeyDictionary[Connection, bool | None] = weakref.WeakKeyDictionary()

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from supervisor.db.connect import Connection
-from tests.conftest import JOBSUP
-from tests.processes import wait_for
+from tests.fixtures.commands import JOBSUP
+from tests.fixtures.processes import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [

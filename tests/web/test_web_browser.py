@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from supervisor.db.connect import Connection
-from tests.processes import add_job, status, wait_for, write_config
+from tests.fixtures.processes import add_job, status, wait_for, write_config
 from tests.web.dashboard import (
     TOKEN,
     Dashboards,

@@ -17,8 +17,8 @@ import pytest
 
 from supervisor.db.connect import Connection
 from supervisor.ops import job_admin
-from tests.conftest import jobsup
-from tests.processes import add_job, status, wait_for, write_config
+from tests.fixtures.commands import jobsup
+from tests.fixtures.processes import add_job, status, wait_for, write_config
 from tests.web.dashboard import TOKEN, Dashboard, Dashboards, csrf_pair, free_port, insert_job
 
 ROUTES = ("/", "/jobs", "/jobs?status=failed", "/supervisors", "/healthz", "/login")

@@ -1,0 +1,1 @@
+"""Tests of supervisor/cli/: the `jobsup` command."""

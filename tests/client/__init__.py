@@ -1,0 +1,1 @@
+"""Tests of supervisor/client/: the Python API an application calls."""

@@ -1,0 +1,1 @@
+"""Tests of supervisor/config/: loading, rules, retry policies."""

@@ -1,0 +1,1 @@
+"""Tests of supervisor/db/: connections and the schema's migrations."""

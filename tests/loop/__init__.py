@@ -1,0 +1,1 @@
+"""Tests of supervisor/loop/: the supervisor's loop, signals, claim timing, recovery."""

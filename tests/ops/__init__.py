@@ -1,0 +1,1 @@
+"""Tests of supervisor/ops/: the operator's tools behind the CLI."""

@@ -1,0 +1,1 @@
+"""Tests of supervisor/runners/: the pool, one runner's states, limits, outcomes, rows, privileges."""

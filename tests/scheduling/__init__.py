@@ -1,0 +1,1 @@
+"""Tests of supervisor/scheduling/: periodic slots and pauses."""
