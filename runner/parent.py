@@ -99,6 +99,14 @@ class ForkServer:
         self._unreaped.add(self.pid)
         self.selector.register(ours, selectors.EVENT_READ, self)
 
+    def attach(self, selector: selectors.BaseSelector) -> None:
+        """Wake `selector`'s loop from now on (a server started for the preflight, handed to
+        the supervisor's pool)."""
+        if self._sock is not None:
+            self.selector.unregister(self._sock)
+            selector.register(self._sock, selectors.EVENT_READ, self)
+        self.selector = selector
+
     def pids(self) -> set[int]:
         """The fork servers of ours still to be reaped."""
         return set(self._unreaped)

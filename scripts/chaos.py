@@ -440,7 +440,9 @@ def sweep_dead_runs() -> None:
 def _supervisor_of(directory: Path, name: str) -> bool:
     """Is the process titled `name` a supervisor of the run in `directory` (by its config
     file), or the nsenter that started one?"""
-    return name.startswith(("jobsup: supervisor [", "nsenter ")) and str(directory) in name
+    return (
+        name.startswith(("jobsup: supervisor job_cron.py [", "nsenter ")) and str(directory) in name
+    )
 
 
 def _same_process(pid: int, started: float) -> bool:

@@ -8,12 +8,14 @@ heartbeats only while its database connection works).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import dataclasses
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import psycopg2
 
 from supervisor.config import Config, SupervisorConfig
+from supervisor.durations import human
 from supervisor.errors import DatabaseError, describe
 from supervisor.identity import host_key
 from supervisor.ops import control, pidfile, report
@@ -25,6 +27,14 @@ class Health:
     reason: str
     pid: int | None = None
     heartbeat_age: float | None = None  # seconds
+    # Pending job types no live supervisor serves (`report.unserved`): a warning, not a
+    # verdict on this supervisor (restarting it would not help; an orchestrator would).
+    unserved: list[dict[str, Any]] = field(default_factory=list)
+
+    def warnings(self) -> list[str]:
+        """One line per job type no live supervisor serves."""
+        return [f"{u['jobs']} pending jobs of {u['job_type']} (oldest {human(u['oldest_age'])}): "
+                "no live supervisor serves the type" for u in self.unserved]  # fmt: skip
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,6 +57,7 @@ def check(cfg: Config, application_name: str = control.CLI) -> Health:
                 why = f"the embedded PostgreSQL in {cfg.state_dir} is not running"
                 return Health(False, why, pid)
             worker = report.worker_of_pid(conn, host_key(), pid)
+            unserved = report.unserved(conn, cfg.supervisor.stale_after)
     except DatabaseError as e:
         return Health(False, str(e), pid)
     except psycopg2.Error as e:
@@ -56,7 +67,8 @@ def check(cfg: Config, application_name: str = control.CLI) -> Health:
         return Health(False, why, pid)
     who = f"supervisor pid {pid} {worker['state']}"
     stuck = "its database connection is down or its loop is stuck"
-    return _judge(worker["heartbeat_age"], overdue(cfg.supervisor), who, stuck, pid)
+    verdict = _judge(worker["heartbeat_age"], overdue(cfg.supervisor), who, stuck, pid)
+    return dataclasses.replace(verdict, unserved=unserved)
 
 
 def of_heartbeats(last: float | None, now: float, limit: float, state: str) -> Health:

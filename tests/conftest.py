@@ -10,6 +10,9 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import stat
+import sys
+import sysconfig
 import tempfile
 import uuid
 import warnings
@@ -115,3 +118,36 @@ def supervisors() -> Iterator[Any]:
     started = Supervisors()
     yield started
     started.stop_all()
+
+
+def _on_the_way(path: Path) -> list[Path]:
+    return [p for p in reversed(path.parents)]
+
+
+@pytest.fixture
+def python_open_to_others() -> Iterator[None]:
+    """This machine's Python may live under /root (0700, pyenv): every directory on the way
+    to it and its standard library made traversable by others for the test (o+x, nothing
+    listed), as a production install would be; the modes put back after."""
+    places = {Path(os.path.realpath(sys.executable)), Path(sysconfig.get_paths()["stdlib"])}
+    changed: dict[Path, int] = {}
+    for place in places:
+        for directory in _on_the_way(place):
+            mode = directory.stat().st_mode
+            if not mode & stat.S_IXOTH and directory not in changed:
+                changed[directory] = stat.S_IMODE(mode)
+                directory.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+    try:
+        yield
+    finally:
+        for directory, mode in changed.items():
+            directory.chmod(mode)
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory other users may read (pytest's own is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="jobsup-shared-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)

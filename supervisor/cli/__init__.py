@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from supervisor import __version__, config
+from supervisor.db import schema
 from supervisor.db.connect import Connection, close_quietly
 from supervisor.errors import JobsupError
 from supervisor.ops import control
@@ -54,10 +55,17 @@ def load_config(overrides: config.Overrides | None = None) -> config.Config:
 def database(cfg: config.Config, start: bool = False) -> Iterator[Connection]:
     """A connection to the configured database for the length of one command: else the
     embedded PostgreSQL while it runs (`start`: created and started if need be, for `db init`
-    alone; otherwise one line naming what to do, `embedded.in_use_url`)."""
+    alone; otherwise one line naming what to do, `embedded.in_use_url`).
+
+    A command that meets a database without jobsup's tables (or with the original job-cron's
+    only) ends in one line naming the fix, `jobsup db init` or `jobsup db migrate`, as
+    `start` and `web` do, whichever statement found a table or column missing."""
     conn = connect_config(cfg, application_name=application_name(), start=start)
     try:
         yield conn
+    except schema.MISSING as e:
+        schema.explain(conn, e)
+        raise
     finally:
         close_quietly(conn)
 

@@ -46,6 +46,7 @@ def ps(host: str | None, include_stopped: bool, watch: float | None, as_json: bo
             _print_ps(snapshot(), as_json)
             if not as_json:
                 _print_paused(conn)
+                _print_unserved(conn, cfg.supervisor.stale_after)
             return
         _watch(snapshot, watch, as_json)
 
@@ -55,6 +56,12 @@ def _print_paused(conn: Any) -> None:
     if paused:
         shown = "every job type" if pauses.ALL in paused else ", ".join(paused)
         click.echo(f"paused: {shown} (`jobsup resume` lets them be claimed again)")
+
+
+def _print_unserved(conn: Any, stale_after: float) -> None:
+    found = report.unserved(conn, stale_after)
+    if found:
+        click.echo(f"not served by any live supervisor: {report.unserved_line(found)}")
 
 
 def _watch(snapshot: Any, seconds: float, as_json: bool) -> None:
@@ -133,9 +140,11 @@ def _ps_summary(workers: list[dict[str, Any]]) -> str:
 )
 @json_option
 def stats(hours: int, as_json: bool) -> None:
-    """Jobs by status and retry count, throughput per hour, durations per type, failures."""
-    with database(load_config()) as conn:
-        found = report.stats(conn, hours)
+    """Jobs by status and retry count, throughput per hour, durations per type, failures,
+    paused job types and those no live supervisor serves."""
+    cfg = load_config()
+    with database(cfg) as conn:
+        found = report.stats(conn, hours, cfg.supervisor.stale_after)
     if as_json:
         print_json(found)
     else:
@@ -174,6 +183,11 @@ def _stats_text(found: dict[str, Any]) -> str:
             ("TYPE", "SINCE", "BY"),
             [(p["job_type"], f"{p['paused_at']:%Y-%m-%d %H:%M}", p["paused_by"])
              for p in found["paused"]],
+        ),
+        _section(
+            "job types no live supervisor serves (their jobs wait pending for one that does)",
+            ("TYPE", "PENDING", "OLDEST"),
+            [(u["job_type"], u["jobs"], human(u["oldest_age"])) for u in found["unserved"]],
         ),
     ]  # fmt: skip
     return "\n\n".join(sections)

@@ -9,10 +9,9 @@ from typing import Any
 
 from supervisor.cli.common import first_line, table
 from supervisor.durations import human
-from supervisor.ops.job_admin import FIELDS, SHOWN_ELSEWHERE
+from supervisor.ops.job_admin import FIELDS, SHORT, SHOWN_ELSEWHERE
 
 WIDTH = 96
-SHORT = 300  # characters of a long field `jobs show` prints without --details
 _ISO_TIME = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?")
 
 

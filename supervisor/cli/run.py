@@ -3,13 +3,15 @@ supervisor."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import click
 from loguru import logger
 
+from runner.parent import ForkServer
 from supervisor import config as configuration
 from supervisor import health, logs
 from supervisor.cli import (
@@ -27,12 +29,13 @@ from supervisor.config import rules as config_rules
 from supervisor.db.connect import mask_url
 from supervisor.durations import human
 from supervisor.errors import JobsupError
-from supervisor.loop.supervisor import RunOptions, Supervisor
+from supervisor.loop import RunOptions, Supervisor
 from supervisor.ops import control, daemon, pidfile, systemd
 from supervisor.ops.embedded import start_url
-from supervisor.runners import handler_modules
+from supervisor.runners import handler_modules, preflight
 
 EXIT_NOT_RUNNING = 3  # like `systemctl status`
+T = TypeVar("T")
 
 
 @cli.command()
@@ -51,7 +54,8 @@ EXIT_NOT_RUNNING = 3  # like `systemctl status`
     "--job-type",
     "job_types",
     multiple=True,
-    help="Serve only this type (repeat).  [default: [supervisor] job_types, else all]",
+    help="Serve only this type (repeat).  [default: [supervisor] job_types, else every "
+    "configured type]",
 )
 @click.option("--max-jobs", type=COUNT, help="Stop after N jobs have finished.")
 @click.option("--until-empty", is_flag=True, help="Stop once no runnable job is left.")
@@ -82,26 +86,33 @@ def start(
             why = config_rules.unknown_job_type(name, cfg)
             raise click.BadParameter(why, param_hint="'--job-type'")
     handler_modules.check(cfg)  # before detaching, while a terminal listens (again in the loop)
-    with _pidfile(cfg, daemon):
-        level = log_level.upper() if log_level else None
+    level = log_level.upper() if log_level else None
+    options = RunOptions(
+        max_jobs=max_jobs,
+        until_empty=until_empty,
+        job_types=job_types,
+        log_level=level,
+        overrides={k: v for k, v in overrides.items() if v is not None},
+    )
+
+    def prepare() -> ForkServer | None:
+        """After detaching, before the pidfile: the trial runner, through the fork server the
+        supervisor then keeps."""
         logs.configure(cfg.logging, cfg.state_dir, level)
-        options = RunOptions(
-            max_jobs=max_jobs,
-            until_empty=until_empty,
-            job_types=job_types or None,
-            log_level=level,
-            overrides={k: v for k, v in overrides.items() if v is not None},
-        )
+        return preflight.check(cfg, cfg.served(options.job_types))
+
+    with _pidfile(cfg, daemon, prepare) as forkserver:
         url = start_url(cfg)
         pidfile.note_database(pidfile.path(cfg.state_dir), mask_url(url))  # for `jobsup stop`
-        supervisor = Supervisor(cfg, options, url)
+        supervisor = Supervisor(cfg, options, url, forkserver)
         logs.set_supervisor(supervisor.me.id)
         raise SystemExit(supervisor.run())
 
 
 @contextmanager
-def _pidfile(cfg: Config, detach: bool) -> Iterator[None]:
-    """Hold `<state_dir>/jobsup.pid` while the supervisor runs (detached first if asked).
+def _pidfile(cfg: Config, detach: bool, prepare: Callable[[], T]) -> Iterator[T]:
+    """Hold `<state_dir>/jobsup.pid` while the supervisor runs (detached first if asked, then
+    `prepare()` before the pidfile is taken: what it returns is the context's value).
 
     A daemon is reachable only through its pidfile, so a second one is refused. A foreground
     supervisor beside a running one (several workers on one state directory) runs without
@@ -113,11 +124,12 @@ def _pidfile(cfg: Config, detach: bool) -> Iterator[None]:
         raise pidfile.AlreadyRunning(path, holder)
     handshake = daemon.detach(cfg.state_dir / daemon.LOG_NAME) if detach else None
     try:
+        prepared = prepare()
         pidfile.acquire(path)
     except pidfile.AlreadyRunning as e:  # another start got there first
         if handshake is None:
             logger.warning("{}: this supervisor runs without a pidfile", e)
-            yield
+            yield prepared
             return
         handshake.failed(str(e))
         raise
@@ -128,7 +140,7 @@ def _pidfile(cfg: Config, detach: bool) -> Iterator[None]:
     if handshake:
         handshake.started()
     try:
-        yield
+        yield prepared
     finally:
         pidfile.release(path)
 
@@ -193,12 +205,16 @@ def healthcheck(as_json: bool) -> None:
 
     For Docker HEALTHCHECK and Kubernetes exec probes: exit status 0 when it is, 1 when not,
     with the reason in one line. Unhealthy after three missed heartbeats (or lease_timeout).
+    A line `warning: …` names each job type with pending jobs that no live supervisor
+    serves (not a verdict on this supervisor: the exit status stays 0).
     """
     found = health.check(load_config(), application_name())
     if as_json:
         print_json(found.as_dict())
     else:
         click.echo(f"{'healthy' if found.ok else 'unhealthy'}: {found.reason}")
+        for warning in found.warnings():
+            click.echo(f"warning: {warning}")
     if not found.ok:
         raise SystemExit(1)
 
@@ -251,17 +267,19 @@ def install_systemd(
         run_as=run_as,
         start_args=start_args,
     )
-    for warning in systemd.check(cfg, user_mode):
-        click.echo(f"jobsup: warning: {warning}", err=True)
+    warnings = systemd.check(cfg, user_mode, command=systemd.command(),
+                             config_path=str(config_path), run_as=run_as)  # fmt: skip
     if output == "-":
         click.echo(text, nl=False)
-        return
-    path = Path(output) if output else systemd.unit_path(user_mode)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    except OSError as e:
-        why = f"{e.strerror} (run as root, or use --user)"
-        raise JobsupError(f"cannot write {path}: {why}") from None
-    ctl = "systemctl --user" if user_mode else "systemctl"
-    click.echo(f"wrote {path}\nnext: {ctl} daemon-reload && {ctl} enable --now jobsup")
+    else:
+        path = Path(output) if output else systemd.unit_path(user_mode)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        except OSError as e:
+            why = f"{e.strerror} (run as root, or use --user)"
+            raise JobsupError(f"cannot write {path}: {why}") from None
+        ctl = "systemctl --user" if user_mode else "systemctl"
+        click.echo(f"wrote {path}\nnext: {ctl} daemon-reload && {ctl} enable --now jobsup")
+    for warning in warnings:  # after the unit: a refusal to write it comes first
+        click.echo(f"jobsup: warning: {warning}", err=True)

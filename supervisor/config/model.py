@@ -170,6 +170,14 @@ class Config:
     def state_dir(self) -> Path:
         return Path(self.supervisor.state_dir).expanduser().absolute()
 
+    def served(self, chosen: Sequence[str] = ()) -> tuple[str, ...]:
+        """The job types a supervisor of this configuration claims, always a list: those it
+        can run (`[job_types]`, `analysis` built in), narrowed to `chosen` (`--job-type`)
+        or else to `[supervisor] job_types` when either is given. A type it cannot run is
+        never claimed: in a mixed fleet its jobs wait for a supervisor that serves it."""
+        narrowed = chosen or self.supervisor.job_types or tuple(self.job_types)
+        return tuple(name for name in dict.fromkeys(narrowed) if name in self.job_types)
+
 
 SECTIONS: dict[str, type[Any]] = {
     "database": DatabaseConfig,
@@ -200,12 +208,12 @@ Overrides = Mapping[str, Any]
 CAP_LOCK = 0x63617073  # "caps"
 
 
-def caps(config: Config, job_types: Sequence[str] | None) -> dict[str, int]:
-    """The capped job types among those served (None: all): job type: max_running."""
+def caps(config: Config, job_types: Sequence[str]) -> dict[str, int]:
+    """The capped job types among those served: job type: max_running."""
     return {
         name: t.max_running
         for name, t in config.job_types.items()
-        if t.max_running and (job_types is None or name in job_types)
+        if t.max_running and name in job_types
     }
 
 

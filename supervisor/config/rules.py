@@ -37,6 +37,7 @@ LEAST = (
     Least("supervisor", "heartbeat_interval", 0.1, "each heartbeat is a few queries"),
     Least("supervisor", "result_max_kb", 1, "no result would fit"),
     Least("limits", "check_interval", 0.01, "a shorter sampling interval is a busy loop"),
+    Least("web", "refresh", 0.5, "a live page fetched more often only loads the database"),
 )
 
 

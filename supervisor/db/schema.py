@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+
 from supervisor.db.connect import Connection, transaction
 from supervisor.errors import DatabaseError
 
@@ -93,14 +97,46 @@ def pending_migrations(conn: Connection) -> list[Migration]:
     return [m for m in migrations() if m.version not in done]
 
 
+# What a statement raises on a database whose schema jobsup has not created or brought up to
+# date: a table, a column or a function it reads is not there.
+MISSING = (psycopg2.errors.UndefinedTable, psycopg2.errors.UndefinedColumn,
+           psycopg2.errors.UndefinedFunction)  # fmt: skip
+
+
 def require_current(conn: Connection) -> None:
-    """Raise DatabaseError with the fix when the schema is not up to date."""
+    """Raise DatabaseError with the fix when the schema is not up to date: `jobsup db init`
+    on a database without jobsup's tables, `jobsup db migrate` on one that is behind (the
+    original job-cron tables, or an older jobsup)."""
     problems = check(conn)
+    if "table processing_jobs missing" in problems:
+        raise DatabaseError(
+            "the database has no jobsup tables (processing_jobs missing): run `jobsup db init`"
+        )
+    if "table jobsup_workers missing" in problems:
+        raise DatabaseError(
+            "the database has the original job-cron tables only (jobsup_workers missing): "
+            "run `jobsup db migrate` (it adds jobsup's tables and columns, keeping every row)"
+        )
     if problems:
         raise DatabaseError(
             f"database schema is not up to date ({'; '.join(problems[:3])}"
             f"{'; …' if len(problems) > 3 else ''}): run `jobsup db migrate`"
         )
+
+
+def explain(conn: Connection, error: psycopg2.Error) -> None:
+    """After `error` (one of MISSING) on `conn`: DatabaseError naming the fix when the schema
+    is not current; nothing when it is (then `error` is a bug, for the caller to raise)."""
+    try:
+        if conn.closed:
+            return
+        if conn.status != psycopg2.extensions.STATUS_READY:
+            conn.rollback()
+        problems_found = bool(check(conn))
+    except psycopg2.Error:
+        return  # the connection is gone too: the original error says more
+    if problems_found:
+        require_current(conn)
 
 
 def _applied_versions(conn: Connection) -> set[int]:

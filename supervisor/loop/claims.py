@@ -61,7 +61,7 @@ class Claims:
         now: float,
         free: int,
         busy: Sequence[str],
-        job_types: Sequence[str] | None,
+        job_types: Sequence[str],
         check_empty: bool,
         horizon: float,
         capped: Mapping[str, int],

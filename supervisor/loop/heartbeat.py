@@ -75,7 +75,7 @@ class Heartbeat:
         return Request("heartbeat", partial(upkeep.beat, me=self.me, asked=asked))
 
     def beat(self, now: float, pool: Snapshot, unwritten: Mapping[str, int], state: str,
-             slots: int, job_types: Sequence[str] | None, config_name: str, watched: float,
+             slots: int, job_types: Sequence[str], config_name: str, watched: float,
              count_queue: bool) -> upkeep.Beat:  # fmt: skip
         """What to ask of the database: the runners' figures and claims, the claims whose
         outcome waits to be written, and the upkeep this supervisor does for everyone."""

@@ -26,9 +26,11 @@ import setproctitle
 from loguru import logger
 
 from runner import linux
+from runner.parent import ForkServer
 from supervisor import config as configuration
 from supervisor import health, logs
 from supervisor.config import Config, Overrides, caps
+from supervisor.config import rules as config_rules
 from supervisor.db import schema
 from supervisor.db.connect import Connection
 from supervisor.errors import ConfigError, DatabaseError
@@ -70,13 +72,16 @@ class State(enum.Enum):
 class RunOptions:
     max_jobs: int | None = None
     until_empty: bool = False
-    job_types: tuple[str, ...] | None = None  # None: the configured [supervisor] job_types
+    job_types: tuple[str, ...] = ()  # --job-type; (): the configured [supervisor] job_types
     log_level: str | None = None
     overrides: Overrides = field(default_factory=dict)
 
 
 class Supervisor:
-    def __init__(self, config: Config, options: RunOptions, url: str) -> None:
+    def __init__(
+        self, config: Config, options: RunOptions, url: str, forkserver: ForkServer | None = None
+    ) -> None:
+        """`forkserver`: the one the preflight started, for the pool to keep."""
         self.config = config
         self.options = options
         self.me = Identity.new()
@@ -85,7 +90,10 @@ class Supervisor:
         self.drain_deadline: float | None = None
         self.selector = selectors.DefaultSelector()
         self.signals = SignalQueue()
-        self.pool = Pool(config, self.selector, self.me, options.log_level, self.job_types)
+        if forkserver is not None:
+            forkserver.attach(self.selector)
+        self.pool = Pool(config, self.selector, self.me, options.log_level, self.job_types,
+                         spawner=forkserver)  # fmt: skip
         name = f"jobsup job_cron supervisor {self.me.host} {self.me.pid}"
         self.db = Database(url, config.database, config.supervisor.listen, self._on_connect, name)
         self.session = Session(self.me.id)
@@ -96,9 +104,9 @@ class Supervisor:
         self.telemetry = Telemetry(config, self.selector)
 
     @property
-    def job_types(self) -> tuple[str, ...] | None:
-        """The job types to claim; None: any (a type not configured then fails at once)."""
-        return self.options.job_types or self.config.supervisor.job_types or None
+    def job_types(self) -> tuple[str, ...]:
+        """The job types to claim: those this supervisor can run (`Config.served`)."""
+        return self.config.served(self.options.job_types)
 
     # -- life ------------------------------------------------------------------------------
 
@@ -120,6 +128,7 @@ class Supervisor:
     def _start(self) -> None:
         # First: a stop signal from now on is the loop's to handle, not Python's to die of.
         self.signals.install()
+        _set_title(self._config_name, 0, self.slots, self.state)  # pkill -f job_cron.py: a drain
         handler_modules.check(self.config)
         self.web = web.start(self.config)  # [web] listen: the dashboard, a child process
         try:
@@ -143,7 +152,7 @@ class Supervisor:
         linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
         self.selector.register(self.signals.fileno(), selectors.EVENT_READ, self.signals)
         self.selector.register(self.db.fileno(), selectors.EVENT_READ, self.db)
-        types = ", ".join(self.job_types) if self.job_types else "all configured"
+        types = ", ".join(self.job_types) or "none"
         sup = self.config.supervisor
         wake = "LISTEN/NOTIFY" if sup.listen else "polling only"
         logger.info(
@@ -262,6 +271,7 @@ class Supervisor:
         try:
             new = configuration.load(self.config.path, self.options.overrides)
             handler_modules.check(new)
+            _check_chosen(self.options.job_types, new)
         except ConfigError as e:
             logger.error("SIGHUP: {}; keeping the running configuration", e)
             self.telemetry.ready(self.state.value, len(self.pool), self.slots)
@@ -277,7 +287,8 @@ class Supervisor:
         self.heartbeat.timetable.reload(self._schedules(new), datetime.now(UTC))
         logs.configure(new.logging, new.state_dir, self.options.log_level)
         self.claims.timing.want()
-        logger.info("SIGHUP: configuration reloaded ({} slots)", self.slots)
+        logger.info("SIGHUP: configuration reloaded ({} slots, job types: {})", self.slots,
+                    ", ".join(self.job_types) or "none")  # fmt: skip
         self.telemetry.ready(self.state.value, len(self.pool), self.slots)
 
     def handle_ttin(self, now: float) -> None:
@@ -421,16 +432,19 @@ class Supervisor:
     def _serves(self, job_type: str) -> bool:
         if job_type == "*":  # `jobsup resume --all`
             return True
-        return self.job_types is None or (job_type or "analysis") in self.job_types
+        return (job_type or "analysis") in self.job_types
 
     def _request_timeout(self, connecting: bool = False) -> float:
         db = self.config.database
         return (db.connect_timeout if connecting else 0.0) + db.statement_timeout + MARGIN
 
     def _schedules(self, config: Config) -> list[periodic.Schedule]:
-        """The periodic schedules to serve: none in a batch run (--max-jobs, --until-empty)."""
+        """The periodic schedules to serve: those of the job types served (a slot's job is
+        enqueued by a supervisor that can run it); none in a batch run (--max-jobs,
+        --until-empty)."""
         batch = self.options.max_jobs or self.options.until_empty
-        return [] if batch else list(config.periodic.values())
+        served = config.served(self.options.job_types)
+        return [] if batch else [s for s in config.periodic.values() if s.job_type in served]
 
     @property
     def _config_name(self) -> str:
@@ -438,14 +452,28 @@ class Supervisor:
 
 
 _title = ""
+# The original cron's process was `python job_cron.py`: its runbook finds it with `ps aux | grep
+# job_cron` and `pgrep -f job_cron.py`, and stops it with `pkill -f job_cron.py`. Only the
+# supervisor's title carries the name, so that pkill sends SIGTERM to supervisors alone, which
+# drain; runners, the fork server and the dashboard never match it.
+SEED_NAME = "job_cron.py"
 
 
 def _set_title(config_name: str, running: int, slots: int, state: State) -> None:
-    """`jobsup: supervisor [conf/prod.toml] 3/4`, set only when it changes."""
+    """`jobsup: supervisor job_cron.py [conf/prod.toml] 3/4`, set only when it changes."""
     global _title
-    title = f"jobsup: supervisor [{config_name}] {running}/{slots}"
+    title = f"jobsup: supervisor {SEED_NAME} [{config_name}] {running}/{slots}"
     if state is State.DRAINING:
         title += " draining"
     if title != _title:
         setproctitle.setproctitle(title)
         _title = title
+
+
+def _check_chosen(chosen: tuple[str, ...], config: Config) -> None:
+    """ConfigError when a `--job-type` of the command line is not configured in `config`
+    (a reload would leave this supervisor serving less than it was started for)."""
+    for name in chosen:
+        if name not in config.job_types:
+            why = config_rules.unknown_job_type(name, config)
+            raise ConfigError(f"--job-type {name}: {why}")

@@ -17,6 +17,7 @@ import psutil
 import psycopg2
 
 from supervisor.config import Config
+from supervisor.db import schema
 from supervisor.db.connect import Connection, close_quietly, connect, mask_url
 from supervisor.errors import DatabaseError, JobsupError, describe
 from supervisor.identity import host_key
@@ -75,9 +76,13 @@ def status(cfg: Config, application_name: str = CLI) -> Status:
             if conn is None:
                 found.database = embedded.absent(cfg.state_dir)
                 return found
-            found.queue = report.queue(conn).as_dict()
-            if found.pid is not None:
-                found.worker = report.worker_of_pid(conn, host_key(), found.pid)
+            try:
+                found.queue = report.queue(conn).as_dict()
+                if found.pid is not None:
+                    found.worker = report.worker_of_pid(conn, host_key(), found.pid)
+            except schema.MISSING as e:
+                schema.explain(conn, e)
+                raise
     except DatabaseError as e:
         found.database = str(e)
     except psycopg2.Error as e:

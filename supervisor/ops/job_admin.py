@@ -33,6 +33,7 @@ SHOWN_ELSEWHERE = {
     "id", "attempts", "error_message", "file_path", "original_name", "worker_host",
     "worker_pid", "worker_state", "insights_count", "more_files", "more_file_ids",
 }  # fmt: skip
+SHORT = 300  # characters of a long field `jobs show` prints without --details
 
 FINISHED = ("completed", "failed", "cancelled")
 
@@ -163,9 +164,10 @@ def retry(conn: Connection, job_ids: Sequence[str], all_failed: bool = False) ->
     return changed + _unchanged(conn, job_ids, {c.id for c in changed})
 
 
-def cancel(conn: Connection, job_ids: Sequence[str]) -> list[Change]:
-    """Cancel pending and running jobs; a running one's owner kills its runner."""
-    why = f"cancelled by {getpass.getuser()}@{socket.gethostname()} (jobsup jobs cancel)"
+def cancel(conn: Connection, job_ids: Sequence[str], why: str | None = None) -> list[Change]:
+    """Cancel pending and running jobs; a running one's owner kills its runner. `why` is the
+    error message recorded (by default: who ran `jobsup jobs cancel`, where)."""
+    why = why or f"cancelled by {getpass.getuser()}@{socket.gethostname()} (jobsup jobs cancel)"
     with transaction(conn), conn.cursor() as cur:
         cur.execute(SQL["cancel"], {"ids": list(job_ids), "why": why})
         changed = [

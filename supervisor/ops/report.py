@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from supervisor.db.connect import Connection, dict_cursor
+from supervisor.durations import human
 from supervisor.identity import host_key, process_alive
 from supervisor.ops.job_admin import SQL
 from supervisor.scheduling import pauses
@@ -15,8 +16,11 @@ from supervisor.store.statements import Queue, queue
 __all__ = ["Queue", "queue"]  # the queue now: counted on the database thread too (heartbeat)
 
 
-def stats(conn: Connection, hours: int, failure_limit: int = 20) -> dict[str, Any]:
-    """The seed's monitoring queries in one report over the last `hours` hours."""
+def stats(
+    conn: Connection, hours: int, stale_after: float, failure_limit: int = 20
+) -> dict[str, Any]:
+    """The seed's monitoring queries in one report over the last `hours` hours, with the
+    paused job types and those no live supervisor serves (`unserved`)."""
     params = {"hours": hours, "limit": failure_limit}
     report: dict[str, Any] = {"hours": hours}
     with dict_cursor(conn) as cur:
@@ -24,7 +28,23 @@ def stats(conn: Connection, hours: int, failure_limit: int = 20) -> dict[str, An
             cur.execute(SQL[name], params)
             report[name] = [dict(row) for row in cur.fetchall()]
     report["paused"] = [asdict(p) for p in pauses.paused(conn)]
+    report["unserved"] = unserved(conn, stale_after)
     return report
+
+
+def unserved(conn: Connection, stale_after: float) -> list[dict[str, Any]]:
+    """Each job type with pending jobs that no live supervisor (a heartbeat within
+    `stale_after` seconds) serves: `job_type`, `jobs` (pending), `oldest_age` (seconds since
+    the oldest was created). Such jobs wait; no supervisor that cannot run them fails them."""
+    with dict_cursor(conn) as cur:
+        cur.execute(SQL["unserved"], {"stale_after": stale_after})
+        return [dict(row) for row in cur.fetchall()]
+
+
+def unserved_line(found: list[dict[str, Any]]) -> str:
+    """`app.x (3 pending, oldest 10m00s), app.y (…)`: the types of `unserved()` for a line."""
+    return ", ".join(f"{u['job_type']} ({u['jobs']} pending, oldest {human(u['oldest_age'])})"
+                     for u in found)  # fmt: skip
 
 
 LIVE = ("running", "draining")

@@ -4,7 +4,10 @@ jobsup is installed. The supervisor speaks the notify protocol itself (`supervis
 from __future__ import annotations
 
 import math
+import os
+import pwd
 import sys
+import sysconfig
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -176,22 +179,104 @@ def memory_max(config: Config) -> str:
     )
 
 
-def check(config: Config, user_mode: bool) -> list[str]:
-    """What the unit would hide from the supervisor that its configuration relies on."""
+def check(
+    config: Config,
+    user_mode: bool,
+    *,
+    command: Sequence[str] = (),
+    config_path: str = "",
+    run_as: str | None = None,
+) -> list[str]:
+    """What the unit would hide from the supervisor that it relies on, one line each: a
+    `[files] root`, the `jobsup` of ExecStart, the config file or Python under /tmp (the
+    unit's PrivateTmp=yes replaces it), and those closed to the unit's `User=` (`run_as`)."""
+    if user_mode:  # a user unit: no PrivateTmp, and the user who installs it runs it
+        return []
+    warnings = []
     root = config.files.root
     top = next((t for t in PRIVATE_TMP if _under(Path(root).absolute(), t)), None)
-    if user_mode or not root or top is None:
-        return []
-    return [
-        f"[files] root {root} is under {top}, "
-        "which the unit's PrivateTmp=yes replaces with an empty directory: jobs would find "
-        "no files (keep uploads elsewhere, e.g. /srv/uploads)"
+    if root and top is not None:
+        warnings.append(
+            f"[files] root {root} is under {top}, "
+            "which the unit's PrivateTmp=yes replaces with an empty directory: jobs would find "
+            "no files (keep uploads elsewhere, e.g. /srv/uploads)"
+        )
+    return warnings + _unreachable(_needed(command, config_path), run_as)
+
+
+def _needed(command: Sequence[str], config_path: str) -> list[tuple[str, Path, int]]:
+    """What the service must reach, with the access it needs: ExecStart's executable, the
+    config file, Python (as named and where it really is) and its standard library."""
+    python = Path(sys.executable)
+    needed = [("ExecStart's", Path(command[0]), os.R_OK | os.X_OK)] if command else []
+    if config_path and Path(config_path).exists():  # `prod` writes it afterwards
+        needed.append(("the config file", Path(config_path), os.R_OK))
+    needed += [
+        ("Python", python, os.X_OK),
+        ("Python", python.resolve(), os.X_OK),
+        ("Python's standard library", Path(sysconfig.get_paths()["stdlib"]), os.R_OK | os.X_OK),
     ]
+    return needed
+
+
+def _unreachable(needed: list[tuple[str, Path, int]], run_as: str | None) -> list[str]:
+    warnings: list[str] = []
+    user = _service_user(run_as) if run_as and run_as != "root" else None
+    said: set[Path] = set()  # one line per closed directory (Python and its library share one)
+    for what, path, access in needed:
+        top = next((t for t in PRIVATE_TMP if _under(path.absolute(), t)), None)
+        if top is not None:
+            warnings.append(
+                f"{what} {path} is under {top}, which the unit's PrivateTmp=yes replaces with an "
+                "empty directory: the service would not find it (install it elsewhere, e.g. /opt)"
+            )
+            continue
+        closed = first_closed(path, *user[1:], access) if user else None
+        if user is None or closed is None or closed in said:
+            continue
+        said.add(closed)
+        mode = "o+x" if closed != path else "o+r" if access == os.R_OK else "o+rx"
+        warnings.append(
+            f"User={user[0]} cannot reach {what} {path}: {closed} is closed to it (open it, e.g. "
+            f"chmod {mode} {closed}, or install jobsup and its Python where every user can read "
+            "them, e.g. /usr/bin/python3 -m venv /opt/jobsup)"
+        )
+    return warnings
+
+
+def _service_user(name: str) -> tuple[str, int, set[int]]:
+    """The unit's user: its uid and groups; one that does not exist yet (`prod` creates it) is
+    judged as any other user would be (no uid, no group of the files)."""
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        return f"{name} (no such user yet: judged as any other user)", -1, set()
+    return name, entry.pw_uid, set(os.getgrouplist(name, entry.pw_gid))
+
+
+def first_closed(path: Path, uid: int, gids: set[int], access: int) -> Path | None:
+    """The first directory on the way to `path` that user `uid` (in groups `gids`) cannot
+    enter, or `path` itself when it lacks `access` (os.R_OK | os.X_OK …); None when all is
+    open or `path` does not exist. From the modes, as root reads them (ACLs aside)."""
+    for step in [*reversed(path.parents), path]:
+        try:
+            info = step.stat()
+        except OSError:
+            return None
+        if not _allowed(info, uid, gids, access if step == path else os.X_OK):
+            return step
+    return None
+
+
+def _allowed(info: os.stat_result, uid: int, gids: set[int], access: int) -> bool:
+    if uid == 0:
+        return True
+    shift = 6 if info.st_uid == uid else 3 if info.st_gid in gids else 0
+    return (info.st_mode >> shift) & access == access
 
 
 def _served(config: Config) -> dict[str, JobType]:
-    served = config.supervisor.job_types or tuple(config.job_types)
-    return {name: config.job_types[name] for name in served if name in config.job_types}
+    return {name: config.job_types[name] for name in config.served()}
 
 
 def _writable(config: Config) -> str:

@@ -37,12 +37,12 @@ def _findable(module: str) -> bool:
         return False
 
 
-def preload(config: Config, served: Sequence[str] | None) -> list[str]:
+def preload(config: Config, served: Sequence[str]) -> list[str]:
     """The modules the fork server imports once, so runners start without importing them:
-    the handlers shipped with jobsup (runner.*) of the job types served (None: all), and
-    the configured `preload`. Other handler modules are imported in each runner: one that
+    the handlers shipped with jobsup (runner.*) of the job types `served`, and the
+    configured `preload`. Other handler modules are imported in each runner: one that
     starts threads or opens connections at import must stay out of the server."""
-    types = [config.job_types[t] for t in served or config.job_types if t in config.job_types]
+    types = [config.job_types[t] for t in served if t in config.job_types]
     modules = {t.handler.partition(":")[0] for t in types}
     own = {m for m in modules if m.startswith("runner.")}
     return sorted(own | set(config.supervisor.preload))

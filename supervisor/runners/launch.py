@@ -21,12 +21,21 @@ class Launch:
     limits: Limits
 
 
-def launch(job: ClaimedJob, config: Config, log_level: str) -> Launch | str:
-    """How to run `job`, or why it cannot run at all (then it fails without retry)."""
+@dataclass(frozen=True)
+class NotServed:
+    """A job of a type this supervisor cannot run (a SIGHUP removed it between the claim
+    and the start): it goes back to pending for a supervisor that serves it, never fails."""
+
+    why: str
+
+
+def launch(job: ClaimedJob, config: Config, log_level: str) -> Launch | NotServed | str:
+    """How to run `job`, that it is not ours to run, or why it cannot run at all (then it
+    fails without retry)."""
     job_type = config.job_types.get(job.job_type)
     if job_type is None:
         known = ", ".join(sorted(config.job_types))
-        return f"unknown job type '{job.job_type}' (configured: {known})"
+        return NotServed(f"job type '{job.job_type}' is not served here (configured: {known})")
     if job.has_file and job.file_path is None:
         return "the job's file_id names no row in files"
     job_limits = limits.for_job(job_type.limits, job.metadata)

@@ -31,6 +31,7 @@ class Kind(enum.Enum):
     LOST = "lost"  # no longer ours (cancelled, reset, reclaimed): only the attempt's record
     NOT_STARTED = "not_started"  # no runner could be started: back to pending, a while later
     SNOOZED = "snoozed"  # runner.Retry(delay=…): again after delay, no attempt spent
+    NOT_SERVED = "not_served"  # a type this supervisor does not serve: back to pending, as is
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,13 @@ def not_started(job: ClaimedJob, delay: float) -> Outcome:
     `delay` seconds, no attempt spent and none recorded."""
     return Outcome(job.id, job.lease, Kind.NOT_STARTED, "pending", job.retry_count,
                    keep_error=True, delay=delay)  # fmt: skip
+
+
+def not_served(job: ClaimedJob) -> Outcome:
+    """A job of a type this supervisor does not serve: back to pending at once, for a
+    supervisor that serves it, no attempt spent and none recorded."""
+    return Outcome(job.id, job.lease, Kind.NOT_SERVED, "pending", job.retry_count,
+                   keep_error=True)  # fmt: skip
 
 
 def judge(runner: Runner, result_max_kb: int) -> Verdict:

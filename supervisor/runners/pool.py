@@ -27,8 +27,16 @@ from supervisor.identity import Identity
 from supervisor.metrics import METRICS
 from supervisor.runners import handler_modules, limits, proctree, runenv
 from supervisor.runners.jobrow import ClaimedJob, Unusable
-from supervisor.runners.launch import launch
-from supervisor.runners.outcome import Kind, Outcome, Verdict, conclude, judge, not_started
+from supervisor.runners.launch import NotServed, launch
+from supervisor.runners.outcome import (
+    Kind,
+    Outcome,
+    Verdict,
+    conclude,
+    judge,
+    not_served,
+    not_started,
+)
 from supervisor.runners.state import (
     KillReason,
     Output,
@@ -82,7 +90,7 @@ class Pool:
         selector: selectors.BaseSelector,
         me: Identity,
         log_level: str | None = None,
-        served: tuple[str, ...] | None = None,
+        served: tuple[str, ...] = (),
         spawner: Spawner | None = None,
         ops: ProcessOps | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -101,17 +109,19 @@ class Pool:
         self.orphans_possible = False  # a runner ended since the last sample: look for orphans
         self.configure(config, served)
 
-    def configure(self, config: Config, served: tuple[str, ...] | None) -> None:
+    def configure(self, config: Config, served: tuple[str, ...]) -> None:
         """Take `config` (at start and on SIGHUP); a fork server started from now on preloads
-        the handlers of the job types `served` (None: all) in the runners' environment.
+        the handlers of the job types `served` in the runners' environment.
         Running jobs keep the limits they started with."""
         self.config = config
         self.forkserver.preload = handler_modules.preload(config, served)
         self.forkserver.environment = runenv.environment(config)
 
     def warm_up(self) -> None:
-        """Start the fork server now, so that its start-up overlaps the supervisor's."""
-        self.forkserver.start()
+        """Start the fork server now, so that its start-up overlaps the supervisor's (unless
+        the preflight has started it already)."""
+        if not self.forkserver.pids():
+            self.forkserver.start()
 
     def __len__(self) -> int:
         return len(self.runners)
@@ -168,6 +178,10 @@ class Pool:
 
     def _request(self, job: ClaimedJob, now: float) -> None:
         how = launch(job, self.config, self.log_level or self.config.logging.level)
+        if isinstance(how, NotServed):
+            job.log.warning("{}: back to pending, no attempt spent", how.why)
+            self._concluded.append(not_served(job))
+            return
         if isinstance(how, str):
             self._conclude(job, Verdict(Kind.PERMANENT, how))
             return

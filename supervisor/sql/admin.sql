@@ -240,3 +240,39 @@ LIMIT 1;
 -- name: held_jobs
 -- The jobs a supervisor runs now. Index: jobsup_jobs_owner (worker_id).
 SELECT id::text FROM processing_jobs WHERE worker_id = %(worker_id)s AND status = 'processing';
+
+-- name: unserved
+-- Each job type with pending jobs that no live supervisor serves (`stats`, `ps`, the
+-- dashboard, `healthcheck`): in a mixed fleet such jobs wait for a supervisor that serves
+-- their type, and are never failed by one that cannot run them. Live: 'running' with a
+-- heartbeat within %(stale_after)s seconds; it serves the types of its `job_types`, and a
+-- row whose job_types is NULL (a supervisor of an older jobsup, which claimed any type)
+-- serves them all. With each type: its pending jobs, and seconds since the oldest was
+-- created. Index: jobsup_jobs_claim_type (coalesce(job_type, 'analysis'), …) WHERE
+-- status='pending': the types with a pending job one probe apiece (a loose index scan, as
+-- many probes as types), then only the types found unserved have their jobs counted.
+WITH RECURSIVE pending_type(job_type) AS (
+    SELECT (SELECT coalesce(job_type, 'analysis') FROM processing_jobs WHERE status = 'pending'
+            ORDER BY coalesce(job_type, 'analysis') LIMIT 1)
+    UNION ALL
+    SELECT (SELECT coalesce(j.job_type, 'analysis') FROM processing_jobs j
+            WHERE j.status = 'pending'
+              AND coalesce(j.job_type, 'analysis') > pending_type.job_type
+            ORDER BY coalesce(j.job_type, 'analysis') LIMIT 1)
+    FROM pending_type WHERE pending_type.job_type IS NOT NULL
+), live AS (
+    SELECT job_types FROM jobsup_workers
+    WHERE state = 'running' AND heartbeat_at > now() - make_interval(secs => %(stale_after)s)
+)
+SELECT t.job_type, c.jobs, c.oldest_age
+FROM pending_type t
+CROSS JOIN LATERAL (
+    SELECT count(*) AS jobs,
+           extract(epoch FROM localtimestamp - min(created_at))::float8 AS oldest_age
+    FROM processing_jobs
+    WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type
+) c
+WHERE t.job_type IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM live
+                  WHERE live.job_types IS NULL OR t.job_type = ANY(live.job_types))
+ORDER BY t.job_type;

@@ -2,21 +2,6 @@
 -- Each starts with `-- name: <name>`; values are always parameters (%(name)s). A line
 -- `-- include: <name>` stands for that part, word for word (supervisor/queries.py).
 
--- name: pending_type
--- Part of `claim`, `next_due` and `runnable_within` (each says `-- include: pending_type`):
--- every job type with a pending job, one index probe apiece (for all_types). The first as
--- ORDER BY ... LIMIT 1, not min(): planned for a table that looked empty, min() could be an
--- aggregate over every pending row.
-pending_type(job_type) AS (
-    SELECT (SELECT coalesce(job_type, 'analysis') FROM processing_jobs WHERE status = 'pending'
-            ORDER BY coalesce(job_type, 'analysis') LIMIT 1)
-    UNION ALL
-    SELECT (SELECT min(coalesce(j.job_type, 'analysis')) FROM processing_jobs j
-            WHERE j.status = 'pending'
-              AND coalesce(j.job_type, 'analysis') > pending_type.job_type)
-    FROM pending_type WHERE pending_type.job_type IS NOT NULL
-)
-
 -- name: claim_lock_caps
 -- Sent in one string before `claim` when this supervisor serves job types with a
 -- cluster-wide cap ([job_types.<name>] max_running). The string runs as one transaction, so
@@ -30,9 +15,10 @@ SELECT pg_advisory_xact_lock(%(cap_lock)s, hashtext(t))
 FROM unnest(%(cap_types)s::text[]) AS t ORDER BY t;
 
 -- name: claim
--- Up to %(limit)s runnable jobs of the types %(job_types)s (with %(all_types)s: of any type),
--- highest priority first, then the ones runnable longest, each under a fresh lease token
--- (the fence of every later write about this claim). SKIP LOCKED: supervisors claiming at
+-- Up to %(limit)s runnable jobs of the types %(job_types)s (always a list: those this
+-- supervisor can run; a type it cannot run is never taken, its jobs wait for a supervisor
+-- that serves it), highest priority first, then the ones runnable longest, each under a
+-- fresh lease token (the fence of every later write about this claim). SKIP LOCKED: supervisors claiming at
 -- the same moment take different rows, never wait. %(busy)s: jobs whose runner (of an
 -- earlier claim) has not ended here yet: a job reset to pending under it waits until that
 -- runner is gone, so one supervisor never runs it twice. Raw columns: the supervisor
@@ -60,9 +46,7 @@ FROM unnest(%(cap_types)s::text[]) AS t ORDER BY t;
 -- ORDER BY makes the index the only one that yields a level in order: the planner does
 -- not choose to walk jobsup_jobs_due (run_at) past other levels' runnable rows instead
 -- (unless it believes the table empty: see store.GENERIC_FROM_PAGES).
-WITH RECURSIVE
--- include: pending_type
-, room AS (
+WITH room AS (
     SELECT c.job_type,
            c.max_running - (SELECT count(*) FROM processing_jobs p
                             WHERE p.status = 'processing'
@@ -71,9 +55,7 @@ WITH RECURSIVE
 ), served AS (
     -- The types to read: not paused, and with room when capped (room NULL: no cap).
     SELECT t.job_type, room.room
-    FROM unnest(CASE WHEN %(all_types)s
-                       THEN ARRAY(SELECT job_type FROM pending_type WHERE job_type IS NOT NULL)
-                       ELSE %(job_types)s::text[] END) AS t(job_type)
+    FROM unnest(%(job_types)s::text[]) AS t(job_type)
     LEFT JOIN room ON room.job_type = t.job_type
     WHERE coalesce(room.room, 1) > 0
       AND t.job_type <> ALL(ARRAY(SELECT job_type FROM jobsup_paused))
@@ -134,14 +116,11 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
 -- Held types (paused, or capped and full, as in `claim`) are left out: they wait for a
 -- resume or a freed place.
 WITH RECURSIVE
--- include: pending_type
-, level(job_type, priority) AS (
+level(job_type, priority) AS (
     -- Each priority level of each type served, highest first, one index probe apiece.
     SELECT t.job_type, (SELECT max(priority) FROM processing_jobs
                         WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type)
-    FROM unnest(CASE WHEN %(all_types)s
-                       THEN ARRAY(SELECT job_type FROM pending_type WHERE job_type IS NOT NULL)
-                       ELSE %(job_types)s::text[] END) AS t(job_type)
+    FROM unnest(%(job_types)s::text[]) AS t(job_type)
     WHERE t.job_type <> ALL(ARRAY(SELECT job_type FROM jobsup_paused))
       AND NOT EXISTS (SELECT 1 FROM jobsup_paused WHERE job_type = '*')
       AND NOT EXISTS (
@@ -174,14 +153,11 @@ FROM level CROSS JOIN LATERAL (
 -- `next_due`, stopping at the first job found; paused types wait for a resume, so they do
 -- not count. Index: jobsup_jobs_claim_type.
 WITH RECURSIVE
--- include: pending_type
-, level(job_type, priority) AS (
+level(job_type, priority) AS (
     -- Each priority level of each type served, highest first, one index probe apiece.
     SELECT t.job_type, (SELECT max(priority) FROM processing_jobs
                         WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type)
-    FROM unnest(CASE WHEN %(all_types)s
-                       THEN ARRAY(SELECT job_type FROM pending_type WHERE job_type IS NOT NULL)
-                       ELSE %(job_types)s::text[] END) AS t(job_type)
+    FROM unnest(%(job_types)s::text[]) AS t(job_type)
     WHERE t.job_type <> ALL(ARRAY(SELECT job_type FROM jobsup_paused))
       AND NOT EXISTS (SELECT 1 FROM jobsup_paused WHERE job_type = '*')
     UNION ALL
@@ -293,7 +269,7 @@ ON CONFLICT (id) DO UPDATE SET state = 'running', heartbeat_at = now(), ended_re
 -- Returns nothing when another supervisor declared this one dead and its row is gone.
 UPDATE jobsup_workers
 SET heartbeat_at = now(), state = %(state)s, slots = %(slots)s, running = %(running)s,
-    runners = %(runners)s
+    runners = %(runners)s, job_types = %(job_types)s
 WHERE id = %(id)s
 RETURNING id;
 
@@ -329,6 +305,9 @@ RETURNING id::text, host, pid, ended_reason;
 -- (no owner) for longer than %(orphan_after)s: back to 'pending' with an attempt spent, or
 -- 'failed' when none is left. Index: jobsup_jobs_owner (worker_id) WHERE status='processing'.
 -- %(max_retries)s: [retry] max_retries; a type in %(retry_types)s has its own (%(retry_maxes)s).
+-- A supervisor takes back only jobs of the types it serves (%(job_types)s): whether one goes
+-- back to pending or has spent its attempts is its type's policy, known to the supervisors
+-- that serve it (one serving none of it waits for them; `jobs reclaim` passes NULL: all).
 WITH lost AS (
     SELECT j.id, coalesce(j.retry_count, 0) AS retries,
            coalesce((SELECT r.max_retries
@@ -350,6 +329,8 @@ WITH lost AS (
     WHERE j.status = 'processing'
       AND ((j.worker_id IS NULL AND j.started_at < now() - make_interval(secs => %(orphan_after)s))
            OR (j.worker_id IS NOT NULL AND (w.id IS NULL OR w.state IN ('dead', 'stopped'))))
+      AND (%(job_types)s::text[] IS NULL
+           OR coalesce(j.job_type, 'analysis') = ANY(%(job_types)s::text[]))
     FOR UPDATE OF j SKIP LOCKED
 )
 UPDATE processing_jobs j

@@ -20,3 +20,13 @@ LIMIT 2;
 -- name: file_row
 -- The `files` row a job names, every column. Primary key.
 SELECT to_jsonb(f) AS file FROM files f WHERE f.id = %(id)s;
+
+-- name: status_exists
+-- Whether any job has the status %(status)s. Asked only for a status outside the seed's
+-- vocabulary (a row written by hand or by another tool), which the overview lists and links
+-- to: the jobs list shows it when jobs have it. A scan at worst, and only then.
+SELECT EXISTS (SELECT 1 FROM processing_jobs WHERE status = %(status)s);
+
+-- name: description
+-- A job's whole business description (its page shows the first 300 characters). Primary key.
+SELECT business_description FROM processing_jobs WHERE id = %(id)s;

@@ -104,24 +104,20 @@ def _execute(cur: Cursor, names: Sequence[str], params: Mapping[str, Any]) -> No
     cur.execute(";\n".join(SQL[name] for name in names), params)
 
 
-def _types(job_types: Sequence[str] | None) -> dict[str, Any]:
-    return {"all_types": job_types is None, "job_types": list(job_types or [])}
-
-
 def claim(
     conn: Connection,
     worker_id: str,
     limit: int,
-    job_types: Sequence[str] | None,
+    job_types: Sequence[str],
     busy: Sequence[str] = (),
     capped: Mapping[str, int] | None = None,
 ) -> list[ClaimedJob | Unusable]:
-    """Up to `limit` jobs, now 'processing' and owned by `worker_id` (None: any job type),
-    none of those in `busy` (jobs whose earlier runner has not ended here yet), none of a
+    """Up to `limit` jobs of `job_types`, now 'processing' and owned by `worker_id`, none
+    of those in `busy` (jobs whose earlier runner has not ended here yet), none of a
     paused type, and no more of a type in `capped` (job type: max_running) than its cap
     allows across all supervisors."""
-    params = {"limit": limit, "worker_id": worker_id, "busy": list(busy), **_types(job_types),
-              **cap_params(capped)}  # fmt: skip
+    params = {"limit": limit, "worker_id": worker_id, "busy": list(busy),
+              "job_types": list(job_types), **cap_params(capped)}  # fmt: skip
     # One string, one transaction: the cap locks (when any) are released by its commit.
     with conn.cursor() as cur:
         _execute(cur, ("claim_lock_caps", "claim") if capped else ("claim",), params)
@@ -130,22 +126,22 @@ def claim(
 
 def next_due(
     conn: Connection,
-    job_types: Sequence[str] | None,
+    job_types: Sequence[str],
     busy: Sequence[str] = (),
     capped: Mapping[str, int] | None = None,
 ) -> float | None:
-    """Seconds until the earliest pending job not in `busy`, of a type neither paused nor
-    capped and full, falls due (0: now; None: none)."""
-    params = {"busy": list(busy), **_types(job_types), **cap_params(capped)}
+    """Seconds until the earliest pending job of `job_types` not in `busy`, of a type
+    neither paused nor capped and full, falls due (0: now; None: none)."""
+    params = {"busy": list(busy), "job_types": list(job_types), **cap_params(capped)}
     with conn.cursor() as cur:
         _execute(cur, ("next_due",), params)
         row = cur.fetchone()
     return None if row is None or row[0] is None else float(row[0])
 
 
-def runnable_within(conn: Connection, seconds: float, job_types: Sequence[str] | None) -> bool:
+def runnable_within(conn: Connection, seconds: float, job_types: Sequence[str]) -> bool:
     with conn.cursor() as cur:
-        _execute(cur, ("runnable_within",), {"seconds": seconds, **_types(job_types)})
+        _execute(cur, ("runnable_within",), {"seconds": seconds, "job_types": list(job_types)})
         row = cur.fetchone()
     return bool(row and row[0])
 
@@ -198,12 +194,14 @@ def release_unrun(conn: Connection, worker_id: str, known: Mapping[str, int]) ->
 
 
 def register(
-    conn: Connection, me: Identity, slots: int, job_types: Sequence[str] | None, config: str | None
+    conn: Connection, me: Identity, slots: int, job_types: Sequence[str], config: str | None
 ) -> None:
+    """Register this supervisor with the job types it serves (`jobsup ps`, and what no live
+    supervisor serves: `report.unserved`)."""
     params = {
         **me.as_params(),
         "slots": slots,
-        "job_types": list(job_types) if job_types is not None else None,
+        "job_types": list(job_types),
         "config_path": config,
         "version": __version__,
     }
@@ -212,9 +210,15 @@ def register(
 
 
 def heartbeat(
-    conn: Connection, me: Identity, state: str, slots: int, runners: list[dict[str, Any]]
+    conn: Connection,
+    me: Identity,
+    state: str,
+    slots: int,
+    runners: list[dict[str, Any]],
+    job_types: Sequence[str],
 ) -> bool:
-    """Refresh this supervisor's row; False when the row is gone (register again)."""
+    """Refresh this supervisor's row (with the job types it serves now: a SIGHUP may have
+    changed them); False when the row is gone (register again)."""
     with conn.cursor() as cur:
         cur.execute(
             SQL["heartbeat"],
@@ -222,6 +226,7 @@ def heartbeat(
                 "id": me.id,
                 "state": state,
                 "slots": slots,
+                "job_types": list(job_types),
                 "running": len(runners),
                 "runners": Json(runners),
             },
@@ -248,8 +253,10 @@ def reclaim(
     max_retries: int,
     watched: float = math.inf,
     type_retries: Mapping[str, int] | None = None,
+    job_types: Sequence[str] | None = None,
 ) -> Reclaimed:
-    """Declare dead the supervisors that are, and take back the jobs they held.
+    """Declare dead the supervisors that are, and take back the jobs they held of
+    `job_types` (a supervisor's: those it serves; None: every type, `jobs reclaim`).
 
     Silence is judged only by one that has been connected for `watched` >= `stale_after`
     seconds; a gone process on this host at once.
@@ -263,7 +270,9 @@ def reclaim(
         types = type_retries or {}
         cur.execute(SQL["reclaim"], {"orphan_after": orphan_after, "max_retries": max_retries,
                                      "retry_types": list(types),
-                                     "retry_maxes": list(types.values())})  # fmt: skip
+                                     "retry_maxes": list(types.values()),
+                                     "job_types": None if job_types is None
+                                     else list(job_types)})  # fmt: skip
         jobs = [(jid, status, error, job_type) for jid, status, error, job_type in cur.fetchall()]
         cur.execute(SQL["forget_workers"])
     return Reclaimed(dead, jobs)

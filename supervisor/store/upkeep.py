@@ -27,7 +27,7 @@ class Beat:
 
     state: str
     slots: int
-    job_types: Sequence[str] | None
+    job_types: Sequence[str]  # the types served: registered, and the only ones reclaimed
     config_name: str
     figures: list[dict[str, Any]]  # per runner, for `jobsup ps`
     claims: Mapping[str, int]  # job id: lease, of every runner it runs
@@ -69,13 +69,15 @@ def beat(conn: Connection, me: Identity, asked: Beat) -> Found:
             found.errors.append(f"{what} failed: {describe(e)}")
             return None
 
-    alive = step("heartbeat", store.heartbeat, me, asked.state, asked.slots, asked.figures)
+    alive = step("heartbeat", store.heartbeat, me, asked.state, asked.slots, asked.figures,
+                 asked.job_types)  # fmt: skip
     found.renewed = alive is not None
     if alive is False:
         found.registered_again = True
         step("register", store.register, me, asked.slots, asked.job_types, asked.config_name)
     found.reclaimed = step("reclaim", store.reclaim, me, asked.stale_after, asked.orphan_after,
-                           asked.max_retries, asked.watched, asked.type_retries)  # fmt: skip
+                           asked.max_retries, asked.watched, asked.type_retries,
+                           asked.job_types)  # fmt: skip
     if asked.claims:
         found.lost = step("ownership check", store.owned, me.id, asked.claims) or {}
     found.released = step("release unrun jobs", store.release_unrun, me.id, asked.known) or []

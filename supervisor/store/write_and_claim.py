@@ -19,10 +19,10 @@ from supervisor.store.writeback import Written
 
 @dataclass(frozen=True)
 class Ask:
-    """A claim: up to `limit` jobs of `job_types` (None: any), none of `busy`."""
+    """A claim: up to `limit` jobs of `job_types` (those served), none of `busy`."""
 
     limit: int
-    job_types: Sequence[str] | None
+    job_types: Sequence[str]
     busy: Sequence[str]
     until_empty: bool  # when nothing is claimed, also ask whether anything falls due soon
     horizon: float  # that soon (seconds)

@@ -1,8 +1,10 @@
 """The dashboard's actions on one job: the functions `jobsup jobs retry | cancel | reclaim`
-call, with the lines they print."""
+call, with the lines they print. `client` is the address the request came from: a cancel
+records it, as `jobs cancel` records who ran it."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 
 from supervisor.config import Config
@@ -10,15 +12,16 @@ from supervisor.db.connect import Connection
 from supervisor.ops import job_admin
 
 
-def retry(conn: Connection, cfg: Config, job_id: str) -> str:
+def retry(conn: Connection, cfg: Config, job_id: str, client: str) -> str:
     return job_admin.retry(conn, [job_id])[0].describe("retried")
 
 
-def cancel(conn: Connection, cfg: Config, job_id: str) -> str:
-    return job_admin.cancel(conn, [job_id])[0].describe("cancelled")
+def cancel(conn: Connection, cfg: Config, job_id: str, client: str) -> str:
+    why = f"cancelled from the dashboard (jobsup web on {socket.gethostname()}, by {client})"
+    return job_admin.cancel(conn, [job_id], why)[0].describe("cancelled")
 
 
-def reclaim(conn: Connection, cfg: Config, job_id: str) -> str:
+def reclaim(conn: Connection, cfg: Config, job_id: str, client: str) -> str:
     """`jobs reclaim`: every stuck job, this one among them if its supervisor is dead."""
     sup = cfg.supervisor
     found = job_admin.reclaim(conn, sup.stale_after, sup.orphan_after, cfg.retry.max_retries)
@@ -34,7 +37,7 @@ def reclaim(conn: Connection, cfg: Config, job_id: str) -> str:
     return text + (f"; {others} other stuck jobs reclaimed too" if others else "")
 
 
-Action = Callable[[Connection, Config, str], str]  # the line a person reads
+Action = Callable[[Connection, Config, str, str], str]  # the line a person reads
 
 ACTIONS: dict[str, Action] = {
     "retry": retry,

@@ -1,11 +1,12 @@
 """The dashboard's Starlette application: fixed routes, each a page or an action.
 
-GET  /  /jobs  /jobs/<id or prefix>  /supervisors  /healthz  /login
+GET  /  /jobs  /jobs/<id or prefix>  /jobs/<id>/description  /supervisors  /healthz  /login
 POST /jobs/<id>/retry  /jobs/<id>/cancel  /jobs/<id>/reclaim  /login  /logout
 
 Pages are plain functions run in Starlette's thread pool (psycopg2 blocks); an action
 reads its form, is refused (401 no session, 403 read-only or a bad CSRF token) or runs the
-same function as its `jobsup jobs` command, and shows the job with the line it printed.
+same function as its `jobsup jobs` command and redirects to the job's page, which shows the
+line it printed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from supervisor.web.connections import Connections
 from supervisor.web.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
+    NOTICE_COOKIE,
     SESSION_COOKIE,
     SESSION_SECONDS,
     Guard,
@@ -42,6 +44,7 @@ from supervisor.web.security import (
 )
 
 FORM_LIMIT = 16 * 1024  # bytes: the forms here hold a token or two
+NOTICE_SECONDS = 60  # an action's line waits this long for the page it redirects to
 HEADERS = {
     # Inline SVG needs no exception; no inline script or style attribute anywhere.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -64,6 +67,7 @@ def create_app(cfg: Config, guard: Guard, connections: Connections) -> Starlette
         Route("/", site.overview),
         Route("/jobs", site.jobs),
         Route("/jobs/{ref}", site.job),
+        Route("/jobs/{ref}/description", site.description),
         Route("/jobs/{ref}/{action}", site.act, methods=["POST"]),
         Route("/supervisors", site.supervisors),
         Route("/healthz", site.healthz),
@@ -117,16 +121,29 @@ class Site:
         return self.render(request, "jobs.html", context)
 
     def job(self, request: Request) -> Response:
-        return self._job(request, request.path_params["ref"])
-
-    def _job(self, request: Request, ref: str, notice: str = "") -> Response:
+        ref = request.path_params["ref"]
         with self.connections.reading() as conn:
             job_id, candidates = pages.resolve(conn, ref)
             context = pages.job(conn, job_id) if job_id else None
         if context is None:
             return self.render(request, "missing.html", {"ref": ref, "candidates": candidates},
                                404)  # fmt: skip
-        return self.render(request, "job.html", context | {"notice": notice})
+        notice = self.guard.unseal(request.cookies.get(NOTICE_COOKIE))
+        response = self.render(request, "job.html", context | {"notice": notice})
+        if NOTICE_COOKIE in request.cookies:  # shown once: a reload does not show it again
+            response.delete_cookie(NOTICE_COOKIE, path=request.url.path, httponly=True,
+                                   samesite="strict")  # fmt: skip
+        return response
+
+    def description(self, request: Request) -> Response:
+        """The whole business description as plain text (the page shows its start)."""
+        ref = request.path_params["ref"]
+        with self.connections.reading() as conn:
+            job_id, _ = pages.resolve(conn, ref)
+            text = pages.description(conn, job_id) if job_id else None
+        if text is None:
+            raise HTTPException(404, f"no job {ref}, or it has no description")
+        return PlainTextResponse(text, headers={"Cache-Control": "no-store"})
 
     def supervisors(self, request: Request) -> Response:
         with self.connections.reading() as conn:
@@ -155,13 +172,21 @@ class Site:
         return await run_in_threadpool(self._act, request, action)
 
     def _act(self, request: Request, action: Action) -> Response:
+        """The action done, then a redirect to the job's page (POST/redirect/GET: a reload
+        does not post again), which shows the action's line once, from a sealed cookie."""
         with self.connections.reading() as conn:
             job_id, _ = pages.resolve(conn, request.path_params["ref"])
         if job_id is None:
             raise HTTPException(404, f"no job {request.path_params['ref']}")
+        client = request.client.host if request.client else "an unknown client"
         with self.connections.writing() as conn:
-            notice = action(conn, self.cfg, job_id)
-        return self._job(request, job_id, notice)
+            notice = action(conn, self.cfg, job_id, client)
+        page = f"/jobs/{job_id}"
+        response = RedirectResponse(page, 303)
+        response.set_cookie(NOTICE_COOKIE, self.guard.seal(notice), max_age=NOTICE_SECONDS,
+                            path=page, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")  # fmt: skip
+        return response
 
     def login_form(self, request: Request) -> Response:
         return self.render(request, "login.html", {"problem": ""})

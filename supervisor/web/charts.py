@@ -34,6 +34,20 @@ class Label:
     anchor: str = "middle"
 
 
+@dataclass(frozen=True)
+class Line:
+    """A polyline: a series, its fit, a baseline."""
+
+    points: tuple[tuple[float, float], ...]
+    kind: str  # the CSS class: series, fit, expected, axis
+    title: str
+
+    @property
+    def path(self) -> str:
+        """The `points` attribute of the SVG polyline."""
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y in self.points)
+
+
 @dataclass
 class Chart:
     width: float
@@ -41,6 +55,7 @@ class Chart:
     rects: list[Rect] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
     empty: bool = False
+    lines: list[Line] = field(default_factory=list)
 
 
 def throughput(hours: Sequence[Mapping[str, Any]]) -> Chart:

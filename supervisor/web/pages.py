@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,8 +18,8 @@ from supervisor.db.connect import Connection, dict_cursor
 from supervisor.durations import parse as parse_duration
 from supervisor.errors import JobsupError
 from supervisor.ops import job_admin, report
-from supervisor.ops.job_admin import FIELDS, SHOWN_ELSEWHERE
-from supervisor.web import charts, present
+from supervisor.ops.job_admin import FIELDS, SHORT, SHOWN_ELSEWHERE
+from supervisor.web import charts, insights, present
 
 SQL = queries.load("web.sql")
 
@@ -34,8 +34,9 @@ class BadRequest(JobsupError):
 
 
 def overview(conn: Connection, cfg: Config) -> dict[str, Any]:
-    """Jobs by status and type, the queue now, the last day's charts, the supervisors."""
-    stats = report.stats(conn, HOURS)
+    """Jobs by status and type, the queue now, the last day's charts, the supervisors, and
+    the job types no live supervisor serves (`stats["unserved"]`)."""
+    stats = report.stats(conn, HOURS, cfg.supervisor.stale_after)
     with dict_cursor(conn) as cur:
         cur.execute(SQL["jobs_by_type"])
         by_type = [dict(row) for row in cur.fetchall()]
@@ -87,9 +88,10 @@ class JobQuery:
     def from_params(cls, params: Mapping[str, str]) -> JobQuery:
         return cls(*(params.get(k, "").strip() for k in ("status", "type", "q", "since", "after")))
 
-    def filters(self) -> job_admin.Filters:
-        """The filters for `job_admin.list_jobs`; BadRequest naming a parameter that is wrong."""
-        if self.status and self.status not in STATUSES:
+    def filters(self, statuses: Sequence[str] = STATUSES) -> job_admin.Filters:
+        """The filters for `job_admin.list_jobs`; BadRequest naming a parameter that is wrong
+        (a status outside `statuses`)."""
+        if self.status and self.status not in statuses:
             raise BadRequest(f"status {self.status!r}: choose one of {', '.join(STATUSES)}")
         try:
             since = parse_duration(self.since) if self.since else None
@@ -107,12 +109,22 @@ class JobQuery:
 
 def jobs(conn: Connection, cfg: Config, query: JobQuery) -> dict[str, Any]:
     """A page of the jobs list, newest first, and the cursor of the next page (if any)."""
-    found = job_admin.list_jobs(conn, query.filters())
+    statuses: tuple[str, ...] = STATUSES
+    if query.status and query.status not in STATUSES and _status_exists(conn, query.status):
+        statuses = (*STATUSES, query.status)  # the overview links to every status jobs have
+    found = job_admin.list_jobs(conn, query.filters(statuses))
     page, more = found[:PAGE], len(found) > PAGE
     last = page[-1] if page else None
     cursor = cursor_of(last["created_at"], last["id"]) if more and last else ""
-    return {"query": query, "jobs": page, "next": cursor, "statuses": STATUSES,
+    return {"query": query, "jobs": page, "next": cursor, "statuses": statuses,
             "types": sorted(cfg.job_types)}  # fmt: skip
+
+
+def _status_exists(conn: Connection, status: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute(SQL["status_exists"], {"status": status})
+        row = cur.fetchone()
+    return bool(row and row[0])
 
 
 def cursor_of(created_at: datetime | None, job_id: str) -> str:
@@ -147,7 +159,8 @@ def resolve(conn: Connection, ref: str) -> tuple[str | None, list[str]]:
 
 
 def job(conn: Connection, job_id: str) -> dict[str, Any] | None:
-    """Every field of a job, its attempts on a timeline, its error, output and insights."""
+    """Every field of a job, its attempts on a timeline, its error, output, and its insights:
+    the executive summary and the others by rank, each with its chart and figures."""
     found = job_admin.show_job(conn, job_id)
     if found is None:
         return None
@@ -159,7 +172,7 @@ def job(conn: Connection, job_id: str) -> dict[str, Any] | None:
             cur.execute(SQL["file_row"], {"id": found["file_id"]})
             row = cur.fetchone()
             file_row = row["file"] if row else None
-    insights = job_admin.job_insights(conn, job_id)
+    summary, ranked = insights.ranked(job_admin.job_insights(conn, job_id))
     return {
         "job": found,
         "fields": _fields(found),
@@ -168,32 +181,42 @@ def job(conn: Connection, job_id: str) -> dict[str, Any] | None:
         "error": error,
         "output": output,
         "file": file_row,
-        "insights": [_insight(i) for i in insights],
+        "summary": summary,
+        "insights": ranked,
     }
 
 
-def _fields(job: dict[str, Any]) -> list[tuple[str, Any]]:
+@dataclass(frozen=True)
+class Field:
+    """One of a job's columns as its page shows it: a long text cut as `jobs show` cuts it."""
+
+    name: str
+    value: Any
+    length: int = 0  # characters of the whole value when `value` is only its start
+
+
+def _fields(job: dict[str, Any]) -> list[Field]:
     """The job's columns in the order `jobs show` prints them; the other columns follow."""
     names = dict(FIELDS)
     keys = [k for k, _ in FIELDS if k in job]
     keys += [k for k in job if k not in names and k not in SHOWN_ELSEWHERE]
-    return [(names.get(k, k.replace("_", " ")), job[k]) for k in keys]
+    return [_field(names.get(k, k.replace("_", " ")), job[k]) for k in keys]
 
 
-def _insight(row: dict[str, Any]) -> dict[str, Any]:
-    """An insight for a reader: its title, summary and figures (raw JSON if it has no title)."""
-    content = row["content"]
-    readable = isinstance(content, dict) and "title" in content
-    details = content.get("details") if readable else None
-    return {
-        "type": row.get("insight_type") or "-",
-        "confidence": row.get("confidence_score"),
-        "title": str(content["title"]) if readable else None,
-        "summary": str(content.get("summary") or "") if readable else "",
-        "details": present.details(details) if details else [],
-        "file": details.get("file") if isinstance(details, dict) else None,
-        "raw": None if readable else present.as_json(content),
-    }
+def _field(name: str, value: Any) -> Field:
+    """A description of 50 MB is 300 characters and a link on the page, not 50 MB of HTML."""
+    text = present.as_json(value) if isinstance(value, dict | list) else value
+    if isinstance(text, str) and len(text) > SHORT:
+        return Field(name, text[:SHORT], len(text))
+    return Field(name, value)
+
+
+def description(conn: Connection, job_id: str) -> str | None:
+    """The job's whole business description; None when it has none."""
+    with conn.cursor() as cur:
+        cur.execute(SQL["description"], {"id": job_id})
+        row = cur.fetchone()
+    return row[0] if row else None
 
 
 def supervisors(conn: Connection, cfg: Config) -> dict[str, Any]:

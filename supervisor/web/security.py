@@ -7,6 +7,8 @@ Standard library only: `jobsup start` imports this (through `process`) to refuse
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import ipaddress
@@ -22,7 +24,12 @@ from supervisor.metrics import parse_listen
 SESSION_COOKIE = "jobsup_session"
 CSRF_COOKIE = "jobsup_csrf"
 CSRF_FIELD = "csrf"
+NOTICE_COOKIE = "jobsup_notice"  # an action's result line, read once by the page it redirects to
+NOTICE_CHARS = 1000  # a cookie holds 4 KiB at most
 SESSION_SECONDS = 12 * 3600
+# Beyond loopback anyone who reaches the port may guess: 16 characters of `openssl rand -hex`
+# are 64 bits, out of reach of guesses over HTTP.
+MIN_TOKEN_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,23 @@ class Guard:
             return False
         return hmac.compare_digest(offered, self.csrf_token(cookie))
 
+    def seal(self, notice: str) -> str:
+        """`notice` as a cookie value only this process can have made: `<base64>.<signature>`."""
+        # Unpadded: a cookie value with `=` would go out quoted.
+        data = base64.urlsafe_b64encode(notice[:NOTICE_CHARS].encode()).decode().rstrip("=")
+        return f"{data}.{self._sign(f'notice {data}', self.secret)}"
+
+    def unseal(self, cookie: str | None) -> str:
+        """The notice `seal` put in `cookie`; "" for none, or one this process did not seal."""
+        data, _, signature = (cookie or "").partition(".")
+        expected = self._sign(f"notice {data}", self.secret)
+        if not data or not hmac.compare_digest(signature, expected):
+            return ""
+        try:
+            return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+
     def _session_key(self) -> bytes:
         assert self.token is not None  # nosec B101  # narrows the type; callers check it
         return hmac.new(self.secret, self.token.encode(), hashlib.sha256).digest()
@@ -89,12 +113,21 @@ def new_csrf_cookie() -> str:
 
 
 def check_listen(listen: str, web: WebConfig, token: str | None) -> tuple[str, int]:
-    """(host, port) of `listen`; ConfigError for a non-loopback address without a token."""
+    """(host, port) of `listen`; ConfigError for a non-loopback address without a token, or
+    with one shorter than MIN_TOKEN_CHARS."""
     host, port = parse_listen(listen, "[web] listen", example="127.0.0.1:8080")
-    if token is None and not is_loopback(host):
+    if is_loopback(host):
+        return host, port
+    if token is None:
         raise ConfigError(
             f"[web] listen {listen}: not a loopback address and ${web.token_env} is unset: "
             f"set an operator token in it, or listen on 127.0.0.1"
+        )
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(
+            f"[web] listen {listen}: ${web.token_env} is {len(token)} characters, too short to "
+            f"guard a non-loopback address: use at least {MIN_TOKEN_CHARS} "
+            f"(`openssl rand -hex 16` makes 32), or listen on 127.0.0.1"
         )
     return host, port
 

@@ -63,7 +63,8 @@ def test_each_failure_kind_leaves_an_actionable_message(
     assert 'raise RuntimeError(job.metadata.get("message"' in message
     assert failed(segfault, 2).startswith("runner killed by SIGSEGV")
     assert failed(exit_3, 2).startswith("runner exited with code 3")
-    assert failed(unknown, 0).startswith("unknown job type 'diag.nope' (configured: analysis,")
+    # a type this supervisor does not configure is not its to fail: it waits, untouched
+    assert (job(conn, unknown)["status"], job(conn, unknown)["attempts"]) == ("pending", [])
     assert failed(missing, 0) == f"file not found: {tmp_path / 'gone.csv'}"
 
 
@@ -126,7 +127,7 @@ def test_titles_name_the_supervisor_and_each_runner(
     config = write_config(tmp_path)
     sup = supervisors.start(db_url, config)
     runner = wait_for(sup.runner_pids)[0]
-    wait_for(lambda: title(sup.pid) == f"jobsup: supervisor [{config}] 1/2")
+    wait_for(lambda: title(sup.pid) == f"jobsup: supervisor job_cron.py [{config}] 1/2")
     wait_for(lambda: title(runner) == f"jobsup: runner {job_id} diag.sleep")
     assert os.getpgid(runner) == runner  # its own process group
     sup.signal(signal.SIGQUIT)

@@ -95,7 +95,6 @@ def test_poison_rows_fail_alone_and_the_supervisor_goes_on(
         insert(
             conn, "(job_type, metadata) VALUES ('diag.noop', '{\"memory_mb\": -5}')"
         ): "metadata.memory_mb: expected a positive number of MiB, got -5",
-        insert(conn, "(job_type) VALUES ('')"): "job_type: expected a job type name, got ''",
         insert(
             conn, "(job_type, retry_count) VALUES ('diag.noop', -2)"
         ): "retry_count: expected 0 or more, got -2",
@@ -109,6 +108,8 @@ def test_poison_rows_fail_alone_and_the_supervisor_goes_on(
         insert(conn, "(job_type, metadata) VALUES ('diag.noop', '{\"memory_mb\": 1e300}')"),
     ]
     never = insert(conn, "(job_type, run_at) VALUES ('diag.noop', 'infinity')")
+    # a type no supervisor serves (issue 29): never claimed, so never failed; it waits
+    nameless = insert(conn, "(job_type) VALUES ('')")
     sup = supervisors.start(db_url, write_config(tmp_path), "--until-empty")
     assert sup.wait(60) == 4, sup.log()  # a batch in which some job failed
     log = sup.log()
@@ -121,6 +122,7 @@ def test_poison_rows_fail_alone_and_the_supervisor_goes_on(
         assert row["error_message"] == f"unusable job row: {reason}"
         assert len(row["attempts"]) == 1 and row["attempts"][0]["outcome"] == "failed"
     assert status(conn, never) == "pending"
+    assert (job(conn, nameless)["status"], job(conn, nameless)["attempts"]) == ("pending", [])
 
 
 def test_the_seeds_reset_sql_never_runs_a_job_twice_at_once(
@@ -310,13 +312,13 @@ def test_a_supervisor_cut_off_past_lease_timeout_kills_its_runners_before_peers_
 def test_a_job_failed_at_claim_time_is_written_at_once(
     db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
-    unknown = insert(conn, "(job_type) VALUES ('no.such.type')")
+    unusable = insert(conn, "(job_type, metadata) VALUES ('diag.noop', '[1]')")
     began = time.monotonic()
     sup = supervisors.start(db_url, write_config(tmp_path, interval=300), "--until-empty")
     assert sup.wait(60) == 4, sup.log()
     assert time.monotonic() - began < 10  # not a poll interval, nor a heartbeat, later
-    row = job(conn, unknown)
-    assert row["status"] == "failed" and row["error_message"].startswith("unknown job type")
+    row = job(conn, unusable)
+    assert row["status"] == "failed" and row["error_message"].startswith("unusable job row")
 
 
 def test_a_supervisor_waiting_for_the_database_does_not_spin(

@@ -159,3 +159,39 @@ def test_install_systemd_to_stdout_and_a_readable_refusal(tmp_path: Path) -> Non
 def test_paths_with_spaces_and_percent_signs_are_quoted() -> None:
     unit = settings(systemd.render(["/opt/my apps/jobsup"], config_path="/etc/50%/prod.toml"))
     assert unit["ExecStart"] == '"/opt/my apps/jobsup" start -c /etc/50%%/prod.toml'
+
+
+def test_install_systemd_warns_of_a_config_file_that_privatetmp_hides(tmp_path: Path) -> None:
+    path = tmp_path / "prod.toml"  # pytest's directories are under /tmp
+    path.write_text("")
+    result = jobsup("install-systemd", "-c", str(path), "--run-as", "nobody", "--output", "-")
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"jobsup: warning: the config file {path} is under /tmp, which the unit's PrivateTmp=yes "
+        "replaces with an empty directory: the service would not find it (install it elsewhere, "
+        "e.g. /opt)"
+    ) in result.stderr.splitlines()
+    assert all(line.startswith("jobsup: warning: ") for line in result.stderr.splitlines())
+
+
+def test_paths_closed_to_the_service_user_are_named_by_their_first_closed_directory(
+    shared_dir: Path,
+) -> None:
+    """As root reads the modes: `first_closed` names what a user of another uid and group
+    cannot enter (a directory) or read (the file itself)."""
+    (shared_dir / "a" / "b").mkdir(parents=True)
+    config = shared_dir / "a" / "b" / "prod.toml"
+    config.write_text("")
+    stranger = (65534, {65534})
+    (shared_dir / "a").chmod(0o700)
+    assert systemd.first_closed(config, *stranger, os.R_OK) == shared_dir / "a"
+    assert systemd.first_closed(config, 0, set(), os.R_OK) is None  # root enters anything
+    (shared_dir / "a").chmod(0o750)
+    owner = os.stat(shared_dir / "a")
+    assert systemd.first_closed(config, 65534, {owner.st_gid}, os.R_OK) is None  # its group
+    (shared_dir / "a").chmod(0o711)  # traversal without listing is enough on the way
+    config.chmod(0o600)
+    assert systemd.first_closed(config, *stranger, os.R_OK) == config
+    config.chmod(0o644)
+    assert systemd.first_closed(config, *stranger, os.R_OK) is None
+    assert systemd.first_closed(shared_dir / "missing", *stranger, os.R_OK) is None

@@ -36,7 +36,8 @@ class Rig:
         self.ops = FakeOps()
         self.clock = FakeClock()
         self.selector = selectors.DefaultSelector()
-        self.pool = Pool(configuration.load(None), self.selector, Identity.new(),
+        config = configuration.load(None)
+        self.pool = Pool(config, self.selector, Identity.new(), served=config.served(),
                          spawner=self.spawner, ops=self.ops, clock=self.clock)  # fmt: skip
 
     def reap(self) -> list[Outcome]:
@@ -134,11 +135,14 @@ def test_an_unusable_row_fails_at_once_without_a_runner(rig: Rig) -> None:
     assert rig.spawner.specs == [] and rig.pool.counts.failed == 1
 
 
-def test_an_unknown_job_type_fails_without_retry(rig: Rig) -> None:
+def test_a_job_of_a_type_not_served_goes_back_to_pending_untouched(rig: Rig) -> None:
+    """Its type left the configuration (a SIGHUP) between the claim and the start: no
+    runner, no failure, no attempt spent; a supervisor serving the type runs it."""
     rig.pool.start(job(1, job_type="nosuch"), rig.clock())
     (outcome,) = rig.reap()
-    assert outcome.status == "failed" and outcome.error is not None
-    assert outcome.error.startswith("unknown job type 'nosuch'")
+    assert (outcome.kind, outcome.status, outcome.attempt) == (Kind.NOT_SERVED, "pending", None)
+    assert outcome.retry_count == job(1).retry_count and outcome.delay == 0.0
+    assert rig.spawner.specs == [] and rig.pool.counts.failed == 0
 
 
 def test_a_kill_while_starting_is_done_once_it_has_started(rig: Rig) -> None:
@@ -212,5 +216,6 @@ def test_sampling_interval_follows_the_runners(rig: Rig) -> None:
 def test_reconfigure_changes_what_a_new_fork_server_preloads(rig: Rig, tmp_path) -> None:  # type: ignore[no-untyped-def]
     conf = tmp_path / "c.toml"
     conf.write_text('[supervisor]\npreload = ["json"]\n')
-    rig.pool.configure(configuration.load(conf), None)
+    config = configuration.load(conf)
+    rig.pool.configure(config, config.served())
     assert rig.spawner.preload == ["json", "runner.insights"]

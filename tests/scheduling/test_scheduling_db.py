@@ -19,6 +19,7 @@ from supervisor.store import statements as store
 from tests.fixtures.processes import rows, scalar
 
 WORKER = str(uuid.uuid4())
+DIAG = ["diag.noop", "diag.sleep"]  # the types the claims here serve
 
 
 def finish(conn: Connection, job_id: str, status: str = "completed") -> None:
@@ -35,7 +36,7 @@ def test_a_second_enqueue_with_the_key_returns_the_unfinished_job(conn: Connecti
     again = enqueue_or_find(conn, file_path="/data/a.csv", unique_key="upload:a")
     assert (again.job_id, again.created) == (first, False)
     assert scalar(conn, "SELECT count(*) FROM files") == 1  # no second file row either
-    claimed = store.claim(conn, WORKER, 1, None)
+    claimed = store.claim(conn, WORKER, 1, ["analysis"])
     assert [j.id for j in claimed] == [first]  # processing: still unfinished
     assert enqueue(conn, "/data/a.csv", unique_key="upload:a") == first
     finish(conn, first)
@@ -127,27 +128,27 @@ def test_claim_leaves_paused_types_pending(conn: Connection) -> None:
     b = enqueue(conn, job_type="diag.sleep")
     assert pauses.pause(conn, ["diag.noop"]) == ["diag.noop"]
     assert pauses.pause(conn, ["diag.noop"]) == []  # already
-    assert [j.id for j in store.claim(conn, WORKER, 5, None)] == [b]
-    assert store.next_due(conn, None) is None  # a paused job never falls due
+    assert [j.id for j in store.claim(conn, WORKER, 5, DIAG)] == [b]
+    assert store.next_due(conn, DIAG) is None  # a paused job never falls due
     assert pauses.pause(conn, [pauses.ALL]) == ["*"]
     c = enqueue(conn, job_type="diag.sleep")
-    assert store.claim(conn, WORKER, 5, None) == []
+    assert store.claim(conn, WORKER, 5, DIAG) == []
     assert pauses.resume(conn, [], everything=True) == ["*", "diag.noop"]
-    assert sorted(j.id for j in store.claim(conn, WORKER, 5, None)) == sorted([a, c])
+    assert sorted(j.id for j in store.claim(conn, WORKER, 5, DIAG)) == sorted([a, c])
 
 
 def test_a_cap_takes_no_more_than_its_room_and_leaves_other_types(conn: Connection) -> None:
     capped = [enqueue(conn, job_type="diag.sleep", priority=9) for _ in range(4)]
     other = enqueue(conn, job_type="diag.noop")
-    first = store.claim(conn, WORKER, 3, None, capped={"diag.sleep": 2})
+    first = store.claim(conn, WORKER, 3, DIAG, capped={"diag.sleep": 2})
     assert len([j for j in first if j.job_type == "diag.sleep"]) == 2
     # full: the next claim skips the capped type (and does not see it as due)
-    second = store.claim(conn, WORKER, 3, None, capped={"diag.sleep": 2})
+    second = store.claim(conn, WORKER, 3, DIAG, capped={"diag.sleep": 2})
     assert [j.id for j in first + second if j.job_type == "diag.noop"] == [other]
-    assert store.next_due(conn, None, capped={"diag.sleep": 2}) is None
-    assert store.next_due(conn, None) == 0.0  # uncapped, they would be due
+    assert store.next_due(conn, DIAG, capped={"diag.sleep": 2}) is None
+    assert store.next_due(conn, DIAG) == 0.0  # uncapped, they would be due
     finish(conn, first[0].id)
-    third = store.claim(conn, WORKER, 3, None, capped={"diag.sleep": 2})
+    third = store.claim(conn, WORKER, 3, DIAG, capped={"diag.sleep": 2})
     assert len(third) == 1 and third[0].id in capped
 
 
@@ -163,7 +164,7 @@ def test_two_supervisors_claiming_at_once_never_exceed_a_cap(db_url: str, conn: 
         worker = str(uuid.uuid4())
         try:
             while time.monotonic() < stop:
-                for job in store.claim(c, worker, 4, None, capped={"diag.sleep": 1}):
+                for job in store.claim(c, worker, 4, DIAG, capped={"diag.sleep": 1}):
                     claimed.append(job.id)
                     time.sleep(0.002)
                     finish(c, job.id)
@@ -202,7 +203,7 @@ def test_claim_walks_the_claim_index_with_caps_and_pauses(
         cur.execute("ANALYZE processing_jobs")
     if paused:
         pauses.pause(conn, ["diag.noop"])
-    params = {"limit": 4, "worker_id": WORKER, "busy": [], "all_types": True, "job_types": [],
+    params = {"limit": 4, "worker_id": WORKER, "busy": [], "job_types": DIAG,
               "cap_lock": 1, "cap_types": ["diag.sleep"] if capped else [],
               "cap_limits": [1] if capped else []}  # fmt: skip
     with conn.cursor() as cur:

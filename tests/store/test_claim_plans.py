@@ -39,14 +39,14 @@ def _add(conn: Connection, job_type: str, count: int = 1, *, priority: int = 0,
 
 def test_an_empty_queue_has_nothing_due(conn: Connection) -> None:
     assert store.next_due(conn, ["diag.noop"]) is None
-    assert store.next_due(conn, None) is None
+    assert store.next_due(conn, []) is None
     _add(conn, "other")  # pending, but not of a type served
     assert store.next_due(conn, ["diag.noop"]) is None
     _add(conn, "diag.noop", run_at="now() + interval '1 hour'")
     assert 3500 < (store.next_due(conn, ["diag.noop"]) or 0) <= 3600
 
 
-def _claim(conn: Connection, types: list[str] | None, limit: int = 10,
+def _claim(conn: Connection, types: list[str], limit: int = 10,
            busy: tuple[str, ...] = ()) -> list[tuple[str, int]]:  # fmt: skip
     """The (type, priority) of each job claimed, highest priority first (the statement's
     RETURNING has no order of its own)."""
@@ -68,8 +68,9 @@ def test_the_claim_takes_served_types_by_priority_then_age(conn: Connection) -> 
         (busy,) = cur.fetchone()  # type: ignore[misc]
     assert _claim(conn, ["a", "b", "analysis"], limit=2) == [("a", 5), ("a", 5)]
     assert _claim(conn, ["a", "b", "analysis"], busy=(busy,)) == [("analysis", 3)]
-    assert _claim(conn, None) == [("c", 7), ("b", 1)]
-    assert _claim(conn, None) == []
+    assert _claim(conn, []) == []  # serving nothing takes nothing
+    assert _claim(conn, ["c", "b", "a", "analysis"]) == [("c", 7), ("b", 1)]
+    assert _claim(conn, ["c", "b", "a", "analysis"]) == []
 
 
 def test_the_claim_reads_only_what_it_takes_beside_many_other_rows(conn: Connection) -> None:
@@ -84,9 +85,8 @@ def test_the_claim_reads_only_what_it_takes_beside_many_other_rows(conn: Connect
         cur.execute("ANALYZE processing_jobs")
     store.plan_for_size(conn)  # as a heartbeat does: big enough now for generic plans
     assert store.plans(conn) in ("plain", "generic")
-    params = {"limit": 4, "worker_id": WORKER, "busy": [], "all_types": False,
-              "job_types": ["served"], "seconds": 60.0,
-              "cap_lock": 1, "cap_types": [], "cap_limits": []}  # no cap (tests/scheduling/test_scheduling_db.py)  # fmt: skip
+    params = {"limit": 4, "worker_id": WORKER, "busy": [], "job_types": ["served"],
+              "seconds": 60.0, "cap_lock": 1, "cap_types": [], "cap_limits": []}  # no cap (tests/scheduling/test_scheduling_db.py)  # fmt: skip
     prepared = store.plans(conn) != "plain"
     for name in ("claim", "next_due", "runnable_within"):
         sql = store.PREPARED[name].execute if prepared else SQL[name]
@@ -111,8 +111,8 @@ def test_plans_follow_the_tables_size_even_after_a_truncate_left_stale_statistic
         cur.execute("VACUUM ANALYZE processing_jobs")
     store.prepare(conn)
     assert store.plans(conn) == "generic"
-    params = {"limit": 4, "worker_id": WORKER, "busy": [], "all_types": False,
-              "job_types": ["served"], "seconds": 60.0, "cap_lock": 1, "cap_types": [],
+    params = {"limit": 4, "worker_id": WORKER, "busy": [], "job_types": ["served"],
+              "seconds": 60.0, "cap_lock": 1, "cap_types": [],
               "cap_limits": [], "outcomes": "[]", "insights": "[]"}  # fmt: skip
     with conn.cursor() as cur:
         cur.execute("UPDATE processing_jobs SET status = 'completed'")
@@ -129,12 +129,12 @@ def test_plans_follow_the_tables_size_even_after_a_truncate_left_stale_statistic
         if way == "generic":
             store.plan_for_size(conn)  # the next heartbeat
         assert store.plans(conn) == way
-        for name, all_types in itertools.product(("claim", "next_due", "runnable_within"),
-                                                 (False, True)):  # fmt: skip
+        serving = (["served"], ["served", "absent"])  # a type served with nothing pending
+        for name, served in itertools.product(("claim", "next_due", "runnable_within"), serving):
             statement = store.PREPARED[name].execute
-            read = _rows_read(conn, statement, {**params, "all_types": all_types},
+            read = _rows_read(conn, statement, {**params, "job_types": served},
                               prepared=True)  # fmt: skip
-            assert read < 50, f"{name} ({way}, all types: {all_types}) read {read} rows"
+            assert read < 50, f"{name} ({way}, serving {served}) read {read} rows"
         claimed = store.claim(conn, WORKER, 4, ["served"])
         outcomes = [{"id": j.id, "lease": j.lease, "status": "completed", "retry_count": 0,
                      "keep_error": False, "delay": 0} for j in claimed]  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import urllib.error
@@ -74,13 +75,15 @@ class Dashboard:
         return self.request("GET", path)
 
     def request(self, method: str, path: str, form: dict[str, str] | None = None,
-                cookies: dict[str, str] | None = None) -> Answer:  # fmt: skip
+                cookies: dict[str, str] | None = None, follow: bool = True) -> Answer:  # fmt: skip
+        """The answer to one request; with follow=False a redirect is the answer."""
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method)
         if cookies:
             req.add_header("Cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()))
+        opener = urllib.request.build_opener() if follow else urllib.request.build_opener(_Stay)
         try:
-            with urllib.request.urlopen(req, timeout=10) as response:
+            with opener.open(req, timeout=10) as response:
                 return Answer(response.status, response.read().decode(), dict(response.headers))
         except urllib.error.HTTPError as e:
             return Answer(e.code, e.read().decode(), dict(e.headers))
@@ -93,6 +96,13 @@ class Dashboard:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+
+class _Stay(urllib.request.HTTPRedirectHandler):
+    """Follows no redirect: urllib raises it as an HTTPError, which `request` answers."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 class Dashboards(list[Dashboard]):
@@ -145,11 +155,18 @@ def insert_file(conn: Connection, path: str, name: str) -> str:
     return str(row[0])
 
 
-def screenshot(page: Any, tmp_path: Path, name: str) -> Path:
+def screenshot(page: Any, tmp_path: Path, name: str, full_page: bool = True,
+               clip: dict[str, float] | None = None) -> Path:  # fmt: skip
+    """The page as a PNG under tmp_path/screenshots; also as `web-<name>.png` in the folder
+    $JOBSUP_WEB_SCREENSHOTS names, when set (`JOBSUP_WEB_SCREENSHOTS=docs` refreshes the
+    README's)."""
     path = tmp_path / "screenshots" / f"{name}.png"
     path.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page, clip=clip)
     assert path.stat().st_size > 10_000
+    folder = os.environ.get("JOBSUP_WEB_SCREENSHOTS")
+    if folder:
+        shutil.copyfile(path, Path(folder) / f"web-{name}.png")
     return path
 
 

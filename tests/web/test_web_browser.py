@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from runner.insights import analysis
+from runner.job import Job
 from supervisor.db.connect import Connection
 from tests.fixtures.processes import add_job, status, wait_for, write_config
 from tests.web.dashboard import (
@@ -65,6 +67,31 @@ def test_the_overview_renders_its_charts(
         in page.locator("text=Failures, last 24 h").locator("..").inner_text()
     )
     screenshot(page, tmp_path, "overview")
+
+
+def test_the_overview_names_a_job_type_no_live_supervisor_serves(
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards, page: Any
+) -> None:
+    """Issue 29: a pending job of a type no live supervisor serves is shown, with its type,
+    count and the oldest one's age (a supervisor serving `analysis` alone is alive)."""
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO jobsup_workers (id, host, host_key, pid, process_started, slots, "
+                    "job_types) VALUES (gen_random_uuid(), 'vm', 'k', 1, 0, 2, '{analysis}')")  # fmt: skip
+    insert_job(conn, job_type="analysis", status="pending")
+    oldest = insert_job(conn, job_type="app.elsewhere", status="pending")
+    insert_job(conn, job_type="app.elsewhere", status="pending")
+    with conn.cursor() as cur:
+        cur.execute("UPDATE processing_jobs SET created_at = localtimestamp - interval '75 min' "
+                    "WHERE id = %s", (oldest,))  # fmt: skip
+    web = dashboards.start(db_url, tmp_path)
+    page.goto(web.base + "/")
+    section = page.locator("section.unserved")
+    rows = section.locator("tbody tr").all_inner_texts()
+    assert [r.split("\t") for r in rows] == [["app.elsewhere", "2", "1h15m"]]
+    assert "no live supervisor serves" in section.inner_text()
+    href = section.locator("a").get_attribute("href")
+    assert href == "/jobs?status=pending&type=app.elsewhere"
+    screenshot(page, tmp_path, "overview-unserved")
 
 
 def test_the_jobs_list_filters_and_pages(
@@ -170,6 +197,28 @@ def test_a_job_page_shows_its_attempts_and_insights(
     web = dashboards.start(db_url, tmp_path)
     page.goto(web.base + f"/jobs/{job_id[:8]}")
     assert page.locator("h1 .id").inner_text() == job_id[:8]
+    # Insights first: the summary, then the others; the job's sections below, folded.
+    summary = page.locator("#summary")
+    assert summary.locator("h2").inner_text() == "Executive summary"
+    assert summary.locator("p").nth(0).inner_text() == "Sales fell 12% in March."
+    assert "0.94" in summary.locator(".confidence").inner_text()
+    insights = page.locator("#insights article.insight")
+    assert insights.count() == 1
+    anomaly = insights.nth(0)
+    assert anomaly.locator("meter").get_attribute("value") == "0.88"
+    chart = anomaly.locator("svg.chart")  # drawn from the value and expected it carries
+    assert chart.locator("rect.drop").count() == 1 and chart.locator("polyline.expected").count()
+    assert "925.7" in chart.locator("polyline.expected title").text_content()
+    assert not anomaly.locator("dl.details").is_visible()
+    anomaly.locator("details.all summary").click()
+    details = anomaly.locator("dl.details")
+    assert details.is_visible()
+    assert "-5.33" in details.inner_text() and "925.7" in details.locator("table").inner_text()
+    # The last error stays open; the attempts and the output tail open on a click.
+    assert "RuntimeError: bad row 7" in page.locator("#error pre").inner_text()
+    assert not page.locator("#attempts table").is_visible()
+    assert "last: completed after 20.0s on vm2" in page.locator("#attempts summary").inner_text()
+    page.locator("#attempts summary").click()
     rows = page.locator("#attempts tr.attempt")
     assert rows.count() == 2
     assert "memory limit exceeded: 1.1 GiB > 1.0 GiB (rss)" in rows.nth(0).inner_text()
@@ -179,24 +228,130 @@ def test_a_job_page_shows_its_attempts_and_insights(
         timeline.locator("rect.retry").count() == 1
         and timeline.locator("rect.completed").count() == 1
     )
-    assert "RuntimeError: bad row 7" in page.locator("#error pre").inner_text()
+    page.locator("#output summary").click()
     assert page.locator("#output pre").inner_text() == "reading rows\nrow 7 is odd"
-    insights = page.locator("article.insight")
-    assert insights.count() == 2
-    first = insights.nth(0)
-    assert first.locator("h3").inner_text() == "Executive summary"
-    assert first.locator("p").nth(0).inner_text() == "Sales fell 12% in March."
-    assert first.locator("meter").get_attribute("value") == "0.94"
-    second = insights.nth(1)
-    assert not second.locator("dl.details").is_visible()
-    second.locator("summary").click()
-    details = second.locator("dl.details")
-    assert details.is_visible()
-    assert "-5.33" in details.inner_text() and "925.7" in details.locator("table").inner_text()
-    second.locator("a[href='#file']").click()
-    assert page.url.endswith("#file")
+    anomaly.locator("a[href='#file-row']").click()
+    assert page.url.endswith("#file-row")
     assert "/data/sales.csv" in page.locator("#file").inner_text()
-    screenshot(page, tmp_path, "job")
+    assert page.locator("#file dl.fields").is_visible()
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "conf" / "samples"
+CHARTED = ("trend", "seasonality", "segment_comparison", "anomaly", "correlation")
+
+
+def analysed(conn: Connection, sample: str, question: str) -> tuple[str, list[dict[str, Any]]]:
+    """A completed `analysis` job with the insights the real handler finds in `sample`."""
+    path = SAMPLES / sample
+    job = Job(id="x", type="analysis", files=(str(path),), business_description=question)
+    rows = analysis(job)
+    file_id = insert_file(conn, str(path), sample)
+    attempt = {"attempt": 1, "outcome": "completed", "host": "vm1", "pid": 4242,
+               "started": "2026-12-07T09:00:00+00:00", "seconds": 1.6, "peak_memory_mb": 131.0,
+               "cpu_seconds": 1.4, "error": None}  # fmt: skip
+    job_id = insert_job(conn, job_type="analysis", status="completed", file_id=file_id,
+                        business_description=question, attempts=[attempt])  # fmt: skip
+    for row in rows:
+        insert_insight(conn, job_id, row["insight_type"], row["content"], row["confidence_score"])
+    return job_id, rows
+
+
+def test_an_analysis_jobs_page_leads_with_its_insights_each_with_its_chart(
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards, page: Any
+) -> None:
+    question = "Why did revenue change over the year, and which regions and channels drive it?"
+    job_id, rows = analysed(conn, "sales.csv", question)
+    web = dashboards.start(db_url, tmp_path)
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.goto(web.base + f"/jobs/{job_id}")
+    # The summary, then the insights, then the job's own sections, folded.
+    tops = page.evaluate("""ids => ids.map(id => document.getElementById(id)
+                                               .getBoundingClientRect().top)""",
+                         ["summary", "insights", "fields", "file", "output", "attempts"])  # fmt: skip
+    assert tops == sorted(tops), tops
+    assert tops[0] < 200  # the first thing below the title
+    assert question in page.locator("#summary").inner_text()
+    for section in ("fields", "file", "output", "attempts"):
+        assert not page.locator(f"#{section} details").evaluate("d => d.open"), section
+    # Ranked: the numbers the summary's highlights link to.
+    articles = page.locator("#insights article.insight")
+    assert articles.count() == len(rows) - 1  # all but the summary
+    ranks = [int(r) for r in articles.locator(".rank").all_inner_texts()]
+    assert ranks == sorted(ranks) and ranks[0] == 1
+    highlight = page.locator("#summary ol.highlights a").first
+    assert highlight.get_attribute("href") == "#insight-1"
+    # Every kind with figures to draw has its own chart, titled for a screen reader.
+    by_rank = {row["content"]["details"].get("rank"): row["content"] for row in rows}
+    for n in range(articles.count()):
+        article = articles.nth(n)
+        kind = article.locator(".kind").inner_text()
+        if kind not in CHARTED:
+            continue
+        chart = article.locator("svg.chart")
+        assert chart.count() == 1, (kind, article.inner_text()[:200])
+        assert chart.get_attribute("role") == "img" and chart.get_attribute("aria-label")
+        assert chart.locator("title").first.text_content() == chart.get_attribute("aria-label")
+        assert chart.bounding_box()["height"] > 50  # drawn, not just present
+        details = by_rank[int(article.locator(".rank").inner_text())]["details"]
+        if kind == "trend":
+            points = chart.locator("polyline.series").get_attribute("points").split()
+            assert len(points) == len(details["values"])
+            assert chart.locator("polyline.fit").count() == 1
+        elif kind == "seasonality":
+            assert chart.locator("rect").count() == len(details["levels"])
+            assert chart.locator("rect.high").count() == 1
+        elif kind == "segment_comparison":
+            assert chart.locator("rect").count() == min(len(details["segments"]), 12)
+            assert "rows" in chart.text_content()  # each bar with its segment's size
+        elif kind == "anomaly":
+            assert chart.locator("rect.spike, rect.drop").count() >= 1
+            assert chart.locator("polyline.expected").count() >= 1
+        else:
+            assert chart.locator("rect.positive").count() >= 1
+    for kind in CHARTED:
+        assert page.locator(f"article.insight:has(.kind:text-is('{kind}')) svg.chart").count()
+    # The figures: a table of figure, value and what it is.
+    first = articles.nth(0)
+    figures = by_rank[1]["details"]["figures"]
+    first.locator("details.figures summary").click()
+    table = first.locator("table.figures")
+    assert table.is_visible()
+    assert table.locator("th").all_inner_texts() == ["figure", "value", "what it is"]
+    assert table.locator("tbody tr").count() == len(figures)
+    assert figures[0]["text"] in table.locator("tbody tr").nth(0).inner_text()
+    assert "fit of total revenue where channel = online" in table.inner_text()
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, tmp_path, "insights", full_page=False)
+    highlight.click()
+    assert page.url.endswith("#insight-1")
+    # The job's own sections open on a click; the file link opens its section.
+    page.locator("#attempts summary").click()
+    assert page.locator("#attempts tr.attempt").count() == 1
+    first.locator("a[href='#file-row']").click()
+    assert page.locator("#file dl.fields").is_visible()  # the details around it opened
+    assert str(SAMPLES / "sales.csv") in page.locator("#file").inner_text()
+    assert not [m for m in console if "Content Security Policy" in m], console  # no inline
+    top = page.locator("#insight-7").bounding_box()["y"] + page.evaluate("window.scrollY")
+    screenshot(page, tmp_path, "job", clip={"x": 0, "y": top - 60, "width": 1280, "height": 1700})
+
+
+def test_chromium_opens_a_job_with_a_description_of_megabytes_at_once(
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards, page: Any
+) -> None:
+    description = "".join(f"line {n:07d} of a very long brief\n" for n in range(200_000))
+    job_id = insert_job(conn, job_type="analysis", status="pending",
+                        business_description=description)  # fmt: skip
+    web = dashboards.start(db_url, tmp_path)
+    page.goto(web.base + f"/jobs/{job_id}", timeout=10_000)  # it gave up after 90 s
+    shown = page.locator("#fields dd.text")
+    assert shown.inner_text().startswith(description[:300].replace("\n", " ")[:40])
+    assert len(shown.inner_text()) < 500
+    link = shown.locator("a")
+    assert link.inner_text() == "the whole description"
+    whole = page.request.get(web.base + link.get_attribute("href"))
+    assert whole.ok and whole.text() == description
 
 
 @pytest.mark.slow
@@ -271,6 +426,7 @@ def test_cancel_needs_the_token_and_cancels_a_running_job(
     page.locator("button", has_text="Yes, cancel").click()
     notice = page.locator(".notice").inner_text()
     assert notice.startswith(f"cancelled {job_id} (was processing; runner on ")
+    assert page.url == web.base + f"/jobs/{job_id}"  # redirected: a reload posts nothing
     assert status(conn, job_id) == "cancelled"
     wait_for(lambda: runner not in sup.runner_pids(), timeout=15)
     assert page.locator("h1 .status").inner_text() == "cancelled"
@@ -293,8 +449,9 @@ def test_a_script_in_a_description_renders_as_text(
         assert page.evaluate("window.pwned") is None
         assert page.locator("img[src=x]").count() == 0
     page.goto(web.base + f"/jobs/{job_id}")
+    page.locator("#fields summary").click()
     assert evil in page.locator("dl.fields").inner_text()
-    assert page.locator("article.insight h3").inner_text() == evil
+    assert page.locator("#summary h2").inner_text() == evil
     page.goto(web.base + "/jobs")
     assert evil in page.locator("table.jobs").inner_text()
 

@@ -3,6 +3,8 @@ the dashboard as a child of `jobsup start`."""
 
 from __future__ import annotations
 
+import html
+import re
 import signal
 import socket
 import time
@@ -19,7 +21,15 @@ from supervisor.db.connect import Connection
 from supervisor.ops import job_admin
 from tests.fixtures.commands import jobsup
 from tests.fixtures.processes import add_job, status, wait_for, write_config
-from tests.web.dashboard import TOKEN, Dashboard, Dashboards, csrf_pair, free_port, insert_job
+from tests.web.dashboard import (
+    TOKEN,
+    Answer,
+    Dashboard,
+    Dashboards,
+    csrf_pair,
+    free_port,
+    insert_job,
+)
 
 ROUTES = ("/", "/jobs", "/jobs?status=failed", "/supervisors", "/healthz", "/login")
 
@@ -41,6 +51,54 @@ def test_every_route_answers(
     headers = web.get("/").headers
     assert "default-src 'self'" in headers["content-security-policy"]
     assert headers["x-frame-options"] == "DENY"
+
+
+def test_every_link_of_the_overview_answers_even_for_a_status_outside_the_seeds(
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards
+) -> None:
+    queued = insert_job(conn, job_type="diag.noop", status="queued")  # written by another tool
+    odd = insert_job(conn, job_type="odd type&x=1", status="on hold & waiting")
+    insert_job(conn, job_type="diag.noop", status="failed")
+    web = dashboards.start(db_url, tmp_path)
+    links = {html.unescape(h) for h in re.findall(r'href="(/jobs\?[^"]+)"', web.get("/").body)}
+    assert "/jobs?status=queued" in links and "/jobs?status=on%20hold%20%26%20waiting" in links
+    assert "/jobs?type=odd%20type%26x%3D1" in links
+    for link in links:
+        answer = web.get(link)
+        assert answer.status == 200, (link, answer.body[-500:])
+    assert queued in web.get("/jobs?status=queued").body
+    listed = web.get("/jobs?status=on%20hold%20%26%20waiting").body
+    assert odd in listed and queued not in listed
+    assert odd in web.get("/jobs?type=odd%20type%26x%3D1").body
+    assert web.get("/jobs?status=bogus").status == 400  # a status no job has is still a typo
+
+
+def test_a_job_with_a_description_of_megabytes_has_a_small_page_and_a_link_to_it_all(
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards
+) -> None:
+    start = "Quarterly revenue <script>alert(1)</script> by region. "
+    description = start + "".join(f"line {n:07d} of the brief\n" for n in range(200_000))
+    assert len(description) > 5_000_000
+    job_id = insert_job(conn, job_type="analysis", status="pending",
+                        business_description=description, metadata={"notes": "x" * 100_000})  # fmt: skip
+    web = dashboards.start(db_url, tmp_path)
+    page = web.get(f"/jobs/{job_id}")
+    assert page.status == 200
+    assert len(page.body) < 40_000, len(page.body)  # was the whole description: 5.6 MB
+    shown = html.escape(description[:300], quote=False)
+    assert shown in page.body and html.escape(description[:301], quote=False) not in page.body
+    assert f"({len(description):,} characters: " in page.body
+    assert f'<a href="/jobs/{job_id}/description">the whole description</a>' in page.body
+    assert "(100,013 characters: <code>jobsup jobs show --details</code>" in page.body
+    whole = web.get(f"/jobs/{job_id}/description")
+    assert whole.status == 200 and whole.body == description
+    assert whole.headers["content-type"] == "text/plain; charset=utf-8"
+    assert whole.headers["x-content-type-options"] == "nosniff"  # never sniffed as HTML
+    assert "default-src 'self'" in whole.headers["content-security-policy"]
+    assert web.get(f"/jobs/{job_id[:8]}/description").body == description  # a prefix too
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert web.get(f"/jobs/{missing}/description").status == 404
+    assert web.request("POST", f"/jobs/{job_id}/description", {}).status in (403, 404)
 
 
 def test_an_ambiguous_prefix_lists_the_candidates(
@@ -91,12 +149,47 @@ def test_actions_are_post_only_and_refused_without_token_and_csrf(
     # a forged session cookie is no session
     forged = {"jobsup_csrf": cookie, "jobsup_session": "9999999999.deadbeef"}
     assert web.request("POST", f"/jobs/{job_id}/retry", {"csrf": field}, forged).status == 401
-    answer = web.request("POST", f"/jobs/{job_id}/retry", {"csrf": field}, cookies)
-    assert answer.status == 200
-    assert f"retried {job_id} (was failed)" in answer.body
+    done = web.request("POST", f"/jobs/{job_id}/retry", {"csrf": field}, cookies, follow=False)
     assert status(conn, job_id) == "pending"
-    answer = web.request("POST", f"/jobs/{job_id}/retry", {"csrf": field}, cookies)
+    answer = _after_redirect(web, done, cookies, job_id)
+    assert f"retried {job_id} (was failed)" in answer.body
+    done = web.request("POST", f"/jobs/{job_id}/retry", {"csrf": field}, cookies, follow=False)
+    answer = _after_redirect(web, done, cookies, job_id)
     assert f"not retried {job_id}: it is pending" in answer.body
+
+
+def _after_redirect(web: Dashboard, done: Answer, cookies: dict[str, str], job_id: str) -> Answer:
+    """The job's page an action redirected to (303, POST/redirect/GET), with the action's line
+    from the notice cookie: shown once, then deleted; a forged notice shows nothing."""
+    assert done.status == 303 and done.headers["location"] == f"/jobs/{job_id}", done
+    header = done.headers.get("set-cookie", "")
+    assert f"Path=/jobs/{job_id}" in header and "HttpOnly" in header, header
+    notice = header.split("jobsup_notice=", 1)[1].split(";", 1)[0]
+    answer = web.request("GET", f"/jobs/{job_id}", cookies=cookies | {"jobsup_notice": notice})
+    assert answer.status == 200 and 'class="notice"' in answer.body
+    assert 'jobsup_notice=""' in answer.headers.get("set-cookie", "")  # deleted once shown
+    assert 'class="notice"' not in web.request("GET", f"/jobs/{job_id}", cookies=cookies).body
+    forged = cookies | {"jobsup_notice": "aGFja2Vk.0000"}  # "hacked", unsigned
+    assert 'class="notice"' not in web.request("GET", f"/jobs/{job_id}", cookies=forged).body
+    return answer
+
+
+def test_a_cancel_from_the_dashboard_is_recorded_as_one(
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards
+) -> None:
+    job_id = insert_job(conn, job_type="diag.noop", status="pending")
+    web = dashboards.start(db_url, tmp_path, token=TOKEN)
+    cookie, field = csrf_pair(web.get("/login"))
+    cookies = {"jobsup_csrf": cookie, "jobsup_session": _sign_in(web, cookie, field)}
+    done = web.request("POST", f"/jobs/{job_id}/cancel", {"csrf": field}, cookies, follow=False)
+    assert f"cancelled {job_id} (was pending)" in _after_redirect(web, done, cookies, job_id).body
+    with conn.cursor() as cur:
+        cur.execute("SELECT status, error_message FROM processing_jobs WHERE id = %s", (job_id,))
+        row = cur.fetchone()
+    assert row is not None
+    assert row == ("cancelled",
+                   f"cancelled from the dashboard (jobsup web on {socket.gethostname()}, "
+                   "by 127.0.0.1)")  # fmt: skip
 
 
 def _sign_in(web: Dashboard, cookie: str, field: str) -> str:
@@ -160,6 +253,17 @@ def test_non_loopback_listen_without_token_is_refused(db_url: str) -> None:
     ]
     done = jobsup("web", "--listen", "localhost", env={"DATABASE_URL": db_url}, timeout=30)
     assert done.returncode == 2 and "expected HOST:PORT" in done.stderr
+
+
+def test_a_short_token_beyond_loopback_is_refused_in_one_line(db_url: str) -> None:
+    done = jobsup("web", "--listen", "0.0.0.0:0",
+                  env={"DATABASE_URL": db_url, "JOBSUP_WEB_TOKEN": "abc"}, timeout=30)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "jobsup: [web] listen 0.0.0.0:0: $JOBSUP_WEB_TOKEN is 3 characters, too short to guard "
+        "a non-loopback address: use at least 16 (`openssl rand -hex 16` makes 32), or listen "
+        "on 127.0.0.1"
+    ]
 
 
 def test_a_busy_port_is_one_line(db_url: str) -> None:
