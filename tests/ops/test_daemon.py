@@ -242,3 +242,19 @@ def test_a_draft_named_after_our_pid_by_another_pid_namespace_is_left_alone(
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".jobsup.pid.")] == [
         theirs.name
     ]
+
+
+def test_a_daemon_logging_to_its_own_log_file_writes_each_line_once(
+    db_url: str, conn: Connection, tmp_path: Path, home: Path
+) -> None:
+    """`[logging] file = "jobsup.log"` names the file `--daemon` sends its output to: one
+    sink for it (every line was written twice)."""
+    config = str(write_config(tmp_path, extra='file = "jobsup.log"  # in [logging]\n'))
+    env = {"DATABASE_URL": db_url}
+    assert jobsup("start", "--daemon", "-c", config, env=env).returncode == 0
+    job_id = add_job(conn, "noop")
+    wait_for(lambda: status(conn, job_id) == "completed")
+    assert jobsup("stop", "-c", config, env=env).returncode == 0
+    lines = [line for line in (home / "jobsup.log").read_text().splitlines() if line.strip()]
+    assert any(" started: pid " in line for line in lines), lines
+    assert len(lines) == len(set(lines)), [line for line in lines if lines.count(line) > 1]
