@@ -338,3 +338,31 @@ def test_a_handlers_own_exception_and_a_builtin_one_are_accepted(
     (tmp_path / "star.py").write_text("from shop_jobs import *\n")
     starred = write(tmp_path, '[runner]\nallow_root = true\n[job_types.y]\nhandler = "star:send"\n')
     handler_modules.check(config.load(starred))  # `import *`: cannot tell, accepted
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_the_shipped_configs_list_every_key(name: str) -> None:
+    """conf/dev.toml and conf/prod.toml say they hold every key: each section's keys are
+    the configuration's (dev.toml lacked lease_timeout, preload, retry_on, [web], …)."""
+    import tomllib
+
+    from supervisor.config.model import SECTIONS
+
+    path = Path(__file__).parents[2] / "conf" / f"{name}.toml"
+    data = tomllib.loads(path.read_text())
+    for section, cls in SECTIONS.items():
+        keys = {f.name for f in dataclasses.fields(cls)}
+        assert set(data.get(section, {})) == keys, (name, section)
+    config.load(path)
+
+
+@pytest.mark.unit
+def test_prod_toml_holds_the_defaults() -> None:
+    """conf/prod.toml: "every key, with its default"."""
+    from supervisor.config.model import SECTIONS
+
+    shipped = config.load(Path(__file__).parents[2] / "conf" / "prod.toml")
+    defaults = config.load(None)
+    for section in SECTIONS:
+        assert getattr(shipped, section) == getattr(defaults, section), section
