@@ -39,7 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchlib import fill, percentile, scratch_database, write_config
+from benchlib import fill
+from benchlib.common import percentile, scratch_database, write_config
 from benchlib.cpu import fork_ceiling, fork_server_of, rss_mb, stat
 from benchlib.db import BenchDb
 

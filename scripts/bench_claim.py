@@ -16,7 +16,7 @@ import statistics
 import time
 import uuid
 
-from benchlib import scratch_database
+from benchlib.common import scratch_database
 
 from supervisor.db.connect import Connection, connect
 from supervisor.store import statements as store

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import psutil
-from benchlib import runner_count, scratch_database, supervisor, write_config
+from benchlib.common import runner_count, scratch_database, supervisor, write_config
 
 from supervisor.client.enqueue import enqueue
 from supervisor.db.connect import connect

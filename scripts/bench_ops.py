@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import time
 
-from benchlib import JOBSUP, scratch_database
+from benchlib.common import JOBSUP, scratch_database
 
 from supervisor.db.connect import connect
 

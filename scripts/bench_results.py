@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from benchlib import percentile, scratch_database
+from benchlib.common import percentile, scratch_database
 
 from supervisor.api import enqueue, enqueue_many, wait
 from supervisor.db.connect import Connection, connect, transaction

@@ -20,7 +20,7 @@ import time
 import urllib.request
 
 from bench_ops import FAKE_SUPERVISORS
-from benchlib import JOBSUP, scratch_database
+from benchlib.common import JOBSUP, scratch_database
 
 from supervisor.db.connect import Connection, connect
 from supervisor.ops import job_admin

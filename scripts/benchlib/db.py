@@ -8,7 +8,8 @@ from pathlib import Path
 
 from supervisor.db.connect import connect
 
-from . import fill, supervisor
+from . import fill
+from .common import supervisor
 from .cpu import Meter, Split
 
 
