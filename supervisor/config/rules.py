@@ -195,3 +195,12 @@ RULES: list[Callable[[Config], str | None]] = [
     _periodic_types,
     _rotation,
 ]
+
+
+def check_chosen(chosen: tuple[str, ...], config: Config) -> None:
+    """ConfigError when a `--job-type` of the command line is not configured in `config`
+    (a reload would leave this supervisor serving less than it was started for)."""
+    for name in chosen:
+        if name not in config.job_types:
+            why = unknown_job_type(name, config)
+            raise ConfigError(f"--job-type {name}: {why}")

@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-import setproctitle
 from loguru import logger
 
 from runner import linux
@@ -41,7 +40,7 @@ from supervisor.loop.database import MARGIN, Cancelled, Database, Done, Request,
 from supervisor.loop.heartbeat import Heartbeat
 from supervisor.loop.session import CheckOwned, Connected, Session
 from supervisor.loop.signals import SignalQueue
-from supervisor.loop.telemetry import Telemetry
+from supervisor.loop.telemetry import Telemetry, set_title
 from supervisor.metrics import MetricsServer
 from supervisor.runners import handler_modules
 from supervisor.runners.pool import Pool, log_counts
@@ -128,7 +127,7 @@ class Supervisor:
     def _start(self) -> None:
         # First: a stop signal from now on is the loop's to handle, not Python's to die of.
         self.signals.install()
-        _set_title(self._config_name, 0, self.slots, self.state)  # pkill -f job_cron.py: a drain
+        set_title(self._config_name, 0, self.slots, self.state.value)  # pkill -f job_cron.py
         handler_modules.check(self.config)
         self.web = web.start(self.config)  # [web] listen: the dashboard, a child process
         try:
@@ -178,7 +177,7 @@ class Supervisor:
         self._talk(now)
         self._fence(now)
         self._enforce_limits(time.monotonic())  # after the claim: a new job waits for no sample
-        _set_title(self._config_name, len(self.pool), self.slots, self.state)
+        set_title(self._config_name, len(self.pool), self.slots, self.state.value)
         self.telemetry.tick(now, len(self.pool), self.slots)
 
     def _stop(self) -> None:
@@ -271,7 +270,7 @@ class Supervisor:
         try:
             new = configuration.load(self.config.path, self.options.overrides)
             handler_modules.check(new)
-            _check_chosen(self.options.job_types, new)
+            config_rules.check_chosen(self.options.job_types, new)
         except ConfigError as e:
             logger.error("SIGHUP: {}; keeping the running configuration", e)
             self.telemetry.ready(self.state.value, len(self.pool), self.slots)
@@ -449,31 +448,3 @@ class Supervisor:
     @property
     def _config_name(self) -> str:
         return str(self.config.path) if self.config.path else "defaults"
-
-
-_title = ""
-# The original cron's process was `python job_cron.py`: its runbook finds it with `ps aux | grep
-# job_cron` and `pgrep -f job_cron.py`, and stops it with `pkill -f job_cron.py`. Only the
-# supervisor's title carries the name, so that pkill sends SIGTERM to supervisors alone, which
-# drain; runners, the fork server and the dashboard never match it.
-SEED_NAME = "job_cron.py"
-
-
-def _set_title(config_name: str, running: int, slots: int, state: State) -> None:
-    """`jobsup: supervisor job_cron.py [conf/prod.toml] 3/4`, set only when it changes."""
-    global _title
-    title = f"jobsup: supervisor {SEED_NAME} [{config_name}] {running}/{slots}"
-    if state is State.DRAINING:
-        title += " draining"
-    if title != _title:
-        setproctitle.setproctitle(title)
-        _title = title
-
-
-def _check_chosen(chosen: tuple[str, ...], config: Config) -> None:
-    """ConfigError when a `--job-type` of the command line is not configured in `config`
-    (a reload would leave this supervisor serving less than it was started for)."""
-    for name in chosen:
-        if name not in config.job_types:
-            why = config_rules.unknown_job_type(name, config)
-            raise ConfigError(f"--job-type {name}: {why}")

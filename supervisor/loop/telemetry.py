@@ -1,4 +1,5 @@
-"""What the supervisor tells the world outside: systemd (notify) and Prometheus (metrics).
+"""What the supervisor tells the world outside: systemd (notify), Prometheus (metrics) and
+`ps` (its process title).
 
 Both are optional and neither may stop the supervisor: notify is a no-op without
 NOTIFY_SOCKET, metrics a no-op without `[metrics] listen`.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import selectors
 import time
+
+import setproctitle
 
 from supervisor import health
 from supervisor import sd_notify as notify
@@ -78,3 +81,22 @@ class Telemetry:
     def close(self) -> None:
         if self.server is not None:
             self.server.close()
+
+
+_title = ""
+# The original cron's process was `python job_cron.py`: its runbook finds it with `ps aux | grep
+# job_cron` and `pgrep -f job_cron.py`, and stops it with `pkill -f job_cron.py`. Only the
+# supervisor's title carries the name, so that pkill sends SIGTERM to supervisors alone, which
+# drain; runners, the fork server and the dashboard never match it.
+SEED_NAME = "job_cron.py"
+
+
+def set_title(config_name: str, running: int, slots: int, state: str) -> None:
+    """`jobsup: supervisor job_cron.py [conf/prod.toml] 3/4`, set only when it changes."""
+    global _title
+    title = f"jobsup: supervisor {SEED_NAME} [{config_name}] {running}/{slots}"
+    if state == "draining":
+        title += " draining"
+    if title != _title:
+        setproctitle.setproctitle(title)
+        _title = title

@@ -14,10 +14,10 @@ import pytest
 
 from supervisor import config as configuration
 from supervisor.client.enqueue import enqueue
+from supervisor.config import rules as config_rules
 from supervisor.db.connect import Connection
 from supervisor.errors import ConfigError
 from supervisor.identity import Identity
-from supervisor.loop import supervisor as loop
 from supervisor.loop.claim_timing import ClaimTiming
 from supervisor.ops import report
 from supervisor.runners.jobrow import ClaimedJob
@@ -218,6 +218,6 @@ def test_a_reload_that_drops_a_type_given_by_job_type_is_refused(tmp_path: Path)
     path = tmp_path / "c.toml"
     path.write_text('[job_types."app.b"]\nhandler = "runner.diag:noop"\n')
     cfg = configuration.load(path)
-    loop._check_chosen(("app.b", "analysis"), cfg)
+    config_rules.check_chosen(("app.b", "analysis"), cfg)
     with pytest.raises(ConfigError, match=r"--job-type app\.a: no job type 'app\.a'"):
-        loop._check_chosen(("app.a",), cfg)
+        config_rules.check_chosen(("app.a",), cfg)
