@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 export JOBSUP_HOME="${JOBSUP_HOME:-$PWD/.jobsup}"
 export JOBSUP_CONFIG="${JOBSUP_CONFIG:-conf/quickstart.toml}"
 
+jobsup db init # the only step here that may create the embedded PostgreSQL
 echo "== database: $(jobsup db url)"
-jobsup db init
 
 echo "== enqueue the sample files (conf/samples)"
 ids=()

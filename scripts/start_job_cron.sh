@@ -83,7 +83,7 @@ install_prod() {
     install -d -o jobsup -g jobsup -m 700 /var/lib/jobsup
     runuser -u jobsup -- env JOBSUP_HOME=/var/lib/jobsup \
         ${DATABASE_URL:+DATABASE_URL="$DATABASE_URL"} ${POSTGRES_URL:+POSTGRES_URL="$POSTGRES_URL"} \
-        "$(command -v jobsup)" db migrate -c "$etc/prod.toml"
+        "$(command -v jobsup)" db init -c "$etc/prod.toml"
     jobsup install-systemd -c "$etc/prod.toml" -- "$@"
     systemctl daemon-reload
     systemctl enable --now jobsup
@@ -96,12 +96,12 @@ mode="${1:-}"
 case "$mode" in
     dev)
         use_venv
-        jobsup db migrate -c conf/dev.toml
+        jobsup db init -c conf/dev.toml
         exec jobsup start -c conf/dev.toml --log-level DEBUG "$@"
         ;;
     bg)
         use_venv
-        jobsup db migrate -c "$config"
+        jobsup db init -c "$config"
         exec jobsup start --daemon -c "$config" "$@"
         ;;
     status)
@@ -117,7 +117,7 @@ case "$mode" in
         install_prod "$@"
         ;;
     docker)
-        jobsup db migrate -c "$config"
+        jobsup db init -c "$config"
         exec jobsup start -c "$config" "$@"
         ;;
     *)

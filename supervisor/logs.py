@@ -9,6 +9,7 @@ jobsup_workers), `event` (bind it: `logger.bind(event="claim")`), `exception`.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -55,12 +56,25 @@ def configure(config: LoggingConfig, state_dir: Path, level: str | None = None) 
         "backtrace": False,
         "diagnose": False,
     }
-    logger.add(sys.stderr, **options)
+    path = None
     if config.file:
         path = Path(config.file)
         path = path if path.is_absolute() else state_dir / path
+    if path is None or not _is_stderr(path):  # `--daemon`'s stderr may be that very file
+        logger.add(sys.stderr, **options)
+    if path is not None:
         logger.add(path, rotation=config.rotation, retention=config.retention,
                    opener=statedir.private_opener, **options)  # fmt: skip
+
+
+def _is_stderr(path: Path) -> bool:
+    """Whether standard error is the file `path` (a daemon's output is <state_dir>/jobsup.log,
+    which `[logging] file` may name too): one sink for it, or every line is written twice."""
+    try:
+        ours, theirs = os.fstat(sys.stderr.fileno()), path.stat()
+    except (OSError, ValueError, AttributeError):  # no such file yet, or no real stderr
+        return False
+    return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
 def set_supervisor(worker_id: str) -> None:

@@ -49,7 +49,7 @@ def test_health_of_a_supervisor_whose_database_goes_away_and_comes_back(
         down = jobsup(*check, env=env)
         assert down.returncode == 1
         assert "embedded PostgreSQL" in down.stdout and "is not running" in down.stdout
-        assert jobsup("db", "url", env=env).returncode == 0  # starts it again
+        assert jobsup("db", "start", env=env).returncode == 0  # starts it again
         wait_for(lambda: healthz(port)[0] == 200, timeout=60)
         sup.signal(signal.SIGSTOP)  # a stuck loop: its heartbeat goes stale
         stuck = wait_for(lambda: (r := jobsup(*check, "--json", env=env)).returncode == 1 and r)

@@ -52,14 +52,15 @@ def load_config(overrides: config.Overrides | None = None) -> config.Config:
 
 
 @contextmanager
-def database(cfg: config.Config) -> Iterator[Connection]:
-    """A connection to the configured database for the length of one command (the embedded
-    PostgreSQL started when none is configured; `control.running_database` never starts it).
+def database(cfg: config.Config, start: bool = False) -> Iterator[Connection]:
+    """A connection to the configured database for the length of one command: else the
+    embedded PostgreSQL while it runs (`start`: created and started if need be, for `db init`
+    alone; otherwise one line naming what to do, `embedded.in_use_url`).
 
     A command that meets a database without jobsup's tables (or with the original job-cron's
     only) ends in one line naming the fix, `jobsup db init` or `jobsup db migrate`, as
     `start` and `web` do, whichever statement found a table or column missing."""
-    conn = connect_config(cfg, application_name=application_name())
+    conn = connect_config(cfg, application_name=application_name(), start=start)
     try:
         yield conn
     except schema.MISSING as e:
@@ -106,7 +107,8 @@ def _json_value(value: Any) -> Any:
 def cli() -> None:
     """jobsup: a PostgreSQL-backed job supervisor, one process per job under memory and time
     limits. DATABASE_URL (or POSTGRES_URL) names the database; without one, jobsup runs an
-    embedded PostgreSQL in its state directory (./.jobsup, or $JOBSUP_HOME)."""
+    embedded PostgreSQL in its state directory (./.jobsup, or $JOBSUP_HOME), which only
+    `jobsup start`, `jobsup db init` and `jobsup db start` create or start."""
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from supervisor.cli import (
 )
 from supervisor.cli.common import COUNT, DURATION, EXISTING_FILE, INT4, JOB_ID, MOST_SECONDS
 from supervisor.cli.results import TIMEOUT, wait_and_report, wait_command
-from supervisor.client.enqueue import enqueue_or_find
+from supervisor.client.enqueue import ANALYSIS, enqueue_or_find
 from supervisor.config import rules as config_rules
 from supervisor.db.connect import transaction
 from supervisor.durations import human
@@ -94,6 +94,10 @@ def enqueue(
     if job_type not in cfg.job_types and not force:
         why = config_rules.unknown_job_type(job_type, cfg)
         raise click.BadParameter(f"{why} (--force if another host's does)", param_hint="'--type'")
+    if job_type == ANALYSIS and not file_paths and not file_ids:
+        raise click.UsageError(
+            f"an {ANALYSIS} job reads its file: give --file PATH (or --file-id ID)"
+        )
     with database(cfg) as conn:
         with transaction(conn):
             found = enqueue_or_find(

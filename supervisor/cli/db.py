@@ -19,8 +19,9 @@ def db_group() -> None:
 @db_group.command("init")
 @config_option
 def init() -> None:
-    """Create jobsup's tables (or bring them up to date)."""
-    _migrate("created")
+    """Create jobsup's tables (or bring them up to date); without a database URL, in the
+    embedded PostgreSQL of the state directory (created and started if need be)."""
+    _migrate("created", start=True)
 
 
 @db_group.command("migrate")
@@ -30,9 +31,9 @@ def migrate() -> None:
     _migrate("applied")
 
 
-def _migrate(verb: str) -> None:
+def _migrate(verb: str, start: bool = False) -> None:
     cfg = load_config()
-    with database(cfg) as conn:
+    with database(cfg, start) as conn:
         applied = schema.migrate(conn)
     if not applied:
         click.echo("database schema is up to date")
@@ -64,10 +65,26 @@ def check(as_json: bool) -> None:
 @config_option
 @click.option("--show-password", is_flag=True, help="Print the URL unmasked.")
 def url(show_password: bool) -> None:
-    """Print the database URL (starts the embedded server if it is the one in use)."""
+    """Print the database URL (the embedded server's while it runs; never starts it)."""
     cfg = load_config()
-    resolved = embedded.resolve_url(cfg)
+    resolved = embedded.in_use_url(cfg)
     click.echo(resolved if show_password else mask_url(resolved))
+
+
+@db_group.command("start")
+@config_option
+def start() -> None:
+    """Start the embedded PostgreSQL of this state directory (created if need be)."""
+    cfg = load_config()
+    if cfg.database.url:
+        raise JobsupError("a database URL is configured: there is no embedded server to start")
+    if embedded.running_url(cfg.state_dir):
+        click.echo(f"the embedded PostgreSQL in {embedded.pgdata(cfg.state_dir)} is running")
+        return
+    created = not embedded.exists(cfg.state_dir)
+    embedded.ensure_running(cfg.state_dir)
+    verb = "created and started" if created else "started"
+    click.echo(f"{verb} the embedded PostgreSQL in {embedded.pgdata(cfg.state_dir)}")
 
 
 @db_group.command("stop")

@@ -21,7 +21,10 @@ DASH = "\u2013"  # an en dash: a figure the supervisor has not sampled yet
 @cli.command()
 @config_option
 @click.option("--host", help="Only the supervisors of this host.")
-@click.option("--all", "include_stopped", is_flag=True, help="Also those that stopped or died.")
+@click.option(
+    "--all", "include_stopped", is_flag=True,
+    help="Also those that stopped, and dead ones whose jobs were taken back.",
+)  # fmt: skip
 @click.option(
     "--watch",
     type=click.FloatRange(0.1, 86400),
@@ -33,8 +36,9 @@ def ps(host: str | None, include_stopped: bool, watch: float | None, as_json: bo
     """Every supervisor and its runners, on every host.
 
     A supervisor whose heartbeat is older than [supervisor] stale_after, or on this host
-    with its process gone, shows as dead. A job started since the last heartbeat shows at
-    once, its figures as a dash until the next.
+    with its process gone, shows as dead while it holds jobs (until they are reclaimed; then
+    only with --all), its uptime as at least its time to its last heartbeat. A job started
+    since the last heartbeat shows at once, its figures as a dash until the next.
     """
     cfg = load_config()
     with database(cfg) as conn:
@@ -99,7 +103,7 @@ def _print_ps(workers: list[dict[str, Any]], as_json: bool) -> None:
 
 def _supervisor_row(w: dict[str, Any]) -> tuple[Any, ...]:
     return (
-        w["host"], w["pid"], w["state"], f"{w['running']}/{w['slots']}", human(w["uptime"]),
+        w["host"], w["pid"], w["state"], f"{w['running']}/{w['slots']}", report.uptime_text(w),
         f"{human(w['heartbeat_age'])} ago", w["version"], w["id"],
     )  # fmt: skip
 

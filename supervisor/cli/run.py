@@ -26,11 +26,12 @@ from supervisor.cli import (
 from supervisor.cli.common import COUNT, MOST_SECONDS
 from supervisor.config import Config
 from supervisor.config import rules as config_rules
+from supervisor.db.connect import mask_url
 from supervisor.durations import human
 from supervisor.errors import JobsupError
 from supervisor.loop import RunOptions, Supervisor
 from supervisor.ops import control, daemon, pidfile, systemd
-from supervisor.ops.embedded import resolve_url
+from supervisor.ops.embedded import start_url
 from supervisor.runners import handler_modules, preflight
 
 EXIT_NOT_RUNNING = 3  # like `systemctl status`
@@ -106,7 +107,9 @@ def start(
         return preflight.check(cfg, cfg.served(options.job_types))
 
     with _pidfile(cfg, daemon, prepare) as forkserver:
-        supervisor = Supervisor(cfg, options, resolve_url(cfg), forkserver)
+        url = start_url(cfg)
+        pidfile.note_database(pidfile.path(cfg.state_dir), mask_url(url))  # for `jobsup stop`
+        supervisor = Supervisor(cfg, options, url, forkserver)
         logs.set_supervisor(supervisor.me.id)
         raise SystemExit(supervisor.run())
 
@@ -168,6 +171,11 @@ def stop(timeout: float | None, now: bool, as_json: bool) -> None:
         print_json(stopped.as_dict() if stopped else None)
     elif stopped is None:
         click.echo(f"no supervisor runs from {cfg.state_dir}")
+    elif stopped.uncounted:
+        click.echo(
+            f"stopped supervisor pid {stopped.pid} in {human(stopped.seconds)}; its jobs were "
+            f"not counted: {stopped.uncounted}"
+        )
     else:
         report = stopped.as_dict()
         click.echo(
@@ -222,8 +230,9 @@ def _status_text(found: control.Status) -> str:
         lines = [f"supervisor: not running{stale}"]
     else:
         w = found.worker
-        slots = f", {w['state']}, {w['running']}/{w['slots']} slots busy" if w else ""
-        lines = [f"supervisor: running, pid {found.pid}{slots} ({found.pidfile})"]
+        state = w["state"] if w else "running"  # running or draining: said once
+        slots = f", {w['running']}/{w['slots']} slots busy" if w else ""
+        lines = [f"supervisor: {state}, pid {found.pid}{slots} ({found.pidfile})"]
     q = found.queue
     if q is None:
         lines.append(f"queue: unknown: {found.database}")

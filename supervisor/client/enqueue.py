@@ -163,6 +163,7 @@ def _insert_round(conn: Any, numbered: list[tuple[int, dict[str, Any]]]) -> dict
     return settled
 
 
+ANALYSIS = "analysis"  # the built-in job type: its handler fails at once without a file
 _KEYS = frozenset(NewJob.__annotations__)
 _DEFAULTS: dict[str, Any] = {
     "file_path": None, "file_id": None, "original_name": None, "description": None,
@@ -201,6 +202,8 @@ def _checked(index: int | None, given: dict[str, Any]) -> dict[str, Any]:
         raise TypeError(f"{where}: run_at must be a datetime")
     if job["unique_key"] is not None and not isinstance(job["unique_key"], str):
         raise TypeError(f"{where}: unique_key must be a string")
+    if job["job_type"] == ANALYSIS and not paths and not job["file_id"]:
+        raise ValueError(f"{where}: an {ANALYSIS} job reads its file: give file_path or file_id")
     return job
 
 

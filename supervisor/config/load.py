@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -167,6 +168,8 @@ def _check(value: Any, hint: Any, key: str, where: str) -> Any:
         if not ok or isinstance(value, bool):
             expected = "an integer" if hint is int else "a number"
             raise ConfigError(f"{where}: expected {expected}, got {_kind(value)}")
+        if not math.isfinite(value):  # TOML's inf and nan, and 1e400 (read as inf)
+            raise ConfigError(f"{where}: expected a finite number, got {value}")
         if value < 0:
             raise ConfigError(f"{where}: must not be negative, got {value}")
         return hint(value)

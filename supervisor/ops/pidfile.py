@@ -21,6 +21,9 @@ from supervisor import statedir
 from supervisor.errors import JobsupError
 
 NAME = "jobsup.pid"
+# Beside it, while it names a supervisor: the database that supervisor uses, its URL masked
+# (never a password), so that `jobsup stop` counts its jobs there or says it cannot.
+DATABASE_NAME = "jobsup.database"
 # create_time() and st_mtime come from different clocks' roundings.
 CLOCK_SLACK = 1.0
 
@@ -90,9 +93,35 @@ def acquire(pidfile: Path) -> None:
 
 
 def release(pidfile: Path) -> None:
-    """Remove `pidfile` if it names this process."""
+    """Remove `pidfile` (and the database noted beside it) if it names this process."""
     if read(pidfile) == os.getpid():
+        database_path(pidfile).unlink(missing_ok=True)
         pidfile.unlink(missing_ok=True)
+
+
+def database_path(pidfile: Path) -> Path:
+    return pidfile.with_name(DATABASE_NAME)
+
+
+def note_database(pidfile: Path, masked_url: str) -> None:
+    """Write beside `pidfile` which database its supervisor uses (`masked_url`: no password),
+    if `pidfile` names this process (a supervisor without the pidfile notes nothing)."""
+    if read(pidfile) != os.getpid():
+        return
+    path = database_path(pidfile)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.fchmod(fd, statedir.PRIVATE_FILE)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{masked_url}\n")
+    os.replace(name, path)
+
+
+def database(pidfile: Path) -> str | None:
+    """The database (its URL masked) the supervisor `pidfile` names noted it uses, if any."""
+    try:
+        return database_path(pidfile).read_text().strip() or None
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def remove_stale(pidfile: Path) -> int | None:
@@ -103,6 +132,7 @@ def remove_stale(pidfile: Path) -> int | None:
         pid = read(pidfile)
         if pid is None or running(pidfile) is not None:
             return None
+        database_path(pidfile).unlink(missing_ok=True)
         pidfile.unlink(missing_ok=True)
         return pid
 

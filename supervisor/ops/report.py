@@ -57,25 +57,42 @@ def workers(
 
     `state` is what the supervisor last said, except that one silent for over `stale_after`
     seconds, or on this host with its process gone, is `dead` (its row says
-    `recorded_state`). `uptime` of one that stopped or died is how long it ran. `runners`
-    are the jobs the database says it holds, with their figures from its last heartbeat
-    (None for a job started since).
+    `recorded_state`). `uptime` of one that stopped is how long it ran; of one that died,
+    how long it ran at least (to its last heartbeat: when it died is not known), and
+    `uptime_known` is False. `runners` are the jobs the database says it holds, with their
+    figures from its last heartbeat (None for a job started since).
+
+    A dead supervisor is listed while it holds jobs (until a peer or `jobs reclaim` takes them
+    back); after that, like a stopped one, only with `include_stopped` (`ps --all`), until
+    its row is deleted a day on (forget_workers).
     """
     with dict_cursor(conn) as cur:
         cur.execute(SQL["workers"], {"all": include_stopped, "host": host})
         rows = [dict(row) for row in cur.fetchall()]
     here = host_key()
+    shown = []
     for row in rows:
         row["recorded_state"] = row["state"]
         row["state"] = _state(row, stale_after, here)
         live = row["state"] in LIVE
         if not live:  # its last heartbeat (or its stop) ended its run
             row["uptime"] = max(0.0, row["uptime"] - row["heartbeat_age"])
+        row["uptime_known"] = row["state"] != "dead"
         since_heartbeat = row["heartbeat_age"] if live else 0.0
         row["runners"] = _runners(row.pop("held"), row["runners"] or [], since_heartbeat)
         row["running"] = len(row["runners"])
         del row["host_key"], row["process_started"]
-    return rows
+        if include_stopped or row["state"] != "dead" or row["runners"]:
+            shown.append(row)
+    return shown
+
+
+def uptime_text(worker: dict[str, Any]) -> str:
+    """`12.5s`; `≥12.5s` for a dead supervisor (it ran until some time after its last
+    heartbeat); `-` for one that died before its first heartbeat after its start."""
+    if worker["uptime_known"]:
+        return human(worker["uptime"])
+    return f"≥{human(worker['uptime'])}" if worker["uptime"] >= 0.05 else "-"
 
 
 def _state(row: dict[str, Any], stale_after: float, here: str) -> str:

@@ -75,8 +75,10 @@ SELECT id::text, status FROM processing_jobs WHERE id = ANY(%(ids)s::uuid[]);
 -- name: retry
 -- The seed's "clear failed jobs for retry": pending now, attempts counted afresh. Named jobs
 -- (primary key) that are failed or cancelled, or with %(all_failed)s every failed job (a scan:
--- no index covers 'failed'). The `attempts` history is kept. A job whose unique_key another
--- unfinished job holds now is left as it is (jobsup_jobs_unique allows one).
+-- no index covers 'failed'). The `attempts` history is kept, with a record of the retry whose
+-- `after` (the highest attempt number so far) the next attempts are numbered on from (the
+-- write-back and reclaim in queries.sql). A job whose unique_key another unfinished job holds
+-- now is left as it is (jobsup_jobs_unique allows one).
 WITH target AS (
     SELECT id, status FROM processing_jobs t
     WHERE ((id = ANY(%(ids)s::uuid[]) AND status IN ('failed', 'cancelled'))
@@ -89,6 +91,15 @@ WITH target AS (
 UPDATE processing_jobs j
 SET status = 'pending', retry_count = 0, error_message = NULL, run_at = now(),
     started_at = NULL, completed_at = NULL, worker_id = NULL, runner_pid = NULL,
+    attempts = coalesce(CASE WHEN jsonb_typeof(j.attempts) = 'array' THEN j.attempts END,
+                        '[]'::jsonb)
+               || jsonb_build_object(
+                   'outcome', 'retried', 'was', target.status, 'at', now(),
+                   'after', coalesce((SELECT max((a ->> 'attempt')::int)
+                                      FROM jsonb_array_elements(
+                                          CASE WHEN jsonb_typeof(j.attempts) = 'array'
+                                               THEN j.attempts ELSE '[]' END) AS a
+                                      WHERE a ->> 'attempt' ~ '^[0-9]+$'), 0)),
     updated_at = now()
 FROM target
 WHERE j.id = target.id

@@ -198,10 +198,26 @@ SELECT EXISTS (
 -- its record is added to `attempts`, and only while no other claim has followed.
 -- Every write clears the lease (see the trigger jobsup_notify_owner). Primary-key lookups.
 -- %(outcomes)s: a JSON array of `Outcome.row()`; %(insights)s: one of insights with job_id.
-WITH o AS (
+-- An attempt's record is numbered on from the history's: `attempt` (retry_count + 1) plus the
+-- attempts before the last `jobs retry` (its record's `after`), so numbers never restart.
+WITH o0 AS (
     SELECT * FROM jsonb_to_recordset(%(outcomes)s::jsonb)
          AS o(id uuid, lease bigint, status text, retry_count int, error text, keep_error bool,
               delay float8, attempt jsonb)
+), o AS (
+    SELECT o0.id, o0.lease, o0.status, o0.retry_count, o0.error, o0.keep_error, o0.delay,
+           CASE WHEN o0.attempt ? 'attempt'
+                THEN o0.attempt || jsonb_build_object('attempt',
+                         (o0.attempt ->> 'attempt')::int + coalesce((
+                             SELECT (a ->> 'after')::int
+                             FROM processing_jobs j,
+                                  jsonb_array_elements(CASE WHEN jsonb_typeof(j.attempts) = 'array'
+                                                            THEN j.attempts ELSE '[]' END)
+                                      WITH ORDINALITY AS e(a, n)
+                             WHERE j.id = o0.id AND a ->> 'outcome' = 'retried'
+                             ORDER BY e.n DESC LIMIT 1), 0))
+                ELSE o0.attempt END AS attempt
+    FROM o0
 ), done AS (
     UPDATE processing_jobs j
     SET status = o.status,
@@ -318,6 +334,11 @@ RETURNING id::text, host, pid, ended_reason;
 -- that serve it (one serving none of it waits for them; `jobs reclaim` passes NULL: all).
 WITH lost AS (
     SELECT j.id, coalesce(j.retry_count, 0) AS retries,
+           coalesce((SELECT (a ->> 'after')::int  -- numbered on after `jobs retry`, as above
+                     FROM jsonb_array_elements(CASE WHEN jsonb_typeof(j.attempts) = 'array'
+                                                    THEN j.attempts ELSE '[]' END)
+                          WITH ORDINALITY AS e(a, n)
+                     WHERE a ->> 'outcome' = 'retried' ORDER BY e.n DESC LIMIT 1), 0) AS before,
            coalesce((SELECT r.max_retries
                      FROM unnest(%(retry_types)s::text[], %(retry_maxes)s::int[])
                           AS r(job_type, max_retries)
@@ -350,7 +371,8 @@ SET status = CASE WHEN lost.retries < lost.max_retries THEN 'pending' ELSE 'fail
                          ELSE 'failed: ' || lost.why || '; no attempts left' END,
     completed_at = CASE WHEN lost.retries < lost.max_retries THEN NULL ELSE now() END,
     attempts = j.attempts || jsonb_build_object(
-        'attempt', lost.retries + 1, 'worker', j.worker_id, 'error', 'reclaimed: ' || lost.why,
+        'attempt', lost.before + lost.retries + 1, 'worker', j.worker_id,
+        'error', 'reclaimed: ' || lost.why,
         'outcome', CASE WHEN lost.retries < lost.max_retries THEN 'retry' ELSE 'failed' END),
     started_at = NULL, run_at = now(), worker_id = NULL, runner_pid = NULL, lease = NULL,
     updated_at = now()

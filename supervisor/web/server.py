@@ -16,7 +16,7 @@ from supervisor.config import Config
 from supervisor.db import schema
 from supervisor.db.connect import close_quietly, connect
 from supervisor.errors import DatabaseError, JobsupError
-from supervisor.ops.embedded import resolve_url
+from supervisor.ops.embedded import in_use_url
 from supervisor.web.app import create_app
 from supervisor.web.connections import APPLICATION_NAME, Connections
 from supervisor.web.security import Guard, check_listen
@@ -32,7 +32,7 @@ def serve(cfg: Config, listen: str, log_level: str | None = None) -> None:
     logs.configure(dataclasses.replace(cfg.logging, file=""), cfg.state_dir, log_level)
     _route_logging(log_level or cfg.logging.level)
     sock = _bind(host, port, listen)
-    url = resolve_url(cfg)
+    url = in_use_url(cfg)
     _check_schema(cfg, url)
     setproctitle.setproctitle(f"jobsup: web {listen}")
     mode = (f"read-only: ${cfg.web.token_env} is unset" if guard.read_only

@@ -79,6 +79,12 @@ def test_enqueue_refuses_bad_input_in_one_line_with_exit_2(
         (["--priority", "99999999999"], "'--priority': 99999999999 is not in the range"),
         (["--delay", "1e300"], "'--delay'"),
         (["--type", "anaylsis"], "no job type 'anaylsis' is configured (did you mean 'analysis'?)"),
+        # The analysis handler reads the job's file: without one it would fail at its first run.
+        (
+            ["--type", "analysis"],
+            "an analysis job reads its file: give --file PATH (or --file-id ID)",
+        ),
+        ([], "an analysis job reads its file"),
     ]
     for args, message in cases:
         result = jobsup("enqueue", *args, env=env)

@@ -25,7 +25,8 @@ COMMANDS = [
     ("pause", "analysis"),
     ("resume", "analysis"),
     ("enqueue", "--file", "{file}"),
-    ("enqueue", "--type", "analysis", "--description", "no file"),
+    # (without a file, an analysis job is refused before the database: test_enqueue_cli)
+    ("enqueue", "--type", "analysis", "--file-id", "1f64f4c9-0000-4000-8000-000000000000"),
 ]
 EMPTY = (
     "jobsup: the database has no jobsup tables (processing_jobs missing): run `jobsup db init`\n"
@@ -92,8 +93,10 @@ def test_status_names_the_fix_in_its_queue_line(empty_db_url: str, tmp_path: Pat
 
 
 def test_without_a_database_url_a_command_is_one_line_too(tmp_path: Path) -> None:
-    """No DATABASE_URL: the embedded PostgreSQL (its own database, no tables yet)."""
+    """No DATABASE_URL: the embedded PostgreSQL (its own database, no tables yet, as `db
+    start` leaves it; only it, `db init` and `start` create one)."""
     try:
+        assert jobsup("db", "start", cwd=tmp_path, timeout=120).returncode == 0
         done = jobsup("jobs", "list", cwd=tmp_path, timeout=120)
         assert (done.returncode, done.stdout, done.stderr) == (1, "", EMPTY)
     finally:

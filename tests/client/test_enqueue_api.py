@@ -78,7 +78,11 @@ def test_enqueue_many_inserts_10000_jobs_in_one_statement_and_wakes_once(
     jobs: list[Any] = [
         {"file_path": f"/data/{n}.csv", "original_name": f"{n}.csv", "metadata": {"n": n}}
         for n in range(9997)
-    ] + [{"file_id": existing, "priority": 9}, {"run_at": later}, {"delay": 60.0}]
+    ] + [
+        {"file_id": existing, "priority": 9},
+        {"file_id": existing, "run_at": later},
+        {"file_id": existing, "delay": 60.0},
+    ]
     with app:
         _CountingCursor.statements.clear()
         ids = enqueue_many(app, jobs)
@@ -138,6 +142,8 @@ def test_enqueue_and_enqueue_many_on_a_psycopg3_connection(db_url: str, conn: Co
         ({"delay": -1}, ValueError, "delay must be a number of seconds >= 0, got -1"),
         ({"metadata": [1]}, TypeError, "metadata must be a mapping"),
         ({"run_at": "tomorrow"}, TypeError, "run_at must be a datetime"),
+        ({}, ValueError, "job 0: an analysis job reads its file: give file_path or file_id"),
+        ({"job_type": "analysis", "file_path": []}, ValueError, "an analysis job reads its file"),
     ],
 )  # fmt: skip
 def test_a_wrong_job_is_refused_before_any_statement(

@@ -255,3 +255,114 @@ def test_a_reload_with_a_value_that_breaks_the_loop_keeps_the_old_config(
     wait_for(lambda: status(conn, job_id) == "completed")
     sup.signal(signal.SIGTERM)
     assert sup.wait() == 0
+
+
+BAD_VALUES = [
+    (
+        '[job_types.x]\nhandler = "runner.diag:nosuchfn"\n',
+        "[job_types.x] handler 'runner.diag:nosuchfn': module 'runner.diag' defines no 'nosuchfn'",
+    ),
+    (
+        '[job_types.x]\nhandler = "shop_jobs:sned"\n',
+        "[job_types.x] handler 'shop_jobs:sned': module 'shop_jobs' defines no 'sned' "
+        "(did you mean 'shop_jobs:send'?)",
+    ),
+    (
+        "[supervisor]\nconcurrency = 100000\n",
+        "[supervisor] concurrency: must be at most 10000, got 100000 (each slot is a process; "
+        "use several supervisors)",
+    ),
+    ("[limits]\ntime_limit = 1e400\n", "[limits] time_limit: expected a finite number, got inf"),
+    (
+        '[job_types.x]\nhandler = "shop_jobs:send"\ntime_limit = nan\n',
+        "[job_types.x] time_limit: expected a finite number, got nan",
+    ),
+    (
+        '[retry]\nretry_on = ["NoSuchError"]\n',
+        "[retry] retry_on: 'NoSuchError' is neither a built-in exception nor named in any "
+        "handler module (runner.insights): give the class name the handler raises (a base "
+        "class matches its subclasses)",
+    ),
+    (
+        '[job_types.x]\nhandler = "shop_jobs:send"\nretry_on = ["TimeoutErorr"]\n',
+        "[job_types.x] retry_on: 'TimeoutErorr' is neither a built-in exception nor named in "
+        "any handler module (runner.insights, shop_jobs) (did you mean 'TimeoutError'?)",
+    ),
+    (
+        '[ai]\nbase_url = "not a url"\n',
+        "[ai] base_url: expected an http(s) URL such as https://api.openai.com/v1, got "
+        "'not a url' (or leave it empty)",
+    ),
+]
+SHOP_JOBS = """
+import socket
+
+
+class PaymentDeclined(Exception):
+    pass
+
+
+def send(job):
+    raise PaymentDeclined(job.id)
+"""
+
+
+@pytest.mark.parametrize(("toml", "message"), BAD_VALUES, ids=[m[:40] for _, m in BAD_VALUES])
+def test_values_that_cannot_work_are_refused_at_start_in_one_line(
+    tmp_path: Path, toml: str, message: str
+) -> None:
+    """Accepted before (issue 29): a handler its module does not define, a concurrency no host
+    runs, an infinite time limit, a retry_on name no handler raises, a base_url that is no URL."""
+    (tmp_path / "shop_jobs.py").write_text(SHOP_JOBS)
+    path = write(tmp_path, "[runner]\nallow_root = true\n" + toml)
+    result = jobsup("start", "-c", str(path), env={"PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"jobsup: {path}: {message}"), lines
+
+
+@pytest.mark.unit
+def test_a_handlers_own_exception_and_a_builtin_one_are_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from supervisor.runners import handler_modules
+
+    (tmp_path / "shop_jobs.py").write_text(SHOP_JOBS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = write(
+        tmp_path,
+        '[runner]\nallow_root = true\n[retry]\nretry_on = ["PaymentDeclined", "OSError"]\n'
+        '[job_types.x]\nhandler = "shop_jobs:send"\nretry_on = ["TimeoutError"]\n',
+    )
+    handler_modules.check(config.load(path))  # no error
+    (tmp_path / "star.py").write_text("from shop_jobs import *\n")
+    starred = write(tmp_path, '[runner]\nallow_root = true\n[job_types.y]\nhandler = "star:send"\n')
+    handler_modules.check(config.load(starred))  # `import *`: cannot tell, accepted
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_the_shipped_configs_list_every_key(name: str) -> None:
+    """conf/dev.toml and conf/prod.toml say they hold every key: each section's keys are
+    the configuration's (dev.toml lacked lease_timeout, preload, retry_on, [web], …)."""
+    import tomllib
+
+    from supervisor.config.model import SECTIONS
+
+    path = Path(__file__).parents[2] / "conf" / f"{name}.toml"
+    data = tomllib.loads(path.read_text())
+    for section, cls in SECTIONS.items():
+        keys = {f.name for f in dataclasses.fields(cls)}
+        assert set(data.get(section, {})) == keys, (name, section)
+    config.load(path)
+
+
+@pytest.mark.unit
+def test_prod_toml_holds_the_defaults() -> None:
+    """conf/prod.toml: "every key, with its default"."""
+    from supervisor.config.model import SECTIONS
+
+    shipped = config.load(Path(__file__).parents[2] / "conf" / "prod.toml")
+    defaults = config.load(None)
+    for section in SECTIONS:
+        assert getattr(shipped, section) == getattr(defaults, section), section

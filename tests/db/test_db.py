@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from supervisor.db.connect import Backoff, connect, mask_url
+from supervisor.db.connect import Backoff, connect, mask_url, redact
 from supervisor.errors import DatabaseError
 from tests.fixtures.commands import jobsup
 
@@ -70,6 +70,22 @@ def test_a_malformed_url_is_refused_in_one_line_without_its_password(url: str) -
     assert "S3cret" not in message and "cret" not in message, message
     assert message.startswith(("invalid database URL ", "cannot connect to "))
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("password", ["7", "S3cret7", "pass 7", "27"])
+def test_a_password_ending_in_a_digit_leaves_the_host_whole(password: str) -> None:
+    """The masker hides the password where an error quotes it, never a piece of the host
+    (a password `7` made `127.0.0.1` read `12***.0.0.1`)."""
+    url = f"postgresql://u:{password}@127.0.0.1:1/x"
+    with pytest.raises(DatabaseError) as info:
+        connect(url, connect_timeout=1)
+    message = str(info.value)
+    assert message.startswith(("cannot connect to postgresql://u:***@127.0.0.1:1/x", "invalid")), (
+        message
+    )
+    assert '"127.0.0.1", port 1' in message or "invalid" in message, message
+    quoted = redact(f'password "{password}" rejected by 127.0.0.1', url)
+    assert quoted == 'password "***" rejected by 127.0.0.1'
 
 
 def test_connection_is_named_and_has_a_statement_timeout(db_url: str) -> None:

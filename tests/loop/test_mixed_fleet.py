@@ -159,7 +159,7 @@ def test_what_no_live_supervisor_serves_counts_old_rows_as_serving_every_type(
                         "'k', 1, 0, 2, %s, now() - %s::interval, %s)", (state, age, job_types))  # fmt: skip
 
     for job_type in ("a", "a", "b", None):  # None: the original cron's analysis
-        enqueue(conn, job_type=job_type or "analysis")
+        enqueue(conn, "/data/x.csv", job_type=job_type or "analysis")
     with conn.cursor() as cur:
         cur.execute("UPDATE processing_jobs SET job_type = NULL WHERE job_type = 'analysis'")
     assert [u["job_type"] for u in report.unserved(conn, 60)] == ["a", "analysis", "b"]

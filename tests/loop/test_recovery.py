@@ -121,7 +121,7 @@ def test_a_database_restart_mid_run_loses_nothing(tmp_path: Path, supervisors: S
         wait_for(lambda: len(sup.runner_pids()) == 2, timeout=30)
         assert jobsup("db", "stop", "--force", env=env).returncode == 0
         time.sleep(2.0)  # runners finish while the database is down
-        assert jobsup("db", "url", env=env).returncode == 0  # starts it again
+        assert jobsup("db", "start", env=env).returncode == 0  # starts it again
         assert sup.wait(120) == 0, sup.log()
         assert "database connection lost" in sup.log()
         assert "database connection re-established" in sup.log()

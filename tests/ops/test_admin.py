@@ -366,3 +366,26 @@ def test_show_cuts_a_huge_description_unless_details(db_url: str, conn: Connecti
         json.loads(cli(db_url, "jobs", "show", job_id, "--json").stdout)["business_description"]
         == description
     )
+
+
+def test_attempts_are_numbered_on_after_jobs_retry(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    """`jobs retry` gives a failed job its attempts afresh (retry_count 0), and its history goes
+    on numbering: 1, 2, the retry, then 3 and 4 (they restarted from 1 before)."""
+    config = write_config(tmp_path, max_retries=1)
+    supervisors.start(db_url, config).wait_registered(conn)
+    failing = add_job(conn, "fail")
+    wait_for(lambda: status(conn, failing) == "failed", 60)
+    assert cli(db_url, "jobs", "retry", failing).returncode == 0
+    wait_for(
+        lambda: status(conn, failing) == "failed" and len(job(conn, failing)["attempts"]) == 5, 60
+    )
+    history = job(conn, failing)["attempts"]
+    assert [(a.get("attempt"), a["outcome"]) for a in history] == [
+        (1, "retry"), (2, "failed"), (None, "retried"), (3, "retry"), (4, "failed"),
+    ]  # fmt: skip
+    assert (history[2]["after"], history[2]["was"]) == (2, "failed")
+    assert job(conn, failing)["retry_count"] == 1  # its own budget: afresh
+    shown = cli(db_url, "jobs", "show", failing).stdout
+    assert re.search(r"^  4 +failed ", shown, re.MULTILINE), shown

@@ -71,7 +71,9 @@ def test_daemon_lifecycle(db_url: str, conn: Connection, tmp_path: Path, home: P
     def busy() -> bool:  # the worker row says so from its next heartbeat on
         result = jobsup("status", "-c", config, env=env)
         assert result.returncode == 0, result.stdout + result.stderr
-        return f"supervisor: running, pid {pid}, running, 1/2 slots busy" in result.stdout
+        return f"supervisor: running, pid {pid}, 1/2 slots busy ({home / 'jobsup.pid'})" in (
+            result.stdout.splitlines()
+        )
 
     wait_for(busy)
     assert json.loads(jobsup("status", "--json", env=env).stdout)["queue"]["processing"] == 1
@@ -108,6 +110,40 @@ def test_a_stale_pidfile_is_cleaned_and_stop_now_returns_jobs(
     stopped = json.loads(jobsup("stop", "--now", "--json", env=env).stdout)
     assert (stopped["pid"], stopped["returned"], stopped["finished"]) == (pid, 1, 0)
     assert status(conn, job_id) == "pending"
+
+
+def test_stop_from_a_shell_with_another_database_says_it_could_not_count(
+    db_url: str, conn: Connection, tmp_path: Path, home: Path
+) -> None:
+    """`jobsup stop` counts the jobs of the supervisor in the supervisor's database: the state
+    directory notes it (masked); from a shell without it, the report says it could not count
+    instead of "0 returned to pending"."""
+    with_password = db_url.replace("postgresql://postgres@", "postgresql://postgres:S3cret9@")
+    config = str(write_config(tmp_path))
+    assert (
+        jobsup("start", "--daemon", "-c", config, env={"DATABASE_URL": with_password}).returncode
+        == 0
+    )
+    pid = pidfile.read(home / "jobsup.pid")
+    noted = (home / "jobsup.database").read_text()
+    assert noted == db_url.replace("postgresql://postgres@", "postgresql://postgres:***@") + "\n"
+    job_id = add_job(conn, "sleep", seconds=120)
+    wait_for(lambda: status(conn, job_id) == "processing")
+    stopped = jobsup("stop", "--now", "-c", config)  # no DATABASE_URL in this shell
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout.startswith(f"stopped supervisor pid {pid} in ")
+    assert stopped.stdout.rstrip().endswith(
+        f"; its jobs were not counted: it uses {noted.strip()}, this command none (run "
+        "`jobsup stop` with the supervisor's DATABASE_URL to count them)"
+    )
+    assert status(conn, job_id) == "pending"  # returned, though this shell could not count it
+    assert not (home / "jobsup.database").exists()
+
+    # From a shell with the supervisor's own DATABASE_URL, the count is there.
+    assert jobsup("start", "--daemon", "-c", config, env={"DATABASE_URL": db_url}).returncode == 0
+    wait_for(lambda: status(conn, job_id) == "processing")
+    counted = json.loads(jobsup("stop", "--now", "--json", env={"DATABASE_URL": db_url}).stdout)
+    assert (counted["returned"], counted["finished"], counted["uncounted"]) == (1, 0, None)
 
 
 def test_a_daemon_that_cannot_start_says_so(tmp_path: Path, home: Path) -> None:
@@ -206,3 +242,19 @@ def test_a_draft_named_after_our_pid_by_another_pid_namespace_is_left_alone(
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".jobsup.pid.")] == [
         theirs.name
     ]
+
+
+def test_a_daemon_logging_to_its_own_log_file_writes_each_line_once(
+    db_url: str, conn: Connection, tmp_path: Path, home: Path
+) -> None:
+    """`[logging] file = "jobsup.log"` names the file `--daemon` sends its output to: one
+    sink for it (every line was written twice)."""
+    config = str(write_config(tmp_path, extra='file = "jobsup.log"  # in [logging]\n'))
+    env = {"DATABASE_URL": db_url}
+    assert jobsup("start", "--daemon", "-c", config, env=env).returncode == 0
+    job_id = add_job(conn, "noop")
+    wait_for(lambda: status(conn, job_id) == "completed")
+    assert jobsup("stop", "-c", config, env=env).returncode == 0
+    lines = [line for line in (home / "jobsup.log").read_text().splitlines() if line.strip()]
+    assert any(" started: pid " in line for line in lines), lines
+    assert len(lines) == len(set(lines)), [line for line in lines if lines.count(line) > 1]

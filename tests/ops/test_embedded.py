@@ -1,4 +1,5 @@
-"""The embedded PostgreSQL: started on first use, reused by later commands, stopped on request."""
+"""The embedded PostgreSQL: created by `db init`, `db start` or `start` only, reused by later
+commands while it runs, stopped on request and left stopped."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ def gone(pid: int, timeout: float = 10) -> bool:
 
 def test_embedded_server_lifecycle(tmp_path: Path) -> None:
     home = Path(os.environ["JOBSUP_HOME"])
+    init = jobsup("db", "init")
+    assert init.returncode == 0, init.stderr
     first = jobsup("db", "url")
     assert first.returncode == 0, first.stderr
     url = first.stdout.strip()
@@ -42,8 +45,8 @@ def test_embedded_server_lifecycle(tmp_path: Path) -> None:
     assert stat.S_IMODE(home.stat().st_mode) == (0o711 if os.geteuid() == 0 else 0o700)
     assert stat.S_IMODE((home / "postgres").stat().st_mode) == 0o700
     try:
-        init = jobsup("db", "init")
-        assert init.returncode == 0, init.stderr
+        again = jobsup("db", "init")
+        assert again.returncode == 0, again.stderr
         assert postmaster_pid(home) == pid  # reused, not restarted
         conn = psycopg2.connect(url)
         with conn.cursor() as cur:
@@ -91,7 +94,10 @@ def test_db_stop_refuses_while_a_supervisor_uses_the_embedded_server(
         stopped = jobsup("db", "stop")  # its supervisor gone: the server may stop
         assert stopped.returncode == 0, stopped.stderr
         assert gone(pid)
-        assert jobsup("db", "url").returncode == 0  # started again
+        assert (
+            jobsup("db", "start").stdout
+            == f"started the embedded PostgreSQL in {home / 'postgres'}\n"
+        )
         sup = supervisors.start(None, write_config(tmp_path))
         conn = psycopg2.connect(url)
         conn.autocommit = True
@@ -99,5 +105,67 @@ def test_db_stop_refuses_while_a_supervisor_uses_the_embedded_server(
         conn.close()
         forced = jobsup("db", "stop", "--force")
         assert forced.returncode == 0, forced.stderr
+    finally:
+        jobsup("db", "stop", "--force")
+
+
+NO_DATABASE = (
+    "jobsup: no database configured and no embedded database here ({home}): "
+    "set DATABASE_URL, or `jobsup db init` to create one\n"
+)
+COMMANDS = (
+    ("jobs", "show", "12345678"), ("jobs", "list"), ("db", "url"), ("db", "check"),
+    ("db", "migrate"), ("stats",), ("ps",), ("periodic", "list"),
+    ("enqueue", "--type", "analysis", "--file", __file__),
+)  # fmt: skip
+
+
+def test_commands_in_a_scratch_directory_create_no_database(tmp_path: Path) -> None:
+    """Without DATABASE_URL, only `start`, `db init` and `db start` create the embedded
+    cluster: any other command says so in one line and leaves the directory as it was."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {"JOBSUP_HOME": ""}  # ./.jobsup, as in a shell that never set it
+    for args in COMMANDS:
+        result = jobsup(*args, env=env, cwd=scratch)
+        assert result.returncode == 1, (args, result.stderr)
+        assert result.stderr == NO_DATABASE.format(home=scratch / ".jobsup"), args
+        assert result.stdout == ""
+    status = jobsup("status", env=env, cwd=scratch)
+    assert status.returncode == 3
+    assert status.stdout.splitlines()[1] == "queue: unknown: " + NO_DATABASE.format(
+        home=scratch / ".jobsup"
+    ).removeprefix("jobsup: ").rstrip("\n")
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_stopped_embedded_server_stays_stopped_until_db_start(tmp_path: Path) -> None:
+    """`db stop` stops it for good: `db url`, `status`, `jobs list` and `web` name `db start`
+    instead of starting it; `db start` (or `start`) does."""
+    home = Path(os.environ["JOBSUP_HOME"])
+    created = jobsup("db", "start")
+    assert created.stdout == f"created and started the embedded PostgreSQL in {home / 'postgres'}\n"
+    assert jobsup("db", "init").returncode == 0
+    pid = postmaster_pid(home)
+    try:
+        assert jobsup("db", "start").stdout.endswith("is running\n")
+        assert jobsup("db", "stop").returncode == 0
+        assert gone(pid)
+        stopped = (
+            f"jobsup: the embedded PostgreSQL in {home / 'postgres'} is stopped: "
+            "`jobsup db start` starts it (or set DATABASE_URL)\n"
+        )
+        for args in (("db", "url"), ("jobs", "list"), ("ps",)):
+            result = jobsup(*args)
+            assert (result.returncode, result.stderr) == (1, stopped), args
+        status = jobsup("status")
+        assert status.returncode == 3
+        assert "is stopped: `jobsup db start` starts it" in status.stdout
+        web = jobsup("web", "--listen", "127.0.0.1:0")
+        assert (web.returncode, web.stderr) == (1, stopped)
+        assert not (home / "postgres" / "postmaster.pid").exists()
+        started = jobsup("db", "start")
+        assert started.stdout == f"started the embedded PostgreSQL in {home / 'postgres'}\n"
+        assert jobsup("db", "url").returncode == 0
     finally:
         jobsup("db", "stop", "--force")

@@ -181,7 +181,9 @@ def test_a_supervisor_killed_on_this_host_is_dead_at_once_and_stopped_ones_keep_
     states = {w["pid"]: w for w in ps_json(db_url, "--all")}
     assert states[killed.pid]["state"] == "dead"  # long before stale_after (180 s)
     assert states[stopped.pid]["state"] == "stopped"
-    assert [w["pid"] for w in ps_json(db_url)] == [killed.pid]  # stopped ones with --all only
+    # Stopped ones with --all only; so are dead ones holding no jobs (none to reclaim).
+    assert ps_json(db_url) == []
+    assert states[killed.pid]["uptime_known"] is False  # it died some time after its heartbeat
     time.sleep(1.5)
     later = {w["pid"]: w for w in ps_json(db_url, "--all")}
     for pid in (killed.pid, stopped.pid):
@@ -190,3 +192,22 @@ def test_a_supervisor_killed_on_this_host_is_dead_at_once_and_stopped_ones_keep_
         assert 0 < ran < 60 and abs(later[pid]["uptime"] - ran) < 0.05, (ran, later[pid])
     text = jobsup("ps", "--all", env={"DATABASE_URL": db_url}).stdout
     assert "2 supervisors (1 dead, 1 stopped); 0/0 slots busy" in text
+
+
+def test_a_dead_supervisor_is_listed_until_its_jobs_are_reclaimed(
+    db_url: str, conn: Connection
+) -> None:
+    """Dead supervisors no longer stay in `ps` (and the overview) forever: one is listed while
+    it holds jobs, then only with --all; its uptime is what it ran at least, or `-` when it
+    died before its first heartbeat (it read 0.0s)."""
+    fake_workers(conn, 3)  # host-000 silent for 10 minutes, holding two jobs
+    assert [w["host"] for w in ps_json(db_url)] == ["host-000", "host-002"]
+    reclaimed = jobsup("jobs", "reclaim", env={"DATABASE_URL": db_url})
+    assert reclaimed.returncode == 0, reclaimed.stderr
+    assert [w["host"] for w in ps_json(db_url)] == ["host-002"]
+    every = {w["host"]: w for w in ps_json(db_url, "--all")}
+    assert every["host-000"]["state"] == "dead" and every["host-000"]["running"] == 0
+    text = jobsup("ps", "--all", env={"DATABASE_URL": db_url}).stdout
+    row = next(line for line in text.splitlines() if line.startswith("host-000"))
+    assert row.split()[3:5] == ["0/4", "-"], row
+    assert " 0.0s " not in row

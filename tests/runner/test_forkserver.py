@@ -12,6 +12,8 @@ from supervisor.client.enqueue import enqueue
 from supervisor.db.connect import Connection
 from tests.fixtures.processes import Supervisors, add_job, alive, job, title, wait_for, write_config
 
+BROKEN_AT_IMPORT = 'raise RuntimeError("broken at import")\n\n\ndef run(job):\n    return []\n'
+
 
 def test_runners_are_children_of_the_fork_server_which_ignores_stray_signals(
     db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
@@ -56,7 +58,8 @@ def test_a_spec_of_megabytes_reaches_its_runner(
 def test_a_preloaded_module_that_fails_to_import_fails_its_jobs_not_the_server(
     db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
 ) -> None:
-    (tmp_path / "brittle_handlers.py").write_text('raise RuntimeError("broken at import")\n')
+    # Its handler is defined below the line that fails (start reads that it is there).
+    (tmp_path / "brittle_handlers.py").write_text(BROKEN_AT_IMPORT)
     config = write_config(
         tmp_path,
         max_retries=0,

@@ -36,6 +36,9 @@ def closed_dir() -> Iterator[Path]:
     shutil.rmtree(path)
 
 
+BROKEN_AT_IMPORT = 'raise RuntimeError("broken at import")\n\n\ndef run(job):\n    return []\n'
+
+
 def nobody_config(tmp_path: Path) -> Path:
     return write_config(
         tmp_path,
@@ -108,7 +111,8 @@ def test_a_handler_that_raises_at_import_is_a_warning_not_a_refusal(
 ) -> None:
     """A handler that raises at import is not the runner user's business: a warning at start,
     and its jobs fail as they did before."""
-    (shared_dir / "broken_handlers.py").write_text('raise RuntimeError("broken at import")\n')
+    # Its handler is defined below the line that fails (start reads that it is there).
+    (shared_dir / "broken_handlers.py").write_text(BROKEN_AT_IMPORT)
     config = write_config(
         tmp_path, max_retries=0, runner_extra='user = "nobody"\n',
         extra='[job_types."app.broken"]\nhandler = "broken_handlers:run"\n',

@@ -38,19 +38,19 @@ def test_a_second_enqueue_with_the_key_returns_the_unfinished_job(conn: Connecti
     assert scalar(conn, "SELECT count(*) FROM files") == 1  # no second file row either
     claimed = store.claim(conn, WORKER, 1, ["analysis"])
     assert [j.id for j in claimed] == [first]  # processing: still unfinished
-    assert enqueue(conn, unique_key="upload:a") == first
+    assert enqueue(conn, "/data/a.csv", unique_key="upload:a") == first
     finish(conn, first)
     after = enqueue_or_find(conn, file_path="/data/a.csv", unique_key="upload:a")
     assert after.created and after.job_id != first  # the key is free once its job ended
-    assert enqueue(conn, unique_key="upload:b") not in (first, after.job_id)
-    assert enqueue(conn) != enqueue(conn)  # no key: no deduplication
+    assert enqueue(conn, "/data/b.csv", unique_key="upload:b") not in (first, after.job_id)
+    assert enqueue(conn, "/data/c.csv") != enqueue(conn, "/data/c.csv")  # no key: no deduplication
     # in one enqueue_many: a key held, a key twice, a new key
     ids = enqueue_many(
         conn,
         [
-            {"unique_key": "upload:a"},
-            {"unique_key": "upload:c"},
-            {"unique_key": "upload:c"},
+            {"file_path": "/x", "unique_key": "upload:a"},
+            {"file_path": "/x", "unique_key": "upload:c"},
+            {"file_path": "/x", "unique_key": "upload:c"},
             {"file_path": "/x", "unique_key": "upload:a"},
         ],
     )
@@ -64,7 +64,7 @@ def test_concurrent_enqueues_of_one_key_make_one_job(db_url: str) -> None:
         c = connect(db_url)
         try:
             with transaction(c):
-                ids.append(enqueue(c, unique_key="same"))
+                ids.append(enqueue(c, "/data/same.csv", unique_key="same"))
                 time.sleep(0.05)  # hold the insert uncommitted while the others try
         finally:
             c.close()
