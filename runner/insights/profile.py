@@ -28,6 +28,8 @@ from runner.insights.trends import rebucket
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
+EXACT_MEDIAN_ROWS = 2_000_000  # an exact median keeps every value: 16 MB per measure here
+
 
 def profile(table: Table, timeline: Timeline | None, span: Span | None) -> Insight:
     """The dataset profile: size, column roles, period covered, how it was read."""
@@ -126,9 +128,12 @@ def kpis(
     """One headline-figures insight per main measure."""
     if not measures:
         return []
+    # The exact median holds every value in memory: beyond EXACT_MEDIAN_ROWS it is
+    # DuckDB's estimate, and the text says "about".
+    median = "quantile_cont" if table.rows <= EXACT_MEDIAN_ROWS else "approx_quantile"
     parts = ", ".join(
         f"count({m.expr}), sum({m.expr}), avg({m.expr}), min({m.expr}), max({m.expr}), "
-        f"approx_quantile({m.expr}, 0.5)"
+        f"{median}({m.expr}, 0.5)"
         for m in measures
     )
     row = run(con, f"SELECT {parts} FROM {table.sql}")[0]
@@ -152,7 +157,11 @@ def _kpi(
     count, total, mean, low, high, middle = values
     averaged = m.aggregation is Aggregation.MEAN
     n = figures.count(int(count), fig.aggregate(m, "count"))
-    typical = figures.number(middle, fig.aggregate(m, "median") | {"approximate": True})
+    if table.rows <= EXACT_MEDIAN_ROWS:
+        typical = figures.number(middle, fig.aggregate(m, "median"))
+    else:
+        estimate = fig.aggregate(m, "median") | {"approximate": True}
+        typical = f"about {figures.number(middle, estimate)}"
     lowest = figures.number(low, fig.aggregate(m, "min"))
     highest = figures.number(high, fig.aggregate(m, "max"))
     snapshot_total = not averaged and table.snapshot and timeline is not None

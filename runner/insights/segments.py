@@ -96,8 +96,12 @@ def compare_segments(
     return [i for i in found if i is not None]
 
 
-def _eligible(groups_: list[Group]) -> list[Group]:
-    return [g for g in groups_ if g.n >= MIN_ROWS and g.value != "(missing)"]
+def _eligible(groups_: list[Group], counted: bool = False) -> list[Group]:
+    """The groups that may be named highest or lowest: for averages, those with MIN_ROWS
+    values at least; for the row count, every one (a group of 1 is the fewest, and naming
+    another "fewest" after leaving it out would be false)."""
+    least = 1 if counted else MIN_ROWS
+    return [g for g in groups_ if g.n >= least and g.value != "(missing)"]
 
 
 def _pairs(groups_: list[Group]) -> int:
@@ -113,10 +117,10 @@ def _compare(
     pairs: int,
     limits: Thresholds,
 ) -> Insight | None:
-    eligible = _eligible(groups_)
+    counted = measure.is_row_count
+    eligible = _eligible(groups_, counted)
     if len(eligible) < 2:
         return None
-    counted = measure.is_row_count
     key: Callable[[Group], float] = (lambda g: g.rows) if counted else (lambda g: g.mean)
     best, worst = max(eligible, key=key), min(eligible, key=key)
     p_value, material = _counts(best, worst, limits) if counted else _means(best, worst, limits)
@@ -124,7 +128,16 @@ def _compare(
     if p_adjusted >= limits.alpha or not material:
         return None
     ties = tuple([g for g in eligible if key(g) == key(end)] for end in (best, worst))
-    return _insight(table, segment, measure, groups_, best, worst, p_adjusted, ties)
+    left_out = len([g for g in groups_ if g.value != "(missing)"]) - len(eligible)
+    found = _insight(table, segment, measure, groups_, best, worst, p_adjusted, ties)
+    if left_out:
+        figures = fig.Figures()
+        least = figures.parameter(f"{MIN_ROWS} rows", "smallest group ranked")
+        found.summary += f" Ranked among the groups with at least {least}; smaller ones are not."
+        found.details["figures"] += figures.entries
+        found.details["groups_ranked"] = len(eligible)
+        found.details["groups_too_small"] = left_out
+    return found
 
 
 def _means(best: Group, worst: Group, limits: Thresholds) -> tuple[float, bool]:
@@ -189,7 +202,7 @@ def _insight(
         "segment_column": segment.name,
         "measure": "rows" if measure.is_row_count else measure.name,
         "basis": "rows" if measure.is_row_count else "average",
-        "min_rows": MIN_ROWS,
+        "min_rows": 1 if measure.is_row_count else MIN_ROWS,
         "best": best.value,
         "worst": worst.value,
         "tied_best": [g.value for g in ties[0]],
