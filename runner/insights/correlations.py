@@ -1,4 +1,11 @@
-"""Correlations between measures: strength, sign, and a word on causality.
+"""Drivers of the target measures: each other measure's correlation with them.
+
+The question names what it is about (salary, sales, life expectancy): the targets. Every
+other measure is correlated with each target, and the links are ranked by their size, with
+the direction and a plain-language strength (weak below |r| 0.3, moderate, strong from 0.5,
+very strong from 0.7). Pairs of side measures correlated with each other are no finding
+about the question and are not tested; derived columns (derived.py: a log, a rescaling, a
+sum of others) are left out, since they are linked by construction.
 
 What is correlated depends on what the rows are. Events and entities (flights, cars):
 row by row, and the link must hold within the main segment too, or it is only the
@@ -7,16 +14,16 @@ from one period to the next, since two series that both trend correlate in level
 they are. A panel of many entities (countries per year): across the entities in the
 latest period; of few entities (three airports per hour): their changes, entity by entity.
 
-A pair is reported when |r| reaches `min_correlation` and r differs from zero under a
-Bonferroni-corrected t-test over all pairs. Pairs that say nothing are skipped: the same
-quantity twice (|r| > 0.999), and a part and its total (one column plus others adding up
-to another: private jobs and all jobs).
+A pair is reported when |r| reaches `min_correlation` (0.1: smaller links explain under 1%
+of the target's variation) and r differs from zero under a Bonferroni-corrected t-test over
+all pairs: no fixed "strong" cut-off hides a moderate driver. Pairs that say nothing are
+skipped: the same quantity twice (|r| > 0.999), and a part and its total (one column plus
+others adding up to another: private jobs and all jobs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from runner.insights import figures as fig
@@ -29,7 +36,7 @@ from runner.insights.totals import Sums, part_of
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
-MAX_MEASURES = 12
+MAX_MEASURES = 60  # drivers tested per target (one aggregate each, in one scan)
 MIN_PAIRS = 30
 MIN_OVERLAP = 0.05  # of the rows: both values must be filled in at least this share
 MAX_LINKS = 10  # the strongest; details.pairs_found tells how many there were
@@ -52,21 +59,40 @@ class Mode:
         return ident(f"m:{measure.name}")
 
 
+def driver_pairs(
+    targets: list[Column], measures: list[Column], derived: set[str], sums: Sums
+) -> list[tuple[Column, Column]]:
+    """(target, other measure) pairs worth testing: no derived column, no part of a total
+    with its total, each pair of two targets once."""
+    pairs: list[tuple[Column, Column]] = []
+    seen: set[frozenset[str]] = set()
+    for target in targets:
+        others = [m for m in measures if m.name != target.name and m.name not in derived]
+        for other in others[:MAX_MEASURES]:
+            key = frozenset({target.name, other.name})
+            if key not in seen and not part_of(target.name, other.name, sums):
+                seen.add(key)
+                pairs.append((target, other))
+    return pairs
+
+
 def find_correlations(
     con: DuckDBPyConnection,
     table: Table,
+    targets: list[Column],
     measures: list[Column],
     limits: Thresholds,
     timeline: Timeline | None = None,
     segment: Column | None = None,
     sums: Sums | None = None,
+    derived: set[str] | None = None,
 ) -> list[Insight]:
-    """An insight per strongly correlated pair of measures (sums: totals and their parts)."""
+    """An insight per measure clearly linked with a target (its drivers), largest first."""
     sums = sums or {}
-    candidates = measures[:MAX_MEASURES]
-    pairs = list(combinations(candidates, 2))
+    pairs = driver_pairs(targets, measures, derived or set(), sums)
     if not pairs:
         return []
+    candidates = list({m.name: m for pair in pairs for m in pair}.values())
     mode = _mode(table, candidates, timeline)
     parts = ", ".join(
         f"corr({mode.column(a)}, {mode.column(b)}), regr_count({mode.column(a)}, {mode.column(b)})"
@@ -173,8 +199,12 @@ def _within(
     return [None if v is None else float(v) for v in values]
 
 
-def _strength(r: float) -> str:
-    return "very strong" if abs(r) >= 0.8 else "strong" if abs(r) >= 0.6 else "moderate"
+def strength(r: float) -> str:
+    """A correlation's size in words (Cohen's conventions, one step finer at the top)."""
+    size = abs(r)
+    if size >= 0.7:
+        return "very strong"
+    return "strong" if size >= 0.5 else "moderate" if size >= 0.3 else "weak"
 
 
 def _insight(
@@ -207,13 +237,17 @@ def _insight(
         )
         summary += f" The link holds within each {segment.label} too (r = {inside})."
     summary += " This is an association, not proof that one causes the other."
+    moves = "rises" if r > 0 else "falls"
     return Insight(
         insight_type="correlation",
-        title=f"{_strength(r).capitalize()} {'positive' if r > 0 else 'negative'} link between "
-        f"{a.label} and {b.label} (r = {shown})",
+        title=f"{a.label.capitalize()} {moves} with {b.label}: {strength(r)} "
+        f"{'positive' if r > 0 else 'negative'} link (r = {shown})",
         summary=summary,
         details={
             "columns": [a.name, b.name],
+            "target": a.name,
+            "driver": b.name,
+            "strength": strength(r),
             "r": rounded(r),
             "r2": rounded(r * r),
             "rows": n,
@@ -228,5 +262,5 @@ def _insight(
         },
         confidence=(1.0 - p_adjusted) * (0.5 + 0.5 * abs(r)) * sample_factor(n, 30),
         terms=frozenset(a.terms | b.terms | {"correlation", "relate", "link", "relationship"}),
-        weight=abs(r) * max(a.importance, b.importance),
+        weight=(0.45 + 0.55 * abs(r)) * max(a.importance, b.importance),
     )

@@ -8,9 +8,11 @@ means nothing and the headline is the latest period's total, against the first o
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from runner.insights import figures as fig
+from runner.insights.derived import Derived
 from runner.insights.model import (
     Aggregation,
     Column,
@@ -31,8 +33,11 @@ if TYPE_CHECKING:
 EXACT_MEDIAN_ROWS = 2_000_000  # an exact median keeps every value: 16 MB per measure here
 
 
-def profile(table: Table, timeline: Timeline | None, span: Span | None) -> Insight:
-    """The dataset profile: size, column roles, period covered, how it was read."""
+def profile(
+    table: Table, timeline: Timeline | None, span: Span | None, derived: Sequence[Derived] = ()
+) -> Insight:
+    """The dataset profile: size, column roles, period covered, how it was read, and the
+    derived columns (named once here, left out of every other finding)."""
     figures = fig.Figures()
     roles = {role.value: [c.name for c in table.having(role)] for role in Role}
     cells = table.rows * len(table.columns)
@@ -52,6 +57,8 @@ def profile(table: Table, timeline: Timeline | None, span: Span | None) -> Insig
     if timeline is not None and span is not None:
         covers = _covers(timeline, span, figures)
         summary += f" It covers {covers}."
+    if derived:
+        summary += " " + _derived(derived)
     details = {
         "file": table.name,
         "rows": table.rows,
@@ -62,6 +69,9 @@ def profile(table: Table, timeline: Timeline | None, span: Span | None) -> Insig
         "panel": table.panel,
         "source": table.source,
         "column_profile": [_column(c, table.rows) for c in table.columns],
+        "derived_columns": [
+            {"column": d.column.name, "source": d.source.name, "how": d.how} for d in derived
+        ],
         "figures": figures.entries,
     }
     return Insight(
@@ -73,6 +83,13 @@ def profile(table: Table, timeline: Timeline | None, span: Span | None) -> Insig
         terms=frozenset(words(table.name) | {"profile", "overview"}),
         weight=0.3,
     )
+
+
+def _derived(derived: Sequence[Derived]) -> str:
+    """'Derived columns, left out of the drivers: log salary (a transform of salary).'"""
+    # The sampled r that gave a column away is not stated: the words are the finding.
+    said = [f"{d.column.label} ({d.how} {d.source.label})" for d in derived]
+    return "Derived columns, left out of the drivers: " + "; ".join(said) + "."
 
 
 def _covers(timeline: Timeline, span: Span, figures: fig.Figures) -> str:

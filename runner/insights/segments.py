@@ -96,6 +96,25 @@ def compare_segments(
     return [i for i in found if i is not None]
 
 
+def eta_squared(groups_: list[Group]) -> float:
+    """The share of a measure's variation between rows that its groups explain (eta²)."""
+    kept = [g for g in groups_ if g.n and g.value != "(missing)"]
+    n = sum(g.n for g in kept)
+    if n < 2:
+        return 0.0
+    grand = sum(g.total for g in kept) / n
+    total = sum(g.squares for g in kept) - n * grand * grand
+    between = sum(g.n * (g.mean - grand) ** 2 for g in kept)
+    return min(1.0, between / total) if total > 0 else 0.0
+
+
+def effect_words(eta2: float) -> str:
+    """eta² in words, by Cohen's conventions (0.01 small, 0.06 medium, 0.14 large)."""
+    if eta2 >= 0.14:
+        return "a large"
+    return "a medium" if eta2 >= 0.06 else "a small" if eta2 >= 0.01 else "a negligible"
+
+
 def _eligible(groups_: list[Group], counted: bool = False) -> list[Group]:
     """The groups that may be named highest or lowest: for averages, those with MIN_ROWS
     values at least; for the row count, every one (a group of 1 is the fewest, and naming
@@ -173,6 +192,7 @@ def _insight(
 ) -> Insight:
     figures = fig.Figures()
     what = measure.quantity_label if measure.is_row_count else measure.label
+    eta2 = 0.0 if measure.is_row_count else eta_squared(groups_)
     # Segments level with the best (or the worst) are named with it: "most for A" would be
     # false where B has as many.
     high, low = (_named(figures, segment, tied) for tied in ties)
@@ -193,10 +213,12 @@ def _insight(
             f"({_mean(segment, measure, worst, figures)}). Rows: {high} "
             f"{_rows(segment, best, table.rows, figures)}, "
             f"{low} {_rows(segment, worst, table.rows, figures)}"
-            f"{_total_shares(segment, measure, best, worst, groups_, figures)}."
+            f"{_total_shares(segment, measure, best, worst, groups_, figures)}. "
+            f"{segment.label.capitalize()} has {effect_words(eta2)} effect on {what}."
         )
         gap = (best.mean - worst.mean) / max(abs(best.mean), abs(worst.mean), 1e-9)
-        weight = 0.55 + min(0.45, abs(gap))
+        # Ranked by effect size: how much of the variation the groups explain, and the gap.
+        weight = 0.5 + min(0.25, abs(gap) / 2) + min(0.25, 1.5 * eta2)
     listed = sorted(groups_, key=lambda g: -(g.rows if measure.is_row_count else g.mean))
     details = {
         "segment_column": segment.name,
@@ -208,6 +230,8 @@ def _insight(
         "tied_best": [g.value for g in ties[0]],
         "tied_worst": [g.value for g in ties[1]],
         "p_adjusted": p,
+        "eta2": rounded(eta2),
+        "effect": effect_words(eta2).split()[-1],
         "segments": [_listed(g, table.rows) for g in listed[:LISTED]],
         "figures": figures.entries,
     }

@@ -15,6 +15,7 @@ from runner.errors import PermanentFailure
 from runner.insights import engine, loader
 from runner.insights.anomalies import find_anomalies
 from runner.insights.correlations import find_correlations
+from runner.insights.derived import derived_names, find_derived
 from runner.insights.drawdowns import find_falls
 from runner.insights.model import (
     Aggregation,
@@ -61,8 +62,8 @@ if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
 MAX_MEASURES = 4
-HEADLINE_MEASURES = 2
-MAX_SEGMENT_COLUMNS = 3
+MAX_TARGETS = 3
+MAX_SEGMENT_COLUMNS = 3  # followed over time (one series each); all are compared
 MAX_ENTITY_COLUMNS = 2
 
 
@@ -132,31 +133,44 @@ def analyse(
     table = with_totals(table, sums)
     # Totals first (they speak for their parts), then by kind; what the question names leads.
     ordered = sorted(table.having(Role.MEASURE), key=lambda m: (not m.is_total, measure_rank(m)))
-    every_measure = prefer(ordered, wanted)
+    targets = question_targets(prefer(ordered, wanted), wanted)
+    derived = find_derived(con, table, ordered, targets, sums)
+    linked = derived_names(derived)
+    targets = [t for t in targets if t.name not in linked] or targets
+    every_measure = [m for m in prefer(ordered, wanted) if m.name not in linked]
     measures = every_measure[:MAX_MEASURES]
     counted = row_count(row_unit(table))
-    # The measures the description names, else the first few: anomalies, seasonality and
-    # segment comparisons look at these and at the row count.
-    named = [m for m in measures if relevance(m.terms, wanted) > 0]
-    headline = [counted, *(named or measures[:HEADLINE_MEASURES])]
-    segments = prefer(segment_columns(table), wanted)[:MAX_SEGMENT_COLUMNS]
+    # The targets: anomalies, seasonality and segment comparisons look at these and at the
+    # row count.
+    headline = [counted, *targets]
+    every_segment = prefer(segment_columns(table), wanted)
+    segments = every_segment[:MAX_SEGMENT_COLUMNS]
     timeline = None
     if time_column is not None and span is not None:
         timeline = collect(con, table, time_column, span, [counted, *measures], segments)
-    findings = [profile(table, timeline, span), *check_quality(con, table, limits, gaps)]
+    findings = [profile(table, timeline, span, derived), *check_quality(con, table, limits, gaps)]
     findings += kpis(con, table, measures, timeline)
     if timeline is not None:
         findings += find_trends(timeline, limits) + find_anomalies(timeline, limits, headline)
         findings += find_falls(timeline, limits)
     findings += find_seasonality(con, table, timeline, headline, limits)
-    findings += compare_segments(con, table, segments, headline, limits)
+    findings += compare_segments(con, table, every_segment, headline, limits)
     main_segment = segments[0] if segments else None
-    findings += find_correlations(con, table, every_measure, limits, timeline, main_segment, sums)
+    findings += find_correlations(
+        con, table, targets, every_measure, limits, timeline, main_segment, sums, linked
+    )
     total = next((m for m in measures if m.aggregation is Aggregation.SUM), counted)
     findings += _concentrations(con, table, total, timeline, limits, wanted)
     for finding in findings:
         finding.details.setdefault("file", table.name)
     return findings
+
+
+def question_targets(measures: list[Column], wanted: list[Concept]) -> list[Column]:
+    """The measures the question asks about (most relevant first), else the one a business
+    would lead with (the first of measures: a total, revenue, an amount)."""
+    named = [m for m in measures if relevance(m.terms, wanted) > 0]
+    return (named or measures[:1])[:MAX_TARGETS]
 
 
 def _concentrations(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import math
 import random
 import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.insights.conftest import Rows, details, of_type
 
@@ -91,3 +94,185 @@ def test_values_spelled_with_spaces_or_case_are_flagged(
     issues = {details(r)["issue"]: details(r) for r in of_type(out, "data_quality")}
     assert "inconsistent_values" in issues
     assert [c["column"] for c in issues["inconsistent_values"]["columns"]] == ["Gender"]
+
+
+def store_sales(seed: int = 5, n: int = 400) -> tuple[list[str], list[list[Any]]]:
+    """Store sales where price (r about -0.45) and advertising (+0.27) drive sales, a log of
+    sales rides along, two side columns move together, and the fifth category (shelf) matters."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        price = rng.gauss(100, 15)
+        advertising = rng.gauss(10, 3)
+        sales = 500 - 3.0 * price + 9 * advertising + rng.gauss(0, 75)
+        shelf = rng.choice(["Bad", "Medium", "Good"])
+        sales += {"Bad": -40, "Medium": 0, "Good": 40}[shelf]
+        population = rng.gauss(300, 80)
+        households = population * 0.4 + rng.gauss(0, 25)
+        rows.append(
+            [
+                round(sales, 2),
+                round(math.log(max(sales, 1)), 4),
+                round(price, 2),
+                round(advertising, 2),
+                round(population, 1),
+                round(households, 1),
+                rng.choice(["Yes", "No"]),
+                rng.choice(["Urban", "Rural"]),
+                rng.choice(["A", "B", "C"]),
+                rng.choice(["N", "S", "E", "W"]),
+                shelf,
+            ]
+        )
+    header = [
+        "Sales",
+        "LogSales",
+        "Price",
+        "Advertising",
+        "Population",
+        "Households",
+        "US",
+        "Urban",
+        "Brand",
+        "Zone",
+        "ShelveLoc",
+    ]
+    return header, rows
+
+
+def test_moderate_drivers_of_the_target_lead_and_side_pairs_do_not_show(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    header, rows = store_sales()
+    out = analyse([write(tmp_path / "carseats.csv", header, rows)], "What drives sales?")
+    links = {frozenset(details(r)["columns"]): details(r) for r in of_type(out, "correlation")}
+    assert links[frozenset({"Sales", "Price"})]["sign"] == "negative"
+    assert links[frozenset({"Sales", "Advertising"})]["sign"] == "positive"
+    # Side columns correlated with each other, or a column and its own log, are no finding.
+    assert all("Sales" in pair for pair in links), links.keys()
+    assert frozenset({"Sales", "LogSales"}) not in links
+    profile = details(of_type(out, "profile")[0])
+    assert [d["column"] for d in profile["derived_columns"]] == ["LogSales"]
+    top10 = out[1:11]
+    assert {"Price", "Advertising"} <= {
+        c for r in top10 if r["insight_type"] == "correlation" for c in details(r)["columns"]
+    }
+
+
+def test_every_category_column_is_compared_with_the_target(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    header, rows = store_sales()
+    out = analyse([write(tmp_path / "carseats.csv", header, rows)], "What drives sales?")
+    shelf = [
+        details(r)
+        for r in of_type(out, "segment_comparison")
+        if details(r)["segment_column"] == "ShelveLoc" and details(r)["measure"] == "Sales"
+    ]
+    assert shelf and (shelf[0]["best"], shelf[0]["worst"]) == ("Good", "Bad")
+    assert shelf[0]["effect"] in ("medium", "large")
+
+
+def monthly(
+    years: int = 10, growth: float = 0.2, season: float = 0.15, seed: int = 11, start: int = 2001
+) -> list[tuple[str, float]]:
+    """A monthly level compounding by growth a year, with December season above trend."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(12 * years):
+        year, month = start + i // 12, i % 12 + 1
+        trend = 3.0 * (1 + growth) ** (i / 12)
+        bump = 1 + season * math.cos(2 * math.pi * (month - 12) / 12)
+        out.append((f"{year}-{month:02d}", round(trend * bump * rng.uniform(0.97, 1.03), 4)))
+    return out
+
+
+def test_growth_is_observed_and_never_a_fitted_value_outside_the_data(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    series = monthly()
+    path = write(tmp_path / "price.csv", ["date", "price"], [(f"{d}-01", v) for d, v in series])
+    out = analyse([path], "How fast is the price growing?")
+    trend = next(details(r) for r in of_type(out, "trend") if details(r)["segment"] is None)
+    low, high = min(v for _, v in series), max(v for _, v in series)
+    for figure in trend["figures"]:
+        if figure.get("kind") == "aggregate":
+            assert low <= figure["value"] <= high, figure
+        assert figure.get("kind") != "fit" or figure.get("at") not in ("start", "end"), figure
+    first = statistics.mean(v for _, v in series[:12])
+    last = statistics.mean(v for _, v in series[-12:])
+    assert math.isclose(trend["change_pct"], 100 * (last / first - 1), rel_tol=1e-3)
+    assert trend["compounding"]
+    assert 0.17 < trend["growth_per_year"]["value"] < 0.23  # planted: 20% a year
+
+
+def test_the_season_of_a_growing_series_is_found_on_its_detrended_levels(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # Growth of 30% a year beside a December peak 12% above trend: on raw levels the late
+    # months of each year are high because of the trend as much as of the season.
+    series = monthly(years=6, growth=0.3, season=0.12)
+    path = write(tmp_path / "sales.csv", ["month", "sales"], [(f"{d}-01", v) for d, v in series])
+    out = analyse([path], "Is there a seasonal pattern in sales?")
+    seasons = [details(r) for r in of_type(out, "seasonality") if details(r)["measure"] == "sales"]
+    assert len(seasons) == 1
+    season = seasons[0]
+    assert season["detrended"] and season["peak"] in (12, 1) and season["trough"] in (5, 6, 7)
+    peak = next(level for level in season["levels"] if level["equals"] == season["peak"])
+    assert 0.08 < peak["value"] < 0.16
+
+
+def test_one_year_of_daily_data_shows_no_season(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    rng = random.Random(2)
+    start = dt.date(2023, 1, 1)
+    rows = [
+        ((start + dt.timedelta(days=i)).isoformat(), round(100 + 0.3 * i + rng.gauss(0, 5), 2))
+        for i in range(365)
+    ]
+    out = analyse([write(tmp_path / "daily.csv", ["date", "sales"], rows)], "How are sales doing?")
+    for season in of_type(out, "seasonality"):
+        if details(season)["part"] == "month":
+            assert "not yet a season" in season["content"]["summary"]
+
+
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+SHAPES: dict[str, Callable[[int, int], Any]] = {
+    "YYYY-MM": lambda y, m: f"{y}-{m:02d}",
+    "YYYY/MM": lambda y, m: f"{y}/{m:02d}",
+    "MM/YYYY": lambda y, m: f"{m:02d}/{y}",
+    "1993M01": lambda y, m: f"{y}M{m:02d}",
+    "month name": lambda y, m: f"{MONTHS[m - 1]} {y}",
+    "Excel serial": lambda y, m: (dt.date(y, m, 1) - dt.date(1899, 12, 30)).days,
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_every_common_month_shape_is_a_time_axis(
+    shape: str, tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    rows = [
+        (SHAPES[shape](y, m), round(10 * 1.02**i + (i % 3) * 0.37, 2))
+        for i, (y, m) in enumerate((y, m) for y in range(1993, 1998) for m in range(1, 13))
+    ]
+    out = analyse([write(tmp_path / "prices.csv", ["date", "price"], rows)], "Price trend?")
+    roles = details(of_type(out, "profile")[0])["roles"]
+    assert roles.get("time") == ["date"], roles
+    assert of_type(out, "trend")
+
+
+@pytest.mark.parametrize("written", ["{y}Q{q}", "Q{q} {y}", "{y}-Q{q}"])
+def test_year_quarters_and_year_numbers_are_time_axes(
+    written: str, tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    quarters = [
+        (written.format(y=y, q=q), 5 + y - 1990 + q)
+        for y in range(1990, 2000)
+        for q in (1, 2, 3, 4)
+    ]
+    out = analyse([write(tmp_path / "gdp.csv", ["period", "gdp"], quarters)], "GDP growth?")
+    assert details(of_type(out, "profile")[0])["roles"].get("time") == ["period"]
+    years = [(y, 100 + 3 * (y - 1990)) for y in range(1990, 2010)]
+    out = analyse([write(tmp_path / "pop.csv", ["date", "population"], years)], "Growth?")
+    assert details(of_type(out, "profile")[0])["roles"].get("time") == ["date"]
