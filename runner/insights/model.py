@@ -163,6 +163,9 @@ class Insight:
     terms: frozenset[str] = frozenset()
     # How much the finding matters on its own, in [0, 1], before relevance is applied.
     weight: float = 0.5
+    # False for what the question does not bear on (a side column's figures, the profile,
+    # row counts nobody asked for): at most a couple of those rank among the first ten.
+    on_question: bool = True
 
     def to_row(self) -> dict[str, Any]:
         """The dict the supervisor writes to `insights` (confidence fits DECIMAL(3,2))."""

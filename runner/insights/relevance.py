@@ -138,11 +138,29 @@ def rank(findings: list[Insight], description: str | None) -> list[Insight]:
             return merit
         return 0.65 * relevance(finding.terms, wanted) + 0.35 * merit
 
-    ordered = sorted(findings, key=score, reverse=True)
+    ordered = budget(sorted(findings, key=score, reverse=True))
     for position, finding in enumerate(ordered, start=1):
         finding.details["rank"] = position
         finding.details["relevance"] = rounded(relevance(finding.terms, wanted), 2)
     return ordered
+
+
+TOP = 10
+SIDE_BUDGET = 2  # findings the question does not bear on, among the first TOP
+
+
+def budget(ordered: list[Insight]) -> list[Insight]:
+    """ordered with at most SIDE_BUDGET side findings among the first TOP: the others move
+    just below them, in their order."""
+    top: list[Insight] = []
+    moved: list[Insight] = []
+    rest = iter(ordered)
+    for finding in rest:
+        if len(top) == TOP:
+            return top + moved + [finding, *rest]
+        side = sum(not f.on_question for f in top)
+        (moved if not finding.on_question and side >= SIDE_BUDGET else top).append(finding)
+    return top + moved
 
 
 def prefer(columns: list[Column], wanted: Sequence[Concept]) -> list[Column]:

@@ -65,6 +65,7 @@ MAX_MEASURES = 4
 MAX_TARGETS = 3
 MAX_SEGMENT_COLUMNS = 3  # followed over time (one series each); all are compared
 MAX_ENTITY_COLUMNS = 2
+ASKED = 0.25  # relevance at which the question bears on a finding about no target
 
 
 def run_complete_workflow(
@@ -149,7 +150,8 @@ def analyse(
     if time_column is not None and span is not None:
         timeline = collect(con, table, time_column, span, [counted, *measures], segments)
     findings = [profile(table, timeline, span, derived), *check_quality(con, table, limits, gaps)]
-    findings += kpis(con, table, measures, timeline)
+    # Headline figures of the targets only: a side column's total is noise to this question.
+    findings += kpis(con, table, targets, timeline)
     if timeline is not None:
         findings += find_trends(timeline, limits) + find_anomalies(timeline, limits, headline)
         findings += find_falls(timeline, limits)
@@ -161,9 +163,27 @@ def analyse(
     )
     total = next((m for m in measures if m.aggregation is Aggregation.SUM), counted)
     findings += _concentrations(con, table, total, timeline, limits, wanted)
+    names = {t.name for t in targets}
     for finding in findings:
         finding.details.setdefault("file", table.name)
+        finding.on_question = bears_on(finding, names, wanted)
+        finding.details["on_question"] = finding.on_question
     return findings
+
+
+def bears_on(finding: Insight, targets: set[str], wanted: list[Concept]) -> bool:
+    """Whether the question bears on a finding: it is about a target measure, or the question
+    names what it is about (a data-quality question, the segments of a "made of" question).
+    The profile never is; with no question, only findings on the lead measure are."""
+    if finding.insight_type == "profile":
+        return False
+    d = finding.details
+    about = {d.get("measure"), d.get("target")}
+    if finding.insight_type == "data_quality":
+        about = {c.get("column") for c in d.get("columns") or [] if isinstance(c, dict)}
+    if about & targets:
+        return True
+    return relevance(finding.terms, wanted) >= ASKED
 
 
 def question_targets(measures: list[Column], wanted: list[Concept]) -> list[Column]:

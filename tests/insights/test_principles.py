@@ -276,3 +276,48 @@ def test_year_quarters_and_year_numbers_are_time_axes(
     years = [(y, 100 + 3 * (y - 1990)) for y in range(1990, 2010)]
     out = analyse([write(tmp_path / "pop.csv", ["date", "population"], years)], "Growth?")
     assert details(of_type(out, "profile")[0])["roles"].get("time") == ["date"]
+
+
+def test_a_seasonal_dip_is_no_fall_from_a_peak(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # Occupancy (a level per month) drops 42% from January to February every year, then
+    # climbs back month by month: the same dip each year is the season, not a fall.
+    shape = [1.3, 0.75, *(0.75 + 0.05 * k for k in range(1, 11))]
+    rows = [
+        (f"{y}-{m:02d}-01", round(1000 * (1 + 0.02 * (y - 2010)) * shape[m - 1], 1))
+        for y in range(2010, 2018)
+        for m in range(1, 13)
+    ]
+    out = analyse([write(tmp_path / "occupancy.csv", ["month", "occupancy_rate"], rows)], None)
+    assert of_type(out, "drawdown") == []
+
+
+def test_a_fall_beaten_since_is_said_to_have_recovered(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    levels = (
+        [100 + i for i in range(24)] + [80 - i for i in range(12)] + [70 + 4 * i for i in range(24)]
+    )
+    day = dt.date(2005, 1, 1)
+    rows = []
+    for i, level in enumerate(levels):
+        rows.append((day.isoformat(), level + 0.5 * (i % 2)))
+        day = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    rows.append((day.isoformat(), 120.0))
+    out = analyse([write(tmp_path / "employment.csv", ["month", "jobs_level"], rows)], None)
+    falls = [details(r) for r in of_type(out, "drawdown")]
+    assert falls and falls[0]["recovered"] and falls[0]["beaten"]
+    assert "still below" not in of_type(out, "drawdown")[0]["content"]["summary"]
+
+
+def test_side_findings_take_at_most_two_of_the_top_ten_and_the_summary_answers(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    header, rows = store_sales()
+    out = analyse([write(tmp_path / "carseats.csv", header, rows)], "What drives sales?")
+    top10 = out[1:11]
+    assert sum(not details(r)["on_question"] for r in top10) <= 2
+    first = out[0]["content"]["summary"].split(". ")[0]
+    assert "Sales" in first or "sales" in first, first
+    assert first.startswith(("Sales", "Price", "Shelve")), first
