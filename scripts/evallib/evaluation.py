@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from evallib.claims import verify
 from evallib.keys import Dataset, Details, Key
+from evallib.misleading import misleading
+from evallib.noise import is_trivial
 from evallib.running import run_job
 from evallib.truth import Truth
 
@@ -26,6 +28,9 @@ class Result:
     cpu_seconds: float
     peak_mb: float
     problems: list[str]
+    misleading: int = 0
+    top10: list[str] = field(default_factory=list)  # "#rank [type] title", "(trivial)" marked
+    trivial_in_top10: int = 0
 
     @property
     def found(self) -> int:
@@ -59,27 +64,39 @@ def evaluate(dataset: Dataset, workdir: Path, runs: int = 1, engine: str | None 
     frame = dataset.truth()
     truth = Truth(frame)
     rows: list[Details] = run["rows"]
-    true = false = underivable = 0
-    problems = []
-    for row in rows:
-        verdict = verify(row, truth)
-        true += verdict.true
-        false += len(verdict.false)
-        underivable += len(verdict.underivable)
-        rank = row["content"]["details"].get("rank", 0)
-        title = row["content"]["title"]
-        problems += [f"#{rank} {title}: FALSE {why}" for why in verdict.false]
-        problems += [f"#{rank} {title}: NOT RE-DERIVABLE {why}" for why in verdict.underivable]
-    return Result(
+    result = Result(
         dataset.name,
         len(frame),
         len(rows),
-        true,
-        false,
-        underivable,
+        0,
+        0,
+        0,
         find_keys(dataset.keys(frame), rows),
         run["seconds"],
         run["cpu_seconds"],
         run["peak_mb"],
-        problems,
+        [],
     )
+    for row in rows:
+        _check(row, truth, dataset, result)
+    return result
+
+
+def _check(row: Details, truth: Truth, dataset: Dataset, result: Result) -> None:
+    """One insight's verdicts, misleading flags and noise added to the dataset's result."""
+    verdict = verify(row, truth)
+    flags = misleading(row, truth, dataset)
+    result.true += verdict.true
+    result.false += len(verdict.false)
+    result.underivable += len(verdict.underivable)
+    result.misleading += len(flags)
+    rank = int(row["content"]["details"].get("rank", 0))
+    title = row["content"]["title"]
+    result.problems += [f"#{rank} {title}: FALSE {why}" for why in verdict.false]
+    result.problems += [f"#{rank} {title}: NOT RE-DERIVABLE {why}" for why in verdict.underivable]
+    result.problems += [f"#{rank} {title}: MISLEADING {why}" for why in flags]
+    if row["insight_type"] != "summary" and 1 <= rank <= TOP:
+        trivial = is_trivial(row, dataset)
+        result.trivial_in_top10 += trivial
+        mark = " (trivial)" if trivial else ""
+        result.top10.append(f"#{rank} [{row['insight_type']}] {title}{mark}")

@@ -6,43 +6,74 @@ from typing import Any
 
 from evallib.evaluation import TOP, Result
 
+COLUMNS = (
+    f"{'dataset':<18}{'rows':>8}{'insights':>9}{'true':>6}{'false':>6}{'misleading':>11}"
+    f"{'not re-derivable':>17}{'keys in top 10':>16}{'trivial':>9}{'time s':>8}{'cpu s':>7}"
+    f"{'peak MB':>9}"
+)
+
 
 def report(results: list[Result], verbose: bool) -> None:
-    print(
-        f"{'dataset':<18}{'rows':>8}{'insights':>9}{'true':>6}{'false':>6}"
-        f"{'not re-derivable':>17}{'keys in top 10':>16}{'time s':>8}{'cpu s':>7}{'peak MB':>9}"
-    )
+    print(COLUMNS)
     for r in results:
         keys = f"{r.found}/{len(r.keys)}"
+        trivial = f"{r.trivial_in_top10}/{len(r.top10)}"
         print(
-            f"{r.name:<18}{r.rows:>8,}{r.insights:>9}{r.true:>6}{r.false:>6}{r.underivable:>17}"
-            f"{keys:>16}{r.seconds:>8.2f}{r.cpu_seconds:>7.2f}{r.peak_mb:>9.0f}"
+            f"{r.name:<18}{r.rows:>8,}{r.insights:>9}{r.true:>6}{r.false:>6}{r.misleading:>11}"
+            f"{r.underivable:>17}{keys:>16}{trivial:>9}{r.seconds:>8.2f}{r.cpu_seconds:>7.2f}"
+            f"{r.peak_mb:>9.0f}"
         )
-    found, total = sum(r.found for r in results), sum(len(r.keys) for r in results)
-    share = f"{found}/{total} ({100 * found / total:.0f}%)" if total else "0/0"
+    total = totals(results)
+    share = f"{total['key_findings_in_top']}/{total['key_findings']} ({total['found_share']:.0%})"
+    trivial = f"{total['trivial_in_top10']}/{total['top10']}"
     print(
-        f"{'total':<18}{sum(r.rows for r in results):>8,}{sum(r.insights for r in results):>9}"
-        f"{sum(r.true for r in results):>6}{sum(r.false for r in results):>6}"
-        f"{sum(r.underivable for r in results):>17}{share:>16}"
-        f"{sum(r.seconds for r in results):>8.2f}{sum(r.cpu_seconds for r in results):>7.2f}"
-        f"{max(r.peak_mb for r in results):>9.0f}"
+        f"{'total':<18}{sum(r.rows for r in results):>8,}{total['insights']:>9}"
+        f"{total['claims_true']:>6}{total['claims_false']:>6}{total['claims_misleading']:>11}"
+        f"{total['not_rederivable']:>17}{share:>16}{trivial:>9}{total['seconds']:>8.2f}"
+        f"{total['cpu_seconds']:>7.2f}{total['peak_mb']:>9.0f}"
     )
+    print(f"trivial share of the top 10: {total['trivial_share']:.0%}")
     for r in results:
-        missed = [(text, rank) for text, rank in r.keys if rank is None or rank > TOP]
-        if verbose or missed:
-            for text, rank in missed:
-                where = "not stated" if rank is None else f"rank {rank}"
-                print(f"  {r.name}: key finding missed ({where}): {text}")
-        if verbose:
-            for text, rank in r.keys:
-                if rank is not None and rank <= TOP:
-                    print(f"  {r.name}: key finding at rank {rank}: {text}")
-            for problem in r.problems:
-                print(f"  {r.name}: {problem}")
+        _details(r, verbose)
+
+
+def _details(r: Result, verbose: bool) -> None:
+    for text, rank in r.keys:
+        if rank is None or rank > TOP:
+            where = "not stated" if rank is None else f"rank {rank}"
+            print(f"  {r.name}: key finding missed ({where}): {text}")
+        elif verbose:
+            print(f"  {r.name}: key finding at rank {rank}: {text}")
+    for problem in r.problems:
+        if verbose or " MISLEADING " in problem:
+            print(f"  {r.name}: {problem}")
+    if verbose:
+        for line in r.top10:
+            print(f"  {r.name}: top 10: {line}")
+
+
+def totals(results: list[Result]) -> dict[str, Any]:
+    found, keys = sum(r.found for r in results), sum(len(r.keys) for r in results)
+    top10, trivial = sum(len(r.top10) for r in results), sum(r.trivial_in_top10 for r in results)
+    return {
+        "insights": sum(r.insights for r in results),
+        "claims_true": sum(r.true for r in results),
+        "claims_false": sum(r.false for r in results),
+        "claims_misleading": sum(r.misleading for r in results),
+        "not_rederivable": sum(r.underivable for r in results),
+        "key_findings": keys,
+        "key_findings_in_top": found,
+        "found_share": found / keys if keys else 0.0,
+        "top10": top10,
+        "trivial_in_top10": trivial,
+        "trivial_share": trivial / top10 if top10 else 0.0,
+        "seconds": round(sum(r.seconds for r in results), 3),
+        "cpu_seconds": round(sum(r.cpu_seconds for r in results), 3),
+        "peak_mb": round(max((r.peak_mb for r in results), default=0.0), 1),
+    }
 
 
 def as_json(results: list[Result]) -> dict[str, Any]:
-    found, total = sum(r.found for r in results), sum(len(r.keys) for r in results)
     return {
         "datasets": [
             {
@@ -51,9 +82,13 @@ def as_json(results: list[Result]) -> dict[str, Any]:
                 "insights": r.insights,
                 "claims_true": r.true,
                 "claims_false": r.false,
+                "claims_misleading": r.misleading,
                 "not_rederivable": r.underivable,
                 "key_findings": [{"finding": t, "rank": rank} for t, rank in r.keys],
                 "key_findings_in_top": r.found,
+                "top10": len(r.top10),
+                "trivial_in_top10": r.trivial_in_top10,
+                "top10_insights": r.top10,
                 "seconds": round(r.seconds, 3),
                 "cpu_seconds": round(r.cpu_seconds, 3),
                 "peak_mb": round(r.peak_mb, 1),
@@ -61,15 +96,5 @@ def as_json(results: list[Result]) -> dict[str, Any]:
             }
             for r in results
         ],
-        "total": {
-            "insights": sum(r.insights for r in results),
-            "claims_true": sum(r.true for r in results),
-            "claims_false": sum(r.false for r in results),
-            "not_rederivable": sum(r.underivable for r in results),
-            "key_findings": total,
-            "key_findings_in_top": found,
-            "seconds": round(sum(r.seconds for r in results), 3),
-            "cpu_seconds": round(sum(r.cpu_seconds for r in results), 3),
-            "peak_mb": round(max((r.peak_mb for r in results), default=0.0), 1),
-        },
+        "total": totals(results),
     }

@@ -99,7 +99,7 @@ def as_labels(values: pd.Series) -> pd.Series:
 GRAINS = {"day": "D", "week": "W-SUN", "month": "M", "quarter": "Q", "year": "Y"}
 
 
-def _periods(stamps: pd.Series, grain: str) -> pd.Series:
+def periods_of(stamps: pd.Series, grain: str) -> pd.Series:
     if grain == "hour":
         return stamps.dt.floor("h")
     if grain not in GRAINS:
@@ -170,7 +170,7 @@ def _aggregate(spec: Details, truth: Truth) -> Any:
         else:
             raise Underivable(f"unknown aggregation {aggregation!r}")
     if spec.get("per"):
-        periods = _periods(truth.times(spec["time"], rows).dropna(), spec["per"]).nunique()
+        periods = periods_of(truth.times(spec["time"], rows).dropna(), spec["per"]).nunique()
         value = value / periods if periods else float("nan")
     return value
 
@@ -180,10 +180,16 @@ def _is_time(truth: Truth, name: str | None, rows: pd.DataFrame) -> bool:
     return pd.api.types.is_datetime64_any_dtype(values)
 
 
-def _levels(spec: Details, truth: Truth, extra: Iterable[Details] = ()) -> pd.Series:
+def window_levels(spec: Details, truth: Truth) -> pd.Series:
+    """The levels a fit recipe fits: per period of its grain, within its from..before window."""
+    window = [{"column": spec["time"], "from": spec["from"], "before": spec["before"]}]
+    return levels(spec, truth, window).sort_index()
+
+
+def levels(spec: Details, truth: Truth, extra: Iterable[Details] = ()) -> pd.Series:
     """The measure per period of the grain (total or average), periods with rows only."""
     rows = truth.select([*spec.get("filters", []), *extra])
-    periods = _periods(truth.times(spec["time"], rows), spec["grain"])
+    periods = periods_of(truth.times(spec["time"], rows), spec["grain"])
     aggregation = spec["aggregation"]
     if aggregation == "rows":
         return rows.groupby(periods).size().astype(float)
@@ -206,11 +212,10 @@ def _index(periods: pd.Index, grain: str) -> np.ndarray:
 
 
 def _fit(spec: Details, truth: Truth) -> float:
-    window = [{"column": spec["time"], "from": spec["from"], "before": spec["before"]}]
-    levels = _levels(spec, truth, window).sort_index()
-    if len(levels) < 3:
+    series = window_levels(spec, truth)
+    if len(series) < 3:
         raise Underivable("fit: fewer than 3 periods")
-    xs, ys = _index(levels.index, spec["grain"]), levels.to_numpy(dtype=float)
+    xs, ys = _index(series.index, spec["grain"]), series.to_numpy(dtype=float)
     exponential = spec.get("model") == "exponential"
     if exponential:
         if (ys <= 0).any():
@@ -228,7 +233,7 @@ def _fit(spec: Details, truth: Truth) -> float:
 
 
 def _baseline(spec: Details, truth: Truth) -> float:
-    levels = _levels(spec, truth)
+    series = levels(spec, truth)
     period = pd.Timestamp(spec["period"])
     grain = spec["grain"]
     step = {
@@ -240,8 +245,8 @@ def _baseline(spec: Details, truth: Truth) -> float:
     around = []
     for lag in spec["lags"]:
         at = period + (offsets[grain](lag) if grain in offsets else step[grain] * lag)
-        if at in levels.index:
-            around.append(levels[at])
+        if at in series.index:
+            around.append(series[at])
     if len(around) < spec.get("min_neighbours", 1):
         raise Underivable("baseline: too few neighbouring periods")
     return float(np.median(around))
@@ -251,7 +256,7 @@ def _correlation(spec: Details, truth: Truth) -> float:
     rows = truth.select(spec.get("filters", []))
     x, y = truth.numbers(rows, spec["x"]), truth.numbers(rows, spec["y"])
     if spec.get("over", "rows") == "changes":
-        keys = [_periods(truth.times(spec["time"], rows), spec["grain"])]
+        keys = [periods_of(truth.times(spec["time"], rows), spec["grain"])]
         if spec.get("within"):
             keys.insert(0, rows[spec["within"]])
         frame = pd.DataFrame({"x": x, "y": y}).groupby(keys).mean().sort_index()
@@ -288,7 +293,7 @@ def _variance_share(spec: Details, truth: Truth) -> float:
     """eta²: the share of the variation of per-period levels that the groups explain."""
     rows = truth.select(spec.get("filters", []))
     groups = part_values(truth, rows, spec["by"])
-    periods = _periods(truth.times(spec["time"], rows), spec["per"])
+    periods = periods_of(truth.times(spec["time"], rows), spec["per"])
     keep = groups.notna() & periods.notna()
     rows, groups, periods = rows[keep], groups[keep], periods[keep]
     if spec["aggregation"] == "rows":
