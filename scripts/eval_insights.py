@@ -74,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--engine", metavar="DIR", help="use the runner/ package in DIR (e.g. an export of main)"
     )
+    parser.add_argument(
+        "--reuse",
+        metavar="DIR",
+        type=Path,
+        help="keep each job's output in DIR and read it back next time (work on the checks)",
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -84,8 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if not chosen:
         parser.error(f"no such dataset (known: {', '.join(d.name for d in CORPUS)})")
+    if args.reuse:
+        args.reuse.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="jobsup-eval-") as tmp:
-        results = [evaluate(d, Path(tmp), args.runs, args.engine) for d in chosen]
+        results = []
+        for dataset in chosen:
+            print(f"{dataset.name} ...", file=sys.stderr, flush=True)
+            results.append(evaluate(dataset, Path(tmp), args.runs, args.engine, args.reuse))
     report(results, args.verbose)
     if args.json:
         Path(args.json).write_text(json.dumps(as_json(results), indent=2) + "\n")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from evallib.keys import Details
+from evallib.printed import NUMBER, close, parse_shown
 from evallib.truth import (
     Truth,
     Underivable,
@@ -17,6 +17,7 @@ from evallib.truth import (
     derive,
     number,
     part_values,
+    recipes,
 )
 
 
@@ -27,34 +28,6 @@ class Verdict:
     true: int = 0
     false: list[str] = field(default_factory=list)
     underivable: list[str] = field(default_factory=list)
-
-
-NUMBER = re.compile(r"[-+\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
-
-
-def parse_shown(text: str) -> tuple[float, float] | None:
-    """A printed figure as (value, half of its last digit): '1.23 M' -> (1.23e6, 5e3)."""
-    match = NUMBER.search(text)
-    if match is None:
-        return None
-    digits = match.group().replace("\u2212", "-").replace(",", "")
-    value = float(digits)
-    decimals = len(digits.split(".")[1]) if "." in digits else 0
-    scale = 1.0
-    rest = text[match.end() :].strip()
-    if rest.startswith("bn"):
-        scale = 1e9
-    elif rest.startswith("M"):
-        scale = 1e6
-    elif rest.startswith("%"):
-        scale = 0.01
-    return value * scale, 0.5 * 10.0**-decimals * scale
-
-
-def close(derived: float, stated: float, tolerance: float = 0.0) -> bool:
-    if math.isnan(derived) or math.isnan(stated):
-        return math.isnan(derived) and math.isnan(stated)
-    return abs(derived - stated) <= tolerance + 1e-6 * max(1.0, abs(derived)) + 1e-4
 
 
 def check_figure(figure: Details, truth: Truth) -> tuple[bool | None, str]:
@@ -131,22 +104,26 @@ def unaccounted(row: Details) -> list[str]:
     text = re.sub(r"“[^”]*”", " ", text)  # the business description, quoted: not a claim
     figures = details.get("figures") or []
     known = [str(f.get("text", "")) for f in figures]
-    known += [str(details.get("file", ""))]
+    known += [str(details.get("file", ""))] + [str(f) for f in details.get("files") or []]
     names = []
-    for f in figures:
+    for f in recipes(figures):
         names += [str(f.get(k)) for k in ("measure", "column", "x", "y", "entity") if f.get(k)]
         for c in f.get("filters", []):
             # A segment's value (9E, B6) is a name; its claims are checked elsewhere.
             names += [str(c[k]) for k in ("column", "equals") if c.get(k) is not None]
     listed = details.get("columns")
-    names += [str(c) for c in listed if isinstance(c, str)] if isinstance(listed, list) else []
+    for entry in listed if isinstance(listed, list) else []:
+        names.append(str(entry.get("column") if isinstance(entry, dict) else entry))
     keys = ("measure", "segment_column", "segment", "best", "worst")
     names += [str(details.get(k)) for k in keys if details.get(k)]
-    for name in sorted(set(known + names), key=len, reverse=True):
-        if name:
-            text = text.replace(name, " ")
-            text = text.replace(name.replace("_", " "), " ")
-            text = text.replace(_humanized(name), " ")
+    for name in sorted(set(known), key=len, reverse=True):
+        text = text.replace(name, " ") if name else text
+    for name in sorted(set(names), key=len, reverse=True):
+        # A column name as printed: as it is, with spaces for _, or humanized, any case
+        # ("co2" printed "Co2" at the start of a sentence).
+        for shown in {name, name.replace("_", " "), _humanized(name)}:
+            if shown:
+                text = re.sub(re.escape(shown), " ", text, flags=re.IGNORECASE)
     return NUMBER.findall(text)
 
 

@@ -30,7 +30,12 @@ class Key:
 
     def stated_by(self, insight_type: str, details: Details) -> bool:
         kinds = self.insight_type.split("|")
-        return (ANY in kinds or insight_type in kinds) and self.test(details)
+        if ANY not in kinds and insight_type not in kinds:
+            return False
+        try:
+            return self.test(details)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return False  # details of another shape than the key reads: not a statement of it
 
 
 @dataclass(frozen=True)
@@ -100,14 +105,20 @@ def _lists(details: Details, key: str, column: str) -> bool:
 def measures_of(details: Details) -> set[str]:
     """The measures an insight is about: its measure, its measures' and a driver's target."""
     found = {details.get("measure"), details.get("target")}
-    found |= {m.get("measure") for m in details.get("measures") or [] if isinstance(m, dict)}
+    listed = details.get("measures")
+    found |= (
+        {m.get("measure") for m in listed if isinstance(m, dict)}
+        if isinstance(listed, list)
+        else set()
+    )
     return {str(m) for m in found if m}
 
 
 def columns_of(details: Details) -> set[str]:
     """Every column an insight names: its columns, a recipe's x and y, its segment column."""
     found: set[Any] = set()
-    for entry in details.get("columns") or []:
+    listed = details.get("columns")
+    for entry in listed if isinstance(listed, list) else []:
         found.add(entry.get("column") if isinstance(entry, dict) else entry)
     recipe = details.get("recipe") or {}
     found |= {recipe.get("x"), recipe.get("y")}

@@ -21,16 +21,25 @@ would take from it; each flag is one sentence naming the figure and what the dat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from evallib.keys import Dataset, Details
-from evallib.truth import Truth, Underivable, as_labels, levels, periods_of, window_levels
+from evallib.printed import parse_shown
+from evallib.truth import (
+    Truth,
+    Underivable,
+    as_labels,
+    levels,
+    periods_of,
+    recipes,
+    window_levels,
+)
 
 SPEARMAN_DERIVED = 0.98
+CHANGES_DERIVED = 0.9  # a monotone map keeps the changes in step too
 R2_DERIVED = 0.9999
 
 
@@ -42,22 +51,10 @@ def misleading(row: Details, truth: Truth, dataset: Dataset) -> list[str]:
     if kind == "drawdown":
         flags += false_peak(details, truth)
     if kind == "correlation":
-        flags += derived_pair(details, truth)
+        flags += derived_pair(details, truth, dataset)
     if kind == "segment_comparison":
         flags += not_fewest(details, truth)
     return flags
-
-
-def recipes(node: Any) -> Iterator[Details]:
-    """Every recipe in a details tree: figures, a trend's fit, nested parts of a change."""
-    if isinstance(node, dict):
-        if "kind" in node:  # the details themselves have none: their fields are not a recipe
-            yield node
-        for value in node.values():
-            yield from recipes(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from recipes(value)
 
 
 # ---------------------------------------------------------------- class 2
@@ -74,7 +71,9 @@ def fitted_outside(details: Details, truth: Truth) -> list[str]:
             continue  # not re-derivable: counted by the figure checks
         low, high = float(series.min()), float(series.max())
         value = float(figure["value"])
-        slack = 1e-9 * max(1.0, abs(high))
+        shown = parse_shown(str(figure.get("text", "")))
+        slack = shown[1] if shown else 0.0  # printed as the observed value: not outside
+        slack += 1e-9 * max(1.0, abs(high))
         if value < low - slack or value > high + slack:
             flags.append(
                 f"fitted {figure['at']} {figure.get('text')!r} lies outside the observed "
@@ -222,7 +221,7 @@ def _rows_summed(recipe: Details, truth: Truth, time: str | None) -> int:
 # ---------------------------------------------------------------- class 5
 
 
-def derived_pair(details: Details, truth: Truth) -> list[str]:
+def derived_pair(details: Details, truth: Truth, dataset: Dataset) -> list[str]:
     recipe = details.get("recipe") or {}
     x, y = recipe.get("x"), recipe.get("y")
     if not x or not y or x not in truth.frame or y not in truth.frame:
@@ -231,8 +230,10 @@ def derived_pair(details: Details, truth: Truth) -> list[str]:
     pair = numbers[[x, y]].dropna()
     if len(pair) < 5:
         return []
-    rho = pair[x].corr(pair[y], method="spearman")
-    if abs(rho) >= SPEARMAN_DERIVED:
+    if _exclusive_indicators(pair[x], pair[y]):
+        return [f"{x} and {y} are indicators of one category's values (never 1 together)"]
+    rho = _monotone(truth.frame, pair, x, y, dataset.time)
+    if rho is not None:
         return [f"{x} and {y} are one column mapped monotonically (Spearman {rho:+.3f})"]
     for a, b in ((x, y), (y, x)):
         made = _combination(numbers, a, b)
@@ -241,34 +242,92 @@ def derived_pair(details: Details, truth: Truth) -> list[str]:
     return []
 
 
+def _exclusive_indicators(x: pd.Series, y: pd.Series) -> bool:
+    """Two 0/1 columns never 1 on the same row: one-hot columns of one category."""
+    binary = x.isin([0, 1]).all() and y.isin([0, 1]).all()
+    return bool(binary and x.any() and y.any() and not (x * y).any())
+
+
+def _monotone(
+    frame: pd.DataFrame, pair: pd.DataFrame, x: str, y: str, time: str | None
+) -> float | None:
+    """The rows' Spearman when one column is a monotone map of the other, else None.
+
+    On a time series two trending columns rank alike without being one column (GDP and
+    population): there the map must hold for the changes from one period to the next too."""
+    rho = float(pair[x].corr(pair[y], method="spearman"))
+    if abs(rho) < SPEARMAN_DERIVED:
+        return None
+    if time and time in frame and frame[time].is_unique:
+        ordered = pair.assign(_t=frame.loc[pair.index, time]).sort_values("_t")
+        changes = ordered[[x, y]].diff().dropna()
+        if (
+            len(changes) >= 5
+            and abs(changes[x].corr(changes[y], method="spearman")) < CHANGES_DERIVED
+        ):
+            return None
+    return rho
+
+
 def _combination(numbers: pd.DataFrame, target: str, part: str) -> str:
-    """'a linear combination' or 'a product' when `target` is exactly made from `part` and the
-    other columns (R² >= 0.9999, `part` needed for it), else ''."""
-    others = [c for c in numbers.columns if c not in (target, part) and numbers[c].notna().any()]
-    for logs, name in ((False, "a linear combination"), (True, "a product or ratio")):
-        frame = numbers[[target, part, *others]]
-        if logs:
-            frame = frame.loc[:, (frame > 0).all() | (frame.isna().all())]
-            if target not in frame or part not in frame:
-                continue
-            frame = np.log(frame)
-        frame = frame.dropna(axis=1, thresh=int(0.9 * len(frame))).dropna()
-        if target not in frame or part not in frame or len(frame) < 3 * frame.shape[1]:
-            continue
-        with_part = _r2(frame, target, frame.columns.drop(target))
-        without = _r2(frame, target, frame.columns.drop([target, part]))
-        if with_part >= R2_DERIVED and without < R2_DERIVED:
-            return name
+    """How `target` is computed from `part` and other columns, or '' when it is not:
+
+    - "the sum": target = part + a non-negative combination of other columns (a total and one
+      of its parts; non-negative, so two parts of one total, goods and services, are not);
+    - "a product or ratio": log target = log part + any combination of other columns' logs.
+    Either must fit to R² >= 0.9999 and need `part` (without it, no such fit)."""
+    frame = numbers.dropna(axis=1, thresh=int(0.9 * len(numbers)))
+    if target not in frame or part not in frame:
+        return ""
+    others = [c for c in frame.columns if c not in (target, part)]
+    whole = frame[[target, part, *others]].dropna()
+    if len(whole) >= 3 * whole.shape[1] and _is_sum(whole, target, part, others):
+        return "the sum"
+    logs = np.log(frame.where(frame > 0)).dropna(axis=1, thresh=int(0.9 * len(frame)))
+    if target not in logs or part not in logs:
+        return ""
+    others = [c for c in logs.columns if c not in (target, part)]
+    others = [c for c in others if not _made_of(logs, c, [target, part])]
+    logs = logs[[target, part, *others]].dropna()
+    if len(logs) < 3 * logs.shape[1]:
+        return ""
+    rest = logs[target] - logs[part]
+    fitted = _fit(logs[others], rest)
+    if _r2_of(logs[target], logs[part] + fitted) >= R2_DERIVED and (
+        _r2_of(logs[target], _fit(logs[others], logs[target])) < R2_DERIVED
+    ):
+        return "a product or ratio"
     return ""
 
 
-def _r2(frame: pd.DataFrame, target: str, columns: pd.Index) -> float:
-    y = frame[target].to_numpy(dtype=float)
-    x = np.column_stack([np.ones(len(frame)), frame[columns].to_numpy(dtype=float)])
-    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
-    residual = float(((y - x @ coef) ** 2).sum())
-    total = float(((y - y.mean()) ** 2).sum())
+def _is_sum(frame: pd.DataFrame, target: str, part: str, others: list[str]) -> bool:
+    from scipy.optimize import nnls
+
+    rest = (frame[target] - frame[part]).to_numpy(dtype=float)
+    ones = np.ones(len(frame))
+    design = np.column_stack([*(frame[c].to_numpy(dtype=float) for c in others), ones, -ones])
+    coef, _ = nnls(design, rest)
+    return _r2_of(frame[target], frame[part] + design @ coef) >= R2_DERIVED
+
+
+def _fit(columns: pd.DataFrame, y: pd.Series) -> np.ndarray:
+    """Least-squares fitted values of y on the columns and an intercept."""
+    design = np.column_stack([np.ones(len(columns)), columns.to_numpy(dtype=float)])
+    coef, *_ = np.linalg.lstsq(design, y.to_numpy(dtype=float), rcond=None)
+    fitted: np.ndarray = design @ coef
+    return fitted
+
+
+def _r2_of(y: pd.Series, fitted: Any) -> float:
+    values = y.to_numpy(dtype=float)
+    residual = float(((values - np.asarray(fitted, dtype=float)) ** 2).sum())
+    total = float(((values - values.mean()) ** 2).sum())
     return 1 - residual / total if total else 0.0
+
+
+def _made_of(frame: pd.DataFrame, column: str, sources: list[str]) -> bool:
+    both = frame[[column, *sources]].dropna()
+    return len(both) >= 10 and _r2_of(both[column], _fit(both[sources], both[column])) >= R2_DERIVED
 
 
 # ---------------------------------------------------------------- class 9

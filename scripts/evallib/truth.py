@@ -5,7 +5,7 @@ The recipe format is described in scripts/eval_insights.py's docstring."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -325,3 +325,15 @@ def _top_share(spec: Details, truth: Truth) -> float:
     totals = totals.sort_values(ascending=False)
     top = math.ceil(len(totals) * float(spec["top"]))
     return float(totals.iloc[:top].sum() / totals.sum())
+
+
+def recipes(node: Any) -> Iterator[Details]:
+    """Every recipe in a details tree: figures, a trend's fit, nested parts of a change."""
+    if isinstance(node, dict):
+        if "kind" in node:  # the details themselves have none: their fields are not a recipe
+            yield node
+        for value in node.values():
+            yield from recipes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from recipes(value)
