@@ -161,8 +161,10 @@ def analyse(
     findings += find_correlations(
         con, table, targets, every_measure, limits, timeline, main_segment, sums, linked
     )
-    total = next((m for m in measures if m.aggregation is Aggregation.SUM), counted)
-    findings += _concentrations(con, table, total, timeline, limits, wanted)
+    # Concentration of a target that adds up (else of the rows, when there is no target).
+    total = next((m for m in targets if m.aggregation is Aggregation.SUM), None)
+    if total is not None or not targets:
+        findings += _concentrations(con, table, total or counted, timeline, limits, wanted)
     names = {t.name for t in targets}
     for finding in findings:
         finding.details.setdefault("file", table.name)
