@@ -121,8 +121,8 @@ def find_correlations(
     )
     found = []
     for (a, b, r, n, p), within in zip(strong, inside, strict=True):
-        if checked and (within is None or (within > 0) != (r > 0) or abs(within) < 0.5 * abs(r)):
-            continue  # the link is the segments' difference, not the measures'
+        if checked and within is None:
+            continue
         found.append(_insight(a, b, r, n, p, mode, segment if checked else None, within))
     found.sort(key=lambda i: -abs(float(i.details["r"])))
     for insight in found:
@@ -199,6 +199,15 @@ def _within(
     return [None if v is None else float(v) for v in values]
 
 
+def _held(r: float, within: float | None) -> float:
+    """How much of the link a reader can lean on: |r|, halved toward what holds within the
+    main segment (nothing when it reverses there)."""
+    if within is None:
+        return abs(r)
+    inside = abs(within) if (within > 0) == (r > 0) else 0.0
+    return (abs(r) + inside) / 2
+
+
 def strength(r: float) -> str:
     """A correlation's size in words (Cohen's conventions, one step finer at the top)."""
     size = abs(r)
@@ -235,7 +244,18 @@ def _insight(
             rounded(within),
             recipe | {"at": "r", "within_groups": segment.name},
         )
-        summary += f" The link holds within each {segment.label} too (r = {inside})."
+        if abs(within) >= 0.5 * abs(r) and (within > 0) == (r > 0):
+            summary += f" The link holds within each {segment.label} too (r = {inside})."
+        elif (within > 0) != (r > 0):
+            summary += (
+                f" Within each {segment.label} it vanishes or reverses (r = {inside}): it is "
+                f"the difference between {segment.label} groups, not a link inside them."
+            )
+        else:
+            summary += (
+                f" Within each {segment.label} it is weaker (r = {inside}): much of it is the "
+                f"difference between {segment.label} groups."
+            )
     summary += " This is an association, not proof that one causes the other."
     moves = "rises" if r > 0 else "falls"
     return Insight(
@@ -262,5 +282,5 @@ def _insight(
         },
         confidence=(1.0 - p_adjusted) * (0.5 + 0.5 * abs(r)) * sample_factor(n, 30),
         terms=frozenset(a.terms | b.terms | {"correlation", "relate", "link", "relationship"}),
-        weight=(0.45 + 0.55 * abs(r)) * max(a.importance, b.importance),
+        weight=(0.45 + 0.55 * _held(r, within)) * max(a.importance, b.importance),
     )

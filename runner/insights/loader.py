@@ -104,6 +104,9 @@ def _load_csv(con: DuckDBPyConnection, found: Probe, file: Path, table: str) -> 
         "compression": compression,
         "nullstr": NULL_STRINGS,
         "decimal_separator": decimal,
+        # No BOOLEAN: DuckDB reads Yes/No as false/true, and a segment must be named as the
+        # file writes it ("Yes", not "true").
+        "auto_type_candidates": TYPE_CANDIDATES,
     }
     if thousands:
         settings["thousands"] = thousands
@@ -116,6 +119,9 @@ def _load_csv(con: DuckDBPyConnection, found: Probe, file: Path, table: str) -> 
         "thousands_separator": thousands,
         "read_as_text": as_text,
     }
+
+
+TYPE_CANDIDATES = ["BIGINT", "DOUBLE", "TIME", "DATE", "TIMESTAMP", "VARCHAR"]
 
 
 def guess_delimiter(lines: list[str]) -> str:

@@ -90,6 +90,17 @@ def _clauses(text: str) -> list[tuple[str, bool]]:
     return out
 
 
+COUNTS = re.compile(
+    r"\bhow many\b|\bnumber of\b|\bcounts?\b|\bmade of\b|\bcomposition\b|\bmix\b"
+    r"|\bbreakdown\b|\bmost common\b|\bpopular|\bfrequen|\bshare of\b|\bvolume\b"
+)
+
+
+def asks_about_counts(description: str | None) -> bool:
+    """True when the description asks how many rows (orders, planes) there are of what."""
+    return COUNTS.search((description or "")[:MAX_DESCRIPTION].lower()) is not None
+
+
 def asks_about_gaps(description: str | None) -> bool:
     """True when the description asks about missing or incomplete data."""
     text = (description or "")[:MAX_DESCRIPTION].lower()

@@ -27,7 +27,7 @@ from runner.insights.model import (
     words,
 )
 from runner.insights.sql import literal, run
-from runner.insights.stats import normal_p, sample_factor, t_test_p
+from runner.insights.stats import f_test_p, normal_p, sample_factor, t_test_p
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -87,12 +87,17 @@ def compare_segments(
 ) -> list[Insight]:
     """Highest-versus-lowest insights for each segment column and measure where they differ."""
     per_column = {s.name: groups(con, table, s, measures) for s in segments}
-    pairs = sum(_pairs(g) for by_measure in per_column.values() for g in by_measure.values())
     found = []
-    for segment in segments:
-        for measure in measures:
+    for measure in measures:
+        # One family of tests per measure: its averages are tested column by column (an
+        # analysis of variance each), its row counts pair by pair.
+        if measure.is_row_count:
+            tests = sum(_pairs(by[measure.name], True) for by in per_column.values())
+        else:
+            tests = len(per_column)
+        for segment in segments:
             groups_ = per_column[segment.name][measure.name]
-            found.append(_compare(table, segment, measure, groups_, pairs, limits))
+            found.append(_compare(table, segment, measure, groups_, tests, limits))
     return [i for i in found if i is not None]
 
 
@@ -123,9 +128,23 @@ def _eligible(groups_: list[Group], counted: bool = False) -> list[Group]:
     return [g for g in groups_ if g.n >= least and g.value != "(missing)"]
 
 
-def _pairs(groups_: list[Group]) -> int:
-    k = len(_eligible(groups_))
+def _pairs(groups_: list[Group], counted: bool = False) -> int:
+    k = len(_eligible(groups_, counted))
     return k * (k - 1) // 2
+
+
+def anova_p(groups_: list[Group]) -> float:
+    """The p-value that a measure's group averages are all equal (one-way F-test)."""
+    kept = [g for g in groups_ if g.n and g.value != "(missing)"]
+    n, k = sum(g.n for g in kept), len(kept)
+    if k < 2 or n <= k:
+        return 1.0
+    grand = sum(g.total for g in kept) / n
+    between = sum(g.n * (g.mean - grand) ** 2 for g in kept)
+    within = sum(max(0.0, g.squares - g.n * g.mean**2) for g in kept)
+    if within <= 0:
+        return 0.0 if between > 0 else 1.0
+    return f_test_p((between / (k - 1)) / (within / (n - k)), k - 1, n - k)
 
 
 def _compare(
@@ -143,6 +162,8 @@ def _compare(
     key: Callable[[Group], float] = (lambda g: g.rows) if counted else (lambda g: g.mean)
     best, worst = max(eligible, key=key), min(eligible, key=key)
     p_value, material = _counts(best, worst, limits) if counted else _means(best, worst, limits)
+    if not counted:
+        p_value = anova_p(groups_)
     p_adjusted = min(1.0, p_value * max(pairs, 1))
     if p_adjusted >= limits.alpha or not material:
         return None
@@ -204,7 +225,7 @@ def _insight(
             f"{measure.label}: {most}; "
             f"{low} the fewest: {fewest}."
         )
-        weight = 0.55 + 0.45 * best.rows / table.rows
+        weight = 0.4 + 0.3 * best.rows / table.rows
     else:
         title = f"{what.capitalize()} by {segment.label}: highest for {high}, lowest for {low}"
         summary = (
@@ -235,9 +256,13 @@ def _insight(
         "segments": [_listed(g, table.rows) for g in listed[:LISTED]],
         "figures": figures.entries,
     }
-    terms = segment.terms | measure.terms | words(best.value) | words(worst.value)
+    terms = segment.terms | words(best.value) | words(worst.value)
     if measure.is_row_count:
-        terms |= {"composition", "mix", "share"}
+        # Not the row unit's name ("salaries" for salaries.xlsx): counting rows per group
+        # answers "how many", not a question about the rows' measures.
+        terms |= {"composition", "mix", "share", "count", "number"}
+    else:
+        terms |= measure.terms
     return Insight(
         insight_type="segment_comparison",
         title=title,

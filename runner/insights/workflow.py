@@ -30,6 +30,7 @@ from runner.insights.profile import kpis, profile
 from runner.insights.quality import check_quality
 from runner.insights.relevance import (
     Concept,
+    asks_about_counts,
     asks_about_gaps,
     concepts,
     prefer,
@@ -82,12 +83,13 @@ def run_complete_workflow(
     limits = _thresholds(metadata)
     wanted = concepts(business_description)
     gaps = asks_about_gaps(business_description)
+    counts = asks_about_counts(business_description)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="jobsup-insights-") as tmp:
         workdir = Path(tmp)
         with engine.connect(workdir, memory_limit_mb) as con:
             tables = [_load(con, path, f"t{i}", workdir) for i, path in enumerate(files)]
-            findings = [f for t in tables for f in analyse(con, t, limits, wanted, gaps)]
+            findings = [f for t in tables for f in analyse(con, t, limits, wanted, gaps, counts)]
     ranked = rank(findings, business_description)
     ai = (settings or {}).get("ai")
     summary = summarize(ranked, tables, business_description, ai)
@@ -125,8 +127,10 @@ def analyse(
     limits: Thresholds,
     wanted: list[Concept],
     gaps: bool = False,
+    counts: bool = False,
 ) -> list[Insight]:
-    """Every finding the data of one table supports (gaps: list every missing value)."""
+    """Every finding the data of one table supports (gaps: list every missing value;
+    counts: the question asks how many rows there are of what)."""
     time_column = main_time(table)
     span = dating(con, table, time_column, layout_keys(table)) if time_column else None
     table = with_layout(table, span)
@@ -168,7 +172,7 @@ def analyse(
     names = {t.name for t in targets}
     for finding in findings:
         finding.details.setdefault("file", table.name)
-        finding.on_question = bears_on(finding, names, wanted)
+        finding.on_question = bears_on(finding, names | ({"rows"} if counts else set()), wanted)
         finding.details["on_question"] = finding.on_question
     return findings
 
@@ -185,6 +189,8 @@ def bears_on(finding: Insight, targets: set[str], wanted: list[Concept]) -> bool
         about = {c.get("column") for c in d.get("columns") or [] if isinstance(c, dict)}
     if about & targets:
         return True
+    if "rows" in about:
+        return False  # a count of rows nobody asked for, whatever its segment
     return relevance(finding.terms, wanted) >= ASKED
 
 
