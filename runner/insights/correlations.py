@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 MAX_MEASURES = 60  # drivers tested per target (one aggregate each, in one scan)
 MIN_PAIRS = 30
+MIN_SERIES = 8  # periods of one series whose levels may be correlated
 MIN_OVERLAP = 0.05  # of the rows: both values must be filled in at least this share
 MAX_LINKS = 10  # the strongest; details.pairs_found tells how many there were
 SAME_QUANTITY = 0.999
@@ -94,40 +95,95 @@ def find_correlations(
         return []
     candidates = list({m.name: m for pair in pairs for m in pair}.values())
     mode = _mode(table, candidates, timeline)
-    parts = ", ".join(
-        f"corr({mode.column(a)}, {mode.column(b)}), regr_count({mode.column(a)}, {mode.column(b)})"
-        for a, b in pairs
-    )
-    row = run(con, f"SELECT {parts} FROM {mode.source}")[0]
+    changes: list[tuple[float | None, int]] = []
+    if mode.over == "changes" and table.panel is None:
+        # One series: levels are what a reader sees move together ("temperature tracks
+        # emissions"); the changes say whether more than a shared trend links them.
+        changes = _correlate(con, mode, pairs)
+        select = ", ".join(f"{m.expr} AS {Mode.column(m)}" for m in candidates)
+        mode = Mode("rows", f"(SELECT {select} FROM {table.sql})", {"over": "rows"}, "series")
     strong = []
-    for i, (a, b) in enumerate(pairs):
-        r, n = row[2 * i], int(row[2 * i + 1] or 0)
+    for i, ((a, b), (r, n)) in enumerate(zip(pairs, _correlate(con, mode, pairs), strict=True)):
         if r is None or abs(r) < limits.min_correlation or abs(r) > SAME_QUANTITY:
             continue
         share = MIN_OVERLAP * table.rows if mode.where == "" else 0  # all rows, not a period
-        if mode.over == "rows" and n < max(MIN_PAIRS, share):
+        least = MIN_SERIES if mode.where == "series" else max(MIN_PAIRS, share)
+        if mode.over == "rows" and n < least:
             continue  # the few rows where a rare column is filled are no sample of the rest
         p_adjusted = min(1.0, correlation_p(float(r), n) * len(pairs))
         if p_adjusted < limits.alpha:
-            strong.append((a, b, float(r), n, p_adjusted))
+            moved = changes[i] if changes else (None, 0)
+            strong.append((a, b, float(r), n, p_adjusted, moved))
     strong = [s for s in strong if not part_of(s[0].name, s[1].name, sums)]
     if not strong:
         return []
-    checked = mode.over == "rows" and segment is not None
+    checked = mode.over == "rows" and segment is not None and mode.where != "series"
     inside = (
         _within(con, table, [(a, b) for a, b, *_ in strong], segment, mode.rows)
         if (checked and segment is not None)
         else [None] * len(strong)
     )
     found = []
-    for (a, b, r, n, p), within in zip(strong, inside, strict=True):
+    for (a, b, r, n, p, moved), within in zip(strong, inside, strict=True):
         if checked and within is None:
             continue
-        found.append(_insight(a, b, r, n, p, mode, segment if checked else None, within))
+        insight = _insight(a, b, r, n, p, mode, segment if checked else None, within)
+        if moved[0] is not None and timeline is not None:
+            _with_changes(insight, moved[0], moved[1], timeline)
+        found.append(insight)
     found.sort(key=lambda i: -abs(float(i.details["r"])))
     for insight in found:
         insight.details["pairs_found"] = len(found)
     return found[:MAX_LINKS]
+
+
+def _correlate(
+    con: DuckDBPyConnection, mode: Mode, pairs: list[tuple[Column, Column]]
+) -> list[tuple[float | None, int]]:
+    """(r, n) of each pair in the mode's relation, from one scan."""
+    parts = ", ".join(
+        f"corr({mode.column(a)}, {mode.column(b)}), regr_count({mode.column(a)}, {mode.column(b)})"
+        for a, b in pairs
+    )
+    row = run(con, f"SELECT {parts} FROM {mode.source}")[0]
+    return [
+        (None if row[2 * i] is None else float(row[2 * i]), int(row[2 * i + 1] or 0))
+        for i in range(len(pairs))
+    ]
+
+
+def _with_changes(insight: Insight, r: float, n: int, timeline: Timeline) -> None:
+    """Add what the changes from one period to the next say: the same link, or a trend."""
+    figures = fig.Figures()
+    a, b = insight.details["columns"]
+    grain = timeline.grain
+    recipe = {
+        "kind": "correlation",
+        "x": a,
+        "y": b,
+        "filters": [],
+        "over": "changes",
+        "time": timeline.time.name,
+        "grain": grain,
+        "within": None,
+        "at": "r",
+    }
+    shown = figures.add(f"{r:+.2f}", rounded(r), recipe)
+    level = float(insight.details["r"])
+    together = abs(r) >= 0.3 and (r > 0) == (level > 0)
+    if together:
+        said = f" Their changes from one {grain} to the next move together too (r = {shown})."
+    else:
+        said = (
+            f" Their changes from one {grain} to the next hardly move together (r = {shown}): "
+            "much of the link may be a trend both share."
+        )
+    insight.summary = insight.summary.replace(
+        " This is an association", said + " This is an association"
+    )
+    insight.details["figures"] += figures.entries
+    insight.details["r_changes"] = rounded(r)
+    insight.weight *= (abs(level) + (abs(r) if together else 0.0)) / (2 * abs(level))
 
 
 def _mode(table: Table, measures: list[Column], timeline: Timeline | None) -> Mode:
