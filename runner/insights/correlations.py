@@ -23,6 +23,7 @@ others adding up to another: private jobs and all jobs).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -95,25 +96,25 @@ def find_correlations(
         return []
     candidates = list({m.name: m for pair in pairs for m in pair}.values())
     mode = _mode(table, candidates, timeline)
+    by_changes: Mode | None = None
     changes: list[tuple[float | None, int]] = []
     if mode.over == "changes" and table.panel is None:
         # One series: levels are what a reader sees move together ("temperature tracks
-        # emissions"); the changes say whether more than a shared trend links them.
-        changes = _correlate(con, mode, pairs)
+        # emissions"); the changes say whether more than a shared trend links them, and
+        # carry the link alone when the levels' trends hide it.
+        by_changes, changes = mode, _correlate(con, mode, pairs)
         select = ", ".join(f"{m.expr} AS {Mode.column(m)}" for m in candidates)
         mode = Mode("rows", f"(SELECT {select} FROM {table.sql})", {"over": "rows"}, "series")
     strong = []
     for i, ((a, b), (r, n)) in enumerate(zip(pairs, _correlate(con, mode, pairs), strict=True)):
-        if r is None or abs(r) < limits.min_correlation or abs(r) > SAME_QUANTITY:
-            continue
-        share = MIN_OVERLAP * table.rows if mode.where == "" else 0  # all rows, not a period
-        least = MIN_SERIES if mode.where == "series" else max(MIN_PAIRS, share)
-        if mode.over == "rows" and n < least:
-            continue  # the few rows where a rare column is filled are no sample of the rest
-        p_adjusted = min(1.0, correlation_p(float(r), n) * len(pairs))
-        if p_adjusted < limits.alpha:
-            moved = changes[i] if changes else (None, 0)
-            strong.append((a, b, float(r), n, p_adjusted, moved))
+        p_adjusted = _tested(r, n, mode, table, limits, len(pairs))
+        moved = changes[i] if changes else (None, 0)
+        if p_adjusted is not None and r is not None:
+            strong.append((a, b, float(r), n, p_adjusted, moved, mode))
+        elif by_changes is not None and moved[0] is not None:
+            p_changes = _tested(moved[0], moved[1], by_changes, table, limits, len(pairs))
+            if p_changes is not None:
+                strong.append((a, b, moved[0], moved[1], p_changes, (None, 0), by_changes))
     strong = [s for s in strong if not part_of(s[0].name, s[1].name, sums)]
     if not strong:
         return []
@@ -124,10 +125,9 @@ def find_correlations(
         else [None] * len(strong)
     )
     found = []
-    for (a, b, r, n, p, moved), within in zip(strong, inside, strict=True):
-        if checked and within is None:
-            continue
-        insight = _insight(a, b, r, n, p, mode, segment if checked else None, within)
+    for (a, b, r, n, p, moved, used), within in zip(strong, inside, strict=True):
+        held = segment if checked and within is not None else None
+        insight = _insight(a, b, r, n, p, used, held, within)
         if moved[0] is not None and timeline is not None:
             _with_changes(insight, moved[0], moved[1], timeline)
         found.append(insight)
@@ -135,6 +135,20 @@ def find_correlations(
     for insight in found:
         insight.details["pairs_found"] = len(found)
     return found[:MAX_LINKS]
+
+
+def _tested(
+    r: float | None, n: int, mode: Mode, table: Table, limits: Thresholds, tests: int
+) -> float | None:
+    """The Bonferroni-adjusted p-value of a link worth reporting, else None."""
+    if r is None or abs(r) < limits.min_correlation or abs(r) > SAME_QUANTITY:
+        return None
+    share = MIN_OVERLAP * table.rows if mode.where == "" else 0  # all rows, not a period
+    least = MIN_SERIES if mode.where == "series" else max(MIN_PAIRS, share)
+    if mode.over == "rows" and n < least:
+        return None  # the few rows where a rare column is filled are no sample of the rest
+    p_adjusted = min(1.0, correlation_p(float(r), n) * tests)
+    return p_adjusted if p_adjusted < limits.alpha else None
 
 
 def _correlate(
@@ -252,7 +266,8 @@ def _within(
         f"{table.sql} WHERE {rows} AND {g} IS NOT NULL)"
     )
     values: tuple[Any, ...] = run(con, query)[0]
-    return [None if v is None else float(v) for v in values]
+    # NaN: one of the two is constant within the groups (a dummy of the segment itself).
+    return [None if v is None or math.isnan(float(v)) else float(v) for v in values]
 
 
 def _held(r: float, within: float | None) -> float:

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 LINKED = 0.98
 MAX_PRODUCT_MEASURES = 12  # triples checked for t = a * b or a / b
 PRODUCT_ROWS = 200
+MAX_COMBINED = 40  # measures checked for one being a weighted sum of others
+EXACT = 0.9999  # R² of a fit that is a construction, not a relationship
 MIN_ROWS = 20
 SAMPLE_ROWS = 50_000
 MAX_MEASURES = 24  # beyond this many measures, only pairs with the targets are checked
@@ -59,18 +61,101 @@ def find_derived(
         for parts in ways:
             for part in parts:
                 _keep(found, _sum_link(table, total, part, names))
+    for combined, component in _combinations(con, table, measures, targets):
+        if combined.name in names:
+            _keep(found, Derived(component, combined, "a part of"))
+        else:
+            _keep(found, Derived(combined, component, "made from"))
     for made, a, b, how in _products(con, table, measures):
         if made.name in names:
             _keep(found, Derived(a, made, "a factor of"))
             _keep(found, Derived(b, made, "a factor of"))
         else:
             _keep(found, Derived(made, a, f"the {how} of {b.label} and"))
-    if pairs:
+    # Levels of one series over time all trend, so |r| >= 0.98 there is no sign of a transform.
+    if pairs and not (table.snapshot and table.panel is None):
         for (a, b), (raw, logged) in zip(pairs, _correlations(con, table, pairs), strict=True):
             linked = [r for r in (raw, logged) if r is not None and abs(r) >= LINKED]
             if linked:
                 _keep(found, _transform(a, b, linked[0], names, measures))
     return list(found.values())
+
+
+def _combinations(
+    con: DuckDBPyConnection, table: Table, measures: list[Column], targets: list[Column]
+) -> list[tuple[Column, Column]]:
+    """(made, part): a measure that is a weighted sum of others (price = (min + max) / 2,
+    total = sum of many sectors), on a sample of rows, with each part it needs: a target
+    made from others, or another measure made from a target."""
+    kept = (targets + [m for m in measures if m not in targets])[:MAX_COMBINED]
+    if len(kept) < 3:
+        return []
+    select = ", ".join(m.expr for m in kept)
+    filled = " AND ".join(f"{m.expr} IS NOT NULL" for m in kept)
+    sample = f"SELECT {select} FROM {table.sql} WHERE {filled} LIMIT {PRODUCT_ROWS}"
+    rows = [[float(v) for v in row] for row in run(con, sample)]
+    if len(rows) < 3 * len(kept):
+        return []
+    gram = Gram(rows)
+    found: list[tuple[Column, Column]] = []
+    for t, made in enumerate(kept):
+        others = [i for i in range(len(kept)) if i != t]
+        if made not in targets and not any(kept[i] in targets for i in others):
+            continue
+        if gram.r2(t, others) < EXACT:
+            continue
+        needed = [i for i in others if gram.r2(t, [j for j in others if j != i]) < EXACT]
+        for i in needed:
+            if made in targets or kept[i] in targets:
+                found.append((made, kept[i]))
+    return found
+
+
+class Gram:
+    """Sums of products of a sample's columns (and a constant): every least-squares fit of
+    one column on others is then a small solve, with no pass over the rows."""
+
+    def __init__(self, rows: list[list[float]]) -> None:
+        self.n = len(rows)
+        cols = [[1.0] * self.n] + [[row[i] for row in rows] for i in range(len(rows[0]))]
+        self.products = [
+            [sum(a * b for a, b in zip(x, y, strict=True)) for y in cols] for x in cols
+        ]
+
+    def r2(self, y: int, xs: list[int]) -> float:
+        """R² of the fit of column y on columns xs (with an intercept)."""
+        use = [0] + [i + 1 for i in xs]
+        target = y + 1
+        gram = [[self.products[i][j] for j in use] for i in use]
+        for i in range(len(use)):
+            gram[i][i] += 1e-9 * (gram[i][i] or 1.0)
+        rhs = [self.products[i][target] for i in use]
+        coef = _solve(gram, rhs)
+        if coef is None:
+            return 0.0
+        yy, ysum = self.products[target][target], self.products[0][target]
+        total = yy - ysum * ysum / self.n
+        residual = yy - sum(c * r for c, r in zip(coef, rhs, strict=True))
+        return 1 - residual / total if total > 0 else 0.0
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
+    """Gaussian elimination with partial pivoting (None when singular)."""
+    k = len(b)
+    m = [[*row, b[i]] for i, row in enumerate(a)]
+    for col in range(k):
+        pivot = max(range(col, k), key=lambda r: abs(m[r][col]))
+        if abs(m[pivot][col]) < 1e-12:
+            return None
+        m[col], m[pivot] = m[pivot], m[col]
+        for r in range(col + 1, k):
+            factor = m[r][col] / m[col][col]
+            if factor:
+                m[r] = [x - factor * y for x, y in zip(m[r], m[col], strict=True)]
+    out = [0.0] * k
+    for r in range(k - 1, -1, -1):
+        out[r] = (m[r][k] - sum(m[r][c] * out[c] for c in range(r + 1, k))) / m[r][r]
+    return out
 
 
 def _products(

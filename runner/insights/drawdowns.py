@@ -24,9 +24,9 @@ from runner.insights.series import Series, Timeline, next_period
 from runner.insights.stats import robust_scale, sample_factor
 from runner.insights.trends import rebucket, trend_grain
 
-MIN_FALL = 0.05  # of the peak
+MIN_FALL = 0.02  # of the peak; the noise test below is what makes a fall news
 MIN_SCALES = 4.0  # the fall, in robust standard deviations of the period-to-period changes
-MAX_FALLS = 5
+MAX_FALLS = 10
 MIN_DAYS = 730  # within a year or two, a fall is as likely the season's (winter temperatures)
 
 

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 
 MAX_MEASURES = 4
 MAX_TARGETS = 3
+TARGET_SHARE = 0.5
 MAX_SEGMENT_COLUMNS = 3  # followed over time (one series each); all are compared
 MAX_ENTITY_COLUMNS = 2
 ASKED = 0.25  # relevance at which the question bears on a finding about no target
@@ -196,9 +197,33 @@ def bears_on(finding: Insight, targets: set[str], wanted: list[Concept]) -> bool
 
 def question_targets(measures: list[Column], wanted: list[Concept]) -> list[Column]:
     """The measures the question asks about (most relevant first), else the one a business
-    would lead with (the first of measures: a total, revenue, an amount)."""
-    named = [m for m in measures if relevance(m.terms, wanted) > 0]
-    return (named or measures[:1])[:MAX_TARGETS]
+    would lead with (the first of measures: a total, revenue, an amount).
+
+    A measure that shares only a word of the question's setting ("loan amount" for "the
+    interest rate on our loans") is no target: it must touch half as much of the question
+    as the best. Of measures touching the same words ("price", "min price", "max price"),
+    the one with the fewest other words is the target."""
+    scored = [(relevance(m.terms, wanted), m) for m in measures]
+    best = max((r for r, _ in scored), default=0.0)
+    if best <= 0:
+        return measures[:1]
+    named = sorted(
+        (m for r, m in scored if r >= TARGET_SHARE * best),
+        key=lambda m: (-relevance(m.terms, wanted), len(m.terms - _touched(m, wanted))),
+    )
+    chosen: list[Column] = []
+    seen: set[frozenset[str]] = set()
+    for m in named:
+        touched = _touched(m, wanted)
+        if touched not in seen:
+            seen.add(touched)
+            chosen.append(m)
+    return chosen[:MAX_TARGETS]
+
+
+def _touched(m: Column, wanted: list[Concept]) -> frozenset[str]:
+    """The words of a measure's name that the question touches."""
+    return frozenset(t for t in m.terms if relevance({t}, wanted) > 0)
 
 
 def _concentrations(

@@ -321,3 +321,23 @@ def test_side_findings_take_at_most_two_of_the_top_ten_and_the_summary_answers(
     first = out[0]["content"]["summary"].split(". ")[0]
     assert "Sales" in first or "sales" in first, first
     assert first.startswith(("Sales", "Price", "Shelve")), first
+
+
+def test_a_weighted_sum_of_columns_is_derived_and_no_driver(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # Price is the midpoint of the min and max price; horsepower is the real driver.
+    rng = random.Random(9)
+    rows = []
+    for _ in range(120):
+        hp = rng.uniform(60, 300)
+        low = 5 + hp / 20 + rng.gauss(0, 3)
+        high = low + rng.uniform(1, 12)
+        rows.append([round(low, 1), round((low + high) / 2, 2), round(high, 1), round(hp)])
+    path = write(tmp_path / "cars.csv", ["Min.Price", "Price", "Max.Price", "Horsepower"], rows)
+    out = analyse([path], "What drives car prices?")
+    links = [set(details(r)["columns"]) for r in of_type(out, "correlation")]
+    assert {"Price", "Horsepower"} in links
+    assert all(pair & {"Min.Price", "Max.Price"} == set() for pair in links), links
+    derived = {d["column"] for d in details(of_type(out, "profile")[0])["derived_columns"]}
+    assert derived == {"Min.Price", "Max.Price"}
