@@ -353,5 +353,5 @@ def _insight(
         },
         confidence=(1.0 - p_adjusted) * (0.5 + 0.5 * abs(r)) * sample_factor(n, 30),
         terms=frozenset(a.terms | b.terms | {"correlation", "relate", "link", "relationship"}),
-        weight=(0.45 + 0.55 * _held(r, within)) * max(a.importance, b.importance),
+        weight=(0.5 + 0.5 * _held(r, within)) * max(a.importance, b.importance),
     )

@@ -149,7 +149,8 @@ def rank(findings: list[Insight], description: str | None) -> list[Insight]:
             return merit
         return 0.65 * relevance(finding.terms, wanted) + 0.35 * merit
 
-    ordered = budget(sorted(findings, key=score, reverse=True))
+    # What the question does not bear on ranks below every finding it does.
+    ordered = budget(sorted(findings, key=lambda f: (f.on_question, score(f)), reverse=True))
     for position, finding in enumerate(ordered, start=1):
         finding.details["rank"] = position
         finding.details["relevance"] = rounded(relevance(finding.terms, wanted), 2)

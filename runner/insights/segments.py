@@ -237,9 +237,9 @@ def _insight(
             f"{_total_shares(segment, measure, best, worst, groups_, figures)}. "
             f"{segment.label.capitalize()} has {effect_words(eta2)} effect on {what}."
         )
-        gap = (best.mean - worst.mean) / max(abs(best.mean), abs(worst.mean), 1e-9)
-        # Ranked by effect size: how much of the variation the groups explain, and the gap.
-        weight = 0.5 + min(0.25, abs(gap) / 2) + min(0.25, 1.5 * eta2)
+        # Ranked by effect size on the scale of a correlation (sqrt of eta², as |r| is the
+        # sqrt of r²), so a segment and a numeric driver compare on one footing.
+        weight = 0.5 + 0.5 * math.sqrt(eta2)
     listed = sorted(groups_, key=lambda g: -(g.rows if measure.is_row_count else g.mean))
     details = {
         "segment_column": segment.name,

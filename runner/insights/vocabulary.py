@@ -120,7 +120,8 @@ SYNONYMS = tuple(
     country nation continent
     """.strip().splitlines()
 )
-# Words of a question that say nothing about the data.
+# Words of a question that say nothing about the data (the verbs of "what drives sales?"
+# ask for drivers; they name no column).
 STOP = words_of(
     """
     has have had was were am being did done doing could may might much many any some very
@@ -131,6 +132,8 @@ STOP = words_of(
     as more most less best all per each across over between do does can should would i my
     me us their they them where when who not no into than then there these those will get
     make look show
+    drive drives determine determines affect affects influence influences explain explains
+    factor factors
     """
 )
 # Words of a question asking about missing data.
