@@ -133,7 +133,9 @@ def _date(details: Details, *fields: str) -> list[str]:
 # ---------------------------------------------------------------- the original keys' builders
 
 
-def best(frame: pd.DataFrame, by: str | pd.Series, measure: str, min_rows: int = 10) -> tuple:
+def best(
+    frame: pd.DataFrame, by: str | pd.Series, measure: str, min_rows: int = 10
+) -> tuple[Any, Any]:
     """The segment values with the highest and lowest average (groups of min_rows or more)."""
     grouped = frame.groupby(by)[measure].agg(["mean", "count"])
     grouped = grouped[grouped["count"] >= min_rows]
