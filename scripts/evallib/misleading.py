@@ -274,12 +274,18 @@ def _monotone(
     if time and time in frame and frame[time].is_unique:
         ordered = pair.assign(_t=frame.loc[pair.index, time]).sort_values("_t")
         changes = ordered[[x, y]].diff().dropna()
-        if (
-            len(changes) >= 5
-            and abs(changes[x].corr(changes[y], method="spearman")) < CHANGES_DERIVED
-        ):
+        if len(changes) >= 5 and not _in_step(changes[x], changes[y]):
             return None
     return rho
+
+
+def _in_step(a: pd.Series, b: pd.Series) -> bool:
+    """Changes that keep in step (|Spearman| >= 0.9); constant changes keep in step only with
+    constant changes (two straight lines), not with a column that moves about."""
+    steady_a, steady_b = a.nunique() <= 1, b.nunique() <= 1
+    if steady_a or steady_b:
+        return steady_a and steady_b
+    return bool(abs(a.corr(b, method="spearman")) >= CHANGES_DERIVED)
 
 
 def _combination(numbers: pd.DataFrame, target: str, part: str) -> str:
