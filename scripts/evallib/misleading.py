@@ -284,7 +284,7 @@ def _in_step(a: pd.Series, b: pd.Series) -> bool:
     constant changes (two straight lines), not with a column that moves about."""
     steady_a, steady_b = a.nunique() <= 1, b.nunique() <= 1
     if steady_a or steady_b:
-        return steady_a and steady_b
+        return bool(steady_a and steady_b)
     return bool(abs(a.corr(b, method="spearman")) >= CHANGES_DERIVED)
 
 
