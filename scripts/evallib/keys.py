@@ -355,7 +355,7 @@ def observed_change(series: pd.Series) -> float:
     stamps = pd.Series(series.index, index=series.index)
     years = series.groupby(stamps.dt.year.to_numpy())
     counts = years.count()
-    full = counts[counts >= counts.max()].index
+    full = counts[counts >= 0.95 * counts.max()].index  # 365 days count as full beside 366
     means = years.mean()
     return float(means[full.max()] / means[full.min()] - 1)
 
