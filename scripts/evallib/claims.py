@@ -34,6 +34,8 @@ def check_figure(figure: Details, truth: Truth) -> tuple[bool | None, str]:
     """(True, '') when the figure is re-derived, (False, why) when not, (None, why) when it
     cannot be re-derived."""
     kind, text, value = figure.get("kind"), str(figure.get("text", "")), figure.get("value")
+    if value is None:
+        return None, f"{text!r}: no value"
     if kind == "period":
         return _check_period(figure, truth)
     if kind == "label":
@@ -171,7 +173,7 @@ def _check_segments(d: Details, truth: Truth) -> list[tuple[bool | None, str]]:
         grouped = grouped[grouped["count"] >= d.get("min_rows", 5)]
         best, worst = grouped["sum"].idxmax(), grouped["sum"].idxmin()
         tied = {}
-    out = []
+    out: list[tuple[bool | None, str]] = []
     for said, truth_value, word in ((d["best"], best, "highest"), (d["worst"], worst, "lowest")):
         level = tied.get(word, [truth_value])  # any of the segments level with it
         ok = as_label(said) in {str(v) for v in level}

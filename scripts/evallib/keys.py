@@ -133,7 +133,9 @@ def _date(details: Details, *fields: str) -> list[str]:
 # ---------------------------------------------------------------- the original keys' builders
 
 
-def best(frame: pd.DataFrame, by: str | pd.Series, measure: str, min_rows: int = 10) -> tuple:
+def best(
+    frame: pd.DataFrame, by: str | pd.Series, measure: str, min_rows: int = 10
+) -> tuple[Any, Any]:
     """The segment values with the highest and lowest average (groups of min_rows or more)."""
     grouped = frame.groupby(by)[measure].agg(["mean", "count"])
     grouped = grouped[grouped["count"] >= min_rows]
@@ -353,7 +355,7 @@ def observed_change(series: pd.Series) -> float:
     stamps = pd.Series(series.index, index=series.index)
     years = series.groupby(stamps.dt.year.to_numpy())
     counts = years.count()
-    full = counts[counts >= counts.max()].index
+    full = counts[counts >= 0.95 * counts.max()].index  # 365 days count as full beside 366
     means = years.mean()
     return float(means[full.max()] / means[full.min()] - 1)
 

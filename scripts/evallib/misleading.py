@@ -32,6 +32,7 @@ from evallib.truth import (
     Truth,
     Underivable,
     as_labels,
+    derive,
     levels,
     periods_of,
     recipes,
@@ -61,25 +62,37 @@ def misleading(row: Details, truth: Truth, dataset: Dataset) -> list[str]:
 
 
 def fitted_outside(details: Details, truth: Truth) -> list[str]:
+    """Printed fitted start or end figures outside the levels they fit; for a printed change
+    ("grew by 83.5%"), the fitted start and end it is computed from."""
     flags = []
     for figure in details.get("figures") or []:
-        if figure.get("kind") != "fit" or figure.get("at") not in ("start", "end"):
+        if figure.get("kind") != "fit" or figure.get("at") not in ("start", "end", "change"):
             continue
         try:
             series = window_levels(figure, truth)
+            ends = _fitted_ends(figure, truth)
         except (Underivable, KeyError):
             continue  # not re-derivable: counted by the figure checks
         low, high = float(series.min()), float(series.max())
-        value = float(figure["value"])
         shown = parse_shown(str(figure.get("text", "")))
-        slack = shown[1] if shown else 0.0  # printed as the observed value: not outside
-        slack += 1e-9 * max(1.0, abs(high))
-        if value < low - slack or value > high + slack:
-            flags.append(
-                f"fitted {figure['at']} {figure.get('text')!r} lies outside the observed "
-                f"{low:.4g}..{high:.4g} of the {figure.get('grain')} levels it fits"
-            )
+        slack = 1e-9 * max(1.0, abs(high))
+        if figure["at"] != "change":  # printed as the observed extreme: not outside
+            slack += shown[1] if shown else 0.0
+        for at, value in ends.items():
+            if value < low - slack or value > high + slack:
+                flags.append(
+                    f"{figure.get('text')!r} rests on the fitted {at} {value:.4g}, outside the "
+                    f"observed {low:.4g}..{high:.4g} of the {figure.get('grain')} levels it fits"
+                )
+    if len(flags) > 1:  # one trend, one misleading claim: its figures named together
+        return [f"{flags[0]} (and {len(flags) - 1} more figure(s) resting on the fit)"]
     return flags
+
+
+def _fitted_ends(figure: Details, truth: Truth) -> dict[str, float]:
+    if figure["at"] != "change":
+        return {figure["at"]: float(figure["value"])}
+    return {at: float(derive({**figure, "at": at}, truth)) for at in ("start", "end")}
 
 
 # ---------------------------------------------------------------- class 3
@@ -261,12 +274,18 @@ def _monotone(
     if time and time in frame and frame[time].is_unique:
         ordered = pair.assign(_t=frame.loc[pair.index, time]).sort_values("_t")
         changes = ordered[[x, y]].diff().dropna()
-        if (
-            len(changes) >= 5
-            and abs(changes[x].corr(changes[y], method="spearman")) < CHANGES_DERIVED
-        ):
+        if len(changes) >= 5 and not _in_step(changes[x], changes[y]):
             return None
     return rho
+
+
+def _in_step(a: pd.Series, b: pd.Series) -> bool:
+    """Changes that keep in step (|Spearman| >= 0.9); constant changes keep in step only with
+    constant changes (two straight lines), not with a column that moves about."""
+    steady_a, steady_b = a.nunique() <= 1, b.nunique() <= 1
+    if steady_a or steady_b:
+        return bool(steady_a and steady_b)
+    return bool(abs(a.corr(b, method="spearman")) >= CHANGES_DERIVED)
 
 
 def _combination(numbers: pd.DataFrame, target: str, part: str) -> str:

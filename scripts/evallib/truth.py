@@ -46,7 +46,7 @@ class Truth:
         return rows
 
     def _mask(self, rows: pd.DataFrame, f: Details) -> pd.Series:
-        name = f.get("column")
+        name = str(f.get("column"))
         self.column(name)
         values = rows[name]
         if "missing" in f:
@@ -177,7 +177,7 @@ def _aggregate(spec: Details, truth: Truth) -> Any:
 
 def _is_time(truth: Truth, name: str | None, rows: pd.DataFrame) -> bool:
     values = truth.column(name)
-    return pd.api.types.is_datetime64_any_dtype(values)
+    return bool(pd.api.types.is_datetime64_any_dtype(values))
 
 
 def window_levels(spec: Details, truth: Truth) -> pd.Series:
@@ -225,11 +225,11 @@ def _fit(spec: Details, truth: Truth) -> float:
     fitted = intercept + slope * xs
     back = np.exp if exponential else (lambda v: v)
     start, end = float(back(fitted[0])), float(back(fitted[-1]))
-    at = spec.get("at")
+    at = str(spec.get("at"))
     if at == "r2":
         total = float(((ys - ys.mean()) ** 2).sum())
         return 1 - float(((ys - fitted) ** 2).sum()) / total if total else 0.0
-    return {"start": start, "end": end, "change": end / start - 1, "slope": slope}[at]
+    return float({"start": start, "end": end, "change": end / start - 1, "slope": slope}[at])
 
 
 def _baseline(spec: Details, truth: Truth) -> float:
