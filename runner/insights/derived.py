@@ -72,8 +72,7 @@ def find_derived(
             _keep(found, Derived(b, made, "a factor of"))
         else:
             _keep(found, Derived(made, a, f"the {how} of {b.label} and"))
-    # Levels of one series over time all trend, so |r| >= 0.98 there is no sign of a transform.
-    if pairs and not (table.snapshot and table.panel is None):
+    if pairs:
         for (a, b), (raw, logged) in zip(pairs, _correlations(con, table, pairs), strict=True):
             linked = [r for r in (raw, logged) if r is not None and abs(r) >= LINKED]
             if linked:
@@ -104,7 +103,14 @@ def _combinations(
             continue
         if gram.r2(t, others) < EXACT:
             continue
-        needed = [i for i in others if gram.r2(t, [j for j in others if j != i]) < EXACT]
+        # In an accounting identity with it: needed for it, or itself exactly made from it
+        # and the rest (a sector beside its subtotals and the grand total).
+        needed = [
+            i
+            for i in others
+            if gram.r2(t, [j for j in others if j != i]) < EXACT
+            or gram.r2(i, [t, *(j for j in others if j != i)]) >= EXACT
+        ]
         for i in needed:
             if made in targets or kept[i] in targets:
                 found.append((made, kept[i]))
@@ -117,7 +123,8 @@ class Gram:
 
     def __init__(self, rows: list[list[float]]) -> None:
         self.n = len(rows)
-        cols = [[1.0] * self.n] + [[row[i] for row in rows] for i in range(len(rows[0]))]
+        # Standardised columns keep the solve stable when parts and subtotals are collinear.
+        cols = [[1.0] * self.n] + [_standard([row[i] for row in rows]) for i in range(len(rows[0]))]
         self.products = [
             [sum(a * b for a, b in zip(x, y, strict=True)) for y in cols] for x in cols
         ]
@@ -137,6 +144,12 @@ class Gram:
         total = yy - ysum * ysum / self.n
         residual = yy - sum(c * r for c, r in zip(coef, rhs, strict=True))
         return 1 - residual / total if total > 0 else 0.0
+
+
+def _standard(values: list[float]) -> list[float]:
+    mean = sum(values) / len(values)
+    spread = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)) or 1.0
+    return [(v - mean) / spread for v in values]
 
 
 def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
@@ -225,7 +238,8 @@ def _transform(
 
     if order(a) > order(b):
         a, b = b, a
-    return Derived(column=b, source=a, how="a transform of", r=r)
+    # "In lockstep": a transform, or two series whose levels move as one (|r| >= 0.98).
+    return Derived(column=b, source=a, how="in lockstep with", r=r)
 
 
 def _sum_link(table: Table, total: str, part: str, targets: dict[str, int]) -> Derived | None:
