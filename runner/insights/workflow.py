@@ -162,7 +162,9 @@ def analyse(
         findings += find_falls(timeline, limits)
     findings += find_seasonality(con, table, timeline, headline, limits)
     findings += compare_segments(con, table, every_segment, headline, limits)
-    main_segment = segments[0] if segments else None
+    # The segment a link is checked within must be filled in every row: otherwise the check
+    # reads fewer rows than the link it checks.
+    main_segment = next((c for c in every_segment if c.non_null == table.rows), None)
     findings += find_correlations(
         con, table, targets, every_measure, limits, timeline, main_segment, sums, linked
     )
