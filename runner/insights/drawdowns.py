@@ -19,6 +19,7 @@ import itertools
 from dataclasses import dataclass
 
 from runner.insights import figures as fig
+from runner.insights.detrended import CYCLE, cycles, detrended_season
 from runner.insights.model import Aggregation, Insight, Thresholds, rounded, words
 from runner.insights.series import Series, Timeline, next_period
 from runner.insights.stats import robust_scale, sample_factor
@@ -27,6 +28,7 @@ from runner.insights.trends import rebucket, trend_grain
 MIN_FALL = 0.02  # of the peak; the noise test below is what makes a fall news
 MIN_SCALES = 4.0  # the fall, in robust standard deviations of the period-to-period changes
 MAX_FALLS = 10
+SEASON_ALPHA = 0.01
 MIN_DAYS = 730  # within a year or two, a fall is as likely the season's (winter temperatures)
 
 
@@ -81,12 +83,27 @@ def _fall(series: Series, timeline: Timeline, grain: str) -> Fall | None:
         return None
     if peak == 0 and trough == len(points) - 1:
         return None  # a fall from start to end is the trend's to report
-    if seasonal_repeat(points, peak, trough):
+    if seasonal_repeat(points, peak, trough) or _within_season(
+        series, timeline, grain, drop / points[peak][1]
+    ):
         return None  # the season's dip, every year alike
     beaten = next((p for p in points[trough + 1 :] if p[1] > points[peak][1]), None)
     return Fall(
         series, grain, points[peak], points[trough], points[-1], points[0][0], noise, beaten
     )
+
+
+def _within_season(series: Series, timeline: Timeline, grain: str, depth: float) -> bool:
+    """True when the series has a clear season (two cycles at least, far beyond chance)
+    whose swing from low to high is at least half the fall: from a seasonal high to a
+    seasonal low in a later year, most of the fall is the season's."""
+    if grain not in CYCLE or cycles(timeline, grain) < 2:
+        return False
+    season = detrended_season(series, timeline, grain)
+    if season is None or season.p_value >= SEASON_ALPHA or not season.ratio:
+        return False
+    swing = season.index[season.peak] - season.index[season.trough]
+    return swing >= 0.5 * depth
 
 
 def seasonal_repeat(points: list[tuple[dt.date, float]], peak: int, trough: int) -> bool:

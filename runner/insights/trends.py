@@ -55,6 +55,7 @@ class Tested:
     first_level: float = 0.0  # observed level of the first window
     last_level: float = 0.0  # ... and of the last one
     compounding: bool = False  # the log-linear fit beats the straight line
+    p_value: float = 1.0  # of the slope, on levels net of the calendar's season when it has one
 
     def at(self, x: float) -> float:
         value = self.fit.at(x)
@@ -163,7 +164,27 @@ def test_series(series: Series, timeline: Timeline, grain: str) -> Tested | None
         first,
         last,
         compounding,
+        min(fit.p_value, _seasonless_p(periods, values, xs, grain, model)),
     )
+
+
+def _seasonless_p(
+    periods: list[dt.date], values: list[float], xs: list[float], grain: str, model: str
+) -> float:
+    """The slope's p-value once each month's (quarter's) own average offset is taken out,
+    over whole years only: a strong season otherwise hides a steady trend in the noise."""
+    year = PER_YEAR[grain]
+    if grain not in ("month", "quarter") or len(values) < 2 * year:
+        return 1.0
+    whole = len(values) - len(values) % year
+    ys = [math.log(v) for v in values[:whole]] if model == "exponential" else values[:whole]
+    by_part: dict[int, list[float]] = defaultdict(list)
+    for p, y in zip(periods[:whole], ys, strict=True):
+        by_part[p.month].append(y)
+    means = {k: sum(v) / len(v) for k, v in by_part.items()}
+    adjusted = [y - means[p.month] for p, y in zip(periods[:whole], ys, strict=True)]
+    fit = fit_line(xs[:whole], adjusted)
+    return fit.p_value if fit is not None else 1.0
 
 
 def find_trends(timeline: Timeline, limits: Thresholds) -> list[Insight]:
@@ -176,7 +197,7 @@ def find_trends(timeline: Timeline, limits: Thresholds) -> list[Insight]:
         [t for t in tested if t.series.segment is None],
         [t for t in tested if t.series.segment is not None],
     ):
-        adjusted = holm([t.fit.p_value for t in family])
+        adjusted = holm([t.p_value for t in family])
         found += [
             (t, p)
             for t, p in zip(family, adjusted, strict=True)
@@ -245,7 +266,7 @@ def _insight(t: Tested, p_adjusted: float, tests: int, timeline: Timeline) -> In
         "end": t.periods[-1].isoformat(),
         "periods": len(t.periods),
         "r2": rounded(t.fit.r2),
-        "p_value": t.fit.p_value,
+        "p_value": t.p_value,
         "p_adjusted": p_adjusted,
         "series_tested": tests,
         "fit": fitted,

@@ -341,3 +341,20 @@ def test_a_weighted_sum_of_columns_is_derived_and_no_driver(
     assert all(pair & {"Min.Price", "Max.Price"} == set() for pair in links), links
     derived = {d["column"] for d in details(of_type(out, "profile")[0])["derived_columns"]}
     assert derived == {"Min.Price", "Max.Price"}
+
+
+def test_a_steady_trend_under_a_strong_season_is_found_and_its_swings_are_no_fall(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # Deaths (a count per month) with a July peak 20% above trend and a 2% yearly decline.
+    rng = random.Random(4)
+    rows = []
+    for i in range(72):
+        year, month = 1973 + i // 12, i % 12 + 1
+        season = 1 + 0.2 * math.cos(2 * math.pi * (month - 7) / 12)
+        level = 9000 * 0.98 ** (i / 12) * season * rng.uniform(0.985, 1.015)
+        rows.append((f"{year}-{month:02d}-01", round(level)))
+    out = analyse([write(tmp_path / "deaths.csv", ["month", "deaths"], rows)], "Trend of deaths?")
+    trends = [details(r) for r in of_type(out, "trend") if details(r)["measure"] == "deaths"]
+    assert trends and trends[0]["direction"] == "down"
+    assert of_type(out, "drawdown") == []
