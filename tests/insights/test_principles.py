@@ -358,3 +358,35 @@ def test_a_steady_trend_under_a_strong_season_is_found_and_its_swings_are_no_fal
     trends = [details(r) for r in of_type(out, "trend") if details(r)["measure"] == "deaths"]
     assert trends and trends[0]["direction"] == "down"
     assert of_type(out, "drawdown") == []
+
+
+def test_a_word_like_none_is_missing_only_where_it_is_no_category(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    """'None' is a real category in a text column (no airbags) and a gap in a numeric one;
+    empty, NA, NULL and NaN are gaps wherever they are."""
+    rng = random.Random(11)
+    bags = ["None", "Driver only", "Driver & Passenger"]
+    rows = []
+    for i in range(300):
+        bag = bags[i % 3]
+        price = 15 + 5 * bags.index(bag) + rng.gauss(0, 2)
+        rebate = "None" if i % 10 == 0 else round(rng.uniform(0, 3), 2)
+        mpg = "NA" if i % 8 == 0 else round(rng.uniform(20, 40), 1)
+        rows.append([bag, round(price, 2), rebate, mpg])
+    path = write(tmp_path / "cars.csv", ["AirBags", "Price", "Rebate", "MPG"], rows)
+    out = analyse([path], "What drives price?")
+    gaps = {
+        c["column"]: c
+        for r in of_type(out, "data_quality")
+        if details(r)["issue"] == "missing_values"
+        for c in details(r)["columns"]
+    }
+    assert "AirBags" not in gaps, gaps
+    assert set(gaps) == {"Rebate", "MPG"}, gaps
+    segments = [
+        details(r)
+        for r in of_type(out, "segment_comparison")
+        if details(r)["segment_column"] == "AirBags"
+    ]
+    assert segments and segments[0]["worst"] == "None", segments
