@@ -50,6 +50,9 @@ class Concept:
     words: frozenset[str]
     weight: float
     questions: frozenset[int] = frozenset()
+    # Named only after "at" ("ridership at Clark/Lake station"): where or when the measure
+    # is taken, not what is measured.
+    place: bool = False
 
 
 def concepts(description: str | None) -> list[Concept]:
@@ -63,8 +66,11 @@ def concepts(description: str | None) -> list[Concept]:
     weights: dict[frozenset[str], float] = {}
     questions: dict[frozenset[str], set[int]] = {}
     asked = 0
+    measured: set[frozenset[str]] = set()
     for number, (clause, question) in enumerate(_clauses(text)):
+        placed = False
         for word in re.findall(r"[a-z0-9]+", clause):
+            placed = placed or word in PLACE_WORDS
             if word in STOP or len(word) < 2:
                 continue
             base = stem(word)
@@ -75,9 +81,23 @@ def concepts(description: str | None) -> list[Concept]:
             weight = 1 / (1 + ORDER_DECAY * asked) if question else CONTEXT_WEIGHT
             asked += 1 if question and group not in weights else 0
             weights[group] = max(weights.get(group, 0.0), weight)
+            if not placed:
+                measured.add(group)
             if question:
                 questions.setdefault(group, set()).add(number)
-    return [Concept(g, w, frozenset(questions.get(g, ()))) for g, w in weights.items()]
+    return [
+        Concept(g, w, frozenset(questions.get(g, ())), g not in measured)
+        for g, w in weights.items()
+    ]
+
+
+PLACE_WORDS = frozenset({"at"})
+
+
+def measured(wanted: Sequence[Concept]) -> list[Concept]:
+    """The concepts that can name a measure: not those only said of where it is taken
+    (unless the description says nothing else)."""
+    return [c for c in wanted if not c.place] or list(wanted)
 
 
 def _clauses(text: str) -> list[tuple[str, bool]]:

@@ -33,6 +33,7 @@ from runner.insights.relevance import (
     asks_about_counts,
     asks_about_gaps,
     concepts,
+    measured,
     prefer,
     rank,
     relevance,
@@ -204,7 +205,9 @@ def question_targets(measures: list[Column], wanted: list[Concept]) -> list[Colu
     A measure that shares only a word of the question's setting ("loan amount" for "the
     interest rate on our loans") is no target: it must touch half as much of the question
     as the best. Of measures touching the same words ("price", "min price", "max price"),
-    the one with the fewest other words is the target."""
+    the one with the fewest other words is the target. Words said only of where the measure
+    is taken ("ridership at Clark/Lake station") name no target."""
+    wanted = measured(wanted)
     scored = [(relevance(m.terms, wanted), m) for m in measures]
     best = max((r for r, _ in scored), default=0.0)
     if best <= 0:

@@ -390,3 +390,26 @@ def test_a_word_like_none_is_missing_only_where_it_is_no_category(
         if details(r)["segment_column"] == "AirBags"
     ]
     assert segments and segments[0]["worst"] == "None", segments
+
+
+def test_a_measure_taken_at_a_place_is_one_target_not_the_place_too(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    """'Ridership at Clark/Lake station': the measure is ridership; a column named after the
+    place (Clark_Lake, another series taken there) is a driver, no second target."""
+    rng = random.Random(13)
+    start = dt.date(2015, 1, 1)
+    rows = []
+    for i in range(730):
+        temp = 12 + 10 * math.sin(2 * math.pi * (i - 100) / 365) + rng.gauss(0, 3)
+        riders = 15 + 0.2 * temp + rng.gauss(0, 1.5)
+        lagged = round(riders + rng.gauss(0, 1), 2)
+        other = round(8 + rng.gauss(0, 1), 2)
+        rows.append([start + dt.timedelta(days=i), lagged, round(riders, 2), other, round(temp, 1)])
+    header = ["date", "Clark_Lake", "ridership", "Austin", "temp"]
+    out = analyse(
+        [write(tmp_path / "l.csv", header, rows)],
+        "What drives daily ridership at Clark/Lake station, and how has it trended?",
+    )
+    targets = {details(r)["target"] for r in of_type(out, "correlation")}
+    assert targets == {"ridership"}, targets
