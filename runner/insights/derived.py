@@ -33,6 +33,7 @@ MAX_COMBINED = 40  # measures checked for one being a weighted sum of others
 EXACT = 0.9999  # R² of a fit that is a construction, not a relationship
 MIN_ROWS = 20
 SAMPLE_ROWS = 50_000
+PART = "a part of"  # how a part of a target total is derived
 MAX_MEASURES = 24  # beyond this many measures, only pairs with the targets are checked
 
 
@@ -63,7 +64,7 @@ def find_derived(
                 _keep(found, _sum_link(table, total, part, names))
     for combined, component in _combinations(con, table, measures, targets):
         if combined.name in names:
-            _keep(found, Derived(component, combined, "a part of"))
+            _keep(found, Derived(component, combined, PART))
         else:
             _keep(found, Derived(combined, component, "made from"))
     for made, a, b, how in _products(con, table, measures):
@@ -246,7 +247,7 @@ def _sum_link(table: Table, total: str, part: str, targets: dict[str, int]) -> D
     if total in targets and part in targets:
         return None
     if total in targets:
-        return Derived(table.column(part), table.column(total), "a part of")
+        return Derived(table.column(part), table.column(total), PART)
     return Derived(table.column(total), table.column(part), "a sum including")
 
 

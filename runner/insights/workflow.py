@@ -15,7 +15,7 @@ from runner.errors import PermanentFailure
 from runner.insights import engine, loader
 from runner.insights.anomalies import find_anomalies
 from runner.insights.correlations import find_correlations
-from runner.insights.derived import derived_names, find_derived
+from runner.insights.derived import PART, derived_names, find_derived
 from runner.insights.drawdowns import find_falls
 from runner.insights.model import (
     Aggregation,
@@ -145,7 +145,11 @@ def analyse(
     linked = derived_names(derived)
     targets = [t for t in targets if t.name not in linked] or targets
     every_measure = [m for m in prefer(ordered, wanted) if m.name not in linked]
-    measures = every_measure[:MAX_MEASURES]
+    # A part of a total is mechanical only as its driver: over time it is a quantity of its
+    # own (a sector's fall in a recession). A transform or lockstep twin repeats its source.
+    parts = {d.column.name for d in derived if d.how == PART}
+    measures = [m for m in prefer(ordered, wanted) if m.name not in linked - parts]
+    measures = measures[:MAX_MEASURES]
     counted = row_count(row_unit(table))
     # The targets: anomalies, seasonality and segment comparisons look at these and at the
     # row count.

@@ -413,3 +413,29 @@ def test_a_measure_taken_at_a_place_is_one_target_not_the_place_too(
     )
     targets = {details(r)["target"] for r in of_type(out, "correlation")}
     assert targets == {"ridership"}, targets
+
+
+def test_a_part_of_the_total_keeps_its_own_fall(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    """A sector is a part of total employment (no driver of it), yet a quantity of its own:
+    its fall in a recession is a finding, while the total's is the headline."""
+    rng = random.Random(17)
+    rows = []
+    for i in range(120):
+        year, month = 2006 + i // 12, i % 12 + 1
+        slump = 1 - 0.35 * math.exp(-(((i - 45) / 12) ** 2))  # deep, passing
+        construction = 700 * slump + rng.gauss(0, 3)
+        manufacturing = 1200 * (1 - 0.0015 * i) + rng.gauss(0, 4)
+        health = 1500 * (1 + 0.002 * i) + rng.gauss(0, 4)
+        parts = [round(construction, 1), round(manufacturing, 1), round(health, 1)]
+        rows.append([f"{year}-{month:02d}", round(sum(parts), 1), *parts])
+    header = ["month", "nonfarm", "construction", "manufacturing", "health"]
+    out = analyse(
+        [write(tmp_path / "jobs.csv", header, rows)],
+        "How did the recession hit employment, and has it recovered?",
+    )
+    measures = {details(r)["measure"] for r in of_type(out, "drawdown")}
+    assert "construction" in measures, measures
+    correlations = [details(r) for r in of_type(out, "correlation")]
+    assert not any("construction" in (c["target"], c.get("measure")) for c in correlations)
