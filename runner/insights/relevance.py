@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from runner.insights import vocabulary
 from runner.insights.model import Column, Insight, rounded
 from runner.insights.vocabulary import GAP_WORDS, STOP, SYNONYMS
 
@@ -53,6 +54,10 @@ class Concept:
     # Named only after "at" ("ridership at Clark/Lake station"): where or when the measure
     # is taken, not what is measured.
     place: bool = False
+    # A name (capitalised inside a sentence: "Australia", "Clark") or an acronym ("NSW"):
+    # a column may shorten it to three letters ("aus"), as it may not shorten a common word
+    # ("age" is no "agent").
+    name: bool = False
 
 
 def concepts(description: str | None) -> list[Concept]:
@@ -62,7 +67,9 @@ def concepts(description: str | None) -> list[Concept]:
     question's first subjects more than its later ones: "how has life expectancy changed
     on each continent, and how does it relate to income?" is first about life expectancy.
     """
-    text = (description or "")[:MAX_DESCRIPTION].lower()
+    original = (description or "")[:MAX_DESCRIPTION]
+    text = original.lower()
+    names = _names(original)
     weights: dict[frozenset[str], float] = {}
     questions: dict[frozenset[str], set[int]] = {}
     asked = 0
@@ -86,9 +93,26 @@ def concepts(description: str | None) -> list[Concept]:
             if question:
                 questions.setdefault(group, set()).add(number)
     return [
-        Concept(g, w, frozenset(questions.get(g, ())), g not in measured)
+        Concept(g, w, frozenset(questions.get(g, ())), g not in measured, bool(g & names))
         for g, w in weights.items()
     ]
+
+
+def _names(text: str) -> set[str]:
+    """The stems of the words written as names: capitalised but not first in their sentence,
+    or in capitals (an acronym of three letters or more)."""
+    found = set()
+    for sentence in re.split(r"(?<=[.?!])\s+", text):
+        written = re.findall(r"[A-Za-z][A-Za-z0-9]*", sentence)
+        capitals = sum(w[0].isupper() for w in written)
+        if capitals > max(2, len(written) // 2):
+            continue  # Title Case (or shouting): capitals say nothing of names
+        for i, word in enumerate(written):
+            if (i and word[0].isupper() and word[1:].islower()) or (
+                len(word) >= 3 and word.isupper()
+            ):
+                found.add(stem(word.lower()))
+    return found
 
 
 PLACE_WORDS = frozenset({"at"})
@@ -135,7 +159,7 @@ def relevance(terms: Iterable[str], wanted: Sequence[Concept]) -> float:
     if not total:
         return 0.0
     stems = {stem(t) for t in terms}
-    touched = [c for c in wanted if _touches(c.words, stems)]
+    touched = [c for c in wanted if _touches(c.words, stems, c.name)]
     overall = sum(c.weight for c in touched) / total
     asked = {q for c in wanted for q in c.questions}
     best = max(
@@ -149,14 +173,39 @@ def relevance(terms: Iterable[str], wanted: Sequence[Concept]) -> float:
     return 0.5 * overall + 0.5 * best
 
 
-def _touches(concept: frozenset[str], stems: set[str]) -> bool:
-    """A shared word, or a column's abbreviation of one ("temp", "precip")."""
-    return bool(concept & stems) or any(_abbreviates(concept, t) for t in stems if len(t) >= 4)
+def _touches(concept: frozenset[str], stems: set[str], name: bool = False) -> bool:
+    """A shared word, or a column's abbreviation of one ("temp", "precip"; of a name, three
+    letters are enough: "aus" for Australia, and a name's acronym stands for a longer word)."""
+    shortest = 3 if name else 4
+    return bool(concept & stems) or any(
+        _abbreviates(concept, t, name)
+        for t in stems
+        if len(t) >= 4 or (len(t) >= shortest and t not in KNOWN)
+    )
+
+
+# Words the vocabulary knows as themselves ("age", "pop", "tax"): no name's abbreviation.
+KNOWN = frozenset(
+    stem(w)
+    for group in (
+        vocabulary.SUMMED_WORDS,
+        vocabulary.AVERAGED_WORDS,
+        vocabulary.EVENT_NOUNS,
+        vocabulary.NON_NEGATIVE,
+        vocabulary.INTERVAL_WORDS,
+        vocabulary.DIRECTION_WORDS,
+        vocabulary.PERCENT_WORDS,
+        STOP,
+        *SYNONYMS,
+    )
+    for w in group
+)
 
 
 @lru_cache(maxsize=1 << 14)
-def _abbreviates(concept: frozenset[str], term: str) -> bool:
-    return any(w.startswith(term) or (len(w) >= 4 and term.startswith(w)) for w in concept)
+def _abbreviates(concept: frozenset[str], term: str, name: bool = False) -> bool:
+    shortest = 3 if name else 4
+    return any(w.startswith(term) or (len(w) >= shortest and term.startswith(w)) for w in concept)
 
 
 def rank(findings: list[Insight], description: str | None) -> list[Insight]:

@@ -209,7 +209,8 @@ def question_targets(measures: list[Column], wanted: list[Concept]) -> list[Colu
     A measure that shares only a word of the question's setting ("loan amount" for "the
     interest rate on our loans") is no target: it must touch half as much of the question
     as the best. Of measures touching the same words ("price", "min price", "max price"),
-    the one with the fewest other words is the target. Words said only of where the measure
+    the one with the fewest other words is the target, and one touching only some of the
+    words another touches is none. Words said only of where the measure
     is taken ("ridership at Clark/Lake station") name no target."""
     wanted = measured(wanted)
     scored = [(relevance(m.terms, wanted), m) for m in measures]
@@ -224,7 +225,9 @@ def question_targets(measures: list[Column], wanted: list[Concept]) -> list[Colu
     seen: set[frozenset[str]] = set()
     for m in named:
         touched = _touched(m, wanted)
-        if touched not in seen:
+        # One touching fewer of the question's words than another ("rainfall" beside
+        # "rainfall in Australia": ausRain) is a measure of the same kind, not the one asked.
+        if touched not in seen and not any(touched < s for s in seen):
             seen.add(touched)
             chosen.append(m)
     return chosen[:MAX_TARGETS]

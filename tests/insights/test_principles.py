@@ -439,3 +439,29 @@ def test_a_part_of_the_total_keeps_its_own_fall(
     assert "construction" in measures, measures
     correlations = [details(r) for r in of_type(out, "correlation")]
     assert not any("construction" in (c["target"], c.get("measure")) for c in correlations)
+
+
+def test_a_name_in_the_question_matches_its_three_letter_abbreviation_only(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    """'Australia' in the question is the column 'ausRain' (a name shortened to three
+    letters), not a region's; a common word is not shortened so ('age' is no 'Agency')."""
+    rng = random.Random(19)
+    rows = []
+    for i in range(80):
+        nsw, qld = 600 + rng.gauss(0, 80), 700 + rng.gauss(0, 90)
+        aus = 450 + 0.8 * i + rng.gauss(0, 30)
+        rows.append([1940 + i, round(nsw, 1), round(qld, 1), round(aus, 1)])
+    path = write(tmp_path / "bom.csv", ["Year", "nswRain", "qldRain", "ausRain"], rows)
+    out = analyse([path], "How has rainfall in Australia changed since 1950?")
+    headline = {details(r)["measure"] for r in of_type(out, "kpi")}
+    assert headline == {"ausRain"}, headline
+
+    people = [[rng.randint(20, 70), round(rng.uniform(100, 900), 2)] for _ in range(300)]
+    rows_out = analyse(
+        [write(tmp_path / "agents.csv", ["age", "premium"], people)],
+        "Which Agency sells the highest premium?",
+    )
+    assert all(details(r).get("target") != "age" for r in of_type(rows_out, "correlation"))
+    kpis = {details(r)["measure"] for r in of_type(rows_out, "kpi")}
+    assert kpis == {"premium"}, kpis
