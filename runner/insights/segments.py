@@ -5,7 +5,8 @@ delay, a region's average order value), never by its total, which would rank the
 segments by their size: each segment's share of the rows is said separately. The best
 and the worst are tested with Welch's t-test and need a Cohen's d of `min_effect_size`;
 the row count itself is compared as shares of rows (a z-test on two Poisson counts).
-Both are Bonferroni-corrected over every pair that could have been picked.
+Averages are tested column by column (an analysis of variance each), Holm-corrected over
+the columns; row counts are Bonferroni-corrected over every pair that could have been picked.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from runner.insights.model import (
     words,
 )
 from runner.insights.sql import literal, run
-from runner.insights.stats import f_test_p, normal_p, sample_factor, t_test_p
+from runner.insights.stats import f_test_p, holm, normal_p, sample_factor, t_test_p
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -91,13 +92,17 @@ def compare_segments(
     for measure in measures:
         # One family of tests per measure: its averages are tested column by column (an
         # analysis of variance each), its row counts pair by pair.
+        # Averages: Holm's step-down over the columns (the same family-wise error as
+        # Bonferroni, yet a moderate gap beside a strong one is not held to the strictest bar).
         if measure.is_row_count:
             tests = sum(_pairs(by[measure.name], True) for by in per_column.values())
+            adjusted: list[float | None] = [None] * len(segments)
         else:
             tests = len(per_column)
-        for segment in segments:
+            adjusted = [*holm([anova_p(per_column[s.name][measure.name]) for s in segments])]
+        for segment, p_adjusted in zip(segments, adjusted, strict=True):
             groups_ = per_column[segment.name][measure.name]
-            found.append(_compare(table, segment, measure, groups_, tests, limits))
+            found.append(_compare(table, segment, measure, groups_, tests, limits, p_adjusted))
     return [i for i in found if i is not None]
 
 
@@ -154,7 +159,9 @@ def _compare(
     groups_: list[Group],
     pairs: int,
     limits: Thresholds,
+    adjusted: float | None = None,
 ) -> Insight | None:
+    """adjusted: the family's adjusted p-value of the averages (else Bonferroni over pairs)."""
     counted = measure.is_row_count
     eligible = _eligible(groups_, counted)
     if len(eligible) < 2:
@@ -164,7 +171,7 @@ def _compare(
     p_value, material = _counts(best, worst, limits) if counted else _means(best, worst, limits)
     if not counted:
         p_value = anova_p(groups_)
-    p_adjusted = min(1.0, p_value * max(pairs, 1))
+    p_adjusted = adjusted if adjusted is not None else min(1.0, p_value * max(pairs, 1))
     if p_adjusted >= limits.alpha or not material:
         return None
     ties = tuple([g for g in eligible if key(g) == key(end)] for end in (best, worst))
