@@ -15,7 +15,6 @@ season and the trend cannot be told apart.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -71,9 +70,11 @@ def cycles(timeline: Timeline, part: str) -> float:
 def detrended_season(series: Series, timeline: Timeline, part: str) -> Season | None:
     """The season of series by part on its detrended levels; None under two full cycles,
     with gaps between periods, or with levels a ratio cannot be taken of."""
-    points = rebucket(series, timeline, part)
+    # A month with no data breaks the series: the season is judged on the longest stretch
+    # without such a gap (its first and last periods go into the recipes).
+    points = _longest_run(rebucket(series, timeline, part), part)
     cycle = CYCLE[part]
-    if len(points) < 2 * cycle or not _contiguous([p for p, _ in points], part):
+    if len(points) < 2 * cycle:
         return None
     values = [v for _, v in points]
     ratio = series.measure.ratio_scale and min(values) > 0
@@ -134,8 +135,15 @@ def _base_ratios(
     return out or None
 
 
-def _contiguous(periods: list[dt.date], grain: str) -> bool:
-    return all(next_period(a, grain) == b for a, b in itertools.pairwise(periods))
+def _longest_run(points: list[tuple[dt.date, float]], grain: str) -> list[tuple[dt.date, float]]:
+    """The longest stretch of points with no period missing between them (the first such)."""
+    start, best = 0, (0, min(1, len(points)))
+    for i in range(1, len(points)):
+        if next_period(points[i - 1][0], grain) != points[i][0]:
+            start = i
+        if i + 1 - start > best[1] - best[0]:
+            best = (start, i + 1)
+    return points[best[0] : best[1]]
 
 
 def _moving_average(values: list[float], cycle: int) -> list[float | None]:

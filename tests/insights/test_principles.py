@@ -494,3 +494,26 @@ def test_a_moderate_real_gap_beside_a_strong_one_is_reported_and_noise_is_not(
     assert {"rank", "discipline", "sex"} <= set(found), set(found)
     assert "office" not in found
     assert (found["sex"]["best"], found["sex"]["worst"]) == ("Male", "Female")
+
+
+def test_a_weekly_series_with_a_missing_month_shows_its_month_season(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    """Weekly readings over eight years, rising, peaking in May, with the first year's June
+    never read: the month season is judged on the longest stretch without a missing month."""
+    rng = random.Random(23)
+    rows = []
+    day = dt.date(1990, 3, 31)
+    while day < dt.date(1998, 1, 1):
+        years = (day - dt.date(1990, 1, 1)).days / 365.25
+        level = 350 + 1.5 * years + 3 * math.cos(2 * math.pi * (day.month - 5) / 12)
+        gap = day.year == 1990 and day.month == 6
+        rows.append([day, "" if gap else round(level + rng.gauss(0, 0.3), 2)])
+        day += dt.timedelta(days=7)
+    path = write(tmp_path / "co2.csv", ["week", "co2"], rows)
+    out = analyse([path], "How fast is CO2 rising, and what is its seasonal cycle?")
+    seasons = [d for d in map(details, of_type(out, "seasonality")) if d["part"] == "month"]
+    assert seasons and seasons[0]["peak"] in (4, 5, 6), seasons
+    assert seasons[0]["trough"] in (10, 11, 12), seasons
+    first = seasons[0]["levels"][0]["recipe"]["from"]
+    assert first >= "1990-07-01", first
