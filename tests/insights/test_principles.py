@@ -517,3 +517,22 @@ def test_a_weekly_series_with_a_missing_month_shows_its_month_season(
     assert seasons[0]["trough"] in (10, 11, 12), seasons
     first = seasons[0]["levels"][0]["recipe"]["from"]
     assert first >= "1990-07-01", first
+
+
+def test_a_series_read_once_a_period_has_its_dips_found(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    """Births a day (one row a day, a weekday rhythm): a public holiday's dip is an anomaly
+    even though each day is a single row, not a lumpy sum of few events."""
+    rng = random.Random(29)
+    holidays = {dt.date(1978, 1, 2), dt.date(1978, 7, 4), dt.date(1978, 12, 25)}
+    rows = []
+    for i in range(365):
+        day = dt.date(1978, 1, 1) + dt.timedelta(days=i)
+        level = 9000 * (0.82 if day.weekday() >= 5 else 1.0) * (0.8 if day in holidays else 1.0)
+        rows.append([day, round(level * rng.uniform(0.98, 1.02))])
+    out = analyse([write(tmp_path / "births.csv", ["date", "births"], rows)], "How do births vary?")
+    drops = {
+        details(r)["date"] for r in of_type(out, "anomaly") if details(r)["direction"] == "drop"
+    }
+    assert {d.isoformat() for d in holidays} <= drops, drops
