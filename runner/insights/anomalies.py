@@ -89,7 +89,7 @@ def score(series: Series, timeline: Timeline) -> list[Point]:
     """Every period of a series with its expected level and robust z-score."""
     # Few rows a period make a lumpy sum of events; one row a period is the period's own
     # reading (births a day, deaths a month), as steady as the thing measured.
-    recorded = _recorded(series)
+    recorded = _recorded(series, timeline)
     sparse = sum(series.counts.values()) < MIN_ROWS_PER_PERIOD * len(timeline.periods)
     if timeline.grain == "year" or (sparse and not timeline.snapshot and not recorded):
         return []
@@ -124,9 +124,12 @@ def expected_level(series: Series, period: dt.date, grain: str, offsets: list[in
     return median(around) if len(around) >= MIN_NEIGHBOURS else None
 
 
-def _recorded(series: Series) -> bool:
-    """One row a period: the period's own reading of a measure, not a sum of events."""
-    return not series.measure.is_row_count and set(series.counts.values()) <= {0, 1}
+def _recorded(series: Series, timeline: Timeline) -> bool:
+    """One row a period: the period's own reading of a measure, not a sum of events. Not of
+    quarters: three neighbours each side span eighteen months, too long for a level the trend
+    does not move."""
+    one = not series.measure.is_row_count and set(series.counts.values()) <= {0, 1}
+    return one and timeline.grain in ("subday", "hour", "day", "week", "month")
 
 
 def _anscombe(x: float) -> float:
@@ -159,7 +162,7 @@ def _runs(
     runs: list[list[Point]] = []
     floor = limits.min_anomaly_effect
     distances = [abs(p.value - p.expected) / abs(p.expected) for p in points if p.expected]
-    if _recorded(series) and distances:
+    if _recorded(series, timeline) and distances:
         # A steady reading (births a day) is far off well before 25%: MATERIAL_SPREADS of
         # its own usual distance from the expected level, up to the usual floor.
         floor = min(floor, MATERIAL_SPREADS * median(distances))
