@@ -28,6 +28,7 @@ MIN_NEIGHBOURS = 4
 MIN_ROWS_PER_PERIOD = 5  # sparser series are too lumpy for a normal-based threshold
 LEAD_FACTOR = 1.5  # a segment must move 1.5x as much as the total to be named
 DRIVER_SHARE = 0.6  # a segment that holds this share of an overall excess is named
+MATERIAL_SPREADS = 5  # a recorded series' material distance, in its usual distances
 MAX_EVENTS = 10  # the strongest; details.events_found tells how many there were
 
 
@@ -86,8 +87,11 @@ def lags(timeline: Timeline) -> list[int]:
 
 def score(series: Series, timeline: Timeline) -> list[Point]:
     """Every period of a series with its expected level and robust z-score."""
+    # Few rows a period make a lumpy sum of events; one row a period is the period's own
+    # reading (births a day, deaths a month), as steady as the thing measured.
+    recorded = _recorded(series, timeline)
     sparse = sum(series.counts.values()) < MIN_ROWS_PER_PERIOD * len(timeline.periods)
-    if timeline.grain == "year" or (sparse and not timeline.snapshot):
+    if timeline.grain == "year" or (sparse and not timeline.snapshot and not recorded):
         return []
     if timeline.snapshot and series.measure.is_row_count:
         return []  # how many states were recorded says nothing about them
@@ -120,6 +124,14 @@ def expected_level(series: Series, period: dt.date, grain: str, offsets: list[in
     return median(around) if len(around) >= MIN_NEIGHBOURS else None
 
 
+def _recorded(series: Series, timeline: Timeline) -> bool:
+    """One row a period: the period's own reading of a measure, not a sum of events. Not of
+    quarters: three neighbours each side span eighteen months, too long for a level the trend
+    does not move."""
+    one = not series.measure.is_row_count and set(series.counts.values()) <= {0, 1}
+    return one and timeline.grain in ("subday", "hour", "day", "week", "month")
+
+
 def _anscombe(x: float) -> float:
     return math.sqrt(x + 0.375)
 
@@ -148,9 +160,15 @@ def _runs(
     """Flagged points of one series, joined into runs of adjacent periods with one sign."""
     order = {p: i for i, p in enumerate(timeline.periods)}
     runs: list[list[Point]] = []
+    floor = limits.min_anomaly_effect
+    distances = [abs(p.value - p.expected) / abs(p.expected) for p in points if p.expected]
+    if _recorded(series, timeline) and distances:
+        # A steady reading (births a day) is far off well before 25%: MATERIAL_SPREADS of
+        # its own usual distance from the expected level, up to the usual floor.
+        floor = min(floor, MATERIAL_SPREADS * median(distances))
     for point in points:
         off = abs(point.value - point.expected)
-        if abs(point.z) < threshold or off < limits.min_anomaly_effect * abs(point.expected):
+        if abs(point.z) < threshold or off < floor * abs(point.expected):
             continue
         last = runs[-1][-1] if runs else None
         if (

@@ -1,4 +1,11 @@
-"""Correlations between measures: strength, sign, and a word on causality.
+"""Drivers of the target measures: each other measure's correlation with them.
+
+The question names what it is about (salary, sales, life expectancy): the targets. Every
+other measure is correlated with each target, and the links are ranked by their size, with
+the direction and a plain-language strength (weak below |r| 0.3, moderate, strong from 0.5,
+very strong from 0.7). Pairs of side measures correlated with each other are no finding
+about the question and are not tested; derived columns (derived.py: a log, a rescaling, a
+sum of others) are left out, since they are linked by construction.
 
 What is correlated depends on what the rows are. Events and entities (flights, cars):
 row by row, and the link must hold within the main segment too, or it is only the
@@ -7,16 +14,17 @@ from one period to the next, since two series that both trend correlate in level
 they are. A panel of many entities (countries per year): across the entities in the
 latest period; of few entities (three airports per hour): their changes, entity by entity.
 
-A pair is reported when |r| reaches `min_correlation` and r differs from zero under a
-Bonferroni-corrected t-test over all pairs. Pairs that say nothing are skipped: the same
-quantity twice (|r| > 0.999), and a part and its total (one column plus others adding up
-to another: private jobs and all jobs).
+A pair is reported when |r| reaches `min_correlation` (0.1: smaller links explain under 1%
+of the target's variation) and r differs from zero under a Bonferroni-corrected t-test over
+all pairs: no fixed "strong" cut-off hides a moderate driver. Pairs that say nothing are
+skipped: the same quantity twice (|r| > 0.999), and a part and its total (one column plus
+others adding up to another: private jobs and all jobs).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from runner.insights import figures as fig
@@ -29,8 +37,9 @@ from runner.insights.totals import Sums, part_of
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
-MAX_MEASURES = 12
+MAX_MEASURES = 60  # drivers tested per target (one aggregate each, in one scan)
 MIN_PAIRS = 30
+MIN_SERIES = 8  # periods of one series whose levels may be correlated
 MIN_OVERLAP = 0.05  # of the rows: both values must be filled in at least this share
 MAX_LINKS = 10  # the strongest; details.pairs_found tells how many there were
 SAME_QUANTITY = 0.999
@@ -52,56 +61,143 @@ class Mode:
         return ident(f"m:{measure.name}")
 
 
+def driver_pairs(
+    targets: list[Column], measures: list[Column], derived: set[str], sums: Sums
+) -> list[tuple[Column, Column]]:
+    """(target, other measure) pairs worth testing: no derived column, no part of a total
+    with its total, each pair of two targets once."""
+    pairs: list[tuple[Column, Column]] = []
+    seen: set[frozenset[str]] = set()
+    for target in targets:
+        others = [m for m in measures if m.name != target.name and m.name not in derived]
+        for other in others[:MAX_MEASURES]:
+            key = frozenset({target.name, other.name})
+            if key not in seen and not part_of(target.name, other.name, sums):
+                seen.add(key)
+                pairs.append((target, other))
+    return pairs
+
+
 def find_correlations(
     con: DuckDBPyConnection,
     table: Table,
+    targets: list[Column],
     measures: list[Column],
     limits: Thresholds,
     timeline: Timeline | None = None,
     segment: Column | None = None,
     sums: Sums | None = None,
+    derived: set[str] | None = None,
 ) -> list[Insight]:
-    """An insight per strongly correlated pair of measures (sums: totals and their parts)."""
+    """An insight per measure clearly linked with a target (its drivers), largest first."""
     sums = sums or {}
-    candidates = measures[:MAX_MEASURES]
-    pairs = list(combinations(candidates, 2))
+    pairs = driver_pairs(targets, measures, derived or set(), sums)
     if not pairs:
         return []
+    candidates = list({m.name: m for pair in pairs for m in pair}.values())
     mode = _mode(table, candidates, timeline)
-    parts = ", ".join(
-        f"corr({mode.column(a)}, {mode.column(b)}), regr_count({mode.column(a)}, {mode.column(b)})"
-        for a, b in pairs
-    )
-    row = run(con, f"SELECT {parts} FROM {mode.source}")[0]
+    by_changes: Mode | None = None
+    changes: list[tuple[float | None, int]] = []
+    if mode.over == "changes" and table.panel is None:
+        # One series: levels are what a reader sees move together ("temperature tracks
+        # emissions"); the changes say whether more than a shared trend links them, and
+        # carry the link alone when the levels' trends hide it.
+        by_changes, changes = mode, _correlate(con, mode, pairs)
+        select = ", ".join(f"{m.expr} AS {Mode.column(m)}" for m in candidates)
+        mode = Mode("rows", f"(SELECT {select} FROM {table.sql})", {"over": "rows"}, "series")
     strong = []
-    for i, (a, b) in enumerate(pairs):
-        r, n = row[2 * i], int(row[2 * i + 1] or 0)
-        if r is None or abs(r) < limits.min_correlation or abs(r) > SAME_QUANTITY:
-            continue
-        share = MIN_OVERLAP * table.rows if mode.where == "" else 0  # all rows, not a period
-        if mode.over == "rows" and n < max(MIN_PAIRS, share):
-            continue  # the few rows where a rare column is filled are no sample of the rest
-        p_adjusted = min(1.0, correlation_p(float(r), n) * len(pairs))
-        if p_adjusted < limits.alpha:
-            strong.append((a, b, float(r), n, p_adjusted))
+    for i, ((a, b), (r, n)) in enumerate(zip(pairs, _correlate(con, mode, pairs), strict=True)):
+        p_adjusted = _tested(r, n, mode, table, limits, len(pairs))
+        moved = changes[i] if changes else (None, 0)
+        if p_adjusted is not None and r is not None:
+            strong.append((a, b, float(r), n, p_adjusted, moved, mode))
+        elif by_changes is not None and moved[0] is not None:
+            p_changes = _tested(moved[0], moved[1], by_changes, table, limits, len(pairs))
+            if p_changes is not None:
+                strong.append((a, b, moved[0], moved[1], p_changes, (None, 0), by_changes))
     strong = [s for s in strong if not part_of(s[0].name, s[1].name, sums)]
     if not strong:
         return []
-    checked = mode.over == "rows" and segment is not None
+    checked = mode.over == "rows" and segment is not None and mode.where != "series"
     inside = (
         _within(con, table, [(a, b) for a, b, *_ in strong], segment, mode.rows)
         if (checked and segment is not None)
         else [None] * len(strong)
     )
     found = []
-    for (a, b, r, n, p), within in zip(strong, inside, strict=True):
-        if checked and (within is None or (within > 0) != (r > 0) or abs(within) < 0.5 * abs(r)):
-            continue  # the link is the segments' difference, not the measures'
-        found.append(_insight(a, b, r, n, p, mode, segment if checked else None, within))
+    for (a, b, r, n, p, moved, used), within in zip(strong, inside, strict=True):
+        held = segment if checked and within is not None else None
+        insight = _insight(a, b, r, n, p, used, held, within)
+        if moved[0] is not None and timeline is not None:
+            _with_changes(insight, moved[0], moved[1], timeline)
+        found.append(insight)
     found.sort(key=lambda i: -abs(float(i.details["r"])))
     for insight in found:
         insight.details["pairs_found"] = len(found)
     return found[:MAX_LINKS]
+
+
+def _tested(
+    r: float | None, n: int, mode: Mode, table: Table, limits: Thresholds, tests: int
+) -> float | None:
+    """The Bonferroni-adjusted p-value of a link worth reporting, else None."""
+    if r is None or abs(r) < limits.min_correlation or abs(r) > SAME_QUANTITY:
+        return None
+    share = MIN_OVERLAP * table.rows if mode.where == "" else 0  # all rows, not a period
+    least = MIN_SERIES if mode.where == "series" else max(MIN_PAIRS, share)
+    if mode.over == "rows" and n < least:
+        return None  # the few rows where a rare column is filled are no sample of the rest
+    p_adjusted = min(1.0, correlation_p(float(r), n) * tests)
+    return p_adjusted if p_adjusted < limits.alpha else None
+
+
+def _correlate(
+    con: DuckDBPyConnection, mode: Mode, pairs: list[tuple[Column, Column]]
+) -> list[tuple[float | None, int]]:
+    """(r, n) of each pair in the mode's relation, from one scan."""
+    parts = ", ".join(
+        f"corr({mode.column(a)}, {mode.column(b)}), regr_count({mode.column(a)}, {mode.column(b)})"
+        for a, b in pairs
+    )
+    row = run(con, f"SELECT {parts} FROM {mode.source}")[0]
+    return [
+        (None if row[2 * i] is None else float(row[2 * i]), int(row[2 * i + 1] or 0))
+        for i in range(len(pairs))
+    ]
+
+
+def _with_changes(insight: Insight, r: float, n: int, timeline: Timeline) -> None:
+    """Add what the changes from one period to the next say: the same link, or a trend."""
+    figures = fig.Figures()
+    a, b = insight.details["columns"]
+    grain = timeline.grain
+    recipe = {
+        "kind": "correlation",
+        "x": a,
+        "y": b,
+        "filters": [],
+        "over": "changes",
+        "time": timeline.time.name,
+        "grain": grain,
+        "within": None,
+        "at": "r",
+    }
+    shown = figures.add(f"{r:+.2f}", rounded(r), recipe)
+    level = float(insight.details["r"])
+    together = abs(r) >= 0.3 and (r > 0) == (level > 0)
+    if together:
+        said = f" Their changes from one {grain} to the next move together too (r = {shown})."
+    else:
+        said = (
+            f" Their changes from one {grain} to the next hardly move together (r = {shown}): "
+            "much of the link may be a trend both share."
+        )
+    insight.summary = insight.summary.replace(
+        " This is an association", said + " This is an association"
+    )
+    insight.details["figures"] += figures.entries
+    insight.details["r_changes"] = rounded(r)
+    insight.weight *= (abs(level) + (abs(r) if together else 0.0)) / (2 * abs(level))
 
 
 def _mode(table: Table, measures: list[Column], timeline: Timeline | None) -> Mode:
@@ -170,11 +266,25 @@ def _within(
         f"{table.sql} WHERE {rows} AND {g} IS NOT NULL)"
     )
     values: tuple[Any, ...] = run(con, query)[0]
-    return [None if v is None else float(v) for v in values]
+    # NaN: one of the two is constant within the groups (a dummy of the segment itself).
+    return [None if v is None or math.isnan(float(v)) else float(v) for v in values]
 
 
-def _strength(r: float) -> str:
-    return "very strong" if abs(r) >= 0.8 else "strong" if abs(r) >= 0.6 else "moderate"
+def _held(r: float, within: float | None) -> float:
+    """How much of the link a reader can lean on: |r|, halved toward what holds within the
+    main segment (nothing when it reverses there)."""
+    if within is None:
+        return abs(r)
+    inside = abs(within) if (within > 0) == (r > 0) else 0.0
+    return (abs(r) + inside) / 2
+
+
+def strength(r: float) -> str:
+    """A correlation's size in words (Cohen's conventions, one step finer at the top)."""
+    size = abs(r)
+    if size >= 0.7:
+        return "very strong"
+    return "strong" if size >= 0.5 else "moderate" if size >= 0.3 else "weak"
 
 
 def _insight(
@@ -205,15 +315,30 @@ def _insight(
             rounded(within),
             recipe | {"at": "r", "within_groups": segment.name},
         )
-        summary += f" The link holds within each {segment.label} too (r = {inside})."
+        if abs(within) >= 0.5 * abs(r) and (within > 0) == (r > 0):
+            summary += f" The link holds within each {segment.label} too (r = {inside})."
+        elif (within > 0) != (r > 0):
+            summary += (
+                f" Within each {segment.label} it vanishes or reverses (r = {inside}): it is "
+                f"the difference between {segment.label} groups, not a link inside them."
+            )
+        else:
+            summary += (
+                f" Within each {segment.label} it is weaker (r = {inside}): much of it is the "
+                f"difference between {segment.label} groups."
+            )
     summary += " This is an association, not proof that one causes the other."
+    moves = "rises" if r > 0 else "falls"
     return Insight(
         insight_type="correlation",
-        title=f"{_strength(r).capitalize()} {'positive' if r > 0 else 'negative'} link between "
-        f"{a.label} and {b.label} (r = {shown})",
+        title=f"{a.label.capitalize()} {moves} with {b.label}: {strength(r)} "
+        f"{'positive' if r > 0 else 'negative'} link (r = {shown})",
         summary=summary,
         details={
             "columns": [a.name, b.name],
+            "target": a.name,
+            "driver": b.name,
+            "strength": strength(r),
             "r": rounded(r),
             "r2": rounded(r * r),
             "rows": n,
@@ -228,5 +353,5 @@ def _insight(
         },
         confidence=(1.0 - p_adjusted) * (0.5 + 0.5 * abs(r)) * sample_factor(n, 30),
         terms=frozenset(a.terms | b.terms | {"correlation", "relate", "link", "relationship"}),
-        weight=abs(r) * max(a.importance, b.importance),
+        weight=(0.5 + 0.5 * _held(r, within)) * max(a.importance, b.importance),
     )

@@ -22,12 +22,14 @@ if TYPE_CHECKING:
 MAJORITY = 0.9
 SAMPLE = 20_000  # rows whose values decide how a column is read (it is then read whole)
 
-# Digits and separators in a date's shape, or a month name beside a 4-digit year.
+# Digits and separators in a date's shape, or a month name beside a 4-digit year; a year
+# and month alone (1993-01, 1993/01, 01/1993, 1993M01), a year and quarter (1993Q1, Q1 1993).
 LOOKS_LIKE_DATE = literal(
     r"^\s*(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
     r"|[A-Za-z]{3,9}\.?\s+\d{1,2}(st|nd|rd|th)?,?\s+\d{4}"
     r"|\d{1,2}\.?[\s-]+[A-Za-z]{3,9}\.?[\s-]+\d{2,4}"
-    r"|[A-Za-z]{3,9}[\s-]+\d{4})([ T]\d{1,2}:\d{2}.*)?\s*$"
+    r"|[A-Za-z]{3,9}[\s-]+\d{4}|\d{4}[-/.]\d{1,2}|\d{1,2}[-/.]\d{4}|\d{4}\s?M\d{1,2}"
+    r"|\d{4}\s?[-/ ]?\s?Q[1-4]|Q[1-4]\s?[-/ ]?\s?\d{4})([ T]\d{1,2}:\d{2}.*)?\s*$"
 )
 # A number with thousands separators, a currency sign, a percent sign or spaces around it.
 LOOKS_LIKE_NUMBER = literal(r"^\s*[-+(]?\s*[$€£¥]?\s*\d[\d,.'\s]*%?\)?\s*$")
@@ -58,7 +60,20 @@ COMMON = (
     "%B %Y",
     "%b-%Y",
     "%Y-%m",
+    "%Y/%m",
+    "%Y.%m",
+    "%m/%Y",
+    "%m-%Y",
+    "%m.%Y",
+    "%YM%m",
+    "%Y M%m",
+    "%Ym%m",
+    "%B-%Y",
+    "%b %y",
+    "%b-%y",
 )
+# Year and quarter (1993Q1, 1993-Q1, Q1 1993, q1-1993): no strptime code reads a quarter.
+QUARTER = literal(r"^\s*(\d{4}\s?[-/ ]?\s?[Qq][1-4]|[Qq][1-4]\s?[-/ ]?\s?\d{4})\s*$")
 DAY_FIRST = ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y")
 MONTH_FIRST = ("%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y")
 
@@ -70,16 +85,33 @@ def with_times(formats: tuple[str, ...]) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Format:
-    """The strptime formats that read a column."""
+    """The strptime formats that read a column (and whether it holds year-quarters)."""
 
     formats: tuple[str, ...]
+    quarters: bool = False
 
     def expr(self, column: str) -> str:
         """SQL for the column as TIMESTAMP: ISO casts first, then these formats."""
-        return (
-            f"COALESCE(TRY_CAST({column} AS TIMESTAMP), "
-            f"try_strptime(trim({column}), {literal(list(self.formats))}))"
-        )
+        parts = [f"TRY_CAST({column} AS TIMESTAMP)"]
+        if self.formats:
+            parts.append(f"try_strptime(trim({column}), {literal(list(self.formats))})")
+        if self.quarters:
+            parts.append(quarter_expr(column))
+        return f"COALESCE({', '.join(parts)})"
+
+
+YEAR_DIGITS = literal(r"(\d{4})")
+QUARTER_DIGIT = literal("[Qq]([1-4])")
+
+
+def quarter_expr(column: str) -> str:
+    """SQL for a year-quarter ("1993Q2", "Q2 1993") as the first day of the quarter."""
+    year = f"CAST(regexp_extract({column}, {YEAR_DIGITS}, 1) AS INTEGER)"
+    quarter = f"CAST(regexp_extract({column}, {QUARTER_DIGIT}, 1) AS INTEGER)"
+    return (
+        f"CASE WHEN regexp_matches({column}, {QUARTER}) THEN "
+        f"CAST(make_date({year}, 3 * {quarter} - 2, 1) AS TIMESTAMP) END"
+    )
 
 
 FAMILIES = {
@@ -127,11 +159,17 @@ def read_formats(con: DuckDBPyConnection, table: str, names: list[str]) -> dict[
             f"count({Format(_family(formats, name in timed)).expr(ident(name))})"
             for formats in FAMILIES.values()
         ]
+        counts.append(f"count(*) FILTER (regexp_matches({ident(name)}, {QUARTER}))")
     values = run(con, f"SELECT {', '.join(counts)} FROM {_sample(table)}")[0]
     found = {}
-    width = 2 + len(FAMILIES)
+    width = 3 + len(FAMILIES)
     for i, name in enumerate(names):
-        filled, dotted, *read_counts = (int(v or 0) for v in values[i * width : (i + 1) * width])
+        filled, dotted, *read_counts, quarters = (
+            int(v or 0) for v in values[i * width : (i + 1) * width]
+        )
+        if quarters >= MAJORITY * filled:
+            found[name] = Format((), quarters=True)
+            continue
         read = dict(zip(FAMILIES, read_counts, strict=True))
         chosen = _choose(read, dotted > 0)
         if chosen and read[chosen] >= MAJORITY * filled:
@@ -153,16 +191,17 @@ def _family(formats: tuple[str, ...], timed: bool) -> tuple[str, ...]:
 def _narrowed(con: DuckDBPyConnection, table: str, found: dict[str, Format]) -> dict[str, Format]:
     """Each column's formats cut to those its sample uses, most used first: parsing every
     row against dozens of formats in every later scan would cost more than the rest."""
-    if not found:
-        return {}
+    read = {name: fmt for name, fmt in found.items() if fmt.formats}
+    if not read:
+        return found
     counts = [
         f"count(try_strptime(trim({ident(name)}), {literal(f)}))"
-        for name, fmt in found.items()
+        for name, fmt in read.items()
         for f in fmt.formats
     ]
     values = iter(run(con, f"SELECT {', '.join(counts)} FROM {_sample(table)}")[0])
-    narrowed = {}
-    for name, fmt in found.items():
+    narrowed = dict(found)
+    for name, fmt in read.items():
         used = sorted(((int(next(values) or 0), f) for f in fmt.formats), reverse=True)
         narrowed[name] = Format(tuple(f for n, f in used if n > 0) or fmt.formats)
     return narrowed

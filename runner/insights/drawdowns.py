@@ -5,7 +5,11 @@ reader asks first after a shock is how far the level fell from its peak, when it
 bottom, and whether it came back. Each series of snapshot data is taken per period of its
 trend grain; its largest fall from a running peak is reported when it is at least
 `MIN_FALL` of the peak and far beyond the series' usual change from one period to the next.
-A series that merely falls from its first period to its last is a trend, not a fall.
+A series that merely falls from its first period to its last is a trend, not a fall. A
+fall that the season repeats (the same calendar months fall at least half as far in most
+other years) is the season's, not a fall from a peak. Whether the level came back is read
+from every period after the trough: a series that beat its old peak since has recovered,
+whatever its latest level.
 """
 
 from __future__ import annotations
@@ -15,14 +19,16 @@ import itertools
 from dataclasses import dataclass
 
 from runner.insights import figures as fig
+from runner.insights.detrended import CYCLE, cycles, detrended_season
 from runner.insights.model import Aggregation, Insight, Thresholds, rounded, words
 from runner.insights.series import Series, Timeline, next_period
 from runner.insights.stats import robust_scale, sample_factor
 from runner.insights.trends import rebucket, trend_grain
 
-MIN_FALL = 0.05  # of the peak
+MIN_FALL = 0.02  # of the peak; the noise test below is what makes a fall news
 MIN_SCALES = 4.0  # the fall, in robust standard deviations of the period-to-period changes
-MAX_FALLS = 5
+MAX_FALLS = 10
+SEASON_ALPHA = 0.01
 MIN_DAYS = 730  # within a year or two, a fall is as likely the season's (winter temperatures)
 
 
@@ -35,6 +41,7 @@ class Fall:
     latest: tuple[dt.date, float]
     first: dt.date
     noise: float  # robust scale of the changes between periods
+    beaten: tuple[dt.date, float] | None = None  # the first period above the peak since
 
     @property
     def depth(self) -> float:
@@ -76,7 +83,53 @@ def _fall(series: Series, timeline: Timeline, grain: str) -> Fall | None:
         return None
     if peak == 0 and trough == len(points) - 1:
         return None  # a fall from start to end is the trend's to report
-    return Fall(series, grain, points[peak], points[trough], points[-1], points[0][0], noise)
+    if seasonal_repeat(points, peak, trough) or _within_season(
+        series, timeline, grain, drop / points[peak][1]
+    ):
+        return None  # the season's dip, every year alike
+    beaten = next((p for p in points[trough + 1 :] if p[1] > points[peak][1]), None)
+    return Fall(
+        series, grain, points[peak], points[trough], points[-1], points[0][0], noise, beaten
+    )
+
+
+def _within_season(series: Series, timeline: Timeline, grain: str, depth: float) -> bool:
+    """True when the series has a clear season (two cycles at least, far beyond chance)
+    whose swing from low to high is at least half the fall: from a seasonal high to a
+    seasonal low in a later year, most of the fall is the season's."""
+    if grain not in CYCLE or cycles(timeline, grain) < 2:
+        return False
+    season = detrended_season(series, timeline, grain)
+    if season is None or season.p_value >= SEASON_ALPHA or not season.ratio:
+        return False
+    swing = season.index[season.peak] - season.index[season.trough]
+    return swing >= 0.5 * depth
+
+
+def seasonal_repeat(points: list[tuple[dt.date, float]], peak: int, trough: int) -> bool:
+    """True when a fall within a year recurs between the same calendar positions, at least
+    half as deep, in most of the other years that can be compared."""
+    (start, high), (end, low) = points[peak], points[trough]
+    if (end - start).days >= 365 or high <= 0:
+        return False
+    depth = 1 - low / high
+    levels = dict(points)
+    falls = []
+    for years in range(-(start.year - points[0][0].year), points[-1][0].year - start.year + 1):
+        if years == 0:
+            continue
+        a, b = _shifted(start, years), _shifted(end, years)
+        if a in levels and b in levels and levels[a] > 0:
+            falls.append(1 - levels[b] / levels[a])
+    repeated = [f for f in falls if f >= depth / 2]
+    return len(falls) >= 2 and 2 * len(repeated) >= len(falls)
+
+
+def _shifted(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
 
 
 def _insight(f: Fall, timeline: Timeline) -> Insight:
@@ -107,15 +160,20 @@ def _insight(f: Fall, timeline: Timeline) -> Insight:
         f"in {when(f.peak[0])} to {figures.number(f.trough[1], level(f.trough[0]))} in "
         f"{when(f.trough[0])}"
     )
-    recovered = f.latest[1] >= f.peak[1]
-    if f.latest[0] != f.trough[0]:
+    recovered = f.beaten is not None
+    if f.beaten is not None:
+        summary += (
+            f", and beat that peak again in {when(f.beaten[0])} "
+            f"({figures.number(f.beaten[1], level(f.beaten[0]))})"
+        )
+    elif f.latest[0] != f.trough[0]:
         back = figures.percent(
             f.latest[1] / f.trough[1] - 1,
             fig.change(level(f.trough[0]), level(f.latest[0])),
             signed=True,
         )
         now = figures.number(f.latest[1], level(f.latest[0]))
-        state = "above its old peak" if recovered else "still below its old peak"
+        state = "still below its old peak"
         summary += f", and stood at {now} in {when(f.latest[0])} ({back} on the low, {state})"
     details = {
         "measure": "rows" if m.is_row_count else m.name,
@@ -128,6 +186,7 @@ def _insight(f: Fall, timeline: Timeline) -> Insight:
         "latest": f.latest[0].isoformat(),
         "depth": rounded(f.depth),
         "recovered": recovered,
+        "beaten": f.beaten[0].isoformat() if f.beaten else None,
         "figures": figures.entries,
     }
     terms = m.terms | {"decline", "drop", "fall", "peak", "recovery", "recession", "crisis"}

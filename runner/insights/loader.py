@@ -20,13 +20,17 @@ from typing import TYPE_CHECKING, Any
 from runner.insights import sniff
 from runner.insights.excel import xlsx_to_csv
 from runner.insights.sniff import Format, Probe
-from runner.insights.sql import literal, options, run, scalar
+from runner.insights.sql import ident, literal, options, run, scalar
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
 DELIMITERS = (",", ";", "\t", "|")
-NULL_STRINGS = ["", "NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan", "#N/A"]
+NULL_STRINGS = ["", "NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "#N/A"]
+# Words that mean "nothing" in a text column ("None": no airbags) but a gap where every other
+# value is a number or a date: missing only in such a column.
+NULL_WORDS = ("None", "none")
+RETYPES = ("BIGINT", "DOUBLE", "DATE", "TIMESTAMP")
 UTF8 = ("utf-8", "utf-8-sig")
 
 COMMA_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(\.\d{3})+|\d+),\d+$")
@@ -108,10 +112,15 @@ def _load_csv(con: DuckDBPyConnection, found: Probe, file: Path, table: str) -> 
         "compression": compression,
         "nullstr": NULL_STRINGS,
         "decimal_separator": decimal,
+        # No BOOLEAN: DuckDB reads Yes/No as false/true, and a segment must be named as the
+        # file writes it ("Yes", not "true").
+        "auto_type_candidates": TYPE_CANDIDATES,
     }
     if thousands:
         settings["thousands"] = thousands
     as_text = _create_from_csv(con, table, file, settings, width)
+    retyped = _null_words_as_gaps(con, table)
+    as_text = [c for c in as_text if c not in retyped]
     return {
         "encoding": found.encoding,
         "delimiter": delimiter,
@@ -120,6 +129,9 @@ def _load_csv(con: DuckDBPyConnection, found: Probe, file: Path, table: str) -> 
         "thousands_separator": thousands,
         "read_as_text": as_text,
     }
+
+
+TYPE_CANDIDATES = ["BIGINT", "DOUBLE", "TIME", "DATE", "TIMESTAMP", "VARCHAR"]
 
 
 def guess_delimiter(lines: list[str]) -> str:
@@ -188,6 +200,36 @@ def _create_from_csv(
                 raise
             as_text[column] = "VARCHAR"
     raise AssertionError("unreachable: every column can be read as text")
+
+
+def _null_words_as_gaps(con: DuckDBPyConnection, table: str) -> list[str]:
+    """Retype each text column whose values other than a null word (None) are all numbers or
+    all dates: there the word is a gap. Where other words sit beside it, it is a category."""
+    words = ", ".join(literal(w) for w in NULL_WORDS)
+    described = run(con, f"SELECT column_name, column_type FROM (DESCRIBE {table})")
+    text = [str(name) for name, kind in described if kind == "VARCHAR"]
+    if not text:
+        return []
+    cols = [ident(name) for name in text]
+    holes = run(
+        con,
+        "SELECT "
+        + ", ".join(f"count(*) FILTER (trim({c}) IN ({words}))" for c in cols)
+        + f" FROM {table}",
+    )[0]
+    retyped = []
+    for name, col, hole in zip(text, cols, holes, strict=True):
+        if not hole:
+            continue
+        value = f"CASE WHEN trim({col}) IN ({words}) THEN NULL ELSE {col} END"
+        filled = scalar(con, f"SELECT count({value}) FROM {table}")
+        for kind in RETYPES if filled else ():
+            fits = scalar(con, f"SELECT count(TRY_CAST({value} AS {kind})) FROM {table}")
+            if fits == filled:
+                run(con, f"ALTER TABLE {table} ALTER {col} TYPE {kind} USING {value}")
+                retyped.append(name)
+                break
+    return retyped
 
 
 def _failed_column(message: str) -> str | None:

@@ -163,6 +163,9 @@ class Insight:
     terms: frozenset[str] = frozenset()
     # How much the finding matters on its own, in [0, 1], before relevance is applied.
     weight: float = 0.5
+    # False for what the question does not bear on (a side column's figures, the profile,
+    # row counts nobody asked for): at most a couple of those rank among the first ten.
+    on_question: bool = True
 
     def to_row(self) -> dict[str, Any]:
         """The dict the supervisor writes to `insights` (confidence fits DECIMAL(3,2))."""
@@ -232,7 +235,7 @@ class Thresholds:
     min_trend_change: float = 0.05  # a fitted change smaller than 5% over the period is not news
     min_anomaly_z: float = 4.0  # floor under the Bonferroni-corrected robust z threshold
     min_anomaly_effect: float = 0.25  # and at least 25% away from the expected level
-    min_correlation: float = 0.5  # |r| below this is not "strong" for a business reader
+    min_correlation: float = 0.1  # a driver below this explains under 1% of its target
     min_segment_ratio: float = 1.2  # best segment's total at least 1.2x the worst's
     min_effect_size: float = 0.2  # Cohen's d between the best and worst segment averages
     min_concentration: float = 0.4  # the top 10% of customers/products bring at least 40%

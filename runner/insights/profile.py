@@ -8,9 +8,11 @@ means nothing and the headline is the latest period's total, against the first o
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from runner.insights import figures as fig
+from runner.insights.derived import Derived
 from runner.insights.model import (
     Aggregation,
     Column,
@@ -28,9 +30,14 @@ from runner.insights.trends import rebucket
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
+EXACT_MEDIAN_ROWS = 2_000_000  # an exact median keeps every value: 16 MB per measure here
 
-def profile(table: Table, timeline: Timeline | None, span: Span | None) -> Insight:
-    """The dataset profile: size, column roles, period covered, how it was read."""
+
+def profile(
+    table: Table, timeline: Timeline | None, span: Span | None, derived: Sequence[Derived] = ()
+) -> Insight:
+    """The dataset profile: size, column roles, period covered, how it was read, and the
+    derived columns (named once here, left out of every other finding)."""
     figures = fig.Figures()
     roles = {role.value: [c.name for c in table.having(role)] for role in Role}
     cells = table.rows * len(table.columns)
@@ -51,6 +58,8 @@ def profile(table: Table, timeline: Timeline | None, span: Span | None) -> Insig
     if timeline is not None and span is not None:
         covers = _covers(timeline, span, figures)
         summary += f" It covers {covers}."
+    if derived:
+        summary += " " + _derived(derived)
     details = {
         "file": table.name,
         "rows": table.rows,
@@ -61,6 +70,9 @@ def profile(table: Table, timeline: Timeline | None, span: Span | None) -> Insig
         "panel": table.panel,
         "source": table.source,
         "column_profile": [_column(c, table.rows) for c in table.columns],
+        "derived_columns": [
+            {"column": d.column.name, "source": d.source.name, "how": d.how} for d in derived
+        ],
         "figures": figures.entries,
     }
     return Insight(
@@ -72,6 +84,13 @@ def profile(table: Table, timeline: Timeline | None, span: Span | None) -> Insig
         terms=frozenset(words(table.name) | {"profile", "overview"}),
         weight=0.3,
     )
+
+
+def _derived(derived: Sequence[Derived]) -> str:
+    """'Derived columns, left out of the drivers: log salary (a transform of salary).'"""
+    # The sampled r that gave a column away is not stated: the words are the finding.
+    said = [f"{d.column.label} ({d.how} {d.source.label})" for d in derived]
+    return "Derived columns, left out of the drivers: " + "; ".join(said) + "."
 
 
 def _covers(timeline: Timeline, span: Span, figures: fig.Figures) -> str:
@@ -127,9 +146,12 @@ def kpis(
     """One headline-figures insight per main measure."""
     if not measures:
         return []
+    # The exact median holds every value in memory: beyond EXACT_MEDIAN_ROWS it is
+    # DuckDB's estimate, and the text says "about".
+    median = "quantile_cont" if table.rows <= EXACT_MEDIAN_ROWS else "approx_quantile"
     parts = ", ".join(
         f"count({m.expr}), sum({m.expr}), avg({m.expr}), min({m.expr}), max({m.expr}), "
-        f"approx_quantile({m.expr}, 0.5)"
+        f"{median}({m.expr}, 0.5)"
         for m in measures
     )
     row = run(con, f"SELECT {parts} FROM {table.sql}")[0]
@@ -153,7 +175,11 @@ def _kpi(
     count, total, mean, low, high, middle = values
     averaged = m.aggregation is Aggregation.MEAN
     n = figures.count(int(count), fig.aggregate(m, "count"))
-    typical = figures.number(middle, fig.aggregate(m, "median") | {"approximate": True})
+    if table.rows <= EXACT_MEDIAN_ROWS:
+        typical = figures.number(middle, fig.aggregate(m, "median"))
+    else:
+        estimate = fig.aggregate(m, "median") | {"approximate": True}
+        typical = f"about {figures.number(middle, estimate)}"
     lowest = figures.number(low, fig.aggregate(m, "min"))
     highest = figures.number(high, fig.aggregate(m, "max"))
     snapshot_total = not averaged and table.snapshot and timeline is not None

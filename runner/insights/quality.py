@@ -60,6 +60,7 @@ def check_quality(
         _mixed_types(con, table),
         _unreadable(con, table),
         _impossible(con, table),
+        _variants(table),
     ]
     return [i for i in found if i is not None]
 
@@ -327,6 +328,50 @@ def _impossible(con: DuckDBPyConnection, table: Table) -> Insight | None:
         },
         [column for column, _, _, _ in problems],
         0.8 + 5 * total / table.rows,
+        1.0,
+        figures,
+    )
+
+
+def spelling_variants(values: tuple[str, ...]) -> list[list[str]]:
+    """Groups of values that differ only by surrounding spaces or letter case (" Male",
+    "male", "Male"): one value written several ways, which splits its segment."""
+    groups: dict[str, list[str]] = {}
+    for value in values:
+        groups.setdefault(" ".join(value.split()).casefold(), []).append(value)
+    return [sorted(g) for g in groups.values() if len(g) > 1]
+
+
+def _variants(table: Table) -> Insight | None:
+    """Category columns where one value is written several ways."""
+    found = [
+        (c, groups)
+        for c in table.having(Role.CATEGORY)
+        if c.values and (groups := spelling_variants(c.values))
+    ]
+    if not found:
+        return None
+    figures = fig.Figures()
+    said = []
+    for c, groups in found[:4]:
+        shown = "; ".join(
+            " and ".join(figures.label(c, v, repr(v)) for v in group) for group in groups[:3]
+        )
+        said.append(f"{c.name} ({shown})")
+    summary = (
+        "Some values differ only by spaces or letter case, so one group is split in several: "
+        + ", ".join(said)
+        + ". Clean them (trim, one spelling) before trusting per-group figures."
+    )
+    details = {"columns": [{"column": c.name, "variants": groups} for c, groups in found]}
+    return _issue(
+        table,
+        "inconsistent_values",
+        "values spelled several ways in " + ", ".join(c.name for c, _ in found),
+        summary,
+        details,
+        [c.name for c, _ in found],
+        0.7,
         1.0,
         figures,
     )

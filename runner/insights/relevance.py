@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from runner.insights import vocabulary
 from runner.insights.model import Column, Insight, rounded
 from runner.insights.vocabulary import GAP_WORDS, STOP, SYNONYMS
 
@@ -50,6 +51,13 @@ class Concept:
     words: frozenset[str]
     weight: float
     questions: frozenset[int] = frozenset()
+    # Named only after "at" ("ridership at Clark/Lake station"): where or when the measure
+    # is taken, not what is measured.
+    place: bool = False
+    # A name (capitalised inside a sentence: "Australia", "Clark") or an acronym ("NSW"):
+    # a column may shorten it to three letters ("aus"), as it may not shorten a common word
+    # ("age" is no "agent").
+    name: bool = False
 
 
 def concepts(description: str | None) -> list[Concept]:
@@ -59,12 +67,17 @@ def concepts(description: str | None) -> list[Concept]:
     question's first subjects more than its later ones: "how has life expectancy changed
     on each continent, and how does it relate to income?" is first about life expectancy.
     """
-    text = (description or "")[:MAX_DESCRIPTION].lower()
+    original = (description or "")[:MAX_DESCRIPTION]
+    text = original.lower()
+    names = _names(original)
     weights: dict[frozenset[str], float] = {}
     questions: dict[frozenset[str], set[int]] = {}
     asked = 0
+    measured: set[frozenset[str]] = set()
     for number, (clause, question) in enumerate(_clauses(text)):
+        placed = False
         for word in re.findall(r"[a-z0-9]+", clause):
+            placed = placed or word in PLACE_WORDS
             if word in STOP or len(word) < 2:
                 continue
             base = stem(word)
@@ -75,9 +88,40 @@ def concepts(description: str | None) -> list[Concept]:
             weight = 1 / (1 + ORDER_DECAY * asked) if question else CONTEXT_WEIGHT
             asked += 1 if question and group not in weights else 0
             weights[group] = max(weights.get(group, 0.0), weight)
+            if not placed:
+                measured.add(group)
             if question:
                 questions.setdefault(group, set()).add(number)
-    return [Concept(g, w, frozenset(questions.get(g, ()))) for g, w in weights.items()]
+    return [
+        Concept(g, w, frozenset(questions.get(g, ())), g not in measured, bool(g & names))
+        for g, w in weights.items()
+    ]
+
+
+def _names(text: str) -> set[str]:
+    """The stems of the words written as names: capitalised but not first in their sentence,
+    or in capitals (an acronym of three letters or more)."""
+    found = set()
+    for sentence in re.split(r"(?<=[.?!])\s+", text):
+        written = re.findall(r"[A-Za-z][A-Za-z0-9]*", sentence)
+        capitals = sum(w[0].isupper() for w in written)
+        if capitals > max(2, len(written) // 2):
+            continue  # Title Case (or shouting): capitals say nothing of names
+        for i, word in enumerate(written):
+            if (i and word[0].isupper() and word[1:].islower()) or (
+                len(word) >= 3 and word.isupper()
+            ):
+                found.add(stem(word.lower()))
+    return found
+
+
+PLACE_WORDS = frozenset({"at"})
+
+
+def measured(wanted: Sequence[Concept]) -> list[Concept]:
+    """The concepts that can name a measure: not those only said of where it is taken
+    (unless the description says nothing else)."""
+    return [c for c in wanted if not c.place] or list(wanted)
 
 
 def _clauses(text: str) -> list[tuple[str, bool]]:
@@ -88,6 +132,17 @@ def _clauses(text: str) -> list[tuple[str, bool]]:
         question = QUESTION.search(sentence) is not None
         out += [(part, question) for part in re.split(r"[,;:]\s*(?:and\s+|or\s+)?", sentence)]
     return out
+
+
+COUNTS = re.compile(
+    r"\bhow many\b|\bnumber of\b|\bcounts?\b|\bmade of\b|\bcomposition\b|\bmix\b"
+    r"|\bbreakdown\b|\bmost common\b|\bpopular|\bfrequen|\bshare of\b|\bvolume\b"
+)
+
+
+def asks_about_counts(description: str | None) -> bool:
+    """True when the description asks how many rows (orders, planes) there are of what."""
+    return COUNTS.search((description or "")[:MAX_DESCRIPTION].lower()) is not None
 
 
 def asks_about_gaps(description: str | None) -> bool:
@@ -104,7 +159,7 @@ def relevance(terms: Iterable[str], wanted: Sequence[Concept]) -> float:
     if not total:
         return 0.0
     stems = {stem(t) for t in terms}
-    touched = [c for c in wanted if _touches(c.words, stems)]
+    touched = [c for c in wanted if _touches(c.words, stems, c.name)]
     overall = sum(c.weight for c in touched) / total
     asked = {q for c in wanted for q in c.questions}
     best = max(
@@ -118,14 +173,39 @@ def relevance(terms: Iterable[str], wanted: Sequence[Concept]) -> float:
     return 0.5 * overall + 0.5 * best
 
 
-def _touches(concept: frozenset[str], stems: set[str]) -> bool:
-    """A shared word, or a column's abbreviation of one ("temp", "precip")."""
-    return bool(concept & stems) or any(_abbreviates(concept, t) for t in stems if len(t) >= 4)
+def _touches(concept: frozenset[str], stems: set[str], name: bool = False) -> bool:
+    """A shared word, or a column's abbreviation of one ("temp", "precip"; of a name, three
+    letters are enough: "aus" for Australia, and a name's acronym stands for a longer word)."""
+    shortest = 3 if name else 4
+    return bool(concept & stems) or any(
+        _abbreviates(concept, t, name)
+        for t in stems
+        if len(t) >= 4 or (len(t) >= shortest and t not in KNOWN)
+    )
+
+
+# Words the vocabulary knows as themselves ("age", "pop", "tax"): no name's abbreviation.
+KNOWN = frozenset(
+    stem(w)
+    for group in (
+        vocabulary.SUMMED_WORDS,
+        vocabulary.AVERAGED_WORDS,
+        vocabulary.EVENT_NOUNS,
+        vocabulary.NON_NEGATIVE,
+        vocabulary.INTERVAL_WORDS,
+        vocabulary.DIRECTION_WORDS,
+        vocabulary.PERCENT_WORDS,
+        STOP,
+        *SYNONYMS,
+    )
+    for w in group
+)
 
 
 @lru_cache(maxsize=1 << 14)
-def _abbreviates(concept: frozenset[str], term: str) -> bool:
-    return any(w.startswith(term) or (len(w) >= 4 and term.startswith(w)) for w in concept)
+def _abbreviates(concept: frozenset[str], term: str, name: bool = False) -> bool:
+    shortest = 3 if name else 4
+    return any(w.startswith(term) or (len(w) >= shortest and term.startswith(w)) for w in concept)
 
 
 def rank(findings: list[Insight], description: str | None) -> list[Insight]:
@@ -138,11 +218,30 @@ def rank(findings: list[Insight], description: str | None) -> list[Insight]:
             return merit
         return 0.65 * relevance(finding.terms, wanted) + 0.35 * merit
 
-    ordered = sorted(findings, key=score, reverse=True)
+    # What the question does not bear on ranks below every finding it does.
+    ordered = budget(sorted(findings, key=lambda f: (f.on_question, score(f)), reverse=True))
     for position, finding in enumerate(ordered, start=1):
         finding.details["rank"] = position
         finding.details["relevance"] = rounded(relevance(finding.terms, wanted), 2)
     return ordered
+
+
+TOP = 10
+SIDE_BUDGET = 2  # findings the question does not bear on, among the first TOP
+
+
+def budget(ordered: list[Insight]) -> list[Insight]:
+    """ordered with at most SIDE_BUDGET side findings among the first TOP: the others move
+    just below them, in their order."""
+    top: list[Insight] = []
+    moved: list[Insight] = []
+    rest = iter(ordered)
+    for finding in rest:
+        if len(top) == TOP:
+            return top + moved + [finding, *rest]
+        side = sum(not f.on_question for f in top)
+        (moved if not finding.on_question and side >= SIDE_BUDGET else top).append(finding)
+    return top + moved
 
 
 def prefer(columns: list[Column], wanted: Sequence[Concept]) -> list[Column]:

@@ -58,6 +58,10 @@ PARTS = {
 }
 YEAR_WORDS = frozenset({"year", "yr", "yyyy"})
 YEARS = (1700, 2200)
+# A number in a column named for dates is a year (1800..2100) or a spreadsheet day number.
+DATE_WORDS = frozenset({"date", "period", "dt", "day", "time"})
+PLAUSIBLE_YEARS = (1800, 2100)
+EXCEL_DAYS = (20000, 60000)
 # Which measures a business reader looks at first.
 MEASURE_PRIORITY = [
     re.compile(p, re.IGNORECASE)
@@ -296,6 +300,8 @@ def _numeric_role(s: Scan) -> tuple[Role, str, str | None]:
         return Role.IDENTIFIER, number, None
     if whole and is_year(s):
         return Role.TIME, f"CAST(make_date(CAST({c} AS INTEGER), 1, 1) AS TIMESTAMP)", "year"
+    if whole and is_excel_serial(s):
+        return Role.TIME, f"CAST(DATE '1899-12-30' + CAST({c} AS INTEGER) AS TIMESTAMP)", None
     part = calendar_part(s)
     if part is not None:
         return Role.CALENDAR, f"CAST({c} AS BIGINT)", part
@@ -308,12 +314,26 @@ def _numeric_role(s: Scan) -> tuple[Role, str, str | None]:
 
 
 def is_year(s: Scan) -> bool:
-    """A whole-number column named for years, holding years: a time axis of its own."""
+    """A whole-number column named for years (or for dates and periods) holding years: a
+    time axis of its own."""
     try:
         low, high = float(s.lo), float(s.hi)
     except (TypeError, ValueError):
         return False
-    return bool(words(s.name) & YEAR_WORDS) and YEARS[0] <= low and high <= YEARS[1]
+    named = words(s.name)
+    if named & DATE_WORDS and s.distinct >= 3:
+        return PLAUSIBLE_YEARS[0] <= low and high <= PLAUSIBLE_YEARS[1]
+    return bool(named & YEAR_WORDS) and YEARS[0] <= low and high <= YEARS[1]
+
+
+def is_excel_serial(s: Scan) -> bool:
+    """A whole-number column named for dates holding spreadsheet day numbers (days since
+    1899-12-30: 20000 is 1954-10-03, 60000 is 2064-04-08)."""
+    try:
+        low, high = float(s.lo), float(s.hi)
+    except (TypeError, ValueError):
+        return False
+    return bool(words(s.name) & DATE_WORDS) and EXCEL_DAYS[0] <= low and high <= EXCEL_DAYS[1]
 
 
 def calendar_part(s: Scan) -> str | None:

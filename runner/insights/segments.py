@@ -5,7 +5,8 @@ delay, a region's average order value), never by its total, which would rank the
 segments by their size: each segment's share of the rows is said separately. The best
 and the worst are tested with Welch's t-test and need a Cohen's d of `min_effect_size`;
 the row count itself is compared as shares of rows (a z-test on two Poisson counts).
-Both are Bonferroni-corrected over every pair that could have been picked.
+Averages are tested column by column (an analysis of variance each), Holm-corrected over
+the columns; row counts are Bonferroni-corrected over every pair that could have been picked.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from runner.insights.model import (
     words,
 )
 from runner.insights.sql import literal, run
-from runner.insights.stats import normal_p, sample_factor, t_test_p
+from runner.insights.stats import f_test_p, holm, normal_p, sample_factor, t_test_p
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -87,22 +88,68 @@ def compare_segments(
 ) -> list[Insight]:
     """Highest-versus-lowest insights for each segment column and measure where they differ."""
     per_column = {s.name: groups(con, table, s, measures) for s in segments}
-    pairs = sum(_pairs(g) for by_measure in per_column.values() for g in by_measure.values())
     found = []
-    for segment in segments:
-        for measure in measures:
+    for measure in measures:
+        # One family of tests per measure: its averages are tested column by column (an
+        # analysis of variance each), its row counts pair by pair.
+        # Averages: Holm's step-down over the columns (the same family-wise error as
+        # Bonferroni, yet a moderate gap beside a strong one is not held to the strictest bar).
+        if measure.is_row_count:
+            tests = sum(_pairs(by[measure.name], True) for by in per_column.values())
+            adjusted: list[float | None] = [None] * len(segments)
+        else:
+            tests = len(per_column)
+            adjusted = [*holm([anova_p(per_column[s.name][measure.name]) for s in segments])]
+        for segment, p_adjusted in zip(segments, adjusted, strict=True):
             groups_ = per_column[segment.name][measure.name]
-            found.append(_compare(table, segment, measure, groups_, pairs, limits))
+            found.append(_compare(table, segment, measure, groups_, tests, limits, p_adjusted))
     return [i for i in found if i is not None]
 
 
-def _eligible(groups_: list[Group]) -> list[Group]:
-    return [g for g in groups_ if g.n >= MIN_ROWS and g.value != "(missing)"]
+def eta_squared(groups_: list[Group]) -> float:
+    """The share of a measure's variation between rows that its groups explain (eta²)."""
+    kept = [g for g in groups_ if g.n and g.value != "(missing)"]
+    n = sum(g.n for g in kept)
+    if n < 2:
+        return 0.0
+    grand = sum(g.total for g in kept) / n
+    total = sum(g.squares for g in kept) - n * grand * grand
+    between = sum(g.n * (g.mean - grand) ** 2 for g in kept)
+    return min(1.0, between / total) if total > 0 else 0.0
 
 
-def _pairs(groups_: list[Group]) -> int:
-    k = len(_eligible(groups_))
+def effect_words(eta2: float) -> str:
+    """eta² in words, by Cohen's conventions (0.01 small, 0.06 medium, 0.14 large)."""
+    if eta2 >= 0.14:
+        return "a large"
+    return "a medium" if eta2 >= 0.06 else "a small" if eta2 >= 0.01 else "a negligible"
+
+
+def _eligible(groups_: list[Group], counted: bool = False) -> list[Group]:
+    """The groups that may be named highest or lowest: for averages, those with MIN_ROWS
+    values at least; for the row count, every one (a group of 1 is the fewest, and naming
+    another "fewest" after leaving it out would be false)."""
+    least = 1 if counted else MIN_ROWS
+    return [g for g in groups_ if g.n >= least and g.value != "(missing)"]
+
+
+def _pairs(groups_: list[Group], counted: bool = False) -> int:
+    k = len(_eligible(groups_, counted))
     return k * (k - 1) // 2
+
+
+def anova_p(groups_: list[Group]) -> float:
+    """The p-value that a measure's group averages are all equal (one-way F-test)."""
+    kept = [g for g in groups_ if g.n and g.value != "(missing)"]
+    n, k = sum(g.n for g in kept), len(kept)
+    if k < 2 or n <= k:
+        return 1.0
+    grand = sum(g.total for g in kept) / n
+    between = sum(g.n * (g.mean - grand) ** 2 for g in kept)
+    within = sum(max(0.0, g.squares - g.n * g.mean**2) for g in kept)
+    if within <= 0:
+        return 0.0 if between > 0 else 1.0
+    return f_test_p((between / (k - 1)) / (within / (n - k)), k - 1, n - k)
 
 
 def _compare(
@@ -112,19 +159,32 @@ def _compare(
     groups_: list[Group],
     pairs: int,
     limits: Thresholds,
+    adjusted: float | None = None,
 ) -> Insight | None:
-    eligible = _eligible(groups_)
+    """adjusted: the family's adjusted p-value of the averages (else Bonferroni over pairs)."""
+    counted = measure.is_row_count
+    eligible = _eligible(groups_, counted)
     if len(eligible) < 2:
         return None
-    counted = measure.is_row_count
     key: Callable[[Group], float] = (lambda g: g.rows) if counted else (lambda g: g.mean)
     best, worst = max(eligible, key=key), min(eligible, key=key)
     p_value, material = _counts(best, worst, limits) if counted else _means(best, worst, limits)
-    p_adjusted = min(1.0, p_value * max(pairs, 1))
+    if not counted:
+        p_value = anova_p(groups_)
+    p_adjusted = adjusted if adjusted is not None else min(1.0, p_value * max(pairs, 1))
     if p_adjusted >= limits.alpha or not material:
         return None
     ties = tuple([g for g in eligible if key(g) == key(end)] for end in (best, worst))
-    return _insight(table, segment, measure, groups_, best, worst, p_adjusted, ties)
+    left_out = len([g for g in groups_ if g.value != "(missing)"]) - len(eligible)
+    found = _insight(table, segment, measure, groups_, best, worst, p_adjusted, ties)
+    if left_out:
+        figures = fig.Figures()
+        least = figures.parameter(f"{MIN_ROWS} rows", "smallest group ranked")
+        found.summary += f" Ranked among the groups with at least {least}; smaller ones are not."
+        found.details["figures"] += figures.entries
+        found.details["groups_ranked"] = len(eligible)
+        found.details["groups_too_small"] = left_out
+    return found
 
 
 def _means(best: Group, worst: Group, limits: Thresholds) -> tuple[float, bool]:
@@ -160,6 +220,7 @@ def _insight(
 ) -> Insight:
     figures = fig.Figures()
     what = measure.quantity_label if measure.is_row_count else measure.label
+    eta2 = 0.0 if measure.is_row_count else eta_squared(groups_)
     # Segments level with the best (or the worst) are named with it: "most for A" would be
     # false where B has as many.
     high, low = (_named(figures, segment, tied) for tied in ties)
@@ -171,7 +232,7 @@ def _insight(
             f"{measure.label}: {most}; "
             f"{low} the fewest: {fewest}."
         )
-        weight = 0.55 + 0.45 * best.rows / table.rows
+        weight = 0.4 + 0.3 * best.rows / table.rows
     else:
         title = f"{what.capitalize()} by {segment.label}: highest for {high}, lowest for {low}"
         summary = (
@@ -180,27 +241,35 @@ def _insight(
             f"({_mean(segment, measure, worst, figures)}). Rows: {high} "
             f"{_rows(segment, best, table.rows, figures)}, "
             f"{low} {_rows(segment, worst, table.rows, figures)}"
-            f"{_total_shares(segment, measure, best, worst, groups_, figures)}."
+            f"{_total_shares(segment, measure, best, worst, groups_, figures)}. "
+            f"{segment.label.capitalize()} has {effect_words(eta2)} effect on {what}."
         )
-        gap = (best.mean - worst.mean) / max(abs(best.mean), abs(worst.mean), 1e-9)
-        weight = 0.55 + min(0.45, abs(gap))
+        # Ranked by effect size on the scale of a correlation (sqrt of eta², as |r| is the
+        # sqrt of r²), so a segment and a numeric driver compare on one footing.
+        weight = 0.5 + 0.5 * math.sqrt(eta2)
     listed = sorted(groups_, key=lambda g: -(g.rows if measure.is_row_count else g.mean))
     details = {
         "segment_column": segment.name,
         "measure": "rows" if measure.is_row_count else measure.name,
         "basis": "rows" if measure.is_row_count else "average",
-        "min_rows": MIN_ROWS,
+        "min_rows": 1 if measure.is_row_count else MIN_ROWS,
         "best": best.value,
         "worst": worst.value,
         "tied_best": [g.value for g in ties[0]],
         "tied_worst": [g.value for g in ties[1]],
         "p_adjusted": p,
+        "eta2": rounded(eta2),
+        "effect": effect_words(eta2).split()[-1],
         "segments": [_listed(g, table.rows) for g in listed[:LISTED]],
         "figures": figures.entries,
     }
-    terms = segment.terms | measure.terms | words(best.value) | words(worst.value)
+    terms = segment.terms | words(best.value) | words(worst.value)
     if measure.is_row_count:
-        terms |= {"composition", "mix", "share"}
+        # Not the row unit's name ("salaries" for salaries.xlsx): counting rows per group
+        # answers "how many", not a question about the rows' measures.
+        terms |= {"composition", "mix", "share", "count", "number"}
+    else:
+        terms |= measure.terms
     return Insight(
         insight_type="segment_comparison",
         title=title,

@@ -20,10 +20,12 @@ BACKGROUND = frozenset({"profile", "kpi", "data_quality"})
 
 
 def highlights(ranked: list[Insight], limit: int = HIGHLIGHTS) -> list[Insight]:
-    """The top findings for the summary: business findings first, then the rest by rank."""
-    lead = [i for i in ranked if i.insight_type not in BACKGROUND]
+    """The top findings for the summary: business findings the question bears on first,
+    then the other business findings, then the rest, each by rank."""
+    answers = [i for i in ranked if i.insight_type not in BACKGROUND and i.on_question]
+    lead = [i for i in ranked if i.insight_type not in BACKGROUND and not i.on_question]
     rest = [i for i in ranked if i.insight_type in BACKGROUND]
-    return (lead + rest)[:limit]
+    return (answers + lead + rest)[:limit]
 
 
 def builtin_summary(ranked: list[Insight], tables: list[Table], description: str | None) -> Insight:
@@ -37,8 +39,8 @@ def builtin_summary(ranked: list[Insight], tables: list[Table], description: str
     goal = f" for the goal “{quoted}”" if quoted else ""
     lead = [i for i in top if i.insight_type not in BACKGROUND]
     if lead:
-        first = lead[0].title[0].lower() + lead[0].title[1:]
-        summary = f"Analysed {counted} rows from {names}{goal}. The main finding: {first}."
+        # The first sentence answers the question: its top driver, trend or season.
+        summary = f"{lead[0].title}. Analysed {counted} rows from {names}{goal}."
         figures.entries += lead[0].details.get("figures", [])
     else:
         summary = (

@@ -16,17 +16,22 @@ def words_of(text: str) -> frozenset[str]:
 # Money, quantities and counts: the measures whose sum over rows means something.
 SUMMED_WORDS = words_of(
     """
-    revenue revenues sales sale turnover income gmv bookings amount amounts total totals
-    cost costs spend spending expense expenses profit profits earnings value paid payment
+    revenue revenues sales sale turnover gmv bookings amount amounts total totals
+    cost costs spend spending expense expenses profit profits value paid payment
     payments fee fees tax taxes budget quantity qty units sold volume count counts cnt
-    orders visits clicks impressions sessions installs downloads signups population pop
+    orders visits clicks impressions sessions installs downloads signups
     generation production output consumption passengers shipments shipped deaths cases
-    births donations fare bill tip tips salary wages
+    births donations fare bill tip tips
     """
 )
 # Words that say a measure is a level, rate or measurement even beside a summed word.
+# What one row (a person, a household, a country) has or is: incomes, salaries, wages,
+# balances, credit limits, populations, ratings and ages are levels per row, whose sum over
+# a table of people or of years is nobody's figure; their average is.
 AVERAGED_WORDS = words_of(
     """
+    income incomes salary salaries wage wages earnings earning pay balance balances limit
+    population pop inhabitants rent rents wealth gdp gdppercap rating ratings grade grades
     price prices rate rates ratio score rating pct percent percentage share avg average
     mean median age margin discount satisfaction csat nps temperature temp duration hours
     minutes days time latency weight per percap capita index level speed pressure
@@ -115,7 +120,8 @@ SYNONYMS = tuple(
     country nation continent
     """.strip().splitlines()
 )
-# Words of a question that say nothing about the data.
+# Words of a question that say nothing about the data (the verbs of "what drives sales?"
+# ask for drivers; they name no column).
 STOP = words_of(
     """
     has have had was were am being did done doing could may might much many any some very
@@ -126,6 +132,8 @@ STOP = words_of(
     as more most less best all per each across over between do does can should would i my
     me us their they them where when who not no into than then there these those will get
     make look show
+    drive drives determine determines affect affects influence influences explain explains
+    factor factors
     """
 )
 # Words of a question asking about missing data.

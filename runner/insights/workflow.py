@@ -15,6 +15,7 @@ from runner.errors import PermanentFailure
 from runner.insights import engine, loader
 from runner.insights.anomalies import find_anomalies
 from runner.insights.correlations import find_correlations
+from runner.insights.derived import PART, derived_names, find_derived
 from runner.insights.drawdowns import find_falls
 from runner.insights.model import (
     Aggregation,
@@ -29,8 +30,10 @@ from runner.insights.profile import kpis, profile
 from runner.insights.quality import check_quality
 from runner.insights.relevance import (
     Concept,
+    asks_about_counts,
     asks_about_gaps,
     concepts,
+    measured,
     prefer,
     rank,
     relevance,
@@ -61,9 +64,11 @@ if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
 MAX_MEASURES = 4
-HEADLINE_MEASURES = 2
-MAX_SEGMENT_COLUMNS = 3
+MAX_TARGETS = 3
+TARGET_SHARE = 0.5
+MAX_SEGMENT_COLUMNS = 3  # followed over time (one series each); all are compared
 MAX_ENTITY_COLUMNS = 2
+ASKED = 0.25  # relevance at which the question bears on a finding about no target
 
 
 def run_complete_workflow(
@@ -82,6 +87,7 @@ def run_complete_workflow(
     limits = _thresholds(metadata)
     wanted = concepts(business_description)
     gaps = asks_about_gaps(business_description)
+    counts = asks_about_counts(business_description)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="jobsup-insights-") as tmp:
         workdir = Path(tmp)
@@ -89,7 +95,7 @@ def run_complete_workflow(
             tables = [
                 _load(con, f, _named(names, i), f"t{i}", workdir) for i, f in enumerate(files)
             ]
-            findings = [f for t in tables for f in analyse(con, t, limits, wanted, gaps)]
+            findings = [f for t in tables for f in analyse(con, t, limits, wanted, gaps, counts)]
     ranked = rank(findings, business_description)
     ai = (settings or {}).get("ai")
     summary = summarize(ranked, tables, business_description, ai)
@@ -133,8 +139,10 @@ def analyse(
     limits: Thresholds,
     wanted: list[Concept],
     gaps: bool = False,
+    counts: bool = False,
 ) -> list[Insight]:
-    """Every finding the data of one table supports (gaps: list every missing value)."""
+    """Every finding the data of one table supports (gaps: list every missing value;
+    counts: the question asks how many rows there are of what)."""
     time_column = main_time(table)
     span = dating(con, table, time_column, layout_keys(table)) if time_column else None
     table = with_layout(table, span)
@@ -142,31 +150,102 @@ def analyse(
     table = with_totals(table, sums)
     # Totals first (they speak for their parts), then by kind; what the question names leads.
     ordered = sorted(table.having(Role.MEASURE), key=lambda m: (not m.is_total, measure_rank(m)))
-    every_measure = prefer(ordered, wanted)
-    measures = every_measure[:MAX_MEASURES]
+    targets = question_targets(prefer(ordered, wanted), wanted)
+    derived = find_derived(con, table, ordered, targets, sums)
+    linked = derived_names(derived)
+    targets = [t for t in targets if t.name not in linked] or targets
+    every_measure = [m for m in prefer(ordered, wanted) if m.name not in linked]
+    # A part of a total is mechanical only as its driver: over time it is a quantity of its
+    # own (a sector's fall in a recession). A transform or lockstep twin repeats its source.
+    parts = {d.column.name for d in derived if d.how == PART}
+    measures = [m for m in prefer(ordered, wanted) if m.name not in linked - parts]
+    measures = measures[:MAX_MEASURES]
     counted = row_count(row_unit(table))
-    # The measures the description names, else the first few: anomalies, seasonality and
-    # segment comparisons look at these and at the row count.
-    named = [m for m in measures if relevance(m.terms, wanted) > 0]
-    headline = [counted, *(named or measures[:HEADLINE_MEASURES])]
-    segments = prefer(segment_columns(table), wanted)[:MAX_SEGMENT_COLUMNS]
+    # The targets: anomalies, seasonality and segment comparisons look at these and at the
+    # row count.
+    headline = [counted, *targets]
+    every_segment = prefer(segment_columns(table), wanted)
+    segments = every_segment[:MAX_SEGMENT_COLUMNS]
     timeline = None
     if time_column is not None and span is not None:
         timeline = collect(con, table, time_column, span, [counted, *measures], segments)
-    findings = [profile(table, timeline, span), *check_quality(con, table, limits, gaps)]
-    findings += kpis(con, table, measures, timeline)
+    findings = [profile(table, timeline, span, derived), *check_quality(con, table, limits, gaps)]
+    # Headline figures of the targets only: a side column's total is noise to this question.
+    findings += kpis(con, table, targets, timeline)
     if timeline is not None:
         findings += find_trends(timeline, limits) + find_anomalies(timeline, limits, headline)
         findings += find_falls(timeline, limits)
     findings += find_seasonality(con, table, timeline, headline, limits)
-    findings += compare_segments(con, table, segments, headline, limits)
-    main_segment = segments[0] if segments else None
-    findings += find_correlations(con, table, every_measure, limits, timeline, main_segment, sums)
-    total = next((m for m in measures if m.aggregation is Aggregation.SUM), counted)
-    findings += _concentrations(con, table, total, timeline, limits, wanted)
+    findings += compare_segments(con, table, every_segment, headline, limits)
+    # The segment a link is checked within must be filled in every row: otherwise the check
+    # reads fewer rows than the link it checks.
+    main_segment = next((c for c in every_segment if c.non_null == table.rows), None)
+    findings += find_correlations(
+        con, table, targets, every_measure, limits, timeline, main_segment, sums, linked
+    )
+    # Concentration of a target that adds up (else of the rows, when there is no target).
+    total = next((m for m in targets if m.aggregation is Aggregation.SUM), None)
+    if total is not None or not targets:
+        findings += _concentrations(con, table, total or counted, timeline, limits, wanted)
+    names = {t.name for t in targets}
     for finding in findings:
         finding.details.setdefault("file", table.name)
+        finding.on_question = bears_on(finding, names | ({"rows"} if counts else set()), wanted)
+        finding.details["on_question"] = finding.on_question
     return findings
+
+
+def bears_on(finding: Insight, targets: set[str], wanted: list[Concept]) -> bool:
+    """Whether the question bears on a finding: it is about a target measure, or the question
+    names what it is about (a data-quality question, the segments of a "made of" question).
+    The profile never is; with no question, only findings on the lead measure are."""
+    if finding.insight_type == "profile":
+        return False
+    d = finding.details
+    about = {d.get("measure"), d.get("target")}
+    if finding.insight_type == "data_quality":
+        about = {c.get("column") for c in d.get("columns") or [] if isinstance(c, dict)}
+    if about & targets:
+        return True
+    if "rows" in about:
+        return False  # a count of rows nobody asked for, whatever its segment
+    return relevance(finding.terms, wanted) >= ASKED
+
+
+def question_targets(measures: list[Column], wanted: list[Concept]) -> list[Column]:
+    """The measures the question asks about (most relevant first), else the one a business
+    would lead with (the first of measures: a total, revenue, an amount).
+
+    A measure that shares only a word of the question's setting ("loan amount" for "the
+    interest rate on our loans") is no target: it must touch half as much of the question
+    as the best. Of measures touching the same words ("price", "min price", "max price"),
+    the one with the fewest other words is the target, and one touching only some of the
+    words another touches is none. Words said only of where the measure
+    is taken ("ridership at Clark/Lake station") name no target."""
+    wanted = measured(wanted)
+    scored = [(relevance(m.terms, wanted), m) for m in measures]
+    best = max((r for r, _ in scored), default=0.0)
+    if best <= 0:
+        return measures[:1]
+    named = sorted(
+        (m for r, m in scored if r >= TARGET_SHARE * best),
+        key=lambda m: (-relevance(m.terms, wanted), len(m.terms - _touched(m, wanted))),
+    )
+    chosen: list[Column] = []
+    seen: set[frozenset[str]] = set()
+    for m in named:
+        touched = _touched(m, wanted)
+        # One touching fewer of the question's words than another ("rainfall" beside
+        # "rainfall in Australia": ausRain) is a measure of the same kind, not the one asked.
+        if touched not in seen and not any(touched < s for s in seen):
+            seen.add(touched)
+            chosen.append(m)
+    return chosen[:MAX_TARGETS]
+
+
+def _touched(m: Column, wanted: list[Concept]) -> frozenset[str]:
+    """The words of a measure's name that the question touches."""
+    return frozenset(t for t in m.terms if relevance({t}, wanted) > 0)
 
 
 def _concentrations(

@@ -59,7 +59,7 @@ def _order(plan: Plan, rng: random.Random, day: dt.date, region: str, n: int) ->
     if customer < plan.key_accounts:
         quantity *= 40
     revenue = round(quantity * unit_price, 2)
-    spend = revenue * 0.1 * rng.uniform(0.8, 1.2) if plan.correlated_spend else rng.uniform(5, 50)
+    spend = revenue * 0.1 * rng.uniform(0.6, 1.4) if plan.correlated_spend else rng.uniform(5, 50)
     discount = None if rng.random() < plan.missing_discount else round(rng.uniform(0, 0.2), 2)
     return {
         "order_id": n,

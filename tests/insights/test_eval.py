@@ -1,5 +1,6 @@
 """The analysis job on real public datasets (scripts/eval_insights.py --quick): nothing it
-states is false, every figure can be re-derived, and it finds what an analyst would."""
+states is false or misleading, every figure can be re-derived, it finds what an analyst would,
+and what the question does not bear on stays out of the top 10 (issue 23's bars)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "eval_insights.py"
-FOUND_SHARE = 0.8  # the issue's bar: at least 80% of the key findings in the top 10
+FOUND_SHARE = 0.9  # issue 23: at least 90% of the key findings in the top 10
+TRIVIAL_SHARE = 0.2  # issue 23: at most 20% of the top 10 that the question does not bear on
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +31,22 @@ def evaluation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return result
 
 
+def _problems(evaluation: dict[str, Any], kind: str) -> str:
+    return "\n".join(
+        f"{d['name']}: {p}" for d in evaluation["datasets"] for p in d["problems"] if kind in p
+    )
+
+
 @pytest.mark.timeout(360)
 def test_no_claim_is_false_and_every_figure_is_rederived(evaluation: dict[str, Any]) -> None:
-    problems = [f"{d['name']}: {p}" for d in evaluation["datasets"] for p in d["problems"]]
-    assert evaluation["total"]["claims_false"] == 0, "\n".join(problems)
-    assert evaluation["total"]["not_rederivable"] == 0, "\n".join(problems)
+    assert evaluation["total"]["claims_false"] == 0, _problems(evaluation, " FALSE ")
+    assert evaluation["total"]["not_rederivable"] == 0, _problems(evaluation, " NOT RE-DERIVABLE ")
     assert evaluation["total"]["claims_true"] > 500  # the checks ran on something
+
+
+@pytest.mark.timeout(360)
+def test_no_claim_is_misleading(evaluation: dict[str, Any]) -> None:
+    assert evaluation["total"]["claims_misleading"] == 0, _problems(evaluation, " MISLEADING ")
 
 
 @pytest.mark.timeout(360)
@@ -47,3 +59,16 @@ def test_key_findings_are_among_the_top_ten(evaluation: dict[str, Any]) -> None:
         if k["rank"] is None or k["rank"] > 10
     ]
     assert total["key_findings_in_top"] >= FOUND_SHARE * total["key_findings"], "\n".join(missed)
+
+
+@pytest.mark.timeout(360)
+def test_little_noise_in_the_top_ten(evaluation: dict[str, Any]) -> None:
+    total = evaluation["total"]
+    noise = [
+        f"{d['name']}: {line}"
+        for d in evaluation["datasets"]
+        for line in d["top10_insights"]
+        if line.endswith("(trivial)")
+    ]
+    assert total["top10"] > 0
+    assert total["trivial_in_top10"] <= TRIVIAL_SHARE * total["top10"], "\n".join(noise)

@@ -34,7 +34,10 @@ def scan(name: str, sql_type: str = "BIGINT", lo: float = 0, hi: float = 100, **
         ("revenue", Aggregation.SUM),
         ("order_total", Aggregation.SUM),
         ("quantity", Aggregation.SUM),
-        ("pop", Aggregation.SUM),
+        ("pop", Aggregation.MEAN),  # a level per country and year: never "in total"
+        ("Income", Aggregation.MEAN),
+        ("Salary", Aggregation.MEAN),
+        ("Balance", Aggregation.MEAN),
         ("net_generation", Aggregation.SUM),
         ("unit_price", Aggregation.MEAN),  # a price beside an amount word still averages
         ("lifeExp", Aggregation.MEAN),
