@@ -260,8 +260,10 @@ def _seasonal_index(spec: Details, truth: Truth) -> float:
         raise Underivable("seasonal_index: a ratio to trend of levels that are not all positive")
     if spec["detrend"] == "moving_average":
         weights = np.r_[0.5, np.ones(cycle - 1), 0.5] / cycle
-        trend = pd.Series(ys).rolling(cycle + 1, center=True).apply(
-            lambda w: float(np.dot(w, weights)), raw=True
+        trend = (
+            pd.Series(ys)
+            .rolling(cycle + 1, center=True)
+            .apply(lambda w: float(np.dot(w, weights)), raw=True)
         )
     elif spec["detrend"] == "fit":
         trend = pd.Series(_better_line(_index(series.index, grain), ys, ratio))
@@ -319,8 +321,8 @@ def _years(spec: Details) -> float:
         starts.append(pd.Timestamp(found[0]))
     a, b = starts
     if a.day == 1 and b.day == 1:
-        return ((b.year - a.year) * 12 + b.month - a.month) / 12
-    return (b - a).days / 365
+        return float((b.year - a.year) * 12 + b.month - a.month) / 12
+    return float((b - a).days) / 365
 
 
 def _baseline(spec: Details, truth: Truth) -> float:
