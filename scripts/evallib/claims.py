@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -98,8 +99,10 @@ def _check_period(figure: Details, truth: Truth) -> tuple[bool, str]:
     )
 
 
-def unaccounted(row: Details) -> list[str]:
-    """Numbers in the title and summary that no figure, label or name accounts for."""
+def unaccounted(row: Details, columns: Iterable[str] = ()) -> list[str]:
+    """Numbers in the title and summary that no figure, label or name accounts for; columns
+    are the table's column names, whose digits ('Num collections last 12m', 'm1') are part
+    of a name wherever it is printed, as it is or humanized."""
     content = row["content"]
     details = content["details"]
     text = f"{content['title']}\n{content['summary']}"
@@ -126,6 +129,18 @@ def unaccounted(row: Details) -> list[str]:
         for shown in {name, name.replace("_", " "), _humanized(name)}:
             if shown:
                 text = re.sub(re.escape(shown), " ", text, flags=re.IGNORECASE)
+    # Any other column of the table named in the text, as a whole name: one with digits and
+    # letters ('last 12m', 'm1'); a name that is only a number ('2019') stays a number.
+    shown_names = {
+        shown
+        for name in columns
+        if re.search(r"[A-Za-z]", str(name)) and re.search(r"\d", str(name))
+        for shown in (str(name), str(name).replace("_", " "), _humanized(str(name)))
+        if shown
+    }
+    for shown in sorted(shown_names, key=len, reverse=True):
+        whole = rf"(?<![A-Za-z0-9]){re.escape(shown)}(?![A-Za-z0-9])"
+        text = re.sub(whole, " ", text, flags=re.IGNORECASE)
     return NUMBER.findall(text)
 
 
@@ -231,7 +246,8 @@ def verify(row: Details, truth: Truth) -> Verdict:
         check_figure(f, truth) for f in details.get("figures") or [] if f.get("kind") != "parameter"
     ]
     results += check_claims(row, truth)
-    results += [(None, f"{n!r} is stated with no recipe") for n in unaccounted(row)]
+    columns = [str(c) for c in truth.frame.columns]
+    results += [(None, f"{n!r} is stated with no recipe") for n in unaccounted(row, columns)]
     for ok, why in results:
         if ok:
             verdict.true += 1
