@@ -121,16 +121,10 @@ def unaccounted(row: Details, columns: Iterable[str] = ()) -> list[str]:
         names.append(str(entry.get("column") if isinstance(entry, dict) else entry))
     keys = ("measure", "segment_column", "segment", "best", "worst")
     names += [str(details.get(k)) for k in keys if details.get(k)]
-    for name in sorted(set(known), key=len, reverse=True):
-        text = text.replace(name, " ") if name else text
-    for name in sorted(set(names), key=len, reverse=True):
-        # A column name as printed: as it is, with spaces for _, or humanized, any case
-        # ("co2" printed "Co2" at the start of a sentence).
-        for shown in {name, name.replace("_", " "), _humanized(name)}:
-            if shown:
-                text = re.sub(re.escape(shown), " ", text, flags=re.IGNORECASE)
-    # Any other column of the table named in the text, as a whole name: one with digits and
-    # letters ('last 12m', 'm1'); a name that is only a number ('2019') stays a number.
+    # First the table's column names, as whole names: one with digits and letters ('last
+    # 12m', 'm1'; before the figures, whose '1' would split '12m'), out of the text and of
+    # the figures' texts alike ('0 num collections last 12m'); a name that is only a number
+    # ('2019') stays a number.
     shown_names = {
         shown
         for name in columns
@@ -138,9 +132,25 @@ def unaccounted(row: Details, columns: Iterable[str] = ()) -> list[str]:
         for shown in (str(name), str(name).replace("_", " "), _humanized(str(name)))
         if shown
     }
-    for shown in sorted(shown_names, key=len, reverse=True):
-        whole = rf"(?<![A-Za-z0-9]){re.escape(shown)}(?![A-Za-z0-9])"
-        text = re.sub(whole, " ", text, flags=re.IGNORECASE)
+    wholes = [
+        re.compile(rf"(?<![A-Za-z0-9]){re.escape(shown)}(?![A-Za-z0-9])", re.IGNORECASE)
+        for shown in sorted(shown_names, key=len, reverse=True)
+    ]
+
+    def unnamed(printed: str) -> str:
+        for whole in wholes:
+            printed = whole.sub(" ", printed)
+        return printed
+
+    text = unnamed(text)
+    for name in sorted({unnamed(k) for k in known}, key=len, reverse=True):
+        text = text.replace(name, " ") if name.strip() else text
+    for name in sorted(set(names), key=len, reverse=True):
+        # A column name as printed: as it is, with spaces for _, or humanized, any case
+        # ("co2" printed "Co2" at the start of a sentence).
+        for shown in {name, name.replace("_", " "), _humanized(name)}:
+            if shown:
+                text = re.sub(re.escape(shown), " ", text, flags=re.IGNORECASE)
     return NUMBER.findall(text)
 
 

@@ -192,3 +192,14 @@ def test_a_growth_rate_is_the_yearly_rate_between_the_two_windows() -> None:
               "from": {"kind": "aggregate", "measure": "sales", "aggregation": "sum", "filters": window},
               "to": {"kind": "aggregate", "measure": "sales", "aggregation": "sum", "filters": late}}  # fmt: skip
     assert derive(recipe, truth) == pytest.approx(0.1)
+
+
+def test_a_figure_that_names_a_column_with_digits_is_read_whole() -> None:
+    figures = [{"text": "0 num collections last 12m", "value": 0, "kind": "label"},
+               {"text": "1", "value": 1, "kind": "aggregate"}]  # fmt: skip
+    row = _stated(
+        "Num collections last 12m: most loans for 0 num collections last 12m",
+        "num_accounts_120d_past_due is constant; 1 loan.",
+        figures=figures,
+    )
+    assert unaccounted(row, ["Num collections last 12m", "num_accounts_120d_past_due"]) == []
