@@ -42,7 +42,17 @@ distinct, filters, `approximate` for DuckDB's approximate median, checked agains
 denominator), difference (minuend, subtrahend), fit (measure, aggregation, filters, time,
 grain, from, before, model linear|exponential, at start|end|change|r2), baseline (measure,
 aggregation, filters, time, grain, period, lags: the median of the neighbouring periods
-that have rows), correlation (x, y, filters, over rows|changes, time, grain, within: an
+that have rows), seasonal_index (measure, aggregation, filters, time, grain month|quarter,
+from, before, part, equals, model ratio|difference, detrend moving_average|fit: the measure
+per period of grain in [from, before), every period with rows, at least two cycles; each
+level divided by (ratio) or less (difference) its trend, the centred 2x12 (2x4 for quarters)
+moving average where its window fits, or for "fit" the better by R² of a straight line and,
+for ratios, a log-linear one; averaged per part value, normalised to mean 1 (or 0), less 1
+(or 0): the value of part value `equals`), growth_rate (from, to: two recipes, years: the
+rate a year (to / from) ** (1 / years) - 1, years being the time between the starts of the
+two windows, their time filters' `from`: whole months / 12 when both start on a month's
+first day, else days / 365; the recipe's `years` only when a window has no such filter),
+correlation (x, y, filters, over rows|changes, time, grain, within: an
 entity for changes, within_groups: a segment to correlate around its averages, at r|n),
 variance_share (measure, aggregation, by: a column or calendar part, time, per: the
 share of the variation of per-period levels the groups explain), top_share (entity,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -98,8 +99,10 @@ def _check_period(figure: Details, truth: Truth) -> tuple[bool, str]:
     )
 
 
-def unaccounted(row: Details) -> list[str]:
-    """Numbers in the title and summary that no figure, label or name accounts for."""
+def unaccounted(row: Details, columns: Iterable[str] = ()) -> list[str]:
+    """Numbers in the title and summary that no figure, label or name accounts for; columns
+    are the table's column names, whose digits ('Num collections last 12m', 'm1') are part
+    of a name wherever it is printed, as it is or humanized."""
     content = row["content"]
     details = content["details"]
     text = f"{content['title']}\n{content['summary']}"
@@ -118,8 +121,30 @@ def unaccounted(row: Details) -> list[str]:
         names.append(str(entry.get("column") if isinstance(entry, dict) else entry))
     keys = ("measure", "segment_column", "segment", "best", "worst")
     names += [str(details.get(k)) for k in keys if details.get(k)]
-    for name in sorted(set(known), key=len, reverse=True):
-        text = text.replace(name, " ") if name else text
+    # First the table's column names, as whole names: one with digits and letters ('last
+    # 12m', 'm1'; before the figures, whose '1' would split '12m'), out of the text and of
+    # the figures' texts alike ('0 num collections last 12m'); a name that is only a number
+    # ('2019') stays a number.
+    shown_names = {
+        shown
+        for name in columns
+        if re.search(r"[A-Za-z]", str(name)) and re.search(r"\d", str(name))
+        for shown in (str(name), str(name).replace("_", " "), _humanized(str(name)))
+        if shown
+    }
+    wholes = [
+        re.compile(rf"(?<![A-Za-z0-9]){re.escape(shown)}(?![A-Za-z0-9])", re.IGNORECASE)
+        for shown in sorted(shown_names, key=len, reverse=True)
+    ]
+
+    def unnamed(printed: str) -> str:
+        for whole in wholes:
+            printed = whole.sub(" ", printed)
+        return printed
+
+    text = unnamed(text)
+    for name in sorted({unnamed(k) for k in known}, key=len, reverse=True):
+        text = text.replace(name, " ") if name.strip() else text
     for name in sorted(set(names), key=len, reverse=True):
         # A column name as printed: as it is, with spaces for _, or humanized, any case
         # ("co2" printed "Co2" at the start of a sentence).
@@ -231,7 +256,8 @@ def verify(row: Details, truth: Truth) -> Verdict:
         check_figure(f, truth) for f in details.get("figures") or [] if f.get("kind") != "parameter"
     ]
     results += check_claims(row, truth)
-    results += [(None, f"{n!r} is stated with no recipe") for n in unaccounted(row)]
+    columns = [str(c) for c in truth.frame.columns]
+    results += [(None, f"{n!r} is stated with no recipe") for n in unaccounted(row, columns)]
     for ok, why in results:
         if ok:
             verdict.true += 1

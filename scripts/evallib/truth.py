@@ -123,6 +123,8 @@ def derive(spec: Details, truth: Truth) -> Any:
         "variance_share": _variance_share,
         "unreadable_share": _unreadable_share,
         "fit": _fit,
+        "seasonal_index": _seasonal_index,
+        "growth_rate": _growth_rate,
         "baseline": _baseline,
         "correlation": _correlation,
         "top_share": _top_share,
@@ -230,6 +232,97 @@ def _fit(spec: Details, truth: Truth) -> float:
         total = float(((ys - ys.mean()) ** 2).sum())
         return 1 - float(((ys - fitted) ** 2).sum()) / total if total else 0.0
     return float({"start": start, "end": end, "change": end / start - 1, "slope": slope}[at])
+
+
+CYCLE = {"month": 12, "quarter": 4}
+
+
+def _seasonal_index(spec: Details, truth: Truth) -> float:
+    """How far one month (or quarter) runs from trend: the measure per period of grain in
+    [from, before), each period's level over (model ratio) or minus (difference) its trend,
+    averaged per part value, normalised to mean 1 (or 0), less 1 (or 0)."""
+    grain = spec["grain"]
+    if grain not in CYCLE:
+        raise Underivable(f"seasonal_index: grain {grain!r}")
+    cycle = CYCLE[grain]
+    series = window_levels(spec, truth)
+    every = pd.date_range(
+        spec["from"], spec["before"], freq="MS" if grain == "month" else "QS", inclusive="left"
+    )
+    series = series.reindex(every)
+    if series.isna().any():
+        raise Underivable("seasonal_index: a period without rows in the window")
+    if len(series) < 2 * cycle:
+        raise Underivable("seasonal_index: under two full cycles")
+    ys = series.to_numpy(dtype=float)
+    ratio = spec["model"] == "ratio"
+    if ratio and (ys <= 0).any():
+        raise Underivable("seasonal_index: a ratio to trend of levels that are not all positive")
+    if spec["detrend"] == "moving_average":
+        weights = np.r_[0.5, np.ones(cycle - 1), 0.5] / cycle
+        trend = (
+            pd.Series(ys)
+            .rolling(cycle + 1, center=True)
+            .apply(lambda w: float(np.dot(w, weights)), raw=True)
+        )
+    elif spec["detrend"] == "fit":
+        trend = pd.Series(_better_line(_index(series.index, grain), ys, ratio))
+    else:
+        raise Underivable(f"seasonal_index: detrend {spec['detrend']!r}")
+    trend.index = series.index
+    keep = trend.notna() & (trend > 0 if ratio else True)
+    off = series[keep] / trend[keep] if ratio else series[keep] - trend[keep]
+    means = off.groupby(calendar_part(off.index.to_series(), spec["part"])).mean()
+    if len(means) < cycle:
+        raise Underivable("seasonal_index: a part value without a detrended level")
+    index = means / means.mean() - 1 if ratio else means - means.mean()
+    equals = int(spec["equals"])
+    if equals not in index.index:
+        raise Underivable(f"seasonal_index: no part value {equals}")
+    return float(index[equals])
+
+
+def _better_line(xs: np.ndarray, ys: np.ndarray, logged: bool) -> np.ndarray:
+    """The fitted values of a straight line, or of a log-linear one when it fits the logs
+    better (by R² on its own scale)."""
+
+    def fitted(values: np.ndarray) -> tuple[np.ndarray, float]:
+        slope, intercept = np.polyfit(xs, values, 1)
+        line = intercept + slope * xs
+        total = float(((values - values.mean()) ** 2).sum())
+        return line, 1 - float(((values - line) ** 2).sum()) / total if total else 0.0
+
+    straight, r2 = fitted(ys)
+    if logged:
+        curve, log_r2 = fitted(np.log(ys))
+        if log_r2 > r2:
+            return np.asarray(np.exp(curve))
+    return straight
+
+
+def _growth_rate(spec: Details, truth: Truth) -> float:
+    """The rate a year (CAGR) from the level of recipe `from` to that of `to`."""
+    start, end = number(derive(spec["from"], truth)), number(derive(spec["to"], truth))
+    years = _years(spec)
+    if start <= 0 or end <= 0 or years <= 0:
+        raise Underivable("growth_rate: a level that is not positive, or no time between")
+    return float((end / start) ** (1 / years) - 1)
+
+
+def _years(spec: Details) -> float:
+    """Years between the starts of the two windows (their time filters' `from`): whole
+    months / 12 when both start on a month's first day, else days / 365; the recipe's
+    own `years` only when a window has no time filter."""
+    starts = []
+    for side in ("from", "to"):
+        found = [f["from"] for f in spec[side].get("filters", []) if "from" in f]
+        if len(found) != 1:
+            return float(spec["years"])
+        starts.append(pd.Timestamp(found[0]))
+    a, b = starts
+    if a.day == 1 and b.day == 1:
+        return float((b.year - a.year) * 12 + b.month - a.month) / 12
+    return float((b - a).days) / 365
 
 
 def _baseline(spec: Details, truth: Truth) -> float:

@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from evallib.claims import unaccounted
 from evallib.keys import Dataset, driver_key, names
 from evallib.misleading import misleading
 from evallib.noise import is_trivial
-from evallib.truth import Truth
+from evallib.truth import Truth, derive
 
 pytestmark = pytest.mark.unit
 
@@ -141,3 +142,64 @@ def test_a_driver_key_counts_a_correlation_or_a_segment_comparison() -> None:
     assert key.stated_by("segment_comparison", segments)
     assert not key.stated_by("correlation", {**correlation, "sign": "negative"})
     assert not key.stated_by("segment_comparison", {**segments, "best": 8, "worst": 16})
+
+
+def _stated(title: str, summary: str = "", **details: Any) -> dict[str, Any]:
+    return {"insight_type": "kpi", "content": {"title": title, "summary": summary,
+                                               "details": {"figures": [], **details}}}  # fmt: skip
+
+
+def test_digits_of_column_names_are_no_figures_but_a_stray_figure_is() -> None:
+    columns = ["Num collections last 12m", "m1", "SalesQ3Total", "2019", "customer"]
+    named = _stated(
+        "Num collections last 12m tracks m1",
+        "num collections last 12m and sales q3 total move with M1.",
+    )
+    assert unaccounted(named, columns) == []
+    stray = _stated("Num collections last 12m is 42 on average", "m1 rose 7.5% in m12")
+    assert unaccounted(stray, columns) == ["42", "7.5", "12"]
+    # A name that is only a number stays a number; a name is matched whole, not inside one.
+    assert unaccounted(_stated("2019 customers"), columns) == ["2019"]
+    # Figures with a recipe are accounted for, the rest of the text still read.
+    listed = _stated("m1 is 42", figures=[{"text": "42", "value": 42, "kind": "aggregate"}])
+    assert unaccounted(listed, columns) == []
+
+
+def _season_recipe(equals: int, detrend: str, model: str = "ratio") -> dict[str, Any]:
+    return {"kind": "seasonal_index", "measure": "sales", "aggregation": "sum", "filters": [],
+            "time": "month", "grain": "month", "from": "2020-01-01", "before": "2023-01-01",
+            "part": "month", "equals": equals, "model": model, "detrend": detrend}  # fmt: skip
+
+
+def test_a_seasonal_index_is_the_season_net_of_the_trend() -> None:
+    season = np.array([0.2, -0.1] + [0.0] * 9 + [-0.1])  # January +20%, February -10%
+    trend = 100 * 1.01 ** np.arange(36)
+    truth = Truth(pd.DataFrame({"month": MONTHS, "sales": trend * (1 + np.tile(season, 3))}))
+    for detrend in ("moving_average", "fit"):
+        assert derive(_season_recipe(1, detrend), truth) == pytest.approx(0.2, abs=0.01)
+        assert derive(_season_recipe(2, detrend), truth) == pytest.approx(-0.1, abs=0.01)
+    flat = Truth(pd.DataFrame({"month": MONTHS, "sales": 50 + 5 * np.tile(season, 3) * 10}))
+    assert derive(_season_recipe(1, "fit", "difference"), flat) == pytest.approx(10.0, abs=0.5)
+
+
+def test_a_growth_rate_is_the_yearly_rate_between_the_two_windows() -> None:
+    truth = Truth(
+        pd.DataFrame({"month": MONTHS, "sales": [100.0] * 12 + [0.0] * 12 + [121.0] * 12})
+    )
+    window = [{"column": "month", "from": "2020-01-01", "before": "2021-01-01"}]
+    late = [{"column": "month", "from": "2022-01-01", "before": "2023-01-01"}]
+    recipe = {"kind": "growth_rate", "years": 99,
+              "from": {"kind": "aggregate", "measure": "sales", "aggregation": "sum", "filters": window},
+              "to": {"kind": "aggregate", "measure": "sales", "aggregation": "sum", "filters": late}}  # fmt: skip
+    assert derive(recipe, truth) == pytest.approx(0.1)
+
+
+def test_a_figure_that_names_a_column_with_digits_is_read_whole() -> None:
+    figures = [{"text": "0 num collections last 12m", "value": 0, "kind": "label"},
+               {"text": "1", "value": 1, "kind": "aggregate"}]  # fmt: skip
+    row = _stated(
+        "Num collections last 12m: most loans for 0 num collections last 12m",
+        "num_accounts_120d_past_due is constant; 1 loan.",
+        figures=figures,
+    )
+    assert unaccounted(row, ["Num collections last 12m", "num_accounts_120d_past_due"]) == []
