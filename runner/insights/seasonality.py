@@ -235,10 +235,10 @@ def _index_size(figures: fig.Figures, season: Season, value: int, recipe: fig.Re
     where = "above" if size >= 0 else "below"
     if season.ratio:
         shown = figures.add(
-            f"{abs(size) * 100:.1f}%", rounded(size, 6), recipe | {"absolute": True}, "percent"
+            f"{abs(size) * 100:.1f}%", rounded(abs(size), 6), recipe | {"absolute": True}, "percent"
         )
     else:
-        shown = figures.add(number(abs(size)), rounded(size), recipe | {"absolute": True})
+        shown = figures.add(number(abs(size)), rounded(abs(size)), recipe | {"absolute": True})
     return f"{shown} {where}"
 
 
