@@ -292,9 +292,15 @@ def _insight(event: list[Flag], threshold: float, tests: int, timeline: Timeline
             fig.difference(seg.value, seg.expected),
             fig.difference(recipes.value, recipes.expected),
         )
+        shown = figures.percent(driver.share, share)
+        scope = _scope(driver.segment, driver.value, figures)
+        # Above 100 %, the other segments moved the other way: no share "accounts for" more
+        # than the whole.
         because = (
-            f"; {_scope(driver.segment, driver.value, figures)} accounts for "
-            f"{figures.percent(driver.share, share)} of the gap"
+            f"; {scope} accounts for {shown} of the gap"
+            if driver.share <= 1
+            else f"; {scope} alone moved by more than the whole gap ({shown} of it), the rest "
+            "the other way"
         )
     summary = (
         f"{_preposition(timeline.grain).capitalize()} {when}, {what}{where} was "

@@ -34,17 +34,18 @@ def builtin_summary(ranked: list[Insight], tables: list[Table], description: str
     figures = fig.Figures()
     rows = sum(t.rows for t in tables)
     counted = figures.count(rows, fig.aggregate(None, "rows"))
+    counted = f"{counted} row" if rows == 1 else f"{counted} rows"
     names = ", ".join(t.name for t in tables)
     quoted = first_sentence(description)
     goal = f" for the goal “{quoted}”" if quoted else ""
     lead = [i for i in top if i.insight_type not in BACKGROUND]
     if lead:
         # The first sentence answers the question: its top driver, trend or season.
-        summary = f"{lead[0].title}. Analysed {counted} rows from {names}{goal}."
+        summary = f"{lead[0].title}. Analysed {counted} from {names}{goal}."
         figures.entries += lead[0].details.get("figures", [])
     else:
         summary = (
-            f"Analysed {counted} rows from {names}{goal}. No clear trend, anomaly, segment gap "
+            f"Analysed {counted} from {names}{goal}. No clear trend, anomaly, segment gap "
             f"or correlation stood out; the headline figures and data checks are listed below."
         )
     narrative = "\n".join(f"{n}. {i.title}. {i.summary}" for n, i in enumerate(top, start=1))
