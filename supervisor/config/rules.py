@@ -24,38 +24,28 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Least:
-    """`[section] key` may not be below `value` (0 for a limit means none: it is allowed)."""
+class Bound:
+    """`[section] key` may not be below `least` nor above `most` (None: no bound that side; 0
+    for a limit means none: it is allowed)."""
 
     section: str
     key: str
-    value: float
     why: str
+    least: float | None = None
+    most: float | None = None
 
 
-LEAST = (
-    Least("supervisor", "interval", 0.01, "a shorter poll interval is a busy loop"),
-    Least("supervisor", "heartbeat_interval", 0.1, "each heartbeat is a few queries"),
-    Least("supervisor", "result_max_kb", 1, "no result would fit"),
-    Least("limits", "check_interval", 0.01, "a shorter sampling interval is a busy loop"),
-    Least("runner", "nice", 0, "a runner may not outrank the supervisor that samples it"),
-    Least("web", "refresh", 0.5, "a live page fetched more often only loads the database"),
-)
-
-
-@dataclass(frozen=True)
-class Most:
-    """`[section] key` may not be above `value`."""
-
-    section: str
-    key: str
-    value: float
-    why: str
-
-
-MOST = (
+BOUNDS = (
+    Bound("supervisor", "interval", "a shorter poll interval is a busy loop", least=0.01),
+    Bound("supervisor", "heartbeat_interval", "each heartbeat is a few queries", least=0.1),
+    Bound("supervisor", "result_max_kb", "no result would fit", least=1),
+    Bound("limits", "check_interval", "a shorter sampling interval is a busy loop", least=0.01),
+    Bound("runner", "nice", "a runner may not outrank the supervisor that samples it", least=0),
+    Bound("web", "refresh", "a live page fetched more often only loads the database", least=0.5),
     # As `jobsup start --concurrency` allows: each runner is a process and pipes.
-    Most("supervisor", "concurrency", 10000, "each slot is a process; use several supervisors"),
+    Bound(
+        "supervisor", "concurrency", "each slot is a process; use several supervisors", most=10000
+    ),
 )
 
 
@@ -67,27 +57,17 @@ def check(cfg: Config, where: str) -> None:
             raise ConfigError(f"{where}: {problem}")
 
 
-def _least(cfg: Config) -> str | None:
-    for least in LEAST:
-        for label, table in _tables(cfg, least.section):
-            value = getattr(table, least.key)
-            if value < least.value:
-                return (
-                    f"{label} {least.key}: must be at least {least.value:g}, got {value:g} "
-                    f"({least.why})"
-                )
-    return None
-
-
-def _most(cfg: Config) -> str | None:
-    for most in MOST:
-        for label, table in _tables(cfg, most.section):
-            value = getattr(table, most.key)
-            if value > most.value:
-                return (
-                    f"{label} {most.key}: must be at most {most.value:g}, got {value:g} "
-                    f"({most.why})"
-                )
+def _bounds(cfg: Config) -> str | None:
+    for bound in BOUNDS:
+        for label, table in _tables(cfg, bound.section):
+            value = getattr(table, bound.key)
+            if bound.least is not None and value < bound.least:
+                side, limit = "at least", bound.least
+            elif bound.most is not None and value > bound.most:
+                side, limit = "at most", bound.most
+            else:
+                continue
+            return f"{label} {bound.key}: must be {side} {limit:g}, got {value:g} ({bound.why})"
     return None
 
 
@@ -186,8 +166,7 @@ def _rotation(cfg: Config) -> str | None:
 
 
 RULES: list[Callable[[Config], str | None]] = [
-    _least,
-    _most,
+    _bounds,
     _ai_base_url,
     _stale_after,
     _lease_timeout,
