@@ -57,6 +57,10 @@ STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
     "--unique-key",
     help="No second job while one with this key is unfinished: print that one's id instead.",
 )
+@click.option(
+    "--fair-key",
+    help="Fair share: jobs of one type and priority take turns across keys (a customer id).",
+)
 @click.option("--wait", "wait_done", is_flag=True, help="Wait until it finishes (see `jobs wait`).")
 @TIMEOUT
 @json_option
@@ -71,6 +75,7 @@ def enqueue(
     delay: float | None,
     metadata: str | None,
     unique_key: str | None,
+    fair_key: str | None,
     wait_done: bool,
     timeout: float | None,
     as_json: bool,
@@ -112,6 +117,7 @@ def enqueue(
                 delay=delay or 0.0,
                 original_name=[path.name for path in file_paths],
                 unique_key=unique_key,
+                fair_key=fair_key or None,
             )
             job_id = found.job_id
             enqueued = job_admin.enqueued(conn, job_id)

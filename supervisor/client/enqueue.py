@@ -52,6 +52,7 @@ class NewJob(TypedDict, total=False):
     run_at: datetime
     delay: float
     unique_key: str  # no new job while one not yet finished holds this key: that one's id
+    fair_key: str  # fair share: jobs of one type and priority take turns across these keys
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def enqueue(
     delay: float = 0.0,
     original_name: str | Sequence[str] | None = None,
     unique_key: str | None = None,
+    fair_key: str | None = None,
 ) -> str:
     """The id of a new pending job, in the caller's transaction; with `unique_key`, the id of
     the unfinished job holding that key if there is one (nothing is inserted then).
@@ -81,12 +83,14 @@ def enqueue(
     application already has (UnknownFile when one is missing; nothing is inserted then).
     Either may be a list: the handler gets the files in that order (`Job.files`).
     `run_at` (timezone-aware, or local time) and `delay` (seconds) postpone the first run;
-    higher `priority` runs first.
+    higher `priority` runs first. `fair_key` (a customer, a tenant): among runnable jobs of
+    its type and priority, the supervisors take one job of each key in turn, so a key with
+    1,000 jobs waiting does not hold back a key with 1.
     """
     given = {"file_path": file_path, "file_id": file_id, "original_name": original_name,
              "description": description, "job_type": job_type, "priority": priority,
              "metadata": metadata, "run_at": run_at, "delay": delay,
-             "unique_key": unique_key}  # fmt: skip
+             "unique_key": unique_key, "fair_key": fair_key}  # fmt: skip
     return enqueue_or_find(conn, **given).job_id
 
 
@@ -168,7 +172,7 @@ _KEYS = frozenset(NewJob.__annotations__)
 _DEFAULTS: dict[str, Any] = {
     "file_path": None, "file_id": None, "original_name": None, "description": None,
     "job_type": "analysis", "priority": 0, "metadata": None, "run_at": None, "delay": 0.0,
-    "unique_key": None,
+    "unique_key": None, "fair_key": None,
 }  # fmt: skip
 
 
@@ -202,6 +206,9 @@ def _checked(index: int | None, given: dict[str, Any]) -> dict[str, Any]:
         raise TypeError(f"{where}: run_at must be a datetime")
     if job["unique_key"] is not None and not isinstance(job["unique_key"], str):
         raise TypeError(f"{where}: unique_key must be a string")
+    fair_key = job["fair_key"]
+    if fair_key is not None and (not isinstance(fair_key, str) or not fair_key):
+        raise TypeError(f"{where}: fair_key must be a non-empty string, got {fair_key!r}")
     if job["job_type"] == ANALYSIS and not paths and not job["file_id"]:
         raise ValueError(f"{where}: an {ANALYSIS} job reads its file: give file_path or file_id")
     return job
@@ -239,6 +246,7 @@ def _many_row(job: dict[str, Any]) -> dict[str, Any]:
         "run_at": run_at.isoformat() if run_at is not None else None,
         "delay": float(job["delay"]),
         "unique_key": job["unique_key"],
+        "fair_key": job["fair_key"],
     }
 
 

@@ -15,6 +15,7 @@ from functools import partial
 from loguru import logger
 
 from supervisor import logs
+from supervisor.config.flow import RateLimit
 from supervisor.logs import job_logger
 from supervisor.loop.claim_timing import ClaimTiming
 from supervisor.loop.database import Database, Done, Request, Unavailable
@@ -65,11 +66,13 @@ class Claims:
         check_empty: bool,
         horizon: float,
         capped: Mapping[str, int],
+        rates: Mapping[str, RateLimit] | None = None,
     ) -> turn.Ask | None:
         """The claim to ask for now, if one is due and there is room."""
         if free <= 0 or not self.timing.due(now):
             return None
-        return turn.Ask(free, job_types, list(busy), check_empty, horizon, dict(capped))
+        return turn.Ask(free, job_types, list(busy), check_empty, horizon, dict(capped),
+                        dict(rates or {}))  # fmt: skip
 
     def request(self, ask: turn.Ask | None, now: float) -> Request[turn.Turn]:
         """Write what waits, and claim as `ask` says."""

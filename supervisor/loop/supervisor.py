@@ -28,7 +28,7 @@ from runner import linux
 from runner.parent import ForkServer
 from supervisor import config as configuration
 from supervisor import health, logs
-from supervisor.config import Config, Overrides, caps
+from supervisor.config import Config, Overrides, caps, rates
 from supervisor.config import rules as config_rules
 from supervisor.db import schema
 from supervisor.db.connect import Connection
@@ -381,7 +381,8 @@ class Supervisor:
         check_empty = bool(self.options.until_empty) and not self.pool and not self.claims.unwritten
         return self.claims.ask(now, free, list(self.pool.claims()), self.job_types, check_empty,
                                self.config.retry.backoff_max,
-                               caps(self.config, self.job_types))  # fmt: skip
+                               caps(self.config, self.job_types),
+                               rates(self.config, self.job_types))  # fmt: skip
 
     def _take_events(self) -> None:
         now = time.monotonic()

@@ -16,6 +16,7 @@ from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
 
 from supervisor import __version__
+from supervisor.config.flow import RateLimit, rate_params
 from supervisor.config.model import cap_params
 from supervisor.db import queries
 from supervisor.db.connect import Connection, dict_cursor
@@ -111,16 +112,20 @@ def claim(
     job_types: Sequence[str],
     busy: Sequence[str] = (),
     capped: Mapping[str, int] | None = None,
+    rates: Mapping[str, RateLimit] | None = None,
 ) -> list[ClaimedJob | Unusable]:
     """Up to `limit` jobs of `job_types`, now 'processing' and owned by `worker_id`, none
     of those in `busy` (jobs whose earlier runner has not ended here yet), none of a
-    paused type, and no more of a type in `capped` (job type: max_running) than its cap
-    allows across all supervisors."""
+    paused type, no more of a type in `capped` (job type: max_running) than its cap
+    allows across all supervisors, and no more of a type in `rates` than its rate limit
+    leaves in its window now; keyed jobs (fair_key) round-robin across their keys."""
     params = {"limit": limit, "worker_id": worker_id, "busy": list(busy),
-              "job_types": list(job_types), **cap_params(capped)}  # fmt: skip
-    # One string, one transaction: the cap locks (when any) are released by its commit.
+              "job_types": list(job_types), **cap_params(capped),
+              **rate_params(rates)}  # fmt: skip
+    # One string, one transaction: the locks (when any) are released by its commit.
+    held = capped or rates
     with conn.cursor() as cur:
-        _execute(cur, ("claim_lock_caps", "claim") if capped else ("claim",), params)
+        _execute(cur, ("claim_lock_caps", "claim") if held else ("claim",), params)
         return [from_row(row) for row in cur.fetchall()]
 
 
@@ -129,10 +134,13 @@ def next_due(
     job_types: Sequence[str],
     busy: Sequence[str] = (),
     capped: Mapping[str, int] | None = None,
+    rates: Mapping[str, RateLimit] | None = None,
 ) -> float | None:
     """Seconds until the earliest pending job of `job_types` not in `busy`, of a type
-    neither paused nor capped and full, falls due (0: now; None: none)."""
-    params = {"busy": list(busy), "job_types": list(job_types), **cap_params(capped)}
+    neither paused nor capped and full, falls due (0: now; None: none); for a type in
+    `rates` whose window is full, no earlier than the window has room again."""
+    params = {"busy": list(busy), "job_types": list(job_types), **cap_params(capped),
+              **rate_params(rates)}  # fmt: skip
     with conn.cursor() as cur:
         _execute(cur, ("next_due",), params)
         row = cur.fetchone()

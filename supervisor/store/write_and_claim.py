@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import psycopg2
 
+from supervisor.config.flow import RateLimit
 from supervisor.db.connect import Connection
 from supervisor.errors import describe
 from supervisor.runners.jobrow import ClaimedJob, Unusable
@@ -27,6 +28,7 @@ class Ask:
     until_empty: bool  # when nothing is claimed, also ask whether anything falls due soon
     horizon: float  # that soon (seconds)
     capped: Mapping[str, int] = field(default_factory=dict)  # job type: max_running
+    rates: Mapping[str, RateLimit] = field(default_factory=dict)  # job type: rate_limit
 
 
 @dataclass
@@ -48,7 +50,7 @@ def run(conn: Connection, worker_id: str, outcomes: Sequence[Outcome], ask: Ask 
         return turn
     try:
         turn.claimed = store.claim(conn, worker_id, ask.limit, ask.job_types, ask.busy,
-                                   ask.capped)  # fmt: skip
+                                   ask.capped, ask.rates)  # fmt: skip
     except psycopg2.Error as e:
         if conn.closed and not outcomes:  # else say what was written: a claim is no loss
             raise
@@ -56,7 +58,8 @@ def run(conn: Connection, worker_id: str, outcomes: Sequence[Outcome], ask: Ask 
         return turn
     if len(turn.claimed) < ask.limit:  # the claimed jobs are ours now, whatever comes next
         try:
-            turn.next_due = store.next_due(conn, ask.job_types, ask.busy, ask.capped)
+            turn.next_due = store.next_due(conn, ask.job_types, ask.busy, ask.capped,
+                                           ask.rates)  # fmt: skip
             if ask.until_empty and not turn.claimed:
                 turn.anything_soon = store.runnable_within(conn, ask.horizon, ask.job_types)
         except psycopg2.Error as e:
