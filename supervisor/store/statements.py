@@ -7,7 +7,7 @@ import json
 import math
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import psycopg2.errors
@@ -298,6 +298,7 @@ class Queue:
     oldest_pending: float | None  # seconds the longest-waiting runnable job has waited
     completed_last_hour: int
     failed_last_hour: int
+    rate_limits: list[dict[str, Any]] = field(default_factory=list)  # `rate_limits()`
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -309,4 +310,16 @@ def queue(conn: Connection) -> Queue:
         cur.execute(ADMIN_SQL["queue"])
         row = cur.fetchone()
     assert row is not None  # nosec B101  # an aggregate always returns a row
-    return Queue(**row)
+    return Queue(**row, rate_limits=rate_limits(conn))
+
+
+def rate_limits(conn: Connection) -> list[dict[str, Any]]:
+    """Each rate-limited job type's window now: job_type, max_starts, period (seconds),
+    started (within the period), waiting (runnable jobs held back), reopens_in (seconds),
+    limit (as configured: "60/minute")."""
+    with dict_cursor(conn) as cur:
+        cur.execute(ADMIN_SQL["rate_limits"])
+        found = [dict(row) for row in cur.fetchall()]
+    for window in found:  # "60/minute", as configured
+        window["limit"] = str(RateLimit(window["max_starts"], window["period"]))
+    return found
