@@ -67,14 +67,21 @@ ORDER BY t;
 -- ORDER BY makes the index the only one that yields a level in order: the planner does
 -- not choose to walk jobsup_jobs_due (run_at) past other levels' runnable rows instead
 -- (unless it believes the table empty: see store.GENERIC_FROM_PAGES).
+WITH clock AS (
+    SELECT now() AS t
+), rate(job_type, room) AS (
+    SELECT NULL::text, NULL::int WHERE false  -- no rate limit served: see `claim_rated`
+),
+-- include: claim_next
+-- include: claim_update
+;
+
+-- name: claim_rated
+-- `claim` when this supervisor serves rate-limited types: the same, with `clock` read once
+-- after the locks (clock_timestamp()), each type's `rate` room, and the starts written into
+-- the windows (`windows`) in the same statement.
 WITH clock AS MATERIALIZED (
     SELECT clock_timestamp() AS t
-), room AS (
-    SELECT c.job_type,
-           c.max_running - (SELECT count(*) FROM processing_jobs p
-                            WHERE p.status = 'processing'
-                              AND coalesce(p.job_type, 'analysis') = c.job_type) AS room
-    FROM unnest(%(cap_types)s::text[], %(cap_limits)s::int[]) AS c(job_type, max_running)
 ), rate AS (
     SELECT r.job_type,
            r.max_starts - coalesce((SELECT sum(s.n) FROM jobsup_rate_windows w,
@@ -84,6 +91,39 @@ WITH clock AS MATERIALIZED (
                                    0)::int AS room
     FROM unnest(%(rate_types)s::text[], %(rate_counts)s::int[], %(rate_periods)s::float8[])
          AS r(job_type, max_starts, period), clock
+),
+-- include: claim_next
+, claimed AS (
+-- include: claim_update
+), windows AS (
+    -- The starts just made, into each rate-limited type's window, dropping those older
+    -- than its period. Primary-key upsert.
+    INSERT INTO jobsup_rate_windows AS w (job_type, max_starts, period, starts, counts)
+    SELECT r.job_type, r.max_starts, r.period, ARRAY[clock.t], ARRAY[n.n]
+    FROM unnest(%(rate_types)s::text[], %(rate_counts)s::int[], %(rate_periods)s::float8[])
+         AS r(job_type, max_starts, period)
+    CROSS JOIN clock
+    CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM next WHERE next.job_type = r.job_type) n
+    WHERE n.n > 0
+    ON CONFLICT (job_type) DO UPDATE
+    SET max_starts = EXCLUDED.max_starts, period = EXCLUDED.period, updated_at = now(),
+        (starts, counts) = (
+            SELECT array_agg(s.at ORDER BY s.at), array_agg(s.n ORDER BY s.at)
+            FROM (SELECT o.at, o.n FROM unnest(w.starts, w.counts) AS o(at, n)
+                  WHERE o.at >= EXCLUDED.starts[1] - make_interval(secs => EXCLUDED.period)
+                  UNION ALL
+                  SELECT EXCLUDED.starts[1], EXCLUDED.counts[1]) AS s)
+)
+SELECT * FROM claimed;
+
+-- name: claim_next
+-- A part of `claim` and `claim_rated` (after their `clock` and `rate`): the jobs to take.
+room AS (
+    SELECT c.job_type,
+           c.max_running - (SELECT count(*) FROM processing_jobs p
+                            WHERE p.status = 'processing'
+                              AND coalesce(p.job_type, 'analysis') = c.job_type) AS room
+    FROM unnest(%(cap_types)s::text[], %(cap_limits)s::int[]) AS c(job_type, max_running)
 ), served AS (
     -- The types to read: not paused, and with room when capped or rate-limited (room NULL:
     -- neither; least() ignores a NULL).
@@ -194,51 +234,34 @@ WITH clock AS MATERIALIZED (
     WHERE c.room IS NULL OR c.place <= c.room  -- a type's room holds for both kinds
     ORDER BY c.priority DESC, c.round, c.run_at, c.id
     LIMIT %(limit)s
-), claimed AS (
-    UPDATE processing_jobs j
-    SET status = 'processing', started_at = (SELECT t FROM clock), updated_at = now(),
-        worker_id = %(worker_id)s, runner_pid = NULL, lease = nextval('jobsup_lease')
-    -- A primary-key probe per id, whatever the planner believes of the table's size (a join
-    -- with `next` could be planned as a walk of the table, as on one that looked empty).
-    WHERE j.id = ANY(ARRAY(SELECT id FROM next))
-    RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
-              j.business_description, coalesce(j.metadata, '{}'::jsonb) AS metadata,
-              coalesce(j.retry_count, 0) AS retry_count,
-              (SELECT f.file_path FROM files f WHERE f.id = j.file_id) AS file_path,
-              j.file_id IS NOT NULL AS has_file, j.priority,
-              CASE WHEN j.more_file_ids IS NOT NULL
-                   THEN ARRAY(SELECT f.file_path
-                              FROM unnest(j.more_file_ids) WITH ORDINALITY AS m(id, n)
-                              LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_files,
-              CASE WHEN jsonb_typeof(j.attempts) = 'array'
-                   THEN (SELECT count(*)::int FROM jsonb_array_elements(j.attempts) AS a
-                         WHERE a ->> 'outcome' = 'snoozed')
-                   ELSE 0 END AS snoozes,
-              (SELECT f.original_name FROM files f WHERE f.id = j.file_id) AS file_name,
-              CASE WHEN j.more_file_ids IS NOT NULL
-                   THEN ARRAY(SELECT f.original_name
-                              FROM unnest(j.more_file_ids) WITH ORDINALITY AS m(id, n)
-                              LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_file_names
-), windows AS (
-    -- The starts just made, into each rate-limited type's window, dropping those older
-    -- than its period. Primary-key upsert.
-    INSERT INTO jobsup_rate_windows AS w (job_type, max_starts, period, starts, counts)
-    SELECT r.job_type, r.max_starts, r.period, ARRAY[clock.t], ARRAY[n.n]
-    FROM unnest(%(rate_types)s::text[], %(rate_counts)s::int[], %(rate_periods)s::float8[])
-         AS r(job_type, max_starts, period)
-    CROSS JOIN clock
-    CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM next WHERE next.job_type = r.job_type) n
-    WHERE n.n > 0
-    ON CONFLICT (job_type) DO UPDATE
-    SET max_starts = EXCLUDED.max_starts, period = EXCLUDED.period, updated_at = now(),
-        (starts, counts) = (
-            SELECT array_agg(s.at ORDER BY s.at), array_agg(s.n ORDER BY s.at)
-            FROM (SELECT o.at, o.n FROM unnest(w.starts, w.counts) AS o(at, n)
-                  WHERE o.at >= EXCLUDED.starts[1] - make_interval(secs => EXCLUDED.period)
-                  UNION ALL
-                  SELECT EXCLUDED.starts[1], EXCLUDED.counts[1]) AS s)
 )
-SELECT * FROM claimed;
+
+-- name: claim_update
+-- A part of `claim` and `claim_rated`: take the jobs of `next`, started at `clock`.
+UPDATE processing_jobs j
+SET status = 'processing', started_at = (SELECT t FROM clock), updated_at = now(),
+    worker_id = %(worker_id)s, runner_pid = NULL, lease = nextval('jobsup_lease')
+-- A primary-key probe per id, whatever the planner believes of the table's size (a join
+-- with `next` could be planned as a walk of the table, as on one that looked empty).
+WHERE j.id = ANY(ARRAY(SELECT id FROM next))
+RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
+          j.business_description, coalesce(j.metadata, '{}'::jsonb) AS metadata,
+          coalesce(j.retry_count, 0) AS retry_count,
+          (SELECT f.file_path FROM files f WHERE f.id = j.file_id) AS file_path,
+          j.file_id IS NOT NULL AS has_file, j.priority,
+          CASE WHEN j.more_file_ids IS NOT NULL
+               THEN ARRAY(SELECT f.file_path
+                          FROM unnest(j.more_file_ids) WITH ORDINALITY AS m(id, n)
+                          LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_files,
+          CASE WHEN jsonb_typeof(j.attempts) = 'array'
+               THEN (SELECT count(*)::int FROM jsonb_array_elements(j.attempts) AS a
+                     WHERE a ->> 'outcome' = 'snoozed')
+               ELSE 0 END AS snoozes,
+          (SELECT f.original_name FROM files f WHERE f.id = j.file_id) AS file_name,
+          CASE WHEN j.more_file_ids IS NOT NULL
+               THEN ARRAY(SELECT f.original_name
+                          FROM unnest(j.more_file_ids) WITH ORDINALITY AS m(id, n)
+                          LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_file_names
 
 -- name: next_due
 -- When the earliest pending job this supervisor could run falls due (NULL: none pending):

@@ -28,7 +28,7 @@ from supervisor.runners.outcome import Outcome
 # The statements run for every job. Planning them cost more than running them (the claim:
 # 0.7 ms to plan, 0.3 ms to run), so the supervisor's connection prepares them, and once the
 # queue table is big enough each is planned once for any parameters (a generic plan).
-HOT = ("claim_lock_caps", "claim", "next_due", "runnable_within", "finish")
+HOT = ("claim_lock_caps", "claim", "claim_rated", "next_due", "runnable_within", "finish")
 PREPARED = {name: prepared(name, SQL[name]) for name in HOT}
 # A generic plan is made for the table as it is when the plan is made. Made on an empty
 # table (after a TRUNCATE, its statistics those of the rows it held), every index looked as
@@ -122,10 +122,12 @@ def claim(
     params = {"limit": limit, "worker_id": worker_id, "busy": list(busy),
               "job_types": list(job_types), **cap_params(capped),
               **rate_params(rates)}  # fmt: skip
-    # One string, one transaction: the locks (when any) are released by its commit.
+    # One string, one transaction: the locks (when any) are released by its commit. The
+    # rate windows are read and written only by `claim_rated`: the plain claim pays nothing.
+    statement = "claim_rated" if rates else "claim"
     held = capped or rates
     with conn.cursor() as cur:
-        _execute(cur, ("claim_lock_caps", "claim") if held else ("claim",), params)
+        _execute(cur, ("claim_lock_caps", statement) if held else (statement,), params)
         return [from_row(row) for row in cur.fetchall()]
 
 
