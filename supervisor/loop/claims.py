@@ -17,7 +17,7 @@ from loguru import logger
 from supervisor import logs
 from supervisor.config.flow import RateLimit
 from supervisor.logs import job_logger
-from supervisor.loop.claim_timing import ClaimTiming
+from supervisor.loop.claim_timing import ClaimTiming, FairMode
 from supervisor.loop.database import Database, Done, Request, Unavailable
 from supervisor.metrics import METRICS
 from supervisor.runners.jobrow import ClaimedJob, Unusable
@@ -50,6 +50,7 @@ class Claims:
     def __init__(self, worker_id: str, timing: ClaimTiming) -> None:
         self.worker_id = worker_id
         self.timing = timing
+        self.fair = FairMode()
         self.unwritten: list[Outcome] = []  # concluded, not yet stored
         self.sent: Sent | None = None
 
@@ -72,7 +73,7 @@ class Claims:
         if free <= 0 or not self.timing.due(now):
             return None
         return turn.Ask(free, job_types, list(busy), check_empty, horizon, dict(capped),
-                        dict(rates or {}))  # fmt: skip
+                        dict(rates or {}), self.fair.fair(now))  # fmt: skip
 
     def request(self, ask: turn.Ask | None, now: float) -> Request[turn.Turn]:
         """Write what waits, and claim as `ask` says."""
@@ -103,6 +104,7 @@ class Claims:
             return Brought(wrote=wrote)
         if result.error:
             logger.error(result.error)
+        self.fair.seen(now, result.keyed)
         METRICS.claim_took(now - sent.at)
         logs.event("claim").debug("claimed {} of {} asked", len(result.claimed), sent.ask.limit)
         for job in result.claimed:

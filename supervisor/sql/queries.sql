@@ -72,6 +72,22 @@ WITH clock AS (
 ), rate(job_type, room) AS (
     SELECT NULL::text, NULL::int WHERE false  -- no rate limit served: see `claim_rated`
 ),
+-- include: claim_plain
+), next AS (
+    SELECT id, job_type FROM plain ORDER BY priority DESC, run_at, id LIMIT %(limit)s
+)
+-- include: claim_update
+;
+
+-- name: claim_fair
+-- `claim` with the keyed jobs (fair_key) beside the unkeyed, round by round: sent while
+-- keyed jobs are about (store.claim's `fair`), and now and then to find out.
+WITH clock AS (
+    SELECT now() AS t
+), rate(job_type, room) AS (
+    SELECT NULL::text, NULL::int WHERE false  -- no rate limit served: see `claim_rated`
+),
+-- include: claim_plain
 -- include: claim_next
 -- include: claim_update
 ;
@@ -92,6 +108,7 @@ WITH clock AS MATERIALIZED (
     FROM unnest(%(rate_types)s::text[], %(rate_counts)s::int[], %(rate_periods)s::float8[])
          AS r(job_type, max_starts, period), clock
 ),
+-- include: claim_plain
 -- include: claim_next
 , claimed AS (
 -- include: claim_update
@@ -116,8 +133,9 @@ WITH clock AS MATERIALIZED (
 )
 SELECT * FROM claimed;
 
--- name: claim_next
--- A part of `claim` and `claim_rated` (after their `clock` and `rate`): the jobs to take.
+-- name: claim_plain
+-- A part of every claim (after its `clock` and `rate`): the types to read and their unkeyed
+-- runnable jobs, level by level (the `plain` CTE left open: the claim closes it).
 room AS (
     SELECT c.job_type,
            c.max_running - (SELECT count(*) FROM processing_jobs p
@@ -161,6 +179,10 @@ room AS (
         ) r
         LIMIT least(%(limit)s, t.room)
     ) c
+
+-- name: claim_next
+-- A part of `claim_fair` and `claim_rated`, after `claim_plain`: the jobs to take, keyed
+-- ones round by round.
 ), keyed AS (
     SELECT t.job_type, c.id, c.priority, c.run_at, c.fair_seq FROM served AS t
     CROSS JOIN LATERAL (
@@ -261,7 +283,8 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
           CASE WHEN j.more_file_ids IS NOT NULL
                THEN ARRAY(SELECT f.original_name
                           FROM unnest(j.more_file_ids) WITH ORDINALITY AS m(id, n)
-                          LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_file_names
+                          LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_file_names,
+          j.fair_key IS NOT NULL AS keyed
 
 -- name: next_due
 -- When the earliest pending job this supervisor could run falls due (NULL: none pending):
@@ -274,7 +297,8 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
 -- resume or a freed place. A rate-limited type whose window is full falls due no earlier
 -- than the window has room again (`reopen`: when the newest start that fills it is older
 -- than the period; a millisecond later, as the window is closed), so a supervisor sleeps
--- until then, neither claiming in a loop nor past it.
+-- until then, neither claiming in a loop nor past it. `keyed`: whether keyed jobs
+-- (fair_key) are pending (the supervisor then sends `claim_fair`).
 WITH RECURSIVE
 served(job_type) AS (
     SELECT t.job_type FROM unnest(%(job_types)s::text[]) AS t(job_type)
@@ -303,8 +327,8 @@ level(job_type, priority) AS (
               AND j.priority < level.priority)
     FROM level WHERE level.priority IS NOT NULL
 ),
-due(job_type, run_at) AS (
-    SELECT level.job_type, d.run_at FROM level CROSS JOIN LATERAL (
+due(job_type, run_at, keyed) AS (
+    SELECT level.job_type, d.run_at, false FROM level CROSS JOIN LATERAL (
         SELECT run_at FROM processing_jobs
         WHERE status = 'pending' AND fair_key IS NULL
           AND coalesce(job_type, 'analysis') = level.job_type
@@ -313,7 +337,7 @@ due(job_type, run_at) AS (
         LIMIT 1
     ) d
     UNION ALL
-    SELECT served.job_type, d.run_at FROM served CROSS JOIN LATERAL (
+    SELECT served.job_type, d.run_at, true FROM served CROSS JOIN LATERAL (
         SELECT run_at FROM processing_jobs
         WHERE status = 'pending' AND fair_key IS NOT NULL
           AND coalesce(job_type, 'analysis') = served.job_type
@@ -334,7 +358,8 @@ reopen(job_type, at) AS (
 )
 SELECT CASE WHEN min(d.at) IS NOT NULL
             THEN extract(epoch FROM greatest(min(d.at), now()) - now())::float8
-       END AS wait
+       END AS wait,
+       (SELECT coalesce(bool_or(due.keyed), false) FROM due) AS keyed
 FROM (SELECT greatest(min(due.run_at), min(reopen.at)) AS at
       FROM due LEFT JOIN reopen ON reopen.job_type = due.job_type
       GROUP BY due.job_type) AS d;

@@ -143,3 +143,17 @@ def test_most_in_a_window_counts_closed_windows() -> None:
     assert most_in_a_window([], 1.0) == 0
     assert most_in_a_window([0.0, 0.5, 1.0, 1.6], 1.0) == 3
     assert most_in_a_window([0.0, 1.01, 2.02], 1.0) == 1
+
+
+def test_the_plain_claim_leaves_keyed_jobs_and_next_due_tells_of_them(conn: Connection) -> None:
+    """A supervisor that has seen no keyed job sends the plain claim: it takes unkeyed jobs
+    only, and when it comes short the next-due query says keyed jobs wait (then the fair
+    claim is sent: tests/loop/test_claim_timing.py)."""
+    keyed = enqueue(conn, job_type="diag.noop", fair_key="a")
+    assert store.due(conn, NOOP) == (0.0, True)
+    plain = enqueue(conn, job_type="diag.noop")
+    taken = store.claim_taking(conn, WORKER, 5, NOOP, fair=False)
+    assert [j.id for j in taken.jobs] == [plain] and not taken.keyed
+    taken = store.claim_taking(conn, WORKER, 5, NOOP)
+    assert [j.id for j in taken.jobs] == [keyed] and taken.keyed
+    assert store.due(conn, NOOP) == (None, False)

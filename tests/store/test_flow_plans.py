@@ -62,7 +62,7 @@ def test_the_claim_with_rates_and_fair_keys_reads_under_100_rows_beside_a_millio
         if way == "generic":
             store.prepare(conn)
             assert store.plans(conn) == "generic"
-        for name in ("claim", "claim_rated", "next_due", "runnable_within"):
+        for name in ("claim", "claim_fair", "claim_rated", "next_due", "runnable_within"):
             sql = SQL[name] if way == "each call" else store.PREPARED[name].execute
             read = _table_rows_read(conn, sql, params, prepared=way == "generic")
             assert read < 100, f"{name} ({way}) read {read} rows"
