@@ -38,22 +38,26 @@ ORDER BY t;
 -- full. Counting a capped type's running jobs reads the processing rows only
 -- (jobsup_jobs_owner); with no cap, `room` is empty.
 --
--- Rate limits (%(rate_types)s, each at most %(rate_counts)s starts in %(rate_periods)s
--- seconds; `claim_lock_caps` locks them too): the type's window row (jobsup_rate_windows)
+-- This statement takes unkeyed jobs only (the one sent while no keyed job is about:
+-- store.claim_taking's `fair`); `claim_fair` takes keyed ones too and `claim_rated` applies
+-- rate limits, both from the same parts (`claim_plain`, `claim_next`, `claim_update`).
+--
+-- Rate limits (`claim_rated`; %(rate_types)s, each at most %(rate_counts)s starts in
+-- %(rate_periods)s seconds; `claim_lock_caps` locks them too): the type's window row (jobsup_rate_windows)
 -- holds its recent starts; the room is the limit less the starts within the period up to
 -- the database's clock (`clock`, read once, after the locks), the window closed at both
 -- ends (a start exactly one period ago still counts). The jobs taken are written into the
 -- window in the same statement, stamped with that clock, which is also their started_at:
 -- no host's clock is read. A type held back keeps its jobs pending and runnable.
 --
--- Fair share: jobs with a fair_key are read by round (fair_seq, given at enqueue by the
+-- Fair share (`claim_fair`, `claim_rated`): jobs with a fair_key are read by round (fair_seq, given at enqueue by the
 -- trigger jobsup_fair_seq), so each key's n-th job comes before any key's (n+1)-th; jobs
 -- without one as before. Within a type and priority the unkeyed jobs, when keyed ones are
 -- taken beside them, count as one key more: the first unkeyed job shares the first round.
 --
 -- Index: jobsup_jobs_claim_type (coalesce(job_type, 'analysis'), priority DESC, run_at, id)
--- WHERE status='pending' AND fair_key IS NULL (migrations 0008, 0012), read type by type and, within a type, one
--- priority level at a time: `level` finds the type's highest priority pending, then each
+-- WHERE status='pending' AND fair_key IS NULL (migrations 0008, 0012), read type by type
+-- and, within a type, one priority level at a time: `level` finds the type's highest priority pending, then each
 -- lower one (one index probe apiece), and each level's runnable jobs are read in place, in
 -- run_at order, only as far as the LIMIT asks (PostgreSQL evaluates a recursive CTE only
 -- as far as it is read). So what the claim reads does not grow with the pending jobs of
