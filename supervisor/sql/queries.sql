@@ -52,8 +52,8 @@ ORDER BY t;
 --
 -- Fair share (`claim_fair`, `claim_rated`): jobs with a fair_key are read by round (fair_seq, given at enqueue by the
 -- trigger jobsup_fair_seq), so each key's n-th job comes before any key's (n+1)-th; jobs
--- without one as before. Within a type and priority the unkeyed jobs, when keyed ones are
--- taken beside them, count as one key more: the first unkeyed job shares the first round.
+-- without one as before, and first: within a type and priority the keyed jobs share what
+-- the unkeyed ones leave (key every job of a type for all of them to take turns).
 --
 -- Index: jobsup_jobs_claim_type (coalesce(job_type, 'analysis'), priority DESC, run_at, id)
 -- WHERE status='pending' AND fair_key IS NULL (migrations 0008, 0012), read type by type
@@ -237,14 +237,9 @@ room AS (
     ) c
 ), ranked AS (
     -- Each candidate's round within its type and priority: a keyed job's among the rounds
-    -- read, an unkeyed job's its place among the unkeyed (0 when no keyed job is beside it:
-    -- then the order is exactly the one without keys).
-    SELECT p.job_type, p.id, p.priority, p.run_at,
-           CASE WHEN EXISTS (SELECT 1 FROM keyed k
-                             WHERE k.job_type = p.job_type AND k.priority = p.priority)
-                THEN row_number() OVER (PARTITION BY p.job_type, p.priority
-                                        ORDER BY p.run_at, p.id)
-                ELSE 0 END AS round
+    -- read; an unkeyed job's 0, so the unkeyed jobs are taken first, as without keys, and
+    -- the keyed ones share the rest round by round.
+    SELECT p.job_type, p.id, p.priority, p.run_at, 0::bigint AS round
     FROM plain p
     UNION ALL
     SELECT k.job_type, k.id, k.priority, k.run_at,

@@ -63,3 +63,24 @@ def test_fair_keys_with_real_supervisors(
     first = rows(conn, "SELECT fair_key FROM processing_jobs WHERE started_at IS NOT NULL "
                        "ORDER BY started_at LIMIT 10")  # fmt: skip
     assert sorted(k for (k,) in first) == sorted(["big", *(f"k{k}" for k in range(9))])
+
+
+def test_a_keyed_job_behind_a_busy_unkeyed_queue_starts_within_seconds(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    """A supervisor busy with unkeyed jobs sends the plain claim, which never takes a keyed
+    job, but a fair one at least once a second: a keyed job of higher priority enqueued
+    while 300 unkeyed ones wait starts long before they are done (several seconds on one
+    slot)."""
+    config = write_config(tmp_path, concurrency=1, interval=30.0)
+    enqueue_many(conn, [{"job_type": "diag.noop"} for _ in range(300)])
+    supervisors.start(db_url, config).wait_registered(conn)
+    time.sleep(1.5)  # claiming unkeyed jobs, no keyed one seen
+    keyed = enqueue_many(conn, [{"job_type": "diag.noop", "fair_key": "late", "priority": 5}])[0]
+    enqueued = time.monotonic()
+    while scalar(conn, "SELECT started_at FROM processing_jobs WHERE id = %s", keyed) is None:
+        assert time.monotonic() < enqueued + 30, "the keyed job did not start"
+        time.sleep(0.05)
+    waited = time.monotonic() - enqueued
+    left = scalar(conn, "SELECT count(*) FROM processing_jobs WHERE status = 'pending'")
+    assert waited < 5.0 and left > 0, f"started after {waited:.1f} s, {left} unkeyed left"
