@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.insights.conftest import Rows, details, of_type
+from tests.insights.rows import Rows, details, of_type
 
 
 def write(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.insights.conftest import Rows, of_type
+from tests.insights.rows import Rows, of_type
 
 pytestmark = pytest.mark.unit
 
