@@ -536,3 +536,31 @@ def test_a_series_read_once_a_period_has_its_dips_found(
         details(r)["date"] for r in of_type(out, "anomaly") if details(r)["direction"] == "drop"
     }
     assert {d.isoformat() for d in holidays} <= drops, drops
+
+
+def test_month_and_weekday_names_beside_a_date_are_its_calendar_not_segments(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # A date with its month and weekday spelled out beside it, and a real category: the named
+    # parts are the date's calendar (seasonality reads the date), never a segment that
+    # "drives" a day's spike or splits the measure.
+    rng = random.Random(4)
+    start = dt.date(2023, 1, 1)
+    rows = []
+    for i in range(365):
+        day = start + dt.timedelta(days=i)
+        for cause in ("flu", "cold"):
+            level = (30 if cause == "flu" else 10) * (3 if 200 <= i <= 215 else 1)
+            name = day.strftime("%A")[:3]
+            rows.append([day.isoformat(), day.strftime("%b"), name, cause, rng.gauss(level, 2)])
+    path = write(tmp_path / "cases.csv", ["date", "month", "weekday", "cause", "cases"], rows)
+    out = analyse([path], "How did cases develop through the year?")
+    named = {"month", "weekday"}
+    for row in out:
+        d = details(row)
+        assert d.get("segment_column") not in named, row["content"]["title"]
+        assert not named & set(d.get("also_flagged") or []), row["content"]["title"]
+    roles = details(of_type(out, "profile")[0])["roles"]
+    assert {"month", "weekday"} <= set(roles["calendar"]), roles
+    causes = [d for r in out if (d := details(r)).get("segment_column") == "cause"]
+    assert causes, "the real category still splits the measure"
