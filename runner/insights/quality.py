@@ -50,11 +50,16 @@ BOUNDS = (
 
 
 def check_quality(
-    con: DuckDBPyConnection, table: Table, limits: Thresholds, every_gap: bool = False
+    con: DuckDBPyConnection,
+    table: Table,
+    limits: Thresholds,
+    every_gap: bool = False,
+    targets: frozenset[str] = frozenset(),
 ) -> list[Insight]:
-    """One insight per kind of problem found in table (every_gap: list all missing values)."""
+    """One insight per kind of problem found in table (every_gap: list all missing values;
+    targets: the measures the question asks about, whose every gap counts)."""
     found = [
-        _missing(table, 0.0 if every_gap else limits.min_missing_share, every_gap),
+        _missing(table, 0.0 if every_gap else limits.min_missing_share, every_gap, targets),
         _duplicates(con, table),
         _constant(table),
         _mixed_types(con, table),
@@ -89,12 +94,17 @@ def _issue(
     )
 
 
-def _missing(table: Table, threshold: float, asked: bool) -> Insight | None:
-    gaps = [
-        (c, 1.0 - c.non_null / table.rows)
-        for c in table.columns
-        if table.rows and c.non_null < table.rows and 1.0 - c.non_null / table.rows >= threshold
-    ]
+def _missing(
+    table: Table, threshold: float, asked: bool, targets: frozenset[str] = frozenset()
+) -> Insight | None:
+    if not table.rows:
+        return None
+    shares = {c.name: 1.0 - c.non_null / table.rows for c in table.columns}
+    # A gap in the question's measure is a finding at any share: every figure on it covers
+    # only the filled rows. Other columns are listed from `threshold`, or from the target's
+    # share when it is lower (every column at least as incomplete as the target).
+    threshold = min([threshold, *(shares[t] for t in targets if shares.get(t, 0.0) > 0)])
+    gaps = [(c, shares[c.name]) for c in table.columns if 0 < shares[c.name] >= threshold]
     if not gaps:
         return None
     figures = fig.Figures()
@@ -131,7 +141,8 @@ def _missing(table: Table, threshold: float, asked: bool) -> Insight | None:
         ],
     }
     title = f"missing values in {count} column(s), worst {worst.name} ({shown(worst, share)})"
-    weight = 0.4 + share / 2 + (0.3 if asked else 0.0)
+    on_target = any(c.name in targets for c, _ in gaps)
+    weight = 0.4 + share / 2 + (0.3 if asked or on_target else 0.0)
     return _issue(
         table,
         "missing_values",

@@ -169,7 +169,11 @@ def analyse(
     timeline = None
     if time_column is not None and span is not None:
         timeline = collect(con, table, time_column, span, [counted, *measures], segments)
-    findings = [profile(table, timeline, span, derived), *check_quality(con, table, limits, gaps)]
+    names = frozenset(t.name for t in targets)
+    findings = [
+        profile(table, timeline, span, derived),
+        *check_quality(con, table, limits, gaps, names),
+    ]
     # Headline figures of the targets only: a side column's total is noise to this question.
     findings += kpis(con, table, targets, timeline)
     if timeline is not None:
@@ -187,20 +191,26 @@ def analyse(
     total = next((m for m in targets if m.aggregation is Aggregation.SUM), None)
     if total is not None or not targets:
         findings += _concentrations(con, table, total or counted, timeline, limits, wanted)
-    names = {t.name for t in targets}
     for finding in findings:
         finding.details.setdefault("file", table.name)
-        finding.on_question = bears_on(finding, names | ({"rows"} if counts else set()), wanted)
+        finding.on_question = bears_on(
+            finding, names | ({"rows"} if counts else set()), wanted, gaps
+        )
         finding.details["on_question"] = finding.on_question
     return findings
 
 
-def bears_on(finding: Insight, targets: set[str], wanted: list[Concept]) -> bool:
+def bears_on(
+    finding: Insight, targets: set[str] | frozenset[str], wanted: list[Concept], gaps: bool = False
+) -> bool:
     """Whether the question bears on a finding: it is about a target measure, or the question
     names what it is about (a data-quality question, the segments of a "made of" question).
-    The profile never is; with no question, only findings on the lead measure are."""
+    The profile never is; with no question, only findings on the lead measure are. A question
+    on gaps (gaps) bears on the missing values whatever columns they are in."""
     if finding.insight_type == "profile":
         return False
+    if gaps and finding.details.get("issue") == "missing_values":
+        return True
     d = finding.details
     about = {d.get("measure"), d.get("target")}
     if finding.insight_type == "data_quality":
