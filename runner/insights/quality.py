@@ -16,7 +16,7 @@ from runner.insights import figures as fig
 from runner.insights.model import Column, Insight, Role, Table, Thresholds, rounded, words
 from runner.insights.sql import ident, run
 from runner.insights.stats import sample_factor
-from runner.insights.vocabulary import NON_NEGATIVE, PERCENT_WORDS
+from runner.insights.vocabulary import GAP_WORDS, NON_NEGATIVE, PERCENT_WORDS
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -88,7 +88,9 @@ def _issue(
         details={"file": table.name, "issue": issue, **details, "figures": figures.entries},
         confidence=evidence * sample_factor(table.rows, 20),
         terms=frozenset(
-            {"quality", "field", issue.split("_")[0]}.union(*(words(c) for c in columns))
+            {"quality", "field", issue.split("_")[0]}.union(
+                GAP_WORDS if issue == "missing_values" else (), *(words(c) for c in columns)
+            )
         ),
         weight=min(1.0, weight),
     )
@@ -99,7 +101,7 @@ def _missing(
 ) -> Insight | None:
     if not table.rows:
         return None
-    shares = {c.name: 1.0 - c.non_null / table.rows for c in table.columns}
+    shares = {c.name: (table.rows - c.non_null) / table.rows for c in table.columns}
     # A gap in the question's measure is a finding at any share: every figure on it covers
     # only the filled rows. Other columns are listed from `threshold`, or from the target's
     # share when it is lower (every column at least as incomplete as the target).

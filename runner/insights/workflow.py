@@ -25,6 +25,7 @@ from runner.insights.model import (
     Table,
     Thresholds,
     row_count,
+    words,
 )
 from runner.insights.profile import kpis, profile
 from runner.insights.quality import check_quality
@@ -37,6 +38,7 @@ from runner.insights.relevance import (
     prefer,
     rank,
     relevance,
+    stem,
 )
 from runner.insights.roles import (
     describe_table,
@@ -191,13 +193,25 @@ def analyse(
     total = next((m for m in targets if m.aggregation is Aggregation.SUM), None)
     if total is not None or not targets:
         findings += _concentrations(con, table, total or counted, timeline, limits, wanted)
+    unit = _unit_words(row_unit(table), targets)
     for finding in findings:
         finding.details.setdefault("file", table.name)
+        # Every finding is of the rows ("our loans"): the words naming them make none of them
+        # nearer the question ("loan status" no nearer than "grade"), so all carry them.
+        finding.terms = frozenset(t for t in finding.terms if stem(t) not in unit)
         finding.on_question = bears_on(
             finding, names | ({"rows"} if counts else set()), wanted, gaps
         )
         finding.details["on_question"] = finding.on_question
+        finding.terms |= unit
     return findings
+
+
+def _unit_words(unit: str, targets: list[Column]) -> frozenset[str]:
+    """The stems of the words naming what a row is ("loans" for loans.csv), unless a target
+    is named with them ("loan amount")."""
+    kept = {stem(t) for m in targets for t in m.terms}
+    return frozenset(stem(w) for w in words(unit)) - kept
 
 
 def bears_on(

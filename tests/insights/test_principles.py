@@ -602,3 +602,29 @@ def test_a_question_on_completeness_has_its_gaps_answered_near_the_top(
     question = "What drives sales, and is our store data complete?"
     rank, gap = _gaps_rank(analyse([write(tmp_path / "stores.csv", header, rows)], question))
     assert gap["on_question"] and rank <= 5, (rank, gap)
+
+
+def test_the_word_naming_every_row_makes_no_driver_more_relevant(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # "our loans" names the rows (loans.csv): every column is of a loan, so "loan purpose"
+    # is no nearer the question than "grade", which moves the rate far more.
+    rng = random.Random(8)
+    rows = []
+    for i in range(600):
+        grade = rng.choice("ABCDE")
+        purpose = rng.choice(["car", "house", "debt", "other"])
+        status = rng.choice(["current", "late"])
+        rate = 6 + 4 * "ABCDE".index(grade) + (3 if purpose == "debt" else 0)
+        rate += (3 if status == "late" else 0) + rng.gauss(0, 1.5)
+        rows.append([f"L{i:04d}", round(rate, 2), grade, purpose, status, rng.randint(1, 40)])
+    header = ["loan_id", "interest_rate", "grade", "loan_purpose", "loan_status", "amount"]
+    out = analyse(
+        [write(tmp_path / "loans.csv", header, rows)], "What drives the interest rate on our loans?"
+    )
+    ranks = {
+        d["segment_column"]: d["rank"]
+        for r in of_type(out, "segment_comparison")
+        if (d := details(r))["measure"] == "interest_rate"
+    }
+    assert ranks["grade"] < min(ranks.get("loan_purpose", 99), ranks.get("loan_status", 99)), ranks
