@@ -133,6 +133,14 @@ def _eligible(groups_: list[Group], counted: bool = False) -> list[Group]:
     return [g for g in groups_ if g.n >= least and g.value != "(missing)"]
 
 
+def _typical_size(groups_: list[Group], counted: bool) -> float:
+    """The rows a typical ranked group rests on: the effect is measured over every group, so
+    a strong one is not made doubtful by its smallest extreme (a dozen parties of four among
+    thousands of bookings); a comparison of small groups stays uncertain."""
+    eligible = _eligible(groups_, counted)
+    return sum(g.n for g in eligible) / len(eligible) if eligible else 0.0
+
+
 def _pairs(groups_: list[Group], counted: bool = False) -> int:
     k = len(_eligible(groups_, counted))
     return k * (k - 1) // 2
@@ -275,7 +283,7 @@ def _insight(
         title=title,
         summary=summary,
         details=details,
-        confidence=(1.0 - p) * sample_factor(min(best.n, worst.n), 20),
+        confidence=(1.0 - p) * sample_factor(_typical_size(groups_, measure.is_row_count), 20),
         terms=frozenset(terms | {"segment", "comparison"}),
         weight=min(1.0, weight),
     )

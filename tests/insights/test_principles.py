@@ -628,3 +628,26 @@ def test_the_word_naming_every_row_makes_no_driver_more_relevant(
         if (d := details(r))["measure"] == "interest_rate"
     }
     assert ranks["grade"] < min(ranks.get("loan_purpose", 99), ranks.get("loan_status", 99)), ranks
+
+
+def test_a_strong_segment_effect_is_not_ranked_down_for_a_small_extreme_group(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # Party size moves the room price a lot over 2,000 bookings; its largest parties are few
+    # (12 of them). The effect rests on every booking, not on the smallest group: it ranks
+    # above a weaker split of even groups.
+    rng = random.Random(12)
+    sizes = [1] * 500 + [2] * 1300 + [3] * 188 + [4] * 12
+    rows = []
+    for i, party in enumerate(sizes):
+        channel = "direct" if i % 2 else "agent"
+        price = 40 + 35 * party + (12 if channel == "direct" else 0) + rng.gauss(0, 25)
+        rows.append([round(price, 2), party, channel, rng.choice(["x", "y", "z"])])
+    header = ["room_price", "party", "channel", "floor"]
+    out = analyse([write(tmp_path / "bookings.csv", header, rows)], "What drives room prices?")
+    ranks = {
+        d["segment_column"]: d["rank"]
+        for r in of_type(out, "segment_comparison")
+        if (d := details(r))["measure"] == "room_price"
+    }
+    assert ranks["party"] < ranks["channel"], ranks
