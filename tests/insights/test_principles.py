@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import math
 import random
 import statistics
@@ -651,3 +652,26 @@ def test_a_strong_segment_effect_is_not_ranked_down_for_a_small_extreme_group(
         if (d := details(r))["measure"] == "room_price"
     }
     assert ranks["party"] < ranks["channel"], ranks
+
+
+def test_a_record_high_set_after_the_deepest_fall_has_its_own_fall_stated(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # A price climbs to 100, crashes 80 % (the deepest fall), then sets a record of 150 and
+    # loses 40 % of it: where the price stands against its record is news of its own.
+    rng = random.Random(6)
+    path_points = [(0, 40), (36, 100), (60, 20), (108, 150), (132, 90), (143, 95)]
+    rows = []
+    for (a, va), (b, vb) in itertools.pairwise(path_points):
+        for i in range(a, b):
+            level = va + (vb - va) * (i - a) / (b - a)
+            day = dt.date(2000 + i // 12, i % 12 + 1, 1)
+            rows.append([day.isoformat(), round(level * rng.uniform(0.99, 1.01), 2)])
+    out = analyse(
+        [write(tmp_path / "price.csv", ["month", "price"], rows)], "How has the price moved?"
+    )
+    falls = [details(r) for r in of_type(out, "drawdown")]
+    peaks = {d["peak"][:4] for d in falls}
+    assert {"2003", "2009"} <= peaks, falls
+    record = next(d for d in falls if d["peak"].startswith("2009"))
+    assert 0.35 < record["depth"] < 0.45 and record["rank"] <= 5, record
