@@ -675,3 +675,28 @@ def test_a_record_high_set_after_the_deepest_fall_has_its_own_fall_stated(
     assert {"2003", "2009"} <= peaks, falls
     record = next(d for d in falls if d["peak"].startswith("2009"))
     assert 0.35 < record["depth"] < 0.45 and record["rank"] <= 5, record
+
+
+def test_a_name_made_of_initials_of_the_question_words_is_the_target(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # "usaAVt": the USA's AVerage Temperature, initials of consecutive words of the question;
+    # it is a target beside usaRain, and the regions' columns are not.
+    rng = random.Random(9)
+    regions = ["usa", "east", "west", "north", "south", "inland", "coast"]
+    header = ["Year"] + [f"{r}{m}" for r in regions for m in ("AVt", "Rain")]
+    rows = []
+    for i in range(70):
+        warm = 12 + 0.02 * i
+        row: list[Any] = [1950 + i]
+        for k, _ in enumerate(regions):
+            row += [round(warm + k / 3 + rng.gauss(0, 0.3), 2), round(700 + rng.gauss(0, 80), 1)]
+        rows.append(row)
+    question = "How have the USA's average temperature and rainfall changed since 1950?"
+    out = analyse([write(tmp_path / "climate.csv", header, rows)], question)
+    headline = {details(r)["measure"] for r in of_type(out, "kpi")}
+    assert {"usaAVt", "usaRain"} <= headline, headline
+    trends = {
+        d["measure"]: d for r in of_type(out, "trend") if (d := details(r))["segment"] is None
+    }
+    assert trends["usaAVt"]["direction"] == "up" and trends["usaAVt"]["rank"] <= 5, trends
