@@ -152,7 +152,10 @@ def analyse(
     table = with_totals(table, sums)
     # Totals first (they speak for their parts), then by kind; what the question names leads.
     ordered = sorted(table.having(Role.MEASURE), key=lambda m: (not m.is_total, measure_rank(m)))
-    targets = question_targets(prefer(ordered, wanted), wanted)
+    unit = _unit_words(row_unit(table), ordered)
+    # The words naming the rows name no target ("loan amount" for "the rate on our loans").
+    asked = [c for c in wanted if not c.words & unit] or wanted
+    targets = question_targets(prefer(ordered, asked), asked)
     derived = find_derived(con, table, ordered, targets, sums)
     linked = derived_names(derived)
     targets = [t for t in targets if t.name not in linked] or targets
@@ -193,7 +196,6 @@ def analyse(
     total = next((m for m in targets if m.aggregation is Aggregation.SUM), None)
     if total is not None or not targets:
         findings += _concentrations(con, table, total or counted, timeline, limits, wanted)
-    unit = _unit_words(row_unit(table), targets)
     for finding in findings:
         finding.details.setdefault("file", table.name)
         # Every finding is of the rows ("our loans"): the words naming them make none of them
@@ -207,11 +209,13 @@ def analyse(
     return findings
 
 
-def _unit_words(unit: str, targets: list[Column]) -> frozenset[str]:
-    """The stems of the words naming what a row is ("loans" for loans.csv), unless a target
-    is named with them ("loan amount")."""
-    kept = {stem(t) for m in targets for t in m.terms}
-    return frozenset(stem(w) for w in words(unit)) - kept
+def _unit_words(unit: str, measures: list[Column]) -> frozenset[str]:
+    """The stems of the words naming what a row is ("loans" for loans.csv); none when a
+    measure is named by them alone (a "sales" column in sales.csv is what they name)."""
+    stems = frozenset(stem(w) for w in words(unit))
+    if any({stem(t) for t in m.terms} <= stems for m in measures):
+        return frozenset()
+    return stems
 
 
 def bears_on(

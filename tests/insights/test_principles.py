@@ -619,9 +619,10 @@ def test_the_word_naming_every_row_makes_no_driver_more_relevant(
         rate = 6 + 4 * "ABCDE".index(grade) + (3 if purpose == "debt" else 0)
         rate += (3 if status == "late" else 0) + rng.gauss(0, 1.5)
         rows.append([f"L{i:04d}", round(rate, 2), grade, purpose, status, rng.randint(1, 40)])
-    header = ["loan_id", "interest_rate", "grade", "loan_purpose", "loan_status", "amount"]
+    header = ["loan_id", "interest_rate", "grade", "loan_purpose", "loan_status", "loan_amount"]
     out = analyse(
-        [write(tmp_path / "loans.csv", header, rows)], "What drives the interest rate on our loans?"
+        [write(tmp_path / "loans.csv", header, rows)],
+        "What drives the interest rate on our loans, and is the loan data complete?",
     )
     ranks = {
         d["segment_column"]: d["rank"]
@@ -629,6 +630,8 @@ def test_the_word_naming_every_row_makes_no_driver_more_relevant(
         if (d := details(r))["measure"] == "interest_rate"
     }
     assert ranks["grade"] < min(ranks.get("loan_purpose", 99), ranks.get("loan_status", 99)), ranks
+    # Nor is "loan amount" a second target for sharing it.
+    assert {details(r)["measure"] for r in of_type(out, "kpi")} == {"interest_rate"}
 
 
 def test_a_strong_segment_effect_is_not_ranked_down_for_a_small_extreme_group(
