@@ -121,7 +121,10 @@ def _load_csv(con: DuckDBPyConnection, found: Probe, file: Path, table: str) -> 
     as_text = _create_from_csv(con, table, file, settings, width)
     retyped = _null_words_as_gaps(con, table)
     as_text = [c for c in as_text if c not in retyped]
+    names = next(csv.reader(lines[:1], delimiter=delimiter), []) if header else []
+    alike = _drop_names_alike(con, table, names)
     return {
+        **({"names_alike": alike} if alike else {}),
         "encoding": found.encoding,
         "delimiter": delimiter,
         "header": header,
@@ -129,6 +132,26 @@ def _load_csv(con: DuckDBPyConnection, found: Probe, file: Path, table: str) -> 
         "thousands_separator": thousands,
         "read_as_text": as_text,
     }
+
+
+def _drop_names_alike(con: DuckDBPyConnection, table: str, names: list[str]) -> list[list[str]]:
+    """Drop the columns DuckDB renamed because the header repeats a name but for case ("IOD",
+    "iod" -> "iod_1"): a name the file does not have is never printed. Returns each dropped
+    column's [file name, the name it is like]."""
+    if not names:
+        return []
+    spelled = Counter(n.lower() for n in names)
+    loaded = [str(r[0]) for r in run(con, f"DESCRIBE {table}")]
+    dropped = []
+    for column in loaded:
+        base = re.fullmatch(r"(.+)_\d+", column)
+        if column in names or base is None or spelled[base.group(1).lower()] < 2:
+            continue
+        alike = [n for n in names if n.lower() == base.group(1).lower()]
+        kept = next((n for n in alike if n in loaded), alike[0])
+        dropped.append([next((n for n in alike if n != kept), kept), kept])
+        run(con, f"ALTER TABLE {table} DROP COLUMN {ident(column)}")
+    return dropped
 
 
 TYPE_CANDIDATES = ["BIGINT", "DOUBLE", "TIME", "DATE", "TIMESTAMP", "VARCHAR"]

@@ -66,6 +66,7 @@ def check_quality(
         _unreadable(con, table),
         _impossible(con, table),
         _variants(table),
+        _names_alike(table),
     ]
     return [i for i in found if i is not None]
 
@@ -216,6 +217,32 @@ def _constant(table: Table) -> Insight | None:
         0.3,
         1.0,
         figures,
+    )
+
+
+def _names_alike(table: Table) -> Insight | None:
+    """Columns whose names differ from another's only by case: the later one is not analysed
+    (the database, like most, cannot tell the two names apart)."""
+    alike = table.source.get("names_alike") or []
+    if not alike:
+        return None
+    listed = ", ".join(f"{name} (like {other})" for name, other in alike)
+    summary = (
+        f"Columns named like another but for case were left out: {listed}. Rename them to "
+        "analyse them."
+    )
+    details = {"columns": [{"column": name, "like": other} for name, other in alike]}
+    names = [name for name, _ in alike]
+    return _issue(
+        table,
+        "names_alike",
+        "column names alike but for case",
+        summary,
+        details,
+        names,
+        0.4,
+        1.0,
+        fig.Figures(),
     )
 
 
