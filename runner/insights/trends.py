@@ -245,6 +245,10 @@ def _insight(t: Tested, p_adjusted: float, tests: int, timeline: Timeline) -> In
     where = "" if series.segment is None else f" for {_scope(series.segment, series, figures)}"
     verb = "grew" if rising else "fell"
     amount, title_amount = _observed(t, figures, timeline)
+    growth = growth_per_year(t, timeline)
+    if growth is not None:
+        rate = {k: v for k, v in growth.items() if k != "value"}
+        amount += f" ({figures.percent(growth['value'], rate, signed=True)} a year, compounded)"
     summary = f"{what}{where} {verb} {amount}"
     summary += f", {_shape(t, figures, fitted)}.{_partial(t, figures, timeline)}"
     details = {
@@ -255,8 +259,7 @@ def _insight(t: Tested, p_adjusted: float, tests: int, timeline: Timeline) -> In
         "direction": "up" if rising else "down",
         "model": t.model,
         "compounding": t.compounding,
-        # Not printed until the evaluation can re-derive a "growth_rate" recipe.
-        "growth_per_year": growth_per_year(t, timeline),
+        "growth_per_year": growth,
         "change_pct": None if t.low_base else rounded(t.change * 100, 2),
         "observed_from": rounded(t.first_level),
         "observed_to": rounded(t.last_level),

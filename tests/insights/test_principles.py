@@ -703,3 +703,15 @@ def test_a_name_made_of_initials_of_the_question_words_is_the_target(
         d["measure"]: d for r in of_type(out, "trend") if (d := details(r))["segment"] is None
     }
     assert trends["usaAVt"]["direction"] == "up" and trends["usaAVt"]["rank"] <= 5, trends
+
+
+def test_compounding_growth_is_said_as_a_rate_a_year(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    series = monthly()  # planted: 20 % a year, compounding
+    path = write(tmp_path / "price.csv", ["date", "price"], [(f"{d}-01", v) for d, v in series])
+    out = analyse([path], "How fast is the price growing?")
+    trend = next(r for r in of_type(out, "trend") if details(r)["segment"] is None)
+    rates = [f for f in details(trend)["figures"] if f.get("kind") == "growth_rate"]
+    assert len(rates) == 1 and 0.17 < rates[0]["value"] < 0.23, rates
+    assert f"{rates[0]['text']} a year" in trend["content"]["summary"], trend["content"]["summary"]
