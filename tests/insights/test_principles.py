@@ -715,3 +715,15 @@ def test_compounding_growth_is_said_as_a_rate_a_year(
     rates = [f for f in details(trend)["figures"] if f.get("kind") == "growth_rate"]
     assert len(rates) == 1 and 0.17 < rates[0]["value"] < 0.23, rates
     assert f"{rates[0]['text']} a year" in trend["content"]["summary"], trend["content"]["summary"]
+
+
+def test_a_sizeable_gap_in_a_side_column_ranks_above_the_profile(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # A file named for what it holds ("sales2024.csv"): its name makes the profile no nearer
+    # the question than any finding; 15 % of a column missing changes the figures built on it.
+    header, rows = store_sales()
+    rows = _with_gaps(rows, header.index("Population"), 7)
+    out = analyse([write(tmp_path / "sales2024.csv", header, rows)], "What drives sales?")
+    gap, _ = _gaps_rank(out)
+    assert gap < details(of_type(out, "profile")[0])["rank"], gap
