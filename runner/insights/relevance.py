@@ -58,6 +58,9 @@ class Concept:
     # a column may shorten it to three letters ("aus"), as it may not shorten a common word
     # ("age" is no "agent").
     name: bool = False
+    # The word as the description writes it (stemmed), before its synonyms: initials spell
+    # the words said, not their synonyms ("aug" is no "AUtumn Growth").
+    said: str = ""
 
 
 def concepts(description: str | None) -> list[Concept]:
@@ -71,6 +74,7 @@ def concepts(description: str | None) -> list[Concept]:
     text = original.lower()
     names = _names(original)
     weights: dict[frozenset[str], float] = {}
+    said: dict[frozenset[str], str] = {}
     questions: dict[frozenset[str], set[int]] = {}
     asked = 0
     measured: set[frozenset[str]] = set()
@@ -88,12 +92,13 @@ def concepts(description: str | None) -> list[Concept]:
             weight = 1 / (1 + ORDER_DECAY * asked) if question else CONTEXT_WEIGHT
             asked += 1 if question and group not in weights else 0
             weights[group] = max(weights.get(group, 0.0), weight)
+            said.setdefault(group, base)
             if not placed:
                 measured.add(group)
             if question:
                 questions.setdefault(group, set()).add(number)
     return [
-        Concept(g, w, frozenset(questions.get(g, ())), g not in measured, bool(g & names))
+        Concept(g, w, frozenset(questions.get(g, ())), g not in measured, bool(g & names), said[g])
         for g, w in weights.items()
     ]
 
@@ -200,7 +205,7 @@ def _spell(term: str, wanted: Sequence[Concept], at: int, first: bool = False) -
     # The first concept gives two letters at least and leaves some for the next.
     for length in range(len(term) - 1, 1, -1) if first else range(len(term), 0, -1):
         piece = term[:length]
-        if any(w.startswith(piece) for w in wanted[at].words):
+        if wanted[at].said.startswith(piece):
             end = _spell(term[length:], wanted, at + 1)
             if end is not None:
                 return end

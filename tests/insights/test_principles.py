@@ -727,3 +727,20 @@ def test_a_sizeable_gap_in_a_side_column_ranks_above_the_profile(
     out = analyse([write(tmp_path / "sales2024.csv", header, rows)], "What drives sales?")
     gap, _ = _gaps_rank(out)
     assert gap < details(of_type(out, "profile")[0])["rank"], gap
+
+
+def test_initials_spell_the_words_said_never_their_synonyms(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # A month dummy "aug" is no "AUtumn Growth" ("month" brings autumn, "trend" growth):
+    # the accidents stay the target.
+    rng = random.Random(5)
+    months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+    rows = []
+    for i in range(96):
+        dummies = [int(i % 12 == k) for k in range(12)]
+        rows.append([f"{1981 + i // 12}-{i % 12 + 1:02d}", round(1000 + 2 * i + rng.gauss(0, 30))])
+        rows[-1] += dummies
+    question = "How do accidents each month trend and vary through the year?"
+    out = analyse([write(tmp_path / "acc.csv", ["month", "accidents", *months], rows)], question)
+    assert {details(r)["measure"] for r in of_type(out, "kpi")} == {"accidents"}
