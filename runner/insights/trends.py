@@ -202,7 +202,7 @@ def find_trends(timeline: Timeline, limits: Thresholds) -> list[Insight]:
             (t, p)
             for t, p in zip(family, adjusted, strict=True)
             if p < limits.alpha
-            and abs(t.change) >= limits.min_trend_change
+            and _material(t, limits)
             and (t.change > 0) == (t.fit.slope > 0)  # what was seen agrees with the line
         ]
     overall = {id(t.series.measure): t for t, _ in found if t.series.segment is None}
@@ -211,6 +211,25 @@ def find_trends(timeline: Timeline, limits: Thresholds) -> list[Insight]:
         for t, p in found
         if t.series.segment is None or _differs(t, overall.get(id(t.series.measure)), limits)
     ]
+
+
+MIN_NOISES = 3.0  # an observed change this many times the spread around the line is material
+
+
+def _material(t: Tested, limits: Thresholds) -> bool:
+    """A change of min_trend_change of the level, or (a small change in a quiet series, such
+    as a century's warming of 1.4 degrees on 21) MIN_NOISES times the spread of the periods
+    around a straight line."""
+    if abs(t.change) >= limits.min_trend_change:
+        return True
+    xs = [period_index(t.periods[0], p, t.grain) for p in t.periods]
+    line = fit_line(xs, t.values)
+    if line is None or len(t.values) < 3:
+        return False
+    spread = math.sqrt(
+        sum((v - line.at(x)) ** 2 for x, v in zip(xs, t.values, strict=True)) / (len(xs) - 2)
+    )
+    return abs(t.last_level - t.first_level) >= MIN_NOISES * spread
 
 
 def _differs(segment: Tested, overall: Tested | None, limits: Thresholds) -> bool:
