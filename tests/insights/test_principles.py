@@ -758,3 +758,26 @@ def test_a_small_steady_rise_far_beyond_the_noise_is_a_trend(
     )
     trends = [details(r) for r in of_type(out, "trend")]
     assert [t["direction"] for t in trends] == ["up"], trends
+
+
+def test_the_same_quantity_elsewhere_is_named_once_not_as_many_drivers(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # natSales beside eastSales, westSales...: the same quantity for other places moves with
+    # the national one by construction of the market; one line names them, the real driver
+    # (advertising) keeps its place.
+    rng = random.Random(2)
+    regions = ["east", "west", "north", "south", "inland", "coast"]
+    header = ["natSales", *(f"{r}Sales" for r in regions), "advertising"]
+    rows = []
+    for _ in range(200):
+        ads = rng.gauss(10, 3)
+        base = 100 + 4 * ads + rng.gauss(0, 10)
+        parts = [round(base * rng.uniform(0.9, 1.1) + rng.gauss(0, 3), 1) for _ in regions]
+        rows.append([round(base, 1), *parts, round(ads, 2)])
+    out = analyse([write(tmp_path / "market.csv", header, rows)], "What drives national sales?")
+    links = [details(r) for r in of_type(out, "correlation") if details(r)["target"] == "natSales"]
+    siblings = [d for d in links if d["driver"].endswith("Sales")]
+    assert len(siblings) == 1 and len(siblings[0]["alike"]) == len(regions) - 1, siblings
+    ads = next(d for d in links if d["driver"] == "advertising")
+    assert ads["rank"] <= 3, ads
