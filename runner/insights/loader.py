@@ -134,22 +134,23 @@ def _load_csv(con: DuckDBPyConnection, found: Probe, file: Path, table: str) -> 
     }
 
 
-def _drop_names_alike(con: DuckDBPyConnection, table: str, names: list[str]) -> list[list[str]]:
+def _drop_names_alike(con: DuckDBPyConnection, table: str, names: list[str]) -> list[list[Any]]:
     """Drop the columns DuckDB renamed because the header repeats a name but for case ("IOD",
     "iod" -> "iod_1"): a name the file does not have is never printed. Returns each dropped
-    column's [file name, the name it is like]."""
+    column's [file name, the name it is like, its filled rows]."""
     if not names:
         return []
     spelled = Counter(n.lower() for n in names)
     loaded = [str(r[0]) for r in run(con, f"DESCRIBE {table}")]
-    dropped = []
+    dropped: list[list[Any]] = []
     for column in loaded:
         base = re.fullmatch(r"(.+)_\d+", column)
         if column in names or base is None or spelled[base.group(1).lower()] < 2:
             continue
         alike = [n for n in names if n.lower() == base.group(1).lower()]
         kept = next((n for n in alike if n in loaded), alike[0])
-        dropped.append([next((n for n in alike if n != kept), kept), kept])
+        filled = int(scalar(con, f"SELECT count({ident(column)}) FROM {table}"))
+        dropped.append([next((n for n in alike if n != kept), kept), kept, filled])
         run(con, f"ALTER TABLE {table} DROP COLUMN {ident(column)}")
     return dropped
 

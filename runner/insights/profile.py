@@ -44,7 +44,9 @@ def profile(
     period = _period(timeline, span)
     described = [f"{len(v)} {k} column{'s' if len(v) > 1 else ''}" for k, v in roles.items() if v]
     rows = figures.count(table.rows, fig.aggregate(None, "rows"))
-    columns = figures.count(len(table.columns), {"kind": "columns"})
+    # The file's own count: a column left out for a name alike but for case is still its.
+    width = len(table.columns) + len(table.source.get("names_alike") or [])
+    columns = figures.count(width, {"kind": "columns"})
     for role, names in roles.items():
         if names:
             figures.parameter(
@@ -62,7 +64,7 @@ def profile(
     details = {
         "file": table.name,
         "rows": table.rows,
-        "columns": len(table.columns),
+        "columns": width,
         "roles": {k: v for k, v in roles.items() if v},
         "period": period,
         "snapshot": table.snapshot,

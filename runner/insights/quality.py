@@ -102,12 +102,14 @@ def _missing(
 ) -> Insight | None:
     if not table.rows:
         return None
-    shares = {c.name: (table.rows - c.non_null) / table.rows for c in table.columns}
+    # A column left out for a name alike but for case still has its gaps in the file.
+    columns = [*table.columns, *(_left_out(table, entry) for entry in _alike(table))]
+    shares = {c.name: (table.rows - c.non_null) / table.rows for c in columns}
     # A gap in the question's measure is a finding at any share: every figure on it covers
     # only the filled rows. Other columns are listed from `threshold`, or from the target's
     # share when it is lower (every column at least as incomplete as the target).
     threshold = min([threshold, *(shares[t] for t in targets if shares.get(t, 0.0) > 0)])
-    gaps = [(c, shares[c.name]) for c in table.columns if 0 < shares[c.name] >= threshold]
+    gaps = [(c, shares[c.name]) for c in columns if 0 < shares[c.name] >= threshold]
     if not gaps:
         return None
     figures = fig.Figures()
@@ -220,19 +222,30 @@ def _constant(table: Table) -> Insight | None:
     )
 
 
+def _alike(table: Table) -> list[tuple[str, str, int]]:
+    """The columns left out at loading for a name alike another's but for case: (name, the
+    name it is like, its filled rows)."""
+    return [(str(a), str(b), int(n)) for a, b, n in table.source.get("names_alike") or []]
+
+
+def _left_out(table: Table, entry: tuple[str, str, int]) -> Column:
+    """A column left out at loading, as far as its gaps go."""
+    return Column(entry[0], "VARCHAR", Role.OTHER, "NULL", entry[2], 0)
+
+
 def _names_alike(table: Table) -> Insight | None:
     """Columns whose names differ from another's only by case: the later one is not analysed
     (the database, like most, cannot tell the two names apart)."""
-    alike = table.source.get("names_alike") or []
+    alike = _alike(table)
     if not alike:
         return None
-    listed = ", ".join(f"{name} (like {other})" for name, other in alike)
+    listed = ", ".join(f"{name} (like {other})" for name, other, _ in alike)
     summary = (
         f"Columns named like another but for case were left out: {listed}. Rename them to "
         "analyse them."
     )
-    details = {"columns": [{"column": name, "like": other} for name, other in alike]}
-    names = [name for name, _ in alike]
+    details = {"columns": [{"column": name, "like": other} for name, other, _ in alike]}
+    names = [name for name, _, _ in alike]
     return _issue(
         table,
         "names_alike",

@@ -156,8 +156,17 @@ def test_columns_named_alike_but_for_case_keep_the_file_names(
         f"{1950 + i},{rng.gauss(0, 1):.3f},{rng.gauss(0, 1):.3f},{700 + 3 * i + rng.gauss(0, 20):.1f}"
         for i in range(60)
     ]
+    for i in (5, 15, 25, 35, 45):  # no iod in these rows
+        year, first, _, rain = lines[i].split(",")
+        lines[i] = f"{year},{first},,{rain}"
     path.write_text("\n".join(lines) + "\n")
     out = analyse([path], "How has rain changed?")
     assert "iod_1" not in json.dumps(out)
+    # Counts stay the file's: four columns, and the one left out keeps its gap.
+    assert details(of_type(out, "profile")[0])["columns"] == 4
+    gaps = [
+        d for r in of_type(out, "data_quality") if (d := details(r))["issue"] == "missing_values"
+    ]
+    assert [c["column"] for c in gaps[0]["columns"]] == ["iod"], gaps
     noted = [d for r in of_type(out, "data_quality") if (d := details(r))["issue"] == "names_alike"]
     assert noted and noted[0]["columns"] == [{"column": "iod", "like": "IOD"}], noted
