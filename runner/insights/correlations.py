@@ -394,7 +394,9 @@ def _insight(
             "recipe": recipe,
             "figures": figures.entries,
         },
-        confidence=(1.0 - p_adjusted) * (0.5 + 0.5 * abs(r)) * sample_factor(n, 30),
+        # The effect counts once, in the weight (on the scale segments use, sqrt of eta²):
+        # the confidence is the evidence only.
+        confidence=(1.0 - p_adjusted) * sample_factor(n, 30),
         terms=frozenset(a.terms | b.terms | {"correlation", "relate", "link", "relationship"}),
         weight=(0.5 + 0.5 * _held(r, within)) * max(a.importance, b.importance),
     )

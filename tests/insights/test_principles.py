@@ -781,3 +781,25 @@ def test_the_same_quantity_elsewhere_is_named_once_not_as_many_drivers(
     assert len(siblings) == 1 and len(siblings[0]["alike"]) == len(regions) - 1, siblings
     ads = next(d for d in links if d["driver"] == "advertising")
     assert ads["rank"] <= 3, ads
+
+
+def test_effect_sizes_of_numbers_and_categories_rank_on_one_scale(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # term moves the rate with r about 0.35; a channel splits it with eta² about 0.02 (the
+    # square root, 0.14, on the scale of r): the larger effect ranks first.
+    rng = random.Random(13)
+    rows = []
+    for _ in range(3000):
+        term = rng.choice([36, 60])
+        channel = rng.choice(["web", "branch", "phone"])
+        rate = 10 + 0.12 * term + {"web": 0.0, "branch": 0.7, "phone": 1.4}[channel]
+        rows.append([round(rate + rng.gauss(0, 8), 2), term, channel, rng.gauss(0, 1)])
+    header = ["rate", "term", "channel", "noise"]
+    out = analyse([write(tmp_path / "book.csv", header, rows)], "What drives the rate?")
+    ranked = {
+        d.get("driver") or d.get("segment_column"): d["rank"]
+        for r in out
+        if (d := details(r)).get("target", d.get("measure")) == "rate" and "rank" in d
+    }
+    assert ranked["term"] < ranked["channel"], ranked
