@@ -57,7 +57,8 @@ def load(
             converted = workdir / f"{table}.csv"
             sheets = xlsx_to_csv(_plain(found, workdir), found.name, converted)
             source["sheets"] = {"read": list(sheets.read), "workbook": list(sheets.workbook)}
-            _load_csv(con, _converted(found, converted), converted, table)
+            read = _load_csv(con, _converted(found, converted), converted, table)
+            source |= {k: v for k, v in read.items() if k == "names_alike"}
         elif found.fmt is Format.JSON:
             source |= _load_json(con, found, _plain(found, workdir), table)
         else:

@@ -218,8 +218,8 @@ MIN_NOISES = 3.0  # an observed change this many times the spread around the lin
 
 def _material(t: Tested, limits: Thresholds) -> bool:
     """A change of min_trend_change of the level, or (a small change in a quiet series, such
-    as a century's warming of 1.4 degrees on 21) MIN_NOISES times the spread of the periods
-    around a straight line."""
+    as a century's warming of 1.4 degrees on 21) a straight line rising or falling by
+    MIN_NOISES times the spread of the periods around it."""
     if abs(t.change) >= limits.min_trend_change:
         return True
     xs = [period_index(t.periods[0], p, t.grain) for p in t.periods]
@@ -229,7 +229,8 @@ def _material(t: Tested, limits: Thresholds) -> bool:
     spread = math.sqrt(
         sum((v - line.at(x)) ** 2 for x, v in zip(xs, t.values, strict=True)) / (len(xs) - 2)
     )
-    return abs(t.last_level - t.first_level) >= MIN_NOISES * spread
+    # The line's rise over the period: single first and last years are as noisy as any.
+    return abs(line.slope * (xs[-1] - xs[0])) >= MIN_NOISES * spread
 
 
 def _differs(segment: Tested, overall: Tested | None, limits: Thresholds) -> bool:

@@ -145,8 +145,9 @@ def test_clean_file_has_no_quality_findings(tmp_path: Path, analyse: Callable[..
     assert issues(analyse([write(data, tmp_path / "tickets.csv")])) == {}
 
 
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_columns_named_alike_but_for_case_keep_the_file_names(
-    tmp_path: Path, analyse: Callable[..., Rows]
+    fmt: str, tmp_path: Path, analyse: Callable[..., Rows]
 ) -> None:
     # "IOD" and "iod" in one header: the database cannot hold both names, and a name the file
     # does not have ("iod_1") must never be printed. The second is left out, and said so.
@@ -160,6 +161,15 @@ def test_columns_named_alike_but_for_case_keep_the_file_names(
         year, first, _, rain = lines[i].split(",")
         lines[i] = f"{year},{first},,{rain}"
     path.write_text("\n".join(lines) + "\n")
+    if fmt == "xlsx":
+        import openpyxl
+
+        book = openpyxl.Workbook()
+        book.active.append(lines[0].split(","))
+        for line in lines[1:]:
+            book.active.append([float(v) if v else None for v in line.split(",")])
+        path = tmp_path / "climate.xlsx"
+        book.save(path)
     out = analyse([path], "How has rain changed?")
     assert "iod_1" not in json.dumps(out)
     # Counts stay the file's: four columns, and the one left out keeps its gap.
