@@ -337,7 +337,9 @@ def _named(figures: fig.Figures, segment: Column, tied: list[Group]) -> str:
     names = [figures.segment(segment, g.value) for g in tied]
     if len(names) == 1:
         return names[0]
-    return f"{', '.join(names[:-1])} and {names[-1]} (tied)"
+    # Values that hold commas ("Forced air, Gas") would run into each other.
+    joint = "; " if any("," in n for n in names) else ", "
+    return f"{joint.join(names[:-1])} and {names[-1]} (tied)"
 
 
 def _listed(group: Group, rows: int) -> dict[str, Any]:
