@@ -16,6 +16,7 @@ from supervisor.db import queries
 from supervisor.db.connect import Connection, dict_cursor, transaction
 from supervisor.errors import JobsupError
 from supervisor.identity import Identity
+from supervisor.store import retention
 from supervisor.store import statements as store
 
 SQL = queries.load("admin.sql")
@@ -224,13 +225,9 @@ def prune(
     pruned = Pruned()
     while True:
         with transaction(conn), conn.cursor() as cur:
-            params = {"statuses": list(statuses), "older_than": older_than, "batch": batch}
-            cur.execute(SQL["prune_batch"], params)
-            ids = [str(job_id) for (job_id,) in cur.fetchall()]
-            if not ids:
-                return pruned
-            cur.execute(SQL["prune_insights"], {"ids": ids})
-            pruned.insights += cur.rowcount
-            cur.execute(SQL["prune_jobs"], {"ids": ids})
-            pruned.jobs += cur.rowcount
+            deleted = retention.delete_batch(cur, statuses, older_than, batch)
+        if not deleted.jobs:
+            return pruned
+        pruned.jobs += deleted.jobs
+        pruned.insights += deleted.insights
         pruned.batches += 1

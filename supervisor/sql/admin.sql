@@ -133,6 +133,12 @@ ORDER BY completed_at
 LIMIT %(batch)s
 FOR UPDATE SKIP LOCKED;
 
+-- name: retention_lock
+-- Whether this transaction is the one pruning by the retention policy now: one supervisor
+-- at a time prunes (its batches would only wait on each other's rows otherwise); the lock
+-- goes with the batch's commit, so a supervisor that dies mid-batch holds nothing.
+SELECT pg_try_advisory_xact_lock(%(key)s) AS mine;
+
 -- name: prune_insights
 -- Index: jobsup_insights_job (job_id).
 DELETE FROM insights WHERE job_id = ANY(%(ids)s::uuid[]);
