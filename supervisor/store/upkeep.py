@@ -1,7 +1,7 @@
 """A heartbeat's work against the database, as one request for the database thread: renew
 this supervisor's row, reclaim what dead peers held, find which of its own claims no
-longer hold their jobs, enqueue the periodic slots that fell due, and prune finished jobs
-by the retention policy when that is due."""
+longer hold their jobs, enqueue the periodic slots that fell due, fold the history rollup's
+deltas, and prune finished jobs by the retention policy when that is due."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from supervisor.errors import describe
 from supervisor.identity import Identity
 from supervisor.scheduling import pauses, periodic_store
 from supervisor.scheduling.periodic import Schedule
-from supervisor.store import retention
+from supervisor.store import history, retention
 from supervisor.store import statements as store
 
 T = TypeVar("T")
@@ -94,6 +94,7 @@ def beat(conn: Connection, me: Identity, asked: Beat) -> Found:
     if asked.periodic:
         found.enqueued = step("periodic jobs", periodic_store.enqueue_due, asked.periodic) or []
     step("choosing plans", store.plan_for_size)
+    step("history rollup", history.fold)
     policy = asked.retention
     if policy is not None:
         found.retained = step("retention", retention.apply, policy.ages(), policy.batch_size,
