@@ -99,3 +99,8 @@ def measure(conn: Connection, cfg: Config, repeat: int = 3) -> dict[str, float]:
             took.append((time.perf_counter() - began) * 1000)
         figures[name] = round(statistics.median(took), 1)
     return figures
+
+
+def rebuild_after(conn: Connection) -> None:
+    """The rollup counted afresh after runs with its triggers off."""
+    history.rebuild(conn)
