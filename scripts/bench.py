@@ -26,7 +26,9 @@ creates (and drops) a database of its own on that server.
   and beside 1,000,000 (--quick) or 10,000,000 finished jobs spread over two years;
 - enqueue: `enqueue_many` of 100,000 jobs in one call, committed;
 - rollup: the CPU per job at concurrency 4 with the history rollup's triggers and without
-  them, in turn (the pair's difference is what the rollup costs the hot path).
+  them, in turn (the pair's difference is what the rollup costs the hot path);
+- peers (--peers): PgQueuer batch 1 and 10 and its pickup, Procrastinate, Celery's reused
+  prefork children and RQ on the same no-op job, with jobsup's ratios to them.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchlib import fill, history
+from benchlib import fill, history, peers
 from benchlib.common import percentile, scratch_database, write_config
 from benchlib.cpu import fork_ceiling, fork_server_of, rss_mb, stat
 from benchlib.db import BenchDb
@@ -373,6 +375,42 @@ class Bench:
             f"(goal >= 50,000)"
         )
 
+    # -- peers -----------------------------------------------------------------------------
+
+    def peers(self) -> None:
+        """Each installed peer on the same no-op job, in this run, beside jobsup's figures."""
+        found: dict[str, float] = {}
+        jobs, url = self.sizes.jobs, self.db.url
+        runs = {"pgqueuer": lambda: peers.pgqueuer(url, jobs, self.sizes.samples),
+                "procrastinate": lambda: peers.procrastinate(url, jobs),
+                "celery": lambda: peers.celery(jobs),
+                "rq": lambda: peers.rq(max(100, jobs // 5))}  # fmt: skip
+        for name, run in runs.items():
+            why = peers.missing(name)
+            if why:
+                print(why)
+                continue
+            fill.reset(self.db.conn)
+            figures = run()
+            found |= {k: round(v, 2) for k, v in figures.items()}
+            print(f"peer {name}: " + ", ".join(f"{k} {v:.1f}" for k, v in figures.items()))
+        self.results["peers"] = found
+        self._against_peers(found)
+
+    def _against_peers(self, found: dict[str, float]) -> None:
+        rates = self.results.get("throughput", {})
+        goals = (("8", "pgqueuer_b1", 1.0), ("8", "celery_reused", 1.0), ("4", "pgqueuer_b1", 0.9))
+        for concurrency, peer, goal in goals:
+            if concurrency in rates and peer in found:
+                ratio = rates[concurrency] / found[peer]
+                print(f"jobsup concurrency {concurrency} / {peer}: {ratio:.2f}x (goal >= "
+                      f"{goal:.1f}x): {'met' if ratio >= goal else 'not met'}")  # fmt: skip
+        pickup = self.results.get("pickup_ms", {}).get("p50")
+        if pickup is not None and "pgqueuer_pickup_p50_ms" in found:
+            theirs = found["pgqueuer_pickup_p50_ms"]
+            print(f"pickup p50: jobsup {pickup:.1f} ms, PgQueuer {theirs:.1f} ms (goal: <= "
+                  f"PgQueuer's): {'met' if pickup <= theirs else 'not met'}")  # fmt: skip
+
     # -- the history rollup's cost ---------------------------------------------------------
 
     def rollup(self) -> None:
@@ -463,7 +501,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="every scenario, smaller (< 3 min)")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
-    parser.add_argument("--only", nargs="+", choices=SCENARIOS, help="just these scenarios")
+    parser.add_argument("--only", nargs="+", choices=(*SCENARIOS, "peers"),
+                        help="just these scenarios")  # fmt: skip
+    parser.add_argument("--peers", action="store_true",
+                        help="also PgQueuer, Procrastinate, Celery and RQ (extra `bench`), "
+                        "after jobsup's throughput and latency")  # fmt: skip
     parser.add_argument("--jobs", type=int, help="jobs per throughput run")
     parser.add_argument("--repeat", type=int, help="runs per figure (median kept)")
     parser.add_argument("--depth-rows", type=int, help="rows beside the jobs in depth runs")
@@ -489,7 +531,9 @@ def main() -> None:
         config = write_config(Path(tmp), CONFIG)
         main_db, base_db = BenchDb(url, config), BenchDb(base_url, config)
         bench = Bench(main_db, base_db, sizes)
-        scenarios = args.only or SCENARIOS
+        scenarios = list(args.only or SCENARIOS)
+        if args.peers and "peers" not in scenarios:
+            scenarios.append("peers")
         for scenario in scenarios:
             getattr(bench, scenario)()
         if "ceiling" in scenarios:
