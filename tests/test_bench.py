@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
 KEYS = {
     "cpus": None,
@@ -62,3 +64,20 @@ def test_the_benchmark_runs_every_scenario_and_writes_its_figures(
                  "supervisors: 4 x 1", "idle supervisor", "history large (2,000 finished",
                  "enqueue_many: 500 jobs", "history rollup's triggers"):  # fmt: skip
         assert line in done.stdout, done.stdout
+
+
+@pytest.mark.unit
+def test_a_peer_that_cannot_run_is_one_line_and_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    from benchlib import peers
+
+    real_find_spec = peers.importlib.util.find_spec
+    monkeypatch.setattr(peers.importlib.util, "find_spec",
+                        lambda name: None if name == "asyncpg" else real_find_spec(name))  # fmt: skip
+    assert peers.missing("pgqueuer") == (
+        "pgqueuer: not installed (pip install -e '.[bench]'): skipped"
+    )
+    monkeypatch.setattr(peers.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(peers.shutil, "which", lambda name: None)
+    assert peers.missing("rq") == "rq: no redis-server on PATH: skipped"
+    assert peers.missing("procrastinate") is None
