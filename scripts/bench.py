@@ -455,8 +455,34 @@ class Bench:
             print(f"fork ceiling, median of {len(self.ceilings['2'])} measures: {shown}")
         if self.shares:
             print("paired shares: " + ", ".join(f"{k} {v:.0%}" for k, v in self.shares.items()))
-        if "cpu_ms_per_job" in r:
-            print(f"CPU per job at concurrency 4, all parts: {r['cpu_ms_per_job']['total']:.2f} ms")
+        for line in _goals(r):
+            print(line)
+
+
+def _goals(r: dict[str, Any]) -> list[str]:
+    """Issue 28's goals that this run measured, each with its figure and whether it is met."""
+
+    def goal(what: str, figure: float, unit: str, target: float, at_most: bool) -> str:
+        met = figure <= target if at_most else figure >= target
+        side = "<=" if at_most else ">="
+        return (f"goal: {what} {figure:.2f}{unit} ({side} {target:g}{unit}): "
+                f"{'met' if met else 'not met'}")  # fmt: skip
+
+    lines = []
+    if "cpu_ms_per_job" in r:
+        total = r["cpu_ms_per_job"]["total"]
+        lines.append(goal("CPU per job at concurrency 4, all parts", total, " ms", 2.5, True))
+    if "pickup_ms" in r:
+        lines.append(goal("pickup p99", r["pickup_ms"]["p99"], " ms", 15, True))
+    if "turnaround_ms" in r:
+        lines.append(goal("busy slot turnaround p50", r["turnaround_ms"]["p50"], " ms", 3, True))
+    sup = r.get("supervisors", {})
+    if sup.get("1"):
+        lines.append(goal("four supervisors / one", sup["4"] / sup["1"] * 100, " %", 90, False))
+    if "enqueue_many_jobs_per_s" in r:
+        rate = r["enqueue_many_jobs_per_s"]
+        lines.append(goal("enqueue_many", rate, " jobs/s", 50_000, False))
+    return lines
 
 
 def _cpu(pid: int) -> float:
