@@ -6,6 +6,7 @@ list's text search goes through the trigram index, or without pg_trgm reads the 
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import uuid
@@ -320,3 +321,15 @@ def test_without_pg_trgm_the_migration_goes_on_and_the_search_reads_the_table(
     finally:
         _admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         _admin(server_url, f"DROP ROLE IF EXISTS {role}")
+
+
+def test_jobs_list_searches_the_descriptions(db_url: str, conn: Connection) -> None:
+    from tests.fixtures.commands import jobsup
+
+    wanted = make_job(conn, status="failed", business_description="Quarterly Zeppelin ride")
+    make_job(conn, status="completed", business_description="zeppelin, completed")
+    make_job(conn, status="failed", business_description="a boat")
+    listed = jobsup("jobs", "list", "--text", "zeppelin", "--status", "failed", "--json",
+                    env={"DATABASE_URL": db_url})  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert [j["id"] for j in json.loads(listed.stdout)] == [wanted]
