@@ -88,7 +88,7 @@ def enqueued(conn: Connection, job_id: str) -> dict[str, Any]:
 
 # A text search reads this many of the newest jobs in order; if they hold no full page, the
 # older ones are searched through the trigram index (see search_older in admin.sql).
-SEARCH_WINDOW = 20_000
+SEARCH_WINDOW = 5_000
 
 
 def list_jobs(conn: Connection, filters: Filters) -> list[dict[str, Any]]:
@@ -108,7 +108,7 @@ def list_jobs(conn: Connection, filters: Filters) -> list[dict[str, Any]]:
     if end is None:  # fewer jobs than the window: one read covers them all
         return _rows(conn, "list_jobs", params)
     end_at, end_id = end
-    newest = _rows(conn, "list_jobs", {**params, "from_at": end_at, "from_id": end_id})
+    newest = _rows(conn, "list_window", {**params, "window": SEARCH_WINDOW})
     if len(newest) >= filters.limit:
         return newest
     older = {**params, "after_at": end_at, "after_id": end_id, "limit": filters.limit - len(newest)}
@@ -132,8 +132,6 @@ def list_params(filters: Filters) -> dict[str, Any]:
         "text": f"%{_like_escaped(filters.text)}%" if filters.text else None,
         "after_at": after_at,
         "after_id": after_id,
-        "from_at": None,
-        "from_id": None,
     }
 
 

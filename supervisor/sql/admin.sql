@@ -20,15 +20,13 @@ SELECT j.id::text AS id, coalesce(j.job_type, 'analysis') AS job_type, j.status,
 
 -- name: job_filters
 -- The jobs list's filters (a part the list statements include). %(text)s is a LIKE pattern
--- matched against the description; (%(from_at)s, %(from_id)s) bounds a text search's window
--- of newest jobs.
+-- matched against the description.
     (%(status)s::text IS NULL OR j.status = %(status)s)
   AND (%(job_type)s::text IS NULL OR coalesce(j.job_type, 'analysis') = %(job_type)s)
   AND (%(since)s::float8 IS NULL
        OR j.created_at >= localtimestamp - make_interval(secs => %(since)s))
   AND (%(text)s::text IS NULL OR j.business_description ILIKE %(text)s)
   AND (%(after_at)s::timestamp IS NULL OR (j.created_at, j.id) < (%(after_at)s, %(after_id)s::uuid))
-  AND (%(from_at)s::timestamp IS NULL OR (j.created_at, j.id) >= (%(from_at)s, %(from_id)s::uuid))
 
 -- name: list_jobs
 -- Newest first, filtered on the way; a page starts after the keyset (%(after_at)s,
@@ -36,6 +34,22 @@ SELECT j.id::text AS id, coalesce(j.job_type, 'analysis') AS job_type, j.status,
 -- (created_at, id), read backwards until %(limit)s rows pass the filters.
 -- include: job_line
 FROM processing_jobs j
+WHERE
+-- include: job_filters
+ORDER BY j.created_at DESC, j.id DESC
+LIMIT %(limit)s;
+
+-- name: list_window
+-- A text search's first read: the newest %(window)s jobs (after the keyset), in order, read
+-- backwards from jobsup_jobs_created_id and only then filtered, so that the planner never
+-- trades this bounded read for the trigram index's list of a common word (which grows
+-- with the history).
+-- include: job_line
+FROM (SELECT * FROM processing_jobs j
+      WHERE (%(after_at)s::timestamp IS NULL
+             OR (j.created_at, j.id) < (%(after_at)s, %(after_id)s::uuid))
+      ORDER BY j.created_at DESC, j.id DESC
+      LIMIT %(window)s) AS j
 WHERE
 -- include: job_filters
 ORDER BY j.created_at DESC, j.id DESC
