@@ -262,6 +262,9 @@ def test_the_views_read_no_processing_jobs_row_by_a_scan(conn: Connection) -> No
     assert "jobsup_jobs_description_trgm" in plan and "Seq Scan" not in plan, plan
     plan = _plan(conn, ADMIN["list_jobs"], job_admin.list_params(job_admin.Filters()))
     assert "Seq Scan" not in plan, plan
+    common = job_admin.list_params(job_admin.Filters(text="weekly"))
+    plan = _plan(conn, ADMIN["list_window"], {**common, "window": job_admin.SEARCH_WINDOW})
+    assert "jobsup_jobs_created_id" in plan and "trgm" not in plan and "Seq Scan" not in plan
 
 
 def test_a_text_search_finds_the_newest_matches_wherever_they_are(
