@@ -146,12 +146,15 @@ DELETE FROM processing_jobs WHERE id = ANY(%(ids)s::uuid[]);
 -- processing (jobsup_jobs_owner), the last hour's endings (jobsup_jobs_completed).
 SELECT
     (SELECT count(*) FROM processing_jobs
-     WHERE status = 'pending' AND run_at <= now()) AS runnable,
+     WHERE status = 'pending' AND parents_left = 0 AND run_at <= now()) AS runnable,
     (SELECT count(*) FROM processing_jobs
-     WHERE status = 'pending' AND run_at > now()) AS scheduled,
+     WHERE status = 'pending' AND parents_left = 0 AND run_at > now()) AS scheduled,
+    -- Waiting for parents to end (jobsup_jobs_blocked).
+    (SELECT count(*) FROM processing_jobs
+     WHERE status = 'pending' AND parents_left > 0) AS blocked,
     (SELECT count(*) FROM processing_jobs WHERE status = 'processing') AS processing,
     (SELECT extract(epoch FROM now() - min(run_at))::float8 FROM processing_jobs
-     WHERE status = 'pending' AND run_at <= now()) AS oldest_pending,
+     WHERE status = 'pending' AND parents_left = 0 AND run_at <= now()) AS oldest_pending,
     (SELECT count(*) FROM processing_jobs
      WHERE status = 'completed' AND completed_at > localtimestamp - interval '1 hour')
         AS completed_last_hour,
@@ -260,14 +263,16 @@ SELECT id::text FROM processing_jobs WHERE worker_id = %(worker_id)s AND status 
 -- row whose job_types is NULL (a supervisor of an older jobsup, which claimed any type)
 -- serves them all. With each type: its pending jobs, and seconds since the oldest was
 -- created. Index: jobsup_jobs_claim_type (coalesce(job_type, 'analysis'), …) WHERE
--- status='pending': the types with a pending job one probe apiece (a loose index scan, as
+-- status='pending' AND parents_left = 0 (blocked jobs wait for their parents first, and
+-- are told of once runnable): the types with a pending job one probe apiece (a loose index scan, as
 -- many probes as types), then only the types found unserved have their jobs counted.
 WITH RECURSIVE pending_type(job_type) AS (
-    SELECT (SELECT coalesce(job_type, 'analysis') FROM processing_jobs WHERE status = 'pending'
+    SELECT (SELECT coalesce(job_type, 'analysis') FROM processing_jobs
+            WHERE status = 'pending' AND parents_left = 0
             ORDER BY coalesce(job_type, 'analysis') LIMIT 1)
     UNION ALL
     SELECT (SELECT coalesce(j.job_type, 'analysis') FROM processing_jobs j
-            WHERE j.status = 'pending'
+            WHERE j.status = 'pending' AND j.parents_left = 0
               AND coalesce(j.job_type, 'analysis') > pending_type.job_type
             ORDER BY coalesce(j.job_type, 'analysis') LIMIT 1)
     FROM pending_type WHERE pending_type.job_type IS NOT NULL
@@ -281,7 +286,8 @@ CROSS JOIN LATERAL (
     SELECT count(*) AS jobs,
            extract(epoch FROM localtimestamp - min(created_at))::float8 AS oldest_age
     FROM processing_jobs
-    WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type
+    WHERE status = 'pending' AND parents_left = 0
+      AND coalesce(job_type, 'analysis') = t.job_type
 ) c
 WHERE t.job_type IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM live

@@ -37,7 +37,8 @@ FROM unnest(%(cap_types)s::text[]) AS t ORDER BY t;
 -- (jobsup_jobs_owner); with no cap, `room` is empty.
 --
 -- Index: jobsup_jobs_claim_type (coalesce(job_type, 'analysis'), priority DESC, run_at, id)
--- WHERE status='pending' (migration 0008), read type by type and, within a type, one
+-- WHERE status='pending' AND parents_left = 0 (migrations 0008, 0010: a job blocked by its
+-- parents is not in it, each statement here says `parents_left = 0` to use it), read type by type and, within a type, one
 -- priority level at a time: `level` finds the type's highest priority pending, then each
 -- lower one (one index probe apiece), and each level's runnable jobs are read in place, in
 -- run_at order, only as far as the LIMIT asks (PostgreSQL evaluates a recursive CTE only
@@ -68,17 +69,20 @@ WITH room AS (
     CROSS JOIN LATERAL (
         WITH RECURSIVE level(priority) AS (
             SELECT max(priority) FROM processing_jobs
-            WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type
+            WHERE status = 'pending' AND parents_left = 0
+              AND coalesce(job_type, 'analysis') = t.job_type
             UNION ALL
             SELECT (SELECT max(j.priority) FROM processing_jobs j
-                    WHERE j.status = 'pending' AND coalesce(j.job_type, 'analysis') = t.job_type
+                    WHERE j.status = 'pending' AND j.parents_left = 0
+                      AND coalesce(j.job_type, 'analysis') = t.job_type
                       AND j.priority < level.priority)
             FROM level WHERE level.priority IS NOT NULL
         )
         SELECT r.id, r.priority, r.run_at FROM level
         CROSS JOIN LATERAL (
             SELECT id, priority, run_at FROM processing_jobs
-            WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type
+            WHERE status = 'pending' AND parents_left = 0
+              AND coalesce(job_type, 'analysis') = t.job_type
               AND priority = level.priority AND run_at <= now()
               AND id <> ALL(%(busy)s::uuid[])
             ORDER BY run_at, id
@@ -127,7 +131,8 @@ WITH RECURSIVE
 level(job_type, priority) AS (
     -- Each priority level of each type served, highest first, one index probe apiece.
     SELECT t.job_type, (SELECT max(priority) FROM processing_jobs
-                        WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type)
+                        WHERE status = 'pending' AND parents_left = 0
+                          AND coalesce(job_type, 'analysis') = t.job_type)
     FROM unnest(%(job_types)s::text[]) AS t(job_type)
     WHERE t.job_type <> ALL(ARRAY(SELECT job_type FROM jobsup_paused))
       AND NOT EXISTS (SELECT 1 FROM jobsup_paused WHERE job_type = '*')
@@ -141,7 +146,8 @@ level(job_type, priority) AS (
     UNION ALL
     SELECT level.job_type,
            (SELECT max(j.priority) FROM processing_jobs j
-            WHERE j.status = 'pending' AND coalesce(j.job_type, 'analysis') = level.job_type
+            WHERE j.status = 'pending' AND j.parents_left = 0
+              AND coalesce(j.job_type, 'analysis') = level.job_type
               AND j.priority < level.priority)
     FROM level WHERE level.priority IS NOT NULL
 )
@@ -150,7 +156,8 @@ SELECT CASE WHEN min(due.run_at) IS NOT NULL
        END AS wait
 FROM level CROSS JOIN LATERAL (
     SELECT run_at FROM processing_jobs
-    WHERE status = 'pending' AND coalesce(job_type, 'analysis') = level.job_type
+    WHERE status = 'pending' AND parents_left = 0
+      AND coalesce(job_type, 'analysis') = level.job_type
       AND priority = level.priority AND run_at < 'infinity' AND id <> ALL(%(busy)s::uuid[])
     ORDER BY run_at, id
     LIMIT 1
@@ -164,14 +171,16 @@ WITH RECURSIVE
 level(job_type, priority) AS (
     -- Each priority level of each type served, highest first, one index probe apiece.
     SELECT t.job_type, (SELECT max(priority) FROM processing_jobs
-                        WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type)
+                        WHERE status = 'pending' AND parents_left = 0
+                          AND coalesce(job_type, 'analysis') = t.job_type)
     FROM unnest(%(job_types)s::text[]) AS t(job_type)
     WHERE t.job_type <> ALL(ARRAY(SELECT job_type FROM jobsup_paused))
       AND NOT EXISTS (SELECT 1 FROM jobsup_paused WHERE job_type = '*')
     UNION ALL
     SELECT level.job_type,
            (SELECT max(j.priority) FROM processing_jobs j
-            WHERE j.status = 'pending' AND coalesce(j.job_type, 'analysis') = level.job_type
+            WHERE j.status = 'pending' AND j.parents_left = 0
+              AND coalesce(j.job_type, 'analysis') = level.job_type
               AND j.priority < level.priority)
     FROM level WHERE level.priority IS NOT NULL
 )
@@ -182,7 +191,8 @@ SELECT EXISTS (
     SELECT 1 FROM level
     WHERE level.priority IS NOT NULL AND (
         SELECT true FROM processing_jobs
-        WHERE status = 'pending' AND coalesce(job_type, 'analysis') = level.job_type
+        WHERE status = 'pending' AND parents_left = 0
+          AND coalesce(job_type, 'analysis') = level.job_type
           AND priority = level.priority
           AND run_at <= now() + make_interval(secs => %(seconds)s)
         ORDER BY run_at, id LIMIT 1)
