@@ -26,6 +26,7 @@ WHERE (%(status)s::text IS NULL OR j.status = %(status)s)
   AND (%(since)s::float8 IS NULL
        OR j.created_at >= localtimestamp - make_interval(secs => %(since)s))
   AND (%(text)s::text IS NULL OR j.business_description ILIKE %(text)s)
+  AND (NOT %(blocked)s OR (j.status = 'pending' AND j.parents_left > 0))
   AND (%(after_at)s::timestamp IS NULL OR (j.created_at, j.id) < (%(after_at)s, %(after_id)s::uuid))
 ORDER BY j.created_at DESC, j.id DESC
 LIMIT %(limit)s;
@@ -293,3 +294,37 @@ WHERE t.job_type IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM live
                   WHERE live.job_types IS NULL OR t.job_type = ANY(live.job_types))
 ORDER BY t.job_type;
+
+-- name: job_parents
+-- The jobs %(id)s waits or waited for (jobsup_edges_child), in the order given, each with how it
+-- stands and what the edge does when it fails.
+SELECT p.id::text, coalesce(p.job_type, 'analysis') AS job_type, p.status,
+       e.on_parent_failure, split_part(p.error_message, E'\n', 1) AS error
+FROM jobsup_edges e JOIN processing_jobs p ON p.id = e.parent
+WHERE e.child = %(id)s::uuid
+ORDER BY e.n;
+
+-- name: job_children
+-- The jobs that wait or waited for %(id)s (jobsup_edges primary key: parent first), oldest
+-- first, with how many parents each still waits for. %(limit)s at most.
+SELECT c.id::text, coalesce(c.job_type, 'analysis') AS job_type, c.status,
+       e.on_parent_failure, c.parents_left
+FROM jobsup_edges e JOIN processing_jobs c ON c.id = e.child
+WHERE e.parent = %(id)s::uuid
+ORDER BY c.created_at, c.id
+LIMIT %(limit)s;
+
+-- name: batch_progress
+-- A batch's jobs (its then-job apart) by how they stand: how many, ended, failed or
+-- cancelled, running; and its then-job. Index: jobsup_jobs_batch.
+SELECT b.id::text AS batch_id, b.then_id::text AS then_id,
+       (SELECT status FROM processing_jobs WHERE id = b.then_id) AS then_status,
+       count(j.id) AS jobs,
+       count(j.id) FILTER (WHERE j.status IN ('completed', 'failed', 'cancelled')) AS ended,
+       count(j.id) FILTER (WHERE j.status = 'completed') AS completed,
+       count(j.id) FILTER (WHERE j.status IN ('failed', 'cancelled')) AS failed,
+       count(j.id) FILTER (WHERE j.status = 'processing') AS running
+FROM jobsup_batches b
+LEFT JOIN processing_jobs j ON j.batch_id = b.id AND j.id IS DISTINCT FROM b.then_id
+WHERE b.id = %(id)s::uuid
+GROUP BY b.id;

@@ -25,8 +25,9 @@ WITH given AS (
         metadata jsonb, run_at timestamptz, delay float8, unique_key text, batch_id uuid)
 ), edge AS (
     -- The parents of each job (`after`): jobs already in the table, or others of this list.
-    SELECT * FROM jsonb_to_recordset(%(edges)s::jsonb) AS e(
-        parent uuid, child uuid, on_parent_failure text)
+    SELECT * FROM ROWS FROM (jsonb_to_recordset(%(edges)s::jsonb)
+                             AS (parent uuid, child uuid, on_parent_failure text))
+                  WITH ORDINALITY AS e(parent, child, on_parent_failure, n)
 ), parent AS (
     -- The parents already in the table, locked until the caller commits: one ending
     -- meanwhile waits, so it either has ended here (and counts so) or finds the edges
@@ -81,6 +82,7 @@ WITH given AS (
     INSERT INTO jobsup_edges (parent, child, on_parent_failure)
     SELECT e.parent, e.child, e.on_parent_failure FROM edge e
     WHERE e.child IN (SELECT id FROM jobs)
+    ORDER BY e.n  -- their n: the order given
     RETURNING child
 )
 SELECT (SELECT count(*) FROM jobs) AS inserted,
@@ -103,3 +105,25 @@ FROM processing_jobs WHERE id = ANY(%(ids)s::uuid[]);
 SELECT job_id::text, insight_type, content, confidence_score::float8 AS confidence_score
 FROM insights WHERE job_id = ANY(%(ids)s::uuid[])
 ORDER BY job_id, created_at, ctid;
+
+-- name: insert_batch
+-- A batch (`enqueue_batch`), in the caller's transaction with its jobs.
+INSERT INTO jobsup_batches (id, then_id) VALUES (%(id)s::uuid, %(then_id)s::uuid);
+
+-- name: batch_jobs
+-- The jobs of each of %(ids)s that is a batch: its own, in the order given (that of the
+-- then-job's edges; without a then-job, oldest first), then its then-job.
+-- Primary key of jobsup_batches; jobsup_jobs_batch; jobsup_edges' primary key.
+SELECT b.id::text AS batch_id, j.id::text AS job_id
+FROM jobsup_batches b
+CROSS JOIN LATERAL (
+    SELECT p.id, p.id = b.then_id AS last, e.n, p.created_at FROM processing_jobs p
+    LEFT JOIN jobsup_edges e ON e.parent = p.id AND e.child = b.then_id
+    WHERE p.batch_id = b.id
+) j
+WHERE b.id = ANY(%(ids)s::uuid[])
+ORDER BY b.id, j.last, j.n, j.created_at, j.id;
+
+-- name: batch_then
+-- The then-job of batch %(id)s (NULL: none), and whether the batch exists.
+SELECT then_id::text FROM jobsup_batches WHERE id = %(id)s::uuid;

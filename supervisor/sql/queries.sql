@@ -117,7 +117,31 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
           CASE WHEN j.more_file_ids IS NOT NULL
                THEN ARRAY(SELECT f.original_name
                           FROM unnest(j.more_file_ids) WITH ORDINALITY AS m(id, n)
-                          LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_file_names;
+                          LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_file_names,
+          -- Pipelines (0010): the jobs it waited for (runner.Job.parents), its batch.
+-- include: claimed_parents
+          , j.batch_id::text AS batch_id;
+
+-- name: claimed_parents
+-- Pipelines (0010): the jobs a claimed job waited for, in the order given, as they ended,
+-- with their insights
+-- (runner.Job.parents: a batch's then-job combines them). NULL for a job with none.
+-- Indexes: jobsup_edges_child, the primary key, jobsup_insights_job.
+(SELECT jsonb_agg(jsonb_build_object(
+            'id', p.id, 'type', coalesce(p.job_type, 'analysis'), 'status', p.status,
+            'error', nullif(split_part(p.error_message, E'\n', 1), ''),
+            'description', p.business_description,
+            'file_name', (SELECT coalesce(f.original_name, f.file_path)
+                          FROM files f WHERE f.id = p.file_id),
+            'insights', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                                             'insight_type', i.insight_type,
+                                             'content', i.content,
+                                             'confidence_score', i.confidence_score)
+                                         ORDER BY i.created_at, i.ctid)
+                                  FROM insights i WHERE i.job_id = p.id), '[]'))
+        ORDER BY e.n)
+ FROM jobsup_edges e JOIN processing_jobs p ON p.id = e.parent
+ WHERE e.child = j.id) AS parents
 
 -- name: next_due
 -- When the earliest pending job this supervisor could run falls due (NULL: none pending):

@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS jobsup_edges (
     -- without running, and so do its own 'fail' children) or 'run' (it runs all the same).
     on_parent_failure TEXT NOT NULL DEFAULT 'fail'
         CHECK (on_parent_failure IN ('fail', 'run')),
+    -- The order the parents were given in (`Job.parents`, `jobs show`).
+    n BIGINT GENERATED ALWAYS AS IDENTITY,
     PRIMARY KEY (parent, child),
     CHECK (parent <> child)
 );
