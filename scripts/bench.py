@@ -21,7 +21,10 @@ creates (and drops) a database of its own on that server.
   1,000,000 completed rows, pending jobs of a type not served, or pending jobs of higher
   priority due tomorrow;
 - supervisors: 1, 2 and 4 supervisors sharing 4 slots, and how many jobs ran twice;
-- overhead: an idle supervisor's CPU and the RSS of it and its fork server.
+- overhead: an idle supervisor's CPU and the RSS of it and its fork server;
+- pipelines: a fan-out/fan-in (N - 1 noop jobs and one that waits for them all) and a chain
+  of M (each job waits for the one before), each beside the same count of independent noop
+  jobs run in turn in the same round at the same concurrency: their jobs/s as a share.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchlib import fill
+from benchlib import fill, pipelines
 from benchlib.common import percentile, scratch_database, write_config
 from benchlib.cpu import fork_ceiling, fork_server_of, rss_mb, stat
 from benchlib.db import BenchDb
@@ -76,13 +79,16 @@ class Sizes:
     depth_rows: int  # the large depths' background
     depth_jobs: int  # jobs run per depth figure
     idle_seconds: float
+    fan_in: int = 10_000  # jobs of the fan-in (its then-job among them)
+    chain: int = 1000  # links of the chain
 
 
 FULL = Sizes(jobs=5000, repeat=3, cycles=3000, samples=400, depth_rows=1_000_000,
              depth_jobs=1000, idle_seconds=30.0)  # fmt: skip
 QUICK = Sizes(jobs=1500, repeat=1, cycles=1500, samples=150, depth_rows=1_000_000,
-              depth_jobs=1000, idle_seconds=10.0)  # fmt: skip
-SCENARIOS = ("ceiling", "throughput", "latency", "depth", "supervisors", "overhead")
+              depth_jobs=1000, idle_seconds=10.0, fan_in=2000, chain=200)  # fmt: skip
+SCENARIOS = ("ceiling", "throughput", "latency", "depth", "supervisors", "overhead",
+             "pipelines")  # fmt: skip
 
 
 class Bench:
@@ -317,6 +323,39 @@ class Bench:
 
     # -- the figures against the goals -----------------------------------------------------
 
+    # -- pipelines -------------------------------------------------------------------------
+
+    def pipelines(self) -> None:
+        """A fan-in and a chain, each right after the same count of independent jobs at the
+        same concurrency (4): the share is the pipeline's jobs/s over the independent's."""
+        figures: dict[str, Any] = {}
+        for name, count, fill_with in (("fan_in", self.sizes.fan_in, pipelines.fan_in),
+                                       ("chain", self.sizes.chain, pipelines.chain)):  # fmt: skip
+            runs = []
+            for _ in range(self.sizes.repeat):
+                alone = self._pipeline_run(count, lambda c, n: fill.jobs(c, n))
+                piped = self._pipeline_run(count, fill_with)
+                runs.append((piped, alone, piped / alone))
+            piped, alone = _median([r[0] for r in runs]), _median([r[1] for r in runs])
+            share = self.shares[f"pipelines {name}"] = _median([r[2] for r in runs])
+            figures[name] = {"jobs": count, "jobs_per_s": piped, "independent_jobs_per_s": alone,
+                             "share": share}  # fmt: skip
+            print(f"pipelines, {name.replace('_', '-')} of {count}: {piped:.0f} jobs/s = "
+                  f"{share:.0%} of {count} independent jobs beside it ({alone:.0f} jobs/s), "
+                  "concurrency 4")  # fmt: skip
+        self.results["pipelines"] = figures
+
+    def _pipeline_run(self, count: int, fill_with: Callable[[Connection, int], None]) -> float:
+        fill.reset(self.db.conn)
+        fill_with(self.db.conn, count)
+        fill.settle(self.db.conn)
+        since = time.time()
+        self.db.run("--concurrency", "4", "--until-empty")
+        done, rate = self.db.rate(since)
+        if done != count:
+            raise SystemExit(f"pipelines: only {done} of {count} jobs completed")
+        return rate
+
     def summary(self) -> None:
         r = self.results
         if "fork_ceiling_jobs_per_s" in r:
@@ -379,6 +418,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, help="pickup latencies measured")
     parser.add_argument("--cycles", type=int, help="forks per ceiling measure")
     parser.add_argument("--idle-seconds", type=float, help="the idle supervisor's watch")
+    parser.add_argument("--fan-in", type=int, help="jobs of the pipelines' fan-in")
+    parser.add_argument("--chain", type=int, help="links of the pipelines' chain")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     for name in Sizes.__dataclass_fields__:
