@@ -231,6 +231,9 @@ SELECT EXISTS (
 -- for an attempt whose job was taken from this supervisor (cancelled, reset by hand): only
 -- its record is added to `attempts`, and only while no other claim has followed.
 -- Every write clears the lease (see the trigger jobsup_notify_owner). Primary-key lookups.
+-- A job that ends here frees its children (jobsup_edges) in this same statement, by the
+-- trigger jobsup_parent_ended (migration 0010): only for the rows this guard let through,
+-- so a fenced late result unblocks nothing.
 -- %(outcomes)s: a JSON array of `Outcome.row()`; %(insights)s: one of insights with job_id.
 -- An attempt's record is numbered on from the history's: `attempt` (retry_count + 1) plus the
 -- attempts before the last `jobs retry` (its record's `after`), so numbers never restart.

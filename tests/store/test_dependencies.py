@@ -241,3 +241,14 @@ def test_prune_and_delete_keep_the_counts(conn: Connection, db_url: str) -> None
     with conn.cursor() as cur:  # a pending parent deleted by hand: its child stops waiting for it
         cur.execute("DELETE FROM processing_jobs WHERE id = %s", (pending_parent,))
     assert _state(conn, other) == ("pending", 1)
+
+
+def test_a_truncate_takes_the_edges_and_batches_with_the_jobs(conn: Connection) -> None:
+    from supervisor.api import enqueue_batch
+
+    with transaction(conn):
+        enqueue_batch(conn, [{"job_type": TYPE}], then={"job_type": TYPE})
+    with conn.cursor() as cur:
+        cur.execute("TRUNCATE processing_jobs CASCADE")
+    assert scalar(conn, "SELECT count(*) FROM jobsup_edges") == 0
+    assert scalar(conn, "SELECT count(*) FROM jobsup_batches") == 0

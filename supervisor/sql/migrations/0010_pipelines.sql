@@ -169,3 +169,16 @@ CREATE TRIGGER jobsup_notify_pending
     AFTER INSERT OR UPDATE OF status ON processing_jobs
     FOR EACH ROW WHEN (NEW.status = 'pending' AND NEW.parents_left = 0)
     EXECUTE FUNCTION jobsup_notify_pending();
+
+-- TRUNCATE fires no row trigger: the edges and batches of the jobs it empties go with them.
+CREATE OR REPLACE FUNCTION jobsup_jobs_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE jobsup_edges, jobsup_batches;
+    RETURN NULL;
+END
+$$;
+DROP TRIGGER IF EXISTS jobsup_jobs_truncated ON processing_jobs;
+CREATE TRIGGER jobsup_jobs_truncated
+    AFTER TRUNCATE ON processing_jobs
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION jobsup_jobs_truncated();
