@@ -3,6 +3,7 @@
     .venv/bin/python scripts/chaos.py                     # 3000 jobs, 3 supervisors, 120 s
     .venv/bin/python scripts/chaos.py --duration 20 --jobs 300
     sudo .venv/bin/python scripts/chaos.py --netns        # each supervisor a host of its own
+    .venv/bin/python scripts/chaos.py --pipelines         # 40 % in batches and chains
 
 It starts a PostgreSQL of its own (own data directory, own TCP port), `jobsup db init`, S
 supervisors, each reaching the database through a TCP proxy of its own on 127.0.0.1 (or on
