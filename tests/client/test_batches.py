@@ -78,6 +78,8 @@ def test_the_command_line_enqueues_waits_for_and_shows_a_batch(
     last = after.stdout.strip()
     blocked = jobsup("jobs", "list", "--blocked", "--json", env=env)
     assert {j["id"] for j in json.loads(blocked.stdout)} == {batch["then_id"], last}
+    status = jobsup("status", "-c", str(config), env=env)
+    assert "queue: 2 pending (+0 scheduled later, 2 waiting for parents)" in status.stdout
     shown = jobsup("jobs", "show", batch["then_id"], env=env)
     assert shown.returncode == 0, shown.stderr
     assert f"batch {batch['id']}: 0 of 2 ended" in shown.stdout
