@@ -56,7 +56,9 @@ ORDER BY t;
 -- the unkeyed ones leave (key every job of a type for all of them to take turns).
 --
 -- Index: jobsup_jobs_claim_type (coalesce(job_type, 'analysis'), priority DESC, run_at, id)
--- WHERE status='pending' AND fair_key IS NULL (migrations 0008, 0012), read type by type
+-- WHERE status='pending' AND parents_left = 0 AND fair_key IS NULL (migrations 0008, 0010,
+-- 0012: a job blocked by its parents is in no claim index; each statement here says
+-- `parents_left = 0` to use them), read type by type
 -- and, within a type, one priority level at a time: `level` finds the type's highest priority pending, then each
 -- lower one (one index probe apiece), and each level's runnable jobs are read in place, in
 -- run_at order, only as far as the LIMIT asks (PostgreSQL evaluates a recursive CTE only
@@ -161,11 +163,11 @@ room AS (
     CROSS JOIN LATERAL (
         WITH RECURSIVE level(priority) AS (
             SELECT max(priority) FROM processing_jobs
-            WHERE status = 'pending' AND fair_key IS NULL
+            WHERE status = 'pending' AND parents_left = 0 AND fair_key IS NULL
               AND coalesce(job_type, 'analysis') = t.job_type
             UNION ALL
             SELECT (SELECT max(j.priority) FROM processing_jobs j
-                    WHERE j.status = 'pending' AND j.fair_key IS NULL
+                    WHERE j.status = 'pending' AND j.parents_left = 0 AND j.fair_key IS NULL
                       AND coalesce(j.job_type, 'analysis') = t.job_type
                       AND j.priority < level.priority)
             FROM level WHERE level.priority IS NOT NULL
@@ -173,7 +175,7 @@ room AS (
         SELECT r.id, r.priority, r.run_at FROM level
         CROSS JOIN LATERAL (
             SELECT id, priority, run_at FROM processing_jobs
-            WHERE status = 'pending' AND fair_key IS NULL
+            WHERE status = 'pending' AND parents_left = 0 AND fair_key IS NULL
               AND coalesce(job_type, 'analysis') = t.job_type
               AND priority = level.priority AND run_at <= now()
               AND id <> ALL(%(busy)s::uuid[])
@@ -193,29 +195,29 @@ room AS (
         WITH RECURSIVE round(priority, seq) AS (
             SELECT p.priority,
                    (SELECT min(j.fair_seq) FROM processing_jobs j
-                    WHERE j.status = 'pending' AND j.fair_key IS NOT NULL
+                    WHERE j.status = 'pending' AND j.parents_left = 0 AND j.fair_key IS NOT NULL
                       AND coalesce(j.job_type, 'analysis') = t.job_type
                       AND j.priority = p.priority)
             FROM (SELECT max(priority) AS priority FROM processing_jobs
-                  WHERE status = 'pending' AND fair_key IS NOT NULL
+                  WHERE status = 'pending' AND parents_left = 0 AND fair_key IS NOT NULL
                     AND coalesce(job_type, 'analysis') = t.job_type) AS p
             UNION ALL
             -- The next round of the same priority, else the first round of the next lower.
             SELECT n.priority,
                    CASE WHEN n.priority = round.priority THEN n.same
                         ELSE (SELECT min(j.fair_seq) FROM processing_jobs j
-                              WHERE j.status = 'pending' AND j.fair_key IS NOT NULL
+                              WHERE j.status = 'pending' AND j.parents_left = 0 AND j.fair_key IS NOT NULL
                                 AND coalesce(j.job_type, 'analysis') = t.job_type
                                 AND j.priority = n.priority) END
             FROM round CROSS JOIN LATERAL (
                 SELECT s.same,
                        CASE WHEN s.same IS NOT NULL THEN round.priority
                             ELSE (SELECT max(j.priority) FROM processing_jobs j
-                                  WHERE j.status = 'pending' AND j.fair_key IS NOT NULL
+                                  WHERE j.status = 'pending' AND j.parents_left = 0 AND j.fair_key IS NOT NULL
                                     AND coalesce(j.job_type, 'analysis') = t.job_type
                                     AND j.priority < round.priority) END AS priority
                 FROM (SELECT (SELECT min(j.fair_seq) FROM processing_jobs j
-                              WHERE j.status = 'pending' AND j.fair_key IS NOT NULL
+                              WHERE j.status = 'pending' AND j.parents_left = 0 AND j.fair_key IS NOT NULL
                                 AND coalesce(j.job_type, 'analysis') = t.job_type
                                 AND j.priority = round.priority
                                 AND j.fair_seq > round.seq) AS same) AS s
@@ -225,7 +227,7 @@ room AS (
         SELECT r.id, r.priority, r.run_at, r.fair_seq FROM round
         CROSS JOIN LATERAL (
             SELECT id, priority, run_at, fair_seq FROM processing_jobs
-            WHERE status = 'pending' AND fair_key IS NOT NULL
+            WHERE status = 'pending' AND parents_left = 0 AND fair_key IS NOT NULL
               AND coalesce(job_type, 'analysis') = t.job_type
               AND priority = round.priority AND fair_seq = round.seq AND run_at <= now()
               AND id <> ALL(%(busy)s::uuid[])
@@ -283,7 +285,10 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
                THEN ARRAY(SELECT f.original_name
                           FROM unnest(j.more_file_ids) WITH ORDINALITY AS m(id, n)
                           LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_file_names,
-          j.fair_key IS NOT NULL AS keyed
+          -- Pipelines (0010): the jobs it waited for (runner.Job.parents), its batch.
+-- include: claimed_parents
+          , j.batch_id::text AS batch_id,
+          j.fair_key IS NOT NULL AS keyed  -- last: store.claim_taking reads it there
 
 -- name: next_due
 -- When the earliest pending job this supervisor could run falls due (NULL: none pending):
@@ -315,13 +320,13 @@ level(job_type, priority) AS (
     -- Each priority level of each type served, highest first, one index probe apiece.
     SELECT served.job_type,
            (SELECT max(priority) FROM processing_jobs
-            WHERE status = 'pending' AND fair_key IS NULL
+            WHERE status = 'pending' AND parents_left = 0 AND fair_key IS NULL
               AND coalesce(job_type, 'analysis') = served.job_type)
     FROM served
     UNION ALL
     SELECT level.job_type,
            (SELECT max(j.priority) FROM processing_jobs j
-            WHERE j.status = 'pending' AND j.fair_key IS NULL
+            WHERE j.status = 'pending' AND j.parents_left = 0 AND j.fair_key IS NULL
               AND coalesce(j.job_type, 'analysis') = level.job_type
               AND j.priority < level.priority)
     FROM level WHERE level.priority IS NOT NULL
@@ -329,7 +334,7 @@ level(job_type, priority) AS (
 due(job_type, run_at, keyed) AS (
     SELECT level.job_type, d.run_at, false FROM level CROSS JOIN LATERAL (
         SELECT run_at FROM processing_jobs
-        WHERE status = 'pending' AND fair_key IS NULL
+        WHERE status = 'pending' AND parents_left = 0 AND fair_key IS NULL
           AND coalesce(job_type, 'analysis') = level.job_type
           AND priority = level.priority AND run_at < 'infinity' AND id <> ALL(%(busy)s::uuid[])
         ORDER BY run_at, id
@@ -338,7 +343,7 @@ due(job_type, run_at, keyed) AS (
     UNION ALL
     SELECT served.job_type, d.run_at, true FROM served CROSS JOIN LATERAL (
         SELECT run_at FROM processing_jobs
-        WHERE status = 'pending' AND fair_key IS NOT NULL
+        WHERE status = 'pending' AND parents_left = 0 AND fair_key IS NOT NULL
           AND coalesce(job_type, 'analysis') = served.job_type
           AND run_at < 'infinity' AND id <> ALL(%(busy)s::uuid[])
         ORDER BY run_at, id
@@ -377,13 +382,13 @@ level(job_type, priority) AS (
     -- Each priority level of each type served, highest first, one index probe apiece.
     SELECT served.job_type,
            (SELECT max(priority) FROM processing_jobs
-            WHERE status = 'pending' AND fair_key IS NULL
+            WHERE status = 'pending' AND parents_left = 0 AND fair_key IS NULL
               AND coalesce(job_type, 'analysis') = served.job_type)
     FROM served
     UNION ALL
     SELECT level.job_type,
            (SELECT max(j.priority) FROM processing_jobs j
-            WHERE j.status = 'pending' AND j.fair_key IS NULL
+            WHERE j.status = 'pending' AND j.parents_left = 0 AND j.fair_key IS NULL
               AND coalesce(j.job_type, 'analysis') = level.job_type
               AND j.priority < level.priority)
     FROM level WHERE level.priority IS NOT NULL
@@ -395,7 +400,7 @@ SELECT EXISTS (
     SELECT 1 FROM level
     WHERE level.priority IS NOT NULL AND (
         SELECT true FROM processing_jobs
-        WHERE status = 'pending' AND fair_key IS NULL
+        WHERE status = 'pending' AND parents_left = 0 AND fair_key IS NULL
           AND coalesce(job_type, 'analysis') = level.job_type
           AND priority = level.priority
           AND run_at <= now() + make_interval(secs => %(seconds)s)
@@ -403,11 +408,32 @@ SELECT EXISTS (
 ) OR EXISTS (
     SELECT 1 FROM served
     WHERE (SELECT true FROM processing_jobs
-           WHERE status = 'pending' AND fair_key IS NOT NULL
+           WHERE status = 'pending' AND parents_left = 0 AND fair_key IS NOT NULL
              AND coalesce(job_type, 'analysis') = served.job_type
              AND run_at <= now() + make_interval(secs => %(seconds)s)
            ORDER BY run_at, id LIMIT 1)
 );
+
+-- name: claimed_parents
+-- Pipelines (0010): the jobs a claimed job waited for, in the order given, as they ended,
+-- with their insights
+-- (runner.Job.parents: a batch's then-job combines them). NULL for a job with none.
+-- Indexes: jobsup_edges_child, the primary key, jobsup_insights_job.
+(SELECT jsonb_agg(jsonb_build_object(
+            'id', p.id, 'type', coalesce(p.job_type, 'analysis'), 'status', p.status,
+            'error', nullif(split_part(p.error_message, E'\n', 1), ''),
+            'description', p.business_description,
+            'file_name', (SELECT coalesce(f.original_name, f.file_path)
+                          FROM files f WHERE f.id = p.file_id),
+            'insights', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                                             'insight_type', i.insight_type,
+                                             'content', i.content,
+                                             'confidence_score', i.confidence_score)
+                                         ORDER BY i.created_at, i.ctid)
+                                  FROM insights i WHERE i.job_id = p.id), '[]'))
+        ORDER BY e.n)
+ FROM jobsup_edges e JOIN processing_jobs p ON p.id = e.parent
+ WHERE e.child = j.id) AS parents
 
 -- name: finish
 -- Write the outcome of finished attempts and the insights of completed ones, in one
@@ -418,6 +444,9 @@ SELECT EXISTS (
 -- for an attempt whose job was taken from this supervisor (cancelled, reset by hand): only
 -- its record is added to `attempts`, and only while no other claim has followed.
 -- Every write clears the lease (see the trigger jobsup_notify_owner). Primary-key lookups.
+-- A job that ends here frees its children (jobsup_edges) in this same statement, by the
+-- trigger jobsup_parent_ended (migration 0010): only for the rows this guard let through,
+-- so a fenced late result unblocks nothing.
 -- %(outcomes)s: a JSON array of `Outcome.row()`; %(insights)s: one of insights with job_id.
 -- An attempt's record is numbered on from the history's: `attempt` (retry_count + 1) plus the
 -- attempts before the last `jobs retry` (its record's `after`), so numbers never restart.

@@ -154,7 +154,7 @@ def claim_taking(
     with conn.cursor() as cur:
         _execute(cur, ("claim_lock_caps", statement) if held else (statement,), params)
         rows = cur.fetchall()
-    return Claimed([from_row(row) for row in rows], any(row[13] for row in rows))
+    return Claimed([from_row(row) for row in rows], any(row[-1] for row in rows))
 
 
 def next_due(
@@ -336,6 +336,7 @@ class Queue:
     runnable: int  # pending and due
     scheduled: int  # pending, due later (retry backoff, delayed jobs)
     processing: int
+    blocked: int  # pending, waiting for parents to end (jobsup_edges)
     oldest_pending: float | None  # seconds the longest-waiting runnable job has waited
     completed_last_hour: int
     failed_last_hour: int

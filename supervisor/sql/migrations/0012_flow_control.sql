@@ -24,19 +24,20 @@ ALTER TABLE processing_jobs
     ADD COLUMN IF NOT EXISTS fair_key TEXT,
     ADD COLUMN IF NOT EXISTS fair_seq BIGINT;
 
--- The claim's unkeyed path keeps its index, now without the keyed jobs (those have their
+-- The claim's unkeyed path keeps its index (as 0010 left it: no job blocked by its parents),
+-- now without the keyed jobs (those have their
 -- own below), so a million keyed jobs never lie in the way of the unkeyed ones.
 DROP INDEX IF EXISTS jobsup_jobs_claim_type;
 CREATE INDEX IF NOT EXISTS jobsup_jobs_claim_type
     ON processing_jobs ((coalesce(job_type, 'analysis')), priority DESC, run_at, id)
-    WHERE status = 'pending' AND fair_key IS NULL;
+    WHERE status = 'pending' AND parents_left = 0 AND fair_key IS NULL;
 
 -- The keyed jobs, by round: the claim reads one round (priority, fair_seq) at a time, its
 -- runnable jobs in place (`claim` in queries.sql). Only keyed rows: an unkeyed enqueue pays
 -- nothing for any of these three.
 CREATE INDEX IF NOT EXISTS jobsup_jobs_claim_fair
     ON processing_jobs ((coalesce(job_type, 'analysis')), priority DESC, fair_seq, run_at, id)
-    WHERE status = 'pending' AND fair_key IS NOT NULL;
+    WHERE status = 'pending' AND parents_left = 0 AND fair_key IS NOT NULL;
 -- A key's last round (the insert trigger below).
 CREATE INDEX IF NOT EXISTS jobsup_jobs_fair_key
     ON processing_jobs ((coalesce(job_type, 'analysis')), fair_key, priority, fair_seq)
@@ -44,7 +45,7 @@ CREATE INDEX IF NOT EXISTS jobsup_jobs_fair_key
 -- When the next keyed job falls due (`next_due`, `runnable_within`): one probe a type.
 CREATE INDEX IF NOT EXISTS jobsup_jobs_fair_due
     ON processing_jobs ((coalesce(job_type, 'analysis')), run_at, id)
-    WHERE status = 'pending' AND fair_key IS NOT NULL;
+    WHERE status = 'pending' AND parents_left = 0 AND fair_key IS NOT NULL;
 -- Running jobs per key ([job_types.<name>] max_running_per_key).
 CREATE INDEX IF NOT EXISTS jobsup_jobs_fair_running
     ON processing_jobs ((coalesce(job_type, 'analysis')), fair_key)
@@ -60,7 +61,7 @@ BEGIN
            AND coalesce(job_type, 'analysis') = coalesce(NEW.job_type, 'analysis')
            AND fair_key = NEW.fair_key AND priority = NEW.priority),
         (SELECT min(fair_seq) FROM processing_jobs
-         WHERE status = 'pending' AND fair_key IS NOT NULL
+         WHERE status = 'pending' AND parents_left = 0 AND fair_key IS NOT NULL
            AND coalesce(job_type, 'analysis') = coalesce(NEW.job_type, 'analysis')
            AND priority = NEW.priority),
         1);
