@@ -58,6 +58,11 @@ class Heartbeat:
         self.timetable = periodic.Timetable(schedules, datetime.now(UTC))
         self._sent: tuple[float, Mapping[str, int]] | None = None  # when, and the claims asked
 
+    def reconfigure(self, config: Config, schedules: list[periodic.Schedule]) -> None:
+        """SIGHUP: the new timers, and the schedules of the job types now served."""
+        self.config = config
+        self.timetable.reload(schedules, datetime.now(UTC))
+
     def connected(self, now: float) -> None:
         """A new connection registered this supervisor: as good as a beat; beat at once."""
         self.renewed = max(self.renewed, now)
