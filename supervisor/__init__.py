@@ -14,7 +14,8 @@ its modules first (`tests/test_layout.py` checks this map against the tree):
   thread runs
 - db/ connect queries schema: connections, named statements, migrations
 - scheduling/ periodic periodic_store pauses: schedules' slots, paused job types
-- config/ model load rules: the TOML file to a frozen Config (caps, retry policy), checked
+- config/ model load rules flow: the TOML file to a frozen Config (caps, rate limits,
+  retry policy), checked
 - client/ enqueue edges batch wait appconn: what an application calls, behind api
 - ops/ control report job_admin pipeline embedded pidfile daemon systemd healthcheck: the
   operator's tools

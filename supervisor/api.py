@@ -3,7 +3,8 @@
 Application side (on the application's own psycopg2 or psycopg 3 connection):
 
     enqueue(conn, file_path | file_id=… (one or a list), description=…, job_type=…,
-            priority=…, metadata=…, run_at=… | delay=…, unique_key=…) -> job id
+            priority=…, metadata=…, run_at=… | delay=…, unique_key=…,
+            fair_key=…) -> job id                      fair_key: round-robin across keys
     enqueue(…, after=[job id, …], on_parent_failure="fail" | "run")   wait for other jobs
     enqueue_many(conn, [NewJob, …]) -> job ids        one statement, one wake-up per type
                                                       (`after` may give indexes in the list)
@@ -16,7 +17,8 @@ Application side (on the application's own psycopg2 or psycopg 3 connection):
 Handler side (what a runner gives a handler, and what a handler raises):
 
     Job (its `parents`: a Parent for each job it waited for), PermanentFailure,
-    SoftTimeLimitExceeded, Retry (run again after a delay, no attempt spent)
+    SoftTimeLimitExceeded, Retry (run again after a delay, at a time (until=…) or as a
+    Retry-After header says (Retry.after(…)), no attempt spent)
 
 Neither side imports a database driver (the application's connection is used as it is),
 so a handler module may import from here too: the fork server that preloads it stays lean.

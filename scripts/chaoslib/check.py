@@ -457,3 +457,13 @@ def check_host_keys(workers: Iterable[tuple[str, str]]) -> list[str]:
     problems += [f"hosts {', '.join(sorted(hosts))} share the host key {key}"
                  for key, hosts in owners.items() if len(hosts) > 1]  # fmt: skip
     return problems
+
+
+def most_in_a_window(starts: list[float], period: float) -> int:
+    """The most starts within any closed window of `period` seconds (sorted `starts`)."""
+    most, first = 0, 0
+    for last, at in enumerate(starts):
+        while at - starts[first] > period:
+            first += 1
+        most = max(most, last - first + 1)
+    return most

@@ -61,6 +61,10 @@ STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
     help="No second job while one with this key is unfinished: print that one's id instead.",
 )
 @click.option(
+    "--fair-key",
+    help="Fair share: jobs of one type and priority take turns across keys (a customer id).",
+)
+@click.option(
     "--after", "after", type=JOB_ID, multiple=True,
     help="Run only once this job has ended (again for several parents).",
 )  # fmt: skip
@@ -88,6 +92,7 @@ def enqueue(
     delay: float | None,
     metadata: str | None,
     unique_key: str | None,
+    fair_key: str | None,
     after: tuple[str, ...],
     on_parent_failure: str,
     batch_file: Path | None,
@@ -147,6 +152,7 @@ def enqueue(
                 delay=delay or 0.0,
                 original_name=[path.name for path in file_paths],
                 unique_key=unique_key,
+                fair_key=fair_key or None,
             )
             job_id = found.job_id
             enqueued = job_admin.enqueued(conn, job_id)

@@ -145,7 +145,7 @@ def _ps_summary(workers: list[dict[str, Any]]) -> str:
 @json_option
 def stats(hours: int, as_json: bool) -> None:
     """Jobs by status and retry count, throughput per hour, durations per type, failures,
-    paused job types and those no live supervisor serves."""
+    paused job types, those no live supervisor serves, and the rate limits."""
     cfg = load_config()
     with database(cfg) as conn:
         found = report.stats(conn, hours, cfg.supervisor.stale_after)
@@ -192,6 +192,13 @@ def _stats_text(found: dict[str, Any]) -> str:
             "job types no live supervisor serves (their jobs wait pending for one that does)",
             ("TYPE", "PENDING", "OLDEST"),
             [(u["job_type"], u["jobs"], human(u["oldest_age"])) for u in found["unserved"]],
+        ),
+        _section(
+            "rate limits ([job_types.<name>] rate_limit; WAITING: runnable jobs held back now)",
+            ("TYPE", "LIMIT", "STARTED", "WAITING", "ROOM IN"),
+            [(r["job_type"], r["limit"], r["started"],
+              r["waiting"], human(r["reopens_in"]) if r["reopens_in"] else "now")
+             for r in found["rate_limits"]],
         ),
     ]  # fmt: skip
     return "\n\n".join(sections)

@@ -15,8 +15,9 @@ from functools import partial
 from loguru import logger
 
 from supervisor import logs
+from supervisor.config.flow import RateLimit
 from supervisor.logs import job_logger
-from supervisor.loop.claim_timing import ClaimTiming
+from supervisor.loop.claim_timing import ClaimTiming, FairMode
 from supervisor.loop.database import Database, Done, Request, Unavailable
 from supervisor.metrics import METRICS
 from supervisor.runners.jobrow import ClaimedJob, Unusable
@@ -49,6 +50,7 @@ class Claims:
     def __init__(self, worker_id: str, timing: ClaimTiming) -> None:
         self.worker_id = worker_id
         self.timing = timing
+        self.fair = FairMode()
         self.unwritten: list[Outcome] = []  # concluded, not yet stored
         self.sent: Sent | None = None
 
@@ -65,11 +67,13 @@ class Claims:
         check_empty: bool,
         horizon: float,
         capped: Mapping[str, int],
+        rates: Mapping[str, RateLimit] | None = None,
     ) -> turn.Ask | None:
         """The claim to ask for now, if one is due and there is room."""
         if free <= 0 or not self.timing.due(now):
             return None
-        return turn.Ask(free, job_types, list(busy), check_empty, horizon, dict(capped))
+        return turn.Ask(free, job_types, list(busy), check_empty, horizon, dict(capped),
+                        dict(rates or {}), self.fair.fair(now))  # fmt: skip
 
     def request(self, ask: turn.Ask | None, now: float) -> Request[turn.Turn]:
         """Write what waits, and claim as `ask` says."""
@@ -100,6 +104,7 @@ class Claims:
             return Brought(wrote=wrote)
         if result.error:
             logger.error(result.error)
+        self.fair.seen(now, result.keyed)
         METRICS.claim_took(now - sent.at)
         logs.event("claim").debug("claimed {} of {} asked", len(result.claimed), sent.ask.limit)
         for job in result.claimed:

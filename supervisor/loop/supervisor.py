@@ -25,7 +25,7 @@ from loguru import logger
 
 from runner.parent import ForkServer
 from supervisor import logs
-from supervisor.config import Config, Overrides, caps
+from supervisor.config import Config, Overrides, caps, rates
 from supervisor.db import schema
 from supervisor.db.connect import Connection
 from supervisor.identity import Identity
@@ -305,7 +305,8 @@ class Supervisor:
         check_empty = bool(self.options.until_empty) and not self.pool and not self.claims.unwritten
         return self.claims.ask(now, free, list(self.pool.claims()), self.job_types, check_empty,
                                self.config.retry.backoff_max,
-                               caps(self.config, self.job_types))  # fmt: skip
+                               caps(self.config, self.job_types),
+                               rates(self.config, self.job_types))  # fmt: skip
 
     def _take_events(self) -> None:
         now = time.monotonic()

@@ -365,6 +365,33 @@ WHERE t.job_type IS NOT NULL
                   WHERE live.job_types IS NULL OR t.job_type = ANY(live.job_types))
 ORDER BY t.job_type;
 
+-- name: rate_limits
+-- Each rate-limited job type's window as the claims last wrote it (jobsup_rate_windows,
+-- primary key): its limit (max_starts per `period` seconds), the jobs started within the
+-- period up to now, `reopens_in` (seconds until the window has room again; 0: it has room),
+-- and `waiting`: its runnable jobs held back by the limit (pending and due, while the window
+-- is full; 0 while it has room). Counting them reads the type's pending index entries.
+SELECT w.job_type, w.max_starts, w.period, s.started,
+       CASE WHEN s.started >= w.max_starts
+            THEN (SELECT count(*) FROM processing_jobs j
+                  WHERE j.status = 'pending' AND j.run_at <= now()
+                    AND coalesce(j.job_type, 'analysis') = w.job_type)
+            ELSE 0 END AS waiting,
+       CASE WHEN s.started >= w.max_starts
+            THEN greatest(0, extract(epoch FROM
+                     (SELECT o.at FROM (SELECT u.at, sum(u.n) OVER (ORDER BY u.at DESC) AS newer
+                                        FROM unnest(w.starts, w.counts) AS u(at, n)) AS o
+                      WHERE o.newer >= w.max_starts ORDER BY o.at DESC LIMIT 1)
+                     + make_interval(secs => w.period) - now()))::float8
+            ELSE 0 END AS reopens_in,
+       w.updated_at AS last_start
+FROM jobsup_rate_windows w
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(u.n), 0)::int AS started FROM unnest(w.starts, w.counts) AS u(at, n)
+    WHERE u.at >= now() - make_interval(secs => w.period)
+) s
+ORDER BY w.job_type;
+
 -- name: job_parents
 -- The jobs %(id)s waits or waited for (jobsup_edges_child), in the order given, each with how it
 -- stands and what the edge does when it fails.

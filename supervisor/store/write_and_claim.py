@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import psycopg2
 
+from supervisor.config.flow import RateLimit
 from supervisor.db.connect import Connection
 from supervisor.errors import describe
 from supervisor.runners.jobrow import ClaimedJob, Unusable
@@ -27,6 +28,8 @@ class Ask:
     until_empty: bool  # when nothing is claimed, also ask whether anything falls due soon
     horizon: float  # that soon (seconds)
     capped: Mapping[str, int] = field(default_factory=dict)  # job type: max_running
+    rates: Mapping[str, RateLimit] = field(default_factory=dict)  # job type: rate_limit
+    fair: bool = True  # the claim with keyed jobs (claim_fair); False: unkeyed only
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Turn:
     claimed: list[ClaimedJob | Unusable] | None = None  # None: no claim asked, or refused
     next_due: float | None = None  # seconds until the next pending job falls due
     anything_soon: bool = True  # with until_empty: a job falls due within the horizon
+    keyed: bool = False  # keyed jobs (fair_key) were claimed or are pending
     error: str | None = None  # the claim the database refused
 
 
@@ -47,8 +51,9 @@ def run(conn: Connection, worker_id: str, outcomes: Sequence[Outcome], ask: Ask 
     if ask is None:
         return turn
     try:
-        turn.claimed = store.claim(conn, worker_id, ask.limit, ask.job_types, ask.busy,
-                                   ask.capped)  # fmt: skip
+        taken = store.claim_taking(conn, worker_id, ask.limit, ask.job_types, ask.busy,
+                                   ask.capped, ask.rates, ask.fair)  # fmt: skip
+        turn.claimed, turn.keyed = taken.jobs, taken.keyed
     except psycopg2.Error as e:
         if conn.closed and not outcomes:  # else say what was written: a claim is no loss
             raise
@@ -56,7 +61,9 @@ def run(conn: Connection, worker_id: str, outcomes: Sequence[Outcome], ask: Ask 
         return turn
     if len(turn.claimed) < ask.limit:  # the claimed jobs are ours now, whatever comes next
         try:
-            turn.next_due = store.next_due(conn, ask.job_types, ask.busy, ask.capped)
+            turn.next_due, keyed = store.due(conn, ask.job_types, ask.busy, ask.capped,
+                                             ask.rates)  # fmt: skip
+            turn.keyed = turn.keyed or keyed
             if ask.until_empty and not turn.claimed:
                 turn.anything_soon = store.runnable_within(conn, ask.horizon, ask.job_types)
         except psycopg2.Error as e:
