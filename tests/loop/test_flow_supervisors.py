@@ -9,8 +9,8 @@ import pytest
 
 from supervisor.client.enqueue import enqueue_many
 from supervisor.db.connect import Connection
+from tests.fixtures.flow import most_in_a_window
 from tests.fixtures.processes import Supervisors, rows, scalar, write_config
-from tests.store.test_flow_control import most_in_a_window
 
 pytestmark = pytest.mark.slow
 

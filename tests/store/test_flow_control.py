@@ -14,9 +14,7 @@ from supervisor.client.enqueue import enqueue, enqueue_many
 from supervisor.config.flow import RateLimit
 from supervisor.db.connect import Connection, connect
 from supervisor.store import statements as store
-
-WORKER = "00000000-0000-4000-8000-000000000001"
-NOOP = ["diag.noop"]
+from tests.fixtures.flow import NOOP, WORKER, most_in_a_window
 
 
 def _keys_of(conn: Connection, ids: list[str]) -> list[str | None]:
@@ -127,16 +125,6 @@ def test_many_claimers_never_exceed_a_rate_in_any_window(db_url: str, conn: Conn
         starts = [s for (s,) in cur.fetchall()]
     assert len(starts) >= 40
     assert most_in_a_window(starts, 1.0) <= 20
-
-
-def most_in_a_window(starts: list[float], period: float) -> int:
-    """The most starts within any closed window of `period` seconds (sorted `starts`)."""
-    most, first = 0, 0
-    for last, at in enumerate(starts):
-        while at - starts[first] > period:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
 
 
 @pytest.mark.unit

@@ -12,7 +12,7 @@ from supervisor.db.connect import Connection
 from supervisor.metrics import METRICS
 from supervisor.store import statements as store
 from tests.fixtures.commands import jobsup
-from tests.store.test_flow_control import NOOP, WORKER
+from tests.fixtures.flow import NOOP, WORKER
 from tests.web.dashboard import Dashboards
 
 # A minute: the window stays full while the CLI and the dashboard start.
