@@ -17,7 +17,7 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
-from runner import confine, handlers, linux, protocol
+from runner import confine, flow, handlers, linux, protocol
 from runner.errors import PermanentFailure, Retry, SoftTimeLimitExceeded
 from runner.job import RunnerSpec
 from runner.protocol import Exit, FailureKind
@@ -102,6 +102,7 @@ def run_job(spec: RunnerSpec, result_fd: int) -> Exit:
         # replace() costs a runner ~60 page faults of its own (~0.3 ms): only when it must.
         job = spec.job if files == spec.job.files else dataclasses.replace(spec.job, files=files)
         handler = handlers.load(spec.handler)
+        flow.attach(result_fd)
         document = protocol.success(handlers.insights_of(handler(job)))
     except PermanentFailure as e:
         document = protocol.failure(FailureKind.PERMANENT, str(e))
@@ -120,6 +121,8 @@ def run_job(spec: RunnerSpec, result_fd: int) -> Exit:
     finally:
         # A SIGTERM from here on ends the runner at once: the supervisor knows why it sent it.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with contextlib.suppress(OSError):  # the last progress, before the result
+        flow.flush()
     return send(document, result_fd, spec.result_max_bytes)
 
 

@@ -245,3 +245,41 @@ def _grandparent() -> int | None:
             return int(f.read().rsplit(b")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def progress(job: Job) -> list[dict[str, Any]]:
+    """Report `total` stages (default 5) done one by one, `seconds` apart (default 0.2), each
+    with a note, then sleep `after` seconds (default 0); one insight: the stages done."""
+    total = int(job.metadata.get("total", 5))
+    for done in range(1, total + 1):
+        time.sleep(float(job.metadata.get("seconds", 0.2)))
+        job.progress(done, total, f"stage {done} of {total}")
+    time.sleep(float(job.metadata.get("after", 0)))
+    return [{"insight_type": "diag", "content": {"stages": total}, "confidence_score": 1}]
+
+
+def steps(job: Job) -> list[dict[str, Any]]:
+    """Run `count` durable steps (default 2) named step-1, step-2, …; each appends
+    "<name> <attempt>" to `calls_file` when it really runs. With `kill_after` = n, the
+    runner kills itself (SIGKILL) right after step n while its attempt is at most
+    `kill_attempts` (default 1); `sleep` seconds (default 0) after each step. One insight:
+    the steps' results (each with the attempt and the claim's lease that ran it)."""
+    calls = Path(job.metadata["calls_file"]) if "calls_file" in job.metadata else None
+
+    def work(name: str, attempt: int) -> dict[str, Any]:
+        if calls is not None:
+            with calls.open("a") as f:
+                f.write(f"{name} {attempt}\n")
+        return {"name": name, "attempt": attempt, "lease": job.lease,
+                "data": "x" * int(job.metadata.get("size", 0))}  # fmt: skip
+
+    results = []
+    for n in range(1, int(job.metadata.get("count", 2)) + 1):
+        results.append(job.step(f"step-{n}", work, f"step-{n}", job.attempt))
+        time.sleep(float(job.metadata.get("sleep", 0)))
+        if n == job.metadata.get("kill_after") and job.attempt <= job.metadata.get(
+            "kill_attempts", 1
+        ):
+            os.kill(os.getpid(), signal.SIGKILL)
+    content = {"steps": [{"name": r["name"], "attempt": r["attempt"]} for r in results]}
+    return [{"insight_type": "diag", "content": content, "confidence_score": 1}]

@@ -5,14 +5,14 @@ Application side (on the application's own psycopg2 or psycopg 3 connection):
     enqueue(conn, file_path | file_id=… (one or a list), description=…, job_type=…,
             priority=…, metadata=…, run_at=… | delay=…, unique_key=…) -> job id
     enqueue_many(conn, [NewJob, …]) -> job ids        one statement, one wake-up per type
-    wait(conn, job_id, timeout=None) -> JobResult      status, error, insights
-    wait_all(conn, job_ids, timeout=None) -> [JobResult]
-    NewJob, JobResult, WaitTimeout (a TimeoutError), UnknownJob, UnknownFile
+    wait(conn, job_id, timeout=None, on_progress=None) -> JobResult  status, error, insights
+    wait_all(conn, job_ids, timeout=None, on_progress=None) -> [JobResult]
+    NewJob, JobResult, Progress, WaitTimeout (a TimeoutError), UnknownJob, UnknownFile
 
 Handler side (what a runner gives a handler, and what a handler raises):
 
-    Job, PermanentFailure, SoftTimeLimitExceeded, Retry (run again after a delay, no
-    attempt spent)
+    Job (job.progress(done, total, note), job.step(name, fn, *args)), PermanentFailure,
+    SoftTimeLimitExceeded, Retry (run again after a delay, no attempt spent), StepError
 
 Neither side imports a database driver (the application's connection is used as it is),
 so a handler module may import from here too: the fork server that preloads it stays lean.
@@ -21,16 +21,19 @@ so a handler module may import from here too: the fork server that preloads it s
 from __future__ import annotations
 
 from runner import Job, PermanentFailure, Retry, SoftTimeLimitExceeded
+from runner.flow import StepError
 from supervisor.client.enqueue import NewJob, UnknownFile, enqueue, enqueue_many
-from supervisor.client.wait import JobResult, UnknownJob, WaitTimeout, wait, wait_all
+from supervisor.client.wait import JobResult, Progress, UnknownJob, WaitTimeout, wait, wait_all
 
 __all__ = [
     "Job",
     "JobResult",
     "NewJob",
     "PermanentFailure",
+    "Progress",
     "Retry",
     "SoftTimeLimitExceeded",
+    "StepError",
     "UnknownFile",
     "UnknownJob",
     "WaitTimeout",

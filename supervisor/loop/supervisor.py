@@ -218,10 +218,11 @@ class Supervisor:
             deadlines.append(self.db.in_flight.deadline)
         elif not self.session.connected:
             deadlines.append(self.session.retry_at)
-        elif self.claims.unwritten or self.heartbeat.check_owned:
+        elif self.claims.unwritten or self.heartbeat.check_owned or self.pool.updates_due(now):
             return 0.0
         else:
             deadlines.append(self.heartbeat.next_at)
+            deadlines.append(self.pool.progress_deadline())
             if self._may_claim():
                 deadlines.append(self.claims.timing.deadline())
         if self.pool and not self.heartbeat.fenced:
@@ -352,9 +353,9 @@ class Supervisor:
             return self.session.request(now)
         # A heartbeat due goes before claims: after a freeze, learn what is still ours first.
         ask = self._claim_ask(now) if now < self.heartbeat.next_at else None
-        if self.claims.unwritten or ask is not None:
+        if self.claims.unwritten or ask is not None or self.pool.updates_due(now):
             self.asked = Asked.CLAIMS
-            return self.claims.request(ask, time.monotonic())
+            return self.claims.request(ask, time.monotonic(), self.pool.updates(now))
         if now >= self.heartbeat.next_at:
             self.asked = Asked.BEAT
             unwritten = {o.job_id: o.lease for o in self.claims.unwritten}
@@ -418,6 +419,8 @@ class Supervisor:
                                      heard.found.queue)  # fmt: skip
 
     def _brought(self, brought: Brought, now: float) -> None:
+        if brought.updates:
+            self.pool.written(brought.updates, brought.steps)
         for job in brought.jobs:
             self.pool.start(job, now)
         idle = not self.pool and not self.claims.unwritten

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from supervisor.logs import job_logger
@@ -34,6 +34,8 @@ class ClaimedJob:
     snoozes: int = 0  # times runner.Retry put it back without spending an attempt
     file_name: str | None = None  # files.original_name of file_path (None: not recorded)
     more_names: tuple[str | None, ...] = ()  # the same of more_files, in order
+    steps: Mapping[str, Any] = field(default_factory=dict)  # durable steps done before
+    trace_context: str | None = None  # the enqueuer's W3C traceparent
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -73,6 +75,7 @@ def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
      more_files) = row[:10]  # fmt: skip
     snoozes = row[10] if len(row) > 10 else 0
     file_name, more_names = row[11:13] if len(row) > 12 else (None, None)
+    steps, trace_context = row[13:15] if len(row) > 14 else ({}, None)
     problems = [
         _problem_of_type(job_type),
         _problem_of_metadata(metadata),
@@ -94,6 +97,8 @@ def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
         snoozes=snoozes if isinstance(snoozes, int) else 0,
         file_name=_name(file_name),
         more_names=tuple(_name(n) for n in more_names or ()),
+        steps=steps if isinstance(steps, dict) else {},
+        trace_context=trace_context if isinstance(trace_context, str) else None,
     )
     reasons = [p for p in problems if p]
     return Unusable(job, "; ".join(reasons)) if reasons else job

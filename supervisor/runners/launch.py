@@ -71,4 +71,6 @@ def _runner_job(job: ClaimedJob, config: Config, job_limits: Limits) -> Job:
         lease=job.lease,
         memory_limit_mb=job_limits.memory_mb or None,
         settings=handler_settings(config),
+        steps=job.steps,
+        trace_context=job.trace_context,
     )

@@ -8,6 +8,7 @@ writes them.
 
 from __future__ import annotations
 
+import math
 import os
 import selectors
 import time
@@ -25,9 +26,10 @@ from supervisor.config import Config
 from supervisor.config.model import retry_for
 from supervisor.identity import Identity
 from supervisor.metrics import METRICS
-from supervisor.runners import handler_modules, limits, proctree, runenv
+from supervisor.runners import handler_modules, limits, messages, proctree, runenv
 from supervisor.runners.jobrow import ClaimedJob, Unusable
 from supervisor.runners.launch import NotServed, launch
+from supervisor.runners.messages import StepResult, Updates
 from supervisor.runners.outcome import (
     Kind,
     Outcome,
@@ -109,6 +111,7 @@ class Pool:
         self._asked: deque[Runner] = deque()  # STARTING, in the order asked of the server
         self._by_pid: dict[int, Runner] = {}
         self._concluded: list[Outcome] = []  # since the last reap()
+        self._left = Updates()  # what runners that have exited reported, still to write
         self.counts = Counts()
         self.orphans_possible = False  # a runner ended since the last sample: look for orphans
         self.configure(config, served)
@@ -238,6 +241,8 @@ class Pool:
                 data = os.read(fd, READ_CHUNK)
             except BlockingIOError:
                 return
+            except ConnectionResetError:  # the result socket: the runner died unanswered
+                data = b""
             if not data:
                 self._close(runner, fd)
                 return
@@ -245,6 +250,74 @@ class Pool:
                 runner.add_result(data, self.config.supervisor.result_max_kb * 1024)
             else:
                 runner.output.feed(data, runner.job.log)
+
+    # -- progress and steps ----------------------------------------------------------------
+
+    def updates_due(self, now: float) -> bool:
+        """Whether a step's result waits (a handler waits for it) or a progress may be
+        written now."""
+        return bool(self._left) or any(
+            r.messages.steps or r.messages.progress_due(now) for r in self.runners.values()
+        )
+
+    def progress_deadline(self) -> float:
+        """When the next progress that waits may be written (inf: none waits)."""
+        return min((r.messages.progress_deadline() for r in self.runners.values()),
+                   default=math.inf)  # fmt: skip
+
+    def updates(self, now: float) -> Updates:
+        """What is to be written now: every step's result that waits, and the progress of
+        the jobs whose last write is a second old (of an ended job, whatever its age)."""
+        updates, self._left = self._left, Updates()
+        for runner in self.runners.values():
+            job, m = runner.job, runner.messages
+            if m.progress_due(now):
+                progress = m.take_progress(now)
+                updates.progress.append({"id": job.id, "lease": job.lease, "progress": progress})
+            updates.steps.extend(StepResult(job.id, job.lease, n, r) for n, r in m.steps)
+            m.steps.clear()
+        return updates
+
+    def written(
+        self, updates: Updates, errors: dict[tuple[str, int, str], str | None] | None
+    ) -> None:
+        """Answer the handlers waiting for `updates`' steps: stored, or why not (`errors`:
+        None when nothing could be written; then all is written again later)."""
+        if errors is None:
+            self._give_back(updates)
+            return
+        for step in updates.steps:
+            runner = self.runners.get(step.job_id)
+            if runner is None or runner.job.lease != step.lease:
+                continue  # ended meanwhile: nobody waits
+            error = errors.get(step.key)
+            if error is not None:
+                runner.job.log.warning("step {!r} not stored: {}", step.name, error)
+            messages.answer(runner.result_fd, step.name, error)
+
+    def _give_back(self, updates: Updates) -> None:
+        for row in updates.progress:
+            runner = self.runners.get(row["id"])
+            if runner is not None and runner.job.lease == row["lease"]:
+                if not runner.messages.progress_unwritten:  # no newer value came meanwhile
+                    runner.messages.progress_unwritten = True
+            else:
+                self._left.progress.append(row)
+        for step in updates.steps:
+            runner = self.runners.get(step.job_id)
+            if runner is not None and runner.job.lease == step.lease:
+                runner.messages.steps.insert(0, (step.name, step.result))
+            else:
+                self._left.steps.append(step)
+
+    def _leave(self, runner: Runner) -> None:
+        """What an ended runner reported and is not written yet: written with its outcome."""
+        job, m = runner.job, runner.messages
+        if m.progress_unwritten:
+            progress = m.take_progress(self.clock())
+            self._left.progress.append({"id": job.id, "lease": job.lease, "progress": progress})
+        self._left.steps.extend(StepResult(job.id, job.lease, n, r) for n, r in m.steps)
+        m.steps.clear()
 
     def sample(self) -> None:
         """Measure every started runner's tree against its memory and process limits."""
@@ -339,6 +412,7 @@ class Pool:
                 self.read(runner, fd)  # what is left; closes the fd at end of file
                 if fd in (runner.result_fd, runner.output_fd):  # a descendant still holds it
                     self._close(runner, fd)
+        self._leave(runner)
         runner.kill_tree()  # whatever the handler left running
         self.orphans_possible = True
         if runner.reason not in (None, KillReason.SHUTDOWN):

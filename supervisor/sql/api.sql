@@ -58,7 +58,7 @@ SELECT (SELECT count(*) FROM jobs) AS inserted,
 -- name: finished
 -- Which of %(ids)s exist, and how each stands. Primary key.
 SELECT id::text, status, error_message, coalesce(retry_count, 0) AS retry_count,
-       completed_at
+       completed_at, progress
 FROM processing_jobs WHERE id = ANY(%(ids)s::uuid[]);
 
 -- name: insights
