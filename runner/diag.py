@@ -18,6 +18,7 @@ from typing import Any
 
 from runner import linux
 from runner.errors import Retry, SoftTimeLimitExceeded
+from runner.flow import StepNotStored
 from runner.job import Job
 
 MB = 1 << 20
@@ -188,12 +189,18 @@ def chaos(job: Job) -> list[dict[str, Any]]:
     Metadata: `record` (the run's execution log: one JSON line per event, appended),
     `behaviour` (`sleep`; `raise` in the first `fail_attempts` attempts; `segv` or `memory`,
     growing to `mb` MiB at `mb_per_s` and holding it `hold` s, in the first attempt only),
-    `seconds` to sleep first.
+    `seconds` to sleep first; `step`: a durable step after the sleep (each run of it logged),
+    then with `die_after_step` a SIGSEGV right after it in the first attempt. It reports
+    its progress (started, slept).
     The insight names the job, the attempt, the claim's lease token and this execution.
     """
     execution = Execution(job)
     execution.log("start", behaviour=job.metadata.get("behaviour", "sleep"))
+    job.progress(0, 2, "started")
     time.sleep(float(job.metadata.get("seconds", 0)))
+    job.progress(1, 2, "slept")
+    if job.metadata.get("behaviour") == "step":
+        _durable_step(job, execution)
     _misbehave(job, execution)
     execution.log("end", result="ok")
     content = {"job_id": job.id, "attempt": job.attempt, "lease": job.lease,
@@ -213,6 +220,25 @@ def _misbehave(job: Job, execution: Execution) -> None:
         execution.log("allocate", mb=job.metadata.get("mb", 400))
         allocate(job)  # killed over the memory limit before it is done
         execution.log("end", result="allocated")
+
+
+def _durable_step(job: Job, execution: Execution) -> None:
+    """Step "work" (its runs logged as `step_run`), then `step_done` naming the execution
+    whose result came back, or `step_refused` when the claim was taken meanwhile."""
+
+    def work() -> dict[str, Any]:
+        execution.log("step_run")
+        return {"execution": execution.id, "lease": job.lease, "attempt": job.attempt}
+
+    try:
+        kept = job.step("work", work)
+    except StepNotStored:
+        execution.log("step_refused")
+        raise
+    execution.log("step_done", by=kept["execution"])
+    if job.metadata.get("die_after_step") and job.attempt == 1:
+        execution.log("end", result="segv")
+        crash(job)
 
 
 class Execution:

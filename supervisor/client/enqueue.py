@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
-from supervisor.client import appconn
+from supervisor.client import appconn, tracing
 from supervisor.db.queries import load
 from supervisor.errors import JobsupError
 
@@ -146,7 +146,9 @@ def _insert_round(conn: Any, numbered: list[tuple[int, dict[str, Any]]]) -> dict
                for path, name in named]  # fmt: skip
         files += new
         job["file_ids"] = [f["id"] for f in new] or job["file_id"]
-    document = json.dumps([_many_row(job) for job in checked], separators=(",", ":"))
+    trace = tracing.traceparent()  # the caller's span: each job's run is a child of it
+    rows = [_many_row(job) | {"trace_context": trace} for job in checked]
+    document = json.dumps(rows, separators=(",", ":"))
     with conn.cursor() as cur:
         cur.execute(SQL["enqueue_many"], {"jobs": document, "files": json.dumps(files)})
         (counts,) = appconn.fetch(cur)

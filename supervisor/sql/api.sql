@@ -13,11 +13,11 @@
 -- A job with a unique_key that an unfinished job holds is not inserted, nor are its new
 -- files: `held` maps its id to that job's (index jobsup_jobs_unique). One whose key another
 -- transaction takes meanwhile is skipped (ON CONFLICT) and is in neither `created` nor
--- `held`: the caller asks again for it.
+-- `held`: the caller asks again for it. trace_context: the caller's W3C traceparent.
 WITH given AS (
     SELECT * FROM jsonb_to_recordset(%(jobs)s::jsonb) AS g(
         id uuid, file_ids uuid[], description text, job_type text, priority int,
-        metadata jsonb, run_at timestamptz, delay float8, unique_key text)
+        metadata jsonb, run_at timestamptz, delay float8, unique_key text, trace_context text)
 ), held AS (
     SELECT g.id, p.id AS existing FROM given g
     JOIN processing_jobs p ON p.unique_key = g.unique_key
@@ -39,10 +39,10 @@ WITH given AS (
 ), jobs AS (
     INSERT INTO processing_jobs
         (id, file_id, more_file_ids, business_description, job_type, priority, metadata,
-         run_at, unique_key)
+         run_at, unique_key, trace_context)
     SELECT g.id, g.file_ids[1], nullif(g.file_ids[2:], '{}'), g.description, g.job_type,
            g.priority, g.metadata, coalesce(g.run_at, now()) + make_interval(secs => g.delay),
-           g.unique_key
+           g.unique_key, g.trace_context
     FROM given g
     WHERE NOT EXISTS (SELECT 1 FROM missing) AND g.id NOT IN (SELECT id FROM held)
     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('pending', 'processing')
