@@ -21,7 +21,9 @@ creates (and drops) a database of its own on that server.
   1,000,000 completed rows, pending jobs of a type not served, or pending jobs of higher
   priority due tomorrow;
 - supervisors: 1, 2 and 4 supervisors sharing 4 slots, and how many jobs ran twice;
-- overhead: an idle supervisor's CPU and the RSS of it and its fork server.
+- overhead: an idle supervisor's CPU and the RSS of it and its fork server;
+- progress: no-op jobs at concurrency 4 with one `job.progress` call each, beside (in turn)
+  the same jobs without: the share of the throughput kept (issue 26: within 10 %).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from supervisor.db.connect import Connection
 CONFIG = """
 [supervisor]
 interval = 30
-job_types = ["diag.noop", "bench.stamp", "bench.mark"]
+job_types = ["diag.noop", "bench.stamp", "bench.mark", "bench.progress"]
 preload = ["benchlib.handlers"]
 [retry]
 max_retries = 0
@@ -64,6 +66,8 @@ handler = "runner.diag:noop"
 handler = "benchlib.handlers:stamp"
 [job_types."bench.mark"]
 handler = "benchlib.handlers:mark"
+[job_types."bench.progress"]
+handler = "benchlib.handlers:progress"
 """
 
 
@@ -82,7 +86,7 @@ FULL = Sizes(jobs=5000, repeat=3, cycles=3000, samples=400, depth_rows=1_000_000
              depth_jobs=1000, idle_seconds=30.0)  # fmt: skip
 QUICK = Sizes(jobs=1500, repeat=1, cycles=1500, samples=150, depth_rows=1_000_000,
               depth_jobs=1000, idle_seconds=10.0)  # fmt: skip
-SCENARIOS = ("ceiling", "throughput", "latency", "depth", "supervisors", "overhead")
+SCENARIOS = ("ceiling", "throughput", "latency", "depth", "supervisors", "overhead", "progress")
 
 
 class Bench:
@@ -316,6 +320,31 @@ class Bench:
               f"{rss:.1f} MB RSS with its fork server")  # fmt: skip
 
     # -- the figures against the goals -----------------------------------------------------
+
+    # -- progress --------------------------------------------------------------------------
+
+    def progress(self) -> None:
+        """No-op jobs with and without a progress call each, in turn (pairs): the median
+        share of the throughput kept."""
+        pairs = [(self._rate("diag.noop"), self._rate("bench.progress"))
+                 for _ in range(max(3, self.sizes.repeat))]  # fmt: skip
+        without, with_progress = _median([a for a, _ in pairs]), _median([b for _, b in pairs])
+        share = self.shares["progress"] = _median([b / a for a, b in pairs])
+        self.results["progress"] = {"without": without, "with": with_progress, "share": share}
+        print(f"progress: {with_progress:.0f} jobs/s with a progress call each, {without:.0f} "
+              f"without, concurrency 4 ({self.sizes.jobs} jobs a run): {share:.0%} kept "
+              f"(median of {len(pairs)} pairs)")  # fmt: skip
+
+    def _rate(self, job_type: str) -> float:
+        fill.reset(self.db.conn)
+        fill.jobs(self.db.conn, self.sizes.jobs, job_type)
+        fill.settle(self.db.conn)
+        since = time.time()
+        self.db.run("--concurrency", "4", "--until-empty")
+        count, rate = self.db.rate(since, job_type)
+        if count != self.sizes.jobs:
+            raise SystemExit(f"only {count} of {self.sizes.jobs} {job_type} jobs completed")
+        return rate
 
     def summary(self) -> None:
         r = self.results

@@ -20,6 +20,7 @@ KEYS = {
               "scheduled_1000000"},
     "supervisors": {"1", "2", "4", "duplicates"},
     "idle": {"cpu_percent", "rss_mb"},
+    "progress": {"without", "with", "share"},
 }  # fmt: skip
 TINY = ["--jobs", "40", "--repeat", "1", "--cycles", "100", "--samples", "5",
         "--depth-rows", "3000", "--depth-jobs", "40", "--idle-seconds", "1"]  # fmt: skip
@@ -44,5 +45,5 @@ def test_the_benchmark_runs_every_scenario_and_writes_its_figures(
     assert figures["supervisors"]["duplicates"] == 0
     assert all(figures["throughput"][c] > 0 for c in KEYS["throughput"])
     for line in ("fork ceiling", "throughput, concurrency 8", "pickup latency", "depth other type",
-                 "supervisors: 4 x 1", "idle supervisor"):  # fmt: skip
+                 "supervisors: 4 x 1", "idle supervisor", "progress: "):  # fmt: skip
         assert line in done.stdout, done.stdout
