@@ -6,7 +6,9 @@ cannot store one."""
 from __future__ import annotations
 
 import signal
+import threading
 import time
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,46 @@ def test_a_runner_whose_claim_was_taken_cannot_store_a_step(
     assert calls.read_text().splitlines().count("step-1 1") == 1
     sup.signal(signal.SIGTERM)
     sup.wait()
+
+
+def test_an_analysis_reports_its_stages_and_a_retry_does_not_call_the_model_again(
+    conn: Connection, db_url: str, tmp_path: Path, supervisors: Supervisors
+) -> None:
+    """The built-in `analysis` under a real supervisor, its [ai] summary from a local fake
+    model: the row's progress ends at 9/9 "done" (1 file: loading, 7 families, summary);
+    its summary is kept as step "ai-summary", and after `jobs retry` the next run gives it
+    back without a second request to the model."""
+    from tests.fixtures.commands import jobsup
+    from tests.insights.sales_data import Plan, sales, write_csv
+    from tests.insights.test_ai import FakeModel, _handler
+
+    model = FakeModel()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(model))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        data = write_csv(sales(Plan(days=60), seed=3), tmp_path / "sales.csv")
+        ai = (f'[ai]\nbase_url = "http://127.0.0.1:{server.server_address[1]}/v1"\n'
+              'model = "test-model"\napi_key_env = "TEST_AI_KEY"\n')  # fmt: skip
+        config = write_config(tmp_path, interval=0.5, extra=ai)
+        env = {"TEST_AI_KEY": "sk-test"}
+        job_id = add_job(conn, "analysis", str(data))
+        supervisors.start(db_url, config, "--until-empty", env=env).wait()
+        assert status(conn, job_id) == "completed"
+        assert progress_of(conn, job_id) | {"at": None} == {
+            "done": 9, "total": 9, "note": "done", "at": None
+        }  # fmt: skip
+        kept = steps_of(conn, job_id)["ai-summary"]
+        assert kept["content"]["details"]["written_by"] == "ai:test-model"
+        assert len(model.requests) == 1
+        with conn.cursor() as cur:
+            cur.execute("UPDATE processing_jobs SET status = 'failed' WHERE id = %s", (job_id,))
+        assert jobsup("jobs", "retry", job_id, env={"DATABASE_URL": db_url}).returncode == 0
+        supervisors.start(db_url, config, "--until-empty", env=env).wait()
+        assert status(conn, job_id) == "completed"
+        assert len(model.requests) == 1  # the kept summary, not a second call
+        summary = scalar(conn, "SELECT content FROM insights WHERE job_id = %s "
+                         "AND insight_type = 'summary' ORDER BY created_at DESC LIMIT 1", job_id)  # fmt: skip
+        assert summary == kept["content"]
+    finally:
+        server.shutdown()
+        server.server_close()
