@@ -118,11 +118,14 @@ class Claims:
         return Brought(result.claimed, wrote, claimed=True, empty=empty, updates=sent.updates,
                        steps=result.steps)  # fmt: skip
 
-    def write_last(self, db: Database, deadline: float) -> None:
-        """At the stop: write what waits, while the database answers and time is left."""
-        while self.unwritten and time.monotonic() < deadline:
+    def write_last(self, db: Database, deadline: float, updates: Updates | None = None) -> None:
+        """At the stop: write what waits (with `updates`: the last progress and steps of the
+        jobs ended, before their outcomes), while the database answers and time is left."""
+        while (self.unwritten or updates) and time.monotonic() < deadline:
             batch, self.unwritten = self.unwritten, []
-            action = partial(turn.run, worker_id=self.worker_id, outcomes=batch, ask=None)
+            action = partial(turn.run, worker_id=self.worker_id, outcomes=batch, ask=None,
+                             updates=updates)  # fmt: skip
+            updates = None  # sent once: a progress or a step is worth no retry at the stop
             try:
                 written = db.call("write", action, max(0.1, deadline - time.monotonic()))
             except Unavailable:

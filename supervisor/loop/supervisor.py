@@ -192,7 +192,7 @@ class Supervisor:
         deadline = time.monotonic() + self.config.supervisor.kill_timeout
         self._finish_request(deadline)
         self.claims.unwritten += self.pool.reap()  # jobs claimed by the last request, not started
-        self.claims.write_last(self.db, deadline)
+        self.claims.write_last(self.db, deadline, self.pool.updates(time.monotonic()))
         try:
             self.db.call("deregister", partial(store.deregister, me=self.me), 2.0)
         except Exception as e:  # a stopping supervisor reports and goes: its row goes stale
