@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner import protocol
+
+if TYPE_CHECKING:  # (state.py imports this module)
+    from supervisor.runners.state import Runner
 
 PROGRESS_EVERY = 1.0  # seconds between two progress writes of one job (the last one waits)
 
@@ -97,6 +101,88 @@ class Messages:
         self.progress_unwritten = False
         self.progress_sent_at = now
         return self.progress
+
+
+Answers = dict[tuple[str, int, str], str | None]  # StepResult.key: None once stored, or why not
+
+
+class Reports:
+    """What the pool's runners reported, on its way to the database: taken from the runners
+    when due, kept for runners that have ended, given back when a request fails."""
+
+    def __init__(self) -> None:
+        self.left = Updates()  # of runners that have ended: written with their outcomes
+
+    def due(self, runners: Iterable[Runner], now: float) -> bool:
+        return bool(self.left) or any(
+            r.messages.steps or r.messages.progress_due(now) for r in runners
+        )
+
+    def deadline(self, runners: Iterable[Runner]) -> float:
+        return min((r.messages.progress_deadline() for r in runners), default=math.inf)
+
+    def take(self, runners: Iterable[Runner], now: float) -> Updates:
+        updates, self.left = self.left, Updates()
+        for runner in runners:
+            if runner.messages.progress_due(now):
+                updates.progress.append(_progress_row(runner, now))
+            updates.steps.extend(_steps(runner))
+        return updates
+
+    def leave(self, runner: Runner, now: float) -> None:
+        """What an ended runner reported and is not written yet: kept, to go with its outcome."""
+        if runner.messages.progress_unwritten:
+            self.left.progress.append(_progress_row(runner, now))
+        self.left.steps.extend(_steps(runner))
+
+    def written(self, runners: Mapping[str, Runner], updates: Updates,
+                errors: Answers | None) -> None:  # fmt: skip
+        """Answer each step's runner (None errors: nothing written, all given back)."""
+        if errors is None:
+            self._give_back(runners, updates)
+            return
+        for step in updates.steps:
+            runner = _holder(runners, step.job_id, step.lease)
+            if runner is None:
+                continue  # ended meanwhile: nobody waits
+            error = errors.get(step.key)
+            if error is not None:
+                runner.job.log.warning("step {!r} not stored: {}", step.name, error)
+            answer(runner.result_fd, step.name, error)
+
+    def _give_back(self, runners: Mapping[str, Runner], updates: Updates) -> None:
+        for row in updates.progress:
+            runner = _holder(runners, row["id"], row["lease"])
+            if runner is None:
+                self.left.progress.append(row)
+            else:  # its newest value (this one, or one that came since) waits again
+                runner.messages.progress_unwritten = True
+        again: dict[str, list[tuple[str, Any]]] = {}
+        for step in updates.steps:
+            runner = _holder(runners, step.job_id, step.lease)
+            if runner is None:
+                self.left.steps.append(step)
+            else:
+                again.setdefault(step.job_id, []).append((step.name, step.result))
+        for job_id, steps in again.items():
+            runners[job_id].messages.steps[:0] = steps  # before any sent since, in order
+
+
+def _holder(runners: Mapping[str, Runner], job_id: str, lease: int) -> Runner | None:
+    runner = runners.get(job_id)
+    return runner if runner is not None and runner.job.lease == lease else None
+
+
+def _progress_row(runner: Runner, now: float) -> dict[str, Any]:
+    job = runner.job
+    return {"id": job.id, "lease": job.lease, "progress": runner.messages.take_progress(now)}
+
+
+def _steps(runner: Runner) -> list[StepResult]:
+    job, m = runner.job, runner.messages
+    found = [StepResult(job.id, job.lease, name, result) for name, result in m.steps]
+    m.steps.clear()
+    return found
 
 
 def answer(fd: int, name: str, error: str | None) -> bool:

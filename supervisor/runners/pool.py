@@ -8,7 +8,6 @@ writes them.
 
 from __future__ import annotations
 
-import math
 import os
 import selectors
 import time
@@ -29,7 +28,7 @@ from supervisor.metrics import METRICS
 from supervisor.runners import handler_modules, limits, messages, proctree, runenv
 from supervisor.runners.jobrow import ClaimedJob, Unusable
 from supervisor.runners.launch import NotServed, launch
-from supervisor.runners.messages import StepResult, Updates
+from supervisor.runners.messages import Updates
 from supervisor.runners.outcome import (
     Kind,
     Outcome,
@@ -111,7 +110,7 @@ class Pool:
         self._asked: deque[Runner] = deque()  # STARTING, in the order asked of the server
         self._by_pid: dict[int, Runner] = {}
         self._concluded: list[Outcome] = []  # since the last reap()
-        self._left = Updates()  # what runners that have exited reported, still to write
+        self.reports = messages.Reports()  # progress and steps, until they are written
         self.counts = Counts()
         self.orphans_possible = False  # a runner ended since the last sample: look for orphans
         self.configure(config, served)
@@ -251,73 +250,26 @@ class Pool:
             else:
                 runner.output.feed(data, runner.job.log)
 
-    # -- progress and steps ----------------------------------------------------------------
+    # -- progress and steps (runners/messages.py) ----------------------------------------
 
     def updates_due(self, now: float) -> bool:
         """Whether a step's result waits (a handler waits for it) or a progress may be
         written now."""
-        return bool(self._left) or any(
-            r.messages.steps or r.messages.progress_due(now) for r in self.runners.values()
-        )
+        return self.reports.due(self.runners.values(), now)
 
     def progress_deadline(self) -> float:
         """When the next progress that waits may be written (inf: none waits)."""
-        return min((r.messages.progress_deadline() for r in self.runners.values()),
-                   default=math.inf)  # fmt: skip
+        return self.reports.deadline(self.runners.values())
 
     def updates(self, now: float) -> Updates:
         """What is to be written now: every step's result that waits, and the progress of
         the jobs whose last write is a second old (of an ended job, whatever its age)."""
-        updates, self._left = self._left, Updates()
-        for runner in self.runners.values():
-            job, m = runner.job, runner.messages
-            if m.progress_due(now):
-                progress = m.take_progress(now)
-                updates.progress.append({"id": job.id, "lease": job.lease, "progress": progress})
-            updates.steps.extend(StepResult(job.id, job.lease, n, r) for n, r in m.steps)
-            m.steps.clear()
-        return updates
+        return self.reports.take(self.runners.values(), now)
 
-    def written(
-        self, updates: Updates, errors: dict[tuple[str, int, str], str | None] | None
-    ) -> None:
+    def written(self, updates: Updates, errors: messages.Answers | None) -> None:
         """Answer the handlers waiting for `updates`' steps: stored, or why not (`errors`:
         None when nothing could be written; then all is written again later)."""
-        if errors is None:
-            self._give_back(updates)
-            return
-        for step in updates.steps:
-            runner = self.runners.get(step.job_id)
-            if runner is None or runner.job.lease != step.lease:
-                continue  # ended meanwhile: nobody waits
-            error = errors.get(step.key)
-            if error is not None:
-                runner.job.log.warning("step {!r} not stored: {}", step.name, error)
-            messages.answer(runner.result_fd, step.name, error)
-
-    def _give_back(self, updates: Updates) -> None:
-        for row in updates.progress:
-            runner = self.runners.get(row["id"])
-            if runner is not None and runner.job.lease == row["lease"]:
-                if not runner.messages.progress_unwritten:  # no newer value came meanwhile
-                    runner.messages.progress_unwritten = True
-            else:
-                self._left.progress.append(row)
-        for step in updates.steps:
-            runner = self.runners.get(step.job_id)
-            if runner is not None and runner.job.lease == step.lease:
-                runner.messages.steps.insert(0, (step.name, step.result))
-            else:
-                self._left.steps.append(step)
-
-    def _leave(self, runner: Runner) -> None:
-        """What an ended runner reported and is not written yet: written with its outcome."""
-        job, m = runner.job, runner.messages
-        if m.progress_unwritten:
-            progress = m.take_progress(self.clock())
-            self._left.progress.append({"id": job.id, "lease": job.lease, "progress": progress})
-        self._left.steps.extend(StepResult(job.id, job.lease, n, r) for n, r in m.steps)
-        m.steps.clear()
+        self.reports.written(self.runners, updates, errors)
 
     def sample(self) -> None:
         """Measure every started runner's tree against its memory and process limits."""
@@ -412,7 +364,7 @@ class Pool:
                 self.read(runner, fd)  # what is left; closes the fd at end of file
                 if fd in (runner.result_fd, runner.output_fd):  # a descendant still holds it
                     self._close(runner, fd)
-        self._leave(runner)
+        self.reports.leave(runner, self.clock())
         runner.kill_tree()  # whatever the handler left running
         self.orphans_possible = True
         if runner.reason not in (None, KillReason.SHUTDOWN):
