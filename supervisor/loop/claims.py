@@ -20,7 +20,7 @@ from supervisor.loop.claim_timing import ClaimTiming
 from supervisor.loop.database import Database, Done, Request, Unavailable
 from supervisor.metrics import METRICS
 from supervisor.runners.jobrow import ClaimedJob, Unusable
-from supervisor.runners.messages import Updates
+from supervisor.runners.messages import Answers, Updates
 from supervisor.runners.outcome import Outcome
 from supervisor.store import write_and_claim as turn
 from supervisor.store.writeback import Written
@@ -47,7 +47,7 @@ class Brought:
     empty: bool = False  # --until-empty: nothing claimed and nothing falls due soon
     updates: Updates = field(default_factory=Updates)  # what was sent of them
     # Each step sent (StepResult.key): None once stored, else why not; None: not written.
-    steps: dict[tuple[str, int, str], str | None] | None = None
+    steps: Answers | None = None
 
 
 class Claims:

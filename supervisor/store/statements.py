@@ -22,7 +22,7 @@ from supervisor.db.connect import Connection, dict_cursor
 from supervisor.db.queries import SQL, prepared
 from supervisor.identity import Identity
 from supervisor.runners.jobrow import ClaimedJob, Unusable, from_row
-from supervisor.runners.messages import StepResult, Updates
+from supervisor.runners.messages import Answers, StepResult, Updates
 from supervisor.runners.outcome import Outcome
 
 # The statements run for every job. Planning them cost more than running them (the claim:
@@ -178,9 +178,7 @@ def write_updates(conn: Connection, worker_id: str, updates: Updates) -> set[tup
         return {(job_id, lease) for job_id, lease in cur.fetchall()}
 
 
-def step_errors(
-    stored: set[tuple[str, int]], steps: Sequence[StepResult]
-) -> dict[tuple[str, int, str], str | None]:
+def step_errors(stored: set[tuple[str, int]], steps: Sequence[StepResult]) -> Answers:
     """Each step (by `StepResult.key`): None when stored, else why not."""
     fenced = "the job is no longer under this claim (reset, reclaimed or cancelled meanwhile)"
     return {s.key: None if (s.job_id, s.lease) in stored else fenced for s in steps}

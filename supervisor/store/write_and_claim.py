@@ -11,7 +11,7 @@ import psycopg2
 from supervisor.db.connect import Connection
 from supervisor.errors import describe
 from supervisor.runners.jobrow import ClaimedJob, Unusable
-from supervisor.runners.messages import Updates
+from supervisor.runners.messages import Answers, Updates
 from supervisor.runners.outcome import Outcome
 from supervisor.store import statements as store
 from supervisor.store import writeback
@@ -38,7 +38,7 @@ class Turn:
     anything_soon: bool = True  # with until_empty: a job falls due within the horizon
     error: str | None = None  # the claim the database refused
     # Each step's result sent (StepResult.key): None once stored, else why it is not.
-    steps: dict[tuple[str, int, str], str | None] = field(default_factory=dict)
+    steps: Answers = field(default_factory=dict)
 
 
 def run(
@@ -76,9 +76,7 @@ def run(
     return turn
 
 
-def _write_updates(
-    conn: Connection, worker_id: str, updates: Updates
-) -> dict[tuple[str, int, str], str | None]:
+def _write_updates(conn: Connection, worker_id: str, updates: Updates) -> Answers:
     """Write `updates` together; when the database refuses (a result it cannot store as
     jsonb), each step alone, so that one bad result fails only its own step."""
     try:
@@ -86,7 +84,7 @@ def _write_updates(
     except psycopg2.Error:
         if conn.closed:
             raise
-    answers: dict[tuple[str, int, str], str | None] = {}
+    answers: Answers = {}
     for step in updates.steps:
         try:
             stored = store.write_updates(conn, worker_id, Updates(steps=[step]))
