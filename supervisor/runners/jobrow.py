@@ -34,6 +34,8 @@ class ClaimedJob:
     snoozes: int = 0  # times runner.Retry put it back without spending an attempt
     file_name: str | None = None  # files.original_name of file_path (None: not recorded)
     more_names: tuple[str | None, ...] = ()  # the same of more_files, in order
+    parents: tuple[Mapping[str, Any], ...] = ()  # the jobs it waited for (`claimed_parents`)
+    batch_id: str | None = None
     steps: Mapping[str, Any] = field(default_factory=dict)  # durable steps done before
     trace_context: str | None = None  # the enqueuer's W3C traceparent
 
@@ -75,7 +77,8 @@ def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
      more_files) = row[:10]  # fmt: skip
     snoozes = row[10] if len(row) > 10 else 0
     file_name, more_names = row[11:13] if len(row) > 12 else (None, None)
-    steps, trace_context = row[13:15] if len(row) > 14 else ({}, None)
+    parents, batch_id = row[13:15] if len(row) > 14 else (None, None)
+    steps, trace_context = row[15:17] if len(row) > 16 else ({}, None)
     problems = [
         _problem_of_type(job_type),
         _problem_of_metadata(metadata),
@@ -97,6 +100,8 @@ def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
         snoozes=snoozes if isinstance(snoozes, int) else 0,
         file_name=_name(file_name),
         more_names=tuple(_name(n) for n in more_names or ()),
+        parents=tuple(p for p in parents or () if isinstance(p, dict)),
+        batch_id=batch_id if isinstance(batch_id, str) else None,
         steps=steps if isinstance(steps, dict) else {},
         trace_context=trace_context if isinstance(trace_context, str) else None,
     )
