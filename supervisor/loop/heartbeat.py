@@ -59,6 +59,11 @@ class Heartbeat:
         self._sent: tuple[float, Mapping[str, int]] | None = None  # when, and the claims asked
         self.prune_at = 0.0  # monotonic: when the retention policy is next applied
 
+    def reconfigure(self, config: Config, schedules: list[periodic.Schedule]) -> None:
+        """SIGHUP: the new timers, and the schedules of the job types now served."""
+        self.config = config
+        self.timetable.reload(schedules, datetime.now(UTC))
+
     def connected(self, now: float) -> None:
         """A new connection registered this supervisor: as good as a beat; beat at once."""
         self.renewed = max(self.renewed, now)
