@@ -124,7 +124,7 @@ CREATE TRIGGER chaos_record_start AFTER UPDATE OF status ON processing_jobs
 OWNER = "owner"  # in it: the pid and start time of the run's process
 DRAIN_CAP = 600.0  # the longest the queue may take to drain, even while it makes progress
 PIPELINE_SHARE = 0.4  # with --pipelines, of --jobs: in batches and chains
-BEHAVIOURS = {"sleep": 74, "raise": 12, "segv": 8, "memory": 6}  # per cent
+BEHAVIOURS = {"sleep": 62, "raise": 12, "segv": 8, "memory": 6, "step": 12}  # per cent
 
 
 def main() -> int:
@@ -546,6 +546,8 @@ def job_mix(count: int, rng: random.Random, record: Path) -> list[tuple[str, dic
             # Over the type's 128 MB, then held: a runner that lives to the end of the hold
             # was not stopped at its limit.
             metadata |= {"mb": 300, "mb_per_s": 1000, "hold": 1.5}
+        elif behaviour == "step":  # half of them die right after it, in their first attempt
+            metadata["die_after_step"] = rng.random() < 0.5
         jobs.append((str(uuid.UUID(int=rng.getrandbits(128), version=4)), metadata))
     return jobs
 
@@ -572,9 +574,12 @@ def collect(conn: Connection) -> tuple[dict[str, Row], dict[str, list[dict[str, 
         cur.execute("SELECT column_name FROM information_schema.columns "
                     "WHERE table_name = 'processing_jobs' AND column_name = 'lease'")  # fmt: skip
         lease = "lease" if cur.fetchone() else "NULL"
-        cur.execute(f"SELECT id::text, status, retry_count, error_message, attempts, {lease} "
-                    "FROM processing_jobs")  # fmt: skip
-        rows = {r[0]: Row(r[1], r[2] or 0, r[3], r[4] or [], r[5]) for r in cur.fetchall()}
+        cur.execute("SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'processing_jobs' AND column_name = 'steps'")  # fmt: skip
+        steps = "steps" if cur.fetchone() else "NULL"
+        cur.execute(f"SELECT id::text, status, retry_count, error_message, attempts, {lease}, "
+                    f"{steps} FROM processing_jobs")  # fmt: skip
+        rows = {r[0]: Row(r[1], r[2] or 0, r[3], r[4] or [], r[5], r[6]) for r in cur.fetchall()}
         cur.execute("SELECT job_id::text, content FROM insights ORDER BY created_at")
         insights: dict[str, list[dict[str, Any]]] = {}
         for job_id, content in cur.fetchall():

@@ -267,7 +267,9 @@ def list_command(
 @config_option
 @click.argument("job_id", type=JOB_ID)
 @click.option(
-    "--details", is_flag=True, help="The description in full, and each insight's details."
+    "--details",
+    is_flag=True,
+    help="The description in full, each insight's details, each step's result.",
 )
 @json_option
 def show_command(job_id: str, details: bool, as_json: bool) -> None:
@@ -292,9 +294,13 @@ def show_command(job_id: str, details: bool, as_json: bool) -> None:
 @config_option
 @click.argument("job_ids", nargs=-1, type=JOB_ID)
 @click.option("--all-failed", is_flag=True, help="Every failed job.")
+@click.option(
+    "--fresh", is_flag=True, help="Forget the durable steps done: the next run does them again."
+)
 @json_option
-def retry_command(job_ids: tuple[str, ...], all_failed: bool, as_json: bool) -> None:
-    """Failed or cancelled jobs back to pending, attempts counted afresh.
+def retry_command(job_ids: tuple[str, ...], all_failed: bool, fresh: bool, as_json: bool) -> None:
+    """Failed or cancelled jobs back to pending, attempts counted afresh; the steps done
+    (`job.step`) are kept, so the next run skips them, unless --fresh.
 
     JOB_IDS are ids as `jobs list` shows them, or their first 8 characters or more. Exit
     status 1 when a named job was left alone (it is not failed or cancelled, or does not
@@ -303,7 +309,7 @@ def retry_command(job_ids: tuple[str, ...], all_failed: bool, as_json: bool) -> 
     if not job_ids and not all_failed:
         raise click.UsageError("name the jobs to retry, or give --all-failed")
     with database(load_config()) as conn:
-        changes = job_admin.retry(conn, job_admin.resolve(conn, job_ids), all_failed)
+        changes = job_admin.retry(conn, job_admin.resolve(conn, job_ids), all_failed, fresh)
     _report(changes, "retried", as_json, "no failed jobs")
 
 

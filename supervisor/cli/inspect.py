@@ -8,13 +8,14 @@ from typing import Any
 import click
 
 from supervisor.cli import cli, config_option, database, json_option, load_config, print_json
-from supervisor.cli.common import first_line, table
+from supervisor.cli.common import first_line, progress_text, table
 from supervisor.durations import human
 from supervisor.ops import report
 from supervisor.scheduling import pauses
 
 SUPERVISOR_HEADERS = ("HOST", "PID", "STATE", "SLOTS", "UPTIME", "HEARTBEAT", "VERSION", "ID")
-RUNNER_HEADERS = ("JOB", "TYPE", "PID", "ELAPSED", "MEMORY MB", "PEAK MB", "CPU", "ATTEMPT")
+RUNNER_HEADERS = ("JOB", "TYPE", "PID", "ELAPSED", "MEMORY MB", "PEAK MB", "CPU", "ATTEMPT",
+                  "PROGRESS")  # fmt: skip
 DASH = "\u2013"  # an en dash: a figure the supervisor has not sampled yet
 
 
@@ -119,6 +120,7 @@ def _runner_row(r: dict[str, Any]) -> tuple[Any, ...]:
     return (
         r.get("job_id"), r.get("job_type"), r.get("pid") or DASH, human(r.get("elapsed")),
         memory, _or_dash(r.get("peak_rss_mb")), cpu, attempt,
+        progress_text(r.get("progress"), DASH),
     )  # fmt: skip
 
 

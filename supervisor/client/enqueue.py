@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
-from supervisor.client import appconn, edges
+from supervisor.client import appconn, edges, tracing
 from supervisor.client.edges import UnknownParent
 from supervisor.db.queries import load
 from supervisor.errors import JobsupError
@@ -179,7 +179,9 @@ def _insert_round(
                for path, name in named]  # fmt: skip
         files += new
         job["file_ids"] = [f["id"] for f in new]
-    document = json.dumps([_many_row(job) for job in checked], separators=(",", ":"))
+    trace = tracing.traceparent()  # the caller's span: each job's run is a child of it
+    rows = [_many_row(job) | {"trace_context": trace} for job in checked]
+    document = json.dumps(rows, separators=(",", ":"))
     parents = json.dumps(edges.rows(every, checked), separators=(",", ":"))
     with conn.cursor() as cur:
         cur.execute(SQL["enqueue_many"],

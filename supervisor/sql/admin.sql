@@ -16,7 +16,7 @@ SELECT j.id::text AS id, coalesce(j.job_type, 'analysis') AS job_type, j.status,
        extract(epoch FROM coalesce(j.completed_at, localtimestamp) - j.started_at)::float8
            AS duration,
        j.worker_id::text AS worker_id,
-       split_part(j.error_message, E'\n', 1) AS error
+       split_part(j.error_message, E'\n', 1) AS error, j.progress
 
 -- name: job_filters
 -- The jobs list's filters (a part the list statements include). %(text)s is a LIKE pattern
@@ -130,7 +130,8 @@ SELECT id::text, status FROM processing_jobs WHERE id = ANY(%(ids)s::uuid[]);
 -- no index covers 'failed'). The `attempts` history is kept, with a record of the retry whose
 -- `after` (the highest attempt number so far) the next attempts are numbered on from (the
 -- write-back and reclaim in queries.sql). A job whose unique_key another unfinished job holds
--- now is left as it is (jobsup_jobs_unique allows one).
+-- now is left as it is (jobsup_jobs_unique allows one). The durable steps' results stay
+-- (the next run skips the steps done) unless %(fresh)s; the progress starts again.
 WITH target AS (
     SELECT id, status FROM processing_jobs t
     WHERE ((id = ANY(%(ids)s::uuid[]) AND status IN ('failed', 'cancelled'))
@@ -143,6 +144,7 @@ WITH target AS (
 UPDATE processing_jobs j
 SET status = 'pending', retry_count = 0, error_message = NULL, run_at = now(),
     started_at = NULL, completed_at = NULL, worker_id = NULL, runner_pid = NULL,
+    progress = NULL, steps = CASE WHEN %(fresh)s THEN NULL ELSE j.steps END,
     attempts = coalesce(CASE WHEN jsonb_typeof(j.attempts) = 'array' THEN j.attempts END,
                         '[]'::jsonb)
                || jsonb_build_object(

@@ -287,7 +287,8 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
                           LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_file_names,
           -- Pipelines (0010): the jobs it waited for (runner.Job.parents), its batch.
 -- include: claimed_parents
-          , j.batch_id::text AS batch_id,
+          , j.batch_id::text AS batch_id, coalesce(j.steps, '{}'::jsonb) AS steps,
+          j.trace_context,
           j.fair_key IS NOT NULL AS keyed  -- last: store.claim_taking reads it there
 
 -- name: next_due
@@ -636,3 +637,36 @@ DELETE FROM jobsup_workers w
 WHERE w.state IN ('dead', 'stopped') AND w.heartbeat_at < now() - interval '1 day'
   AND NOT EXISTS (SELECT 1 FROM processing_jobs j
                   WHERE j.worker_id = w.id AND j.status = 'processing');
+
+-- name: progress
+-- The progress running jobs reported (at most one write a second a job, see
+-- runners/messages.py), each only while the row still holds that attempt's claim, as
+-- `finish`. Primary-key probes. %(rows)s: a JSON array of {id, lease, progress}.
+WITH p AS (
+    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS p(id uuid, lease bigint, progress jsonb)
+)
+UPDATE processing_jobs j
+SET progress = p.progress || jsonb_build_object('at', now())
+FROM p
+WHERE j.id = p.id AND j.lease = p.lease
+  AND j.id = ANY(ARRAY(SELECT id FROM p))
+  AND j.worker_id = %(worker_id)s AND j.status = 'processing';
+
+-- name: steps
+-- Durable steps' results (job.step), added to the job's `steps` under the claim that made
+-- them, as `finish`: a fenced runner's result is never written. The (id, lease) pairs
+-- written come back; a step of another is answered "not stored". Primary-key probes.
+-- %(rows)s: a JSON array of {id, lease, name, result}.
+WITH s AS (
+    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb)
+         AS s(id uuid, lease bigint, name text, result jsonb)
+), per_job AS (
+    SELECT id, lease, jsonb_object_agg(name, result) AS steps FROM s GROUP BY id, lease
+)
+UPDATE processing_jobs j
+SET steps = coalesce(j.steps, '{}'::jsonb) || per_job.steps
+FROM per_job
+WHERE j.id = per_job.id AND j.lease = per_job.lease
+  AND j.id = ANY(ARRAY(SELECT id FROM per_job))
+  AND j.worker_id = %(worker_id)s AND j.status = 'processing'
+RETURNING j.id::text, j.lease;

@@ -23,6 +23,7 @@ from supervisor.db.connect import Connection, dict_cursor
 from supervisor.db.queries import SQL, prepared
 from supervisor.identity import Identity
 from supervisor.runners.jobrow import ClaimedJob, Unusable, from_row
+from supervisor.runners.messages import Answers, StepResult, Updates
 from supervisor.runners.outcome import Outcome
 
 # The statements run for every job. Planning them cost more than running them (the claim:
@@ -210,6 +211,26 @@ def finish(conn: Connection, worker_id: str, outcomes: Sequence[Outcome]) -> set
     with conn.cursor() as cur:
         _execute(cur, ("finish",), params)
         return {job_id for (job_id,) in cur.fetchall()}
+
+
+def write_updates(conn: Connection, worker_id: str, updates: Updates) -> set[tuple[str, int]]:
+    """Write what running jobs reported: progress, and steps' results; the claims (job id,
+    lease) whose steps were stored (the others no longer hold their job)."""
+    with conn.cursor() as cur:
+        if updates.progress:
+            params = {"worker_id": worker_id, "rows": json.dumps(updates.progress)}
+            cur.execute(SQL["progress"], params)
+        if not updates.steps:
+            return set()
+        rows = json.dumps([s.row() for s in updates.steps])
+        cur.execute(SQL["steps"], {"worker_id": worker_id, "rows": rows})
+        return {(job_id, lease) for job_id, lease in cur.fetchall()}
+
+
+def step_errors(stored: set[tuple[str, int]], steps: Sequence[StepResult]) -> Answers:
+    """Each step (by `StepResult.key`): None when stored, else why not."""
+    fenced = "the job is no longer under this claim (reset, reclaimed or cancelled meanwhile)"
+    return {s.key: None if (s.job_id, s.lease) in stored else fenced for s in steps}
 
 
 def owned(conn: Connection, worker_id: str, claims: Mapping[str, int]) -> dict[str, str | None]:
