@@ -4,8 +4,9 @@ Rooms as folders, importing each other one way (bottom first: db, scheduling, co
 runners, store, ops, web, loop, cli; client rests on db and the leaves). One line a room,
 its modules first (`tests/test_layout.py` checks this map against the tree):
 
-- loop/ supervisor session claims heartbeat database signals claim_timing telemetry: the
-  one loop, the connection's life, write-and-claim, heartbeat and lease, its thread
+- loop/ supervisor session claims heartbeat database signals claim_timing telemetry
+  kept_outcomes: the one loop, the connection's life, write-and-claim, heartbeat and lease,
+  its thread, the outcomes kept on disk through a stop
 - runners/ pool state launch jobrow outcome limits proctree runenv privileges
   handler_modules preflight: the parent end of the fork boundary (its client of the fork server,
   shared with runner/testing.py, is runner/parent.py)

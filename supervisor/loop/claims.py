@@ -109,7 +109,8 @@ class Claims:
         return Brought(result.claimed, wrote, claimed=True, empty=empty)
 
     def write_last(self, db: Database, deadline: float) -> None:
-        """At the stop: write what waits, while the database answers and time is left."""
+        """At the stop: write what waits, while the database answers and time is left (what
+        is left is kept for the next start: loop/kept_outcomes.py)."""
         while self.unwritten and time.monotonic() < deadline:
             batch, self.unwritten = self.unwritten, []
             action = partial(turn.run, worker_id=self.worker_id, outcomes=batch, ask=None)
@@ -125,11 +126,6 @@ class Claims:
                 break
             assert written is not None  # nosec B101  # turn.run returns a Turn
             report_written(batch, written.written)
-        if self.unwritten:
-            logger.error(
-                "{} results not written (database unreachable): those jobs will be reclaimed",
-                len(self.unwritten),
-            )
 
 
 def report_written(batch: list[Outcome], written: Written) -> None:

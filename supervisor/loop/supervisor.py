@@ -38,6 +38,7 @@ from supervisor.loop.claim_timing import ClaimTiming
 from supervisor.loop.claims import Brought, Claims
 from supervisor.loop.database import MARGIN, Cancelled, Database, Done, Request, Unavailable
 from supervisor.loop.heartbeat import Heartbeat
+from supervisor.loop.kept_outcomes import Keeper
 from supervisor.loop.session import CheckOwned, Connected, Session
 from supervisor.loop.signals import SignalQueue
 from supervisor.loop.telemetry import Telemetry, set_title
@@ -60,6 +61,7 @@ class Asked(enum.Enum):
     CLAIMS = "write and claim"
     BEAT = "heartbeat"
     OWNERSHIP = "ownership check"
+    KEPT = "kept results"
 
 
 class State(enum.Enum):
@@ -98,6 +100,7 @@ class Supervisor:
         self.session = Session(self.me.id)
         self.claims = Claims(self.me.id, ClaimTiming(config.supervisor.interval))
         self.heartbeat = Heartbeat(config, self.me, self._schedules(config))
+        self.keeper = Keeper(config.state_dir)  # outcomes a stopped supervisor could not write
         self.asked: Asked | None = None  # who asked the request in flight
         self.next_sample = 0.0
         self.telemetry = Telemetry(config, self.selector)
@@ -134,6 +137,7 @@ class Supervisor:
             self.pool.warm_up()
         except OSError as e:
             logger.error("cannot start the fork server: {}; the first runner tries again", e)
+        self.keeper.load()
         self.db.start()
         stop = (self.signals.fileno(), self.signals.stop_asked)
         try:
@@ -193,6 +197,7 @@ class Supervisor:
         self._finish_request(deadline)
         self.claims.unwritten += self.pool.reap()  # jobs claimed by the last request, not started
         self.claims.write_last(self.db, deadline)
+        self.keeper.keep(self.me.id, self.claims.unwritten)
         try:
             self.db.call("deregister", partial(store.deregister, me=self.me), 2.0)
         except Exception as e:  # a stopping supervisor reports and goes: its row goes stale
@@ -218,9 +223,11 @@ class Supervisor:
             deadlines.append(self.db.in_flight.deadline)
         elif not self.session.connected:
             deadlines.append(self.session.retry_at)
-        elif self.claims.unwritten or self.heartbeat.check_owned:
+        elif self.claims.unwritten or self.heartbeat.check_owned or self.keeper.due(now):
             return 0.0
         else:
+            if self.keeper.deadline() is not None:
+                deadlines.append(self.keeper.retry_at)
             deadlines.append(self.heartbeat.next_at)
             if self._may_claim():
                 deadlines.append(self.claims.timing.deadline())
@@ -350,6 +357,9 @@ class Supervisor:
         self.asked = None
         if not self.session.connected:
             return self.session.request(now)
+        if self.keeper.due(now):  # before any heartbeat: its reclaim would take those jobs
+            self.asked = Asked.KEPT
+            return self.keeper.request()
         # A heartbeat due goes before claims: after a freeze, learn what is still ours first.
         ask = self._claim_ask(now) if now < self.heartbeat.next_at else None
         if self.claims.unwritten or ask is not None:
@@ -407,6 +417,9 @@ class Supervisor:
         now = time.monotonic()
         if asked is Asked.CLAIMS:
             self._brought(self.claims.answered(done, now), now)
+            return
+        if asked is Asked.KEPT:
+            self.keeper.answered(done, now)
             return
         heard = self.heartbeat.answered(done) if asked is Asked.BEAT else self.heartbeat.owned(done)
         for kill in heard.kills:
