@@ -58,10 +58,15 @@ def check(cfg: Config, application_name: str = control.CLI) -> Health:
                 return Health(False, why, pid)
             worker = report.worker_of_pid(conn, host_key(), pid)
             unserved = report.unserved(conn, cfg.supervisor.stale_after)
+            refused = read_only(conn)
     except DatabaseError as e:
         return Health(False, str(e), pid)
     except psycopg2.Error as e:
         return Health(False, f"database: {describe(e)}", pid)
+    if refused is not None:
+        why = (f"the database refuses writes ({refused}): supervisor pid {pid} keeps its "
+               "runners and claims nothing until it takes writes again")  # fmt: skip
+        return Health(False, why, pid, unserved=unserved)
     if worker is None:
         why = f"supervisor pid {pid} has no live row in jobsup_workers (starting, or declared dead)"
         return Health(False, why, pid)
@@ -83,3 +88,16 @@ def _judge(age: float, limit: float, who: str, stuck: str, pid: int | None = Non
         why = f"{who}: last heartbeat {age:.1f} s ago (limit {limit:g} s): {stuck}"
         return Health(False, why, pid, age)
     return Health(True, f"{who}, heartbeat {age:.1f} s ago, database reachable", pid, age)
+
+
+def read_only(conn: Any) -> str | None:
+    """Why the database refuses writes, when a read can tell (a full disk cannot be seen
+    this way: the supervisor's heartbeat then grows old)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
+        recovery, read_only = cur.fetchone()
+    if recovery:
+        return "a standby in recovery: point [database] url at the primary"
+    if read_only == "on":
+        return "read-only: default_transaction_read_only is on"
+    return None

@@ -15,6 +15,7 @@ from functools import partial
 from loguru import logger
 
 from supervisor import logs
+from supervisor.errors import refuses_writes
 from supervisor.logs import job_logger
 from supervisor.loop.claim_timing import ClaimTiming
 from supervisor.loop.database import Database, Done, Request, Unavailable
@@ -85,7 +86,9 @@ class Claims:
         assert sent is not None  # nosec B101  # a bug: an answer to nothing asked
         if not done.ok:
             self.unwritten = sent.outcomes + self.unwritten  # written later
-            if not isinstance(done.error, Unavailable):
+            if refuses_writes(done.error):  # the loop says it, once a minute
+                self.timing.failed(now)
+            elif not isinstance(done.error, Unavailable):
                 logger.opt(exception=done.error).error("{} failed", done.request.name)
                 self.timing.failed(now)
             return Brought()

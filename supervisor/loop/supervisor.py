@@ -13,15 +13,16 @@ to kill), the Pool (runners/pool.py: start, read, reap, limits).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import select
 import selectors
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+import psycopg2
 from loguru import logger
 
 from runner import linux
@@ -32,7 +33,7 @@ from supervisor.config import Config, Overrides, caps
 from supervisor.config import rules as config_rules
 from supervisor.db import schema
 from supervisor.db.connect import Connection
-from supervisor.errors import ConfigError, DatabaseError
+from supervisor.errors import ConfigError, DatabaseError, describe, refuses_writes
 from supervisor.identity import Identity
 from supervisor.loop.claim_timing import ClaimTiming
 from supervisor.loop.claims import Brought, Claims
@@ -42,6 +43,7 @@ from supervisor.loop.kept_outcomes import Keeper
 from supervisor.loop.session import CheckOwned, Connected, Session
 from supervisor.loop.signals import SignalQueue
 from supervisor.loop.telemetry import Telemetry, set_title
+from supervisor.loop.write_refusal import WriteRefusal
 from supervisor.metrics import MetricsServer
 from supervisor.runners import handler_modules
 from supervisor.runners.pool import Pool, log_counts
@@ -96,11 +98,14 @@ class Supervisor:
         self.pool = Pool(config, self.selector, self.me, options.log_level, self.job_types,
                          spawner=forkserver)  # fmt: skip
         name = f"jobsup job_cron supervisor {self.me.host} {self.me.pid}"
-        self.db = Database(url, config.database, config.supervisor.listen, self._on_connect, name)
+        self.listen = listens(config)
+        self.db = Database(url, config.database, self.listen, self._on_connect, name)
         self.session = Session(self.me.id)
         self.claims = Claims(self.me.id, ClaimTiming(config.supervisor.interval))
         self.heartbeat = Heartbeat(config, self.me, self._schedules(config))
         self.keeper = Keeper(config.state_dir)  # outcomes a stopped supervisor could not write
+        self.refusal = WriteRefusal()  # a database that answers but refuses writes
+        self.registered = False  # the last connection registered (set on the database thread)
         self.asked: Asked | None = None  # who asked the request in flight
         self.next_sample = 0.0
         self.telemetry = Telemetry(config, self.selector)
@@ -157,7 +162,7 @@ class Supervisor:
         self.selector.register(self.db.fileno(), selectors.EVENT_READ, self.db)
         types = ", ".join(self.job_types) or "none"
         sup = self.config.supervisor
-        wake = "LISTEN/NOTIFY" if sup.listen else "polling only"
+        wake = "LISTEN/NOTIFY" if self.listen else "polling only"
         logger.info(
             "supervisor {} started: pid {}, {} slots, job types: {}; {}, poll every {:g} s",
             self.me.id, self.me.pid, self.slots, types, wake, sup.interval,
@@ -167,8 +172,17 @@ class Supervisor:
     def _on_connect(self, conn: Connection) -> None:
         """On the database thread, on each new connection: check, (re)register, prepare."""
         schema.require_current(conn)
-        store.register(conn, self.me, self.slots, self.job_types, self._config_name)
-        store.prepare(conn)
+        self.registered = True
+        try:
+            store.register(conn, self.me, self.slots, self.job_types, self._config_name)
+        except psycopg2.Error as e:
+            if conn.closed or not refuses_writes(e):
+                raise
+            self.registered = False
+            # Read-only (a standby, disk full): no crash loop; the heartbeat says it, and
+            # registers once writes go through.
+        if self.config.database.pooler != "transaction":  # no session to keep them in
+            store.prepare(conn)
 
     def _tick(self) -> None:
         self._wait(self._timeout(time.monotonic()))
@@ -223,7 +237,7 @@ class Supervisor:
             deadlines.append(self.db.in_flight.deadline)
         elif not self.session.connected:
             deadlines.append(self.session.retry_at)
-        elif self.claims.unwritten or self.heartbeat.check_owned or self.keeper.due(now):
+        elif self._writes_wait() or self.heartbeat.check_owned or self.keeper.due(now):
             return 0.0
         else:
             if self.keeper.deadline() is not None:
@@ -291,7 +305,7 @@ class Supervisor:
         self.claims.timing.interval = new.supervisor.interval
         self.telemetry.overdue = health.overdue(new.supervisor)
         self.heartbeat.config = new
-        self.heartbeat.timetable.reload(self._schedules(new), datetime.now(UTC))
+        self.heartbeat.timetable.reload(self._schedules(new), self.heartbeat.database_now())
         logs.configure(new.logging, new.state_dir, self.options.log_level)
         self.claims.timing.want()
         logger.info("SIGHUP: configuration reloaded ({} slots, job types: {})", self.slots,
@@ -339,7 +353,13 @@ class Supervisor:
 
     def _may_claim(self) -> bool:
         free = self.slots - len(self.pool)
-        return self.state is State.RUNNING and not self.heartbeat.fenced and free > 0
+        running = self.state is State.RUNNING and not self.refusal.active
+        return running and not self.heartbeat.fenced and free > 0
+
+    def _writes_wait(self) -> bool:
+        """Outcomes to write now (while the database refuses writes, the heartbeat finds out
+        when it takes them again)."""
+        return bool(self.claims.unwritten) and not self.refusal.active
 
     def _talk(self, now: float) -> None:
         """Give the database thread its next request, if it has none."""
@@ -362,7 +382,7 @@ class Supervisor:
             return self.keeper.request()
         # A heartbeat due goes before claims: after a freeze, learn what is still ours first.
         ask = self._claim_ask(now) if now < self.heartbeat.next_at else None
-        if self.claims.unwritten or ask is not None:
+        if self._writes_wait() or ask is not None:
             self.asked = Asked.CLAIMS
             return self.claims.request(ask, time.monotonic())
         if now >= self.heartbeat.next_at:
@@ -408,7 +428,7 @@ class Supervisor:
                 self.claims.timing.want()
 
     def _connected(self, connected: Connected) -> None:
-        self.heartbeat.connected(connected.at)
+        self.heartbeat.connected(connected.at, renewed=self.registered)
         self.claims.timing.want()
 
     def _answered(self, done: Done[Any]) -> None:
@@ -416,7 +436,11 @@ class Supervisor:
         asked, self.asked = self.asked, None
         now = time.monotonic()
         if asked is Asked.CLAIMS:
-            self._brought(self.claims.answered(done, now), now)
+            brought = self.claims.answered(done, now)
+            if done.error is not None and refuses_writes(done.error):
+                self.refusal.refused(now, describe(done.error), len(self.pool),
+                                     len(self.claims.unwritten))  # fmt: skip
+            self._brought(brought, now)
             return
         if asked is Asked.KEPT:
             self.keeper.answered(done, now)
@@ -424,6 +448,13 @@ class Supervisor:
         heard = self.heartbeat.answered(done) if asked is Asked.BEAT else self.heartbeat.owned(done)
         for kill in heard.kills:
             self.pool.kill_claim(kill.job_id, kill.lease, kill.reason, kill.detail)
+        if heard.refused is not None:
+            waiting = len(self.claims.unwritten)
+            self.refusal.refused(now, heard.refused, len(self.pool), waiting)
+        elif heard.found is not None and heard.found.renewed and self.refusal.accepted(now):
+            self.session.since = now  # judge peers' silence only after stale_after of writes
+            self.keeper.retry_at = now
+            heard = dataclasses.replace(heard, claim_again=True)
         if heard.claim_again:
             self.claims.timing.want()
         if heard.found is not None:
@@ -467,3 +498,16 @@ class Supervisor:
     @property
     def _config_name(self) -> str:
         return str(self.config.path) if self.config.path else "defaults"
+
+
+def listens(config: Config) -> bool:
+    """Whether wake-ups come by LISTEN: behind a transaction pooler only on a direct
+    `[database] listen_url` (a notification needs a session of its own); said once if not."""
+    if not config.supervisor.listen:
+        return False
+    if config.database.pooler == "transaction" and not config.database.listen_url:
+        logger.warning("[database] pooler = \"transaction\" without listen_url: LISTEN needs a "
+                       "session of its own, so wake-ups come by polling every {:g} s",
+                       config.supervisor.interval)  # fmt: skip
+        return False
+    return True

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import psycopg2
 
 from supervisor.db.connect import Connection
-from supervisor.errors import describe
+from supervisor.errors import describe, refuses_writes
 from supervisor.runners.jobrow import ClaimedJob, Unusable
 from supervisor.runners.outcome import Outcome
 from supervisor.store import statements as store
@@ -50,7 +50,8 @@ def run(conn: Connection, worker_id: str, outcomes: Sequence[Outcome], ask: Ask 
         turn.claimed = store.claim(conn, worker_id, ask.limit, ask.job_types, ask.busy,
                                    ask.capped)  # fmt: skip
     except psycopg2.Error as e:
-        if conn.closed and not outcomes:  # else say what was written: a claim is no loss
+        # Else say what was written: a claim is no loss.
+        if (conn.closed or refuses_writes(e)) and not outcomes:
             raise
         turn.error = f"claim failed: {describe(e)}"
         return turn
