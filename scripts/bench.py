@@ -21,7 +21,14 @@ creates (and drops) a database of its own on that server.
   1,000,000 completed rows, pending jobs of a type not served, or pending jobs of higher
   priority due tomorrow;
 - supervisors: 1, 2 and 4 supervisors sharing 4 slots, and how many jobs ran twice;
-- overhead: an idle supervisor's CPU and the RSS of it and its fork server.
+- overhead: an idle supervisor's CPU and the RSS of it and its fork server;
+- history: the operator's views (overview, jobs list, text search, stats, ps) beside 10,000
+  and beside 1,000,000 (--quick) or 10,000,000 finished jobs spread over two years;
+- enqueue: `enqueue_many` of 100,000 jobs in one call, committed;
+- rollup: the CPU per job at concurrency 4 with the history rollup's triggers and without
+  them, in turn (the pair's difference is what the rollup costs the hot path);
+- peers (--peers): PgQueuer batch 1 and 10 and its pickup, Procrastinate, Celery's reused
+  prefork children and RQ on the same no-op job, with jobsup's ratios to them.
 """
 
 from __future__ import annotations
@@ -39,12 +46,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchlib import fill
+from benchlib import fill, history, peers
 from benchlib.common import percentile, scratch_database, write_config
 from benchlib.cpu import fork_ceiling, fork_server_of, rss_mb, stat
 from benchlib.db import BenchDb
 
-from supervisor.client.enqueue import enqueue
+from supervisor import config as jobsup_config
+from supervisor.client.enqueue import enqueue, enqueue_many
 from supervisor.db.connect import Connection
 
 # A supervisor serving only the benchmark's job types, so its fork server preloads just
@@ -76,13 +84,19 @@ class Sizes:
     depth_rows: int  # the large depths' background
     depth_jobs: int  # jobs run per depth figure
     idle_seconds: float
+    history_small: int = 10_000  # finished jobs beside which the views are measured ...
+    history_large: int = 10_000_000  # ... and the large history
+    enqueue_jobs: int = 100_000  # jobs of one enqueue_many call
 
 
 FULL = Sizes(jobs=5000, repeat=3, cycles=3000, samples=400, depth_rows=1_000_000,
              depth_jobs=1000, idle_seconds=30.0)  # fmt: skip
 QUICK = Sizes(jobs=1500, repeat=1, cycles=1500, samples=150, depth_rows=1_000_000,
-              depth_jobs=1000, idle_seconds=10.0)  # fmt: skip
-SCENARIOS = ("ceiling", "throughput", "latency", "depth", "supervisors", "overhead")
+              depth_jobs=1000, idle_seconds=10.0, history_large=1_000_000)  # fmt: skip
+SCENARIOS = ("ceiling", "throughput", "latency", "depth", "supervisors", "overhead", "history",
+             "enqueue", "rollup")  # fmt: skip
+# The history rollup's triggers (migration 0014), switched off for the "without" runs.
+ROLLUP_TRIGGERS = ("jobsup_count_insert", "jobsup_count_update", "jobsup_count_delete")
 
 
 class Bench:
@@ -164,6 +178,7 @@ class Bench:
               f"p99 {p['p99']:.1f} ms")  # fmt: skip
         turns = self._turnaround(self.sizes.samples * 3)
         t = {p: percentile(turns, p) for p in (50, 95, 99)}
+        self.results["turnaround_ms"] = {"p50": round(t[50], 2), "p95": round(t[95], 2)}
         print(f"busy slot turnaround (concurrency 1, a full queue: one handler's start to the "
               f"next one's, {len(turns)} jobs): p50 {t[50]:.2f} ms, p95 {t[95]:.2f} ms, "
               f"p99 {t[99]:.2f} ms")  # fmt: skip
@@ -315,18 +330,159 @@ class Bench:
         print(f"idle supervisor over {seconds:.0f} s: {cpu / seconds:.2%} of a core, "
               f"{rss:.1f} MB RSS with its fork server")  # fmt: skip
 
+    # -- years of history ------------------------------------------------------------------
+
+    def history(self) -> None:
+        cfg = jobsup_config.load(None)
+        figures: dict[str, dict[str, float]] = {}
+        for name, rows in (("small", self.sizes.history_small),
+                           ("large", self.sizes.history_large)):  # fmt: skip
+            began = time.monotonic()
+            history.fill(self.db.conn, rows)
+            filled = time.monotonic() - began
+            figures[name] = {"rows": rows, **history.measure(self.db.conn, cfg)}
+            shown = ", ".join(f"{k.removesuffix('_ms')} {v:.1f} ms"
+                              for k, v in figures[name].items() if k != "rows")  # fmt: skip
+            print(f"history {name} ({rows:,} finished jobs, filled in {filled:.0f} s): {shown}")
+        fill.reset(self.db.conn)
+        self.results["history"] = figures
+        worst = max(v for k, v in figures["large"].items() if k not in ("rows", "search_worst_ms"))
+        print(
+            f"history: the slowest view beside {self.sizes.history_large:,} jobs: "
+            f"{worst:.1f} ms (goal < 300 ms)"
+        )
+
+    # -- bulk enqueue ----------------------------------------------------------------------
+
+    def enqueue(self) -> None:
+        count = self.sizes.enqueue_jobs
+        fill.reset(self.db.conn)
+        jobs = [{"job_type": fill.SERVED, "description": f"bulk job {n}", "metadata": {"n": n}}
+                for n in range(count)]  # fmt: skip
+        conn = self.db.conn
+        began = time.perf_counter()
+        conn.autocommit = False
+        try:
+            ids = enqueue_many(conn, jobs)
+            conn.commit()
+        finally:
+            conn.autocommit = True
+        rate = len(ids) / (time.perf_counter() - began)
+        fill.reset(self.db.conn)
+        self.results["enqueue_many_jobs_per_s"] = round(rate)
+        print(
+            f"enqueue_many: {count:,} jobs in one call, committed: {rate:,.0f} jobs/s "
+            f"(goal >= 50,000)"
+        )
+
+    # -- peers -----------------------------------------------------------------------------
+
+    def peers(self) -> None:
+        """Each installed peer on the same no-op job, in this run, beside jobsup's figures."""
+        found: dict[str, float] = {}
+        jobs, url = self.sizes.jobs, self.db.url
+        runs = {"pgqueuer": lambda: peers.pgqueuer(url, jobs, self.sizes.samples),
+                "procrastinate": lambda: peers.procrastinate(url, jobs),
+                "celery": lambda: peers.celery(jobs),
+                "rq": lambda: peers.rq(max(100, jobs // 5))}  # fmt: skip
+        for name, run in runs.items():
+            why = peers.missing(name)
+            if why:
+                print(why)
+                continue
+            fill.reset(self.db.conn)
+            figures = run()
+            found |= {k: round(v, 2) for k, v in figures.items()}
+            print(f"peer {name}: " + ", ".join(f"{k} {v:.1f}" for k, v in figures.items()))
+        self.results["peers"] = found
+        self._against_peers(found)
+
+    def _against_peers(self, found: dict[str, float]) -> None:
+        rates = self.results.get("throughput", {})
+        goals = (("8", "pgqueuer_b1", 1.0), ("8", "celery_reused", 1.0), ("4", "pgqueuer_b1", 0.9))
+        for concurrency, peer, goal in goals:
+            if concurrency in rates and peer in found:
+                ratio = rates[concurrency] / found[peer]
+                print(f"jobsup concurrency {concurrency} / {peer}: {ratio:.2f}x (goal >= "
+                      f"{goal:.1f}x): {'met' if ratio >= goal else 'not met'}")  # fmt: skip
+        pickup = self.results.get("pickup_ms", {}).get("p50")
+        if pickup is not None and "pgqueuer_pickup_p50_ms" in found:
+            theirs = found["pgqueuer_pickup_p50_ms"]
+            print(f"pickup p50: jobsup {pickup:.1f} ms, PgQueuer {theirs:.1f} ms (goal: <= "
+                  f"PgQueuer's): {'met' if pickup <= theirs else 'not met'}")  # fmt: skip
+
+    # -- the history rollup's cost ---------------------------------------------------------
+
+    def rollup(self) -> None:
+        """Concurrency 4 with the rollup's triggers and without, in turn, `repeat` pairs."""
+        runs: dict[str, list[dict[str, float]]] = {"with": [], "without": []}
+        for _ in range(self.sizes.repeat):
+            for name in runs:
+                self._set_rollup(name == "with")
+                try:
+                    fill.reset(self.db.conn)
+                    fill.jobs(self.db.conn, self.sizes.jobs)
+                    fill.settle(self.db.conn)
+                    since = time.time()
+                    split = self.db.run("--concurrency", "4", "--until-empty")
+                    count, rate = self.db.rate(since)
+                finally:
+                    self._set_rollup(True)
+                runs[name].append({"jobs_per_s": rate, **split.per_job_ms(count)})
+        figures = {name: {k: _median([r[k] for r in rs]) for k in rs[0]}
+                   for name, rs in runs.items()}  # fmt: skip
+        history.rebuild_after(self.db.conn)
+        self.results["rollup_cpu_ms_per_job"] = figures
+        w, wo = figures["with"], figures["without"]
+        print(f"history rollup's triggers, concurrency 4, {self.sizes.jobs} noop jobs: CPU per "
+              f"job {w['total']:.2f} ms with (PostgreSQL {w['postgres']:.2f} ms, "
+              f"{w['jobs_per_s']:.0f} jobs/s), {wo['total']:.2f} ms without (PostgreSQL "
+              f"{wo['postgres']:.2f} ms, {wo['jobs_per_s']:.0f} jobs/s)")  # fmt: skip
+
+    def _set_rollup(self, on: bool) -> None:
+        with self.db.conn.cursor() as cur:
+            for trigger in ROLLUP_TRIGGERS:
+                cur.execute(f"ALTER TABLE processing_jobs {'ENABLE' if on else 'DISABLE'} "
+                            f"TRIGGER {trigger}")  # fmt: skip
+
     # -- the figures against the goals -----------------------------------------------------
 
     def summary(self) -> None:
         r = self.results
         if "fork_ceiling_jobs_per_s" in r:
-            c = r["fork_ceiling_jobs_per_s"]
-            print(f"fork ceiling, median of {len(self.ceilings['2'])} measures: {c['1']:.0f} "
-                  f"jobs/s 1 in flight, {c['2']:.0f} jobs/s 2 in flight")  # fmt: skip
+            c = r["fork_ceiling_jobs_per_s"]  # without the ceiling scenario: 2 in flight only
+            shown = ", ".join(f"{c[k]:.0f} jobs/s {k} in flight" for k in ("1", "2") if k in c)
+            print(f"fork ceiling, median of {len(self.ceilings['2'])} measures: {shown}")
         if self.shares:
             print("paired shares: " + ", ".join(f"{k} {v:.0%}" for k, v in self.shares.items()))
-        if "cpu_ms_per_job" in r:
-            print(f"CPU per job at concurrency 4, all parts: {r['cpu_ms_per_job']['total']:.2f} ms")
+        for line in _goals(r):
+            print(line)
+
+
+def _goals(r: dict[str, Any]) -> list[str]:
+    """Issue 28's goals that this run measured, each with its figure and whether it is met."""
+
+    def goal(what: str, figure: float, unit: str, target: float, at_most: bool) -> str:
+        met = figure <= target if at_most else figure >= target
+        side = "<=" if at_most else ">="
+        return (f"goal: {what} {figure:.2f}{unit} ({side} {target:g}{unit}): "
+                f"{'met' if met else 'not met'}")  # fmt: skip
+
+    lines = []
+    if "cpu_ms_per_job" in r:
+        total = r["cpu_ms_per_job"]["total"]
+        lines.append(goal("CPU per job at concurrency 4, all parts", total, " ms", 2.5, True))
+    if "pickup_ms" in r:
+        lines.append(goal("pickup p99", r["pickup_ms"]["p99"], " ms", 15, True))
+    if "turnaround_ms" in r:
+        lines.append(goal("busy slot turnaround p50", r["turnaround_ms"]["p50"], " ms", 3, True))
+    sup = r.get("supervisors", {})
+    if sup.get("1"):
+        lines.append(goal("four supervisors / one", sup["4"] / sup["1"] * 100, " %", 90, False))
+    if "enqueue_many_jobs_per_s" in r:
+        rate = r["enqueue_many_jobs_per_s"]
+        lines.append(goal("enqueue_many", rate, " jobs/s", 50_000, False))
+    return lines
 
 
 def _cpu(pid: int) -> float:
@@ -371,7 +527,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="every scenario, smaller (< 3 min)")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
-    parser.add_argument("--only", nargs="+", choices=SCENARIOS, help="just these scenarios")
+    parser.add_argument("--only", nargs="+", choices=(*SCENARIOS, "peers"),
+                        help="just these scenarios")  # fmt: skip
+    parser.add_argument("--peers", action="store_true",
+                        help="also PgQueuer, Procrastinate, Celery and RQ (extra `bench`), "
+                        "after jobsup's throughput and latency")  # fmt: skip
     parser.add_argument("--jobs", type=int, help="jobs per throughput run")
     parser.add_argument("--repeat", type=int, help="runs per figure (median kept)")
     parser.add_argument("--depth-rows", type=int, help="rows beside the jobs in depth runs")
@@ -379,6 +539,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, help="pickup latencies measured")
     parser.add_argument("--cycles", type=int, help="forks per ceiling measure")
     parser.add_argument("--idle-seconds", type=float, help="the idle supervisor's watch")
+    parser.add_argument("--history-small", type=int, help="finished jobs of the small history")
+    parser.add_argument("--history-large", type=int, help="finished jobs of the large history")
+    parser.add_argument("--enqueue-jobs", type=int, help="jobs of the enqueue_many call")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     for name in Sizes.__dataclass_fields__:
@@ -394,7 +557,9 @@ def main() -> None:
         config = write_config(Path(tmp), CONFIG)
         main_db, base_db = BenchDb(url, config), BenchDb(base_url, config)
         bench = Bench(main_db, base_db, sizes)
-        scenarios = args.only or SCENARIOS
+        scenarios = list(args.only or SCENARIOS)
+        if args.peers and "peers" not in scenarios:
+            scenarios.append("peers")
         for scenario in scenarios:
             getattr(bench, scenario)()
         if "ceiling" in scenarios:

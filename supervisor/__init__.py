@@ -11,7 +11,8 @@ its modules first (`tests/test_layout.py` checks this map against the tree):
 - runners/ pool state launch jobrow outcome limits proctree runenv privileges
   handler_modules preflight: the parent end of the fork boundary (its client of the fork server,
   shared with runner/testing.py, is runner/parent.py)
-- store/ write_and_claim writeback upkeep statements: what the database thread runs
+- store/ write_and_claim writeback upkeep statements retention history: what the database
+  thread runs
 - db/ connect queries schema: connections, named statements, migrations
 - scheduling/ periodic periodic_store pauses: schedules' slots, paused job types
 - config/ model load rules: the TOML file to a frozen Config (caps, retry policy), checked

@@ -62,6 +62,9 @@ class Metrics:
                                      "by job type and outcome (completed, failed, retried).",
                                      ["type", "outcome"], buckets=DURATION_BUCKETS,
                                      registry=r)  # fmt: skip
+        self.pruned = Counter("jobsup_jobs_pruned", "Finished jobs deleted by the retention "
+                                   "policy ([retention]), by status.", ["status"],
+                                   registry=r)  # fmt: skip
         self.runners = Gauge("jobsup_runners", "Runners alive now.", registry=r)
         self.slots = Gauge("jobsup_slots", "Runner slots (concurrency).", registry=r)
         self.free_slots = Gauge("jobsup_slots_free", "Slots with no runner.", registry=r)
@@ -88,6 +91,9 @@ class Metrics:
 
     def reclaimed(self, job_type: str, count: int = 1) -> None:
         self.jobs["reclaimed"].labels(job_type).inc(count)
+
+    def pruned_jobs(self, status: str, count: int) -> None:
+        self.pruned.labels(status).inc(count)
 
     def killed(self, job_type: str, reason: str) -> None:
         self.kills.labels(job_type, reason).inc()

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
 KEYS = {
     "cpus": None,
@@ -20,9 +22,16 @@ KEYS = {
               "scheduled_1000000"},
     "supervisors": {"1", "2", "4", "duplicates"},
     "idle": {"cpu_percent", "rss_mb"},
+    "turnaround_ms": {"p50", "p95"},
+    "history": {"small", "large"},
+    "enqueue_many_jobs_per_s": None,
+    "rollup_cpu_ms_per_job": {"with", "without"},
 }  # fmt: skip
+CPU = {"jobs_per_s", "supervisor", "fork_server", "runners", "postgres", "total"}
+HISTORY = {"rows", "overview_ms", "jobs_ms", "search_ms", "stats_ms", "ps_ms", "search_worst_ms"}
 TINY = ["--jobs", "40", "--repeat", "1", "--cycles", "100", "--samples", "5",
-        "--depth-rows", "3000", "--depth-jobs", "40", "--idle-seconds", "1"]  # fmt: skip
+        "--depth-rows", "3000", "--depth-jobs", "40", "--idle-seconds", "1",
+        "--history-small", "100", "--history-large", "2000", "--enqueue-jobs", "500"]  # fmt: skip
 
 
 def test_the_benchmark_runs_every_scenario_and_writes_its_figures(
@@ -40,9 +49,35 @@ def test_the_benchmark_runs_every_scenario_and_writes_its_figures(
             assert isinstance(figures[key], int)
             continue
         assert set(figures[key]) == inner, key
+        if key == "rollup_cpu_ms_per_job":
+            assert all(set(figures[key][k]) == CPU for k in inner)
+            continue
+        if key == "history":
+            for size, rows in (("small", 100), ("large", 2000)):
+                assert set(figures[key][size]) == HISTORY and figures[key][size]["rows"] == rows
+                assert all(isinstance(v, int | float) for v in figures[key][size].values())
+            continue
         assert all(isinstance(v, int | float) for v in figures[key].values()), key
     assert figures["supervisors"]["duplicates"] == 0
     assert all(figures["throughput"][c] > 0 for c in KEYS["throughput"])
     for line in ("fork ceiling", "throughput, concurrency 8", "pickup latency", "depth other type",
-                 "supervisors: 4 x 1", "idle supervisor"):  # fmt: skip
+                 "supervisors: 4 x 1", "idle supervisor", "history large (2,000 finished",
+                 "enqueue_many: 500 jobs", "history rollup's triggers"):  # fmt: skip
         assert line in done.stdout, done.stdout
+
+
+@pytest.mark.unit
+def test_a_peer_that_cannot_run_is_one_line_and_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    from benchlib import peers
+
+    real_find_spec = peers.importlib.util.find_spec
+    monkeypatch.setattr(peers.importlib.util, "find_spec",
+                        lambda name: None if name == "asyncpg" else real_find_spec(name))  # fmt: skip
+    assert peers.missing("pgqueuer") == (
+        "pgqueuer: not installed (pip install -e '.[bench]'): skipped"
+    )
+    monkeypatch.setattr(peers.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(peers.shutil, "which", lambda name: None)
+    assert peers.missing("rq") == "rq: no redis-server on PATH: skipped"
+    assert peers.missing("procrastinate") is None

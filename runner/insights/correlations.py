@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runner.insights import figures as fig
-from runner.insights.model import Column, Insight, Table, Thresholds, rounded
+from runner.insights.model import Column, Insight, Table, Thresholds, rounded, words
 from runner.insights.series import Timeline, next_period
 from runner.insights.sql import ident, run
 from runner.insights.stats import correlation_p, sample_factor
@@ -132,9 +132,52 @@ def find_correlations(
             _with_changes(insight, moved[0], moved[1], timeline)
         found.append(insight)
     found.sort(key=lambda i: -abs(float(i.details["r"])))
+    found = _one_per_quantity(found, {m.name: m for m in candidates})
     for insight in found:
         insight.details["pairs_found"] = len(found)
     return found[:MAX_LINKS]
+
+
+def _alike(a: Column, b: Column) -> bool:
+    """The same quantity for another place or group: names that differ by one word each
+    and share the rest (ausAVt and eastAVt, sales_north and sales_south)."""
+    x, y = words(a.name), words(b.name)
+    return len(x - y) == 1 and len(y - x) == 1 and bool(x & y)
+
+
+MIN_FAMILY = 3  # columns of one quantity for other places before they are one family
+
+
+def _one_per_quantity(found: list[Insight], columns: dict[str, Column]) -> list[Insight]:
+    """found (strongest first) with a target's links to the same quantity for three places
+    or more named once, on the strongest: they move together as parts of one whole, not as
+    drivers. (Two alike names, interest_rate and exchange_rate, may be two quantities.)"""
+    kept: list[Insight] = []
+    first: dict[str, Insight] = {}
+    family = {
+        t: sum(_alike(columns[t], c) for c in columns.values())
+        for t in {i.details["target"] for i in found}
+    }
+    for insight in found:
+        target, driver = columns[insight.details["target"]], columns[insight.details["driver"]]
+        if family[target.name] < MIN_FAMILY or not _alike(target, driver):
+            kept.append(insight)
+            continue
+        lead = first.get(target.name)
+        if lead is None:
+            first[target.name] = insight
+            insight.details["alike"] = []
+            kept.append(insight)
+            continue
+        lead.details["alike"].append(driver.name)
+    for target_name, lead in first.items():
+        others = [columns[n].label for n in lead.details["alike"]]
+        if others:
+            lead.summary += (
+                f" {', '.join(others).capitalize()} move with {columns[target_name].label} "
+                "alike: the same quantity elsewhere, named once here."
+            )
+    return kept
 
 
 def _tested(
@@ -351,7 +394,9 @@ def _insight(
             "recipe": recipe,
             "figures": figures.entries,
         },
-        confidence=(1.0 - p_adjusted) * (0.5 + 0.5 * abs(r)) * sample_factor(n, 30),
+        # The effect counts once, in the weight (on the scale segments use, sqrt of eta²):
+        # the confidence is the evidence only.
+        confidence=(1.0 - p_adjusted) * sample_factor(n, 30),
         terms=frozenset(a.terms | b.terms | {"correlation", "relate", "link", "relationship"}),
         weight=(0.5 + 0.5 * _held(r, within)) * max(a.importance, b.importance),
     )

@@ -9,7 +9,8 @@ A series that merely falls from its first period to its last is a trend, not a f
 fall that the season repeats (the same calendar months fall at least half as far in most
 other years) is the season's, not a fall from a peak. Whether the level came back is read
 from every period after the trough: a series that beat its old peak since has recovered,
-whatever its latest level.
+whatever its latest level. When the series set its all-time high after the deepest fall's
+peak, the fall from that record is reported too (where the level stands against its record).
 """
 
 from __future__ import annotations
@@ -53,19 +54,21 @@ def find_falls(timeline: Timeline, limits: Thresholds) -> list[Insight]:
     if not timeline.snapshot or (timeline.last - timeline.first).days < MIN_DAYS:
         return []
     grain = trend_grain(timeline)
-    falls = [f for s in timeline.series if (f := _fall(s, timeline, grain)) is not None]
+    falls = [f for s in timeline.series for f in _falls(s, timeline, grain)]
     falls.sort(
         key=lambda f: (f.series.segment is not None, not f.series.measure.is_total, -f.depth)
     )
     return [_insight(f, timeline) for f in falls[:MAX_FALLS]]
 
 
-def _fall(series: Series, timeline: Timeline, grain: str) -> Fall | None:
+def _falls(series: Series, timeline: Timeline, grain: str) -> list[Fall]:
+    """The deepest fall of a series, and the fall from its all-time high when that record
+    came after the deepest fall's peak."""
     if not series.measure.ratio_scale or series.measure.is_row_count:
-        return None
+        return []
     points = rebucket(series, timeline, grain)
     if len(points) < 8 or min(v for _, v in points) <= 0:
-        return None
+        return []
     best: tuple[int, int] | None = None
     top = 0
     for i, (_, value) in enumerate(points):
@@ -74,8 +77,25 @@ def _fall(series: Series, timeline: Timeline, grain: str) -> Fall | None:
         if best is None or 1 - value / points[top][1] > 1 - points[best[1]][1] / points[best[0]][1]:
             best = (top, i)
     if best is None:
-        return None
-    peak, trough = best
+        return []
+    found = [_fall(series, timeline, grain, points, *best)]
+    record = max(range(len(points)), key=lambda i: points[i][1])
+    if record > best[0] and record < len(points) - 1:
+        low = min(range(record + 1, len(points)), key=lambda i: points[i][1])
+        found.append(_fall(series, timeline, grain, points, record, low))
+    return [f for f in found if f is not None]
+
+
+def _fall(
+    series: Series,
+    timeline: Timeline,
+    grain: str,
+    points: list[tuple[dt.date, float]],
+    peak: int,
+    trough: int,
+) -> Fall | None:
+    """The fall from points[peak] to points[trough], if it is news: deep beyond the noise,
+    not the whole series' trend, not the season's."""
     changes = [b - a for (_, a), (_, b) in itertools.pairwise(points)]
     noise = robust_scale(changes)
     drop = points[peak][1] - points[trough][1]

@@ -57,7 +57,8 @@ def load(
             converted = workdir / f"{table}.csv"
             sheets = xlsx_to_csv(_plain(found, workdir), found.name, converted)
             source["sheets"] = {"read": list(sheets.read), "workbook": list(sheets.workbook)}
-            _load_csv(con, _converted(found, converted), converted, table)
+            read = _load_csv(con, _converted(found, converted), converted, table)
+            source |= {k: v for k, v in read.items() if k == "names_alike"}
         elif found.fmt is Format.JSON:
             source |= _load_json(con, found, _plain(found, workdir), table)
         else:
@@ -121,7 +122,10 @@ def _load_csv(con: DuckDBPyConnection, found: Probe, file: Path, table: str) -> 
     as_text = _create_from_csv(con, table, file, settings, width)
     retyped = _null_words_as_gaps(con, table)
     as_text = [c for c in as_text if c not in retyped]
+    names = next(csv.reader(lines[:1], delimiter=delimiter), []) if header else []
+    alike = _drop_names_alike(con, table, names)
     return {
+        **({"names_alike": alike} if alike else {}),
         "encoding": found.encoding,
         "delimiter": delimiter,
         "header": header,
@@ -129,6 +133,27 @@ def _load_csv(con: DuckDBPyConnection, found: Probe, file: Path, table: str) -> 
         "thousands_separator": thousands,
         "read_as_text": as_text,
     }
+
+
+def _drop_names_alike(con: DuckDBPyConnection, table: str, names: list[str]) -> list[list[Any]]:
+    """Drop the columns DuckDB renamed because the header repeats a name but for case ("IOD",
+    "iod" -> "iod_1"): a name the file does not have is never printed. Returns each dropped
+    column's [file name, the name it is like, its filled rows]."""
+    if not names:
+        return []
+    spelled = Counter(n.lower() for n in names)
+    loaded = [str(r[0]) for r in run(con, f"DESCRIBE {table}")]
+    dropped: list[list[Any]] = []
+    for column in loaded:
+        base = re.fullmatch(r"(.+)_\d+", column)
+        if column in names or base is None or spelled[base.group(1).lower()] < 2:
+            continue
+        alike = [n for n in names if n.lower() == base.group(1).lower()]
+        kept = next((n for n in alike if n in loaded), alike[0])
+        filled = int(scalar(con, f"SELECT count({ident(column)}) FROM {table}"))
+        dropped.append([next((n for n in alike if n != kept), kept), kept, filled])
+        run(con, f"ALTER TABLE {table} DROP COLUMN {ident(column)}")
+    return dropped
 
 
 TYPE_CANDIDATES = ["BIGINT", "DOUBLE", "TIME", "DATE", "TIMESTAMP", "VARCHAR"]

@@ -20,7 +20,6 @@ from runner.insights.model import (
     Role,
     Table,
     rounded,
-    words,
 )
 from runner.insights.series import Series, Span, Timeline, next_period
 from runner.insights.sql import run
@@ -45,7 +44,9 @@ def profile(
     period = _period(timeline, span)
     described = [f"{len(v)} {k} column{'s' if len(v) > 1 else ''}" for k, v in roles.items() if v]
     rows = figures.count(table.rows, fig.aggregate(None, "rows"))
-    columns = figures.count(len(table.columns), {"kind": "columns"})
+    # The file's own count: a column left out for a name alike but for case is still its.
+    width = len(table.columns) + len(table.source.get("names_alike") or [])
+    columns = figures.count(width, {"kind": "columns"})
     for role, names in roles.items():
         if names:
             figures.parameter(
@@ -63,7 +64,7 @@ def profile(
     details = {
         "file": table.name,
         "rows": table.rows,
-        "columns": len(table.columns),
+        "columns": width,
         "roles": {k: v for k, v in roles.items() if v},
         "period": period,
         "snapshot": table.snapshot,
@@ -81,7 +82,9 @@ def profile(
         summary=summary,
         details=details,
         confidence=(filled / cells if cells else 0.0) * sample_factor(table.rows, 10),
-        terms=frozenset(words(table.name) | {"profile", "overview"}),
+        # Not the file's name: it names what every row is, so it makes the profile no nearer
+        # the question than any finding.
+        terms=frozenset({"profile", "overview"}),
         weight=0.3,
     )
 

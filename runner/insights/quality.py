@@ -16,7 +16,7 @@ from runner.insights import figures as fig
 from runner.insights.model import Column, Insight, Role, Table, Thresholds, rounded, words
 from runner.insights.sql import ident, run
 from runner.insights.stats import sample_factor
-from runner.insights.vocabulary import NON_NEGATIVE, PERCENT_WORDS
+from runner.insights.vocabulary import GAP_WORDS, NON_NEGATIVE, PERCENT_WORDS
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -50,17 +50,23 @@ BOUNDS = (
 
 
 def check_quality(
-    con: DuckDBPyConnection, table: Table, limits: Thresholds, every_gap: bool = False
+    con: DuckDBPyConnection,
+    table: Table,
+    limits: Thresholds,
+    every_gap: bool = False,
+    targets: frozenset[str] = frozenset(),
 ) -> list[Insight]:
-    """One insight per kind of problem found in table (every_gap: list all missing values)."""
+    """One insight per kind of problem found in table (every_gap: list all missing values;
+    targets: the measures the question asks about, whose every gap counts)."""
     found = [
-        _missing(table, 0.0 if every_gap else limits.min_missing_share, every_gap),
+        _missing(table, 0.0 if every_gap else limits.min_missing_share, every_gap, targets),
         _duplicates(con, table),
         _constant(table),
         _mixed_types(con, table),
         _unreadable(con, table),
         _impossible(con, table),
         _variants(table),
+        _names_alike(table),
     ]
     return [i for i in found if i is not None]
 
@@ -83,18 +89,27 @@ def _issue(
         details={"file": table.name, "issue": issue, **details, "figures": figures.entries},
         confidence=evidence * sample_factor(table.rows, 20),
         terms=frozenset(
-            {"quality", "field", issue.split("_")[0]}.union(*(words(c) for c in columns))
+            {"quality", "field", issue.split("_")[0]}.union(
+                GAP_WORDS if issue == "missing_values" else (), *(words(c) for c in columns)
+            )
         ),
         weight=min(1.0, weight),
     )
 
 
-def _missing(table: Table, threshold: float, asked: bool) -> Insight | None:
-    gaps = [
-        (c, 1.0 - c.non_null / table.rows)
-        for c in table.columns
-        if table.rows and c.non_null < table.rows and 1.0 - c.non_null / table.rows >= threshold
-    ]
+def _missing(
+    table: Table, threshold: float, asked: bool, targets: frozenset[str] = frozenset()
+) -> Insight | None:
+    if not table.rows:
+        return None
+    # A column left out for a name alike but for case still has its gaps in the file.
+    columns = [*table.columns, *(_left_out(table, entry) for entry in _alike(table))]
+    shares = {c.name: (table.rows - c.non_null) / table.rows for c in columns}
+    # A gap in the question's measure is a finding at any share: every figure on it covers
+    # only the filled rows. Other columns are listed from `threshold`, or from the target's
+    # share when it is lower (every column at least as incomplete as the target).
+    threshold = min([threshold, *(shares[t] for t in targets if shares.get(t, 0.0) > 0)])
+    gaps = [(c, shares[c.name]) for c in columns if 0 < shares[c.name] >= threshold]
     if not gaps:
         return None
     figures = fig.Figures()
@@ -131,7 +146,8 @@ def _missing(table: Table, threshold: float, asked: bool) -> Insight | None:
         ],
     }
     title = f"missing values in {count} column(s), worst {worst.name} ({shown(worst, share)})"
-    weight = 0.4 + share / 2 + (0.3 if asked else 0.0)
+    on_target = any(c.name in targets for c, _ in gaps)
+    weight = 0.4 + share / 2 + (0.3 if asked or on_target else 0.0)
     return _issue(
         table,
         "missing_values",
@@ -203,6 +219,43 @@ def _constant(table: Table) -> Insight | None:
         0.3,
         1.0,
         figures,
+    )
+
+
+def _alike(table: Table) -> list[tuple[str, str, int]]:
+    """The columns left out at loading for a name alike another's but for case: (name, the
+    name it is like, its filled rows)."""
+    return [(str(a), str(b), int(n)) for a, b, n in table.source.get("names_alike") or []]
+
+
+def _left_out(table: Table, entry: tuple[str, str, int]) -> Column:
+    """A column left out at loading, as far as its gaps go."""
+    return Column(entry[0], "VARCHAR", Role.OTHER, "NULL", entry[2], 0)
+
+
+def _names_alike(table: Table) -> Insight | None:
+    """Columns whose names differ from another's only by case: the later one is not analysed
+    (the database, like most, cannot tell the two names apart)."""
+    alike = _alike(table)
+    if not alike:
+        return None
+    listed = ", ".join(f"{name} (like {other})" for name, other, _ in alike)
+    summary = (
+        f"Columns named like another but for case were left out: {listed}. Rename them to "
+        "analyse them."
+    )
+    details = {"columns": [{"column": name, "like": other} for name, other, _ in alike]}
+    names = [name for name, _, _ in alike]
+    return _issue(
+        table,
+        "names_alike",
+        "column names alike but for case",
+        summary,
+        details,
+        names,
+        0.4,
+        1.0,
+        fig.Figures(),
     )
 
 

@@ -58,6 +58,9 @@ class Concept:
     # a column may shorten it to three letters ("aus"), as it may not shorten a common word
     # ("age" is no "agent").
     name: bool = False
+    # The word as the description writes it (stemmed), before its synonyms: initials spell
+    # the words said, not their synonyms ("aug" is no "AUtumn Growth").
+    said: str = ""
 
 
 def concepts(description: str | None) -> list[Concept]:
@@ -71,6 +74,7 @@ def concepts(description: str | None) -> list[Concept]:
     text = original.lower()
     names = _names(original)
     weights: dict[frozenset[str], float] = {}
+    said: dict[frozenset[str], str] = {}
     questions: dict[frozenset[str], set[int]] = {}
     asked = 0
     measured: set[frozenset[str]] = set()
@@ -88,12 +92,13 @@ def concepts(description: str | None) -> list[Concept]:
             weight = 1 / (1 + ORDER_DECAY * asked) if question else CONTEXT_WEIGHT
             asked += 1 if question and group not in weights else 0
             weights[group] = max(weights.get(group, 0.0), weight)
+            said.setdefault(group, base)
             if not placed:
                 measured.add(group)
             if question:
                 questions.setdefault(group, set()).add(number)
     return [
-        Concept(g, w, frozenset(questions.get(g, ())), g not in measured, bool(g & names))
+        Concept(g, w, frozenset(questions.get(g, ())), g not in measured, bool(g & names), said[g])
         for g, w in weights.items()
     ]
 
@@ -159,7 +164,8 @@ def relevance(terms: Iterable[str], wanted: Sequence[Concept]) -> float:
     if not total:
         return 0.0
     stems = {stem(t) for t in terms}
-    touched = [c for c in wanted if _touches(c.words, stems, c.name)]
+    initials = {i for t in stems for i in _initials(t, wanted)}
+    touched = [c for i, c in enumerate(wanted) if i in initials or _touches(c.words, stems, c.name)]
     overall = sum(c.weight for c in touched) / total
     asked = {q for c in wanted for q in c.questions}
     best = max(
@@ -171,6 +177,39 @@ def relevance(terms: Iterable[str], wanted: Sequence[Concept]) -> float:
         default=overall,
     )
     return 0.5 * overall + 0.5 * best
+
+
+MIN_INITIALS = 3  # letters of a name read as initials ("avt": AVerage Temperature)
+
+
+def _initials(term: str, wanted: Sequence[Concept]) -> set[int]:
+    """The positions of two or more consecutive concepts whose words' beginnings spell term
+    ("avt": AVerage Temperature, the first at least two letters), else none. A known word
+    ("age", "tax") is itself, never initials."""
+    if len(term) < MIN_INITIALS or term in KNOWN or not term.isalpha():
+        return set()
+    for start in range(len(wanted) - 1):
+        end = _spell(term, wanted, start, first=True)
+        if end is not None and end - start >= 2:
+            return set(range(start, end))
+    return set()
+
+
+def _spell(term: str, wanted: Sequence[Concept], at: int, first: bool = False) -> int | None:
+    """The position after the last concept when term spells the beginnings of the concepts
+    from `at` on, else None."""
+    if not term:
+        return at
+    if at >= len(wanted):
+        return None
+    # The first concept gives two letters at least and leaves some for the next.
+    for length in range(len(term) - 1, 1, -1) if first else range(len(term), 0, -1):
+        piece = term[:length]
+        if wanted[at].said.startswith(piece):
+            end = _spell(term[length:], wanted, at + 1)
+            if end is not None:
+                return end
+    return None
 
 
 def _touches(concept: frozenset[str], stems: set[str], name: bool = False) -> bool:

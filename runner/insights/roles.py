@@ -15,6 +15,7 @@ merely less useful, so only a name that says amount, quantity or count makes a s
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -130,7 +131,9 @@ def describe_table(
     )
     if formats:
         scans = _as_timestamps(con, sql_name, formats, scans)
-    columns = _with_values(con, sql_name, _one_time_axis([infer(s, rows) for s in scans]))
+    columns = _named_calendar(
+        _with_values(con, sql_name, _one_time_axis([infer(s, rows) for s in scans]))
+    )
     return Table(name=name, sql=sql_name, rows=rows, columns=tuple(columns), source=source)
 
 
@@ -392,6 +395,38 @@ def _one_time_axis(columns: list[Column]) -> list[Column]:
     return [
         _calendar(c, "year") if c.role is Role.TIME and c.grain == "year" else c for c in columns
     ]
+
+
+# Names of months and weekdays as tables spell them: in full or shortened to three or four
+# letters ("Sep", "Sept", "Thur").
+CALENDAR_NAMES = {
+    "month name": tuple(dt.date(2001, m, 1).strftime("%B").lower() for m in range(1, 13)),
+    "weekday name": tuple(dt.date(2001, 1, d).strftime("%A").lower() for d in range(1, 8)),
+}
+
+
+def _named_calendar(columns: list[Column]) -> list[Column]:
+    """A category of month or weekday names beside a dated time axis is a part of that date's
+    calendar, not a segment: a spike is never "driven by Wednesday", the measure never "by
+    month" beside its season (which the time axis gives)."""
+    if not any(c.role is Role.TIME and c.grain != "year" for c in columns):
+        return columns
+    out = []
+    for c in columns:
+        part = _calendar_name(c) if c.role is Role.CATEGORY else None
+        out.append(replace(c, role=Role.CALENDAR, part=part) if part else c)
+    return out
+
+
+def _calendar_name(c: Column) -> str | None:
+    """ "month name" or "weekday name" when every value of c spells one (at least two)."""
+    spelled = {v.strip().lower().rstrip(".") for v in c.values}
+    if len(spelled) < 2 or len(c.values) < c.distinct:
+        return None
+    for part, full in CALENDAR_NAMES.items():
+        if all(any(f.startswith(v) for f in full) and len(v) >= 3 for v in spelled):
+            return part
+    return None
 
 
 def _calendar(c: Column, part: str) -> Column:

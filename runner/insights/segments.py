@@ -133,6 +133,19 @@ def _eligible(groups_: list[Group], counted: bool = False) -> list[Group]:
     return [g for g in groups_ if g.n >= least and g.value != "(missing)"]
 
 
+def _adjusted(eta2: float, groups_: list[Group]) -> float:
+    """epsilon²: eta² less its expected share by chance, 1 - (1 - eta²)(n - 1)/(n - k)."""
+    n, k = sum(g.n for g in groups_), len(groups_)
+    return max(0.0, 1 - (1 - eta2) * (n - 1) / (n - k)) if n > k else 0.0
+
+
+def _compared(groups_: list[Group], counted: bool) -> float:
+    """The rows the effect rests on, every ranked group's: a strong effect is not made
+    doubtful by its smallest extreme (a dozen parties of four among thousands of bookings),
+    and it weighs its evidence as a correlation over as many rows does (one scale)."""
+    return float(sum(g.n for g in _eligible(groups_, counted)))
+
+
 def _pairs(groups_: list[Group], counted: bool = False) -> int:
     k = len(_eligible(groups_, counted))
     return k * (k - 1) // 2
@@ -245,8 +258,10 @@ def _insight(
             f"{segment.label.capitalize()} has {effect_words(eta2)} effect on {what}."
         )
         # Ranked by effect size on the scale of a correlation (sqrt of eta², as |r| is the
-        # sqrt of r²), so a segment and a numeric driver compare on one footing.
-        weight = 0.5 + 0.5 * math.sqrt(eta2)
+        # sqrt of r²), so a segment and a numeric driver compare on one footing; eta² less
+        # what its groups explain by chance (epsilon²), so forty small groups do not outrank
+        # two large ones for their number.
+        weight = 0.5 + 0.5 * math.sqrt(_adjusted(eta2, groups_))
     listed = sorted(groups_, key=lambda g: -(g.rows if measure.is_row_count else g.mean))
     details = {
         "segment_column": segment.name,
@@ -275,7 +290,7 @@ def _insight(
         title=title,
         summary=summary,
         details=details,
-        confidence=(1.0 - p) * sample_factor(min(best.n, worst.n), 20),
+        confidence=(1.0 - p) * sample_factor(_compared(groups_, measure.is_row_count), 30),
         terms=frozenset(terms | {"segment", "comparison"}),
         weight=min(1.0, weight),
     )
@@ -322,7 +337,9 @@ def _named(figures: fig.Figures, segment: Column, tied: list[Group]) -> str:
     names = [figures.segment(segment, g.value) for g in tied]
     if len(names) == 1:
         return names[0]
-    return f"{', '.join(names[:-1])} and {names[-1]} (tied)"
+    # Values that hold commas ("Forced air, Gas") would run into each other.
+    joint = "; " if any("," in n for n in names) else ", "
+    return f"{joint.join(names[:-1])} and {names[-1]} (tied)"
 
 
 def _listed(group: Group, rows: int) -> dict[str, Any]:

@@ -202,7 +202,7 @@ def find_trends(timeline: Timeline, limits: Thresholds) -> list[Insight]:
             (t, p)
             for t, p in zip(family, adjusted, strict=True)
             if p < limits.alpha
-            and abs(t.change) >= limits.min_trend_change
+            and _material(t, limits)
             and (t.change > 0) == (t.fit.slope > 0)  # what was seen agrees with the line
         ]
     overall = {id(t.series.measure): t for t, _ in found if t.series.segment is None}
@@ -211,6 +211,26 @@ def find_trends(timeline: Timeline, limits: Thresholds) -> list[Insight]:
         for t, p in found
         if t.series.segment is None or _differs(t, overall.get(id(t.series.measure)), limits)
     ]
+
+
+MIN_NOISES = 3.0  # an observed change this many times the spread around the line is material
+
+
+def _material(t: Tested, limits: Thresholds) -> bool:
+    """A change of min_trend_change of the level, or (a small change in a quiet series, such
+    as a century's warming of 1.4 degrees on 21) a straight line rising or falling by
+    MIN_NOISES times the spread of the periods around it."""
+    if abs(t.change) >= limits.min_trend_change:
+        return True
+    xs = [period_index(t.periods[0], p, t.grain) for p in t.periods]
+    line = fit_line(xs, t.values)
+    if line is None or len(t.values) < 3:
+        return False
+    spread = math.sqrt(
+        sum((v - line.at(x)) ** 2 for x, v in zip(xs, t.values, strict=True)) / (len(xs) - 2)
+    )
+    # The line's rise over the period: single first and last years are as noisy as any.
+    return abs(line.slope * (xs[-1] - xs[0])) >= MIN_NOISES * spread
 
 
 def _differs(segment: Tested, overall: Tested | None, limits: Thresholds) -> bool:
@@ -245,6 +265,10 @@ def _insight(t: Tested, p_adjusted: float, tests: int, timeline: Timeline) -> In
     where = "" if series.segment is None else f" for {_scope(series.segment, series, figures)}"
     verb = "grew" if rising else "fell"
     amount, title_amount = _observed(t, figures, timeline)
+    growth = growth_per_year(t, timeline)
+    if growth is not None:
+        rate = {k: v for k, v in growth.items() if k != "value"}
+        amount += f" ({figures.percent(growth['value'], rate, signed=True)} a year, compounded)"
     summary = f"{what}{where} {verb} {amount}"
     summary += f", {_shape(t, figures, fitted)}.{_partial(t, figures, timeline)}"
     details = {
@@ -255,8 +279,7 @@ def _insight(t: Tested, p_adjusted: float, tests: int, timeline: Timeline) -> In
         "direction": "up" if rising else "down",
         "model": t.model,
         "compounding": t.compounding,
-        # Not printed until the evaluation can re-derive a "growth_rate" recipe.
-        "growth_per_year": growth_per_year(t, timeline),
+        "growth_per_year": growth,
         "change_pct": None if t.low_base else rounded(t.change * 100, 2),
         "observed_from": rounded(t.first_level),
         "observed_to": rounded(t.last_level),

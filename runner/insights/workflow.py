@@ -25,6 +25,7 @@ from runner.insights.model import (
     Table,
     Thresholds,
     row_count,
+    words,
 )
 from runner.insights.profile import kpis, profile
 from runner.insights.quality import check_quality
@@ -37,6 +38,7 @@ from runner.insights.relevance import (
     prefer,
     rank,
     relevance,
+    stem,
 )
 from runner.insights.roles import (
     describe_table,
@@ -150,7 +152,10 @@ def analyse(
     table = with_totals(table, sums)
     # Totals first (they speak for their parts), then by kind; what the question names leads.
     ordered = sorted(table.having(Role.MEASURE), key=lambda m: (not m.is_total, measure_rank(m)))
-    targets = question_targets(prefer(ordered, wanted), wanted)
+    unit = _unit_words(row_unit(table), ordered)
+    # The words naming the rows name no target ("loan amount" for "the rate on our loans").
+    asked = [c for c in wanted if not c.words & unit] or wanted
+    targets = question_targets(prefer(ordered, asked), asked)
     derived = find_derived(con, table, ordered, targets, sums)
     linked = derived_names(derived)
     targets = [t for t in targets if t.name not in linked] or targets
@@ -169,7 +174,11 @@ def analyse(
     timeline = None
     if time_column is not None and span is not None:
         timeline = collect(con, table, time_column, span, [counted, *measures], segments)
-    findings = [profile(table, timeline, span, derived), *check_quality(con, table, limits, gaps)]
+    names = frozenset(t.name for t in targets)
+    findings = [
+        profile(table, timeline, span, derived),
+        *check_quality(con, table, limits, gaps, names),
+    ]
     # Headline figures of the targets only: a side column's total is noise to this question.
     findings += kpis(con, table, targets, timeline)
     if timeline is not None:
@@ -187,20 +196,39 @@ def analyse(
     total = next((m for m in targets if m.aggregation is Aggregation.SUM), None)
     if total is not None or not targets:
         findings += _concentrations(con, table, total or counted, timeline, limits, wanted)
-    names = {t.name for t in targets}
     for finding in findings:
         finding.details.setdefault("file", table.name)
-        finding.on_question = bears_on(finding, names | ({"rows"} if counts else set()), wanted)
+        # Every finding is of the rows ("our loans"): the words naming them make none of them
+        # nearer the question ("loan status" no nearer than "grade"), so all carry them.
+        finding.terms = frozenset(t for t in finding.terms if stem(t) not in unit)
+        finding.on_question = bears_on(
+            finding, names | ({"rows"} if counts else set()), wanted, gaps
+        )
         finding.details["on_question"] = finding.on_question
+        finding.terms |= unit
     return findings
 
 
-def bears_on(finding: Insight, targets: set[str], wanted: list[Concept]) -> bool:
+def _unit_words(unit: str, measures: list[Column]) -> frozenset[str]:
+    """The stems of the words naming what a row is ("loans" for loans.csv); none when a
+    measure is named by them alone (a "sales" column in sales.csv is what they name)."""
+    stems = frozenset(stem(w) for w in words(unit))
+    if any({stem(t) for t in m.terms} <= stems for m in measures):
+        return frozenset()
+    return stems
+
+
+def bears_on(
+    finding: Insight, targets: set[str] | frozenset[str], wanted: list[Concept], gaps: bool = False
+) -> bool:
     """Whether the question bears on a finding: it is about a target measure, or the question
     names what it is about (a data-quality question, the segments of a "made of" question).
-    The profile never is; with no question, only findings on the lead measure are."""
+    The profile never is; with no question, only findings on the lead measure are. A question
+    on gaps (gaps) bears on the missing values whatever columns they are in."""
     if finding.insight_type == "profile":
         return False
+    if gaps and finding.details.get("issue") == "missing_values":
+        return True
     d = finding.details
     about = {d.get("measure"), d.get("target")}
     if finding.insight_type == "data_quality":

@@ -326,7 +326,12 @@ def _is_sum(frame: pd.DataFrame, target: str, part: str, others: list[str]) -> b
     ones = np.ones(len(frame))
     design = np.column_stack([*(frame[c].to_numpy(dtype=float) for c in others), ones, -ones])
     coef, _ = nnls(design, rest)
-    return _r2_of(frame[target], frame[part] + design @ coef) >= R2_DERIVED
+    if _r2_of(frame[target], frame[part] + design @ coef) < R2_DERIVED:
+        return False
+    # The sum must need `part`: a total the other columns make without it (a national
+    # rainfall from the regions' rainfalls) is no sum of a column that merely rides along.
+    alone, _ = nnls(design, frame[target].to_numpy(dtype=float))
+    return bool(_r2_of(frame[target], design @ alone) < R2_DERIVED)
 
 
 def _fit(columns: pd.DataFrame, y: pd.Series) -> np.ndarray:

@@ -168,12 +168,15 @@ jobs_group.add_command(wait_command)
 @click.option("--type", "job_type", help="Only jobs of this type.")
 @click.option("--since", type=DURATION, help="Only jobs created in the last DURATION (2h, 7d).")
 @click.option("--limit", type=COUNT, default=50, help="Show at most this many jobs.")
+@click.option("--text", help="Only jobs whose description holds TEXT (any case), as the "
+              "dashboard's search.")  # fmt: skip
 @json_option
 def list_command(
-    status: str | None, job_type: str | None, since: float | None, limit: int, as_json: bool
-) -> None:
+    status: str | None, job_type: str | None, since: float | None, limit: int,
+    text: str | None, as_json: bool,
+) -> None:  # fmt: skip
     """The newest jobs, newest first."""
-    filters = job_admin.Filters(status, job_type, since, limit)
+    filters = job_admin.Filters(status, job_type, since, limit, text or None)
     with database(load_config()) as conn:
         found = job_admin.list_jobs(conn, filters)
     if as_json:

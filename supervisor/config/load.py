@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from supervisor import durations
 from supervisor.config import rules as config_rules
 from supervisor.config.model import (
     BUILTIN_JOB_TYPES,
@@ -29,7 +30,7 @@ from supervisor.config.model import (
     Overrides,
     RetryConfig,
 )
-from supervisor.errors import ConfigError
+from supervisor.errors import ConfigError, JobsupError
 from supervisor.scheduling import periodic
 
 # Values outside these sets are refused at load time rather than at first use.
@@ -164,6 +165,8 @@ def _check(value: Any, hint: Any, key: str, where: str) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false, got {_kind(value)}")
         return value
+    if hint is float and isinstance(value, str) and key in DURATION_KEYS:
+        value = _duration(value, where)
     if hint in (int, float):
         ok = isinstance(value, int) or (hint is float and isinstance(value, float))
         if not ok or isinstance(value, bool):
@@ -188,6 +191,17 @@ def _check(value: Any, hint: Any, key: str, where: str) -> Any:
         _check_names(tuple(value), key, where)
         return dict(value)
     raise TypeError(f"unsupported config field type {hint!r}")  # a bug, not a user error
+
+
+# Keys that may be written as a duration ("14d", "12h") as well as a number of seconds.
+DURATION_KEYS = {"completed", "failed", "cancelled"}
+
+
+def _duration(value: str, where: str) -> float:
+    try:
+        return durations.parse(value)
+    except JobsupError as e:
+        raise ConfigError(f"{where}: {e} (0 keeps them for ever)") from None
 
 
 def _check_choice(value: str, key: str, where: str) -> str:

@@ -150,6 +150,26 @@ class RunnerConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """How long finished jobs are kept, by status, in seconds (the file may say "14d"; 0
+    keeps them for ever), and how the supervisors prune the older ones: one at a time (an
+    advisory lock), `batch_size` jobs per transaction, for at most `budget` seconds of the
+    database thread every `interval` seconds, so that a claim never waits long behind it."""
+
+    completed: float = 14 * 86400.0
+    failed: float = 30 * 86400.0
+    cancelled: float = 7 * 86400.0
+    batch_size: int = 500
+    budget: float = 0.2
+    interval: float = 60.0
+
+    def ages(self) -> dict[str, float]:
+        """status: seconds after its end a job is deleted, for the statuses pruned."""
+        kept = {"completed": self.completed, "failed": self.failed, "cancelled": self.cancelled}
+        return {status: age for status, age in kept.items() if age > 0}
+
+
+@dataclass(frozen=True)
 class FilesConfig:
     root: str = ""  # a job's files must resolve inside this directory; "" = anywhere
 
@@ -170,6 +190,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     files: FilesConfig = field(default_factory=FilesConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     job_types: Mapping[str, JobType] = field(default_factory=dict)
     periodic: Mapping[str, periodic.Schedule] = field(default_factory=dict)
 
@@ -197,6 +218,7 @@ SECTIONS: dict[str, type[Any]] = {
     "web": WebConfig,
     "runner": RunnerConfig,
     "files": FilesConfig,
+    "retention": RetentionConfig,
 }
 
 # Command-line overrides are keyed "section.key", e.g. {"supervisor.interval": 10}.

@@ -42,6 +42,9 @@ BOUNDS = (
     Bound("limits", "check_interval", "a shorter sampling interval is a busy loop", least=0.01),
     Bound("runner", "nice", "a runner may not outrank the supervisor that samples it", least=0),
     Bound("web", "refresh", "a live page fetched more often only loads the database", least=0.5),
+    Bound("retention", "batch_size", "a batch deletes at least one job", least=1),
+    Bound("retention", "budget", "each turn must have time for a batch", least=0.01),
+    Bound("retention", "interval", "pruning more often only loads the database", least=1),
     # As `jobsup start --concurrency` allows: each runner is a process and pipes.
     Bound(
         "supervisor", "concurrency", "each slot is a process; use several supervisors", most=10000

@@ -15,7 +15,7 @@ from functools import partial
 from loguru import logger
 
 from supervisor import logs
-from supervisor.config import Config
+from supervisor.config import Config, RetentionConfig
 from supervisor.identity import Identity
 from supervisor.logs import job_logger
 from supervisor.loop.database import Done, Request, Unavailable
@@ -23,8 +23,8 @@ from supervisor.metrics import METRICS
 from supervisor.runners.pool import Snapshot
 from supervisor.runners.state import KillReason
 from supervisor.scheduling import periodic
+from supervisor.store import retention, upkeep
 from supervisor.store import statements as store
-from supervisor.store import upkeep
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ class Heartbeat:
         self._sent_wall = datetime.now(UTC)
         self.timetable = periodic.Timetable(schedules, self.database_now())
         self._sent: tuple[float, Mapping[str, int]] | None = None  # when, and the claims asked
+        self.prune_at = 0.0  # monotonic: when the retention policy is next applied
 
     def connected(self, now: float, renewed: bool = True) -> None:
         """A new connection registered this supervisor (`renewed`): as good as a beat; beat
@@ -110,7 +111,17 @@ class Heartbeat:
             type_retries={n: t.retry.max_retries for n, t in cfg.job_types.items()},
             # Not before the database's clock is known: a slot falls due by it.
             periodic=self.timetable.entries() if self.offset is not None else (),
+            retention=self._retention(now),
         )  # fmt: skip
+
+    def _retention(self, now: float) -> RetentionConfig | None:
+        """The retention policy when it is due (every `[retention] interval` seconds, and at
+        once again while a turn's time budget left jobs to prune), else None."""
+        policy = self.config.retention
+        if now < self.prune_at or not policy.ages():
+            return None
+        self.prune_at = now + policy.interval  # until the answer says there is more
+        return policy
 
     def answered(self, done: Done[upkeep.Found]) -> Heard:
         assert self._sent is not None  # nosec B101  # a bug: an answer to nothing asked
@@ -140,6 +151,8 @@ class Heartbeat:
         for slot in found.enqueued:
             job_logger(slot.job_id).info("periodic {}: enqueued the slot of {}", slot.name,
                                          periodic.iso(slot.slot))  # fmt: skip
+        if found.retained is not None:
+            self._retained(found.retained, sent)
         if found.paused is not None:
             METRICS.set_paused([p.job_type for p in found.paused])
         kills = _kills(claims, found.lost)
@@ -155,6 +168,17 @@ class Heartbeat:
         if not found.others_write:
             self.renewed = max(self.renewed, sent)
         return Heard(_kills(claims, found.lost), False, found, sent, refused=found.refused)
+
+    def _retained(self, retained: retention.Retained, sent: float) -> None:
+        if retained.more:
+            self.prune_at = sent  # the next beat goes on pruning
+        for status, jobs in retained.jobs.items():
+            METRICS.pruned_jobs(status, jobs)
+        if retained.deleted:
+            per_status = ", ".join(f"{n} {status}" for status, n in retained.jobs.items())
+            logger.info("retention: deleted {} finished jobs ({}) with {} insights in {} batches"
+                        "{}", retained.deleted, per_status, retained.insights, retained.batches,
+                        "; more to delete" if retained.more else "")  # fmt: skip
 
     def ownership_request(self, claims: dict[str, int]) -> Request[dict[str, str | None]]:
         """Which of `claims` (job id: lease) still hold their jobs (a control notification)."""

@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from loguru import logger
+
 from supervisor.db import queries
 from supervisor.db.connect import Connection, dict_cursor, transaction
 from supervisor.errors import JobsupError
 from supervisor.identity import Identity
+from supervisor.store import retention
 from supervisor.store import statements as store
 
 SQL = queries.load("admin.sql")
@@ -83,10 +86,38 @@ def enqueued(conn: Connection, job_id: str) -> dict[str, Any]:
     return dict(row)
 
 
+# A text search reads this many of the newest jobs in order; if they hold no full page, the
+# older ones are searched through the trigram index (see search_older in admin.sql).
+SEARCH_WINDOW = 5_000
+
+
 def list_jobs(conn: Connection, filters: Filters) -> list[dict[str, Any]]:
-    """The newest jobs that pass `filters` (after `filters.after`, when it is set)."""
+    """The newest jobs that pass `filters` (after `filters.after`, when it is set).
+
+    Without words to search: one backward read of the created_at index. With words: the
+    newest SEARCH_WINDOW jobs so read (common words fill a page there), and for the rest of
+    the page, the older matches through the trigram index (rare words, or words and filters
+    that seldom match together, which a backward read would pass the whole table for)."""
+    params = list_params(filters)
+    if not filters.text:
+        return _rows(conn, "list_jobs", params)
+    _say_if_search_reads_the_table(conn)
+    with conn.cursor() as cur:
+        cur.execute(SQL["window_end"], {**params, "window": SEARCH_WINDOW})
+        end = cur.fetchone()
+    if end is None:  # fewer jobs than the window: one read covers them all
+        return _rows(conn, "list_jobs", params)
+    end_at, end_id = end
+    newest = _rows(conn, "list_window", {**params, "window": SEARCH_WINDOW})
+    if len(newest) >= filters.limit:
+        return newest
+    older = {**params, "after_at": end_at, "after_id": end_id, "limit": filters.limit - len(newest)}
+    return newest + _rows(conn, "search_older", older)
+
+
+def _rows(conn: Connection, statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     with dict_cursor(conn) as cur:
-        cur.execute(SQL["list_jobs"], list_params(filters))
+        cur.execute(SQL[statement], params)
         return [dict(row) for row in cur.fetchall()]
 
 
@@ -102,6 +133,27 @@ def list_params(filters: Filters) -> dict[str, Any]:
         "after_at": after_at,
         "after_id": after_id,
     }
+
+
+_searched: list[bool] = []  # whether the trigram index was looked for (once a process)
+
+
+def _say_if_search_reads_the_table(conn: Connection) -> None:
+    """A text search without the trigram index of migration 0014 reads the whole table:
+    said once a process, with the fix (pg_trgm could not be created when migrating)."""
+    if _searched:
+        return
+    _searched.append(True)
+    with conn.cursor() as cur:
+        cur.execute(SQL["search_index"])
+        row = cur.fetchone()
+    if row is None or not row[0]:
+        logger.warning(
+            "text search reads the whole table: no trigram index (pg_trgm could not be created "
+            "when migrating); as a superuser: CREATE EXTENSION pg_trgm; CREATE INDEX "
+            "jobsup_jobs_description_trgm ON processing_jobs USING gin "
+            "(business_description gin_trgm_ops)"
+        )
 
 
 def _like_escaped(text: str) -> str:
@@ -224,13 +276,9 @@ def prune(
     pruned = Pruned()
     while True:
         with transaction(conn), conn.cursor() as cur:
-            params = {"statuses": list(statuses), "older_than": older_than, "batch": batch}
-            cur.execute(SQL["prune_batch"], params)
-            ids = [str(job_id) for (job_id,) in cur.fetchall()]
-            if not ids:
-                return pruned
-            cur.execute(SQL["prune_insights"], {"ids": ids})
-            pruned.insights += cur.rowcount
-            cur.execute(SQL["prune_jobs"], {"ids": ids})
-            pruned.jobs += cur.rowcount
+            deleted = retention.delete_batch(cur, statuses, older_than, batch)
+        if not deleted.jobs:
+            return pruned
+        pruned.jobs += deleted.jobs
+        pruned.insights += deleted.insights
         pruned.batches += 1

@@ -5,11 +5,8 @@
 -- What a command prints casts them to TIMESTAMPTZ (in the same session zone), so that JSON
 -- shows every time in ISO 8601 with its offset.
 
--- name: list_jobs
--- Newest first, filtered on the way; a page starts after the keyset (%(after_at)s,
--- %(after_id)s) of the last row of the one before. Index: jobsup_jobs_created_id
--- (created_at, id), read backwards until %(limit)s rows pass the filters. %(text)s is a LIKE
--- pattern matched against the description.
+-- name: job_line
+-- The columns of a line of the jobs list (a part the list statements include).
 SELECT j.id::text AS id, coalesce(j.job_type, 'analysis') AS job_type, j.status,
        left(j.business_description, 200) AS description,
        coalesce(j.retry_count, 0) AS retry_count, j.priority,
@@ -20,15 +17,69 @@ SELECT j.id::text AS id, coalesce(j.job_type, 'analysis') AS job_type, j.status,
            AS duration,
        j.worker_id::text AS worker_id,
        split_part(j.error_message, E'\n', 1) AS error
-FROM processing_jobs j
-WHERE (%(status)s::text IS NULL OR j.status = %(status)s)
+
+-- name: job_filters
+-- The jobs list's filters (a part the list statements include). %(text)s is a LIKE pattern
+-- matched against the description.
+    (%(status)s::text IS NULL OR j.status = %(status)s)
   AND (%(job_type)s::text IS NULL OR coalesce(j.job_type, 'analysis') = %(job_type)s)
   AND (%(since)s::float8 IS NULL
        OR j.created_at >= localtimestamp - make_interval(secs => %(since)s))
   AND (%(text)s::text IS NULL OR j.business_description ILIKE %(text)s)
   AND (%(after_at)s::timestamp IS NULL OR (j.created_at, j.id) < (%(after_at)s, %(after_id)s::uuid))
+
+-- name: list_jobs
+-- Newest first, filtered on the way; a page starts after the keyset (%(after_at)s,
+-- %(after_id)s) of the last row of the one before. Index: jobsup_jobs_created_id
+-- (created_at, id), read backwards until %(limit)s rows pass the filters.
+-- include: job_line
+FROM processing_jobs j
+WHERE
+-- include: job_filters
 ORDER BY j.created_at DESC, j.id DESC
 LIMIT %(limit)s;
+
+-- name: list_window
+-- A text search's first read: the newest %(window)s jobs (after the keyset), in order, read
+-- backwards from jobsup_jobs_created_id and only then filtered, so that the planner never
+-- trades this bounded read for the trigram index's list of a common word (which grows
+-- with the history).
+-- include: job_line
+FROM (SELECT * FROM processing_jobs j
+      WHERE (%(after_at)s::timestamp IS NULL
+             OR (j.created_at, j.id) < (%(after_at)s, %(after_id)s::uuid))
+      ORDER BY j.created_at DESC, j.id DESC
+      LIMIT %(window)s) AS j
+WHERE
+-- include: job_filters
+ORDER BY j.created_at DESC, j.id DESC
+LIMIT %(limit)s;
+
+-- name: window_end
+-- The keyset of the %(window)s-th newest job after (%(after_at)s, %(after_id)s): where a
+-- text search stops reading the newest jobs in order and goes on through the trigram
+-- index. Index: jobsup_jobs_created_id, %(window)s entries read backwards.
+SELECT j.created_at, j.id::text FROM processing_jobs j
+WHERE (%(after_at)s::timestamp IS NULL OR (j.created_at, j.id) < (%(after_at)s, %(after_id)s::uuid))
+ORDER BY j.created_at DESC, j.id DESC
+OFFSET %(window)s - 1 LIMIT 1;
+
+-- name: search_older
+-- A text search's jobs older than the window the newest-first read covered (list_jobs with
+-- %(after_at)s at window_end): the matches of the pattern through the trigram index
+-- (jobsup_jobs_description_trgm, migration 0014), then the other filters, then sorted. The
+-- order by an expression keeps the planner off the created_at index, whose backward read
+-- would pass every row when the words and the other filters match few rows together.
+-- include: job_line
+FROM processing_jobs j
+WHERE
+-- include: job_filters
+ORDER BY j.created_at + interval '0' DESC, j.id DESC
+LIMIT %(limit)s;
+
+-- name: search_index
+-- Whether the description's trigram index (migration 0014) exists.
+SELECT to_regclass('jobsup_jobs_description_trgm') IS NOT NULL AS present;
 
 -- name: ids_in_range
 -- The jobs a short id names (`jobsup jobs show 1f64f4c9`): its prefix padded with 0s and fs
@@ -133,6 +184,12 @@ ORDER BY completed_at
 LIMIT %(batch)s
 FOR UPDATE SKIP LOCKED;
 
+-- name: retention_lock
+-- Whether this transaction is the one pruning by the retention policy now: one supervisor
+-- at a time prunes (its batches would only wait on each other's rows otherwise); the lock
+-- goes with the batch's commit, so a supervisor that dies mid-batch holds nothing.
+SELECT pg_try_advisory_xact_lock(%(key)s) AS mine;
+
 -- name: prune_insights
 -- Index: jobsup_insights_job (job_id).
 DELETE FROM insights WHERE job_id = ANY(%(ids)s::uuid[]);
@@ -160,23 +217,36 @@ SELECT
         AS failed_last_hour;
 
 -- name: counts
--- The seed's "check retry counts": every job by status and retry count. A full scan, as the
--- seed's query is: it counts the whole history.
-SELECT status, coalesce(retry_count, 0) AS retry_count, count(*) AS jobs
-FROM processing_jobs
+-- The seed's "check retry counts": every job by status and retry count, from the history
+-- rollup (migration 0014: the totals and the deltas not yet folded, one snapshot), so it
+-- answers as a scan of the whole table would without reading it.
+SELECT nullif(status, '') AS status, retry_count, sum(jobs)::bigint AS jobs
+FROM (SELECT status, retry_count, jobs FROM jobsup_job_counts
+      UNION ALL
+      SELECT status, retry_count, jobs FROM jobsup_job_deltas) AS rolled
 GROUP BY 1, 2
+HAVING sum(jobs) <> 0
 ORDER BY 1, 2;
 
 -- name: throughput
 -- The seed's "job throughput": jobs ended per hour over the last %(hours)s hours, empty hours
--- included. Index: jobsup_jobs_completed (completed_at).
+-- included, from the history rollup's hours (jobsup_job_hours' primary key, and the deltas
+-- not yet folded): as many rows as hours, whatever the history.
+WITH span AS (
+    SELECT date_trunc('hour', localtimestamp - make_interval(hours => %(hours)s - 1)) AS first,
+           date_trunc('hour', localtimestamp) AS last
+), rolled AS (
+    SELECT hour, status, jobs FROM jobsup_job_hours, span
+    WHERE hour BETWEEN span.first AND span.last AND status IN ('completed', 'failed')
+    UNION ALL
+    SELECT hour, status, jobs FROM jobsup_job_deltas, span
+    WHERE hour BETWEEN span.first AND span.last AND status IN ('completed', 'failed')
+)
 SELECT h.hour::timestamptz AS hour,
-       count(j.id) FILTER (WHERE j.status = 'completed') AS completed,
-       count(j.id) FILTER (WHERE j.status = 'failed') AS failed
-FROM generate_series(date_trunc('hour', localtimestamp - make_interval(hours => %(hours)s - 1)),
-                     date_trunc('hour', localtimestamp), interval '1 hour') AS h(hour)
-LEFT JOIN processing_jobs j
-       ON j.completed_at >= h.hour AND j.completed_at < h.hour + interval '1 hour'
+       coalesce(sum(r.jobs) FILTER (WHERE r.status = 'completed'), 0)::bigint AS completed,
+       coalesce(sum(r.jobs) FILTER (WHERE r.status = 'failed'), 0)::bigint AS failed
+FROM span, generate_series(span.first, span.last, interval '1 hour') AS h(hour)
+LEFT JOIN rolled r ON r.hour = h.hour
 GROUP BY h.hour
 ORDER BY h.hour;
 

@@ -1,6 +1,7 @@
 """A heartbeat's work against the database, as one request for the database thread: renew
 this supervisor's row, reclaim what dead peers held, find which of its own claims no
-longer hold their jobs, and enqueue the periodic slots that fell due."""
+longer hold their jobs, enqueue the periodic slots that fell due, fold the history rollup's
+deltas, and prune finished jobs by the retention policy when that is due."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from typing import Any, TypeVar
 
 import psycopg2
 
+from supervisor.config.model import RetentionConfig
 from supervisor.db.connect import Connection
 from supervisor.errors import describe, refuses_writes
 from supervisor.identity import Identity
 from supervisor.scheduling import pauses, periodic_store
 from supervisor.scheduling.periodic import Schedule
+from supervisor.store import history, retention
 from supervisor.store import statements as store
 
 T = TypeVar("T")
@@ -40,6 +43,7 @@ class Beat:
     count_queue: bool  # also count the queue (for the metrics)
     type_retries: Mapping[str, int] = field(default_factory=dict)  # a type's own max_retries
     periodic: Sequence[tuple[Schedule, datetime]] = ()  # schedules, and since when watched
+    retention: RetentionConfig | None = None  # prune by it now (None: not due)
 
 
 @dataclass
@@ -52,6 +56,7 @@ class Found:
     queue: store.Queue | None = None
     enqueued: list[periodic_store.Enqueued] = field(default_factory=list)  # periodic slots
     paused: list[pauses.Paused] | None = None  # with the queue: the paused job types
+    retained: retention.Retained | None = None  # what the retention policy pruned
     errors: list[str] = field(default_factory=list)  # steps the database refused
     database_now: datetime | None = None  # the database's clock as the beat began
     refused: str | None = None  # the database refuses writes (read-only, disk full): why
@@ -101,6 +106,11 @@ def beat(conn: Connection, me: Identity, asked: Beat) -> Found:
     if asked.periodic:
         found.enqueued = step("periodic jobs", periodic_store.enqueue_due, asked.periodic) or []
     step("choosing plans", store.plan_for_size)
+    step("history rollup", history.fold)
+    policy = asked.retention
+    if policy is not None:
+        found.retained = step("retention", retention.apply, policy.ages(), policy.batch_size,
+                              policy.budget)  # fmt: skip
     return found
 
 

@@ -9,20 +9,8 @@ from typing import Any
 import pytest
 
 from runner.insights import run_complete_workflow
+from tests.insights.rows import Rows
 from tests.insights.sales_data import Plan, sales, write_csv
-
-Rows = list[dict[str, Any]]
-
-
-def details(row: dict[str, Any]) -> dict[str, Any]:
-    """The details of one insight row."""
-    result: dict[str, Any] = row["content"]["details"]
-    return result
-
-
-def of_type(rows: Rows, insight_type: str) -> Rows:
-    """The insight rows of one type."""
-    return [r for r in rows if r["insight_type"] == insight_type]
 
 
 @pytest.fixture

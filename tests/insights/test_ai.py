@@ -16,7 +16,7 @@ from loguru import logger
 
 from runner.insights import analysis
 from runner.job import Job
-from tests.insights.conftest import Rows, details
+from tests.insights.rows import Rows, details
 from tests.insights.sales_data import Plan, sales, write_csv
 
 pytestmark = pytest.mark.unit

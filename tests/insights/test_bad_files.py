@@ -16,7 +16,7 @@ from runner.errors import PermanentFailure
 from runner.insights import analysis
 from runner.insights.sql import literal
 from runner.job import Job
-from tests.insights.conftest import Rows
+from tests.insights.rows import Rows
 
 pytestmark = pytest.mark.unit
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "eval_insights.py"
-# Issue 23 asks for 90% of the key findings in the top 10; the quick subset stands at 84% (48 of
-# 57) after its first two passes: this floor keeps what they won while the issue stays open.
-FOUND_SHARE = 0.8
+# Issue 23 asks for 90% of the key findings in the top 10 (the whole corpus: 93 of 103 after the
+# third pass); the quick subset stands at 88% (50 of 57): this floor keeps what was won.
+FOUND_SHARE = 0.85
 TRIVIAL_SHARE = 0.2  # issue 23: at most 20% of the top 10 that the question does not bear on
 
 

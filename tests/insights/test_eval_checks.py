@@ -113,6 +113,17 @@ def test_two_parts_of_one_total_and_two_trends_are_not_derived() -> None:
     assert misleading(_correlation("gdp", "pop"), truth, dataset) == []
 
 
+def test_a_total_its_other_columns_make_alone_is_no_sum_of_a_bystander() -> None:
+    # national rain = the regions' rains; a temperature beside them is no part of it, though
+    # the rains fit "rain - temperature" too (its swings are small against rain's).
+    rng = np.random.default_rng(3)
+    east, west = rng.uniform(200, 900, 80), rng.uniform(100, 600, 80)
+    temp = 21 + rng.normal(0, 0.3, 80)
+    frame = pd.DataFrame({"east": east, "west": west, "rain": 0.4 * east + 0.6 * west,
+                          "temp": temp})  # fmt: skip
+    assert misleading(_correlation("rain", "temp"), Truth(frame), _dataset()) == []
+
+
 def test_fewest_named_after_dropping_small_groups_is_flagged() -> None:
     truth = Truth(pd.DataFrame({"cards": [1] * 20 + [2] * 12 + [6] * 10 + [7] * 4 + [9]}))
     row = _row("segment_comparison", segment_column="cards", measure="rows", basis="rows",

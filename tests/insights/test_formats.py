@@ -16,7 +16,7 @@ import pytest
 from openpyxl import Workbook
 
 from runner.insights.sql import literal
-from tests.insights.conftest import Rows, details, of_type
+from tests.insights.rows import Rows, details, of_type
 from tests.insights.sales_data import Plan, sales, write_csv
 
 ROWS = sales(Plan(days=60, per_day=20), seed=3)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runner.insights import run_complete_workflow
-from tests.insights.conftest import Rows, details, of_type
+from tests.insights.rows import Rows, details, of_type
 from tests.insights.sales_data import Plan, sales, write_csv
 
 SPIKE_DAY = dt.date(2024, 6, 12)

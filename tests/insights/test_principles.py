@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import math
 import random
 import statistics
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.insights.conftest import Rows, details, of_type
+from tests.insights.rows import Rows, details, of_type
 
 
 def write(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
@@ -536,3 +537,269 @@ def test_a_series_read_once_a_period_has_its_dips_found(
         details(r)["date"] for r in of_type(out, "anomaly") if details(r)["direction"] == "drop"
     }
     assert {d.isoformat() for d in holidays} <= drops, drops
+
+
+def test_month_and_weekday_names_beside_a_date_are_its_calendar_not_segments(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # A date with its month and weekday spelled out beside it, and a real category: the named
+    # parts are the date's calendar (seasonality reads the date), never a segment that
+    # "drives" a day's spike or splits the measure.
+    rng = random.Random(4)
+    start = dt.date(2023, 1, 1)
+    rows = []
+    for i in range(365):
+        day = start + dt.timedelta(days=i)
+        for cause in ("flu", "cold"):
+            level = (30 if cause == "flu" else 10) * (3 if 200 <= i <= 215 else 1)
+            name = day.strftime("%A")[:3]
+            rows.append([day.isoformat(), day.strftime("%b"), name, cause, rng.gauss(level, 2)])
+    path = write(tmp_path / "cases.csv", ["date", "month", "weekday", "cause", "cases"], rows)
+    out = analyse([path], "How did cases develop through the year?")
+    named = {"month", "weekday"}
+    for row in out:
+        d = details(row)
+        assert d.get("segment_column") not in named, row["content"]["title"]
+        assert not named & set(d.get("also_flagged") or []), row["content"]["title"]
+    roles = details(of_type(out, "profile")[0])["roles"]
+    assert {"month", "weekday"} <= set(roles["calendar"]), roles
+    causes = [d for r in out if (d := details(r)).get("segment_column") == "cause"]
+    assert causes, "the real category still splits the measure"
+
+
+def _with_gaps(rows: list[list[Any]], column: int, every: int) -> list[list[Any]]:
+    return [
+        [("" if i % every == 0 and j == column else v) for j, v in enumerate(r)]
+        for i, r in enumerate(rows)
+    ]
+
+
+def _gaps_rank(out: Rows) -> tuple[int, dict[str, Any]]:
+    gap = next(
+        details(r) for r in of_type(out, "data_quality") if details(r)["issue"] == "missing_values"
+    )
+    return gap["rank"], gap
+
+
+def test_a_small_gap_in_the_target_is_flagged_and_ranked_with_the_answer(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # 2.5 % of the target missing (under the 5 % a side column needs) and 1.25 % of a side
+    # column: every figure on the target covers only the filled rows, so its gap is a finding;
+    # the side column, less incomplete than the target, is not.
+    header, rows = store_sales()
+    rows = _with_gaps(_with_gaps(rows, header.index("Sales"), 40), header.index("Population"), 80)
+    out = analyse([write(tmp_path / "stores.csv", header, rows)], "What drives sales?")
+    rank, gap = _gaps_rank(out)
+    assert [c["column"] for c in gap["columns"]] == ["Sales"], gap["columns"]
+    assert rank <= 10 and gap["on_question"], rank
+
+
+def test_a_question_on_completeness_has_its_gaps_answered_near_the_top(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    header, rows = store_sales()
+    rows = _with_gaps(rows, header.index("Zone"), 4)  # a side column, a quarter missing
+    question = "What drives sales, and is our store data complete?"
+    rank, gap = _gaps_rank(analyse([write(tmp_path / "stores.csv", header, rows)], question))
+    assert gap["on_question"] and rank <= 5, (rank, gap)
+
+
+def test_the_word_naming_every_row_makes_no_driver_more_relevant(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # "our loans" names the rows (loans.csv): every column is of a loan, so "loan purpose"
+    # is no nearer the question than "grade", which moves the rate far more.
+    rng = random.Random(8)
+    rows = []
+    for i in range(600):
+        grade = rng.choice("ABCDE")
+        purpose = rng.choice(["car", "house", "debt", "other"])
+        status = rng.choice(["current", "late"])
+        rate = 6 + 4 * "ABCDE".index(grade) + (3 if purpose == "debt" else 0)
+        rate += (3 if status == "late" else 0) + rng.gauss(0, 1.5)
+        rows.append([f"L{i:04d}", round(rate, 2), grade, purpose, status, rng.randint(1, 40)])
+    header = ["loan_id", "interest_rate", "grade", "loan_purpose", "loan_status", "loan_amount"]
+    out = analyse(
+        [write(tmp_path / "loans.csv", header, rows)],
+        "What drives the interest rate on our loans, and is the loan data complete?",
+    )
+    ranks = {
+        d["segment_column"]: d["rank"]
+        for r in of_type(out, "segment_comparison")
+        if (d := details(r))["measure"] == "interest_rate"
+    }
+    assert ranks["grade"] < min(ranks.get("loan_purpose", 99), ranks.get("loan_status", 99)), ranks
+    # Nor is "loan amount" a second target for sharing it.
+    assert {details(r)["measure"] for r in of_type(out, "kpi")} == {"interest_rate"}
+
+
+def test_a_strong_segment_effect_is_not_ranked_down_for_a_small_extreme_group(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # Party size moves the room price a lot over 2,000 bookings; its largest parties are few
+    # (12 of them). The effect rests on every booking, not on the smallest group: it ranks
+    # above a weaker split of even groups.
+    rng = random.Random(12)
+    sizes = [1] * 500 + [2] * 1300 + [3] * 188 + [4] * 12
+    rows = []
+    for i, party in enumerate(sizes):
+        channel = "direct" if i % 2 else "agent"
+        price = 40 + 35 * party + (12 if channel == "direct" else 0) + rng.gauss(0, 25)
+        rows.append([round(price, 2), party, channel, rng.choice(["x", "y", "z"])])
+    header = ["room_price", "party", "channel", "floor"]
+    out = analyse([write(tmp_path / "bookings.csv", header, rows)], "What drives room prices?")
+    ranks = {
+        d["segment_column"]: d["rank"]
+        for r in of_type(out, "segment_comparison")
+        if (d := details(r))["measure"] == "room_price"
+    }
+    assert ranks["party"] < ranks["channel"], ranks
+
+
+def test_a_record_high_set_after_the_deepest_fall_has_its_own_fall_stated(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # A price climbs to 100, crashes 80 % (the deepest fall), then sets a record of 150 and
+    # loses 40 % of it: where the price stands against its record is news of its own.
+    rng = random.Random(6)
+    path_points = [(0, 40), (36, 100), (60, 20), (108, 150), (132, 90), (143, 95)]
+    rows = []
+    for (a, va), (b, vb) in itertools.pairwise(path_points):
+        for i in range(a, b):
+            level = va + (vb - va) * (i - a) / (b - a)
+            day = dt.date(2000 + i // 12, i % 12 + 1, 1)
+            rows.append([day.isoformat(), round(level * rng.uniform(0.99, 1.01), 2)])
+    out = analyse(
+        [write(tmp_path / "price.csv", ["month", "price"], rows)], "How has the price moved?"
+    )
+    falls = [details(r) for r in of_type(out, "drawdown")]
+    peaks = {d["peak"][:4] for d in falls}
+    assert {"2003", "2009"} <= peaks, falls
+    record = next(d for d in falls if d["peak"].startswith("2009"))
+    assert 0.35 < record["depth"] < 0.45 and record["rank"] <= 5, record
+
+
+def test_a_name_made_of_initials_of_the_question_words_is_the_target(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # "usaAVt": the USA's AVerage Temperature, initials of consecutive words of the question;
+    # it is a target beside usaRain, and the regions' columns are not.
+    rng = random.Random(9)
+    regions = ["usa", "east", "west", "north", "south", "inland", "coast"]
+    header = ["Year"] + [f"{r}{m}" for r in regions for m in ("AVt", "Rain")]
+    rows = []
+    for i in range(70):
+        warm = 12 + 0.02 * i
+        row: list[Any] = [1950 + i]
+        for k, _ in enumerate(regions):
+            row += [round(warm + k / 3 + rng.gauss(0, 0.3), 2), round(700 + rng.gauss(0, 80), 1)]
+        rows.append(row)
+    question = "How have the USA's average temperature and rainfall changed since 1950?"
+    out = analyse([write(tmp_path / "climate.csv", header, rows)], question)
+    headline = {details(r)["measure"] for r in of_type(out, "kpi")}
+    assert {"usaAVt", "usaRain"} <= headline, headline
+    trends = {
+        d["measure"]: d for r in of_type(out, "trend") if (d := details(r))["segment"] is None
+    }
+    assert trends["usaAVt"]["direction"] == "up" and trends["usaAVt"]["rank"] <= 5, trends
+
+
+def test_compounding_growth_is_said_as_a_rate_a_year(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    series = monthly()  # planted: 20 % a year, compounding
+    path = write(tmp_path / "price.csv", ["date", "price"], [(f"{d}-01", v) for d, v in series])
+    out = analyse([path], "How fast is the price growing?")
+    trend = next(r for r in of_type(out, "trend") if details(r)["segment"] is None)
+    rates = [f for f in details(trend)["figures"] if f.get("kind") == "growth_rate"]
+    assert len(rates) == 1 and 0.17 < rates[0]["value"] < 0.23, rates
+    assert f"{rates[0]['text']} a year" in trend["content"]["summary"], trend["content"]["summary"]
+
+
+def test_a_sizeable_gap_in_a_side_column_ranks_above_the_profile(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # A file named for what it holds ("sales2024.csv"): its name makes the profile no nearer
+    # the question than any finding; 15 % of a column missing changes the figures built on it.
+    header, rows = store_sales()
+    rows = _with_gaps(rows, header.index("Population"), 7)
+    out = analyse([write(tmp_path / "sales2024.csv", header, rows)], "What drives sales?")
+    gap, _ = _gaps_rank(out)
+    assert gap < details(of_type(out, "profile")[0])["rank"], gap
+
+
+def test_initials_spell_the_words_said_never_their_synonyms(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # A month dummy "aug" is no "AUtumn Growth" ("month" brings autumn, "trend" growth):
+    # the accidents stay the target.
+    rng = random.Random(5)
+    months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+    rows = []
+    for i in range(96):
+        dummies = [int(i % 12 == k) for k in range(12)]
+        rows.append([f"{1981 + i // 12}-{i % 12 + 1:02d}", round(1000 + 2 * i + rng.gauss(0, 30))])
+        rows[-1] += dummies
+    question = "How do accidents each month trend and vary through the year?"
+    out = analyse([write(tmp_path / "acc.csv", ["month", "accidents", *months], rows)], question)
+    assert {details(r)["measure"] for r in of_type(out, "kpi")} == {"accidents"}
+
+
+def test_a_small_steady_rise_far_beyond_the_noise_is_a_trend(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # A level of 20 rising 0.8 over a century (4 %, under the 5 % a noisy series needs)
+    # with year-to-year noise of 0.15: five times the noise, steady, as a warming record.
+    rng = random.Random(10)
+    rows = [(1920 + i, round(20 + 0.008 * i + rng.gauss(0, 0.15), 3)) for i in range(101)]
+    out = analyse(
+        [write(tmp_path / "record.csv", ["Year", "level"], rows)], "How has level changed?"
+    )
+    trends = [details(r) for r in of_type(out, "trend")]
+    assert [t["direction"] for t in trends] == ["up"], trends
+
+
+def test_the_same_quantity_elsewhere_is_named_once_not_as_many_drivers(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # natSales beside eastSales, westSales...: the same quantity for other places moves with
+    # the national one by construction of the market; one line names them, the real driver
+    # (advertising) keeps its place.
+    rng = random.Random(2)
+    regions = ["east", "west", "north", "south", "inland", "coast"]
+    header = ["natSales", *(f"{r}Sales" for r in regions), "advertising"]
+    rows = []
+    for _ in range(200):
+        ads = rng.gauss(10, 3)
+        base = 100 + 4 * ads + rng.gauss(0, 10)
+        parts = [round(base * rng.uniform(0.9, 1.1) + rng.gauss(0, 3), 1) for _ in regions]
+        rows.append([round(base, 1), *parts, round(ads, 2)])
+    out = analyse([write(tmp_path / "market.csv", header, rows)], "What drives national sales?")
+    links = [details(r) for r in of_type(out, "correlation") if details(r)["target"] == "natSales"]
+    siblings = [d for d in links if d["driver"].endswith("Sales")]
+    assert len(siblings) == 1 and len(siblings[0]["alike"]) == len(regions) - 1, siblings
+    ads = next(d for d in links if d["driver"] == "advertising")
+    assert ads["rank"] <= 3, ads
+
+
+def test_effect_sizes_of_numbers_and_categories_rank_on_one_scale(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # term moves the rate with r about 0.35; a channel splits it with eta² about 0.02 (the
+    # square root, 0.14, on the scale of r): the larger effect ranks first.
+    rng = random.Random(13)
+    rows = []
+    for _ in range(3000):
+        term = rng.choice([36, 60])
+        channel = rng.choice(["web", "branch", "phone"])
+        rate = 10 + 0.12 * term + {"web": 0.0, "branch": 0.7, "phone": 1.4}[channel]
+        rows.append([round(rate + rng.gauss(0, 8), 2), term, channel, rng.gauss(0, 1)])
+    header = ["rate", "term", "channel", "noise"]
+    out = analyse([write(tmp_path / "book.csv", header, rows)], "What drives the rate?")
+    ranked = {
+        d.get("driver") or d.get("segment_column"): d["rank"]
+        for r in out
+        if (d := details(r)).get("target", d.get("measure")) == "rate" and "rank" in d
+    }
+    assert ranked["term"] < ranked["channel"], ranked

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.insights.conftest import Rows, details, of_type
+from tests.insights.rows import Rows, details, of_type
 
 pytestmark = pytest.mark.unit
 
@@ -142,3 +143,40 @@ def test_future_dates_are_impossible(tmp_path: Path, analyse: Callable[..., Rows
 def test_clean_file_has_no_quality_findings(tmp_path: Path, analyse: Callable[..., Rows]) -> None:
     data = [{k: v for k, v in t.items() if k != "source"} for t in tickets()]
     assert issues(analyse([write(data, tmp_path / "tickets.csv")])) == {}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_columns_named_alike_but_for_case_keep_the_file_names(
+    fmt: str, tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    # "IOD" and "iod" in one header: the database cannot hold both names, and a name the file
+    # does not have ("iod_1") must never be printed. The second is left out, and said so.
+    rng = random.Random(3)
+    path = tmp_path / "climate.csv"
+    lines = ["Year,IOD,iod,rain"] + [
+        f"{1950 + i},{rng.gauss(0, 1):.3f},{rng.gauss(0, 1):.3f},{700 + 3 * i + rng.gauss(0, 20):.1f}"
+        for i in range(60)
+    ]
+    for i in (5, 15, 25, 35, 45):  # no iod in these rows
+        year, first, _, rain = lines[i].split(",")
+        lines[i] = f"{year},{first},,{rain}"
+    path.write_text("\n".join(lines) + "\n")
+    if fmt == "xlsx":
+        import openpyxl
+
+        book = openpyxl.Workbook()
+        book.active.append(lines[0].split(","))
+        for line in lines[1:]:
+            book.active.append([float(v) if v else None for v in line.split(",")])
+        path = tmp_path / "climate.xlsx"
+        book.save(path)
+    out = analyse([path], "How has rain changed?")
+    assert "iod_1" not in json.dumps(out)
+    # Counts stay the file's: four columns, and the one left out keeps its gap.
+    assert details(of_type(out, "profile")[0])["columns"] == 4
+    gaps = [
+        d for r in of_type(out, "data_quality") if (d := details(r))["issue"] == "missing_values"
+    ]
+    assert [c["column"] for c in gaps[0]["columns"]] == ["iod"], gaps
+    noted = [d for r in of_type(out, "data_quality") if (d := details(r))["issue"] == "names_alike"]
+    assert noted and noted[0]["columns"] == [{"column": "iod", "like": "IOD"}], noted

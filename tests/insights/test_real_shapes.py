@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.insights.conftest import Rows, details, of_type
+from tests.insights.rows import Rows, details, of_type
 
 pytestmark = pytest.mark.unit
 

@@ -14,7 +14,7 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 
 from runner.insights.excel import Sheets, xlsx_to_csv
-from tests.insights.conftest import Rows, details, of_type
+from tests.insights.rows import Rows, details, of_type
 from tests.insights.sales_data import Plan, sales
 
 ROWS = sales(Plan(days=30, per_day=10), seed=5)
