@@ -62,12 +62,14 @@ class Heartbeat:
         self.timetable = periodic.Timetable(schedules, self.database_now())
         self._sent: tuple[float, Mapping[str, int]] | None = None  # when, and the claims asked
         self.prune_at = 0.0  # monotonic: when the retention policy is next applied
+        self.unregistered = False  # connected, but the database refused the registration
 
     def connected(self, now: float, renewed: bool = True) -> None:
         """A new connection registered this supervisor (`renewed`): as good as a beat; beat
         at once."""
-        if renewed:
+        if renewed or not self.renewed:  # the first connection: no job of ours to lose yet
             self.renewed = max(self.renewed, now)
+        self.unregistered = not renewed  # refused (read-only): the beat registers it
         self.next_at = now
 
     def database_now(self) -> datetime:
@@ -143,8 +145,11 @@ class Heartbeat:
                 self.fenced = False
                 logger.success("heartbeat went through again: claiming again")
                 claim_again = True
-        if found.registered_again:
+        if found.registered_again and self.unregistered:
+            logger.info("registered: the database takes writes")
+        elif found.registered_again:
             logger.warning("this supervisor had been declared dead: registered again")
+        self.unregistered &= not found.renewed
         claim_again |= _reclaimed(found.reclaimed)
         for job_id in found.released:
             job_logger(job_id).warning("held but never started here (claim lost): back to pending")

@@ -91,5 +91,6 @@ def test_a_supervisor_started_on_a_read_only_database_waits_instead_of_exiting(
     assert status(conn, job_id) == "pending"
     read_only(conn, False)
     wait_for(lambda: status(conn, job_id) == "completed", timeout=15)
+    assert "declared dead" not in sup.log() and "no heartbeat went through" not in sup.log()
     sup.signal(signal.SIGTERM)
     assert sup.wait(30) == 0, sup.log()
