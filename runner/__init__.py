@@ -5,6 +5,6 @@ exceptions that tell the supervisor how a failure should be treated.
 """
 
 from runner.errors import PermanentFailure, Retry, SoftTimeLimitExceeded
-from runner.job import Job
+from runner.job import Job, Parent
 
-__all__ = ["Job", "PermanentFailure", "Retry", "SoftTimeLimitExceeded"]
+__all__ = ["Job", "Parent", "PermanentFailure", "Retry", "SoftTimeLimitExceeded"]

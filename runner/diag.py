@@ -166,6 +166,15 @@ def files(job: Job) -> list[dict[str, Any]]:
     return [{"insight_type": "diag", "content": {"files": sizes}, "confidence_score": 1}]
 
 
+def parents(job: Job) -> list[dict[str, Any]]:
+    """One insight naming the jobs it waited for (`Job.parents`), each with its status and
+    insights count, and its batch."""
+    seen = [{"id": p.id, "status": p.status, "insights": p.insights_count, "error": p.error}
+            for p in job.parents]  # fmt: skip
+    content = {"parents": seen, "batch_id": job.batch_id}
+    return [{"insight_type": "diag", "content": content, "confidence_score": 1}]
+
+
 def whoami(job: Job) -> list[dict[str, Any]]:
     """Who the runner is and what it can read: one insight with its uid, gid, groups, the
     names in its environment and the first `bytes` (default 64) of each of the job's files."""

@@ -9,6 +9,24 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Parent:
+    """A job this one waited for (`Job.parents`), as it ended: a then-job of a batch gets
+    one per job of the batch, a job enqueued with `after=` one per parent."""
+
+    id: str
+    type: str
+    status: str  # completed | failed | cancelled (pending or processing: retried since)
+    error: str | None = None  # the first line of its error
+    description: str | None = None
+    file_name: str | None = None  # its first file's original name (else its path)
+    insights: tuple[Mapping[str, Any], ...] = ()  # as written: insight_type, content, …
+
+    @property
+    def insights_count(self) -> int:
+        return len(self.insights)
+
+
+@dataclass(frozen=True)
 class Job:
     """What a handler is called with."""
 
@@ -28,6 +46,9 @@ class Job:
     # What each of `files` is called, in their order: the name it was uploaded under
     # (files.original_name), else the stored file's own name (the default for all).
     file_names: tuple[str, ...] = ()
+    # The jobs it waited for (enqueue's `after=`, a batch's then-job), oldest first.
+    parents: tuple[Parent, ...] = ()
+    batch_id: str | None = None  # the batch it belongs to (or whose then-job it is)
 
     def __post_init__(self) -> None:
         if not self.file_names:

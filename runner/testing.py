@@ -40,7 +40,7 @@ from typing import Any
 import psutil
 
 from runner import parent, protocol
-from runner.job import Job, RunnerSpec
+from runner.job import Job, Parent, RunnerSpec
 from runner.parent import MB, OUTPUT_TAIL, Exited, ForkServer, Refused, Started, size
 from runner.protocol import FailureKind
 
@@ -100,6 +100,7 @@ def run(
     preload: Sequence[str] = (),
     environment: Mapping[str, str] | None = None,
     echo: bool = True,
+    parents: Iterable[Parent] = (),
 ) -> list[dict[str, Any]]:
     """The insights `handler` returns for a job of `files`, run in a real runner process;
     JobFailed (LimitExceeded for a limit) with the supervisor's message when it fails.
@@ -110,7 +111,8 @@ def run(
     handler's output goes to sys.stderr as it comes (`echo`), and its tail into the error.
     `environment` is the fork server's (default: ours), `preload` modules it imports first.
     `file_names` are what the files are called (`Job.file_names`: as a supervisor gives the
-    name each was uploaded under); by default their own names.
+    name each was uploaded under); by default their own names. `parents` are the jobs it
+    waited for (`Job.parents`, as a batch's then-job gets them).
     """
     limits = limits or Limits(memory_mb, time_limit=time_limit, soft_time_limit=soft_time_limit)
     path = handler_path(handler)
@@ -123,6 +125,7 @@ def run(
         metadata=dict(metadata or {}),
         memory_limit_mb=limits.memory_mb or None,
         settings=dict(settings or {}),
+        parents=tuple(parents),
     )
     spec = RunnerSpec(
         job=job,

@@ -29,6 +29,9 @@ creates (and drops) a database of its own on that server.
   them, in turn (the pair's difference is what the rollup costs the hot path);
 - peers (--peers): PgQueuer batch 1 and 10 and its pickup, Procrastinate, Celery's reused
   prefork children and RQ on the same no-op job, with jobsup's ratios to them.
+- pipelines: a fan-out/fan-in (N - 1 noop jobs and one that waits for them all) and a chain
+  of M (each job waits for the one before), each beside the same count of independent noop
+  jobs run in turn in the same round at the same concurrency: their jobs/s as a share.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchlib import fill, history, peers
+from benchlib import fill, history, peers, pipelines
 from benchlib.common import percentile, scratch_database, write_config
 from benchlib.cpu import fork_ceiling, fork_server_of, rss_mb, stat
 from benchlib.db import BenchDb
@@ -87,14 +90,17 @@ class Sizes:
     history_small: int = 10_000  # finished jobs beside which the views are measured ...
     history_large: int = 10_000_000  # ... and the large history
     enqueue_jobs: int = 100_000  # jobs of one enqueue_many call
+    fan_in: int = 10_000  # jobs of the fan-in (its then-job among them)
+    chain: int = 1000  # links of the chain
 
 
 FULL = Sizes(jobs=5000, repeat=3, cycles=3000, samples=400, depth_rows=1_000_000,
              depth_jobs=1000, idle_seconds=30.0)  # fmt: skip
 QUICK = Sizes(jobs=1500, repeat=1, cycles=1500, samples=150, depth_rows=1_000_000,
-              depth_jobs=1000, idle_seconds=10.0, history_large=1_000_000)  # fmt: skip
+              depth_jobs=1000, idle_seconds=10.0, history_large=1_000_000, fan_in=2000,
+              chain=200)  # fmt: skip
 SCENARIOS = ("ceiling", "throughput", "latency", "depth", "supervisors", "overhead", "history",
-             "enqueue", "rollup")  # fmt: skip
+             "enqueue", "rollup", "pipelines")  # fmt: skip
 # The history rollup's triggers (migration 0014), switched off for the "without" runs.
 ROLLUP_TRIGGERS = ("jobsup_count_insert", "jobsup_count_update", "jobsup_count_delete")
 
@@ -447,6 +453,39 @@ class Bench:
 
     # -- the figures against the goals -----------------------------------------------------
 
+    # -- pipelines -------------------------------------------------------------------------
+
+    def pipelines(self) -> None:
+        """A fan-in and a chain, each right after the same count of independent jobs at the
+        same concurrency (4): the share is the pipeline's jobs/s over the independent's."""
+        figures: dict[str, Any] = {}
+        for name, count, fill_with in (("fan_in", self.sizes.fan_in, pipelines.fan_in),
+                                       ("chain", self.sizes.chain, pipelines.chain)):  # fmt: skip
+            runs = []
+            for _ in range(self.sizes.repeat):
+                alone = self._pipeline_run(count, lambda c, n: fill.jobs(c, n))
+                piped = self._pipeline_run(count, fill_with)
+                runs.append((piped, alone, piped / alone))
+            piped, alone = _median([r[0] for r in runs]), _median([r[1] for r in runs])
+            share = self.shares[f"pipelines {name}"] = _median([r[2] for r in runs])
+            figures[name] = {"jobs": count, "jobs_per_s": piped, "independent_jobs_per_s": alone,
+                             "share": share}  # fmt: skip
+            print(f"pipelines, {name.replace('_', '-')} of {count}: {piped:.0f} jobs/s = "
+                  f"{share:.0%} of {count} independent jobs beside it ({alone:.0f} jobs/s), "
+                  "concurrency 4")  # fmt: skip
+        self.results["pipelines"] = figures
+
+    def _pipeline_run(self, count: int, fill_with: Callable[[Connection, int], None]) -> float:
+        fill.reset(self.db.conn)
+        fill_with(self.db.conn, count)
+        fill.settle(self.db.conn)
+        since = time.time()
+        self.db.run("--concurrency", "4", "--until-empty")
+        done, rate = self.db.rate(since)
+        if done != count:
+            raise SystemExit(f"pipelines: only {done} of {count} jobs completed")
+        return rate
+
     def summary(self) -> None:
         r = self.results
         if "fork_ceiling_jobs_per_s" in r:
@@ -542,6 +581,8 @@ def main() -> None:
     parser.add_argument("--history-small", type=int, help="finished jobs of the small history")
     parser.add_argument("--history-large", type=int, help="finished jobs of the large history")
     parser.add_argument("--enqueue-jobs", type=int, help="jobs of the enqueue_many call")
+    parser.add_argument("--fan-in", type=int, help="jobs of the pipelines' fan-in")
+    parser.add_argument("--chain", type=int, help="links of the pipelines' chain")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     for name in Sizes.__dataclass_fields__:

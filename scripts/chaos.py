@@ -3,6 +3,7 @@
     .venv/bin/python scripts/chaos.py                     # 3000 jobs, 3 supervisors, 120 s
     .venv/bin/python scripts/chaos.py --duration 20 --jobs 300
     sudo .venv/bin/python scripts/chaos.py --netns        # each supervisor a host of its own
+    .venv/bin/python scripts/chaos.py --pipelines         # 40 % in batches and chains
 
 It starts a PostgreSQL of its own (own data directory, own TCP port), `jobsup db init`, S
 supervisors, each reaching the database through a TCP proxy of its own on 127.0.0.1 (or on
@@ -73,6 +74,7 @@ from typing import Any
 
 import psutil
 import psycopg2
+from chaoslib import pipelines
 from chaoslib.check import (
     Life,
     Row,
@@ -104,6 +106,7 @@ FEED_SHARE = 0.6  # jobs are enqueued over this share of the run, so faults meet
 RUN_PREFIX = "jobsup-chaos-"  # the run's directory in /tmp
 OWNER = "owner"  # in it: the pid and start time of the run's process
 DRAIN_CAP = 600.0  # the longest the queue may take to drain, even while it makes progress
+PIPELINE_SHARE = 0.4  # with --pipelines, of --jobs: in batches and chains
 BEHAVIOURS = {"sleep": 74, "raise": 12, "segv": 8, "memory": 6}  # per cent
 
 
@@ -149,6 +152,9 @@ def _arguments() -> argparse.Namespace:
                         help="after the faults, seconds the queue may go without a job "
                              "finishing before what is left counts as stuck")  # fmt: skip
     parser.add_argument("--netns", action="store_true", help="each supervisor a host of its own")
+    parser.add_argument("--pipelines", action="store_true",
+                        help="a share of the jobs in batches (fan-in 50) and chains (depth 4) "
+                             "(chaoslib/pipelines.py)")  # fmt: skip
     names = ", ".join(f.name for f in FAULTS)
     parser.add_argument("--exclude", type=_fault_names, default=set(), metavar="FAULT,…",
                         help=f"faults not to make: {names}")  # fmt: skip
@@ -193,7 +199,11 @@ class Run:
         self.pgbouncer: PgBouncer | None = None
         self.proxies: Loop | None = None
         self.supervisors: list[Supervisor] = []
-        self.jobs = job_mix(args.jobs, self.rng, self.record)
+        share = int(args.jobs * PIPELINE_SHARE) if args.pipelines else 0
+        self.groups = pipelines.groups(share, self.rng,
+                                       lambda n: job_mix(n, self.rng, self.record))  # fmt: skip
+        self.jobs = job_mix(args.jobs - sum(len(g.jobs) for g in self.groups), self.rng,
+                            self.record)  # fmt: skip
         self.fed = 0
         self.conn: Connection | None = None
         self.watcher: Watcher | None = None
@@ -205,6 +215,11 @@ class Run:
         mode = "netns hosts" if self.network.hosts[0].netns else "one host"
         self.log(f"chaos: {self.args.jobs} jobs, {self.args.supervisors} supervisors ({mode}), "
                  f"{self.args.duration:g} s, seed {self.seed}, in {self.directory}")  # fmt: skip
+        if self.groups:
+            chains = sum(1 for g in self.groups if g.kind == "chain")
+            self.log(f"chaos: pipelines: {len(self.groups) - chains} batches of "
+                     f"{pipelines.FAN_IN} and a then-job, {chains} chains of "
+                     f"{pipelines.CHAIN_DEPTH}")  # fmt: skip
         self._set_up()
         ctx = Context(self.supervisors, self.postgres, self.network, self.timers,
                       random.Random(self.rng.random()), self.log)  # fmt: skip
@@ -254,6 +269,7 @@ class Run:
         feed_time = self.args.duration * FEED_SHARE
         while time.monotonic() < until:
             self._feed(_share(started, feed_time, len(self.jobs)))
+            self._feed_groups(_share(started, feed_time, len(self.groups)))
             self._restart_exited(ctx)
             time.sleep(0.2)
 
@@ -264,9 +280,11 @@ class Run:
         cap, progress, left_before = now + DRAIN_CAP, now, None
         while time.monotonic() < min(cap, progress + self.args.drain_timeout):
             self._feed(len(self.jobs))
+            self._feed_groups(len(self.groups))
             self._restart_exited(ctx)
             left = self._unfinished()
-            if left is not None and self.fed == len(self.jobs):
+            fed_all = self.fed == len(self.jobs) and all(g.fed for g in self.groups)
+            if left is not None and fed_all:
                 if left == 0:
                     return True
                 if left_before is None or left < left_before:
@@ -337,6 +355,15 @@ class Run:
         except psycopg2.Error:
             self.conn = None
 
+    def _feed_groups(self, due: int) -> None:
+        for group in self.groups[:due]:
+            if group.fed:
+                continue
+            conn = self._connection()
+            if conn is None or not pipelines.feed(conn, group):
+                self.conn = None
+                return
+
     def _unfinished(self) -> int | None:
         conn = self._connection()
         if conn is None:
@@ -406,10 +433,12 @@ class Run:
         assert self.watcher is not None
         executions, unreadable = read_executions(self.record, self.watcher.fork_servers)
         expected = [job_id for job_id, _ in self.jobs]
+        expected += [job_id for g in self.groups if g.fed for job_id, _ in g.jobs]
         verdict = judge(expected, rows, insights, executions, workers, ctx.disturbances,
                         MAX_RETRIES)  # fmt: skip
+        piped = pipelines.check(conn, self.groups, executions, insights) if self.groups else []
         verdict.anomalies = (unreadable + ctx.anomalies + check_host_keys(keys)
-                             + verdict.anomalies + self._watched(ctx))  # fmt: skip
+                             + verdict.anomalies + self._watched(ctx) + piped)  # fmt: skip
         runs = sum(len(r) for r in executions.values())
         restarts = sum(len(s.incarnations) - 1 for s in self.supervisors)
         self.log(f"chaos: {runs} executions of {len(executions)} jobs, {restarts} supervisor "

@@ -16,8 +16,8 @@ its modules first (`tests/test_layout.py` checks this map against the tree):
 - db/ connect queries schema: connections, named statements, migrations
 - scheduling/ periodic periodic_store pauses: schedules' slots, paused job types
 - config/ model load rules: the TOML file to a frozen Config (caps, retry policy), checked
-- client/ enqueue wait appconn: what an application calls, behind api
-- ops/ control report job_admin embedded pidfile daemon systemd: the operator's tools
+- client/ enqueue edges batch wait appconn: what an application calls, behind api
+- ops/ control report job_admin pipeline embedded pidfile daemon systemd: the operator's tools
 - cli/ web/: the operator's surfaces; sql/: the statements and migrations
 - (leaves) api errors logs identity durations statedir metrics health sd_notify: shared
 """

@@ -69,7 +69,8 @@ class Metrics:
         self.slots = Gauge("jobsup_slots", "Runner slots (concurrency).", registry=r)
         self.free_slots = Gauge("jobsup_slots_free", "Slots with no runner.", registry=r)
         self.queue_jobs = Gauge("jobsup_queue_jobs", "Jobs in the queue by status: runnable "
-                                "and scheduled are pending now and later.", ["status"],
+                                "and scheduled are pending now and later, blocked "
+                                "pending until their parents end.", ["status"],
                                 registry=r)  # fmt: skip
         self.oldest_pending = Gauge("jobsup_queue_oldest_pending_seconds",
                                     "How long the longest-waiting runnable job has waited.",
@@ -110,8 +111,9 @@ class Metrics:
         self.free_slots.set(max(0, slots - running))
 
     def set_queue(self, counts: Mapping[str, float | int | None]) -> None:
-        """From `report.queue(conn).as_dict()`: runnable, scheduled, processing, oldest."""
-        for status in ("runnable", "scheduled", "processing"):
+        """From `report.queue(conn).as_dict()`: runnable, scheduled, blocked, processing,
+        oldest."""
+        for status in ("runnable", "scheduled", "blocked", "processing"):
             self.queue_jobs.labels(status).set(counts.get(status) or 0)
         self.oldest_pending.set(counts.get("oldest_pending") or 0)
 

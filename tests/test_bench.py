@@ -26,12 +26,15 @@ KEYS = {
     "history": {"small", "large"},
     "enqueue_many_jobs_per_s": None,
     "rollup_cpu_ms_per_job": {"with", "without"},
+    "pipelines": {"fan_in", "chain"},
 }  # fmt: skip
+PIPELINE = {"jobs", "jobs_per_s", "independent_jobs_per_s", "share"}
 CPU = {"jobs_per_s", "supervisor", "fork_server", "runners", "postgres", "total"}
 HISTORY = {"rows", "overview_ms", "jobs_ms", "search_ms", "stats_ms", "ps_ms", "search_worst_ms"}
 TINY = ["--jobs", "40", "--repeat", "1", "--cycles", "100", "--samples", "5",
         "--depth-rows", "3000", "--depth-jobs", "40", "--idle-seconds", "1",
-        "--history-small", "100", "--history-large", "2000", "--enqueue-jobs", "500"]  # fmt: skip
+        "--history-small", "100", "--history-large", "2000", "--enqueue-jobs", "500",
+        "--fan-in", "40", "--chain", "10"]  # fmt: skip
 
 
 def test_the_benchmark_runs_every_scenario_and_writes_its_figures(
@@ -52,6 +55,10 @@ def test_the_benchmark_runs_every_scenario_and_writes_its_figures(
         if key == "rollup_cpu_ms_per_job":
             assert all(set(figures[key][k]) == CPU for k in inner)
             continue
+        if key == "pipelines":
+            assert all(set(figures[key][k]) == PIPELINE for k in inner)
+            assert (figures[key]["fan_in"]["jobs"], figures[key]["chain"]["jobs"]) == (40, 10)
+            continue
         if key == "history":
             for size, rows in (("small", 100), ("large", 2000)):
                 assert set(figures[key][size]) == HISTORY and figures[key][size]["rows"] == rows
@@ -62,7 +69,8 @@ def test_the_benchmark_runs_every_scenario_and_writes_its_figures(
     assert all(figures["throughput"][c] > 0 for c in KEYS["throughput"])
     for line in ("fork ceiling", "throughput, concurrency 8", "pickup latency", "depth other type",
                  "supervisors: 4 x 1", "idle supervisor", "history large (2,000 finished",
-                 "enqueue_many: 500 jobs", "history rollup's triggers"):  # fmt: skip
+                 "enqueue_many: 500 jobs", "history rollup's triggers",
+                 "pipelines, fan-in of 40", "pipelines, chain of 10"):  # fmt: skip
         assert line in done.stdout, done.stdout
 
 

@@ -201,6 +201,31 @@ def test_a_runner_orphaned_at_start_is_its_fork_server_s(tmp_path: Path) -> None
     assert runs[JOB][0].supervisor == ("vm", 100)
 
 
+@pytest.mark.unit
+def test_the_pipelines_checks_catch_a_child_run_early_freed_wrongly_or_run_past_a_failure() -> None:
+    """chaoslib/pipelines.py on made-up rows: (status, ended at, error, parents_left)."""
+    from scripts.chaoslib.pipelines import _child
+
+    parent, child = "p" * 8 + "-1", "c" * 8 + "-2"
+    run = Execution("e1", child, 1, 7, 10, 100, "vm", start=50.0, end=51.0, result="ok")
+    done = {parent: ("completed", 40.0, None, 0), child: ("completed", 52.0, None, 0)}
+    assert _child(child, [(parent, "run")], done, {child: [run]}, {}) == []
+    early = {**done, parent: ("completed", 60.0, None, 0)}
+    assert "before its parent" in _child(child, [(parent, "run")], early, {child: [run]}, {})[0]
+    parent_run = Execution("e0", parent, 1, 6, 9, 100, "vm", start=30.0, end=55.0, result="ok")
+    late = _child(child, [(parent, "run")], done, {child: [run], parent: [parent_run]},
+                  {parent: [{"execution": "e0"}]})  # fmt: skip
+    assert "run ended at 55.000" in late[0]
+    wrong_count = {**done, child: ("pending", None, None, 0), parent: ("processing", None, None, 0)}
+    assert _child(child, [(parent, "fail")], wrong_count, {}, {}) == [
+        f"job {child}: waits for 0 parents, 1 have not ended"]  # fmt: skip
+    failed = {parent: ("failed", 40.0, "boom", 0), child: ("completed", 52.0, None, 0)}
+    problems = _child(child, [(parent, "fail")], failed, {child: [run]}, {})
+    assert f"job {child}: ran though its parent {parent} failed" in problems
+    propagated = {**failed, child: ("failed", 41.0, f"parent {parent[:8]} failed: boom", 0)}
+    assert _child(child, [(parent, "fail")], propagated, {}, {}) == []
+
+
 def _chaos(*args: str) -> tuple[int, str]:
     """Run the script; its exit code and output. On a hang, SIGTERM lets it clean up."""
     process = subprocess.Popen(
@@ -220,7 +245,7 @@ def _chaos(*args: str) -> tuple[int, str]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("mode", [[], ["--netns"]], ids=["one-host", "netns"])
+@pytest.mark.parametrize("mode", [["--pipelines"], ["--netns"]], ids=["one-host", "netns"])
 def test_a_minute_of_chaos_loses_nothing(mode: list[str]) -> None:
     code, output = _chaos("--duration", "60", "--jobs", "600", *mode)
     lines = output.strip().splitlines()

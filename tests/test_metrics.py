@@ -68,7 +68,8 @@ def test_a_scrape_returns_every_metric(
     m.reconnected()
     m.claim_took(0.004)
     m.set_slots(running=3, slots=4)
-    m.set_queue({"runnable": 7, "scheduled": 2, "processing": 3, "oldest_pending": 12.5})
+    m.set_queue({"runnable": 7, "scheduled": 2, "blocked": 5, "processing": 3,
+                 "oldest_pending": 12.5})  # fmt: skip
     status, content_type, body = drive(selector, lambda: get(server))
     assert status == 200 and content_type.startswith("text/plain; version=")
     for line in (
@@ -88,6 +89,7 @@ def test_a_scrape_returns_every_metric(
         "jobsup_slots_free 1.0",
         'jobsup_queue_jobs{status="runnable"} 7.0',
         'jobsup_queue_jobs{status="processing"} 3.0',
+        'jobsup_queue_jobs{status="blocked"} 5.0',
         "jobsup_queue_oldest_pending_seconds 12.5",
         "process_resident_memory_bytes",
     ):

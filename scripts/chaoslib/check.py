@@ -278,6 +278,8 @@ def _failure_problems(row: Row, max_retries: int) -> list[str]:
     reason = (row.error or "").split("\n", 1)[0]
     if not reason:
         return ["failed without a reason"]
+    if reason.startswith("parent ") and not row.attempts:
+        return []  # its parent failed, so it never ran (chaoslib/pipelines.py checks that)
     if row.retry_count < max_retries:
         return [f"failed after {row.retry_count + 1} of {max_retries + 1} attempts: {reason}"]
     return []

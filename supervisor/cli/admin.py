@@ -12,6 +12,7 @@ from uuid import UUID
 import click
 
 from supervisor.cli import (
+    batchfile,
     cli,
     config_option,
     database,
@@ -22,12 +23,14 @@ from supervisor.cli import (
 )
 from supervisor.cli.common import COUNT, DURATION, EXISTING_FILE, INT4, JOB_ID, MOST_SECONDS
 from supervisor.cli.results import TIMEOUT, wait_and_report, wait_command
+from supervisor.client.batch import enqueue_batch
+from supervisor.client.edges import POLICIES
 from supervisor.client.enqueue import ANALYSIS, enqueue_or_find
 from supervisor.config import rules as config_rules
 from supervisor.db.connect import transaction
 from supervisor.durations import human
 from supervisor.errors import JobsupError
-from supervisor.ops import job_admin
+from supervisor.ops import job_admin, pipeline
 
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 
@@ -57,6 +60,20 @@ STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
     "--unique-key",
     help="No second job while one with this key is unfinished: print that one's id instead.",
 )
+@click.option(
+    "--after", "after", type=JOB_ID, multiple=True,
+    help="Run only once this job has ended (again for several parents).",
+)  # fmt: skip
+@click.option(
+    "--on-parent-failure", type=click.Choice(POLICIES), default="fail", show_default=True,
+    help="When a parent fails or is cancelled: fail this job without running it, or run it.",
+)  # fmt: skip
+@click.option(
+    "--batch", "batch_file", type=EXISTING_FILE,
+    help="Enqueue a batch: one job a line of this JSON-lines file (file_path, job_type, …).",
+)  # fmt: skip
+@click.option("--then-type", help="With --batch: a job of this type to run once all have ended.")
+@click.option("--then-metadata", help="With --then-type: its metadata (a JSON object).")
 @click.option("--wait", "wait_done", is_flag=True, help="Wait until it finishes (see `jobs wait`).")
 @TIMEOUT
 @json_option
@@ -71,6 +88,11 @@ def enqueue(
     delay: float | None,
     metadata: str | None,
     unique_key: str | None,
+    after: tuple[str, ...],
+    on_parent_failure: str,
+    batch_file: Path | None,
+    then_type: str | None,
+    then_metadata: str | None,
     wait_done: bool,
     timeout: float | None,
     as_json: bool,
@@ -81,7 +103,18 @@ def enqueue(
     With --wait, then wait until the job has finished and print its final status and
     insights count, as `jobs wait` does (exit status 0 completed, 4 failed or cancelled, 3
     not finished within --timeout).
+
+    With --after ID the job waits, pending, until that job has ended. With --batch FILE,
+    every line of FILE is a job (a JSON object as `enqueue_many` takes it) and the batch's id
+    is printed; --then-type adds a job that runs once they have all ended, however each
+    ended, and gets them as `Job.parents` (--description and --then-metadata are its own).
     """
+    if batch_file is not None:
+        _enqueue_batch(batch_file, then_type, then_metadata, description, force, wait_done,
+                       timeout, as_json)  # fmt: skip
+        return
+    if then_type or then_metadata:
+        raise click.UsageError("--then-type and --then-metadata are for --batch")
     if run_at and delay is not None:
         raise click.UsageError("give --run-at or --delay, not both")
     if file_paths and file_ids:
@@ -102,6 +135,8 @@ def enqueue(
         with transaction(conn):
             found = enqueue_or_find(
                 conn,
+                after=job_admin.resolve(conn, after),
+                on_parent_failure=on_parent_failure,
                 file_path=[str(path) for path in file_paths],
                 file_id=[str(i) for i in file_ids],
                 description=description,
@@ -132,14 +167,48 @@ def enqueue(
     raise SystemExit(code)
 
 
-def _json_object(text: str) -> dict[str, Any]:
+def _enqueue_batch(
+    path: Path, then_type: str | None, then_metadata: str | None, description: str | None,
+    force: bool, wait_done: bool, timeout: float | None, as_json: bool,
+) -> None:  # fmt: skip
+    """`enqueue --batch`: print the batch id (--json: with its job ids), and with --wait wait
+    for all of its jobs and its then-job."""
+    jobs = batchfile.read(path)
+    cfg = load_config()
+    then = None
+    if then_type:
+        if then_type not in cfg.job_types and not force:
+            why = config_rules.unknown_job_type(then_type, cfg)
+            raise click.BadParameter(f"{why} (--force if another host's does)",
+                                     param_hint="'--then-type'")  # fmt: skip
+        then = {"job_type": then_type, "description": description,
+                "metadata": _json_object(then_metadata, "--then-metadata") if then_metadata
+                else None}  # fmt: skip
+    with database(cfg) as conn:
+        try:
+            with transaction(conn):
+                made = enqueue_batch(conn, jobs, then)
+        except (TypeError, ValueError) as e:
+            raise JobsupError(batchfile.where(path, e)) from None
+        if as_json and not wait_done:
+            print_json(asdict(made))
+        elif not as_json:
+            click.echo(made.id)
+        if not wait_done:
+            return
+        ids = made.job_ids + ([made.then_id] if made.then_id else [])
+        code = wait_and_report(conn, ids, timeout, as_json)
+    raise SystemExit(code)
+
+
+def _json_object(text: str, option: str = "--metadata") -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
-        raise click.BadParameter(f"invalid JSON: {e}", param_hint="'--metadata'") from None
+        raise click.BadParameter(f"invalid JSON: {e}", param_hint=f"'{option}'") from None
     if not isinstance(value, dict):
         raise click.BadParameter(
-            "expected a JSON object, e.g. '{\"seconds\": 5}'", param_hint="'--metadata'"
+            "expected a JSON object, e.g. '{\"seconds\": 5}'", param_hint=f"'{option}'"
         )
     return value
 
@@ -170,13 +239,14 @@ jobs_group.add_command(wait_command)
 @click.option("--limit", type=COUNT, default=50, help="Show at most this many jobs.")
 @click.option("--text", help="Only jobs whose description holds TEXT (any case), as the "
               "dashboard's search.")  # fmt: skip
+@click.option("--blocked", is_flag=True, help="Only pending jobs waiting for their parents.")
 @json_option
 def list_command(
     status: str | None, job_type: str | None, since: float | None, limit: int,
-    text: str | None, as_json: bool,
+    text: str | None, blocked: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """The newest jobs, newest first."""
-    filters = job_admin.Filters(status, job_type, since, limit, text or None)
+    filters = job_admin.Filters(status, job_type, since, limit, text or None, blocked=blocked)
     with database(load_config()) as conn:
         found = job_admin.list_jobs(conn, filters)
     if as_json:
@@ -205,10 +275,11 @@ def show_command(job_id: str, details: bool, as_json: bool) -> None:
         if found is None:
             raise JobsupError(f"no job {job_id}: `jobsup jobs list` shows the ids")
         insights = job_admin.job_insights(conn, job_id)
+        around = pipeline.of_job(conn, job_id, found.get("batch_id"))
     if as_json:
-        print_json(found | {"insights": insights})
+        print_json(found | {"insights": insights} | around)
     else:
-        click.echo(jobview.show(found, insights, details))
+        click.echo(jobview.show(found, insights, details, around))
 
 
 @jobs_group.command("retry")

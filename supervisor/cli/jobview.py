@@ -10,6 +10,7 @@ from typing import Any
 from supervisor.cli.common import first_line, table
 from supervisor.durations import human
 from supervisor.ops.job_admin import FIELDS, SHORT, SHOWN_ELSEWHERE
+from supervisor.ops.pipeline import progress_line
 
 WIDTH = 96
 _ISO_TIME = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?")
@@ -26,14 +27,39 @@ def job_table(jobs: list[dict[str, Any]]) -> str:
     return table(("ID", "TYPE", "STATUS", "RETRIES", "CREATED", "RAN", "ERROR"), rows)
 
 
-def show(job: dict[str, Any], insights: list[dict[str, Any]], details: bool) -> str:
-    """The job's fields, its last error, its attempts and its insights, as text."""
+def show(job: dict[str, Any], insights: list[dict[str, Any]], details: bool,
+         around: dict[str, Any] | None = None) -> str:  # fmt: skip
+    """The job's fields, its last error, its parents, children and batch (`around`:
+    ops.pipeline.of_job), its attempts and its insights, as text."""
     parts = [f"job {job['id']}", _fields(job, details)]
     if job.get("error_message"):
         parts += ["", "last error:", textwrap.indent(job["error_message"].rstrip(), "  ")]
+    parts += _pipeline(around or {}, job.get("parents_left") or 0)
     parts += ["", _attempts(job.get("attempts") or [])]
     parts += ["", insights_text(insights, details)]
     return "\n".join(parts)
+
+
+def _pipeline(around: dict[str, Any], waiting: int) -> list[str]:
+    """The job's batch, parents and children, each part only when there is one."""
+    parts = []
+    if around.get("batch"):
+        batch = around["batch"]
+        parts += ["", f"batch {batch['batch_id']}: {progress_line(batch)}"]
+    if around.get("parents"):
+        rows: list[tuple[Any, ...]] = [
+            (p["id"], p["job_type"], p["status"], p["on_parent_failure"],
+             first_line(p["error"], 60) or None) for p in around["parents"]
+        ]  # fmt: skip
+        head = f"parents ({waiting} not ended):" if waiting else "parents:"
+        parts += ["", head + "\n" + table(
+            ("ID", "TYPE", "STATUS", "IF IT FAILS", "ERROR"), rows, indent="  ")]  # fmt: skip
+    if around.get("children"):
+        rows = [(c["id"], c["job_type"], c["status"], c["parents_left"])
+                for c in around["children"]]  # fmt: skip
+        parts += ["", "children:\n" + table(
+            ("ID", "TYPE", "STATUS", "WAITS FOR"), rows, indent="  ")]  # fmt: skip
+    return parts
 
 
 def _fields(job: dict[str, Any], details: bool) -> str:

@@ -13,6 +13,7 @@ import click
 
 from supervisor.cli import config_option, database, json_option, load_config, print_json
 from supervisor.cli.common import JOB_ID, MOST_SECONDS, first_line
+from supervisor.client import batch
 from supervisor.client.wait import JobResult, WaitTimeout, wait_all
 from supervisor.db.connect import Connection
 from supervisor.ops import job_admin
@@ -35,14 +36,23 @@ TIMEOUT = click.option(
 def wait_command(job_ids: tuple[str, ...], timeout: float | None, as_json: bool) -> None:
     """Wait until the jobs have finished; print each one's final status and insights count.
 
-    JOB_IDS are ids as `jobs list` shows them, or their first 8 characters or more. Woken by
+    JOB_IDS are ids as `jobs list` shows them, or their first 8 characters or more, or a
+    batch's id (`enqueue --batch`: its jobs, then its then-job). Woken by
     NOTIFY jobsup_finished the moment a job ends (re-read every 2 s as well). Exit status 0
     when all completed, 4 when any failed or was cancelled, 3 when not all had finished
     within --timeout. --json prints each job with its insights.
     """
     with database(load_config()) as conn:
-        code = wait_and_report(conn, job_admin.resolve(conn, job_ids), timeout, as_json)
+        ids = [job_id for given in job_ids for job_id in _jobs(conn, given)]
+        code = wait_and_report(conn, ids, timeout, as_json)
     raise SystemExit(code)
+
+
+def _jobs(conn: Connection, given: str) -> list[str]:
+    """The job `given` names (an id or a prefix), or the jobs of the batch it names."""
+    if len(given) == job_admin.FULL_ID and batch.then_of(conn, given)[0]:
+        return batch.jobs_of(conn, [given])[given]
+    return job_admin.resolve(conn, [given])
 
 
 def wait_and_report(

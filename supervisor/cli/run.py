@@ -238,8 +238,9 @@ def _status_text(found: control.Status) -> str:
         lines.append(f"queue: unknown: {found.database}")
         return "\n".join(lines)
     oldest = f"; oldest runnable waiting {human(q['oldest_pending'])}" if q["runnable"] else ""
+    blocked = f", {q['blocked']} waiting for parents" if q.get("blocked") else ""
     lines += [
-        f"queue: {q['runnable']} pending (+{q['scheduled']} scheduled later), "
+        f"queue: {q['runnable']} pending (+{q['scheduled']} scheduled later{blocked}), "
         f"{q['processing']} running{oldest}",
         f"last hour: {q['completed_last_hour']} completed, {q['failed_last_hour']} failed",
     ]

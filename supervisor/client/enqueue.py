@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
-from supervisor.client import appconn
+from supervisor.client import appconn, edges
+from supervisor.client.edges import UnknownParent
 from supervisor.db.queries import load
 from supervisor.errors import JobsupError
 
@@ -52,6 +53,8 @@ class NewJob(TypedDict, total=False):
     run_at: datetime
     delay: float
     unique_key: str  # no new job while one not yet finished holds this key: that one's id
+    after: Sequence[Any]  # parents: job ids, indexes in the list, {"job":…, "on_parent_failure":…}
+    on_parent_failure: str  # "fail" (the default) or "run": when a parent fails or is cancelled
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ def enqueue(
     delay: float = 0.0,
     original_name: str | Sequence[str] | None = None,
     unique_key: str | None = None,
+    after: Sequence[Any] | None = None,
+    on_parent_failure: str = "fail",
 ) -> str:
     """The id of a new pending job, in the caller's transaction; with `unique_key`, the id of
     the unfinished job holding that key if there is one (nothing is inserted then).
@@ -81,12 +86,16 @@ def enqueue(
     application already has (UnknownFile when one is missing; nothing is inserted then).
     Either may be a list: the handler gets the files in that order (`Job.files`).
     `run_at` (timezone-aware, or local time) and `delay` (seconds) postpone the first run;
-    higher `priority` runs first.
+    higher `priority` runs first. `after` (job ids) makes it wait, pending, until each of
+    those jobs has ended; when one fails or is cancelled, `on_parent_failure="fail"` ends it
+    failed without running, "run" runs it all the same (UnknownParent for an id that names
+    no job; nothing is inserted then).
     """
     given = {"file_path": file_path, "file_id": file_id, "original_name": original_name,
              "description": description, "job_type": job_type, "priority": priority,
              "metadata": metadata, "run_at": run_at, "delay": delay,
-             "unique_key": unique_key}  # fmt: skip
+             "unique_key": unique_key, "after": after,
+             "on_parent_failure": on_parent_failure}  # fmt: skip
     return enqueue_or_find(conn, **given).job_id
 
 
@@ -99,9 +108,23 @@ def enqueue_many(conn: Any, jobs: Iterable[NewJob | Mapping[str, Any]]) -> list[
     """The ids of new pending jobs, one per item of `jobs` and in its order, inserted (with
     their new `files` rows) in one statement in the caller's transaction: all of them, or
     none (UnknownFile when a `file_id` names no row). The supervisors are woken once per job
-    type, when the caller commits."""
-    found = _insert(conn, [_checked(i, dict(job)) for i, job in enumerate(jobs)])
-    return [e.job_id for e in found]
+    type, when the caller commits. A job's `after` may name others of the list by index
+    (a cycle is refused: ValueError)."""
+    return [e.job_id for e in insert_checked(conn, check_many(jobs))]
+
+
+def check_many(jobs: Iterable[NewJob | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The jobs of `enqueue_many` checked, with their defaults (TypeError/ValueError)."""
+    listed = [dict(job) for job in jobs]
+    checked = [_checked(i, job, len(listed)) for i, job in enumerate(listed)]
+    edges.refuse_cycles(checked)
+    edges.refuse_keyed_parents(checked)
+    return checked
+
+
+def insert_checked(conn: Any, checked: list[dict[str, Any]]) -> list[Enqueued]:
+    """Insert jobs of `check_many` (a caller may add a `batch_id` to each)."""
+    return _insert(conn, checked)
 
 
 def _insert(conn: Any, checked: list[dict[str, Any]]) -> list[Enqueued]:
@@ -118,7 +141,7 @@ def _insert(conn: Any, checked: list[dict[str, Any]]) -> list[Enqueued]:
             first_with_key[key] = n
         todo.append(n)
     for _ in range(UNIQUE_TRIES):
-        found |= _insert_round(conn, [(n, checked[n]) for n in todo])
+        found |= _insert_round(conn, [(n, checked[n]) for n in todo], checked)
         todo = [n for n in todo if n not in found]
         if not todo:
             break
@@ -131,9 +154,11 @@ def _insert(conn: Any, checked: list[dict[str, Any]]) -> list[Enqueued]:
     return [found[n] for n in range(len(checked))]
 
 
-def _insert_round(conn: Any, numbered: list[tuple[int, dict[str, Any]]]) -> dict[int, Enqueued]:
-    """One statement for the jobs of `numbered` (their place in the list, the job); those it
-    settled: inserted, or held by an unfinished job with their key. One whose key a
+def _insert_round(
+    conn: Any, numbered: list[tuple[int, dict[str, Any]]], every: list[dict[str, Any]]
+) -> dict[int, Enqueued]:
+    """One statement for the jobs of `numbered` (their place in the list `every`, the job);
+    those it settled: inserted, or held by an unfinished job with their key. One whose key a
     concurrent transaction took after the statement began is left for another round."""
     checked = [job for _, job in numbered]
     if not checked:
@@ -151,9 +176,14 @@ def _insert_round(conn: Any, numbered: list[tuple[int, dict[str, Any]]]) -> dict
         files += new
         job["file_ids"] = [f["id"] for f in new]
     document = json.dumps([_many_row(job) for job in checked], separators=(",", ":"))
+    parents = json.dumps(edges.rows(every, checked), separators=(",", ":"))
     with conn.cursor() as cur:
-        cur.execute(SQL["enqueue_many"], {"jobs": document, "files": json.dumps(files)})
+        cur.execute(SQL["enqueue_many"],
+                    {"jobs": document, "files": json.dumps(files), "edges": parents})  # fmt: skip
         (counts,) = appconn.fetch(cur)
+    if counts["unknown_parents"]:
+        shown = ", ".join(counts["unknown_parents"])
+        raise UnknownParent(f"after: no job has id {shown}: nothing enqueued")
     if counts["missing"]:
         shown = ", ".join(counts["missing"])
         raise UnknownFile(f"no row in files has id {shown}: nothing enqueued")
@@ -174,13 +204,13 @@ _KEYS = frozenset(NewJob.__annotations__)
 _DEFAULTS: dict[str, Any] = {
     "file_path": None, "file_id": None, "original_name": None, "description": None,
     "job_type": "analysis", "priority": 0, "metadata": None, "run_at": None, "delay": 0.0,
-    "unique_key": None,
+    "unique_key": None, "after": None, "on_parent_failure": "fail",
 }  # fmt: skip
 
 
-def _checked(index: int | None, given: dict[str, Any]) -> dict[str, Any]:
-    """`given` with its defaults (files as lists), or TypeError/ValueError naming the job
-    (its index in the list of `enqueue_many`) and the key."""
+def _checked(index: int | None, given: dict[str, Any], count: int = 1) -> dict[str, Any]:
+    """`given` with its defaults (files as lists, parents as edges), or TypeError/ValueError
+    naming the job (its index in the list of `enqueue_many`, of `count`) and the key."""
     where = "enqueue" if index is None else f"job {index}"
     unknown = sorted(set(given) - _KEYS)
     if unknown:
@@ -210,6 +240,7 @@ def _checked(index: int | None, given: dict[str, Any]) -> dict[str, Any]:
         raise TypeError(f"{where}: unique_key must be a string")
     if job["job_type"] == ANALYSIS and not paths and not job["file_id"]:
         raise ValueError(f"{where}: an {ANALYSIS} job reads its file: give file_path or file_id")
+    job["after"] = edges.parents(where, job["after"], job["on_parent_failure"], index, count)
     return job
 
 
@@ -255,6 +286,7 @@ def _many_row(job: dict[str, Any]) -> dict[str, Any]:
         "run_at": run_at.isoformat() if run_at is not None else None,
         "delay": float(job["delay"]),
         "unique_key": job["unique_key"],
+        "batch_id": job.get("batch_id"),
     }
 
 

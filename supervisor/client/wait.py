@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from supervisor.client import appconn
+from supervisor.client import appconn, batch
 from supervisor.db.queries import load
 from supervisor.errors import JobsupError
 
@@ -65,24 +65,30 @@ def wait(conn: Any, job_id: str, timeout: float | None = None, *, poll: float = 
     `conn` is the application's connection (psycopg2 or psycopg 3), outside a transaction
     (commit the enqueue first); it LISTENs on jobsup_finished while it waits. WaitTimeout
     (a TimeoutError) after `timeout` seconds (None: no limit); UnknownJob when no job has
-    that id.
+    that id. A batch id (`enqueue_batch`) waits for all the batch's jobs and its then-job,
+    and returns the then-job's result.
     """
-    return wait_all(conn, [job_id], timeout, poll=poll)[0]
+    _outside_a_transaction(conn)
+    with appconn.listening(conn, CHANNEL):  # autocommit: the look-up opens no transaction
+        is_batch, then_id = batch.then_of(conn, _uuid(job_id))
+        if is_batch and then_id is None:
+            raise JobsupError(f"batch {job_id} has no then-job: wait_all(conn, [{job_id!r}]) "
+                              "gives each of its jobs' results")  # fmt: skip
+        return wait_all(conn, [job_id], timeout, poll=poll)[-1]
 
 
 def wait_all(
     conn: Any, job_ids: Iterable[str], timeout: float | None = None, *, poll: float = POLL
 ) -> list[JobResult]:
-    """The results of `job_ids`, in their order, once all of them have finished (see wait)."""
+    """The results of `job_ids`, in their order, once all of them have finished (see wait);
+    a batch id stands for its jobs, then its then-job."""
     ids = [_uuid(job_id) for job_id in job_ids]
-    if appconn.in_transaction(conn):
-        raise JobsupError(
-            "wait() needs a connection outside a transaction: commit (or roll back) first; "
-            "a job enqueued in an open transaction is not visible to any supervisor"
-        )
+    _outside_a_transaction(conn)
     deadline = None if timeout is None else time.monotonic() + timeout
     found: dict[str, JobResult] = {}
     with appconn.listening(conn, CHANNEL):  # first: no ending can fall between read and LISTEN
+        batches = batch.jobs_of(conn, ids)
+        ids = [member for i in ids for member in batches.get(i, [i])]
         statuses = _read(conn, ids, found, first=True)
         while len(found) < len(set(ids)):
             left = None if deadline is None else deadline - time.monotonic()
@@ -91,6 +97,14 @@ def wait_all(
             _sleep(conn, set(ids) - set(found), poll if left is None else min(poll, left))
             statuses = _read(conn, ids, found)
     return [found[job_id] for job_id in ids]
+
+
+def _outside_a_transaction(conn: Any) -> None:
+    if appconn.in_transaction(conn):
+        raise JobsupError(
+            "wait() needs a connection outside a transaction: commit (or roll back) first; "
+            "a job enqueued in an open transaction is not visible to any supervisor"
+        )
 
 
 def _read(conn: Any, ids: Sequence[str], found: dict[str, JobResult], first: bool = False

@@ -174,7 +174,11 @@ class FilesConfig:
     root: str = ""  # a job's files must resolve inside this directory; "" = anywhere
 
 
-BUILTIN_JOB_TYPES = {"analysis": "runner.insights:analysis"}
+BUILTIN_JOB_TYPES = {
+    "analysis": "runner.insights:analysis",
+    # A batch's then-job: the analysed files' insights combined (runner/report.py).
+    "analysis.report": "runner.report:report",
+}
 
 
 @dataclass(frozen=True)

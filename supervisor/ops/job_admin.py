@@ -49,6 +49,7 @@ class Filters:
     limit: int = 50
     text: str | None = None  # in the business description, case-insensitive
     after: tuple[datetime, str] | None = None  # (created_at, id) of the previous page's last
+    blocked: bool = False  # only pending jobs waiting for parents (jobsup_edges)
 
 
 FULL_ID = 36  # characters of a UUID's text
@@ -126,6 +127,7 @@ def list_params(filters: Filters) -> dict[str, Any]:
     after_at, after_id = filters.after or (None, None)
     return {
         "status": filters.status,
+        "blocked": filters.blocked,
         "job_type": filters.job_type,
         "since": filters.since,
         "limit": filters.limit,

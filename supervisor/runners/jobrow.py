@@ -34,6 +34,8 @@ class ClaimedJob:
     snoozes: int = 0  # times runner.Retry put it back without spending an attempt
     file_name: str | None = None  # files.original_name of file_path (None: not recorded)
     more_names: tuple[str | None, ...] = ()  # the same of more_files, in order
+    parents: tuple[Mapping[str, Any], ...] = ()  # the jobs it waited for (`claimed_parents`)
+    batch_id: str | None = None
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -73,6 +75,7 @@ def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
      more_files) = row[:10]  # fmt: skip
     snoozes = row[10] if len(row) > 10 else 0
     file_name, more_names = row[11:13] if len(row) > 12 else (None, None)
+    parents, batch_id = row[13:15] if len(row) > 14 else (None, None)
     problems = [
         _problem_of_type(job_type),
         _problem_of_metadata(metadata),
@@ -94,6 +97,8 @@ def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
         snoozes=snoozes if isinstance(snoozes, int) else 0,
         file_name=_name(file_name),
         more_names=tuple(_name(n) for n in more_names or ()),
+        parents=tuple(p for p in parents or () if isinstance(p, dict)),
+        batch_id=batch_id if isinstance(batch_id, str) else None,
     )
     reasons = [p for p in problems if p]
     return Unusable(job, "; ".join(reasons)) if reasons else job

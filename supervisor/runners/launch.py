@@ -4,10 +4,11 @@ limits the supervisor holds the runner to."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runner.job import Job, RunnerSpec
+from runner.job import Job, Parent, RunnerSpec
 from supervisor.config import Config, Limits
 from supervisor.config.model import retry_for
 from supervisor.runners import limits, privileges
@@ -71,4 +72,15 @@ def _runner_job(job: ClaimedJob, config: Config, job_limits: Limits) -> Job:
         lease=job.lease,
         memory_limit_mb=job_limits.memory_mb or None,
         settings=handler_settings(config),
+        parents=tuple(_parent(p) for p in job.parents),
+        batch_id=job.batch_id,
     )
+
+
+def _parent(row: Mapping[str, Any]) -> Parent:
+    """A parent as `claimed_parents` describes it (its own statement's JSON: trusted)."""
+    return Parent(
+        id=str(row["id"]), type=str(row["type"]), status=str(row["status"]),
+        error=row.get("error"), description=row.get("description"),
+        file_name=row.get("file_name"), insights=tuple(row.get("insights") or ()),
+    )  # fmt: skip

@@ -26,6 +26,7 @@ SELECT j.id::text AS id, coalesce(j.job_type, 'analysis') AS job_type, j.status,
   AND (%(since)s::float8 IS NULL
        OR j.created_at >= localtimestamp - make_interval(secs => %(since)s))
   AND (%(text)s::text IS NULL OR j.business_description ILIKE %(text)s)
+  AND (NOT %(blocked)s OR (j.status = 'pending' AND j.parents_left > 0))
   AND (%(after_at)s::timestamp IS NULL OR (j.created_at, j.id) < (%(after_at)s, %(after_id)s::uuid))
 
 -- name: list_jobs
@@ -203,12 +204,15 @@ DELETE FROM processing_jobs WHERE id = ANY(%(ids)s::uuid[]);
 -- processing (jobsup_jobs_owner), the last hour's endings (jobsup_jobs_completed).
 SELECT
     (SELECT count(*) FROM processing_jobs
-     WHERE status = 'pending' AND run_at <= now()) AS runnable,
+     WHERE status = 'pending' AND parents_left = 0 AND run_at <= now()) AS runnable,
     (SELECT count(*) FROM processing_jobs
-     WHERE status = 'pending' AND run_at > now()) AS scheduled,
+     WHERE status = 'pending' AND parents_left = 0 AND run_at > now()) AS scheduled,
+    -- Waiting for parents to end (jobsup_jobs_blocked).
+    (SELECT count(*) FROM processing_jobs
+     WHERE status = 'pending' AND parents_left > 0) AS blocked,
     (SELECT count(*) FROM processing_jobs WHERE status = 'processing') AS processing,
     (SELECT extract(epoch FROM now() - min(run_at))::float8 FROM processing_jobs
-     WHERE status = 'pending' AND run_at <= now()) AS oldest_pending,
+     WHERE status = 'pending' AND parents_left = 0 AND run_at <= now()) AS oldest_pending,
     (SELECT count(*) FROM processing_jobs
      WHERE status = 'completed' AND completed_at > localtimestamp - interval '1 hour')
         AS completed_last_hour,
@@ -330,14 +334,16 @@ SELECT id::text FROM processing_jobs WHERE worker_id = %(worker_id)s AND status 
 -- row whose job_types is NULL (a supervisor of an older jobsup, which claimed any type)
 -- serves them all. With each type: its pending jobs, and seconds since the oldest was
 -- created. Index: jobsup_jobs_claim_type (coalesce(job_type, 'analysis'), …) WHERE
--- status='pending': the types with a pending job one probe apiece (a loose index scan, as
+-- status='pending' AND parents_left = 0 (blocked jobs wait for their parents first, and
+-- are told of once runnable): the types with a pending job one probe apiece (a loose index scan, as
 -- many probes as types), then only the types found unserved have their jobs counted.
 WITH RECURSIVE pending_type(job_type) AS (
-    SELECT (SELECT coalesce(job_type, 'analysis') FROM processing_jobs WHERE status = 'pending'
+    SELECT (SELECT coalesce(job_type, 'analysis') FROM processing_jobs
+            WHERE status = 'pending' AND parents_left = 0
             ORDER BY coalesce(job_type, 'analysis') LIMIT 1)
     UNION ALL
     SELECT (SELECT coalesce(j.job_type, 'analysis') FROM processing_jobs j
-            WHERE j.status = 'pending'
+            WHERE j.status = 'pending' AND j.parents_left = 0
               AND coalesce(j.job_type, 'analysis') > pending_type.job_type
             ORDER BY coalesce(j.job_type, 'analysis') LIMIT 1)
     FROM pending_type WHERE pending_type.job_type IS NOT NULL
@@ -351,9 +357,44 @@ CROSS JOIN LATERAL (
     SELECT count(*) AS jobs,
            extract(epoch FROM localtimestamp - min(created_at))::float8 AS oldest_age
     FROM processing_jobs
-    WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type
+    WHERE status = 'pending' AND parents_left = 0
+      AND coalesce(job_type, 'analysis') = t.job_type
 ) c
 WHERE t.job_type IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM live
                   WHERE live.job_types IS NULL OR t.job_type = ANY(live.job_types))
 ORDER BY t.job_type;
+
+-- name: job_parents
+-- The jobs %(id)s waits or waited for (jobsup_edges_child), in the order given, each with how it
+-- stands and what the edge does when it fails.
+SELECT p.id::text, coalesce(p.job_type, 'analysis') AS job_type, p.status,
+       e.on_parent_failure, split_part(p.error_message, E'\n', 1) AS error
+FROM jobsup_edges e JOIN processing_jobs p ON p.id = e.parent
+WHERE e.child = %(id)s::uuid
+ORDER BY e.n;
+
+-- name: job_children
+-- The jobs that wait or waited for %(id)s (jobsup_edges primary key: parent first), oldest
+-- first, with how many parents each still waits for. %(limit)s at most.
+SELECT c.id::text, coalesce(c.job_type, 'analysis') AS job_type, c.status,
+       e.on_parent_failure, c.parents_left
+FROM jobsup_edges e JOIN processing_jobs c ON c.id = e.child
+WHERE e.parent = %(id)s::uuid
+ORDER BY c.created_at, c.id
+LIMIT %(limit)s;
+
+-- name: batch_progress
+-- A batch's jobs (its then-job apart) by how they stand: how many, ended, failed or
+-- cancelled, running; and its then-job. Index: jobsup_jobs_batch.
+SELECT b.id::text AS batch_id, b.then_id::text AS then_id,
+       (SELECT status FROM processing_jobs WHERE id = b.then_id) AS then_status,
+       count(j.id) AS jobs,
+       count(j.id) FILTER (WHERE j.status IN ('completed', 'failed', 'cancelled')) AS ended,
+       count(j.id) FILTER (WHERE j.status = 'completed') AS completed,
+       count(j.id) FILTER (WHERE j.status IN ('failed', 'cancelled')) AS failed,
+       count(j.id) FILTER (WHERE j.status = 'processing') AS running
+FROM jobsup_batches b
+LEFT JOIN processing_jobs j ON j.batch_id = b.id AND j.id IS DISTINCT FROM b.then_id
+WHERE b.id = %(id)s::uuid
+GROUP BY b.id;

@@ -37,7 +37,8 @@ FROM unnest(%(cap_types)s::text[]) AS t ORDER BY t;
 -- (jobsup_jobs_owner); with no cap, `room` is empty.
 --
 -- Index: jobsup_jobs_claim_type (coalesce(job_type, 'analysis'), priority DESC, run_at, id)
--- WHERE status='pending' (migration 0008), read type by type and, within a type, one
+-- WHERE status='pending' AND parents_left = 0 (migrations 0008, 0010: a job blocked by its
+-- parents is not in it, each statement here says `parents_left = 0` to use it), read type by type and, within a type, one
 -- priority level at a time: `level` finds the type's highest priority pending, then each
 -- lower one (one index probe apiece), and each level's runnable jobs are read in place, in
 -- run_at order, only as far as the LIMIT asks (PostgreSQL evaluates a recursive CTE only
@@ -68,17 +69,20 @@ WITH room AS (
     CROSS JOIN LATERAL (
         WITH RECURSIVE level(priority) AS (
             SELECT max(priority) FROM processing_jobs
-            WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type
+            WHERE status = 'pending' AND parents_left = 0
+              AND coalesce(job_type, 'analysis') = t.job_type
             UNION ALL
             SELECT (SELECT max(j.priority) FROM processing_jobs j
-                    WHERE j.status = 'pending' AND coalesce(j.job_type, 'analysis') = t.job_type
+                    WHERE j.status = 'pending' AND j.parents_left = 0
+                      AND coalesce(j.job_type, 'analysis') = t.job_type
                       AND j.priority < level.priority)
             FROM level WHERE level.priority IS NOT NULL
         )
         SELECT r.id, r.priority, r.run_at FROM level
         CROSS JOIN LATERAL (
             SELECT id, priority, run_at FROM processing_jobs
-            WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type
+            WHERE status = 'pending' AND parents_left = 0
+              AND coalesce(job_type, 'analysis') = t.job_type
               AND priority = level.priority AND run_at <= now()
               AND id <> ALL(%(busy)s::uuid[])
             ORDER BY run_at, id
@@ -113,7 +117,31 @@ RETURNING j.id::text, j.lease, coalesce(j.job_type, 'analysis') AS job_type,
           CASE WHEN j.more_file_ids IS NOT NULL
                THEN ARRAY(SELECT f.original_name
                           FROM unnest(j.more_file_ids) WITH ORDINALITY AS m(id, n)
-                          LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_file_names;
+                          LEFT JOIN files f ON f.id = m.id ORDER BY m.n) END AS more_file_names,
+          -- Pipelines (0010): the jobs it waited for (runner.Job.parents), its batch.
+-- include: claimed_parents
+          , j.batch_id::text AS batch_id;
+
+-- name: claimed_parents
+-- Pipelines (0010): the jobs a claimed job waited for, in the order given, as they ended,
+-- with their insights
+-- (runner.Job.parents: a batch's then-job combines them). NULL for a job with none.
+-- Indexes: jobsup_edges_child, the primary key, jobsup_insights_job.
+(SELECT jsonb_agg(jsonb_build_object(
+            'id', p.id, 'type', coalesce(p.job_type, 'analysis'), 'status', p.status,
+            'error', nullif(split_part(p.error_message, E'\n', 1), ''),
+            'description', p.business_description,
+            'file_name', (SELECT coalesce(f.original_name, f.file_path)
+                          FROM files f WHERE f.id = p.file_id),
+            'insights', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                                             'insight_type', i.insight_type,
+                                             'content', i.content,
+                                             'confidence_score', i.confidence_score)
+                                         ORDER BY i.created_at, i.ctid)
+                                  FROM insights i WHERE i.job_id = p.id), '[]'))
+        ORDER BY e.n)
+ FROM jobsup_edges e JOIN processing_jobs p ON p.id = e.parent
+ WHERE e.child = j.id) AS parents
 
 -- name: next_due
 -- When the earliest pending job this supervisor could run falls due (NULL: none pending):
@@ -127,7 +155,8 @@ WITH RECURSIVE
 level(job_type, priority) AS (
     -- Each priority level of each type served, highest first, one index probe apiece.
     SELECT t.job_type, (SELECT max(priority) FROM processing_jobs
-                        WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type)
+                        WHERE status = 'pending' AND parents_left = 0
+                          AND coalesce(job_type, 'analysis') = t.job_type)
     FROM unnest(%(job_types)s::text[]) AS t(job_type)
     WHERE t.job_type <> ALL(ARRAY(SELECT job_type FROM jobsup_paused))
       AND NOT EXISTS (SELECT 1 FROM jobsup_paused WHERE job_type = '*')
@@ -141,7 +170,8 @@ level(job_type, priority) AS (
     UNION ALL
     SELECT level.job_type,
            (SELECT max(j.priority) FROM processing_jobs j
-            WHERE j.status = 'pending' AND coalesce(j.job_type, 'analysis') = level.job_type
+            WHERE j.status = 'pending' AND j.parents_left = 0
+              AND coalesce(j.job_type, 'analysis') = level.job_type
               AND j.priority < level.priority)
     FROM level WHERE level.priority IS NOT NULL
 )
@@ -150,7 +180,8 @@ SELECT CASE WHEN min(due.run_at) IS NOT NULL
        END AS wait
 FROM level CROSS JOIN LATERAL (
     SELECT run_at FROM processing_jobs
-    WHERE status = 'pending' AND coalesce(job_type, 'analysis') = level.job_type
+    WHERE status = 'pending' AND parents_left = 0
+      AND coalesce(job_type, 'analysis') = level.job_type
       AND priority = level.priority AND run_at < 'infinity' AND id <> ALL(%(busy)s::uuid[])
     ORDER BY run_at, id
     LIMIT 1
@@ -164,14 +195,16 @@ WITH RECURSIVE
 level(job_type, priority) AS (
     -- Each priority level of each type served, highest first, one index probe apiece.
     SELECT t.job_type, (SELECT max(priority) FROM processing_jobs
-                        WHERE status = 'pending' AND coalesce(job_type, 'analysis') = t.job_type)
+                        WHERE status = 'pending' AND parents_left = 0
+                          AND coalesce(job_type, 'analysis') = t.job_type)
     FROM unnest(%(job_types)s::text[]) AS t(job_type)
     WHERE t.job_type <> ALL(ARRAY(SELECT job_type FROM jobsup_paused))
       AND NOT EXISTS (SELECT 1 FROM jobsup_paused WHERE job_type = '*')
     UNION ALL
     SELECT level.job_type,
            (SELECT max(j.priority) FROM processing_jobs j
-            WHERE j.status = 'pending' AND coalesce(j.job_type, 'analysis') = level.job_type
+            WHERE j.status = 'pending' AND j.parents_left = 0
+              AND coalesce(j.job_type, 'analysis') = level.job_type
               AND j.priority < level.priority)
     FROM level WHERE level.priority IS NOT NULL
 )
@@ -182,7 +215,8 @@ SELECT EXISTS (
     SELECT 1 FROM level
     WHERE level.priority IS NOT NULL AND (
         SELECT true FROM processing_jobs
-        WHERE status = 'pending' AND coalesce(job_type, 'analysis') = level.job_type
+        WHERE status = 'pending' AND parents_left = 0
+          AND coalesce(job_type, 'analysis') = level.job_type
           AND priority = level.priority
           AND run_at <= now() + make_interval(secs => %(seconds)s)
         ORDER BY run_at, id LIMIT 1)
@@ -197,6 +231,9 @@ SELECT EXISTS (
 -- for an attempt whose job was taken from this supervisor (cancelled, reset by hand): only
 -- its record is added to `attempts`, and only while no other claim has followed.
 -- Every write clears the lease (see the trigger jobsup_notify_owner). Primary-key lookups.
+-- A job that ends here frees its children (jobsup_edges) in this same statement, by the
+-- trigger jobsup_parent_ended (migration 0010): only for the rows this guard let through,
+-- so a fenced late result unblocks nothing.
 -- %(outcomes)s: a JSON array of `Outcome.row()`; %(insights)s: one of insights with job_id.
 -- An attempt's record is numbered on from the history's: `attempt` (retry_count + 1) plus the
 -- attempts before the last `jobs retry` (its record's `after`), so numbers never restart.

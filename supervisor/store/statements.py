@@ -295,6 +295,7 @@ class Queue:
     runnable: int  # pending and due
     scheduled: int  # pending, due later (retry backoff, delayed jobs)
     processing: int
+    blocked: int  # pending, waiting for parents to end (jobsup_edges)
     oldest_pending: float | None  # seconds the longest-waiting runnable job has waited
     completed_last_hour: int
     failed_last_hour: int

@@ -17,7 +17,7 @@ from supervisor.db import queries
 from supervisor.db.connect import Connection, dict_cursor
 from supervisor.durations import parse as parse_duration
 from supervisor.errors import JobsupError
-from supervisor.ops import job_admin, report
+from supervisor.ops import job_admin, pipeline, report
 from supervisor.ops.job_admin import FIELDS, SHORT, SHOWN_ELSEWHERE
 from supervisor.web import charts, insights, present
 
@@ -183,6 +183,7 @@ def job(conn: Connection, job_id: str) -> dict[str, Any] | None:
         "file": file_row,
         "summary": summary,
         "insights": ranked,
+        "pipeline": pipeline.of_job(conn, job_id, found.get("batch_id")),
     }
 
 

@@ -133,7 +133,7 @@ def test_enqueue_and_enqueue_many_on_a_psycopg3_connection(db_url: str, conn: Co
 @pytest.mark.parametrize(
     ("job", "error", "message"),
     [
-        ({"file": "/x"}, TypeError, "job 0: unknown key 'file' (known: delay, description"),
+        ({"file": "/x"}, TypeError, "job 0: unknown key 'file' (known: after, delay, description"),
         ({"file_path": "/x", "file_id": "00000000-0000-0000-0000-000000000001"}, ValueError,
          "give file_path or file_id, not both"),
         ({"file_id": "f11e"}, ValueError, "job 0: file_id: 'f11e' is not a UUID"),

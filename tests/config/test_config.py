@@ -280,13 +280,14 @@ BAD_VALUES = [
     (
         '[retry]\nretry_on = ["NoSuchError"]\n',
         "[retry] retry_on: 'NoSuchError' is neither a built-in exception nor named in any "
-        "handler module (runner.insights): give the class name the handler raises (a base "
-        "class matches its subclasses)",
+        "handler module (runner.insights, runner.report): give the class name the handler "
+        "raises (a base class matches its subclasses)",
     ),
     (
         '[job_types.x]\nhandler = "shop_jobs:send"\nretry_on = ["TimeoutErorr"]\n',
         "[job_types.x] retry_on: 'TimeoutErorr' is neither a built-in exception nor named in "
-        "any handler module (runner.insights, shop_jobs) (did you mean 'TimeoutError'?)",
+        "any handler module (runner.insights, runner.report, shop_jobs) (did you mean "
+        "'TimeoutError'?)",
     ),
     (
         '[ai]\nbase_url = "not a url"\n',

@@ -62,7 +62,7 @@ def test_two_supervisors_with_different_job_types_each_run_only_their_own(
     registered = dict(rows(conn, "SELECT id::text, job_types FROM jobsup_workers"))
     assert "app.a" in registered[a_id] and "app.b" not in registered[a_id]
     assert "app.b" in registered[b_id] and "analysis" in registered[b_id]
-    assert "job types: analysis, app.a, diag.noop, " in a.log()  # the start line lists them
+    assert "job types: analysis, analysis.report, app.a, diag.noop, " in a.log()  # the start line
 
 
 def test_a_type_no_supervisor_configures_waits_pending_and_is_reported(
@@ -182,12 +182,13 @@ def test_served_is_always_a_list_of_what_the_configuration_can_run(tmp_path: Pat
     path.write_text('[job_types.a]\nhandler = "runner.diag:noop"\n'
                     '[job_types.b]\nhandler = "runner.diag:noop"\n')  # fmt: skip
     cfg = configuration.load(path)
-    assert cfg.served() == ("analysis", "a", "b")  # empty [supervisor] job_types: all configured
+    # empty [supervisor] job_types: all configured, the built-in ones first
+    assert cfg.served() == ("analysis", "analysis.report", "a", "b")
     assert cfg.served(("b", "b")) == ("b",)
     assert cfg.served(("b", "gone")) == ("b",)  # never a type it cannot run
     path.write_text(path.read_text() + '[supervisor]\njob_types = ["a"]\n')
     assert configuration.load(path).served() == ("a",)
-    assert configuration.load(None).served() == ("analysis",)
+    assert configuration.load(None).served() == ("analysis", "analysis.report")
 
 
 def _job(job_type: str) -> ClaimedJob:

@@ -107,3 +107,16 @@ def test_run_once_prints_the_insights_or_the_failure(tmp_path: Path) -> None:
                     killed.stderr), killed.stderr  # fmt: skip
     unknown = jobsup("run-once", "-c", str(config), "--type", "diag.nop")
     assert unknown.returncode == 2 and "diag.noop" in unknown.stderr, unknown.stderr
+
+
+def test_run_hands_a_then_job_its_parents() -> None:
+    """A batch's then-job tested alone: `parents=` as a supervisor would give them."""
+    from runner import Parent
+
+    given = (Parent("p1", "analysis", "completed", insights=({"insight_type": "kpi"},)),
+             Parent("p2", "analysis", "failed", error="ValueError: empty"))  # fmt: skip
+    (insight,) = run("runner.diag:parents", parents=given, echo=False)
+    assert insight["content"]["parents"] == [
+        {"id": "p1", "status": "completed", "insights": 1, "error": None},
+        {"id": "p2", "status": "failed", "insights": 0, "error": "ValueError: empty"},
+    ]

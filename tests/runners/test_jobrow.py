@@ -119,3 +119,24 @@ def launch_job(job: ClaimedJob) -> Job:
     launched = launch(job, load(None), "INFO")
     assert isinstance(launched, Launch), launched
     return launched.spec.job
+
+
+def test_the_parents_a_claim_returns_reach_the_handler_as_job_parents() -> None:
+    """`claimed_parents` (sql/queries.sql) → ClaimedJob.parents → runner.Job.parents."""
+    parents = [
+        {"id": "p1", "type": "analysis", "status": "completed", "error": None,
+         "description": "sales", "file_name": "sales.csv",
+         "insights": [{"insight_type": "kpi", "content": {"title": "t"}, "confidence_score": 1}]},
+        {"id": "p2", "type": "analysis", "status": "failed", "error": "ValueError: empty",
+         "description": None, "file_name": None, "insights": []},
+        "not an object",  # a row the statement never makes: left out, not a crash
+    ]  # fmt: skip
+    names = {"snoozes": 0, "file_name": None, "more_file_names": None}
+    job = from_row(row(**names, parents=parents, batch_id="b1"))
+    assert isinstance(job, ClaimedJob) and len(job.parents) == 2
+    handed = launch_job(job)
+    assert handed.batch_id == "b1"
+    assert [(p.id, p.status, p.insights_count, p.error) for p in handed.parents] == [
+        ("p1", "completed", 1, None), ("p2", "failed", 0, "ValueError: empty")]  # fmt: skip
+    assert handed.parents[0].file_name == "sales.csv"
+    assert launch_job(from_row(row(**names))).parents == ()  # type: ignore[arg-type]

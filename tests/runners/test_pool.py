@@ -90,7 +90,7 @@ def test_the_spec_carries_the_job_and_its_limits(rig: Rig) -> None:
         "job-3", 3, 4, 103,
     )  # fmt: skip
     assert spec.handler == "runner.insights:analysis"
-    assert rig.spawner.preload == ["runner.insights"]
+    assert rig.spawner.preload == ["runner.insights", "runner.report"]  # the built-in types
 
 
 def test_answers_come_in_the_order_asked(rig: Rig) -> None:
@@ -233,4 +233,4 @@ def test_reconfigure_changes_what_a_new_fork_server_preloads(rig: Rig, tmp_path)
     conf.write_text('[supervisor]\npreload = ["json"]\n')
     config = configuration.load(conf)
     rig.pool.configure(config, config.served())
-    assert rig.spawner.preload == ["json", "runner.insights"]
+    assert rig.spawner.preload == ["json", "runner.insights", "runner.report"]

@@ -144,6 +144,33 @@ def test_plans_follow_the_tables_size_even_after_a_truncate_left_stale_statistic
     conn.close()
 
 
+def test_the_claim_reads_none_of_a_million_blocked_jobs(db_url: str) -> None:
+    """Jobs waiting for their parents (parents_left > 0) are pending but outside the
+    claim's index (migration 0010): beside 1,000,000 of them, of the type served and of
+    higher priority, the claim, the next wake-up and --until-empty's look-ahead read what
+    they take, planned each time and prepared."""
+    conn = connect(db_url)
+    with conn.cursor() as cur:
+        cur.execute("SET statement_timeout = 0")  # a million rows on a loaded machine
+        cur.execute("INSERT INTO processing_jobs (job_type, priority, parents_left) "
+                    "SELECT 'served', 10, 1 FROM generate_series(1, 1000000)")  # fmt: skip
+        cur.execute("VACUUM ANALYZE processing_jobs")
+    _add(conn, "served", 10)
+    params = {"limit": 4, "worker_id": WORKER, "busy": [], "job_types": ["served"],
+              "seconds": 60.0, "cap_lock": 1, "cap_types": [], "cap_limits": []}  # fmt: skip
+    for name in ("claim", "next_due", "runnable_within"):
+        read = _rows_read(conn, SQL[name], params)
+        assert read < 50, f"{name} read {read} rows (planned each time)"
+    store.prepare(conn)
+    assert store.plans(conn) == "generic"
+    for name in ("claim", "next_due", "runnable_within"):
+        read = _rows_read(conn, store.PREPARED[name].execute, params, prepared=True)
+        assert read < 50, f"{name} read {read} rows (prepared)"
+    claimed = store.claim(conn, WORKER, 20, ["served"])
+    assert [j.priority for j in claimed] == [0] * 10  # type: ignore[union-attr]
+    conn.close()
+
+
 def _rows_read(conn: Connection, sql: str, params: dict[str, object],
                prepared: bool = False) -> int:  # fmt: skip
     """Rows the plan's scans returned or filtered out, over all their loops."""

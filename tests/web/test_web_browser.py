@@ -461,3 +461,31 @@ def test_screenshots_land_in_the_test_directory(tmp_path: Path) -> None:
     assert os.access("/usr/bin/chromium", os.X_OK), (
         "Debian's chromium is missing: .ci/run installs it"
     )
+
+
+def test_a_jobs_page_links_its_parents_children_and_batch(
+    db_url: str, conn: Connection, tmp_path: Path, dashboards: Dashboards, page: Any
+) -> None:
+    from supervisor.api import enqueue_batch
+    from supervisor.db.connect import transaction
+
+    with transaction(conn):
+        batch = enqueue_batch(conn, [{"job_type": "diag.noop"}, {"job_type": "diag.fail"}],
+                              then={"job_type": "diag.parents"})  # fmt: skip
+    first, second = batch.job_ids
+    with conn.cursor() as cur:  # the first ends, as a write-back would end it
+        cur.execute("UPDATE processing_jobs SET status = 'completed' WHERE id = %s", (first,))
+    web = dashboards.start(db_url, tmp_path)
+    page.goto(f"{web.base}/jobs/{batch.then_id}")
+    assert "1 of 2 ended" in page.locator("#batch").text_content()
+    assert page.locator("#batch progress").get_attribute("value") == "1"
+    parents = page.locator("#parents li")
+    assert parents.count() == 2
+    assert "completed" in parents.nth(0).text_content()
+    assert "runs even if it fails" in parents.nth(1).text_content()
+    parents.nth(1).locator("a").click()
+    page.wait_for_url(f"**/jobs/{second}")
+    child = page.locator("#children li")
+    assert child.count() == 1 and "waits for 1" in child.text_content()
+    child.locator("a").click()
+    page.wait_for_url(f"**/jobs/{batch.then_id}")
