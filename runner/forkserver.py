@@ -24,6 +24,7 @@ import gc
 import json
 import os
 import pickle  # nosec B403  # specs come only from the supervisor that started us
+import select
 import selectors
 import signal
 import socket
@@ -148,12 +149,22 @@ def _become_runner(own_fds: tuple[int, ...], go: int, spec_fd: int, result_w: in
         if os.read(go, 1) != GO:  # the server died before the supervisor knew of us
             os._exit(Exit.PARENT_GONE)
         os.close(go)
+        if _unread(result_w):  # the supervisor gave this claim up before we started
+            os._exit(Exit.PARENT_GONE)
         # The memfd came over our private socketpair from the supervisor: trusted data.
         spec = pickle.loads(os.pread(spec_fd, os.fstat(spec_fd).st_size, 0))  # nosec B301
         os.close(spec_fd)
     except BaseException:  # nothing here may return into the server's loop
         os._exit(Exit.BOOTSTRAP)
     bootstrap.run(spec, result_w, output_w)
+
+
+def _unread(fd: int) -> bool:
+    """Whether nobody reads the pipe `fd` writes to any more (POLLERR on a pipe's write end):
+    the supervisor closes a runner's read ends when its claim is lost while it starts."""
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
 
 
 def _drain(fd: int) -> None:

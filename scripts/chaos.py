@@ -37,7 +37,9 @@ spent; an insight naming an execution the log never saw finish; an execution tha
 record explains (in `processing_jobs.attempts`: that attempt by that runner, or a reclaim of
 it from that runner's supervisor) nor an operator's reset; a runner that held memory over its
 limit to the end of its hold; two runners of one job alive at once on one supervisor, or on
-two when neither was frozen (SIGSTOP) nor the job just reset; a running supervisor declared
+two when neither was frozen (SIGSTOP) nor the job just reset (within 2 s; within the
+owner's lease, `lease_timeout` past the cut's start, when it was reset while the owner's
+connections were cut: the reset SQL's documented cost); a running supervisor declared
 dead before it had been silent for `stale_after` with the database up (as right after a
 database outage, when every heartbeat is old); a supervisor that exits on its own (other than
 `jobsup start` refusing, in one line, a database it cannot reach), that takes over 10 s to

@@ -166,6 +166,32 @@ def test_the_watcher_s_sightings() -> None:
     assert judge_watch([peers], [], lives, frozen, 4.0) == []
 
 
+def test_a_reset_while_the_owner_is_cut_off_explains_an_overlap_until_its_lease_ends() -> None:
+    """The seed's reset SQL takes a job from an owner that cannot hear of it (its connections
+    cut): its runner lives until it fences itself, lease_after past its last heartbeat. That
+    and no longer; and a cut alone, or a reset alone long before, explains nothing."""
+    lives = [Life("s1", "vm", 100, 100, None), Life("s2", "vm", 200, 200, None)]
+    peers = AtOnce(13.5, (Runner(JOB, "s1", 100, 11), Runner(JOB, "s2", 200, 12)))
+    cut = Freeze("vm", 100, 10.0, 16.0, here=100)  # s1's connections cut from 10 s
+    reset = {JOB: [10.5]}
+    assert judge_watch([peers], [], lives, Disturbances(resets=reset, cuts=[cut]), 4.0) == []
+    alone = Disturbances(resets=reset)  # s1 connected: it hears of the reset at once
+    assert "neither frozen" in judge_watch([peers], [], lives, alone, 4.0)[0]
+    late = AtOnce(15.6, peers.runners)  # past 10 + lease_after (3) + LEARN_GRACE (2)
+    cut_only = Disturbances(resets=reset, cuts=[cut])
+    assert "neither frozen" in judge_watch([late], [], lives, cut_only, 4.0)[0]
+    no_reset = Disturbances(cuts=[cut])
+    assert "neither frozen" in judge_watch([peers], [], lives, no_reset, 4.0)[0]
+    other = Disturbances(resets=reset, cuts=[Freeze("vm", 300, 10.0, 16.0, here=300)])
+    assert "neither frozen" in judge_watch([peers], [], lives, other, 4.0)[0]
+    # The execution log's view: the older run ended (on its own) 3 s after the reset.
+    older = run(1, 11, supervisor=100, start=9.0, end=13.5, result="ok")
+    newer = run(2, 12, supervisor=200, start=11.0, end=14.0)
+    row = Row("completed", 1, None, [record(1, 11, "lost"), record(2, 12, "completed")])
+    assert "ran at once" in verdict(row, [insight(newer)], [older, newer], alone).anomalies[0]
+    assert verdict(row, [insight(newer)], [older, newer], cut_only).ok
+
+
 def test_host_keys_are_one_per_host() -> None:
     assert check_host_keys([("h1", "k1"), ("h1", "k1"), ("h2", "k2")]) == []
     assert "2 host keys" in check_host_keys([("h1", "k1"), ("h1", "k2")])[0]

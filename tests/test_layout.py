@@ -111,6 +111,33 @@ def test_client_rests_on_db_and_the_shared_leaves() -> None:
     assert leaves_with_rooms == []
 
 
+def closure(edges: dict[str, set[str]], start: list[str]) -> dict[str, str]:
+    """Every module `start` pulls in, transitively: each with the module that imports it."""
+    via: dict[str, str] = {}
+    todo = list(start)
+    while todo:
+        name = todo.pop()
+        for dep in edges[name]:
+            if dep not in via and dep not in start:
+                via[dep] = name
+                todo.append(dep)
+    return via
+
+
+def test_the_loop_pulls_in_no_operator_code() -> None:
+    """The supervisor's loop, transitively, imports nothing of ops/, cli/ or web/: what the
+    operator's tools and the loop share lives below both (health, listen, store)."""
+    edges = graph()
+    via = closure(edges, [m for m in edges if room(m) == "loop"])
+    chains = []
+    for name in sorted(m for m in via if room(m) in ("ops", "cli", "web")):
+        chain = [name]
+        while chain[-1] in via:
+            chain.append(via[chain[-1]])
+        chains.append(" ← ".join(chain))
+    assert chains == []
+
+
 def test_no_import_cycles() -> None:
     edges = graph()
     cycles: list[list[str]] = []

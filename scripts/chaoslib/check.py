@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .supervisors import Timers
+
 UNFINISHED = ("pending", "processing")
+# Slack for what the watcher saw at most a sample late, and for a supervisor to learn, within
+# a heartbeat (at most 1 s here), that a job is no longer its own (thawed, or after a reset).
+SAMPLE_SLACK = 0.5
+LEARN_GRACE = 2.0
+LEASE_AFTER = 0.75 * Timers.stale_after  # the supervisors' lease_timeout (its default)
+SPAWN_SLACK = 10.0  # the longest a runner may take to start (runner.parent.REPLY_TIMEOUT)
 
 
 @dataclass(frozen=True)
@@ -74,9 +82,23 @@ class Disturbances:
     freezes: list[Freeze] = field(default_factory=list)
     outages: list[tuple[float, float]] = field(default_factory=list)  # PostgreSQL down
     resets: dict[str, list[float]] = field(default_factory=dict)  # job id → operator's resets
+    # A supervisor's connections cut (its proxy refusing, black-holed or frozen; its link
+    # down), as a Freeze of its connections rather than of its process.
+    cuts: list[Freeze] = field(default_factory=list)
+    lease_after: float = LEASE_AFTER
 
     def reset_between(self, job_id: str, start: float, end: float) -> bool:
         return any(start <= t <= end for t in self.resets.get(job_id, ()))
+
+    def reset_while_cut_off(self, job_id: str, moment: float,
+                            owner: Callable[[Freeze], bool]) -> bool:  # fmt: skip
+        """Was the job reset while the supervisor `owner` picks out was cut off from the
+        database (it cannot hear of the reset), with `moment` still within the lease it had
+        left? Cut off, it fences itself (kills its runners) `lease_after` past its last
+        heartbeat, at the latest the cut's start: the documented cost of the reset SQL."""
+        return any(owner(cut) and cut.start <= t <= cut.end
+                   and t <= moment <= cut.start + self.lease_after + LEARN_GRACE
+                   for cut in self.cuts for t in self.resets.get(job_id, ()))  # fmt: skip
 
     def frozen(self, here: int, start: float, end: float) -> bool:
         """Was supervisor `here` (its pid on this host) stopped, or just thawed, meanwhile?"""
@@ -127,13 +149,6 @@ class Declared:
     since: float
     seen: float
     heartbeat: float
-
-
-# Slack for what the watcher saw at most a sample late, and for a supervisor to learn, within
-# a heartbeat (at most 1 s here), that a job is no longer its own (thawed, or after a reset).
-SAMPLE_SLACK = 0.5
-LEARN_GRACE = 2.0
-SPAWN_SLACK = 10.0  # the longest a runner may take to start (runner.parent.REPLY_TIMEOUT)
 
 
 @dataclass
@@ -353,11 +368,15 @@ def _over_limit(runs: list[Execution], disturbances: Disturbances) -> list[str]:
 def _explained_overlap(older: Execution, newer: Execution, disturbances: Disturbances) -> bool:
     """The older one's supervisor was frozen meanwhile, or the operator reset the job and the
     older one ended within a heartbeat of it (it may have started after it: a claim's runner
-    can start after the claim was taken back)."""
+    can start after the claim was taken back), or within the lease its supervisor had left
+    when the reset came while it was cut off from the database."""
     assert older.end is not None
     frozen = disturbances.frozen_on(older.supervisor, older.start, newer.start)
     resets = [t for t in disturbances.resets.get(older.job_id, ()) if t <= newer.start]
-    return frozen or any(older.end <= t + LEARN_GRACE for t in resets)
+    cut_off = disturbances.reset_while_cut_off(
+        older.job_id, older.end, lambda cut: (cut.host, cut.pid) == older.supervisor
+    )
+    return frozen or cut_off or any(older.end <= t + LEARN_GRACE for t in resets)
 
 
 def _clock(moment: float) -> str:
@@ -385,6 +404,9 @@ def _at_once(seen: AtOnce, disturbances: Disturbances) -> str | None:
     if any(disturbances.frozen(r.incarnation, seen.time, seen.time) for r in runners):
         return None
     if disturbances.reset_between(job_id, seen.time - LEARN_GRACE, seen.time):
+        return None
+    owners = {r.incarnation for r in runners}
+    if disturbances.reset_while_cut_off(job_id, seen.time, lambda cut: cut.here in owners):
         return None
     return (f"job {job_id}: runners at once on two supervisors, neither frozen, seen at "
             f"{_clock(seen.time)}: {where}")  # fmt: skip

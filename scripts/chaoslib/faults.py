@@ -145,10 +145,12 @@ def reload_config(ctx: Context, sup: Supervisor) -> None:
 
 def cut(mode: str) -> Callable[[Context, Supervisor], None]:
     def cut_connections(ctx: Context, sup: Supervisor) -> None:
+        start = time.time()
         ctx.log(f"fault: proxy of {sup.name}: {mode}")
         sup.proxy.set(mode)
         ctx.outage()
         sup.proxy.set("pass")
+        _cut_off(ctx, sup, start)
         ctx.log(f"heal:  proxy of {sup.name}: pass")
 
     cut_connections.__name__ = f"cut_{mode}"
@@ -158,11 +160,21 @@ def cut(mode: str) -> Callable[[Context, Supervisor], None]:
 def partition(ctx: Context, sup: Supervisor) -> None:
     side = ctx.rng.choice(("peer", "host"))
     where = "its own end" if side == "peer" else "this host's end"
+    start = time.time()
     ctx.log(f"fault: link of {sup.host.hostname} ({sup.name}) down, at {where}")
     sup.host.set_link(False, side)
     ctx.outage()
     sup.host.set_link(True, side)
+    _cut_off(ctx, sup, start)
     ctx.log(f"heal:  link of {sup.host.hostname} up")
+
+
+def _cut_off(ctx: Context, sup: Supervisor, start: float) -> None:
+    """Record that `sup` could not reach the database from `start` until now."""
+    incarnation = sup.current
+    if incarnation is not None:
+        cut = Freeze(sup.host.hostname, incarnation.ns_pid, start, time.time(), incarnation.pid)
+        ctx.disturbances.cuts.append(cut)
 
 
 def restart(ctx: Context, sup: Supervisor) -> None:

@@ -13,7 +13,7 @@ from loguru import logger
 
 from runner.parent import ForkServer
 from supervisor import config as configuration
-from supervisor import health, logs
+from supervisor import logs
 from supervisor.cli import (
     CONFIG_KEY,
     application_name,
@@ -32,6 +32,7 @@ from supervisor.errors import JobsupError
 from supervisor.loop import RunOptions, Supervisor
 from supervisor.ops import control, daemon, pidfile, systemd
 from supervisor.ops.embedded import start_url
+from supervisor.ops.healthcheck import check as check_health
 from supervisor.runners import handler_modules, preflight
 
 EXIT_NOT_RUNNING = 3  # like `systemctl status`
@@ -213,7 +214,7 @@ def healthcheck(as_json: bool) -> None:
     A line `warning: …` names each job type with pending jobs that no live supervisor
     serves (not a verdict on this supervisor: the exit status stays 0).
     """
-    found = health.check(load_config(), application_name())
+    found = check_health(load_config(), application_name())
     if as_json:
         print_json(found.as_dict())
     else:

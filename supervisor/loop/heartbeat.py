@@ -64,6 +64,11 @@ class Heartbeat:
         self.prune_at = 0.0  # monotonic: when the retention policy is next applied
         self.unregistered = False  # connected, but the database refused the registration
 
+    def reconfigure(self, config: Config, schedules: list[periodic.Schedule]) -> None:
+        """SIGHUP: the new timers, and the schedules of the job types now served."""
+        self.config = config
+        self.timetable.reload(schedules, self.database_now())
+
     def connected(self, now: float, renewed: bool = True) -> None:
         """A new connection registered this supervisor (`renewed`): as good as a beat; beat
         at once."""

@@ -8,67 +8,54 @@ lease is lost → enforce limits → show the state
 The loop never blocks on the network: the database thread does (loop/database.py). Its
 parts each own one seam and return what the loop acts on: Session (the connection's life),
 Claims (write and claim: the jobs to start), Heartbeat (the beat and the lease: the runners
-to kill), the Pool (runners/pool.py: start, read, reap, limits).
+to kill), the Pool (runners/pool.py: start, read, reap, limits), Drain (whether it still
+claims, and when the runners are ended), Surroundings (what it runs inside: signal handlers,
+dashboard, fork server, database thread; set up and taken down), reload (SIGHUP), Keeper
+(the outcomes kept on disk through a stop), WriteRefusal (a database that refuses writes).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import select
 import selectors
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import psycopg2
 from loguru import logger
 
-from runner import linux
 from runner.parent import ForkServer
-from supervisor import config as configuration
-from supervisor import health, logs
+from supervisor import logs
 from supervisor.config import Config, Overrides, caps
-from supervisor.config import rules as config_rules
 from supervisor.db import schema
 from supervisor.db.connect import Connection
-from supervisor.errors import ConfigError, DatabaseError, describe, refuses_writes
+from supervisor.errors import describe, refuses_writes
 from supervisor.identity import Identity
 from supervisor.loop.claim_timing import ClaimTiming
 from supervisor.loop.claims import Brought, Claims
-from supervisor.loop.database import MARGIN, Cancelled, Database, Done, Request, Unavailable
+from supervisor.loop.database import Cancelled, Database, Done
+from supervisor.loop.drain import Drain, State
 from supervisor.loop.heartbeat import Heartbeat
 from supervisor.loop.kept_outcomes import Keeper
+from supervisor.loop.lifecycle import Surroundings
+from supervisor.loop.reload import reload
 from supervisor.loop.session import CheckOwned, Connected, Session
 from supervisor.loop.signals import SignalQueue
+from supervisor.loop.talk import Talk
 from supervisor.loop.telemetry import Telemetry, set_title
 from supervisor.loop.write_refusal import WriteRefusal
 from supervisor.metrics import MetricsServer
-from supervisor.runners import handler_modules
 from supervisor.runners.pool import Pool, log_counts
 from supervisor.runners.state import KillReason, Runner
 from supervisor.scheduling import periodic
 from supervisor.store import statements as store
+from supervisor.store import upkeep
 from supervisor.store import write_and_claim as turn
-from supervisor.web import process as web
 
 EXIT_OK = 0
 EXIT_JOBS_FAILED = 4  # a batch run (--max-jobs, --until-empty) in which some job ended failed
-
-
-class Asked(enum.Enum):
-    """Who asked the request in flight: its answer goes back there."""
-
-    CLAIMS = "write and claim"
-    BEAT = "heartbeat"
-    OWNERSHIP = "ownership check"
-    KEPT = "kept results"
-
-
-class State(enum.Enum):
-    RUNNING = "running"
-    DRAINING = "draining"  # no more claims; the loop ends when the last runner has
 
 
 @dataclass(frozen=True)
@@ -89,8 +76,7 @@ class Supervisor:
         self.options = options
         self.me = Identity.new()
         self.slots = config.supervisor.slots
-        self.state = State.RUNNING
-        self.drain_deadline: float | None = None
+        self.drain = Drain()
         self.selector = selectors.DefaultSelector()
         self.signals = SignalQueue()
         if forkserver is not None:
@@ -100,13 +86,15 @@ class Supervisor:
         name = f"jobsup job_cron supervisor {self.me.host} {self.me.pid}"
         self.listen = listens(config)
         self.db = Database(url, config.database, self.listen, self._on_connect, name)
+        self.outside = Surroundings(self.db, self.signals, self.selector)
         self.session = Session(self.me.id)
         self.claims = Claims(self.me.id, ClaimTiming(config.supervisor.interval))
         self.heartbeat = Heartbeat(config, self.me, self._schedules(config))
         self.keeper = Keeper(config.state_dir)  # outcomes a stopped supervisor could not write
         self.refusal = WriteRefusal()  # a database that answers but refuses writes
         self.registered = False  # the last connection registered (set on the database thread)
-        self.asked: Asked | None = None  # who asked the request in flight
+        self.talk = Talk(self.db, self.session, self.claims, self.heartbeat, self.keeper,
+                         self.refusal)  # fmt: skip
         self.next_sample = 0.0
         self.telemetry = Telemetry(config, self.selector)
 
@@ -125,7 +113,7 @@ class Supervisor:
             logger.info("stop signal before the database answered: stopped")
             return EXIT_OK
         try:
-            while not (self.state is State.DRAINING and not self.pool):
+            while self.drain.running or self.pool:
                 self._tick()
         finally:
             self._stop()
@@ -133,33 +121,10 @@ class Supervisor:
         return EXIT_JOBS_FAILED if batch and self.pool.counts.failed else EXIT_OK
 
     def _start(self) -> None:
-        # First: a stop signal from now on is the loop's to handle, not Python's to die of.
-        self.signals.install()
-        set_title(self._config_name, 0, self.slots, self.state.value)  # pkill -f job_cron.py
-        handler_modules.check(self.config)
-        self.web = web.start(self.config)  # [web] listen: the dashboard, a child process
-        try:
-            self.pool.warm_up()
-        except OSError as e:
-            logger.error("cannot start the fork server: {}; the first runner tries again", e)
-        self.keeper.load()
-        self.db.start()
-        stop = (self.signals.fileno(), self.signals.stop_asked)
-        try:
-            self.db.call("connect", None, self._request_timeout(connecting=True), stop)
-        except (Unavailable, Cancelled) as e:
-            web.stop(self.web)
-            self.pool.forkserver.close()
-            self.db.close()
-            self.signals.uninstall()
-            if isinstance(e, Cancelled):
-                raise
-            raise DatabaseError(str(e)) from None
+        self.outside.install_signals()
+        set_title(self._config_name, 0, self.slots, self.drain.state.value)  # pkill -f job_cron.py
+        self.outside.open(self.config, self.pool, self.keeper)
         self._connected(self.session.connected_to(self.db.connection_number, time.monotonic()))
-        # Orphans of a runner's tree re-parent to us rather than to init: still ours to kill.
-        linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
-        self.selector.register(self.signals.fileno(), selectors.EVENT_READ, self.signals)
-        self.selector.register(self.db.fileno(), selectors.EVENT_READ, self.db)
         types = ", ".join(self.job_types) or "none"
         sup = self.config.supervisor
         wake = "LISTEN/NOTIFY" if self.listen else "polling only"
@@ -167,7 +132,7 @@ class Supervisor:
             "supervisor {} started: pid {}, {} slots, job types: {}; {}, poll every {:g} s",
             self.me.id, self.me.pid, self.slots, types, wake, sup.interval,
         )  # fmt: skip
-        self.telemetry.ready(self.state.value, len(self.pool), self.slots)
+        self.telemetry.ready(self.drain.state.value, len(self.pool), self.slots)
 
     def _on_connect(self, conn: Connection) -> None:
         """On the database thread, on each new connection: check, (re)register, prepare."""
@@ -190,18 +155,20 @@ class Supervisor:
         self._handle_signals(now)
         running = len(self.pool)
         self.claims.concluded(now, self.pool.reap())
-        self._check_max_jobs()
+        if self.drain.batch_done(self.options.max_jobs, self.pool.counts.ended):
+            self._drain(f"--max-jobs {self.options.max_jobs} reached: stopping")
         if running and not self.pool and (self.options.until_empty or self.options.max_jobs):
             self.claims.timing.want()  # the claim finds out whether the queue is empty
         self._talk(now)
         self._fence(now)
         self._enforce_limits(time.monotonic())  # after the claim: a new job waits for no sample
-        set_title(self._config_name, len(self.pool), self.slots, self.state.value)
+        set_title(self._config_name, len(self.pool), self.slots, self.drain.state.value)
         self.telemetry.tick(now, len(self.pool), self.slots)
 
     def _stop(self) -> None:
+        """End the runners, write what waits, deregister, close."""
         self.telemetry.stopping(State.DRAINING.value, len(self.pool), self.slots)
-        web.stop(self.web)
+        self.outside.stop_dashboard()
         self.pool.kill_all()  # no-op after a drain; after an unexpected error, no orphans
         while self.pool:
             self.pool.reap()
@@ -212,14 +179,8 @@ class Supervisor:
         self.claims.unwritten += self.pool.reap()  # jobs claimed by the last request, not started
         self.claims.write_last(self.db, deadline)
         self.keeper.keep(self.me.id, self.claims.unwritten)
-        try:
-            self.db.call("deregister", partial(store.deregister, me=self.me), 2.0)
-        except Exception as e:  # a stopping supervisor reports and goes: its row goes stale
-            logger.warning("could not deregister: {}", e)
-        self.db.close()
-        self.signals.uninstall()
         self.telemetry.close()
-        self.selector.close()
+        self.outside.close(self.me)
         log_counts(self.pool.counts)
 
     def _finish_request(self, deadline: float) -> None:
@@ -237,7 +198,7 @@ class Supervisor:
             deadlines.append(self.db.in_flight.deadline)
         elif not self.session.connected:
             deadlines.append(self.session.retry_at)
-        elif self._writes_wait() or self.heartbeat.check_owned or self.keeper.due(now):
+        elif self.talk.writes_wait() or self.heartbeat.check_owned or self.keeper.due(now):
             return 0.0
         else:
             if self.keeper.deadline() is not None:
@@ -249,8 +210,8 @@ class Supervisor:
             deadlines.append(self.heartbeat.lease_deadline())
         if self.pool or self.pool.orphans_possible:
             deadlines.append(self.next_sample)
-        if self.drain_deadline is not None:
-            deadlines.append(self.drain_deadline)
+        if self.drain.deadline is not None:
+            deadlines.append(self.drain.deadline)
         watchdog = self.telemetry.deadline()
         if watchdog is not None:
             deadlines.append(watchdog)
@@ -272,10 +233,10 @@ class Supervisor:
             getattr(self, f"handle_{signum.name[3:].lower()}")(now)
 
     def handle_term(self, now: float) -> None:
-        if self.state is State.RUNNING:
+        if self.drain.running:
             timeout = self.config.supervisor.drain_timeout
-            self.drain_deadline = now + timeout
-            self._drain(f"stop signal: draining {len(self.pool)} runners (up to {timeout:g} s)")
+            self._drain(f"stop signal: draining {len(self.pool)} runners (up to {timeout:g} s)",
+                        now + timeout)  # fmt: skip
         else:  # a second one: skip the wait
             logger.warning("second stop signal: terminating {} runners now", len(self.pool))
             self._terminate_all(now)
@@ -289,28 +250,22 @@ class Supervisor:
     def handle_hup(self, now: float) -> None:
         """Reload the config file; running jobs keep the limits they started with."""
         self.telemetry.reloading()
-        try:
-            new = configuration.load(self.config.path, self.options.overrides)
-            handler_modules.check(new)
-            config_rules.check_chosen(self.options.job_types, new)
-        except ConfigError as e:
-            logger.error("SIGHUP: {}; keeping the running configuration", e)
-            self.telemetry.ready(self.state.value, len(self.pool), self.slots)
-            return
-        if new.database.url != self.config.database.url:
-            logger.warning("SIGHUP: the database URL changed; restart to use the new one")
+        new = reload(self.config, self.options.overrides, self.options.job_types)
+        if new is not None:
+            self._reconfigure(new)
+            logger.info("SIGHUP: configuration reloaded ({} slots, job types: {})", self.slots,
+                        ", ".join(self.job_types) or "none")  # fmt: skip
+        self.telemetry.ready(self.drain.state.value, len(self.pool), self.slots)
+
+    def _reconfigure(self, new: Config) -> None:
         self.config = new
         self.pool.configure(new, self.job_types)
         self.slots = new.supervisor.slots
         self.claims.timing.interval = new.supervisor.interval
-        self.telemetry.overdue = health.overdue(new.supervisor)
-        self.heartbeat.config = new
-        self.heartbeat.timetable.reload(self._schedules(new), self.heartbeat.database_now())
+        self.telemetry.reconfigure(new)
+        self.heartbeat.reconfigure(new, self._schedules(new))
         logs.configure(new.logging, new.state_dir, self.options.log_level)
         self.claims.timing.want()
-        logger.info("SIGHUP: configuration reloaded ({} slots, job types: {})", self.slots,
-                    ", ".join(self.job_types) or "none")  # fmt: skip
-        self.telemetry.ready(self.state.value, len(self.pool), self.slots)
 
     def handle_ttin(self, now: float) -> None:
         self.slots += 1
@@ -324,21 +279,19 @@ class Supervisor:
     def handle_chld(self, now: float) -> None:
         pass  # waking up was the point: every tick reaps
 
-    def _drain(self, why: str) -> None:
-        self.state = State.DRAINING
-        logger.info(why)
-        self.telemetry.stopping(self.state.value, len(self.pool), self.slots)
+    def _drain(self, why: str, deadline: float | None = None) -> None:
+        self.drain.begin(why, deadline)
+        self.telemetry.stopping(self.drain.state.value, len(self.pool), self.slots)
 
     def _terminate_all(self, now: float) -> None:
-        self.drain_deadline = None
+        self.drain.deadline = None
         self.pool.terminate_all(now)
 
     # -- limits and the lease --------------------------------------------------------------
 
     def _enforce_limits(self, now: float) -> None:
-        if self.drain_deadline is not None and now >= self.drain_deadline:
-            logger.warning("drain timeout: terminating {} runners", len(self.pool))
-            self._terminate_all(now)
+        if self.drain.overdue(now, len(self.pool)):
+            self.pool.terminate_all(now)
         self.pool.enforce(now)
         if (self.pool or self.pool.orphans_possible) and now >= self.next_sample:
             self.pool.sample()
@@ -353,54 +306,19 @@ class Supervisor:
 
     def _may_claim(self) -> bool:
         free = self.slots - len(self.pool)
-        running = self.state is State.RUNNING and not self.refusal.active
+        running = self.drain.running and not self.refusal.active
         return running and not self.heartbeat.fenced and free > 0
 
-    def _writes_wait(self) -> bool:
-        """Outcomes to write now (while the database refuses writes, the heartbeat finds out
-        when it takes them again)."""
-        return bool(self.claims.unwritten) and not self.refusal.active
-
     def _talk(self, now: float) -> None:
-        """Give the database thread its next request, if it has none."""
-        late = self.db.overdue(now)
-        if late is not None:
-            logger.warning("the database did not answer ({}) in time: dropping the connection",
-                           late.name)  # fmt: skip
-        if not self.db.idle:
-            return
-        request = self._next_request(now)
-        if request is not None:
-            self.db.submit(request, now)
+        self.talk.next(now, self._claim_ask, self._beat, self.pool.claims)
 
-    def _next_request(self, now: float) -> Request[Any] | None:
-        self.asked = None
-        if not self.session.connected:
-            return self.session.request(now)
-        if self.keeper.due(now):  # before any heartbeat: its reclaim would take those jobs
-            self.asked = Asked.KEPT
-            return self.keeper.request()
-        # A heartbeat due goes before claims: after a freeze, learn what is still ours first.
-        ask = self._claim_ask(now) if now < self.heartbeat.next_at else None
-        if self._writes_wait() or ask is not None:
-            self.asked = Asked.CLAIMS
-            return self.claims.request(ask, time.monotonic())
-        if now >= self.heartbeat.next_at:
-            self.asked = Asked.BEAT
-            unwritten = {o.job_id: o.lease for o in self.claims.unwritten}
-            asked = self.heartbeat.beat(
-                now, self.pool.snapshot(now), unwritten, self.state.value, self.slots,
-                self.job_types, self._config_name, self.session.watched(now),
-                self.telemetry.wants_queue(now),
-            )  # fmt: skip
-            return self.heartbeat.request(now, asked)
-        if self.heartbeat.check_owned:
-            claims = self.pool.claims()
-            if claims:
-                self.asked = Asked.OWNERSHIP
-                return self.heartbeat.ownership_request(claims)
-            self.heartbeat.check_owned = False
-        return None
+    def _beat(self, now: float) -> upkeep.Beat:
+        unwritten = {o.job_id: o.lease for o in self.claims.unwritten}
+        return self.heartbeat.beat(
+            now, self.pool.snapshot(now), unwritten, self.drain.state.value, self.slots,
+            self.job_types, self._config_name, self.session.watched(now),
+            self.telemetry.wants_queue(now),
+        )  # fmt: skip
 
     def _claim_ask(self, now: float) -> turn.Ask | None:
         if not self._may_claim():
@@ -432,20 +350,17 @@ class Supervisor:
         self.claims.timing.want()
 
     def _answered(self, done: Done[Any]) -> None:
-        """The answer to the request in flight, handed to whoever asked, and acted on."""
-        asked, self.asked = self.asked, None
+        """The answer to the request in flight, acted on: jobs to start, runners to kill."""
         now = time.monotonic()
-        if asked is Asked.CLAIMS:
-            brought = self.claims.answered(done, now)
+        heard = self.talk.answered(done, now)
+        if heard is None:  # kept results: the keeper took the answer
+            return
+        if isinstance(heard, Brought):
             if done.error is not None and refuses_writes(done.error):
                 self.refusal.refused(now, describe(done.error), len(self.pool),
                                      len(self.claims.unwritten))  # fmt: skip
-            self._brought(brought, now)
+            self._brought(heard, now)
             return
-        if asked is Asked.KEPT:
-            self.keeper.answered(done, now)
-            return
-        heard = self.heartbeat.answered(done) if asked is Asked.BEAT else self.heartbeat.owned(done)
         for kill in heard.kills:
             self.pool.kill_claim(kill.job_id, kill.lease, kill.reason, kill.detail)
         if heard.refused is not None:
@@ -458,7 +373,7 @@ class Supervisor:
         if heard.claim_again:
             self.claims.timing.want()
         if heard.found is not None:
-            self.telemetry.heartbeat(heard.sent, self.state.value, len(self.pool), self.slots,
+            self.telemetry.heartbeat(heard.sent, self.drain.state.value, len(self.pool), self.slots,
                                      heard.found.queue)  # fmt: skip
 
     def _brought(self, brought: Brought, now: float) -> None:
@@ -470,22 +385,10 @@ class Supervisor:
         if brought.empty and idle:
             self._drain("--until-empty: the queue is empty")
 
-    def _check_max_jobs(self) -> None:
-        """Drain once --max-jobs attempts have ended (`Counts.ended`): one taken away (the
-        seed's reset SQL, a reclaim, a cancel) or cut short does not count, and another job
-        is claimed in its place."""
-        max_jobs = self.options.max_jobs
-        if max_jobs and self.state is State.RUNNING and self.pool.counts.ended >= max_jobs:
-            self._drain(f"--max-jobs {max_jobs} reached: stopping")
-
     def _serves(self, job_type: str) -> bool:
         if job_type == "*":  # `jobsup resume --all`
             return True
         return (job_type or "analysis") in self.job_types
-
-    def _request_timeout(self, connecting: bool = False) -> float:
-        db = self.config.database
-        return (db.connect_timeout if connecting else 0.0) + db.statement_timeout + MARGIN
 
     def _schedules(self, config: Config) -> list[periodic.Schedule]:
         """The periodic schedules to serve: those of the job types served (a slot's job is

@@ -16,7 +16,7 @@ from supervisor import health
 from supervisor import sd_notify as notify
 from supervisor.config import Config
 from supervisor.metrics import METRICS, MetricsServer, serve
-from supervisor.ops import report
+from supervisor.store.statements import Queue
 
 QUEUE_EVERY = 15.0  # seconds between queue-depth queries for the metrics
 
@@ -37,6 +37,10 @@ class Telemetry:
         """Start-up (or a reload) is done: the database is reached and its schema checked."""
         notify.ready(notify.status_text(state, running, slots))
 
+    def reconfigure(self, config: Config) -> None:
+        """SIGHUP: heartbeats are late by the new timers (the listeners stay as started)."""
+        self.overdue = health.overdue(config.supervisor)
+
     def tick(self, now: float, running: int, slots: int) -> None:
         """Every loop turn: the watchdog hears from the loop itself, so a hung loop shows."""
         if self.watchdog_every and now >= self.next_watchdog:
@@ -55,7 +59,7 @@ class Telemetry:
         return True
 
     def heartbeat(
-        self, now: float, state: str, running: int, slots: int, queue: report.Queue | None
+        self, now: float, state: str, running: int, slots: int, queue: Queue | None
     ) -> None:
         self.last_heartbeat, self.state = now, state
         notify.status(notify.status_text(state, running, slots))

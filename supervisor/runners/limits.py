@@ -30,7 +30,7 @@ FULL_READ_EVERY = 1.0  # seconds a PSS/USS reading below the limit stands for (s
 FASTEST = 0.02  # seconds: the shortest interval between samples of a runner nearing its limit
 
 # Children the supervisor starts on purpose beside its fork server (the dashboard of
-# `[web] listen`, supervisor/web/process.py): never taken for orphans.
+# `[web] listen`, supervisor/loop/dashboard.py): never taken for orphans.
 companions: set[int] = set()
 
 

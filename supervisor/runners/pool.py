@@ -159,10 +159,22 @@ class Pool:
         return retry_for(self.config, job_type).max_retries + 1
 
     def kill_claim(self, job_id: str, lease: int, reason: KillReason, detail: str = "") -> None:
-        """Kill the runner of claim (`job_id`, `lease`), at once or as soon as it starts."""
+        """Kill the runner of claim (`job_id`, `lease`), at once or as soon as it starts.
+        One still starting is also cut off: its pipes' read ends closed, it finds no reader
+        before it runs its handler and exits (else it would run until the loop reads the
+        fork server's answer, the job meanwhile someone else's)."""
         runner = self.runners.get(job_id)
-        if runner is not None and runner.job.lease == lease:
-            runner.kill(reason, detail)
+        if runner is None or runner.job.lease != lease:
+            return
+        if runner.state is RunnerState.STARTING:
+            self._cut_off(runner)
+        runner.kill(reason, detail)
+
+    def _cut_off(self, runner: Runner) -> None:
+        for fd in (runner.result_fd, runner.output_fd):
+            if fd >= 0:
+                os.close(fd)
+        runner.result_fd = runner.output_fd = -1
 
     # -- starting --------------------------------------------------------------------------
 
@@ -209,7 +221,8 @@ class Pool:
         runner.running(pid)  # a kill asked while it was starting is done now
         self._by_pid[pid] = runner
         for fd in (runner.result_fd, runner.output_fd):
-            self.selector.register(fd, selectors.EVENT_READ, runner)
+            if fd >= 0:  # not cut off
+                self.selector.register(fd, selectors.EVENT_READ, runner)
         job = runner.job
         attempts = self._attempts(job.job_type)
         job.log.info(
@@ -220,8 +233,7 @@ class Pool:
         logs.event("spawn", runner.job.log).debug("the fork server refused: {}", error)
         runner.never_started()
         del self.runners[runner.job_id]
-        os.close(runner.result_fd)
-        os.close(runner.output_fd)
+        self._cut_off(runner)
         self._not_started(runner.job, error)
 
     def _not_started(self, job: ClaimedJob, error: OSError) -> None:

@@ -1,8 +1,8 @@
 """Who may act on jobs: the operator token, the session cookie a login with it buys, the
 CSRF token of every form, and which addresses may be listened on without a token.
 
-Standard library only: `jobsup start` imports this (through `process`) to refuse a bad
-`[web] listen` before it starts the dashboard.
+Which addresses may be listened on, and with what token, is `supervisor.listen` (a leaf:
+`jobsup start` refuses a bad `[web] listen` with it before it starts the dashboard).
 """
 
 from __future__ import annotations
@@ -11,15 +11,12 @@ import base64
 import binascii
 import hashlib
 import hmac
-import ipaddress
 import os
 import secrets
 import time
 from dataclasses import dataclass, field
 
 from supervisor.config import WebConfig
-from supervisor.errors import ConfigError
-from supervisor.metrics import parse_listen
 
 SESSION_COOKIE = "jobsup_session"
 CSRF_COOKIE = "jobsup_csrf"
@@ -27,9 +24,6 @@ CSRF_FIELD = "csrf"
 NOTICE_COOKIE = "jobsup_notice"  # an action's result line, read once by the page it redirects to
 NOTICE_CHARS = 1000  # a cookie holds 4 KiB at most
 SESSION_SECONDS = 12 * 3600
-# Beyond loopback anyone who reaches the port may guess: 16 characters of `openssl rand -hex`
-# are 64 bits, out of reach of guesses over HTTP.
-MIN_TOKEN_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -110,33 +104,3 @@ class Guard:
 
 def new_csrf_cookie() -> str:
     return secrets.token_urlsafe(24)
-
-
-def check_listen(listen: str, web: WebConfig, token: str | None) -> tuple[str, int]:
-    """(host, port) of `listen`; ConfigError for a non-loopback address without a token, or
-    with one shorter than MIN_TOKEN_CHARS."""
-    host, port = parse_listen(listen, "[web] listen", example="127.0.0.1:8080")
-    if is_loopback(host):
-        return host, port
-    if token is None:
-        raise ConfigError(
-            f"[web] listen {listen}: not a loopback address and ${web.token_env} is unset: "
-            f"set an operator token in it, or listen on 127.0.0.1"
-        )
-    if len(token) < MIN_TOKEN_CHARS:
-        raise ConfigError(
-            f"[web] listen {listen}: ${web.token_env} is {len(token)} characters, too short to "
-            f"guard a non-loopback address: use at least {MIN_TOKEN_CHARS} "
-            f"(`openssl rand -hex 16` makes 32), or listen on 127.0.0.1"
-        )
-    return host, port
-
-
-def is_loopback(host: str) -> bool:
-    """True for `localhost`, 127.0.0.0/8 and ::1; False for every other name or address."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to anything

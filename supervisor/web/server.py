@@ -16,10 +16,11 @@ from supervisor.config import Config
 from supervisor.db import schema
 from supervisor.db.connect import close_quietly, connect
 from supervisor.errors import DatabaseError, JobsupError
+from supervisor.listen import check_listen
 from supervisor.ops.embedded import in_use_url
 from supervisor.web.app import create_app
 from supervisor.web.connections import APPLICATION_NAME, Connections
-from supervisor.web.security import Guard, check_listen
+from supervisor.web.security import Guard
 
 SHUTDOWN_SECONDS = 5  # open keep-alive connections do not hold up a stop for longer
 

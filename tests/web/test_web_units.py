@@ -11,8 +11,9 @@ import pytest
 from supervisor import config
 from supervisor.config import WebConfig
 from supervisor.errors import ConfigError
+from supervisor.listen import check_listen, is_loopback
 from supervisor.web import charts, insight_charts, insights, pages, present
-from supervisor.web.security import Guard, check_listen, is_loopback
+from supervisor.web.security import Guard
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""The dashboard as a child of the supervisor, when its config sets `[web] listen`.
+"""The dashboard as a child of the supervisor (`[web] listen`): started and stopped by the loop.
 
 A process, not a thread: the supervisor's loop is single-threaded and must never wait on a
 browser. The child is `jobsup web` with the supervisor's config and environment, in a
@@ -21,8 +21,8 @@ from loguru import logger
 
 from runner import linux
 from supervisor.config import Config
+from supervisor.listen import check_listen
 from supervisor.runners import limits, proctree
-from supervisor.web.security import check_listen
 
 STOP_SECONDS = 8.0  # then SIGKILL (its own graceful shutdown takes at most 5 s)
 
