@@ -263,7 +263,8 @@ room AS (
 -- A part of `claim` and `claim_rated`: take the jobs of `next`, started at `clock`.
 UPDATE processing_jobs j
 SET status = 'processing', started_at = (SELECT t FROM clock), updated_at = now(),
-    worker_id = %(worker_id)s, runner_pid = NULL, lease = nextval('jobsup_lease')
+    worker_id = %(worker_id)s, runner_pid = NULL, lease = nextval('jobsup_lease'),
+    progress = NULL  -- a new attempt starts over: no bar left from the one before
 -- A primary-key probe per id, whatever the planner believes of the table's size (a join
 -- with `next` could be planned as a walk of the table, as on one that looked empty).
 WHERE j.id = ANY(ARRAY(SELECT id FROM next))
