@@ -17,7 +17,7 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
-from runner import confine, handlers, linux, protocol
+from runner import confine, flow, handlers, linux, protocol, tracing
 from runner.errors import PermanentFailure, Retry, SoftTimeLimitExceeded
 from runner.job import RunnerSpec
 from runner.protocol import Exit, FailureKind
@@ -96,6 +96,23 @@ def _limit_address_space(resident_bytes: int) -> None:
 
 def run_job(spec: RunnerSpec, result_fd: int) -> Exit:
     """Call the handler and send its result document; the exit code to leave with."""
+    _import_handler(spec.handler)  # before the span: its module may set up OpenTelemetry
+    with tracing.run_span(spec.job) as outcome:
+        document = call_handler(spec, result_fd)
+        outcome("completed" if document["ok"] else document["kind"])
+    with contextlib.suppress(OSError):  # the last progress, before the result
+        flow.flush()
+    return send(document, result_fd, spec.result_max_bytes)
+
+
+def _import_handler(path: str) -> None:
+    """Import the handler's module now if it can be; if not, `call_handler` reports why."""
+    with contextlib.suppress(Exception, SystemExit):
+        importlib.import_module(path.partition(":")[0])
+
+
+def call_handler(spec: RunnerSpec, result_fd: int) -> protocol.Document:
+    """The result document of the handler's call (its insights, or how it failed)."""
     signal.signal(signal.SIGTERM, _raise_soft_time_limit)
     document: protocol.Document
     try:
@@ -103,6 +120,7 @@ def run_job(spec: RunnerSpec, result_fd: int) -> Exit:
         # replace() costs a runner ~60 page faults of its own (~0.3 ms): only when it must.
         job = spec.job if files == spec.job.files else dataclasses.replace(spec.job, files=files)
         handler = handlers.load(spec.handler)
+        flow.attach(result_fd)
         document = protocol.success(handlers.insights_of(handler(job)))
     except PermanentFailure as e:
         document = protocol.failure(FailureKind.PERMANENT, str(e))
@@ -121,7 +139,7 @@ def run_job(spec: RunnerSpec, result_fd: int) -> Exit:
     finally:
         # A SIGTERM from here on ends the runner at once: the supervisor knows why it sent it.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    return send(document, result_fd, spec.result_max_bytes)
+    return document
 
 
 def send(document: protocol.Document, fd: int, max_bytes: int) -> Exit:

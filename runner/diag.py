@@ -18,6 +18,7 @@ from typing import Any
 
 from runner import linux
 from runner.errors import Retry, SoftTimeLimitExceeded
+from runner.flow import StepNotStored
 from runner.job import Job
 
 MB = 1 << 20
@@ -197,12 +198,18 @@ def chaos(job: Job) -> list[dict[str, Any]]:
     Metadata: `record` (the run's execution log: one JSON line per event, appended),
     `behaviour` (`sleep`; `raise` in the first `fail_attempts` attempts; `segv` or `memory`,
     growing to `mb` MiB at `mb_per_s` and holding it `hold` s, in the first attempt only),
-    `seconds` to sleep first.
+    `seconds` to sleep first; `step`: a durable step after the sleep (each run of it logged),
+    then with `die_after_step` a SIGSEGV right after it in the first attempt. It reports
+    its progress (started, slept).
     The insight names the job, the attempt, the claim's lease token and this execution.
     """
     execution = Execution(job)
     execution.log("start", behaviour=job.metadata.get("behaviour", "sleep"))
+    job.progress(0, 2, "started")
     time.sleep(float(job.metadata.get("seconds", 0)))
+    job.progress(1, 2, "slept")
+    if job.metadata.get("behaviour") == "step":
+        _durable_step(job, execution)
     _misbehave(job, execution)
     execution.log("end", result="ok")
     content = {"job_id": job.id, "attempt": job.attempt, "lease": job.lease,
@@ -222,6 +229,25 @@ def _misbehave(job: Job, execution: Execution) -> None:
         execution.log("allocate", mb=job.metadata.get("mb", 400))
         allocate(job)  # killed over the memory limit before it is done
         execution.log("end", result="allocated")
+
+
+def _durable_step(job: Job, execution: Execution) -> None:
+    """Step "work" (its runs logged as `step_run`), then `step_done` naming the execution
+    whose result came back, or `step_refused` when the claim was taken meanwhile."""
+
+    def work() -> dict[str, Any]:
+        execution.log("step_run")
+        return {"execution": execution.id, "lease": job.lease, "attempt": job.attempt}
+
+    try:
+        kept = job.step("work", work)
+    except StepNotStored:
+        execution.log("step_refused")
+        raise
+    execution.log("step_done", by=kept["execution"])
+    if job.metadata.get("die_after_step") and job.attempt == 1:
+        execution.log("end", result="segv")
+        crash(job)
 
 
 class Execution:
@@ -254,3 +280,41 @@ def _grandparent() -> int | None:
             return int(f.read().rsplit(b")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def progress(job: Job) -> list[dict[str, Any]]:
+    """Report `total` stages (default 5) done one by one, `seconds` apart (default 0.2), each
+    with a note, then sleep `after` seconds (default 0); one insight: the stages done."""
+    total = int(job.metadata.get("total", 5))
+    for done in range(1, total + 1):
+        time.sleep(float(job.metadata.get("seconds", 0.2)))
+        job.progress(done, total, f"stage {done} of {total}")
+    time.sleep(float(job.metadata.get("after", 0)))
+    return [{"insight_type": "diag", "content": {"stages": total}, "confidence_score": 1}]
+
+
+def steps(job: Job) -> list[dict[str, Any]]:
+    """Run `count` durable steps (default 2) named step-1, step-2, …; each appends
+    "<name> <attempt>" to `calls_file` when it really runs. With `kill_after` = n, the
+    runner kills itself (SIGKILL) right after step n while its attempt is at most
+    `kill_attempts` (default 1); `sleep` seconds (default 0) after each step. One insight:
+    the steps' results (each with the attempt and the claim's lease that ran it)."""
+    calls = Path(job.metadata["calls_file"]) if "calls_file" in job.metadata else None
+
+    def work(name: str, attempt: int) -> dict[str, Any]:
+        if calls is not None:
+            with calls.open("a") as f:
+                f.write(f"{name} {attempt}\n")
+        return {"name": name, "attempt": attempt, "lease": job.lease,
+                "data": "x" * int(job.metadata.get("size", 0))}  # fmt: skip
+
+    results = []
+    for n in range(1, int(job.metadata.get("count", 2)) + 1):
+        results.append(job.step(f"step-{n}", work, f"step-{n}", job.attempt))
+        time.sleep(float(job.metadata.get("sleep", 0)))
+        if n == job.metadata.get("kill_after") and job.attempt <= job.metadata.get(
+            "kill_attempts", 1
+        ):
+            os.kill(os.getpid(), signal.SIGKILL)
+    content = {"steps": [{"name": r["name"], "attempt": r["attempt"]} for r in results]}
+    return [{"insight_type": "diag", "content": content, "confidence_score": 1}]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from runner import flow
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,22 @@ class Job:
     # The jobs it waited for (enqueue's `after=`, a batch's then-job), oldest first.
     parents: tuple[Parent, ...] = ()
     batch_id: str | None = None  # the batch it belongs to (or whose then-job it is)
+    # The results of the durable steps earlier attempts finished, by name (`step`).
+    steps: Mapping[str, Any] = field(default_factory=dict)
+    # The W3C traceparent of the code that enqueued the job (None: not traced).
+    trace_context: str | None = None
+
+    def progress(self, done: float, total: float | None = None, note: str = "") -> None:
+        """Report how far the job is ("page 12 of 80"): stored on the job at most once a
+        second, the last value always; shown by `jobs show`, `ps`, the dashboard, `wait`."""
+        flow.progress(done, total, note)
+
+    def step(self, name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """`fn(*args, **kwargs)`'s JSON result, run once for this job: stored with the job
+        before it is returned, and returned without running `fn` again on a later attempt
+        (after a kill, a time limit, a retry). Raises `runner.flow.StepError` for a result
+        that is not JSON or over 1 MiB."""
+        return flow.step(self.steps, name, fn, args, kwargs)
 
     def __post_init__(self) -> None:
         if not self.file_names:

@@ -118,7 +118,11 @@ class ForkServer:
             self.start()
         assert self._sock is not None and self.pid is not None  # nosec B101  # start() set them
         spec_fd = _memfd(pickle.dumps(dataclasses.replace(spec, parent_pid=self.pid)))
-        result_r, result_w = os.pipe()
+        # The result channel is a socket pair, not a pipe: the supervisor answers a durable
+        # step on it (runner/flow.py). It still reads as a pipe does: EOF once the runner
+        # and every descendant holding it have closed it.
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        result_r, result_w = ours.detach(), theirs.detach()
         output_r, output_w = os.pipe()
         try:
             self._send(spec_fd, result_w, output_w)

@@ -7,6 +7,12 @@ when a grandchild still holds the pipe open. It is one of
     {"ok": false, "kind": FailureKind, "message": "ValueError: bad row 7", "traceback": "...",
      "exception": ["ValueError", "Exception", "BaseException"]}   # the class and its bases
     {"ok": false, "kind": "retry", "message": "...", "delay": 30.0}  # runner.Retry(delay=30)
+
+Before it, while the handler runs, the same channel (a socket pair) carries messages, framed
+the same way: `{"progress": {"done": 12, "total": 80, "note": "page 12"}}` (`job.progress`),
+and `{"step": {"name": "summary", "result": ...}}` (`job.step`), which the supervisor answers
+on the channel, once the result is stored or cannot be, with `{"step": "summary", "stored":
+true}` or `{"step": "summary", "stored": false, "error": "..."}`.
 """
 
 from __future__ import annotations
@@ -44,6 +50,29 @@ class Failure(TypedDict):
 Document = Success | Failure
 
 
+class Progress(TypedDict):
+    done: float
+    total: float | None
+    note: str
+
+
+class Step(TypedDict):
+    name: str
+    result: Any  # any JSON value
+
+
+class StepAnswer(TypedDict):
+    step: str
+    stored: bool
+    error: NotRequired[str]
+
+
+NOTE_MAX = 200  # characters of a progress note
+STEP_NAME_MAX = 200  # characters of a step's name
+STEP_MAX_BYTES = 1 << 20  # a step's result, as JSON
+MESSAGE_MAX_BYTES = STEP_MAX_BYTES + 4096  # a message frame, its envelope included
+
+
 class Exit(enum.IntEnum):
     """Runner exit codes; anything else (or a signal) means the runner crashed."""
 
@@ -72,6 +101,54 @@ def encode(document: Document) -> bytes:
     return HEADER.pack(len(body)) + body
 
 
+def message(kind: Literal["progress", "step"], body: Progress | Step) -> bytes:
+    """The framed bytes of a message sent while the handler runs."""
+    return _frame({kind: body})
+
+
+def answer(name: str, error: str | None = None) -> bytes:
+    """The framed bytes of the supervisor's answer to step `name`."""
+    body: StepAnswer = {"step": name, "stored": error is None}
+    if error is not None:
+        body["error"] = error
+    return _frame(body)
+
+
+def _frame(body: Any) -> bytes:
+    data = _ENCODER.encode(body).encode()
+    return HEADER.pack(len(data)) + data
+
+
+def is_message(document: dict[str, Any]) -> bool:
+    """Whether a decoded frame is a message sent while the handler ran (not its result)."""
+    return "ok" not in document and len(document) == 1 and ("progress" in document
+                                                            or "step" in document)  # fmt: skip
+
+
+def progress_problem(body: Any) -> str | None:
+    """What makes a progress message's body unusable, or None."""
+    if not isinstance(body, dict):
+        return "progress not an object"
+    done, total = body.get("done"), body.get("total")
+    if not _number(done) or (total is not None and not _number(total)):
+        return "progress: done and total not numbers"
+    return None if isinstance(body.get("note", ""), str) else "progress: note not a string"
+
+
+def step_problem(body: Any) -> str | None:
+    """What makes a step message's body unusable, or None."""
+    if not isinstance(body, dict) or set(body) != {"name", "result"}:
+        return "step not an object with a name and a result"
+    name = body["name"]
+    if not isinstance(name, str) or not name or len(name) > STEP_NAME_MAX:
+        return f"step name not a string of 1 to {STEP_NAME_MAX} characters"
+    return None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and abs(value) < 1e15
+
+
 def frame_length(buffer: bytes | bytearray) -> int | None:
     """The total length (header included) of the frame starting `buffer`, once it is known."""
     if len(buffer) < HEADER.size:
@@ -81,13 +158,38 @@ def frame_length(buffer: bytes | bytearray) -> int | None:
 
 
 def decode(buffer: bytes | bytearray) -> dict[str, Any] | None:
-    """The JSON object in a complete frame, or None for a missing, partial or garbled one.
+    """The JSON object in the first complete frame that is not a message (the result
+    document), or None for a missing, partial or garbled one.
     What the supervisor then reads of it passes `problem` first (`checked`)."""
-    total = frame_length(buffer)
-    if total is None or len(buffer) < total:
-        return None
+    while True:
+        total = frame_length(buffer)
+        if total is None or len(buffer) < total:
+            return None
+        document = decode_frame(buffer[HEADER.size : total])
+        if document is None or not is_message(document):
+            return document
+        buffer = buffer[total:]
+
+
+def messages(buffer: bytes | bytearray, start: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """The complete messages framed in `buffer` from offset `start`, and the offset after
+    them (where the next frame, or the result document, begins)."""
+    found: list[dict[str, Any]] = []
+    while True:
+        total = frame_length(buffer[start:])
+        if total is None or len(buffer) < start + total:
+            return found, start
+        document = decode_frame(buffer[start + HEADER.size : start + total])
+        if document is None or not is_message(document):
+            return found, start
+        found.append(document)
+        start += total
+
+
+def decode_frame(body: bytes | bytearray) -> dict[str, Any] | None:
+    """The JSON object of a frame's body, or None for a garbled one."""
     try:
-        document = json.loads(bytes(buffer[HEADER.size : total]))
+        document = json.loads(bytes(body))
     except ValueError:
         return None
     return document if isinstance(document, dict) else None

@@ -197,6 +197,7 @@ class _Attempt:
     terminated_at: float | None = None  # seconds in, when the soft limit sent SIGTERM
     killed: bool = False  # SIGKILL after the soft limit's SIGTERM (no hard limit)
     descendants: dict[int, float] = field(default_factory=dict)  # pid → start time
+    read_to: int = 0  # the result channel's messages before this offset are handled
 
     def watch(self, server: ForkServer, selector: selectors.BaseSelector) -> None:
         began = time.monotonic()
@@ -222,11 +223,22 @@ class _Attempt:
                            (self.started.output_fd, self.output)):  # fmt: skip
             if fd not in ready:
                 continue
-            with suppress(BlockingIOError):
+            with suppress(BlockingIOError, ConnectionResetError):
                 while chunk := os.read(fd, 65536):
                     buffer += chunk
                     if fd == self.started.output_fd and self.echo:
                         sys.stderr.write(chunk.decode(errors="backslashreplace"))
+            if fd == self.started.result_fd:
+                self._answer_steps()
+
+    def _answer_steps(self) -> None:
+        """Answer the handler's durable steps as stored: without a database, they are kept
+        only for this run (job.step returns them if asked again in it)."""
+        found, self.read_to = protocol.messages(self.result, self.read_to)
+        for message in found:
+            if "step" in message and isinstance(message["step"], dict):
+                with suppress(OSError):
+                    os.write(self.started.result_fd, protocol.answer(message["step"]["name"]))
 
     def _enforce(self, elapsed: float) -> None:
         """Kill or terminate the runner over a limit, as the supervisor's sampling does."""

@@ -28,10 +28,12 @@ creates (and drops) a database of its own on that server.
 - rollup: the CPU per job at concurrency 4 with the history rollup's triggers and without
   them, in turn (the pair's difference is what the rollup costs the hot path);
 - peers (--peers): PgQueuer batch 1 and 10 and its pickup, Procrastinate, Celery's reused
-  prefork children and RQ on the same no-op job, with jobsup's ratios to them.
+  prefork children and RQ on the same no-op job, with jobsup's ratios to them;
 - pipelines: a fan-out/fan-in (N - 1 noop jobs and one that waits for them all) and a chain
   of M (each job waits for the one before), each beside the same count of independent noop
-  jobs run in turn in the same round at the same concurrency: their jobs/s as a share.
+  jobs run in turn in the same round at the same concurrency: their jobs/s as a share;
+- progress: no-op jobs at concurrency 4 with one `job.progress` call each, beside (in turn)
+  the same jobs without: the share of the throughput kept (issue 26: within 10 %).
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ from supervisor.db.connect import Connection
 CONFIG = """
 [supervisor]
 interval = 30
-job_types = ["diag.noop", "bench.stamp", "bench.mark"]
+job_types = ["diag.noop", "bench.stamp", "bench.mark", "bench.progress"]
 preload = ["benchlib.handlers"]
 [retry]
 max_retries = 0
@@ -75,6 +77,8 @@ handler = "runner.diag:noop"
 handler = "benchlib.handlers:stamp"
 [job_types."bench.mark"]
 handler = "benchlib.handlers:mark"
+[job_types."bench.progress"]
+handler = "benchlib.handlers:progress"
 """
 
 
@@ -100,7 +104,7 @@ QUICK = Sizes(jobs=1500, repeat=1, cycles=1500, samples=150, depth_rows=1_000_00
               depth_jobs=1000, idle_seconds=10.0, history_large=1_000_000, fan_in=2000,
               chain=200)  # fmt: skip
 SCENARIOS = ("ceiling", "throughput", "latency", "depth", "supervisors", "overhead", "history",
-             "enqueue", "rollup", "pipelines")  # fmt: skip
+             "enqueue", "rollup", "pipelines", "progress")  # fmt: skip
 # The history rollup's triggers (migration 0014), switched off for the "without" runs.
 ROLLUP_TRIGGERS = ("jobsup_count_insert", "jobsup_count_update", "jobsup_count_delete")
 
@@ -452,6 +456,31 @@ class Bench:
                             f"TRIGGER {trigger}")  # fmt: skip
 
     # -- the figures against the goals -----------------------------------------------------
+
+    # -- progress --------------------------------------------------------------------------
+
+    def progress(self) -> None:
+        """No-op jobs with and without a progress call each, in turn (pairs): the median
+        share of the throughput kept."""
+        pairs = [(self._rate("diag.noop"), self._rate("bench.progress"))
+                 for _ in range(max(3, self.sizes.repeat))]  # fmt: skip
+        without, with_progress = _median([a for a, _ in pairs]), _median([b for _, b in pairs])
+        share = self.shares["progress"] = _median([b / a for a, b in pairs])
+        self.results["progress"] = {"without": without, "with": with_progress, "share": share}
+        print(f"progress: {with_progress:.0f} jobs/s with a progress call each, {without:.0f} "
+              f"without, concurrency 4 ({self.sizes.jobs} jobs a run): {share:.0%} kept "
+              f"(median of {len(pairs)} pairs)")  # fmt: skip
+
+    def _rate(self, job_type: str) -> float:
+        fill.reset(self.db.conn)
+        fill.jobs(self.db.conn, self.sizes.jobs, job_type)
+        fill.settle(self.db.conn)
+        since = time.time()
+        self.db.run("--concurrency", "4", "--until-empty")
+        count, rate = self.db.rate(since, job_type)
+        if count != self.sizes.jobs:
+            raise SystemExit(f"only {count} of {self.sizes.jobs} {job_type} jobs completed")
+        return rate
 
     # -- pipelines -------------------------------------------------------------------------
 

@@ -30,11 +30,15 @@ RUNNING = """
 INSERT INTO processing_jobs (job_type, status, worker_id, started_at)
 SELECT 'capped', 'processing', gen_random_uuid(), now() FROM generate_series(1, 8)
 """
-VARIANTS = {
-    "plain": {},
-    "capped (room left)": {"capped": {"capped": 100}},
-    "capped (full)": {"capped": {"capped": 8}},
-    "a type paused": {},
+# A supervisor that has seen no keyed job (fair_key) lately sends the plain claim
+# (fair=False); "fair" is the claim it sends while keyed jobs are about (claim_fair), here
+# with none pending: what fair share costs an ordinary queue once a second.
+VARIANTS: dict[str, dict[str, object]] = {
+    "plain": {"fair": False},
+    "capped (room left)": {"capped": {"capped": 100}, "fair": False},
+    "capped (full)": {"capped": {"capped": 8}, "fair": False},
+    "a type paused": {"fair": False},
+    "fair (claim_fair)": {"fair": True},
 }
 WARM_UP = 20
 SERVED = ["capped", "plain"]  # the types the bench's supervisor serves

@@ -84,23 +84,47 @@ from chaoslib.check import (
     check_host_keys,
     judge,
     judge_watch,
+    most_in_a_window,
     read_executions,
 )
 from chaoslib.faults import FAULTS, Chaos, Context, FaultLog, stop_after_term
 from chaoslib.hosts import NamespaceError, Network
 from chaoslib.postgres import Postgres, stop_left_over
 from chaoslib.proxy import Loop, Proxy
-from chaoslib.supervisors import JOBSUP, MAX_RETRIES, START_MARK, Supervisor, Timers, title
+from chaoslib.supervisors import (
+    JOBSUP,
+    MAX_RETRIES,
+    RATE_PERIOD,
+    RATE_STARTS,
+    START_MARK,
+    Supervisor,
+    Timers,
+    title,
+)
 from chaoslib.watch import Watcher
 
 from supervisor.db.connect import Connection, connect
 
 FEED_SHARE = 0.6  # jobs are enqueued over this share of the run, so faults meet a busy queue
 RUN_PREFIX = "jobsup-chaos-"  # the run's directory in /tmp
+# Every start of a job, as its claim stamped it (started_at: for a rate-limited type the time
+# written into its window), kept apart from the row (a retry clears started_at).
+RECORD_STARTS = """
+CREATE TABLE chaos_starts (job_type text, at timestamptz);
+CREATE FUNCTION chaos_record_start() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO chaos_starts VALUES (NEW.job_type, NEW.started_at);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER chaos_record_start AFTER UPDATE OF status ON processing_jobs
+    FOR EACH ROW WHEN (NEW.status = 'processing' AND OLD.status <> 'processing')
+    EXECUTE FUNCTION chaos_record_start();
+"""
 OWNER = "owner"  # in it: the pid and start time of the run's process
 DRAIN_CAP = 600.0  # the longest the queue may take to drain, even while it makes progress
 PIPELINE_SHARE = 0.4  # with --pipelines, of --jobs: in batches and chains
-BEHAVIOURS = {"sleep": 74, "raise": 12, "segv": 8, "memory": 6}  # per cent
+BEHAVIOURS = {"sleep": 62, "raise": 12, "segv": 8, "memory": 6, "step": 12}  # per cent
 
 
 def main() -> int:
@@ -228,6 +252,10 @@ class Run:
         result = subprocess.run([JOBSUP, "db", "init"], env=env, capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"jobsup db init: {result.stderr.strip()}")
+        conn = self._connection()
+        assert conn is not None  # nosec B101  # just initialised
+        with conn.cursor() as cur:
+            cur.execute(RECORD_STARTS)
         self.proxies = Loop()
         for i, host in enumerate(self.network.hosts):
             proxy = Proxy(self.proxies, host.db_address, (host.db_address, self.postgres.port))
@@ -319,11 +347,11 @@ class Run:
         try:
             with conn.cursor() as cur:
                 cur.execute(
-                    "INSERT INTO processing_jobs (id, job_type, metadata) "
-                    "SELECT * FROM unnest(%s::uuid[], %s::text[], %s::jsonb[]) "
+                    "INSERT INTO processing_jobs (id, job_type, metadata, fair_key) "
+                    "SELECT * FROM unnest(%s::uuid[], %s::text[], %s::jsonb[], %s::text[]) "
                     "ON CONFLICT (id) DO NOTHING",  # a batch may be sent again after a fault
-                    ([i for i, _ in batch], ["chaos"] * len(batch),
-                     [json.dumps(m) for _, m in batch]),
+                    ([i for i, _ in batch], [m["job_type"] for _, m in batch],
+                     [json.dumps(m) for _, m in batch], [m["fair_key"] for _, m in batch]),
                 )  # fmt: skip
             self.fed = due
         except psycopg2.Error:
@@ -412,12 +440,28 @@ class Run:
                         MAX_RETRIES)  # fmt: skip
         piped = pipelines.check(conn, self.groups, executions, insights) if self.groups else []
         verdict.anomalies = (unreadable + ctx.anomalies + check_host_keys(keys)
-                             + verdict.anomalies + self._watched(ctx) + piped)  # fmt: skip
+                             + verdict.anomalies + self._watched(ctx) + piped
+                             + self._rate_checked(conn))  # fmt: skip
         runs = sum(len(r) for r in executions.values())
         restarts = sum(len(s.incarnations) - 1 for s in self.supervisors)
         self.log(f"chaos: {runs} executions of {len(executions)} jobs, {restarts} supervisor "
                  f"restarts, {len(ctx.disturbances.freezes)} freezes")  # fmt: skip
         return verdict
+
+    def _rate_checked(self, conn: Connection) -> list[str]:
+        """The rate limit held: no window of RATE_PERIOD seconds of chaos_limited's starts (as
+        the claims stamped them, recorded by RECORD_STARTS) holds over RATE_STARTS."""
+        with conn.cursor() as cur:
+            cur.execute("SELECT extract(epoch FROM at)::float8 FROM chaos_starts "
+                        "WHERE job_type = 'chaos_limited' ORDER BY at")  # fmt: skip
+            starts = [at for (at,) in cur.fetchall()]
+        most = most_in_a_window(starts, RATE_PERIOD)
+        self.log(f"chaos: chaos_limited: {len(starts)} starts, at most {most} in any "
+                 f"{RATE_PERIOD:g} s (limit {RATE_STARTS})")  # fmt: skip
+        if most > RATE_STARTS:
+            return [f"rate limit exceeded: {most} starts of chaos_limited within "
+                    f"{RATE_PERIOD:g} s (limit {RATE_STARTS})"]  # fmt: skip
+        return []
 
     def _watched(self, ctx: Context) -> list[str]:
         watcher = self.watcher
@@ -484,18 +528,26 @@ def _same_process(pid: int, started: float) -> bool:
 
 
 def job_mix(count: int, rng: random.Random, record: Path) -> list[tuple[str, dict[str, Any]]]:
-    """`count` (job id, metadata) pairs of the chaos job type."""
+    """`count` (job id, metadata) pairs: of the chaos job type, or one in four of the
+    rate-limited chaos_limited; most with a fair_key (one customer with half of those, the
+    others spread over 20), the rest without (the metadata carries both, for the insert)."""
     jobs = []
     for _ in range(count):
         behaviour = rng.choices(list(BEHAVIOURS), list(BEHAVIOURS.values()))[0]
+        draw = rng.random()
+        key = None if draw < 0.3 else "big" if draw < 0.65 else f"customer-{rng.randrange(20)}"
         metadata: dict[str, Any] = {"record": str(record), "behaviour": behaviour,
-                                    "seconds": round(_sleep(rng), 3)}  # fmt: skip
+                                    "seconds": round(_sleep(rng), 3), "fair_key": key,
+                                    "job_type": "chaos_limited" if rng.random() < 0.25
+                                    else "chaos"}  # fmt: skip
         if behaviour == "raise":
             metadata["fail_attempts"] = rng.choice((1, 1, 2, MAX_RETRIES + 1))  # 1 in 4 fails
         elif behaviour == "memory":
             # Over the type's 128 MB, then held: a runner that lives to the end of the hold
             # was not stopped at its limit.
             metadata |= {"mb": 300, "mb_per_s": 1000, "hold": 1.5}
+        elif behaviour == "step":  # half of them die right after it, in their first attempt
+            metadata["die_after_step"] = rng.random() < 0.5
         jobs.append((str(uuid.UUID(int=rng.getrandbits(128), version=4)), metadata))
     return jobs
 
@@ -522,9 +574,12 @@ def collect(conn: Connection) -> tuple[dict[str, Row], dict[str, list[dict[str, 
         cur.execute("SELECT column_name FROM information_schema.columns "
                     "WHERE table_name = 'processing_jobs' AND column_name = 'lease'")  # fmt: skip
         lease = "lease" if cur.fetchone() else "NULL"
-        cur.execute(f"SELECT id::text, status, retry_count, error_message, attempts, {lease} "
-                    "FROM processing_jobs")  # fmt: skip
-        rows = {r[0]: Row(r[1], r[2] or 0, r[3], r[4] or [], r[5]) for r in cur.fetchall()}
+        cur.execute("SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'processing_jobs' AND column_name = 'steps'")  # fmt: skip
+        steps = "steps" if cur.fetchone() else "NULL"
+        cur.execute(f"SELECT id::text, status, retry_count, error_message, attempts, {lease}, "
+                    f"{steps} FROM processing_jobs")  # fmt: skip
+        rows = {r[0]: Row(r[1], r[2] or 0, r[3], r[4] or [], r[5], r[6]) for r in cur.fetchall()}
         cur.execute("SELECT job_id::text, content FROM insights ORDER BY created_at")
         insights: dict[str, list[dict[str, Any]]] = {}
         for job_id, content in cur.fetchall():

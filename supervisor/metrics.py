@@ -19,6 +19,7 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -75,6 +76,14 @@ class Metrics:
         self.oldest_pending = Gauge("jobsup_queue_oldest_pending_seconds",
                                     "How long the longest-waiting runnable job has waited.",
                                     registry=r)  # fmt: skip
+        self.rate_limit = Gauge("jobsup_rate_limit_per_second", "A rate-limited job type's "
+                                "limit, in starts per second.", ["type"], registry=r)  # fmt: skip
+        self.rate_started = Gauge("jobsup_rate_limit_started", "Jobs of a rate-limited type "
+                                  "started within its period up to now.", ["type"],
+                                  registry=r)  # fmt: skip
+        self.rate_waiting = Gauge("jobsup_rate_limit_waiting", "Runnable jobs of a "
+                                  "rate-limited type held back by its limit now.", ["type"],
+                                  registry=r)  # fmt: skip
         self.paused = Gauge("jobsup_job_type_paused", "1 for each paused job type ('*': all).",
                             ["type"], registry=r)  # fmt: skip
 
@@ -110,12 +119,22 @@ class Metrics:
         self.slots.set(slots)
         self.free_slots.set(max(0, slots - running))
 
-    def set_queue(self, counts: Mapping[str, float | int | None]) -> None:
+    def set_queue(self, counts: Mapping[str, Any]) -> None:
         """From `report.queue(conn).as_dict()`: runnable, scheduled, blocked, processing,
-        oldest."""
+        oldest, rate_limits."""
         for status in ("runnable", "scheduled", "blocked", "processing"):
             self.queue_jobs.labels(status).set(counts.get(status) or 0)
         self.oldest_pending.set(counts.get("oldest_pending") or 0)
+        self.set_rate_limits(counts.get("rate_limits") or [])
+
+    def set_rate_limits(self, windows: Sequence[Mapping[str, Any]]) -> None:
+        """From `store.rate_limits(conn)`: each rate-limited type's limit and windows."""
+        for gauge in (self.rate_limit, self.rate_started, self.rate_waiting):
+            gauge.clear()
+        for w in windows:
+            self.rate_limit.labels(w["job_type"]).set(w["max_starts"] / w["period"])
+            self.rate_started.labels(w["job_type"]).set(w["started"])
+            self.rate_waiting.labels(w["job_type"]).set(w["waiting"])
 
     def set_paused(self, job_types: Sequence[str]) -> None:
         """The paused job types ('*': all), as `jobsup_job_type_paused{type} 1`."""

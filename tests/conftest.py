@@ -19,31 +19,12 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
 import pytest
 
 from supervisor.db import schema
 from supervisor.db.connect import Connection, connect
-
-
-def database_url(server_url: str, name: str) -> str:
-    """`server_url` pointing at database `name` instead."""
-    if "://" not in server_url:
-        return f"{server_url} dbname={name}"
-    parts = urlsplit(server_url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _admin(server_url: str, sql: str) -> None:
-    conn = psycopg2.connect(server_url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
+from tests.fixtures.servers import as_admin, database_url
 
 
 @pytest.fixture(scope="session")
@@ -67,19 +48,19 @@ def server_url() -> str:
 @pytest.fixture(scope="session")
 def template_name(server_url: str) -> Iterator[str]:
     name = f"jobsup_tpl_{uuid.uuid4().hex[:8]}"
-    _admin(server_url, f"CREATE DATABASE {name}")
+    as_admin(server_url, f"CREATE DATABASE {name}")
     conn = connect(database_url(server_url, name))
     schema.migrate(conn)
     conn.close()
     yield name
-    _admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    as_admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _fresh_database(server_url: str, template: str) -> Iterator[str]:
     name = f"jobsup_t_{uuid.uuid4().hex[:12]}"
-    _admin(server_url, f"CREATE DATABASE {name} TEMPLATE {template}")
+    as_admin(server_url, f"CREATE DATABASE {name} TEMPLATE {template}")
     yield database_url(server_url, name)
-    _admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    as_admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture

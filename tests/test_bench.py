@@ -27,6 +27,7 @@ KEYS = {
     "enqueue_many_jobs_per_s": None,
     "rollup_cpu_ms_per_job": {"with", "without"},
     "pipelines": {"fan_in", "chain"},
+    "progress": {"without", "with", "share"},
 }  # fmt: skip
 PIPELINE = {"jobs", "jobs_per_s", "independent_jobs_per_s", "share"}
 CPU = {"jobs_per_s", "supervisor", "fork_server", "runners", "postgres", "total"}
@@ -70,7 +71,7 @@ def test_the_benchmark_runs_every_scenario_and_writes_its_figures(
     for line in ("fork ceiling", "throughput, concurrency 8", "pickup latency", "depth other type",
                  "supervisors: 4 x 1", "idle supervisor", "history large (2,000 finished",
                  "enqueue_many: 500 jobs", "history rollup's triggers",
-                 "pipelines, fan-in of 40", "pipelines, chain of 10"):  # fmt: skip
+                 "pipelines, fan-in of 40", "pipelines, chain of 10", "progress: "):  # fmt: skip
         assert line in done.stdout, done.stdout
 
 

@@ -205,3 +205,18 @@ def test_the_map_names_every_module_of_every_room(where: str) -> None:
         unknown |= {name or "leaves": sorted(listed - modules)} if listed - modules else {}
     assert missing == {}
     assert unknown == {}
+
+
+def test_tests_share_helpers_through_fixtures_modules_never_through_other_tests() -> None:
+    """A test module imports no other test module and no conftest: what tests share lives in
+    tests/fixtures/ (or a helper module beside them), so a test file can move or go alone."""
+    found = []
+    for path in (ROOT / "tests").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                last = name.split(".")[-1]
+                if name.startswith("tests.") and (last == "conftest" or last.startswith("test_")):
+                    found.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not found, found

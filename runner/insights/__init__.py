@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runner.insights import stages
 from runner.insights.workflow import run_complete_workflow
 from runner.job import Job
 
@@ -16,11 +17,12 @@ __all__ = ["analysis", "run_complete_workflow"]
 
 def analysis(job: Job) -> list[dict[str, Any]]:
     """The handler for job type `analysis` (configured as `runner.insights:analysis`)."""
-    return run_complete_workflow(
-        job.files,
-        job.business_description,
-        job.metadata,
-        settings=job.settings,
-        memory_limit_mb=job.memory_limit_mb,
-        names=job.file_names,
-    )
+    with stages.reporting(job.progress, job.step, len(job.files)):
+        return run_complete_workflow(
+            job.files,
+            job.business_description,
+            job.metadata,
+            settings=job.settings,
+            memory_limit_mb=job.memory_limit_mb,
+            names=job.file_names,
+        )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from runner.errors import PermanentFailure
-from runner.insights import engine, loader
+from runner.insights import engine, loader, stages
 from runner.insights.anomalies import find_anomalies
 from runner.insights.correlations import find_correlations
 from runner.insights.derived import PART, derived_names, find_derived
@@ -100,9 +100,14 @@ def run_complete_workflow(
             findings = [f for t in tables for f in analyse(con, t, limits, wanted, gaps, counts)]
     ranked = rank(findings, business_description)
     ai = (settings or {}).get("ai")
-    summary = summarize(ranked, tables, business_description, ai)
+    stages.begin("summary")
+    # The language model's summary is paid for: kept as a durable step when [ai] is set.
+    summary = stages.kept(
+        "ai-summary" if ai else None,
+        lambda: summarize(ranked, tables, business_description, ai).to_row(),
+    )
     logger.info("analysis: {} insights in {:.1f} s", len(ranked) + 1, time.monotonic() - started)
-    return [summary.to_row(), *(f.to_row() for f in ranked)]
+    return [summary, *(f.to_row() for f in ranked)]
 
 
 def _thresholds(metadata: Mapping[str, Any]) -> Thresholds:
@@ -123,6 +128,7 @@ def _load(
     con: DuckDBPyConnection, path: str, name: str | None, sql_name: str, workdir: Path
 ) -> Table:
     started = time.monotonic()
+    stages.begin(f"loading {name or Path(path).name}")
     source = loader.load(con, path, sql_name, workdir, name)
     table = describe_table(con, sql_name, source["file"], source)
     logger.info(
@@ -175,25 +181,32 @@ def analyse(
     if time_column is not None and span is not None:
         timeline = collect(con, table, time_column, span, [counted, *measures], segments)
     names = frozenset(t.name for t in targets)
+    stages.begin(f"{table.name}: profile and quality")
     findings = [
         profile(table, timeline, span, derived),
         *check_quality(con, table, limits, gaps, names),
     ]
     # Headline figures of the targets only: a side column's total is noise to this question.
+    stages.begin(f"{table.name}: key figures")
     findings += kpis(con, table, targets, timeline)
+    stages.begin(f"{table.name}: trends and anomalies")
     if timeline is not None:
         findings += find_trends(timeline, limits) + find_anomalies(timeline, limits, headline)
         findings += find_falls(timeline, limits)
+    stages.begin(f"{table.name}: seasonality")
     findings += find_seasonality(con, table, timeline, headline, limits)
+    stages.begin(f"{table.name}: segments")
     findings += compare_segments(con, table, every_segment, headline, limits)
     # The segment a link is checked within must be filled in every row: otherwise the check
     # reads fewer rows than the link it checks.
     main_segment = next((c for c in every_segment if c.non_null == table.rows), None)
+    stages.begin(f"{table.name}: correlations")
     findings += find_correlations(
         con, table, targets, every_measure, limits, timeline, main_segment, sums, linked
     )
     # Concentration of a target that adds up (else of the rows, when there is no target).
     total = next((m for m in targets if m.aggregation is Aggregation.SUM), None)
+    stages.begin(f"{table.name}: concentration")
     if total is not None or not targets:
         findings += _concentrations(con, table, total or counted, timeline, limits, wanted)
     for finding in findings:

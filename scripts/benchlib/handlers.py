@@ -22,3 +22,8 @@ def mark(job: Job) -> list[dict[str, Any]]:
     finally:
         os.close(fd)
     return []
+
+
+def progress(job: Job) -> None:
+    """Nothing but one progress report (job.progress): what reporting costs a job."""
+    job.progress(1, 1, "done")

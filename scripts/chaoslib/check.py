@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .steps import step_problems
 from .supervisors import Timers
 
 UNFINISHED = ("pending", "processing")
@@ -32,6 +33,7 @@ class Row:
     error: str | None
     attempts: list[dict[str, Any]]
     lease: int | None = None  # the row's lease token, where jobsup has one
+    steps: dict[str, Any] | None = None  # its durable steps' results, where jobsup keeps them
 
 
 @dataclass
@@ -49,6 +51,10 @@ class Execution:
     end: float | None = None
     result: str | None = None  # ok | raise | segv | allocated; None: it never got to its end
     parent_pid: int | None = None  # its fork server's
+    step_run: float | None = None  # when it ran its durable step (the `step` behaviour)
+    step_done: float | None = None  # when its step returned, with the result of
+    step_by: str | None = None  # this execution (the result stored) or an earlier one
+    step_refused: bool = False  # told its step's result was not stored (its claim taken)
 
     @property
     def supervisor(self) -> tuple[str, int | None]:
@@ -206,6 +212,13 @@ def _take(executions: dict[str, Execution], event: dict[str, Any]) -> None:
     elif event["event"] == "end":
         execution = executions[event["execution"]]
         execution.end, execution.result = float(event["time"]), event["result"]
+    elif event["event"] == "step_run":
+        executions[event["execution"]].step_run = float(event["time"])
+    elif event["event"] == "step_done":
+        execution = executions[event["execution"]]
+        execution.step_done, execution.step_by = float(event["time"]), event["by"]
+    elif event["event"] == "step_refused":
+        executions[event["execution"]].step_refused = True
 
 
 def judge(
@@ -226,6 +239,7 @@ def judge(
         problems = _check_job(row, insights.get(job_id, []), runs, max_retries, verdict)
         problems += _unexplained(row.attempts if row else [], runs, workers, disturbances)
         problems += _overlaps(runs, disturbances) + _over_limit(runs, disturbances)
+        problems += step_problems(row.steps if row else None, runs)
         verdict.anomalies += [f"job {job_id}: {problem}" for problem in problems]
     return verdict
 
@@ -457,3 +471,13 @@ def check_host_keys(workers: Iterable[tuple[str, str]]) -> list[str]:
     problems += [f"hosts {', '.join(sorted(hosts))} share the host key {key}"
                  for key, hosts in owners.items() if len(hosts) > 1]  # fmt: skip
     return problems
+
+
+def most_in_a_window(starts: list[float], period: float) -> int:
+    """The most starts within any closed window of `period` seconds (sorted `starts`)."""
+    most, first = 0, 0
+    for last, at in enumerate(starts):
+        while at - starts[first] > period:
+            first += 1
+        most = max(most, last - first + 1)
+    return most

@@ -33,7 +33,7 @@ heartbeat_interval = {heartbeat}
 stale_after = {stale_after}
 drain_timeout = 3.0
 kill_timeout = 1.0
-job_types = ["chaos"]
+job_types = ["chaos", "chaos_limited"]
 state_dir = "{state_dir}"
 
 [retry]
@@ -54,7 +54,14 @@ allow_root = true  # CI runs as root; the chaos is in the supervisor, not in pri
 
 [job_types.chaos]
 handler = "runner.diag:chaos"
+
+# The same jobs under a rate limit across all supervisors (issue 26): the run checks that no
+# window of {rate_period:g} s ever held more than {rate_starts} starts.
+[job_types.chaos_limited]
+handler = "runner.diag:chaos"
+rate_limit = "{rate_starts}/second"
 """
+RATE_STARTS, RATE_PERIOD = 20, 1.0  # chaos_limited's rate_limit
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,8 @@ class Timers:
     def config(self, state_dir: Path, concurrency: int, heartbeat: float, interval: float) -> str:
         return CONFIG.format(concurrency=concurrency, interval=interval, heartbeat=heartbeat,
                              stale_after=self.stale_after, state_dir=state_dir,
-                             max_retries=MAX_RETRIES)  # fmt: skip
+                             max_retries=MAX_RETRIES, rate_starts=RATE_STARTS,
+                             rate_period=RATE_PERIOD)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,10 @@ STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
     help="No second job while one with this key is unfinished: print that one's id instead.",
 )
 @click.option(
+    "--fair-key",
+    help="Fair share: jobs of one type and priority take turns across keys (a customer id).",
+)
+@click.option(
     "--after", "after", type=JOB_ID, multiple=True,
     help="Run only once this job has ended (again for several parents).",
 )  # fmt: skip
@@ -88,6 +92,7 @@ def enqueue(
     delay: float | None,
     metadata: str | None,
     unique_key: str | None,
+    fair_key: str | None,
     after: tuple[str, ...],
     on_parent_failure: str,
     batch_file: Path | None,
@@ -147,6 +152,7 @@ def enqueue(
                 delay=delay or 0.0,
                 original_name=[path.name for path in file_paths],
                 unique_key=unique_key,
+                fair_key=fair_key or None,
             )
             job_id = found.job_id
             enqueued = job_admin.enqueued(conn, job_id)
@@ -261,7 +267,9 @@ def list_command(
 @config_option
 @click.argument("job_id", type=JOB_ID)
 @click.option(
-    "--details", is_flag=True, help="The description in full, and each insight's details."
+    "--details",
+    is_flag=True,
+    help="The description in full, each insight's details, each step's result.",
 )
 @json_option
 def show_command(job_id: str, details: bool, as_json: bool) -> None:
@@ -286,9 +294,13 @@ def show_command(job_id: str, details: bool, as_json: bool) -> None:
 @config_option
 @click.argument("job_ids", nargs=-1, type=JOB_ID)
 @click.option("--all-failed", is_flag=True, help="Every failed job.")
+@click.option(
+    "--fresh", is_flag=True, help="Forget the durable steps done: the next run does them again."
+)
 @json_option
-def retry_command(job_ids: tuple[str, ...], all_failed: bool, as_json: bool) -> None:
-    """Failed or cancelled jobs back to pending, attempts counted afresh.
+def retry_command(job_ids: tuple[str, ...], all_failed: bool, fresh: bool, as_json: bool) -> None:
+    """Failed or cancelled jobs back to pending, attempts counted afresh; the steps done
+    (`job.step`) are kept, so the next run skips them, unless --fresh.
 
     JOB_IDS are ids as `jobs list` shows them, or their first 8 characters or more. Exit
     status 1 when a named job was left alone (it is not failed or cancelled, or does not
@@ -297,7 +309,7 @@ def retry_command(job_ids: tuple[str, ...], all_failed: bool, as_json: bool) -> 
     if not job_ids and not all_failed:
         raise click.UsageError("name the jobs to retry, or give --all-failed")
     with database(load_config()) as conn:
-        changes = job_admin.retry(conn, job_admin.resolve(conn, job_ids), all_failed)
+        changes = job_admin.retry(conn, job_admin.resolve(conn, job_ids), all_failed, fresh)
     _report(changes, "retried", as_json, "no failed jobs")
 
 

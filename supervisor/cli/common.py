@@ -108,3 +108,15 @@ def first_line(text: str | None, width: int = 80) -> str:
     """The first line of `text`, cut to `width` characters."""
     line = (text or "").split("\n", 1)[0]
     return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def progress_text(progress: Any, none: str = "-") -> str:
+    """A job's progress as a person reads it: `12/80 (15%) page 12`; `none` for none."""
+    if not isinstance(progress, dict) or not isinstance(progress.get("done"), int | float):
+        return none
+    done, total = progress["done"], progress.get("total")
+    text = f"{done:g}"
+    if isinstance(total, int | float) and total > 0:
+        text += f"/{total:g} ({min(100.0, 100 * done / total):.0f}%)"
+    note = first_line(str(progress.get("note") or ""), 40)
+    return f"{text} {note}" if note else text

@@ -8,13 +8,14 @@ from typing import Any
 import click
 
 from supervisor.cli import cli, config_option, database, json_option, load_config, print_json
-from supervisor.cli.common import first_line, table
+from supervisor.cli.common import first_line, progress_text, table
 from supervisor.durations import human
 from supervisor.ops import report
 from supervisor.scheduling import pauses
 
 SUPERVISOR_HEADERS = ("HOST", "PID", "STATE", "SLOTS", "UPTIME", "HEARTBEAT", "VERSION", "ID")
-RUNNER_HEADERS = ("JOB", "TYPE", "PID", "ELAPSED", "MEMORY MB", "PEAK MB", "CPU", "ATTEMPT")
+RUNNER_HEADERS = ("JOB", "TYPE", "PID", "ELAPSED", "MEMORY MB", "PEAK MB", "CPU", "ATTEMPT",
+                  "PROGRESS")  # fmt: skip
 DASH = "\u2013"  # an en dash: a figure the supervisor has not sampled yet
 
 
@@ -119,6 +120,7 @@ def _runner_row(r: dict[str, Any]) -> tuple[Any, ...]:
     return (
         r.get("job_id"), r.get("job_type"), r.get("pid") or DASH, human(r.get("elapsed")),
         memory, _or_dash(r.get("peak_rss_mb")), cpu, attempt,
+        progress_text(r.get("progress"), DASH),
     )  # fmt: skip
 
 
@@ -145,7 +147,7 @@ def _ps_summary(workers: list[dict[str, Any]]) -> str:
 @json_option
 def stats(hours: int, as_json: bool) -> None:
     """Jobs by status and retry count, throughput per hour, durations per type, failures,
-    paused job types and those no live supervisor serves."""
+    paused job types, those no live supervisor serves, and the rate limits."""
     cfg = load_config()
     with database(cfg) as conn:
         found = report.stats(conn, hours, cfg.supervisor.stale_after)
@@ -192,6 +194,13 @@ def _stats_text(found: dict[str, Any]) -> str:
             "job types no live supervisor serves (their jobs wait pending for one that does)",
             ("TYPE", "PENDING", "OLDEST"),
             [(u["job_type"], u["jobs"], human(u["oldest_age"])) for u in found["unserved"]],
+        ),
+        _section(
+            "rate limits ([job_types.<name>] rate_limit; WAITING: runnable jobs held back now)",
+            ("TYPE", "LIMIT", "STARTED", "WAITING", "ROOM IN"),
+            [(r["job_type"], r["limit"], r["started"],
+              r["waiting"], human(r["reopens_in"]) if r["reopens_in"] else "now")
+             for r in found["rate_limits"]],
         ),
     ]  # fmt: skip
     return "\n\n".join(sections)

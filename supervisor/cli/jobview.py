@@ -7,7 +7,7 @@ import re
 import textwrap
 from typing import Any
 
-from supervisor.cli.common import first_line, table
+from supervisor.cli.common import first_line, progress_text, table
 from supervisor.durations import human
 from supervisor.ops.job_admin import FIELDS, SHORT, SHOWN_ELSEWHERE
 from supervisor.ops.pipeline import progress_line
@@ -20,11 +20,13 @@ def job_table(jobs: list[dict[str, Any]]) -> str:
     rows = [
         (
             j["id"], j["job_type"], j["status"], j["retry_count"],
-            f"{human(j['age'])} ago", human(j["duration"]), first_line(j["error"], 60),
+            f"{human(j['age'])} ago", human(j["duration"]), progress_text(j.get("progress")),
+            first_line(j["error"], 60),
         )
         for j in jobs
     ]  # fmt: skip
-    return table(("ID", "TYPE", "STATUS", "RETRIES", "CREATED", "RAN", "ERROR"), rows)
+    headers = ("ID", "TYPE", "STATUS", "RETRIES", "CREATED", "RAN", "PROGRESS", "ERROR")
+    return table(headers, rows)
 
 
 def show(job: dict[str, Any], insights: list[dict[str, Any]], details: bool,
@@ -36,6 +38,7 @@ def show(job: dict[str, Any], insights: list[dict[str, Any]], details: bool,
         parts += ["", "last error:", textwrap.indent(job["error_message"].rstrip(), "  ")]
     parts += _pipeline(around or {}, job.get("parents_left") or 0)
     parts += ["", _attempts(job.get("attempts") or [])]
+    parts += ["", steps_text(job.get("steps"), details)]
     parts += ["", insights_text(insights, details)]
     return "\n".join(parts)
 
@@ -75,6 +78,8 @@ def _fields(job: dict[str, Any], details: bool) -> str:
     if job.get("worker_host"):
         owner = f"{job['worker_host']} pid {job['worker_pid']} ({job['worker_state']})"
         rows.append(("worker host", owner))
+    if job.get("progress"):
+        rows.append(("progress", progress_text(job["progress"])))
     rows.append(("insights", str(job["insights_count"])))
     return "\n".join(f"  {label:<12} {value}" for label, value in rows)
 
@@ -97,6 +102,18 @@ def _cut(text: str) -> str:
 def _time(text: str) -> str:
     """`2026-11-29T01:09:38.250932+00:00` → `2026-11-29 01:09:38+00:00`; other text as is."""
     return _ISO_TIME.sub(r"\1 \2", text)
+
+
+def steps_text(steps: Any, details: bool) -> str:
+    """The durable steps done (`job.step`): their names, and with `details` their results."""
+    if not isinstance(steps, dict) or not steps:
+        return "steps: none done"
+    if not details:
+        return f"steps done ({len(steps)}): {', '.join(steps)} (--details: their results)"
+    lines = [f"steps done ({len(steps)}):"]
+    for name, result in steps.items():
+        lines.append(f"  {name}: {_cut(json.dumps(result, sort_keys=True))}")
+    return "\n".join(lines)
 
 
 def _attempts(attempts: list[dict[str, Any]]) -> str:

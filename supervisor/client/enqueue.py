@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
-from supervisor.client import appconn, edges
+from supervisor.client import appconn, edges, tracing
 from supervisor.client.edges import UnknownParent
 from supervisor.db.queries import load
 from supervisor.errors import JobsupError
@@ -53,6 +53,7 @@ class NewJob(TypedDict, total=False):
     run_at: datetime
     delay: float
     unique_key: str  # no new job while one not yet finished holds this key: that one's id
+    fair_key: str  # fair share: jobs of one type and priority take turns across these keys
     after: Sequence[Any]  # parents: job ids, indexes in the list, {"job":…, "on_parent_failure":…}
     on_parent_failure: str  # "fail" (the default) or "run": when a parent fails or is cancelled
 
@@ -76,6 +77,7 @@ def enqueue(
     delay: float = 0.0,
     original_name: str | Sequence[str] | None = None,
     unique_key: str | None = None,
+    fair_key: str | None = None,
     after: Sequence[Any] | None = None,
     on_parent_failure: str = "fail",
 ) -> str:
@@ -89,12 +91,14 @@ def enqueue(
     higher `priority` runs first. `after` (job ids) makes it wait, pending, until each of
     those jobs has ended; when one fails or is cancelled, `on_parent_failure="fail"` ends it
     failed without running, "run" runs it all the same (UnknownParent for an id that names
-    no job; nothing is inserted then).
+    no job; nothing is inserted then). `fair_key` (a customer, a tenant): among runnable jobs of
+    its type and priority, the supervisors take one job of each key in turn, so a key with
+    1,000 jobs waiting does not hold back a key with 1.
     """
     given = {"file_path": file_path, "file_id": file_id, "original_name": original_name,
              "description": description, "job_type": job_type, "priority": priority,
              "metadata": metadata, "run_at": run_at, "delay": delay,
-             "unique_key": unique_key, "after": after,
+             "unique_key": unique_key, "fair_key": fair_key, "after": after,
              "on_parent_failure": on_parent_failure}  # fmt: skip
     return enqueue_or_find(conn, **given).job_id
 
@@ -175,7 +179,9 @@ def _insert_round(
                for path, name in named]  # fmt: skip
         files += new
         job["file_ids"] = [f["id"] for f in new]
-    document = json.dumps([_many_row(job) for job in checked], separators=(",", ":"))
+    trace = tracing.traceparent()  # the caller's span: each job's run is a child of it
+    rows = [_many_row(job) | {"trace_context": trace} for job in checked]
+    document = json.dumps(rows, separators=(",", ":"))
     parents = json.dumps(edges.rows(every, checked), separators=(",", ":"))
     with conn.cursor() as cur:
         cur.execute(SQL["enqueue_many"],
@@ -204,7 +210,7 @@ _KEYS = frozenset(NewJob.__annotations__)
 _DEFAULTS: dict[str, Any] = {
     "file_path": None, "file_id": None, "original_name": None, "description": None,
     "job_type": "analysis", "priority": 0, "metadata": None, "run_at": None, "delay": 0.0,
-    "unique_key": None, "after": None, "on_parent_failure": "fail",
+    "unique_key": None, "fair_key": None, "after": None, "on_parent_failure": "fail",
 }  # fmt: skip
 
 
@@ -238,6 +244,9 @@ def _checked(index: int | None, given: dict[str, Any], count: int = 1) -> dict[s
         raise TypeError(f"{where}: run_at must be a datetime")
     if job["unique_key"] is not None and not isinstance(job["unique_key"], str):
         raise TypeError(f"{where}: unique_key must be a string")
+    fair_key = job["fair_key"]
+    if fair_key is not None and (not isinstance(fair_key, str) or not fair_key):
+        raise TypeError(f"{where}: fair_key must be a non-empty string, got {fair_key!r}")
     if job["job_type"] == ANALYSIS and not paths and not job["file_id"]:
         raise ValueError(f"{where}: an {ANALYSIS} job reads its file: give file_path or file_id")
     job["after"] = edges.parents(where, job["after"], job["on_parent_failure"], index, count)
@@ -286,6 +295,7 @@ def _many_row(job: dict[str, Any]) -> dict[str, Any]:
         "run_at": run_at.isoformat() if run_at is not None else None,
         "delay": float(job["delay"]),
         "unique_key": job["unique_key"],
+        "fair_key": job["fair_key"],
         "batch_id": job.get("batch_id"),
     }
 

@@ -22,6 +22,7 @@ from supervisor.config.model import (
     WebConfig,
     cap_params,
     caps,
+    rates,
     retries_exception,
     retry_for,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "cap_params",
     "caps",
     "load",
+    "rates",
     "read_toml",
     "retries_exception",
     "retry_for",

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from supervisor import durations
+from supervisor.config import flow
 from supervisor.config import rules as config_rules
+from supervisor.config.flow import RateLimit
 from supervisor.config.model import (
     BUILTIN_JOB_TYPES,
     JOB_TYPE_RETRY_KEYS,
@@ -122,10 +124,11 @@ def _build_job_types(
             )
         max_running = _check(table.pop("max_running", 0), int, "max_running",
                              f"{where}: {label} max_running")  # fmt: skip
+        rate_limit = _rate_limit(table.pop("rate_limit", None), f"{where}: {label} rate_limit")
         retry_keys = {k: table.pop(k) for k in list(table) if k in JOB_TYPE_RETRY_KEYS}
         own_retry = _build(RetryConfig, retry_keys, where, label, base=retry)
         own_limits = _build_limits(table, where, label, limits)
-        job_types[name] = JobType(handler, own_limits, own_retry, max_running)
+        job_types[name] = JobType(handler, own_limits, own_retry, max_running, rate_limit)
     return job_types
 
 
@@ -134,9 +137,21 @@ def _build_limits(table: Mapping[str, Any], where: str, label: str, limits: Limi
     known = [f.name for f in dataclasses.fields(Limits)]
     for key in table:
         if key not in known:
-            allowed = [*known, *JOB_TYPE_RETRY_KEYS, "handler", "max_running"]
+            allowed = [*known, *JOB_TYPE_RETRY_KEYS, "handler", "max_running", "rate_limit"]
             raise ConfigError(f"{where}: {label} unknown key '{key}'{_suggest(key, allowed)}")
     return typing.cast(Limits, _build(Limits, table, where, label, base=limits))
+
+
+def _rate_limit(value: Any, where: str) -> RateLimit | None:
+    """`rate_limit = "60/minute"` as a RateLimit (absent: None), or one ConfigError line."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string such as {flow.EXAMPLE}, got {_kind(value)}")
+    try:
+        return flow.parse_rate(value)
+    except ValueError as e:
+        raise ConfigError(f"{where}: {e}") from None
 
 
 def _is_handler_path(path: str) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from supervisor.config.flow import RateLimit
 from supervisor.scheduling import periodic
 
 
@@ -90,6 +91,7 @@ class JobType:
     limits: Limits = field(default_factory=Limits)
     retry: RetryConfig = field(default_factory=RetryConfig)  # [retry], with this type's keys
     max_running: int = 0  # at most this many running at once across all supervisors; 0: any
+    rate_limit: RateLimit | None = None  # at most this many started per period; None: any
 
 
 # The keys of a [job_types.<name>] table beside its handler and its [limits] keys.
@@ -243,6 +245,15 @@ def caps(config: Config, job_types: Sequence[str]) -> dict[str, int]:
         name: t.max_running
         for name, t in config.job_types.items()
         if t.max_running and name in job_types
+    }
+
+
+def rates(config: Config, job_types: Sequence[str]) -> dict[str, RateLimit]:
+    """The rate-limited job types among those served: job type: its limit."""
+    return {
+        name: t.rate_limit
+        for name, t in config.job_types.items()
+        if t.rate_limit is not None and name in job_types
     }
 
 

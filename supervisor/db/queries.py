@@ -15,11 +15,18 @@ _COMMENT = re.compile(r"--[^\n]*")  # our statements have no '--' inside a strin
 
 def load(filename: str) -> dict[str, str]:
     """The statements of `sql/<filename>`, each introduced by a `-- name: <name>` line; a
-    line `-- include: <name>` in one is replaced by that named part (a CTE several share)."""
+    line `-- include: <name>` in one is replaced by that named part (a CTE several share),
+    itself with its own includes replaced (a part may include another)."""
     text = (resources.files("supervisor") / "sql" / filename).read_text()
     parts = _NAME.split(text)  # [preamble, name1, body1, name2, body2, ...]
     named = {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
-    return {name: _INCLUDE.sub(lambda m: named[m.group(1)], body) for name, body in named.items()}
+
+    def expand(body: str, depth: int = 0) -> str:
+        if depth > 5:  # a bug: parts including each other
+            raise ValueError(f"sql/{filename}: includes nested too deep")
+        return _INCLUDE.sub(lambda m: expand(named[m.group(1)], depth + 1), body)
+
+    return {name: expand(body) for name, body in named.items()}
 
 
 @dataclass(frozen=True)

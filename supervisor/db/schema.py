@@ -31,7 +31,7 @@ REQUIRED_COLUMNS = {
         "id", "file_id", "job_type", "business_description", "status", "metadata",
         "retry_count", "created_at", "started_at", "completed_at", "updated_at",
         "error_message", "run_at", "priority", "worker_id", "runner_pid", "attempts",
-        "unique_key", "parents_left", "batch_id",
+        "unique_key", "parents_left", "batch_id", "progress", "steps", "trace_context",
     ),
     "jobsup_edges": ("parent", "child", "on_parent_failure", "n"),
     "jobsup_batches": ("id", "then_id", "created_at"),

@@ -79,3 +79,31 @@ class ClaimTiming:
                 self.want()
             elif outcome.status == "pending" and outcome.kind in (Kind.RETRYABLE, Kind.SNOOZED):
                 self.retry_due(now + outcome.delay)
+
+
+FAIR_HOLD = 60.0  # seconds the claim keeps taking keyed jobs after it last saw one
+FAIR_PROBE = 1.0  # at least one claim with keyed jobs this often, to see new ones
+
+
+class FairMode:
+    """Whether the next claim takes keyed jobs (fair_key) too (`claim_fair`) or only unkeyed
+    ones (the plain claim: its plan lacks the keyed rounds, which cost an ordinary claim a
+    quarter more). Fair while keyed jobs were seen within FAIR_HOLD seconds (claimed, or
+    reported pending by the next-due query a claim that came short asks), and at least once
+    every FAIR_PROBE seconds, so keyed jobs behind a queue of unkeyed ones are found."""
+
+    def __init__(self) -> None:
+        self.until = 0.0  # monotonic: fair until then
+        self.next_probe = 0.0  # monotonic: the next fair claim at the latest
+
+    def fair(self, now: float) -> bool:
+        """Whether the claim sent now is to be the fair one (noted as sent)."""
+        if now < self.until or now >= self.next_probe:
+            self.next_probe = now + FAIR_PROBE
+            return True
+        return False
+
+    def seen(self, now: float, keyed: bool) -> None:
+        """What a claim's answer said: keyed jobs were claimed or are pending."""
+        if keyed:
+            self.until = now + FAIR_HOLD

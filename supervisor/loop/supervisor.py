@@ -25,7 +25,7 @@ from loguru import logger
 
 from runner.parent import ForkServer
 from supervisor import logs
-from supervisor.config import Config, Overrides, caps
+from supervisor.config import Config, Overrides, caps, rates
 from supervisor.db import schema
 from supervisor.db.connect import Connection
 from supervisor.identity import Identity
@@ -41,6 +41,7 @@ from supervisor.loop.signals import SignalQueue
 from supervisor.loop.talk import Talk
 from supervisor.loop.telemetry import Telemetry, set_title
 from supervisor.metrics import MetricsServer
+from supervisor.runners.messages import Updates
 from supervisor.runners.pool import Pool, log_counts
 from supervisor.runners.state import KillReason, Runner
 from supervisor.scheduling import periodic
@@ -157,7 +158,7 @@ class Supervisor:
         deadline = time.monotonic() + self.config.supervisor.kill_timeout
         self._finish_request(deadline)
         self.claims.unwritten += self.pool.reap()  # jobs claimed by the last request, not started
-        self.claims.write_last(self.db, deadline)
+        self.claims.write_last(self.db, deadline, self.pool.updates(time.monotonic()))
         self.telemetry.close()
         self.outside.close(self.me)
         log_counts(self.pool.counts)
@@ -177,10 +178,11 @@ class Supervisor:
             deadlines.append(self.db.in_flight.deadline)
         elif not self.session.connected:
             deadlines.append(self.session.retry_at)
-        elif self.claims.unwritten or self.heartbeat.check_owned:
+        elif self.claims.unwritten or self.heartbeat.check_owned or self.pool.updates_due(now):
             return 0.0
         else:
             deadlines.append(self.heartbeat.next_at)
+            deadlines.append(self.pool.progress_deadline())
             if self._may_claim():
                 deadlines.append(self.claims.timing.deadline())
         if self.pool and not self.heartbeat.fenced:
@@ -286,7 +288,11 @@ class Supervisor:
         return self.drain.running and not self.heartbeat.fenced and free > 0
 
     def _talk(self, now: float) -> None:
-        self.talk.next(now, self._claim_ask, self._beat, self.pool.claims)
+        self.talk.next(now, self._claim_ask, self._beat, self.pool.claims, self._reported)
+
+    def _reported(self, now: float) -> Updates | None:
+        """What the runners reported that is to be written now (progress, steps), if any."""
+        return self.pool.updates(now) if self.pool.updates_due(now) else None
 
     def _beat(self, now: float) -> upkeep.Beat:
         unwritten = {o.job_id: o.lease for o in self.claims.unwritten}
@@ -305,7 +311,8 @@ class Supervisor:
         check_empty = bool(self.options.until_empty) and not self.pool and not self.claims.unwritten
         return self.claims.ask(now, free, list(self.pool.claims()), self.job_types, check_empty,
                                self.config.retry.backoff_max,
-                               caps(self.config, self.job_types))  # fmt: skip
+                               caps(self.config, self.job_types),
+                               rates(self.config, self.job_types))  # fmt: skip
 
     def _take_events(self) -> None:
         now = time.monotonic()
@@ -341,6 +348,8 @@ class Supervisor:
                                      heard.found.queue)  # fmt: skip
 
     def _brought(self, brought: Brought, now: float) -> None:
+        if brought.updates:
+            self.pool.written(brought.updates, brought.steps)
         for job in brought.jobs:
             self.pool.start(job, now)
         idle = not self.pool and not self.claims.unwritten

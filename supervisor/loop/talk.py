@@ -21,6 +21,7 @@ from supervisor.loop.claims import Brought, Claims
 from supervisor.loop.database import Database, Done, Request
 from supervisor.loop.heartbeat import Heard, Heartbeat
 from supervisor.loop.session import Session
+from supervisor.runners.messages import Updates
 from supervisor.store import upkeep
 from supervisor.store import write_and_claim as turn
 
@@ -43,30 +44,33 @@ class Talk:
         self.asked: Asked | None = None  # who asked the request in flight
 
     def next(self, now: float, claim: Callable[[float], turn.Ask | None],
-             beat: Callable[[float], upkeep.Beat],
-             held: Callable[[], dict[str, int]]) -> None:  # fmt: skip
+             beat: Callable[[float], upkeep.Beat], held: Callable[[], dict[str, int]],
+             reported: Callable[[float], Updates | None] = lambda now: None) -> None:  # fmt: skip
         """Give the thread its next request, if it has none: `claim` says what to claim now
-        (None: nothing), `beat` what a heartbeat asks, `held` the claims the runners hold."""
+        (None: nothing), `beat` what a heartbeat asks, `held` the claims the runners hold,
+        `reported` what the runners reported that is to be written now (progress, steps:
+        with the outcomes, before a heartbeat: a handler may wait for its step)."""
         late = self.db.overdue(now)
         if late is not None:
             logger.warning("the database did not answer ({}) in time: dropping the connection",
                            late.name)  # fmt: skip
         if not self.db.idle:
             return
-        request = self._choose(now, claim, beat, held)
+        request = self._choose(now, claim, beat, held, reported)
         if request is not None:
             self.db.submit(request, now)
 
     def _choose(self, now: float, claim: Callable[[float], turn.Ask | None],
-                beat: Callable[[float], upkeep.Beat],
-                held: Callable[[], dict[str, int]]) -> Request[Any] | None:  # fmt: skip
+                beat: Callable[[float], upkeep.Beat], held: Callable[[], dict[str, int]],
+                reported: Callable[[float], Updates | None]) -> Request[Any] | None:  # fmt: skip
         self.asked = None
         if not self.session.connected:
             return self.session.request(now)
         ask = claim(now) if now < self.heartbeat.next_at else None
-        if self.claims.unwritten or ask is not None:
+        updates = reported(now)
+        if self.claims.unwritten or ask is not None or updates:
             self.asked = Asked.CLAIMS
-            return self.claims.request(ask, time.monotonic())
+            return self.claims.request(ask, time.monotonic(), updates)
         if now >= self.heartbeat.next_at:
             self.asked = Asked.BEAT
             return self.heartbeat.request(now, beat(now))

@@ -35,6 +35,7 @@ FIELDS = (
 SHOWN_ELSEWHERE = {
     "id", "attempts", "error_message", "file_path", "original_name", "worker_host",
     "worker_pid", "worker_state", "insights_count", "more_files", "more_file_ids",
+    "progress", "steps",
 }  # fmt: skip
 SHORT = 300  # characters of a long field `jobs show` prints without --details
 
@@ -210,10 +211,14 @@ def _unchanged(conn: Connection, job_ids: Sequence[str], done: set[str]) -> list
     return [Change(job_id, found.get(job_id), None) for job_id in dict.fromkeys(rest)]
 
 
-def retry(conn: Connection, job_ids: Sequence[str], all_failed: bool = False) -> list[Change]:
-    """Put failed or cancelled jobs back to pending with a fresh count of attempts."""
+def retry(
+    conn: Connection, job_ids: Sequence[str], all_failed: bool = False, fresh: bool = False
+) -> list[Change]:
+    """Put failed or cancelled jobs back to pending with a fresh count of attempts; `fresh`
+    forgets their durable steps' results too (the next run does every step again)."""
+    params = {"ids": list(job_ids), "all_failed": all_failed, "fresh": fresh}
     with transaction(conn), conn.cursor() as cur:
-        cur.execute(SQL["retry"], {"ids": list(job_ids), "all_failed": all_failed})
+        cur.execute(SQL["retry"], params)
         changed = [Change(job_id, was, "pending") for job_id, was in cur.fetchall()]
     return changed + _unchanged(conn, job_ids, {c.id for c in changed})
 

@@ -11,7 +11,7 @@ from supervisor.durations import human
 from supervisor.identity import host_key, process_alive
 from supervisor.ops.job_admin import SQL
 from supervisor.scheduling import pauses
-from supervisor.store.statements import Queue, queue
+from supervisor.store.statements import Queue, queue, rate_limits
 
 __all__ = ["Queue", "queue"]  # the queue now: counted on the database thread too (heartbeat)
 
@@ -20,7 +20,8 @@ def stats(
     conn: Connection, hours: int, stale_after: float, failure_limit: int = 20
 ) -> dict[str, Any]:
     """The seed's monitoring queries in one report over the last `hours` hours, with the
-    paused job types and those no live supervisor serves (`unserved`)."""
+    paused job types, those no live supervisor serves (`unserved`), and the rate-limited
+    types' windows (`rate_limits`)."""
     params = {"hours": hours, "limit": failure_limit}
     report: dict[str, Any] = {"hours": hours}
     with dict_cursor(conn) as cur:
@@ -29,6 +30,7 @@ def stats(
             report[name] = [dict(row) for row in cur.fetchall()]
     report["paused"] = [asdict(p) for p in pauses.paused(conn)]
     report["unserved"] = unserved(conn, stale_after)
+    report["rate_limits"] = rate_limits(conn)
     return report
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from supervisor.logs import job_logger
@@ -36,6 +36,8 @@ class ClaimedJob:
     more_names: tuple[str | None, ...] = ()  # the same of more_files, in order
     parents: tuple[Mapping[str, Any], ...] = ()  # the jobs it waited for (`claimed_parents`)
     batch_id: str | None = None
+    steps: Mapping[str, Any] = field(default_factory=dict)  # durable steps done before
+    trace_context: str | None = None  # the enqueuer's W3C traceparent
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -76,6 +78,7 @@ def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
     snoozes = row[10] if len(row) > 10 else 0
     file_name, more_names = row[11:13] if len(row) > 12 else (None, None)
     parents, batch_id = row[13:15] if len(row) > 14 else (None, None)
+    steps, trace_context = row[15:17] if len(row) > 16 else ({}, None)
     problems = [
         _problem_of_type(job_type),
         _problem_of_metadata(metadata),
@@ -99,6 +102,8 @@ def from_row(row: tuple[Any, ...]) -> ClaimedJob | Unusable:
         more_names=tuple(_name(n) for n in more_names or ()),
         parents=tuple(p for p in parents or () if isinstance(p, dict)),
         batch_id=batch_id if isinstance(batch_id, str) else None,
+        steps=steps if isinstance(steps, dict) else {},
+        trace_context=trace_context if isinstance(trace_context, str) else None,
     )
     reasons = [p for p in problems if p]
     return Unusable(job, "; ".join(reasons)) if reasons else job

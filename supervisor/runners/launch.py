@@ -74,6 +74,8 @@ def _runner_job(job: ClaimedJob, config: Config, job_limits: Limits) -> Job:
         settings=handler_settings(config),
         parents=tuple(_parent(p) for p in job.parents),
         batch_id=job.batch_id,
+        steps=job.steps,
+        trace_context=job.trace_context,
     )
 
 

@@ -25,9 +25,10 @@ from supervisor.config import Config
 from supervisor.config.model import retry_for
 from supervisor.identity import Identity
 from supervisor.metrics import METRICS
-from supervisor.runners import handler_modules, limits, proctree, runenv
+from supervisor.runners import handler_modules, limits, messages, proctree, runenv
 from supervisor.runners.jobrow import ClaimedJob, Unusable
 from supervisor.runners.launch import NotServed, launch
+from supervisor.runners.messages import Updates
 from supervisor.runners.outcome import (
     Kind,
     Outcome,
@@ -109,6 +110,7 @@ class Pool:
         self._asked: deque[Runner] = deque()  # STARTING, in the order asked of the server
         self._by_pid: dict[int, Runner] = {}
         self._concluded: list[Outcome] = []  # since the last reap()
+        self.reports = messages.Reports()  # progress and steps, until they are written
         self.counts = Counts()
         self.orphans_possible = False  # a runner ended since the last sample: look for orphans
         self.configure(config, served)
@@ -250,6 +252,8 @@ class Pool:
                 data = os.read(fd, READ_CHUNK)
             except BlockingIOError:
                 return
+            except ConnectionResetError:  # the result socket: the runner died unanswered
+                data = b""
             if not data:
                 self._close(runner, fd)
                 return
@@ -257,6 +261,27 @@ class Pool:
                 runner.add_result(data, self.config.supervisor.result_max_kb * 1024)
             else:
                 runner.output.feed(data, runner.job.log)
+
+    # -- progress and steps (runners/messages.py) ----------------------------------------
+
+    def updates_due(self, now: float) -> bool:
+        """Whether a step's result waits (a handler waits for it) or a progress may be
+        written now."""
+        return self.reports.due(self.runners.values(), now)
+
+    def progress_deadline(self) -> float:
+        """When the next progress that waits may be written (inf: none waits)."""
+        return self.reports.deadline(self.runners.values())
+
+    def updates(self, now: float) -> Updates:
+        """What is to be written now: every step's result that waits, and the progress of
+        the jobs whose last write is a second old (of an ended job, whatever its age)."""
+        return self.reports.take(self.runners.values(), now)
+
+    def written(self, updates: Updates, errors: messages.Answers | None) -> None:
+        """Answer the handlers waiting for `updates`' steps: stored, or why not (`errors`:
+        None when nothing could be written; then all is written again later)."""
+        self.reports.written(self.runners, updates, errors)
 
     def sample(self) -> None:
         """Measure every started runner's tree against its memory and process limits."""
@@ -351,6 +376,7 @@ class Pool:
                 self.read(runner, fd)  # what is left; closes the fd at end of file
                 if fd in (runner.result_fd, runner.output_fd):  # a descendant still holds it
                     self._close(runner, fd)
+        self.reports.leave(runner, self.clock())
         runner.kill_tree()  # whatever the handler left running
         self.orphans_possible = True
         if runner.reason not in (None, KillReason.SHUTDOWN):

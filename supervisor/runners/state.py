@@ -26,6 +26,7 @@ from runner import protocol
 from supervisor.config import Limits
 from supervisor.runners import proctree
 from supervisor.runners.jobrow import ClaimedJob
+from supervisor.runners.messages import Messages
 
 MB = 1 << 20
 TAIL_BYTES = 4096
@@ -148,6 +149,7 @@ class Runner:
     status: int | None = None  # waitpid status once EXITED
     result: bytearray = field(default_factory=bytearray)
     result_overflow: bool = False
+    messages: Messages = field(default_factory=Messages)  # progress and steps, as they come
     # Figures kept by the limits sampler, of the whole tree: memory is RSS, or the limit's
     # PSS/USS once RSS nears the limit (`memory_metric` says which).
     memory: int = 0
@@ -227,10 +229,17 @@ class Runner:
         self.peak_memory = max(self.peak_memory, max_rss)
 
     def add_result(self, data: bytes, max_bytes: int) -> None:
-        if len(self.result) + len(data) > max_bytes + protocol.HEADER.size:
-            self.result_overflow = True
+        """Take bytes of the result channel: messages while the handler runs, then the
+        result document (at most `max_bytes`)."""
+        if self.result_overflow:
             return
         self.result += data
+        self.messages.take(self.result, self.job.log)
+        if not self.messages.done:  # a message (a step's result) may be larger
+            max_bytes = max(max_bytes, protocol.MESSAGE_MAX_BYTES)
+        if len(self.result) > max_bytes + protocol.HEADER.size:
+            self.result_overflow = True
+            self.result.clear()
 
     def document(self) -> dict[str, Any] | None:
         """The result document it sent, unchecked (`protocol.checked`); None: none whole."""
@@ -253,6 +262,7 @@ class Runner:
             "processes": self.processes,
             "attempt": self.job.attempt,
             "max_attempts": max_attempts,
+            "progress": self.messages.progress,
         }
 
     def _note(self, reason: KillReason, detail: str = "") -> None:

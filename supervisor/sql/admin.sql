@@ -16,7 +16,7 @@ SELECT j.id::text AS id, coalesce(j.job_type, 'analysis') AS job_type, j.status,
        extract(epoch FROM coalesce(j.completed_at, localtimestamp) - j.started_at)::float8
            AS duration,
        j.worker_id::text AS worker_id,
-       split_part(j.error_message, E'\n', 1) AS error
+       split_part(j.error_message, E'\n', 1) AS error, j.progress
 
 -- name: job_filters
 -- The jobs list's filters (a part the list statements include). %(text)s is a LIKE pattern
@@ -130,7 +130,8 @@ SELECT id::text, status FROM processing_jobs WHERE id = ANY(%(ids)s::uuid[]);
 -- no index covers 'failed'). The `attempts` history is kept, with a record of the retry whose
 -- `after` (the highest attempt number so far) the next attempts are numbered on from (the
 -- write-back and reclaim in queries.sql). A job whose unique_key another unfinished job holds
--- now is left as it is (jobsup_jobs_unique allows one).
+-- now is left as it is (jobsup_jobs_unique allows one). The durable steps' results stay
+-- (the next run skips the steps done) unless %(fresh)s; the progress starts again.
 WITH target AS (
     SELECT id, status FROM processing_jobs t
     WHERE ((id = ANY(%(ids)s::uuid[]) AND status IN ('failed', 'cancelled'))
@@ -143,6 +144,7 @@ WITH target AS (
 UPDATE processing_jobs j
 SET status = 'pending', retry_count = 0, error_message = NULL, run_at = now(),
     started_at = NULL, completed_at = NULL, worker_id = NULL, runner_pid = NULL,
+    progress = NULL, steps = CASE WHEN %(fresh)s THEN NULL ELSE j.steps END,
     attempts = coalesce(CASE WHEN jsonb_typeof(j.attempts) = 'array' THEN j.attempts END,
                         '[]'::jsonb)
                || jsonb_build_object(
@@ -364,6 +366,33 @@ WHERE t.job_type IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM live
                   WHERE live.job_types IS NULL OR t.job_type = ANY(live.job_types))
 ORDER BY t.job_type;
+
+-- name: rate_limits
+-- Each rate-limited job type's window as the claims last wrote it (jobsup_rate_windows,
+-- primary key): its limit (max_starts per `period` seconds), the jobs started within the
+-- period up to now, `reopens_in` (seconds until the window has room again; 0: it has room),
+-- and `waiting`: its runnable jobs held back by the limit (pending and due, while the window
+-- is full; 0 while it has room). Counting them reads the type's pending index entries.
+SELECT w.job_type, w.max_starts, w.period, s.started,
+       CASE WHEN s.started >= w.max_starts
+            THEN (SELECT count(*) FROM processing_jobs j
+                  WHERE j.status = 'pending' AND j.run_at <= now()
+                    AND coalesce(j.job_type, 'analysis') = w.job_type)
+            ELSE 0 END AS waiting,
+       CASE WHEN s.started >= w.max_starts
+            THEN greatest(0, extract(epoch FROM
+                     (SELECT o.at FROM (SELECT u.at, sum(u.n) OVER (ORDER BY u.at DESC) AS newer
+                                        FROM unnest(w.starts, w.counts) AS u(at, n)) AS o
+                      WHERE o.newer >= w.max_starts ORDER BY o.at DESC LIMIT 1)
+                     + make_interval(secs => w.period) - now()))::float8
+            ELSE 0 END AS reopens_in,
+       w.updated_at AS last_start
+FROM jobsup_rate_windows w
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(u.n), 0)::int AS started FROM unnest(w.starts, w.counts) AS u(at, n)
+    WHERE u.at >= now() - make_interval(secs => w.period)
+) s
+ORDER BY w.job_type;
 
 -- name: job_parents
 -- The jobs %(id)s waits or waited for (jobsup_edges_child), in the order given, each with how it

@@ -13,7 +13,9 @@
 -- A job with a unique_key that an unfinished job holds is not inserted, nor are its new
 -- files: `held` maps its id to that job's (index jobsup_jobs_unique). One whose key another
 -- transaction takes meanwhile is skipped (ON CONFLICT) and is in neither `created` nor
--- `held`: the caller asks again for it.
+-- `held`: the caller asks again for it. A job with a fair_key gets its round from the
+-- trigger jobsup_fair_seq, in the list's order (migration 0012). trace_context: the
+-- caller's W3C traceparent.
 -- %(edges)s: each job's parents (`after`), with what it does when one fails; a job with a
 -- parent not yet ended is inserted blocked (parents_left > 0: outside the claim's index).
 -- When a parent id names no job, nothing is inserted and `unknown_parents` names up to
@@ -22,7 +24,8 @@
 WITH given AS (
     SELECT * FROM jsonb_to_recordset(%(jobs)s::jsonb) AS g(
         id uuid, file_ids uuid[], description text, job_type text, priority int,
-        metadata jsonb, run_at timestamptz, delay float8, unique_key text, batch_id uuid)
+        metadata jsonb, run_at timestamptz, delay float8, unique_key text, batch_id uuid,
+        fair_key text, trace_context text)
 ), edge AS (
     -- The parents of each job (`after`): jobs already in the table, or others of this list.
     SELECT * FROM ROWS FROM (jsonb_to_recordset(%(edges)s::jsonb)
@@ -62,7 +65,7 @@ WITH given AS (
 ), jobs AS (
     INSERT INTO processing_jobs
         (id, file_id, more_file_ids, business_description, job_type, priority, metadata,
-         run_at, unique_key, batch_id, parents_left)
+         run_at, unique_key, batch_id, parents_left, fair_key, trace_context)
     SELECT g.id, g.file_ids[1], nullif(g.file_ids[2:], '{}'), g.description, g.job_type,
            g.priority, g.metadata, coalesce(g.run_at, now()) + make_interval(secs => g.delay),
            g.unique_key, g.batch_id,
@@ -71,7 +74,8 @@ WITH given AS (
            (SELECT count(*) FROM edge e
             WHERE e.child = g.id
               AND (e.parent IN (SELECT id FROM given)
-                   OR e.parent IN (SELECT id FROM parent WHERE NOT ended)))
+                   OR e.parent IN (SELECT id FROM parent WHERE NOT ended))),
+           g.fair_key, g.trace_context
     FROM given g
     WHERE NOT EXISTS (SELECT 1 FROM missing) AND NOT EXISTS (SELECT 1 FROM unknown)
       AND g.id NOT IN (SELECT id FROM held)
@@ -96,7 +100,7 @@ SELECT (SELECT count(*) FROM jobs) AS inserted,
 -- name: finished
 -- Which of %(ids)s exist, and how each stands. Primary key.
 SELECT id::text, status, error_message, coalesce(retry_count, 0) AS retry_count,
-       completed_at
+       completed_at, progress
 FROM processing_jobs WHERE id = ANY(%(ids)s::uuid[]);
 
 -- name: insights

@@ -7,7 +7,7 @@ import json
 import math
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import psycopg2.errors
@@ -16,18 +16,21 @@ from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
 
 from supervisor import __version__
+from supervisor.config.flow import RateLimit, rate_params
 from supervisor.config.model import cap_params
 from supervisor.db import queries
 from supervisor.db.connect import Connection, dict_cursor
 from supervisor.db.queries import SQL, prepared
 from supervisor.identity import Identity, leftovers
 from supervisor.runners.jobrow import ClaimedJob, Unusable, from_row
+from supervisor.runners.messages import Answers, StepResult, Updates
 from supervisor.runners.outcome import Outcome
 
 # The statements run for every job. Planning them cost more than running them (the claim:
 # 0.7 ms to plan, 0.3 ms to run), so the supervisor's connection prepares them, and once the
 # queue table is big enough each is planned once for any parameters (a generic plan).
-HOT = ("claim_lock_caps", "claim", "next_due", "runnable_within", "finish")
+HOT = ("claim_lock_caps", "claim", "claim_fair", "claim_rated", "next_due", "runnable_within",
+       "finish")  # fmt: skip
 PREPARED = {name: prepared(name, SQL[name]) for name in HOT}
 # A generic plan is made for the table as it is when the plan is made. Made on an empty
 # table (after a TRUNCATE, its statistics those of the rows it held), every index looked as
@@ -104,6 +107,12 @@ def _execute(cur: Cursor, names: Sequence[str], params: Mapping[str, Any]) -> No
     cur.execute(";\n".join(SQL[name] for name in names), params)
 
 
+@dataclass(frozen=True)
+class Claimed:
+    jobs: list[ClaimedJob | Unusable]
+    keyed: bool  # a job with a fair_key among them
+
+
 def claim(
     conn: Connection,
     worker_id: str,
@@ -111,17 +120,42 @@ def claim(
     job_types: Sequence[str],
     busy: Sequence[str] = (),
     capped: Mapping[str, int] | None = None,
+    rates: Mapping[str, RateLimit] | None = None,
+    fair: bool = True,
 ) -> list[ClaimedJob | Unusable]:
     """Up to `limit` jobs of `job_types`, now 'processing' and owned by `worker_id`, none
     of those in `busy` (jobs whose earlier runner has not ended here yet), none of a
-    paused type, and no more of a type in `capped` (job type: max_running) than its cap
-    allows across all supervisors."""
+    paused type, no more of a type in `capped` (job type: max_running) than its cap
+    allows across all supervisors, and no more of a type in `rates` than its rate limit
+    leaves in its window now; keyed jobs (fair_key) round-robin across their keys (with
+    `fair` False, unkeyed jobs only: see `claim_taking`)."""
+    return claim_taking(conn, worker_id, limit, job_types, busy, capped, rates, fair).jobs
+
+
+def claim_taking(
+    conn: Connection,
+    worker_id: str,
+    limit: int,
+    job_types: Sequence[str],
+    busy: Sequence[str] = (),
+    capped: Mapping[str, int] | None = None,
+    rates: Mapping[str, RateLimit] | None = None,
+    fair: bool = True,
+) -> Claimed:
+    """`claim`, saying also whether it took a keyed job. `fair` False sends the plain claim
+    (the statement as before fair share, unkeyed jobs only, cheaper by the keyed rounds'
+    part of the plan): for a supervisor that has seen no keyed job for a while."""
     params = {"limit": limit, "worker_id": worker_id, "busy": list(busy),
-              "job_types": list(job_types), **cap_params(capped)}  # fmt: skip
-    # One string, one transaction: the cap locks (when any) are released by its commit.
+              "job_types": list(job_types), **cap_params(capped),
+              **rate_params(rates)}  # fmt: skip
+    # One string, one transaction: the locks (when any) are released by its commit. The
+    # rate windows are read and written only by `claim_rated` (which is fair too).
+    statement = "claim_rated" if rates else "claim_fair" if fair else "claim"
+    held = capped or rates
     with conn.cursor() as cur:
-        _execute(cur, ("claim_lock_caps", "claim") if capped else ("claim",), params)
-        return [from_row(row) for row in cur.fetchall()]
+        _execute(cur, ("claim_lock_caps", statement) if held else (statement,), params)
+        rows = cur.fetchall()
+    return Claimed([from_row(row) for row in rows], any(row[-1] for row in rows))
 
 
 def next_due(
@@ -129,14 +163,30 @@ def next_due(
     job_types: Sequence[str],
     busy: Sequence[str] = (),
     capped: Mapping[str, int] | None = None,
+    rates: Mapping[str, RateLimit] | None = None,
 ) -> float | None:
     """Seconds until the earliest pending job of `job_types` not in `busy`, of a type
-    neither paused nor capped and full, falls due (0: now; None: none)."""
-    params = {"busy": list(busy), "job_types": list(job_types), **cap_params(capped)}
+    neither paused nor capped and full, falls due (0: now; None: none); for a type in
+    `rates` whose window is full, no earlier than the window has room again."""
+    return due(conn, job_types, busy, capped, rates)[0]
+
+
+def due(
+    conn: Connection,
+    job_types: Sequence[str],
+    busy: Sequence[str] = (),
+    capped: Mapping[str, int] | None = None,
+    rates: Mapping[str, RateLimit] | None = None,
+) -> tuple[float | None, bool]:
+    """`next_due`, and whether keyed jobs (fair_key) of `job_types` are pending."""
+    params = {"busy": list(busy), "job_types": list(job_types), **cap_params(capped),
+              **rate_params(rates)}  # fmt: skip
     with conn.cursor() as cur:
         _execute(cur, ("next_due",), params)
         row = cur.fetchone()
-    return None if row is None or row[0] is None else float(row[0])
+    if row is None:
+        return None, False
+    return (None if row[0] is None else float(row[0])), bool(row[1])
 
 
 def runnable_within(conn: Connection, seconds: float, job_types: Sequence[str]) -> bool:
@@ -161,6 +211,26 @@ def finish(conn: Connection, worker_id: str, outcomes: Sequence[Outcome]) -> set
     with conn.cursor() as cur:
         _execute(cur, ("finish",), params)
         return {job_id for (job_id,) in cur.fetchall()}
+
+
+def write_updates(conn: Connection, worker_id: str, updates: Updates) -> set[tuple[str, int]]:
+    """Write what running jobs reported: progress, and steps' results; the claims (job id,
+    lease) whose steps were stored (the others no longer hold their job)."""
+    with conn.cursor() as cur:
+        if updates.progress:
+            params = {"worker_id": worker_id, "rows": json.dumps(updates.progress)}
+            cur.execute(SQL["progress"], params)
+        if not updates.steps:
+            return set()
+        rows = json.dumps([s.row() for s in updates.steps])
+        cur.execute(SQL["steps"], {"worker_id": worker_id, "rows": rows})
+        return {(job_id, lease) for job_id, lease in cur.fetchall()}
+
+
+def step_errors(stored: set[tuple[str, int]], steps: Sequence[StepResult]) -> Answers:
+    """Each step (by `StepResult.key`): None when stored, else why not."""
+    fenced = "the job is no longer under this claim (reset, reclaimed or cancelled meanwhile)"
+    return {s.key: None if (s.job_id, s.lease) in stored else fenced for s in steps}
 
 
 def owned(conn: Connection, worker_id: str, claims: Mapping[str, int]) -> dict[str, str | None]:
@@ -314,6 +384,7 @@ class Queue:
     oldest_pending: float | None  # seconds the longest-waiting runnable job has waited
     completed_last_hour: int
     failed_last_hour: int
+    rate_limits: list[dict[str, Any]] = field(default_factory=list)  # `rate_limits()`
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -325,4 +396,16 @@ def queue(conn: Connection) -> Queue:
         cur.execute(ADMIN_SQL["queue"])
         row = cur.fetchone()
     assert row is not None  # nosec B101  # an aggregate always returns a row
-    return Queue(**row)
+    return Queue(**row, rate_limits=rate_limits(conn))
+
+
+def rate_limits(conn: Connection) -> list[dict[str, Any]]:
+    """Each rate-limited job type's window now: job_type, max_starts, period (seconds),
+    started (within the period), waiting (runnable jobs held back), reopens_in (seconds),
+    limit (as configured: "60/minute")."""
+    with dict_cursor(conn) as cur:
+        cur.execute(ADMIN_SQL["rate_limits"])
+        found = [dict(row) for row in cur.fetchall()]
+    for window in found:  # "60/minute", as configured
+        window["limit"] = str(RateLimit(window["max_starts"], window["period"]))
+    return found

@@ -110,7 +110,7 @@ def test_start_refuses_a_job_type_the_configuration_lacks(tmp_path: Path) -> Non
     assert result.stderr.strip().splitlines() == [
         "jobsup start: Invalid value for '--job-type': no job type 'diag.nop' is configured "
         "(did you mean 'diag.noop'?); configured: analysis, analysis.report, diag.allocate, "
-        "diag.crash, diag.fail, diag.files, diag.noop, diag.parents, diag.print, diag.sleep, "
-        "diag.spawn, diag.whoami "
+        "diag.crash, diag.fail, diag.files, diag.noop, diag.parents, diag.print, diag.progress, "
+        "diag.sleep, diag.spawn, diag.steps, diag.whoami "
         "(`jobsup start --help` lists the options)"
     ]

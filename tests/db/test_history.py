@@ -15,15 +15,16 @@ from typing import Any
 
 import psycopg2
 import pytest
+from psycopg2.extensions import make_dsn
 
 from supervisor.client.enqueue import enqueue
 from supervisor.db import queries, schema
 from supervisor.db.connect import Connection, connect, transaction
 from supervisor.ops import job_admin
 from supervisor.store import history, retention
-from tests.conftest import _admin, database_url
+from tests.fixtures.jobrows import make_job
 from tests.fixtures.processes import Supervisors, rows, scalar, wait_for, write_config
-from tests.ops.test_admin import make_job
+from tests.fixtures.servers import as_admin, database_url
 
 ADMIN = queries.load("admin.sql")
 WEB = queries.load("web.sql")
@@ -298,14 +299,14 @@ def test_without_pg_trgm_the_migration_goes_on_and_the_search_reads_the_table(
     """A role that may not create extensions (no CREATE on the database) migrates a
     database: everything but the trigram index; the jobs list's search still answers."""
     role, name = f"jobsup_nt_{uuid.uuid4().hex[:8]}", f"jobsup_t_{uuid.uuid4().hex[:12]}"
-    _admin(server_url, f"CREATE ROLE {role} LOGIN")
-    _admin(server_url, f"CREATE DATABASE {name} TEMPLATE template0")
+    as_admin(server_url, f"CREATE ROLE {role} LOGIN")
+    as_admin(server_url, f"CREATE DATABASE {name} TEMPLATE template0")
     owner = psycopg2.connect(database_url(server_url, name))
     owner.autocommit = True
     with owner.cursor() as cur:
         cur.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {role}")
     owner.close()
-    url = database_url(server_url, name).replace("postgres@", f"{role}@", 1)
+    url = make_dsn(database_url(server_url, name), user=role)  # a URL or key=value
     monkeypatch.setattr(job_admin, "_searched", [])
     warned: list[str] = []
     monkeypatch.setattr(job_admin.logger, "warning", lambda text, *a: warned.append(text))
@@ -322,8 +323,8 @@ def test_without_pg_trgm_the_migration_goes_on_and_the_search_reads_the_table(
         finally:
             conn.close()
     finally:
-        _admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        _admin(server_url, f"DROP ROLE IF EXISTS {role}")
+        as_admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        as_admin(server_url, f"DROP ROLE IF EXISTS {role}")
 
 
 def test_jobs_list_searches_the_descriptions(db_url: str, conn: Connection) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from supervisor.loop.claim_timing import REFUSED_DELAY, ClaimTiming
+from supervisor.loop.claim_timing import FAIR_HOLD, REFUSED_DELAY, ClaimTiming, FairMode
 from supervisor.runners.outcome import Kind, Outcome
 
 pytestmark = pytest.mark.unit
@@ -114,3 +114,17 @@ def test_a_want_that_arrives_while_a_claim_is_in_flight_survives_its_short_answe
     assert timing.due(T0)
     timing.claimed(T0, asked=4, got=1, next_due_in=None, wants_then=timing.wants)
     assert not timing.due(T0)
+
+
+@pytest.mark.unit
+def test_the_fair_claim_is_sent_while_keyed_jobs_are_about_and_once_a_second() -> None:
+    mode = FairMode()
+    assert mode.fair(0.0)  # the first claim looks
+    assert not mode.fair(0.5)  # no keyed job seen: the plain claim
+    assert mode.fair(1.0)  # a probe each FAIR_PROBE seconds
+    mode.seen(1.1, keyed=True)  # claimed, or reported pending by next_due
+    assert all(mode.fair(1.1 + t) for t in (0.0, 0.1, 0.2))
+    mode.seen(1.4, keyed=False)  # a claim without keyed jobs does not end it at once
+    assert mode.fair(1.5) and mode.fair(FAIR_HOLD + 1.0)
+    assert not mode.fair(FAIR_HOLD + 1.5)  # none seen for FAIR_HOLD: plain again
+    assert mode.fair(FAIR_HOLD + 2.0)  # but probing

@@ -10,10 +10,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from psycopg2.extras import Json
-
 from supervisor.db.connect import Connection
 from tests.fixtures.commands import jobsup
+from tests.fixtures.jobrows import add_insight, make_job
 from tests.fixtures.processes import (
     Supervisors,
     add_job,
@@ -28,34 +27,6 @@ from tests.fixtures.processes import (
 
 def cli(db_url: str, *args: str) -> Any:
     return jobsup(*args, env={"DATABASE_URL": db_url})
-
-
-def make_job(conn: Connection, job_type: str = "analysis", **columns: Any) -> str:
-    """A job row with `columns` set; timestamps given as SQL intervals back from now."""
-    job_id = str(uuid.uuid4())
-    ago = {k: columns.pop(k) for k in ("created", "started", "completed") if k in columns}
-    values = {"id": job_id, "job_type": job_type, "status": "pending", **columns}
-    with conn.cursor() as cur:
-        cur.execute(
-            f"INSERT INTO processing_jobs ({', '.join(values)}) "
-            f"VALUES ({', '.join(['%s'] * len(values))})",
-            [Json(v) if isinstance(v, dict | list) else v for v in values.values()],
-        )
-        for name, interval in ago.items():
-            cur.execute(
-                f"UPDATE processing_jobs SET {name}_at = localtimestamp - %s::interval WHERE id = %s",
-                (interval, job_id),
-            )
-    return job_id
-
-
-def add_insight(conn: Connection, job_id: str, content: Any, kind: str = "kpi") -> None:
-    with conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO insights (job_id, insight_type, content, confidence_score) "
-            "VALUES (%s, %s, %s, 0.8)",
-            (job_id, kind, Json(content)),
-        )
 
 
 def test_list_filters_by_status_type_and_age(db_url: str, conn: Connection) -> None:

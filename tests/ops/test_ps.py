@@ -158,7 +158,7 @@ def test_ps_shows_a_job_started_since_the_last_heartbeat_at_once(
     text = jobsup("ps", env={"DATABASE_URL": db_url}).stdout
     line = next(line for line in text.splitlines() if job_id in line)
     figures = line.split()[1:]
-    assert figures == ["diag.sleep", DASH, figures[2], DASH, DASH, DASH, f"1/{DASH}"], line
+    assert figures == ["diag.sleep", DASH, figures[2], DASH, DASH, DASH, f"1/{DASH}", DASH], line
     assert "1/2 slots busy" in text
     sup.signal(signal.SIGQUIT)
     sup.wait()

@@ -205,7 +205,8 @@ def test_claim_walks_the_claim_index_with_caps_and_pauses(
         pauses.pause(conn, ["diag.noop"])
     params = {"limit": 4, "worker_id": WORKER, "busy": [], "job_types": DIAG,
               "cap_lock": 1, "cap_types": ["diag.sleep"] if capped else [],
-              "cap_limits": [1] if capped else []}  # fmt: skip
+              "cap_limits": [1] if capped else [],
+              "rate_types": [], "rate_counts": [], "rate_periods": []}  # fmt: skip
     with conn.cursor() as cur:
         explained = cur.mogrify(SQL["claim"], params).decode()
         cur.execute(f"EXPLAIN {explained}")

@@ -86,7 +86,7 @@ def test_the_claim_reads_only_what_it_takes_beside_many_other_rows(conn: Connect
     store.plan_for_size(conn)  # as a heartbeat does: big enough now for generic plans
     assert store.plans(conn) in ("plain", "generic")
     params = {"limit": 4, "worker_id": WORKER, "busy": [], "job_types": ["served"],
-              "seconds": 60.0, "cap_lock": 1, "cap_types": [], "cap_limits": []}  # no cap (tests/scheduling/test_scheduling_db.py)  # fmt: skip
+              "seconds": 60.0, "cap_lock": 1, "cap_types": [], "cap_limits": [], "rate_types": [], "rate_counts": [], "rate_periods": []}  # no cap (tests/scheduling/test_scheduling_db.py)  # fmt: skip
     prepared = store.plans(conn) != "plain"
     for name in ("claim", "next_due", "runnable_within"):
         sql = store.PREPARED[name].execute if prepared else SQL[name]
@@ -113,7 +113,8 @@ def test_plans_follow_the_tables_size_even_after_a_truncate_left_stale_statistic
     assert store.plans(conn) == "generic"
     params = {"limit": 4, "worker_id": WORKER, "busy": [], "job_types": ["served"],
               "seconds": 60.0, "cap_lock": 1, "cap_types": [],
-              "cap_limits": [], "outcomes": "[]", "insights": "[]"}  # fmt: skip
+              "cap_limits": [], "outcomes": "[]", "insights": "[]",
+              "rate_types": [], "rate_counts": [], "rate_periods": []}  # fmt: skip
     with conn.cursor() as cur:
         cur.execute("UPDATE processing_jobs SET status = 'completed'")
         cur.execute("TRUNCATE processing_jobs CASCADE")
@@ -157,7 +158,7 @@ def test_the_claim_reads_none_of_a_million_blocked_jobs(db_url: str) -> None:
         cur.execute("VACUUM ANALYZE processing_jobs")
     _add(conn, "served", 10)
     params = {"limit": 4, "worker_id": WORKER, "busy": [], "job_types": ["served"],
-              "seconds": 60.0, "cap_lock": 1, "cap_types": [], "cap_limits": []}  # fmt: skip
+              "seconds": 60.0, "cap_lock": 1, "cap_types": [], "cap_limits": [], "rate_types": [], "rate_counts": [], "rate_periods": []}  # fmt: skip
     for name in ("claim", "next_due", "runnable_within"):
         read = _rows_read(conn, SQL[name], params)
         assert read < 50, f"{name} read {read} rows (planned each time)"

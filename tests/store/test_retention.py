@@ -13,8 +13,8 @@ from supervisor.db.connect import Connection, connect, transaction
 from supervisor.errors import ConfigError
 from supervisor.store import retention
 from tests.fixtures.commands import free_port
+from tests.fixtures.jobrows import add_insight, make_job
 from tests.fixtures.processes import Supervisors, rows, scalar, wait_for, write_config
-from tests.ops.test_admin import add_insight, make_job
 
 DAY = 86400.0
 POLICY = {"completed": 14 * DAY, "failed": 30 * DAY, "cancelled": 7 * DAY}
