@@ -89,6 +89,7 @@ from chaoslib.check import (
 )
 from chaoslib.faults import FAULTS, Chaos, Context, FaultLog, stop_after_term
 from chaoslib.hosts import NamespaceError, Network
+from chaoslib.pgbouncer import PgBouncer
 from chaoslib.postgres import Postgres, stop_left_over
 from chaoslib.proxy import Loop, Proxy
 from chaoslib.supervisors import (
@@ -99,6 +100,7 @@ from chaoslib.supervisors import (
     START_MARK,
     Supervisor,
     Timers,
+    skew,
     title,
 )
 from chaoslib.watch import Watcher
@@ -131,6 +133,9 @@ def main() -> int:
     args = _arguments()
     signal.signal(signal.SIGTERM, _interrupt)  # so that the clean-up runs
     sweep_dead_runs()
+    if args.pgbouncer and args.netns:
+        print("chaos: --pgbouncer runs on one host only (not with --netns)", file=sys.stderr)
+        return 2
     try:
         network = Network.namespaces(args.supervisors) if args.netns else None
     except NamespaceError as e:
@@ -172,6 +177,12 @@ def _arguments() -> argparse.Namespace:
     names = ", ".join(f.name for f in FAULTS)
     parser.add_argument("--exclude", type=_fault_names, default=set(), metavar="FAULT,…",
                         help=f"faults not to make: {names}")  # fmt: skip
+    parser.add_argument("--pgbouncer", choices=("transaction", "session"), default=None,
+                        help="supervisors reach PostgreSQL through Debian's PgBouncer in this "
+                             "pool mode (one host only)")  # fmt: skip
+    parser.add_argument("--skew", type=float, default=0.0, metavar="SECONDS",
+                        help="supervisors' wall clocks this far ahead, behind and right, in "
+                             "turn (Debian's faketime)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the run directory")
     return parser.parse_args()
@@ -203,7 +214,8 @@ class Run:
         self.log = FaultLog(self.directory / "faults.log")
         addresses = ["127.0.0.1"] + [h.db_address for h in network.hosts if h.netns]
         self.postgres = Postgres(self.directory / "postgres", addresses, network.trusted)
-        self.timers = Timers()
+        self.timers = Timers(pooler=args.pgbouncer or "none")
+        self.pgbouncer: PgBouncer | None = None
         self.proxies: Loop | None = None
         self.supervisors: list[Supervisor] = []
         share = int(args.jobs * PIPELINE_SHARE) if args.pipelines else 0
@@ -257,10 +269,19 @@ class Run:
         with conn.cursor() as cur:
             cur.execute(RECORD_STARTS)
         self.proxies = Loop()
+        if self.args.pgbouncer:
+            self.pgbouncer = PgBouncer(self.directory / "pgbouncer", self.args.pgbouncer,
+                                       "127.0.0.1", self.postgres.port, self.args.supervisors,
+                                       self.args.concurrency)  # fmt: skip
         for i, host in enumerate(self.network.hosts):
-            proxy = Proxy(self.proxies, host.db_address, (host.db_address, self.postgres.port))
+            upstream = (host.db_address, self.postgres.port)
+            if self.pgbouncer is not None:
+                upstream = (self.pgbouncer.host, self.pgbouncer.port)
+            proxy = Proxy(self.proxies, host.db_address, upstream)
             self.supervisors.append(Supervisor(i + 1, host, proxy, self.directory, self.timers,
                                                self.args.concurrency))  # fmt: skip
+        if self.args.skew:
+            skew(self.supervisors, self.args.skew)
         for sup in self.supervisors:
             sup.start()
         self.watcher = Watcher(self.supervisors, self.postgres.url())
@@ -486,6 +507,8 @@ class Run:
                 with contextlib.suppress(Exception):
                     sup.proxy.close()
             self.proxies.close()
+        if self.pgbouncer is not None:
+            self.pgbouncer.close()
         self.network.destroy()
         self.postgres.destroy()
         (self.directory / OWNER).unlink(missing_ok=True)  # nothing left to sweep

@@ -8,12 +8,16 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests need: Chromium for the dashboard's browser tests (Playwright
 # never downloads one), iproute2 (`ip`) and util-linux (`unshare`, `nsenter`) for
-# scripts/chaos.py --netns. Installed when missing and this runs as root; otherwise it stops
-# here, naming them, rather than ending in failures.
+# scripts/chaos.py --netns, faketime (skewed host clocks: tests/loop/test_clocks.py,
+# chaos.py --skew) and pgbouncer (tests behind PgBouncer, chaos.py --pgbouncer). Installed
+# when missing and this runs as root; otherwise it stops here, naming them, rather than
+# ending in failures.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 { command -v unshare && command -v nsenter; } >/dev/null 2>&1 || missing+=(util-linux)
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || missing+=(faketime)
+command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "scripts/test.sh: the tests need these Debian packages: ${missing[*]} (as root: apt-get install ${missing[*]})" >&2

@@ -5,8 +5,10 @@ runners, store, ops, web, loop, cli; client rests on db and the leaves). One lin
 its modules first (`tests/test_layout.py` checks this map against the tree):
 
 - loop/ supervisor session claims heartbeat database signals claim_timing telemetry talk
-  drain reload lifecycle dashboard: the one loop, the connection's life, write-and-claim,
-  heartbeat and lease, its thread, stop, reload, start (no ops/, cli/ or web/ beneath it)
+  drain reload lifecycle dashboard kept_outcomes write_refusal: the one loop, the connection's
+  life, write-and-claim, heartbeat and lease, its thread, stop, reload, start, the outcomes
+  kept on disk through a stop, a database that refuses writes (no ops/, cli/ or web/ beneath
+  it)
 - runners/ pool state launch jobrow outcome limits proctree runenv privileges
   handler_modules preflight messages: the parent end of the fork boundary (its client of
   the fork server, shared with runner/testing.py, is runner/parent.py)

@@ -23,3 +23,13 @@ def describe(error: BaseException) -> str:
     """The first line of an error's message (its type when it has none), for one-line reports."""
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0]
+
+
+# SQLSTATEs of a database that is up but refuses writes: a read-only transaction
+# (`default_transaction_read_only`, a standby reached by mistake), a full disk.
+WRITES_REFUSED = {"25006": "read-only", "53100": "disk full"}
+
+
+def refuses_writes(error: BaseException | None) -> bool:
+    """Whether `error` (a psycopg2.Error) says the database refuses writes for now."""
+    return getattr(error, "pgcode", None) in WRITES_REFUSED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ CONFIG = """\
 [database]
 statement_timeout = 5.0
 connect_timeout = 2.0
+pooler = "{pooler}"
 
 [supervisor]
 concurrency = {concurrency}
@@ -70,12 +72,13 @@ class Timers:
 
     heartbeat: float = 0.5
     stale_after: float = 4.0  # lease_timeout: its default, three quarters of it
+    pooler: str = "none"  # --pgbouncer: its pool mode
 
     def config(self, state_dir: Path, concurrency: int, heartbeat: float, interval: float) -> str:
         return CONFIG.format(concurrency=concurrency, interval=interval, heartbeat=heartbeat,
                              stale_after=self.stale_after, state_dir=state_dir,
-                             max_retries=MAX_RETRIES, rate_starts=RATE_STARTS,
-                             rate_period=RATE_PERIOD)  # fmt: skip
+                             pooler=self.pooler, max_retries=MAX_RETRIES,
+                             rate_starts=RATE_STARTS, rate_period=RATE_PERIOD)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class Supervisor:
         self.incarnations: list[Incarnation] = []
         self.expected_exit = False  # we stopped it: its exit is no anomaly
         self._ready = False
+        self.env: dict[str, str] = {}  # more environment (--skew: libfaketime's)
         self.write_config(concurrency, timers.heartbeat, 2.0)
 
     @property
@@ -121,7 +125,7 @@ class Supervisor:
         temporary.replace(self.config_path)  # a reload never reads half a file
 
     def start(self) -> None:
-        env = {**os.environ, "DATABASE_URL": self.url}
+        env = {**os.environ, "DATABASE_URL": self.url, **self.env}
         env.pop("JOBSUP_CONFIG", None)
         argv = self.host.command([JOBSUP, "start", "-c", str(self.config_path)], self.directory)
         with self.log_path.open("ab") as log:
@@ -225,3 +229,16 @@ class Supervisor:
 def title(process: psutil.Process) -> str:
     """A process's title (setproctitle leaves the old argv slots empty)."""
     return " ".join(part for part in process.cmdline() if part)
+
+
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"  # Debian's faketime
+
+
+def skew(supervisors: list[Supervisor], seconds: float) -> None:
+    """Set the supervisors' wall clocks `seconds` ahead, behind, right, in turn (Debian's
+    faketime: what `faketime -f +10m` sets, without its wrapper process)."""
+    if not Path(LIBFAKETIME).exists():
+        raise RuntimeError("--skew needs Debian's faketime (apt-get install faketime)")
+    for sup, sign in zip(supervisors, itertools.cycle((1, -1, 0)), strict=False):
+        if sign:
+            sup.env = {"LD_PRELOAD": LIBFAKETIME, "FAKETIME": f"{sign * seconds:+g}"}

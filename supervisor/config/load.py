@@ -41,6 +41,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "on_memory_limit": ("retry", "fail"),
     "on_time_limit": ("retry", "fail"),
     "on_lost_lease": ("kill", "finish"),
+    "pooler": ("none", "session", "transaction"),
     "level": ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"),
 }
 

@@ -24,6 +24,10 @@ class DatabaseConfig:
     statement_timeout: float = 30.0
     connect_timeout: float = 10.0
     synchronous_commit: bool = True
+    # "session" / "transaction": the URL reaches PgBouncer (or another pooler) in that pool
+    # mode: no startup `options`; in transaction mode no session state at all.
+    pooler: str = "none"
+    listen_url: str = ""  # transaction pooler: a direct URL for LISTEN (else: polling)
 
 
 @dataclass(frozen=True)

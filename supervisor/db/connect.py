@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 import psycopg2
@@ -91,21 +92,31 @@ def connect(
     application_name: str = "jobsup",
     autocommit: bool = True,
     synchronous_commit: bool = True,
+    pooler: str = "none",
 ) -> Connection:
     """A new connection to `url`, or DatabaseError with one line saying why (password masked).
 
     Over TCP, keepalives and `tcp_user_timeout` (the statement timeout) make a dead peer or
     a black-holed network an error within seconds instead of the kernel's 15 minutes.
+
+    `pooler` (`[database] pooler`): behind PgBouncer, which refuses the startup parameter
+    `options`, the settings are SET once connected in session mode; in transaction mode a
+    SET would stay on a server connection other clients then get, so none is made: the
+    statement timeout is the role's (`ALTER ROLE … SET statement_timeout`, README "Behind
+    PgBouncer").
     """
-    options = f"-c statement_timeout={int(statement_timeout * 1000)}"
+    settings = [f"statement_timeout={int(statement_timeout * 1000)}"]
     if not synchronous_commit:
-        options += " -c synchronous_commit=off"
+        settings.append("synchronous_commit=off")
+    startup: dict[str, Any] = {}
+    if pooler == "none":
+        startup["options"] = " ".join(f"-c {s}" for s in settings)
     try:
-        conn = psycopg2.connect(
+        conn: Connection = psycopg2.connect(
             url,
             application_name=application_name,
             connect_timeout=max(1, int(connect_timeout)),
-            options=options,
+            **startup,
             keepalives=1,
             keepalives_idle=KEEPALIVE_IDLE,
             keepalives_interval=KEEPALIVE_INTERVAL,
@@ -117,8 +128,22 @@ def connect(
         raise DatabaseError(f"invalid database URL {mask_url(url)}: {reason}") from None
     except psycopg2.Error as e:
         reason = redact(describe(e), url)
+        if "unsupported startup parameter" in reason:  # PgBouncer: say how to go through it
+            reason += ' (a connection pooler: set [database] pooler = "session" or ' \
+                '"transaction", README "Behind PgBouncer")'  # fmt: skip
         raise DatabaseError(f"cannot connect to {mask_url(url)}: {reason}") from None
     conn.autocommit = autocommit
+    if pooler == "session":
+        try:
+            with conn.cursor() as cur:
+                for setting in settings:
+                    name, value = setting.split("=")
+                    cur.execute("SELECT set_config(%s, %s, false)", (name, value))
+            if not autocommit:
+                conn.commit()
+        except psycopg2.Error as e:
+            close_quietly(conn)
+            raise DatabaseError(f"{mask_url(url)}: {describe(e)}") from None
     return conn
 
 

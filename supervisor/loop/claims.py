@@ -16,6 +16,7 @@ from loguru import logger
 
 from supervisor import logs
 from supervisor.config.flow import RateLimit
+from supervisor.errors import refuses_writes
 from supervisor.logs import job_logger
 from supervisor.loop.claim_timing import ClaimTiming, FairMode
 from supervisor.loop.database import Database, Done, Request, Unavailable
@@ -98,7 +99,9 @@ class Claims:
         assert sent is not None  # nosec B101  # a bug: an answer to nothing asked
         if not done.ok:
             self.unwritten = sent.outcomes + self.unwritten  # written later
-            if not isinstance(done.error, Unavailable):
+            if refuses_writes(done.error):  # the loop says it, once a minute
+                self.timing.failed(now)
+            elif not isinstance(done.error, Unavailable):
                 logger.opt(exception=done.error).error("{} failed", done.request.name)
                 self.timing.failed(now)
             return Brought(updates=sent.updates)
@@ -125,7 +128,8 @@ class Claims:
 
     def write_last(self, db: Database, deadline: float, updates: Updates | None = None) -> None:
         """At the stop: write what waits (with `updates`: the last progress and steps of the
-        jobs ended, before their outcomes), while the database answers and time is left."""
+        jobs ended, before their outcomes), while the database answers and time is left (what
+        is left is kept for the next start: loop/kept_outcomes.py)."""
         while (self.unwritten or updates) and time.monotonic() < deadline:
             batch, self.unwritten = self.unwritten, []
             action = partial(turn.run, worker_id=self.worker_id, outcomes=batch, ask=None,
@@ -143,11 +147,6 @@ class Claims:
                 break
             assert written is not None  # nosec B101  # turn.run returns a Turn
             report_written(batch, written.written)
-        if self.unwritten:
-            logger.error(
-                "{} results not written (database unreachable): those jobs will be reclaimed",
-                len(self.unwritten),
-            )
 
 
 def report_written(batch: list[Outcome], written: Written) -> None:

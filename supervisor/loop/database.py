@@ -94,6 +94,7 @@ class _Thread:
     """What only the thread touches."""
 
     conn: Connection | None = None
+    listener: Connection | None = None  # behind a transaction pooler: LISTEN's own, direct
     number: int = 0  # connections made so far
     sock: socket.socket | None = None  # a duplicate of the connection's socket, to cut it
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -229,8 +230,9 @@ class Database:
         try:
             while (request := self._next_request()) is not None:
                 done = self._execute(request)
-                if self._own.conn is not None:  # what arrived while the request ran
-                    self._take_notifications(self._own.conn, poll=False)
+                listening = self._listening()
+                if listening is not None:  # what arrived while the request ran
+                    self._take_notifications(listening, poll=listening is self._own.listener)
                 self._post(done)
         finally:
             self._drop()
@@ -242,13 +244,19 @@ class Database:
                 return self._requests.get_nowait()
             except queue.Empty:
                 pass
-            conn = self._own.conn
-            watch = [self._poke_r] + ([conn.fileno()] if conn is not None and self.listen else [])
+            conn = self._listening()
+            watch = [self._poke_r] + ([conn.fileno()] if conn is not None else [])
             readable, _, _ = select.select(watch, [], [])
             if self._poke_r in readable:
                 _drain(self._poke_r)
             if conn is not None and conn.fileno() in readable:
                 self._take_notifications(conn, poll=True)
+
+    def _listening(self) -> Connection | None:
+        """The connection notifications arrive on (None: not listening)."""
+        if not self.listen or self._own.conn is None:
+            return None
+        return self._own.listener or self._own.conn
 
     def _take_notifications(self, conn: Connection, poll: bool) -> None:
         try:
@@ -285,36 +293,47 @@ class Database:
 
     def _connect(self) -> None:
         """A new connection, listening and set up by `on_connect`; DatabaseError if not."""
-        conn = connect(
-            self.url,
-            statement_timeout=self.config.statement_timeout,
-            connect_timeout=self.config.connect_timeout,
-            synchronous_commit=self.config.synchronous_commit,
-            application_name=self.application_name,
-        )
+        conn = self._connection(self.url, self.config.pooler)
+        listener = None
         try:
+            if self.listen and self.config.pooler == "transaction":  # LISTEN needs a session
+                listener = self._connection(self.config.listen_url, "none")
             if self.listen:
-                with conn.cursor() as cur:
+                with (listener or conn).cursor() as cur:
                     for channel in CHANNELS:
                         cur.execute(f"LISTEN {channel}")
             self.on_connect(conn)
         except psycopg2.Error as e:
             close_quietly(conn)
+            close_quietly(listener)
             raise DatabaseError(f"database {mask_url(self.url)}: {describe(e)}") from None
         except DatabaseError:
             close_quietly(conn)
+            close_quietly(listener)
             raise
         with self._own.lock:
+            self._own.listener = listener
             self._own.conn = conn
             self._own.number += 1
             self._own.sock = socket.socket(fileno=os.dup(conn.fileno()))
+
+    def _connection(self, url: str, pooler: str) -> Connection:
+        return connect(
+            url,
+            statement_timeout=self.config.statement_timeout,
+            connect_timeout=self.config.connect_timeout,
+            synchronous_commit=self.config.synchronous_commit,
+            application_name=self.application_name,
+            pooler=pooler,
+        )
 
     def _drop(self) -> None:
         with self._own.lock:
             if self._own.sock is not None:
                 self._own.sock.close()
             close_quietly(self._own.conn)
-            self._own.conn = self._own.sock = None
+            close_quietly(self._own.listener)
+            self._own.conn = self._own.sock = self._own.listener = None
 
     def _post(self, event: Event) -> None:
         self._events.append(event)

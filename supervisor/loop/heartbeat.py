@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from loguru import logger
@@ -45,6 +45,7 @@ class Heard:
     claim_again: bool = False  # jobs came free, or the lease holds again: claim now
     found: upkeep.Found | None = None  # the beat's whole answer (None: an ownership check)
     sent: float = 0.0  # monotonic: when the beat was asked
+    refused: str | None = None  # the database refuses writes: why
 
 
 class Heartbeat:
@@ -55,29 +56,51 @@ class Heartbeat:
         self.renewed = 0.0  # monotonic: when the last heartbeat that went through was sent
         self.fenced = False  # the lease is lost: no claims (and, by default, no runners)
         self.check_owned = False  # a control notification asks for an ownership check now
-        self.timetable = periodic.Timetable(schedules, datetime.now(UTC))
+        # The database's clock less the host's: schedules are judged by the database's.
+        self.offset: timedelta | None = None  # None: not measured yet
+        self._sent_wall = datetime.now(UTC)
+        self.timetable = periodic.Timetable(schedules, self.database_now())
         self._sent: tuple[float, Mapping[str, int]] | None = None  # when, and the claims asked
         self.prune_at = 0.0  # monotonic: when the retention policy is next applied
+        self.unregistered = False  # connected, but the database refused the registration
 
     def reconfigure(self, config: Config, schedules: list[periodic.Schedule]) -> None:
         """SIGHUP: the new timers, and the schedules of the job types now served."""
         self.config = config
-        self.timetable.reload(schedules, datetime.now(UTC))
+        self.timetable.reload(schedules, self.database_now())
 
-    def connected(self, now: float) -> None:
-        """A new connection registered this supervisor: as good as a beat; beat at once."""
-        self.renewed = max(self.renewed, now)
+    def connected(self, now: float, renewed: bool = True) -> None:
+        """A new connection registered this supervisor (`renewed`): as good as a beat; beat
+        at once."""
+        if renewed or not self.renewed:  # the first connection: no job of ours to lose yet
+            self.renewed = max(self.renewed, now)
+        self.unregistered = not renewed  # refused (read-only): the beat registers it
         self.next_at = now
+
+    def database_now(self) -> datetime:
+        """The database's clock, as the last beat measured it from this host's."""
+        return datetime.now(UTC) + (self.offset or timedelta(0))
+
+    def measured(self, database_now: datetime | None, asked_at: datetime) -> None:
+        """The offset from the database's clock read during a request asked at `asked_at`
+        (host clock), to within the round trip."""
+        if database_now is None:
+            return
+        offset = database_now - (asked_at + (datetime.now(UTC) - asked_at) / 2)
+        if self.offset is None:  # what the timetable took for "now" at the start was the host's
+            self.timetable.shift(offset)
+        self.offset = offset
 
     def lease_deadline(self) -> float:
         return self.renewed + self.config.supervisor.lease_after
 
     def request(self, now: float, asked: upkeep.Beat) -> Request[upkeep.Found]:
         self.next_at = now + self.config.supervisor.heartbeat_interval
-        slot_in = self.timetable.seconds_to_next(datetime.now(UTC))  # periodic: on time
+        slot_in = self.timetable.seconds_to_next(self.database_now())  # periodic: on time
         if slot_in is not None:
             self.next_at = min(self.next_at, now + slot_in)
         self._sent = (now, asked.claims)
+        self._sent_wall = datetime.now(UTC)
         return Request("heartbeat", partial(upkeep.beat, me=self.me, asked=asked))
 
     def beat(self, now: float, pool: Snapshot, unwritten: Mapping[str, int], state: str,
@@ -93,7 +116,9 @@ class Heartbeat:
             orphan_after=sup.orphan_after, max_retries=cfg.retry.max_retries,
             count_queue=count_queue,
             type_retries={n: t.retry.max_retries for n, t in cfg.job_types.items()},
-            periodic=self.timetable.entries(), retention=self._retention(now),
+            # Not before the database's clock is known: a slot falls due by it.
+            periodic=self.timetable.entries() if self.offset is not None else (),
+            retention=self._retention(now),
         )  # fmt: skip
 
     def _retention(self, now: float) -> RetentionConfig | None:
@@ -113,17 +138,23 @@ class Heartbeat:
                 logger.opt(exception=done.error).error("heartbeat failed")
             return Heard()
         found = done.result()
+        self.measured(found.database_now, self._sent_wall)
         for error in found.errors:
             logger.error(error)
         claim_again = False
+        if found.refused is not None:
+            return self._refused(found, claims, sent)
         if found.renewed:
             self.renewed = max(self.renewed, sent)
             if self.fenced:
                 self.fenced = False
                 logger.success("heartbeat went through again: claiming again")
                 claim_again = True
-        if found.registered_again:
+        if found.registered_again and self.unregistered:
+            logger.info("registered: the database takes writes")
+        elif found.registered_again:
             logger.warning("this supervisor had been declared dead: registered again")
+        self.unregistered &= not found.renewed
         claim_again |= _reclaimed(found.reclaimed)
         for job_id in found.released:
             job_logger(job_id).warning("held but never started here (claim lost): back to pending")
@@ -139,6 +170,14 @@ class Heartbeat:
                      len(claims), len(found.reclaimed.jobs) if found.reclaimed else 0,
                      len(found.lost))  # fmt: skip
         return Heard(kills, claim_again or bool(found.released), found, sent)
+
+    def _refused(self, found: upkeep.Found, claims: Mapping[str, int], sent: float) -> Heard:
+        """A beat the database refused to write: while no peer's heartbeat goes through
+        either, nobody can reclaim this supervisor's jobs, and its lease holds (its runners go
+        on); once one does, the lease runs out as if it were cut off."""
+        if not found.others_write:
+            self.renewed = max(self.renewed, sent)
+        return Heard(_kills(claims, found.lost), False, found, sent, refused=found.refused)
 
     def _retained(self, retained: retention.Retained, sent: float) -> None:
         if retained.more:

@@ -17,6 +17,7 @@ from supervisor.errors import DatabaseError
 from supervisor.identity import Identity
 from supervisor.loop import dashboard
 from supervisor.loop.database import MARGIN, Cancelled, Database, Unavailable
+from supervisor.loop.kept_outcomes import Keeper
 from supervisor.loop.signals import SignalQueue
 from supervisor.runners import handler_modules
 from supervisor.runners.pool import Pool
@@ -37,15 +38,17 @@ class Surroundings:
         """First: a stop signal from now on is the loop's to handle, not Python's to die of."""
         self.signals.install()
 
-    def open(self, config: Config, pool: Pool) -> None:
-        """Check the handlers, start the dashboard and the fork server, connect. Cancelled
-        when a stop signal comes first, DatabaseError when the database does not answer."""
+    def open(self, config: Config, pool: Pool, keeper: Keeper) -> None:
+        """Check the handlers, start the dashboard and the fork server, load the outcomes a
+        stopped supervisor kept, connect. Cancelled when a stop signal comes first,
+        DatabaseError when the database does not answer."""
         handler_modules.check(config)
         self.web = dashboard.start(config)  # [web] listen: the dashboard, a child process
         try:
             pool.warm_up()
         except OSError as e:
             logger.error("cannot start the fork server: {}; the first runner tries again", e)
+        keeper.load()  # written first, once connected (Talk)
         self.db.start()
         stop = (self.signals.fileno(), self.signals.stop_asked)
         try:

@@ -83,7 +83,7 @@ class Session:
         return notices
 
     def connected_to(self, number: int, now: float) -> Connected:
-        if self.number:
+        if self.number and self.since is None:  # not a reconnection asked for (loop/upkeep)
             METRICS.reconnected()
             logger.success("database connection re-established")
         self.number = number

@@ -10,17 +10,20 @@ parts each own one seam and return what the loop acts on: Session (the connectio
 Claims (write and claim: the jobs to start), Heartbeat (the beat and the lease: the runners
 to kill), the Pool (runners/pool.py: start, read, reap, limits), Drain (whether it still
 claims, and when the runners are ended), Surroundings (what it runs inside: signal handlers,
-dashboard, fork server, database thread; set up and taken down), reload (SIGHUP).
+dashboard, fork server, database thread; set up and taken down), reload (SIGHUP), Keeper
+(the outcomes kept on disk through a stop), WriteRefusal (a database that refuses writes).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import select
 import selectors
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg2
 from loguru import logger
 
 from runner.parent import ForkServer
@@ -28,18 +31,21 @@ from supervisor import logs
 from supervisor.config import Config, Overrides, caps, rates
 from supervisor.db import schema
 from supervisor.db.connect import Connection
+from supervisor.errors import describe, refuses_writes
 from supervisor.identity import Identity
 from supervisor.loop.claim_timing import ClaimTiming
 from supervisor.loop.claims import Brought, Claims
 from supervisor.loop.database import Cancelled, Database, Done
 from supervisor.loop.drain import Drain, State
 from supervisor.loop.heartbeat import Heartbeat
+from supervisor.loop.kept_outcomes import Keeper
 from supervisor.loop.lifecycle import Surroundings
 from supervisor.loop.reload import reload
 from supervisor.loop.session import CheckOwned, Connected, Session
 from supervisor.loop.signals import SignalQueue
 from supervisor.loop.talk import Talk
 from supervisor.loop.telemetry import Telemetry, set_title
+from supervisor.loop.write_refusal import WriteRefusal
 from supervisor.metrics import MetricsServer
 from supervisor.runners.messages import Updates
 from supervisor.runners.pool import Pool, log_counts
@@ -79,12 +85,17 @@ class Supervisor:
         self.pool = Pool(config, self.selector, self.me, options.log_level, self.job_types,
                          spawner=forkserver)  # fmt: skip
         name = f"jobsup job_cron supervisor {self.me.host} {self.me.pid}"
-        self.db = Database(url, config.database, config.supervisor.listen, self._on_connect, name)
+        self.listen = listens(config)
+        self.db = Database(url, config.database, self.listen, self._on_connect, name)
         self.outside = Surroundings(self.db, self.signals, self.selector)
         self.session = Session(self.me.id)
         self.claims = Claims(self.me.id, ClaimTiming(config.supervisor.interval))
         self.heartbeat = Heartbeat(config, self.me, self._schedules(config))
-        self.talk = Talk(self.db, self.session, self.claims, self.heartbeat)
+        self.keeper = Keeper(config.state_dir)  # outcomes a stopped supervisor could not write
+        self.refusal = WriteRefusal()  # a database that answers but refuses writes
+        self.registered = False  # the last connection registered (set on the database thread)
+        self.talk = Talk(self.db, self.session, self.claims, self.heartbeat, self.keeper,
+                         self.refusal)  # fmt: skip
         self.next_sample = 0.0
         self.telemetry = Telemetry(config, self.selector)
 
@@ -113,11 +124,11 @@ class Supervisor:
     def _start(self) -> None:
         self.outside.install_signals()
         set_title(self._config_name, 0, self.slots, self.drain.state.value)  # pkill -f job_cron.py
-        self.outside.open(self.config, self.pool)
+        self.outside.open(self.config, self.pool, self.keeper)
         self._connected(self.session.connected_to(self.db.connection_number, time.monotonic()))
         types = ", ".join(self.job_types) or "none"
         sup = self.config.supervisor
-        wake = "LISTEN/NOTIFY" if sup.listen else "polling only"
+        wake = "LISTEN/NOTIFY" if self.listen else "polling only"
         logger.info(
             "supervisor {} started: pid {}, {} slots, job types: {}; {}, poll every {:g} s",
             self.me.id, self.me.pid, self.slots, types, wake, sup.interval,
@@ -127,8 +138,17 @@ class Supervisor:
     def _on_connect(self, conn: Connection) -> None:
         """On the database thread, on each new connection: check, (re)register, prepare."""
         schema.require_current(conn)
-        store.register(conn, self.me, self.slots, self.job_types, self._config_name)
-        store.prepare(conn)
+        self.registered = True
+        try:
+            store.register(conn, self.me, self.slots, self.job_types, self._config_name)
+        except psycopg2.Error as e:
+            if conn.closed or not refuses_writes(e):
+                raise
+            self.registered = False
+            # Read-only (a standby, disk full): no crash loop; the heartbeat says it, and
+            # registers once writes go through.
+        if self.config.database.pooler != "transaction":  # no session to keep them in
+            store.prepare(conn)
 
     def _tick(self) -> None:
         self._wait(self._timeout(time.monotonic()))
@@ -159,6 +179,7 @@ class Supervisor:
         self._finish_request(deadline)
         self.claims.unwritten += self.pool.reap()  # jobs claimed by the last request, not started
         self.claims.write_last(self.db, deadline, self.pool.updates(time.monotonic()))
+        self.keeper.keep(self.me.id, self.claims.unwritten)
         self.telemetry.close()
         self.outside.close(self.me)
         log_counts(self.pool.counts)
@@ -178,11 +199,14 @@ class Supervisor:
             deadlines.append(self.db.in_flight.deadline)
         elif not self.session.connected:
             deadlines.append(self.session.retry_at)
-        elif self.claims.unwritten or self.heartbeat.check_owned or self.pool.updates_due(now):
+        elif self._writes_now(now):
             return 0.0
         else:
+            if self.keeper.deadline() is not None:
+                deadlines.append(self.keeper.retry_at)
             deadlines.append(self.heartbeat.next_at)
-            deadlines.append(self.pool.progress_deadline())
+            if not self.refusal.active:
+                deadlines.append(self.pool.progress_deadline())
             if self._may_claim():
                 deadlines.append(self.claims.timing.deadline())
         if self.pool and not self.heartbeat.fenced:
@@ -285,14 +309,26 @@ class Supervisor:
 
     def _may_claim(self) -> bool:
         free = self.slots - len(self.pool)
-        return self.drain.running and not self.heartbeat.fenced and free > 0
+        running = self.drain.running and not self.refusal.active
+        return running and not self.heartbeat.fenced and free > 0
 
     def _talk(self, now: float) -> None:
         self.talk.next(now, self._claim_ask, self._beat, self.pool.claims, self._reported)
 
     def _reported(self, now: float) -> Updates | None:
         """What the runners reported that is to be written now (progress, steps), if any."""
-        return self.pool.updates(now) if self.pool.updates_due(now) else None
+        return self.pool.updates(now) if self._updates_due(now) else None
+
+    def _writes_now(self, now: float) -> bool:
+        """Something to send the database at once: outcomes, an ownership check asked for,
+        outcomes kept from the last stop, progress or steps."""
+        return (self.talk.writes_wait() or self.heartbeat.check_owned or self.keeper.due(now)
+                or self._updates_due(now))  # fmt: skip
+
+    def _updates_due(self, now: float) -> bool:
+        """Progress or steps to write (none while the database refuses writes: the heartbeat
+        learns when it takes them again, as for outcomes)."""
+        return self.pool.updates_due(now) and not self.refusal.active
 
     def _beat(self, now: float) -> upkeep.Beat:
         unwritten = {o.job_id: o.lease for o in self.claims.unwritten}
@@ -329,18 +365,30 @@ class Supervisor:
                 self.claims.timing.want()
 
     def _connected(self, connected: Connected) -> None:
-        self.heartbeat.connected(connected.at)
+        self.heartbeat.connected(connected.at, renewed=self.registered)
         self.claims.timing.want()
 
     def _answered(self, done: Done[Any]) -> None:
         """The answer to the request in flight, acted on: jobs to start, runners to kill."""
         now = time.monotonic()
         heard = self.talk.answered(done, now)
+        if heard is None:  # kept results: the keeper took the answer
+            return
         if isinstance(heard, Brought):
+            if done.error is not None and refuses_writes(done.error):
+                self.refusal.refused(now, describe(done.error), len(self.pool),
+                                     len(self.claims.unwritten))  # fmt: skip
             self._brought(heard, now)
             return
         for kill in heard.kills:
             self.pool.kill_claim(kill.job_id, kill.lease, kill.reason, kill.detail)
+        if heard.refused is not None:
+            waiting = len(self.claims.unwritten)
+            self.refusal.refused(now, heard.refused, len(self.pool), waiting)
+        elif heard.found is not None and heard.found.renewed and self.refusal.accepted(now):
+            self.session.since = now  # judge peers' silence only after stale_after of writes
+            self.keeper.retry_at = now
+            heard = dataclasses.replace(heard, claim_again=True)
         if heard.claim_again:
             self.claims.timing.want()
         if heard.found is not None:
@@ -374,3 +422,16 @@ class Supervisor:
     @property
     def _config_name(self) -> str:
         return str(self.config.path) if self.config.path else "defaults"
+
+
+def listens(config: Config) -> bool:
+    """Whether wake-ups come by LISTEN: behind a transaction pooler only on a direct
+    `[database] listen_url` (a notification needs a session of its own); said once if not."""
+    if not config.supervisor.listen:
+        return False
+    if config.database.pooler == "transaction" and not config.database.listen_url:
+        logger.warning("[database] pooler = \"transaction\" without listen_url: LISTEN needs a "
+                       "session of its own, so wake-ups come by polling every {:g} s",
+                       config.supervisor.interval)  # fmt: skip
+        return False
+    return True

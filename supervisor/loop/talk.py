@@ -2,10 +2,13 @@
 one chosen in order, and its answer handed back to whoever asked.
 
 The order: a connect attempt when there is no connection (as the backoff allows); the
-outcomes waiting and the claim due (Claims), unless a heartbeat is due, which goes first
-(after a freeze, learn what is still ours before claiming more); the heartbeat (Heartbeat);
-an ownership check a control notification asked for. A request past its deadline has its
-connection cut, so that the thread gives up on it (`Database.overdue`).
+outcomes a stopped supervisor kept on disk (Keeper: before any heartbeat, whose reclaim
+would take their jobs); the outcomes waiting (not while the database refuses writes: the
+heartbeat finds out when it takes them again) and the claim due (Claims), unless a heartbeat
+is due, which goes first (after a freeze, learn what is still ours before claiming more);
+the heartbeat (Heartbeat); an ownership check a control notification asked for. A request
+past its deadline has its connection cut, so that the thread gives up on it
+(`Database.overdue`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from loguru import logger
 from supervisor.loop.claims import Brought, Claims
 from supervisor.loop.database import Database, Done, Request
 from supervisor.loop.heartbeat import Heard, Heartbeat
+from supervisor.loop.kept_outcomes import Keeper
 from supervisor.loop.session import Session
+from supervisor.loop.write_refusal import WriteRefusal
 from supervisor.runners.messages import Updates
 from supervisor.store import upkeep
 from supervisor.store import write_and_claim as turn
@@ -32,15 +37,18 @@ class Asked(enum.Enum):
     CLAIMS = "write and claim"
     BEAT = "heartbeat"
     OWNERSHIP = "ownership check"
+    KEPT = "kept results"
 
 
 class Talk:
-    def __init__(self, db: Database, session: Session, claims: Claims, heartbeat: Heartbeat
-                 ) -> None:  # fmt: skip
+    def __init__(self, db: Database, session: Session, claims: Claims, heartbeat: Heartbeat,
+                 keeper: Keeper, refusal: WriteRefusal) -> None:  # fmt: skip
         self.db = db
         self.session = session
         self.claims = claims
         self.heartbeat = heartbeat
+        self.keeper = keeper
+        self.refusal = refusal
         self.asked: Asked | None = None  # who asked the request in flight
 
     def next(self, now: float, claim: Callable[[float], turn.Ask | None],
@@ -66,9 +74,12 @@ class Talk:
         self.asked = None
         if not self.session.connected:
             return self.session.request(now)
+        if self.keeper.due(now):  # before any heartbeat: its reclaim would take those jobs
+            self.asked = Asked.KEPT
+            return self.keeper.request()
         ask = claim(now) if now < self.heartbeat.next_at else None
         updates = reported(now)
-        if self.claims.unwritten or ask is not None or updates:
+        if self.writes_wait() or ask is not None or updates:
             self.asked = Asked.CLAIMS
             return self.claims.request(ask, time.monotonic(), updates)
         if now >= self.heartbeat.next_at:
@@ -82,12 +93,21 @@ class Talk:
             self.heartbeat.check_owned = False
         return None
 
-    def answered(self, done: Done[Any], now: float) -> Brought | Heard:
+    def writes_wait(self) -> bool:
+        """Outcomes to write now (while the database refuses writes, the heartbeat finds out
+        when it takes them again)."""
+        return bool(self.claims.unwritten) and not self.refusal.active
+
+    def answered(self, done: Done[Any], now: float) -> Brought | Heard | None:
         """The answer to the request in flight, as whoever asked reads it: the jobs to start
-        (Claims), or the runners to kill (Heartbeat)."""
+        (Claims), or the runners to kill (Heartbeat); None: the Keeper took it (kept
+        results)."""
         asked, self.asked = self.asked, None
         if asked is Asked.CLAIMS:
             return self.claims.answered(done, now)
+        if asked is Asked.KEPT:
+            self.keeper.answered(done, now)
+            return None
         if asked is Asked.BEAT:
             return self.heartbeat.answered(done)
         return self.heartbeat.owned(done)

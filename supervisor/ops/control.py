@@ -40,7 +40,7 @@ def running_database(cfg: Config, application_name: str = CLI) -> Iterator[Conne
         return
     conn = connect(url, statement_timeout=cfg.database.statement_timeout,
                    connect_timeout=cfg.database.connect_timeout,
-                   application_name=application_name)  # fmt: skip
+                   application_name=application_name, pooler=cfg.database.pooler)  # fmt: skip
     try:
         yield conn
     finally:

@@ -192,4 +192,5 @@ def connect_config(
         statement_timeout=config.database.statement_timeout,
         connect_timeout=config.database.connect_timeout,
         application_name=application_name,
+        pooler=config.database.pooler if config.database.url else "none",
     )

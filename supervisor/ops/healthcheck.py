@@ -6,6 +6,7 @@ probes). The verdict itself, shared with the loop's GET /healthz, is `supervisor
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import psycopg2
 
@@ -28,10 +29,15 @@ def check(cfg: Config, application_name: str = control.CLI) -> health.Health:
                 return health.Health(False, why, pid)
             worker = report.worker_of_pid(conn, host_key(), pid)
             unserved = report.unserved(conn, cfg.supervisor.stale_after)
+            refused = read_only(conn)
     except DatabaseError as e:
         return health.Health(False, str(e), pid)
     except psycopg2.Error as e:
         return health.Health(False, f"database: {describe(e)}", pid)
+    if refused is not None:
+        why = (f"the database refuses writes ({refused}): supervisor pid {pid} keeps its "
+               "runners and claims nothing until it takes writes again")  # fmt: skip
+        return health.Health(False, why, pid, unserved=unserved)
     if worker is None:
         why = f"supervisor pid {pid} has no live row in jobsup_workers (starting, or declared dead)"
         return health.Health(False, why, pid)
@@ -39,3 +45,16 @@ def check(cfg: Config, application_name: str = control.CLI) -> health.Health:
     stuck = "its database connection is down or its loop is stuck"
     verdict = health.judge(worker["heartbeat_age"], health.overdue(cfg.supervisor), who, stuck, pid)
     return dataclasses.replace(verdict, unserved=unserved)
+
+
+def read_only(conn: Any) -> str | None:
+    """Why the database refuses writes, when a read can tell (a full disk cannot be seen
+    this way: the supervisor's heartbeat then grows old)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
+        recovery, read_only = cur.fetchone()
+    if recovery:
+        return "a standby in recovery: point [database] url at the primary"
+    if read_only == "on":
+        return "read-only: default_transaction_read_only is on"
+    return None

@@ -126,6 +126,10 @@ class Timetable:
             for s in schedules
         }
 
+    def shift(self, delta: timedelta) -> None:
+        """Move every watch's start by `delta` (from a host's clock to the database's)."""
+        self.watched = {n: (s, since + delta) for n, (s, since) in self.watched.items()}
+
     def entries(self) -> list[tuple[Schedule, datetime]]:
         return list(self.watched.values())
 

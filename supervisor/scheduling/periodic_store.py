@@ -33,7 +33,7 @@ def enqueue_due(
     began watching it); the jobs this call created (none for a slot a peer took first)."""
     if not watched:
         return []
-    now = now or datetime.now(UTC)
+    now = now or database_now(conn)
     last = last_slots(conn, [s.name for s, _ in watched])
     enqueued = []
     for schedule, since in watched:
@@ -84,3 +84,13 @@ def recorded(conn: Connection) -> dict[str, Recorded]:
     with conn.cursor() as cur:
         cur.execute(SQL["schedules"])
         return {row[0]: Recorded(*row) for row in cur.fetchall()}
+
+
+def database_now(conn: Connection) -> datetime:
+    """The database's clock: a slot falls due by it, whatever the host's clock says (and
+    the heartbeat measures the host's offset from it)."""
+    with conn.cursor() as cur:
+        cur.execute(SQL["database_now"])
+        row = cur.fetchone()
+    assert row is not None  # nosec B101  # a SELECT without FROM returns a row
+    return row[0].astimezone(UTC)  # type: ignore[no-any-return]

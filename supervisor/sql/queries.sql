@@ -548,6 +548,20 @@ SET heartbeat_at = now(), state = %(state)s, slots = %(slots)s, running = %(runn
 WHERE id = %(id)s
 RETURNING id;
 
+-- name: peers_writing
+-- While this supervisor's writes are refused (a read-only database): has a live peer's
+-- heartbeat gone through well after this one's last? Then peers write elsewhere (this one
+-- reached a standby by mistake) and may reclaim its jobs: its lease is not held. Without a
+-- row of its own (refused at its start) only a heartbeat in the last `margin` counts.
+SELECT EXISTS (
+    SELECT 1
+    FROM jobsup_workers AS peer
+    WHERE peer.id <> %(id)s::uuid AND peer.state <> 'stopped'
+      AND peer.heartbeat_at > coalesce(
+          (SELECT heartbeat_at FROM jobsup_workers WHERE id = %(id)s::uuid),
+          now() - make_interval(secs => %(margin)s)
+      ) + make_interval(secs => %(margin)s));
+
 -- name: deregister
 UPDATE jobsup_workers
 SET state = 'stopped', heartbeat_at = now(), running = 0, runners = '[]'

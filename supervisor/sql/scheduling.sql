@@ -54,3 +54,7 @@ SELECT job_type, pg_notify('jobsup_pending', job_type) IS NULL FROM gone ORDER B
 
 -- name: paused
 SELECT job_type, paused_at, paused_by FROM jobsup_paused ORDER BY job_type;
+
+-- name: database_now
+-- Slots fall due by the database's clock, never by a host's.
+SELECT clock_timestamp();

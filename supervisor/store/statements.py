@@ -304,6 +304,14 @@ def heartbeat(
         return cur.fetchone() is not None
 
 
+def peers_writing(conn: Connection, worker_id: str, stale_after: float) -> bool:
+    """Whether a peer's heartbeat went through well after this supervisor's last one."""
+    with conn.cursor() as cur:
+        cur.execute(SQL["peers_writing"], {"id": worker_id, "margin": stale_after / 4})
+        row = cur.fetchone()
+    return bool(row and row[0])
+
+
 def deregister(conn: Connection, me: Identity) -> None:
     with conn.cursor() as cur:
         cur.execute(SQL["deregister"], {"id": me.id})

@@ -14,7 +14,7 @@ import psycopg2
 
 from supervisor.config.model import RetentionConfig
 from supervisor.db.connect import Connection
-from supervisor.errors import describe
+from supervisor.errors import describe, refuses_writes
 from supervisor.identity import Identity
 from supervisor.scheduling import pauses, periodic_store
 from supervisor.scheduling.periodic import Schedule
@@ -58,6 +58,9 @@ class Found:
     paused: list[pauses.Paused] | None = None  # with the queue: the paused job types
     retained: retention.Retained | None = None  # what the retention policy pruned
     errors: list[str] = field(default_factory=list)  # steps the database refused
+    database_now: datetime | None = None  # the database's clock as the beat began
+    refused: str | None = None  # the database refuses writes (read-only, disk full): why
+    others_write: bool = False  # ...while a peer's heartbeat goes through (not the same one)
 
 
 def beat(conn: Connection, me: Identity, asked: Beat) -> Found:
@@ -74,8 +77,17 @@ def beat(conn: Connection, me: Identity, asked: Beat) -> Found:
             found.errors.append(f"{what} failed: {describe(e)}")
             return None
 
-    alive = step("heartbeat", store.heartbeat, me, asked.state, asked.slots, asked.figures,
-                 asked.job_types)  # fmt: skip
+    found.database_now = step("the database's clock", periodic_store.database_now)
+    try:
+        alive: bool | None = store.heartbeat(conn, me, asked.state, asked.slots, asked.figures,
+                                             asked.job_types)  # fmt: skip
+    except psycopg2.Error as e:
+        if conn.closed:
+            raise
+        if refuses_writes(e):
+            return _refused(conn, me, asked, found, describe(e))
+        found.errors.append(f"heartbeat failed: {describe(e)}")
+        alive = None
     found.renewed = alive is not None
     if alive is False:
         found.registered_again = True
@@ -99,4 +111,23 @@ def beat(conn: Connection, me: Identity, asked: Beat) -> Found:
     if policy is not None:
         found.retained = step("retention", retention.apply, policy.ages(), policy.batch_size,
                               policy.budget)  # fmt: skip
+    return found
+
+
+def _refused(conn: Connection, me: Identity, asked: Beat, found: Found, why: str) -> Found:
+    """The heartbeat was refused by a database that refuses writes: only what reads can
+    learn. No peer can reclaim through such a database either; one whose heartbeat goes
+    through meanwhile reaches another (this one a standby reached by mistake)."""
+    found.refused = why
+    try:
+        found.others_write = store.peers_writing(conn, me.id, asked.stale_after)
+        if asked.claims:
+            found.lost = store.owned(conn, me.id, asked.claims)
+    except psycopg2.Error as e:
+        if conn.closed:
+            raise
+        found.errors.append(f"reading while writes are refused failed: {describe(e)}")
+    # A session keeps the read-only default it started with (ALTER DATABASE … RESET does not
+    # reach it), and a multi-host URL finds the primary only on connecting: connect again.
+    conn.close()
     return found

@@ -10,7 +10,7 @@ import psycopg2
 
 from supervisor.config.flow import RateLimit
 from supervisor.db.connect import Connection
-from supervisor.errors import describe
+from supervisor.errors import describe, refuses_writes
 from supervisor.runners.jobrow import ClaimedJob, Unusable
 from supervisor.runners.messages import Answers, Updates
 from supervisor.runners.outcome import Outcome
@@ -67,7 +67,8 @@ def run(
                                    ask.capped, ask.rates, ask.fair)  # fmt: skip
         turn.claimed, turn.keyed = taken.jobs, taken.keyed
     except psycopg2.Error as e:
-        if conn.closed and not outcomes:  # else say what was written: a claim is no loss
+        # Else say what was written: a claim is no loss.
+        if (conn.closed or refuses_writes(e)) and not outcomes:
             raise
         turn.error = f"claim failed: {describe(e)}"
         return turn

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import psycopg2
 
 from supervisor.db.connect import Connection
-from supervisor.errors import describe
+from supervisor.errors import describe, refuses_writes
 from supervisor.runners.outcome import Outcome
 from supervisor.store import statements as store
 
@@ -28,8 +28,8 @@ def write(conn: Connection, worker_id: str, outcomes: Sequence[Outcome]) -> Writ
     """Write `outcomes`; a psycopg2.Error only when the connection is lost."""
     try:
         return Written(store.finish(conn, worker_id, outcomes))
-    except psycopg2.Error:
-        if conn.closed:
+    except psycopg2.Error as e:
+        if conn.closed or refuses_writes(e):  # one by one would be refused as well
             raise
     return _one_by_one(conn, worker_id, outcomes)
 

@@ -72,7 +72,9 @@ class Connections:
         db = self.cfg.database
         conn = connect(self.url, statement_timeout=db.statement_timeout,
                        connect_timeout=db.connect_timeout,
-                       application_name=APPLICATION_NAME)  # fmt: skip
+                       application_name=APPLICATION_NAME, pooler=db.pooler)  # fmt: skip
+        if db.pooler == "transaction":  # a SET would stay on a server connection others get
+            return conn
         with conn.cursor() as cur:
             # Every query here is short: compiling one with JIT (which a server may enable,
             # misled by an estimate) can cost more than a second and saves nothing.

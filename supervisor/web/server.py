@@ -57,7 +57,7 @@ def _check_schema(cfg: Config, url: str) -> None:
     """Refuse a database whose schema is not current; serve 503s while it is unreachable."""
     try:
         conn = connect(url, connect_timeout=cfg.database.connect_timeout,
-                       application_name=APPLICATION_NAME)  # fmt: skip
+                       application_name=APPLICATION_NAME, pooler=cfg.database.pooler)  # fmt: skip
     except DatabaseError as e:
         logger.warning("{}: pages answer 503 until it is reachable", e)
         return

@@ -12,19 +12,19 @@ import pytest
 from runner import flow
 from runner.insights import analysis
 from runner.job import Job
-from tests.insights.test_ai import FakeModel, data_file, fake_model  # noqa: F401  # fixtures
+from tests.insights.fake_model import FakeModel
 
 pytestmark = pytest.mark.unit
 
 
-def job_of(data_file: Path, url: str, steps: dict[str, Any] | None = None) -> Job:  # noqa: F811
+def job_of(data_file: Path, url: str, steps: dict[str, Any] | None = None) -> Job:
     ai = {"base_url": url, "model": "test-model", "api_key_env": "TEST_AI_KEY", "timeout": 10}
     return Job(id="j-steps", type="analysis", files=(str(data_file),), steps=steps or {},
                business_description="Grow sales in the West", settings={"ai": ai})  # fmt: skip
 
 
 def test_analysis_reports_each_stage_and_the_end(
-    data_file: Path,  # noqa: F811
+    data_file: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seen: list[tuple[float, float | None, str]] = []
@@ -42,8 +42,8 @@ def test_analysis_reports_each_stage_and_the_end(
 
 
 def test_the_model_summary_is_a_step_a_later_attempt_does_not_pay_for_again(
-    fake_model: tuple[FakeModel, str],  # noqa: F811
-    data_file: Path,  # noqa: F811
+    fake_model: tuple[FakeModel, str],
+    data_file: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     model, url = fake_model

@@ -13,6 +13,7 @@ from runner import flow, protocol
 from runner.job import Job
 from runner.testing import run
 from supervisor.runners.messages import Messages
+from tests.flow.frames import progress_frame
 
 
 class Log:
@@ -21,10 +22,6 @@ class Log:
 
     def warning(self, text: str, *args: Any) -> None:
         self.lines.append(text.format(*args))
-
-
-def progress_frame(done: float, total: float | None = None, note: str = "") -> bytes:
-    return protocol.message("progress", {"done": done, "total": total, "note": note})
 
 
 @pytest.mark.unit

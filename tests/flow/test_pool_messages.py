@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from runner import protocol
-from tests.flow.test_messages import progress_frame
-from tests.runners.test_pool import Rig, job
+from tests.fixtures.pool_rig import Rig, job
+from tests.flow.frames import progress_frame
 
 pytestmark = pytest.mark.unit
 

@@ -141,11 +141,11 @@ def test_an_analysis_reports_its_stages_and_a_retry_does_not_call_the_model_agai
     its summary is kept as step "ai-summary", and after `jobs retry` the next run gives it
     back without a second request to the model."""
     from tests.fixtures.commands import jobsup
+    from tests.insights.fake_model import FakeModel, model_handler
     from tests.insights.sales_data import Plan, sales, write_csv
-    from tests.insights.test_ai import FakeModel, _handler
 
     model = FakeModel()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(model))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), model_handler(model))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         data = write_csv(sales(Plan(days=60), seed=3), tmp_path / "sales.csv")

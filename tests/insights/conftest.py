@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from runner.insights import run_complete_workflow
+from tests.insights.fake_model import data_file, fake_model  # noqa: F401  # fixtures of this folder
 from tests.insights.rows import Rows
 from tests.insights.sales_data import Plan, sales, write_csv
 

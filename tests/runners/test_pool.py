@@ -4,7 +4,6 @@ attempt ends, concluded into the outcome the loop writes. No PostgreSQL, no runn
 from __future__ import annotations
 
 import errno
-import selectors
 import signal
 from collections.abc import Iterator
 
@@ -14,41 +13,16 @@ from runner import protocol
 from runner.parent import Started
 from runner.protocol import FailureKind
 from supervisor import config as configuration
-from supervisor.identity import Identity
-from supervisor.runners.jobrow import ClaimedJob, Unusable
-from supervisor.runners.outcome import Kind, Outcome
-from supervisor.runners.pool import NOT_STARTED_DELAY, Pool
+from supervisor.runners.jobrow import Unusable
+from supervisor.runners.outcome import Kind
+from supervisor.runners.pool import NOT_STARTED_DELAY
 from supervisor.runners.state import KillReason, RunnerState
-from tests.fixtures.fakes import FakeClock, FakeOps, FakeSpawner, no_children
+from tests.fixtures.fakes import no_children
+from tests.fixtures.pool_rig import Rig, job
 
 pytestmark = pytest.mark.unit
 
 INSIGHT: protocol.Insight = {"insight_type": "kpi", "content": {"x": 1}, "confidence_score": 0.9}
-
-
-def job(n: int = 1, job_type: str = "analysis", retry_count: int = 0) -> ClaimedJob:
-    return ClaimedJob(f"job-{n}", 100 + n, job_type, None, {}, retry_count, None, False)
-
-
-class Rig:
-    def __init__(self) -> None:
-        self.spawner = FakeSpawner()
-        self.ops = FakeOps()
-        self.clock = FakeClock()
-        self.selector = selectors.DefaultSelector()
-        config = configuration.load(None)
-        self.pool = Pool(config, self.selector, Identity.new(), served=config.served(),
-                         spawner=self.spawner, ops=self.ops, clock=self.clock)  # fmt: skip
-
-    def reap(self) -> list[Outcome]:
-        for key, _ in self.selector.select(0):
-            self.pool.read(key.data, key.fd)
-        return self.pool.reap()
-
-    def run(self, job: ClaimedJob, pid: int) -> None:
-        self.pool.start(job, self.clock())
-        self.spawner.start_runner(pid)
-        assert self.reap() == []
 
 
 @pytest.fixture
