@@ -573,6 +573,12 @@ WHERE id = %(id)s;
 SELECT id::text, pid, process_started FROM jobsup_workers
 WHERE host_key = %(host_key)s AND state IN ('running', 'draining') AND id <> %(id)s;
 
+-- name: held_jobs
+-- The jobs the supervisors %(ids)s (whose process is gone) hold: their runners are looked for
+-- before those supervisors are declared dead. Index: jobsup_jobs_owner (worker_id).
+SELECT worker_id::text, id::text FROM processing_jobs
+WHERE status = 'processing' AND worker_id = ANY(%(ids)s::uuid[]);
+
 -- name: mark_dead
 -- Supervisors whose process is gone (%(gone)s, checked on this host), or that stayed silent
 -- for %(stale_after)s seconds while this one watched: only a supervisor that has itself been
