@@ -23,6 +23,7 @@ from runner.job import RunnerSpec
 from runner.protocol import Exit, FailureKind
 
 TRACEBACK_TAIL = 2048
+RUNNER_TITLE = "jobsup: runner"  # then the job's id and type: `ps` shows what runs
 
 
 def run(spec: RunnerSpec, result_fd: int, output_fd: int) -> NoReturn:
@@ -73,7 +74,7 @@ def become_runner(spec: RunnerSpec, output_fd: int) -> None:
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
     os.close(output_fd)
-    set_title(f"jobsup: runner {spec.job.id} {spec.job.type}")
+    set_title(f"{RUNNER_TITLE} {spec.job.id} {spec.job.type}")
     global _log_level
     _log_level = spec.log_level
     if spec.hard_memory_bytes:

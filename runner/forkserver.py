@@ -45,6 +45,12 @@ IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
 TITLE = "jobsup: fork server"
 
 
+def title(supervisor_pid: int) -> str:
+    """`jobsup: fork server of 4676`: whose server it is, still readable once the supervisor
+    has died and the server been re-parented; a runner carries it until it takes its own."""
+    return f"{TITLE} of {supervisor_pid}"
+
+
 def main(sock_fd: int, supervisor_pid: int, path: list[str], preload: list[str]) -> NoReturn:
     """Serve spawn requests on `sock_fd` until the supervisor closes it; `path` is the
     supervisor's sys.path, where handler modules are found."""
@@ -52,7 +58,7 @@ def main(sock_fd: int, supervisor_pid: int, path: list[str], preload: list[str])
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != supervisor_pid:
         os._exit(1)
-    bootstrap.set_title(TITLE)
+    bootstrap.set_title(title(supervisor_pid))
     for signum in IGNORED:
         signal.signal(signum, signal.SIG_IGN)
     sock = socket.socket(fileno=sock_fd)

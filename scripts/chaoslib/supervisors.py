@@ -201,7 +201,7 @@ class Supervisor:
     def fork_server(self) -> psutil.Process | None:
         for process in self.descendants():
             with contextlib.suppress(psutil.Error):
-                if title(process) == "jobsup: fork server":
+                if title(process).startswith("jobsup: fork server"):
                     return process
         return None
 

@@ -79,7 +79,7 @@ class Watcher:
                 with contextlib.suppress(psutil.Error):
                     self.seen.add((process.pid, process.create_time()))
                     name = title(process)
-                    if name == "jobsup: fork server":
+                    if name.startswith("jobsup: fork server"):
                         server = (sup.host.hostname, ns_pid(process.pid) or process.pid)
                         self.fork_servers[server] = incarnation.ns_pid
                     if name.startswith("jobsup: runner "):

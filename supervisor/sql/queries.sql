@@ -263,7 +263,8 @@ room AS (
 -- A part of `claim` and `claim_rated`: take the jobs of `next`, started at `clock`.
 UPDATE processing_jobs j
 SET status = 'processing', started_at = (SELECT t FROM clock), updated_at = now(),
-    worker_id = %(worker_id)s, runner_pid = NULL, lease = nextval('jobsup_lease')
+    worker_id = %(worker_id)s, runner_pid = NULL, lease = nextval('jobsup_lease'),
+    progress = NULL  -- a new attempt starts over: no bar left from the one before
 -- A primary-key probe per id, whatever the planner believes of the table's size (a join
 -- with `next` could be planned as a walk of the table, as on one that looked empty).
 WHERE j.id = ANY(ARRAY(SELECT id FROM next))
@@ -571,6 +572,12 @@ WHERE id = %(id)s;
 -- Supervisors whose pid this one can check (same boot, same pid namespace).
 SELECT id::text, pid, process_started FROM jobsup_workers
 WHERE host_key = %(host_key)s AND state IN ('running', 'draining') AND id <> %(id)s;
+
+-- name: held_jobs
+-- The jobs the supervisors %(ids)s (whose process is gone) hold: their runners are looked for
+-- before those supervisors are declared dead. Index: jobsup_jobs_owner (worker_id).
+SELECT worker_id::text, id::text FROM processing_jobs
+WHERE status = 'processing' AND worker_id = ANY(%(ids)s::uuid[]);
 
 -- name: mark_dead
 -- Supervisors whose process is gone (%(gone)s, checked on this host), or that stayed silent

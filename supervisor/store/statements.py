@@ -21,7 +21,7 @@ from supervisor.config.model import cap_params
 from supervisor.db import queries
 from supervisor.db.connect import Connection, dict_cursor
 from supervisor.db.queries import SQL, prepared
-from supervisor.identity import Identity
+from supervisor.identity import Identity, leftovers
 from supervisor.runners.jobrow import ClaimedJob, Unusable, from_row
 from supervisor.runners.messages import Answers, StepResult, Updates
 from supervisor.runners.outcome import Outcome
@@ -341,8 +341,10 @@ def reclaim(
     """
     with conn.cursor() as cur:
         cur.execute(SQL["same_host_workers"], {"host_key": me.host_key, "id": me.id})
-        gone = [wid for wid, pid, started in cur.fetchall() if not me.sibling_alive(pid, started)]
-        params = {"stale_after": stale_after, "gone": gone, "watched": min(watched, 1e12)}
+        gone = [(wid, pid) for wid, pid, started in cur.fetchall()
+                if not me.sibling_alive(pid, started)]  # fmt: skip
+        params = {"stale_after": stale_after, "gone": _without_leftovers(cur, gone),
+                  "watched": min(watched, 1e12)}  # fmt: skip
         cur.execute(SQL["mark_dead"], params)
         dead = [(wid, host, pid, why) for wid, host, pid, why in cur.fetchall()]
         types = type_retries or {}
@@ -354,6 +356,27 @@ def reclaim(
         jobs = [(jid, status, error, job_type) for jid, status, error, job_type in cur.fetchall()]
         cur.execute(SQL["forget_workers"])
     return Reclaimed(dead, jobs)
+
+
+def _without_leftovers(cur: Cursor, gone: list[tuple[str, int]]) -> list[str]:
+    """Of the same-host supervisors whose process is gone, those none of whose runners can
+    still run: one with a leftover (see `identity.leftovers`, which SIGKILLs its runners) is
+    judged again at the next heartbeat, and silence for stale_after declares it dead anyway."""
+    if not gone:
+        return []
+    cur.execute(SQL["held_jobs"], {"ids": [wid for wid, _ in gone]})
+    held: dict[str, list[str]] = {}
+    for wid, job_id in cur.fetchall():
+        held.setdefault(wid, []).append(job_id)
+    settled = []
+    for wid, pid in gone:
+        if left := leftovers(pid, held.get(wid, [])):
+            pids = ", ".join(map(str, left))
+            logger.info(f"supervisor pid {pid} is gone, not yet its processes ({pids}): "
+                        "it is declared dead once they are")  # fmt: skip
+        else:
+            settled.append(wid)
+    return settled
 
 
 # The queue's figures for the metrics each heartbeat, and for `jobsup status` (ops/report).

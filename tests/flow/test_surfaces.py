@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from supervisor.api import Progress, wait
+from supervisor.client.enqueue import enqueue
 from supervisor.db.connect import Connection, connect
+from supervisor.store import statements as store
 from tests.fixtures.commands import jobsup
 from tests.fixtures.processes import Supervisors, add_job, scalar, status, wait_for, write_config
 
@@ -94,3 +96,14 @@ def test_show_lists_steps_and_retry_fresh_forgets_them(
     supervisors.start(db_url, config, "--until-empty").wait()
     assert calls.read_text().splitlines() == ["step-1 1", "step-2 1", "step-1 1", "step-2 1"]
     assert "steps done (2)" in run(db_url, "jobs", "show", job_id)
+
+
+def test_a_new_attempt_starts_with_no_progress(conn: Connection) -> None:
+    """The bar of an attempt that ended (a crash, a retry) is not shown as the next one's."""
+    job_id = enqueue(conn, job_type="diag.noop")
+    with conn.cursor() as cur:
+        cur.execute("UPDATE processing_jobs SET progress = %s WHERE id = %s",
+                    (json.dumps({"done": 60, "total": 80, "note": "", "at": "x"}), job_id))  # fmt: skip
+    assert [j.id for j in store.claim(conn, "00000000-0000-4000-8000-000000000001", 1,
+                                      ["diag.noop"])] == [job_id]  # fmt: skip
+    assert scalar(conn, f"SELECT progress FROM processing_jobs WHERE id = '{job_id}'") is None

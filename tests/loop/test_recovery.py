@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -84,6 +87,69 @@ def test_a_restarted_supervisor_recovers_its_own_jobs_at_once(
     assert row["attempts"][0]["error"].startswith("reclaimed: its supervisor ")
     assert row["attempts"][0]["error"].endswith(": process gone")
     assert "reclaimed, now pending" in second.log()
+
+
+# A process of the title a killed supervisor's runner (or its fork server, or a runner that
+# has not yet taken its own title) carries, outliving it: as under load, when its death reaches
+# them only in steps, and until then they may run user code.
+LEFTOVER = (
+    "import setproctitle, sys, time\n"
+    "setproctitle.setproctitle(sys.argv[1])\n"
+    "print('titled', flush=True)\n"
+    "time.sleep(120)\n"
+)
+
+
+@pytest.mark.parametrize("kind", ["runner", "fork server"])
+def test_a_killed_supervisor_is_not_declared_gone_while_its_processes_live(
+    db_url: str, conn: Connection, tmp_path: Path, supervisors: Supervisors, kind: str
+) -> None:
+    config = write_config(tmp_path, concurrency=1)
+    config.write_text(config.read_text().replace("stale_after = 3.0", "stale_after = 600.0"))
+    job_id = add_job(conn, "sleep", seconds=60)
+    doomed = supervisors.start(db_url, config)
+    doomed_id = doomed.wait_registered(conn)
+    wait_for(doomed.runner_pids)
+    wait_for(lambda: status(conn, job_id) == "processing")
+    with conn.cursor() as cur:
+        cur.execute("UPDATE processing_jobs SET metadata = '{\"seconds\": 0.2}'")
+    name = (f"jobsup: runner {job_id} diag.sleep" if kind == "runner"
+            else f"jobsup: fork server of {doomed.pid}")  # fmt: skip
+    leftover = subprocess.Popen(
+        [sys.executable, "-c", LEFTOVER, name], stdout=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        assert leftover.stdout is not None and leftover.stdout.readline() == b"titled\n"
+        doomed.signal(signal.SIGKILL)
+        doomed.wait()
+        rescuer = supervisors.start(db_url, config)
+        rescuer.wait_registered(conn)
+
+        def reclaimed() -> bool:
+            row = job(conn, job_id)
+            return row["status"] != "processing" or row["worker_id"] != doomed_id
+
+        if kind == "runner":  # the rescuer kills it, then takes the job
+            assert leftover.wait(20) == -signal.SIGKILL
+        else:  # the server already has its PDEATHSIG: it waits for it to be gone
+            time.sleep(3.0)  # 6 heartbeats
+            assert not reclaimed()
+            assert "is gone, not yet its processes" in rescuer.log()
+            assert leftover.poll() is None
+            leftover.kill()
+            leftover.wait()
+        wait_for(reclaimed, timeout=20)
+        wait_for(lambda: status(conn, job_id) == "completed", timeout=30)
+        row = job(conn, job_id)
+        assert row["attempts"][0]["error"].endswith(": process gone"), row["attempts"]
+        held_off = re.findall(r"is gone, not yet its processes \(([\d, ]+)\)", rescuer.log())
+        assert any(str(leftover.pid) in pids.split(", ") for pids in held_off), rescuer.log()
+        rescuer.signal(signal.SIGTERM)
+        assert rescuer.wait() == 0, rescuer.log()
+    finally:
+        if leftover.poll() is None:
+            leftover.kill()
+            leftover.wait()
 
 
 def test_a_job_reclaimed_from_under_a_live_supervisor_is_not_written_twice(

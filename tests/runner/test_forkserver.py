@@ -22,7 +22,7 @@ def test_runners_are_children_of_the_fork_server_which_ignores_stray_signals(
     sup = supervisors.start(db_url, write_config(tmp_path), "--until-empty")
     runners = wait_for(lambda: len(sup.runner_pids()) == 2 and sup.runner_pids())
     (server,) = psutil.Process(sup.pid).children()
-    assert title(server.pid) == "jobsup: fork server"
+    assert title(server.pid) == f"jobsup: fork server of {sup.pid}"
     assert {psutil.Process(pid).ppid() for pid in runners} == {server.pid}
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # e.g. to the whole group
         server.send_signal(signum)
@@ -119,7 +119,7 @@ def test_a_fork_server_that_stops_answering_is_replaced(
 ) -> None:
     sup = supervisors.start(db_url, write_config(tmp_path))
     server = wait_for(lambda: psutil.Process(sup.pid).children())[0]
-    wait_for(lambda: title(server.pid) == "jobsup: fork server")
+    wait_for(lambda: title(server.pid) == f"jobsup: fork server of {sup.pid}")
     server.suspend()  # SIGSTOP: requests go unanswered
     job_id = add_job(conn, "noop")
     wait_for(lambda: job(conn, job_id)["status"] == "completed", timeout=60)  # after 10 s
