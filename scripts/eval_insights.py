@@ -48,7 +48,9 @@ per period of grain in [from, before), every period with rows, at least two cycl
 level divided by (ratio) or less (difference) its trend, the centred 2x12 (2x4 for quarters)
 moving average where its window fits, or for "fit" the better by R² of a straight line and,
 for ratios, a log-linear one; averaged per part value, normalised to mean 1 (or 0), less 1
-(or 0): the value of part value `equals`), growth_rate (from, to: two recipes, years: the
+(or 0): the value of part value `equals`), seasonal_expected (seasonal_index's fields but
+`period` for `equals`: that period's trend times 1 + its part value's index, or plus the
+index for a difference), growth_rate (from, to: two recipes, years: the
 rate a year (to / from) ** (1 / years) - 1, years being the time between the starts of the
 two windows, their time filters' `from`: whole months / 12 when both start on a month's
 first day, else days / 365; the recipe's `years` only when a window has no such filter),

@@ -10,6 +10,15 @@ point is flagged when its z passes a Bonferroni threshold over every point teste
 below `min_anomaly_z`) and it is at least `min_anomaly_effect` away from the expected
 level. Consecutive flagged points form one period. An event seen overall and in segments is
 named after the segment that moved far more than the total, or reported as company-wide.
+
+A series with a season (monthly or quarterly data in which the season code finds one on the
+detrended series, detrended.py) is judged instead against its trend and season: a recurring
+December peak is expected, and a neighbour median would call it a spike every year while it
+hides a spike that falls next to a seasonal peak. The expected level of a period is then its
+trend times its month's seasonal index (plus the index, for a difference season), and the
+residual, log(value / expected) or value - expected, is scaled by the robust spread of all
+the residuals; the same threshold and material floor apply. Periods where the trend is not
+known (the ends the moving average does not reach) are not tested in such a series.
 """
 
 from __future__ import annotations
@@ -20,7 +29,9 @@ from dataclasses import dataclass
 from statistics import median
 
 from runner.insights import figures as fig
+from runner.insights.detrended import CYCLE, Season, detrended_season, season_part
 from runner.insights.model import Aggregation, Column, Insight, Thresholds, rounded, words
+from runner.insights.seasonality import MIN_ETA2
 from runner.insights.series import Series, Timeline, next_period, shift
 from runner.insights.stats import normal_p, normal_threshold, robust_scale, sample_factor
 
@@ -47,6 +58,7 @@ class Flag:
     series: Series
     points: tuple[Point, ...]
     tested: int  # points tested in the series
+    season: Season | None = None  # the season the expected levels come from, if any
 
     @property
     def start(self) -> dt.date:
@@ -85,8 +97,9 @@ def lags(timeline: Timeline) -> list[int]:
     return [-3, -2, -1, 1, 2, 3]
 
 
-def score(series: Series, timeline: Timeline) -> list[Point]:
-    """Every period of a series with its expected level and robust z-score."""
+def score(series: Series, timeline: Timeline, season: Season | None = None) -> list[Point]:
+    """Every period of a series with its expected level and robust z-score: from its trend
+    and season when it has one, else from its neighbours."""
     # Few rows a period make a lumpy sum of events; one row a period is the period's own
     # reading (births a day, deaths a month), as steady as the thing measured.
     recorded = _recorded(series, timeline)
@@ -100,6 +113,8 @@ def score(series: Series, timeline: Timeline) -> list[Point]:
     levels = {p: v for p in timeline.periods if (v := series.level(p)) is not None}
     if sum(1 for v in levels.values() if v == 0) * 2 >= len(levels):
         return []  # mostly zero (rain, returns): a median of zero makes any value a spike
+    if season is not None:
+        return _against_season(levels, season)
     for period, value in levels.items():
         near = timeline.neighbours(period, offsets)
         around = [level for at in near if (level := levels.get(at)) is not None]
@@ -110,6 +125,37 @@ def score(series: Series, timeline: Timeline) -> list[Point]:
     positive = all(v >= 0 and e >= 0 for _, v, e in raw)
     stabilise = _anscombe if positive else float
     residuals = [stabilise(v) - stabilise(e) for _, v, e in raw]
+    scale = robust_scale(residuals)
+    if scale <= 0:
+        return []
+    return [Point(p, v, e, r / scale) for (p, v, e), r in zip(raw, residuals, strict=True)]
+
+
+def seasonal(series: Series, timeline: Timeline, limits: Thresholds) -> Season | None:
+    """The season of a monthly or quarterly series, when the season code finds a clear one
+    on its detrended levels (at the alpha and the share of variation seasonality.py asks)."""
+    if timeline.grain not in CYCLE or (timeline.snapshot and series.measure.is_row_count):
+        return None
+    season = detrended_season(series, timeline, timeline.grain)
+    if season is None or season.p_value >= limits.alpha or season.eta2 < MIN_ETA2:
+        return None
+    return season
+
+
+def _against_season(levels: dict[dt.date, float], season: Season) -> list[Point]:
+    """Each period with a trend, against trend x seasonal index (or trend + index); the
+    residual on the season's own scale (a log ratio, or a difference) over its robust spread."""
+    raw = [
+        (period, value, expected)
+        for period, value in levels.items()
+        if (expected := season.expected(period)) is not None
+    ]
+    if season.ratio:
+        if any(v <= 0 or e <= 0 for _, v, e in raw):
+            return []
+        residuals = [math.log(v / e) for _, v, e in raw]
+    else:
+        residuals = [v - e for _, v, e in raw]
     scale = robust_scale(residuals)
     if scale <= 0:
         return []
@@ -139,10 +185,15 @@ def _anscombe(x: float) -> float:
 def find_anomalies(timeline: Timeline, limits: Thresholds, measures: list[Column]) -> list[Insight]:
     """Anomaly insights for these measures: one per event, named by period and segment."""
     watched = [s for s in timeline.series if any(s.measure is m for m in measures)]
-    scored = [(s, score(s, timeline)) for s in watched]
-    tests = sum(len(points) for _, points in scored)
+    seasons = [(s, seasonal(s, timeline, limits)) for s in watched]
+    scored = [(s, season, score(s, timeline, season)) for s, season in seasons]
+    tests = sum(len(points) for _, _, points in scored)
     threshold = max(limits.min_anomaly_z, normal_threshold(limits.alpha, tests))
-    flags = [f for s, points in scored for f in _runs(s, points, threshold, limits, timeline)]
+    flags = [
+        f
+        for s, season, points in scored
+        for f in _runs(s, points, threshold, limits, timeline, season)
+    ]
     # Events seen in the whole series come first: a segment's own blips follow.
     events = sorted(
         _events(flags),
@@ -155,7 +206,12 @@ def find_anomalies(timeline: Timeline, limits: Thresholds, measures: list[Column
 
 
 def _runs(
-    series: Series, points: list[Point], threshold: float, limits: Thresholds, timeline: Timeline
+    series: Series,
+    points: list[Point],
+    threshold: float,
+    limits: Thresholds,
+    timeline: Timeline,
+    season: Season | None = None,
 ) -> list[Flag]:
     """Flagged points of one series, joined into runs of adjacent periods with one sign."""
     order = {p: i for i, p in enumerate(timeline.periods)}
@@ -179,7 +235,7 @@ def _runs(
             runs[-1].append(point)
         else:
             runs.append([point])
-    return [Flag(series, tuple(run), len(points)) for run in runs]
+    return [Flag(series, tuple(run), len(points), season) for run in runs]
 
 
 def _events(flags: list[Flag]) -> list[list[Flag]]:
@@ -239,12 +295,17 @@ class _Recipes:
     expected: fig.Recipe
 
     @classmethod
-    def of(cls, series: Series, period: dt.date, timeline: Timeline) -> _Recipes:
+    def of(
+        cls, series: Series, period: dt.date, timeline: Timeline, season: Season | None = None
+    ) -> _Recipes:
         segment = [fig.equals(series.segment, series.value)] if series.segment else []
         window = [fig.within(timeline.time, timeline.first, timeline.end)]
         measure, aggregation = series.measure, series.measure.aggregation.value
         inside = fig.within(timeline.time, period, next_period(period, timeline.grain))
         value = fig.aggregate(measure, aggregation, [*segment, inside])
+        if season is not None:
+            base = fig.aggregate(measure, aggregation, segment)
+            return cls(value, _seasonal_recipe(base, season, period, timeline))
         expected = fig.aggregate(measure, aggregation, [*segment, *window]) | {
             "kind": "baseline",
             "time": timeline.time.name,
@@ -256,6 +317,23 @@ class _Recipes:
         return cls(value, expected)
 
 
+def _seasonal_recipe(
+    base: fig.Recipe, season: Season, period: dt.date, timeline: Timeline
+) -> fig.Recipe:
+    """Trend x seasonal index at a period, as the evaluation re-derives it (seasonal_expected)."""
+    return base | {
+        "kind": "seasonal_expected",
+        "time": timeline.time.name,
+        "grain": season.part,
+        "from": season.first.isoformat(),
+        "before": next_period(season.last, season.part).isoformat(),
+        "part": season.part,
+        "period": period.isoformat(),
+        "model": "ratio" if season.ratio else "difference",
+        "detrend": season.method,
+    }
+
+
 def _insight(event: list[Flag], threshold: float, tests: int, timeline: Timeline) -> Insight:
     flags = _lead(event)
     first = max(flags, key=lambda f: abs(f.z))
@@ -265,14 +343,17 @@ def _insight(event: list[Flag], threshold: float, tests: int, timeline: Timeline
     start, end = min(f.start for f in flags), max(f.end for f in flags)
     kind = "Spike" if first.z > 0 else "Drop"
     additive = series.measure.aggregation is Aggregation.SUM or series.measure.is_row_count
-    driver = _driver(peak, first, timeline) if series.segment is None and additive else None
+    # A driver's share is read against the neighbour medians of the segments: not for a
+    # total judged against its season.
+    plain = first.season is None and series.segment is None
+    driver = _driver(peak, first, timeline) if plain and additive else None
     segment = driver.segment if driver else series.segment
     value = driver.value if driver else series.value
     where = (
         "" if series.segment is None else f" for {_scope(series.segment, series.value, figures)}"
     )
     what = series.measure.quantity_label
-    recipes = _Recipes.of(series, peak.period, timeline)
+    recipes = _Recipes.of(series, peak.period, timeline, first.season)
     on = figures.period(timeline.time, timeline.grain, peak.period)
     when = on
     if start != end:
@@ -284,7 +365,7 @@ def _insight(event: list[Flag], threshold: float, tests: int, timeline: Timeline
     averaged = "" if additive else " on average"
     shown = figures.number(peak.value, recipes.value)
     expected = figures.number(peak.expected, recipes.expected)
-    versus = _versus(peak, series, figures, recipes)
+    versus = _versus(peak, series, figures, recipes, first.season is not None)
     because = ""
     if driver:
         seg = _Recipes.of(_segment_series(timeline, first, driver), peak.period, timeline)
@@ -305,7 +386,7 @@ def _insight(event: list[Flag], threshold: float, tests: int, timeline: Timeline
     summary = (
         f"{_preposition(timeline.grain).capitalize()} {when}, {what}{where} was "
         f"{shown}{averaged} against about {expected} expected "
-        f"from {_neighbours(timeline)} ({versus}){because}. "
+        f"{_basis(timeline, first.season, peak.period)} ({versus}){because}. "
         "Worth checking what happened then, or whether the data is complete."
     )
     cause = f", driven by {_scope(driver.segment, driver.value, figures)}" if driver else ""
@@ -320,6 +401,7 @@ def _insight(event: list[Flag], threshold: float, tests: int, timeline: Timeline
         "segment": value,
         "driver_share": rounded(min(driver.share, 1.0)) if driver else None,
         "measures": [_measure(f) for f in flags],
+        "expected_from": "trend_and_season" if first.season else "neighbours",
         "z_threshold": rounded(threshold, 2),
         "points_tested": tests,
         "also_flagged": sorted({f.series.scope for f in event} - {series.scope}),
@@ -350,6 +432,16 @@ def _scope(segment: Column, value: object, figures: fig.Figures) -> str:
     return shown if shown != str(value) else f"{segment.label} {value}"
 
 
+def _basis(timeline: Timeline, season: Season | None, period: dt.date) -> str:
+    """What the expected level is: 'for a January on the trend', or 'from the three ...'."""
+    if season is None:
+        return f"from {_neighbours(timeline)}"
+    part = season_part(period, season.part)
+    name = fig.MONTHS[part - 1] if season.part == "month" else f"Q{part}"
+    article = "an" if name[0] in "AEIOU" else "a"
+    return f"for {article} {name} on the trend and season"
+
+
 def _neighbours(timeline: Timeline) -> str:
     if timeline.grain == "day" and lags(timeline)[0] == -28:
         return "the same weekday in the four weeks around it"
@@ -366,19 +458,23 @@ def _segment_series(timeline: Timeline, flag: Flag, driver: Driver) -> Series:
     )
 
 
-def _versus(point: Point, series: Series, figures: fig.Figures, recipes: _Recipes) -> str:
-    """'6.1x the usual level' for positive levels, else the gap: '+63.8 on the usual level'."""
+def _versus(
+    point: Point, series: Series, figures: fig.Figures, recipes: _Recipes, seasonal: bool
+) -> str:
+    """'6.1x the usual level' for positive levels, else the gap: '+63.8 on the usual level'
+    ('the expected level' when it comes from the trend and season)."""
+    level = "the expected level" if seasonal else "the usual level"
     if series.measure.ratio_scale and point.expected > 0:
         times = figures.times(
             point.value / point.expected, fig.ratio(recipes.value, recipes.expected)
         )
-        return f"{times} the usual level"
+        return f"{times} {level}"
     gap = figures.add(
         f"{point.value - point.expected:+,.1f}",
         rounded(point.value - point.expected),
         fig.difference(recipes.value, recipes.expected),
     )
-    return f"{gap} on the usual level"
+    return f"{gap} on {level}"
 
 
 def _measure(flag: Flag) -> dict[str, object]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from runner.insights.model import Aggregation, Column
 from runner.insights.series import Series, Timeline, next_period, period_index
@@ -42,6 +42,7 @@ class Season:
     method: str  # moving_average or fit
     first: dt.date
     last: dt.date
+    trend: dict[dt.date, float] = field(default_factory=dict)  # period -> its trend level
 
     @property
     def peak(self) -> int:
@@ -54,6 +55,14 @@ class Season:
     def size(self, value: int) -> float:
         """How far a part runs from trend: +0.13 (13% above), or a difference in units."""
         return self.index[value] - 1.0 if self.ratio else self.index[value]
+
+    def expected(self, period: dt.date) -> float | None:
+        """The level the trend and the season give a period (None without a trend there)."""
+        level = self.trend.get(period)
+        if level is None:
+            return None
+        index = self.index[season_part(period, self.part)]
+        return level * index if self.ratio else level + index
 
 
 def cycles(timeline: Timeline, part: str) -> float:
@@ -88,7 +97,7 @@ def detrended_season(series: Series, timeline: Timeline, part: str) -> Season | 
         if level is None or (ratio and level <= 0):
             continue
         trends[period] = level
-        grouped[_part(period, part)].append(value / level if ratio else value - level)
+        grouped[season_part(period, part)].append(value / level if ratio else value - level)
     if len(grouped) < cycle:
         return None
     # The test reads every base period (a day) against its month's trend when the measure is
@@ -111,10 +120,12 @@ def detrended_season(series: Series, timeline: Timeline, part: str) -> Season | 
         method,
         points[0][0],
         points[-1][0],
+        trends,
     )
 
 
-def _part(period: dt.date, part: str) -> int:
+def season_part(period: dt.date, part: str) -> int:
+    """The month (1-12) or quarter (1-4) of a period."""
     return period.month if part == "month" else (period.month - 1) // 3 + 1
 
 
@@ -131,7 +142,7 @@ def _base_ratios(
         level, key = series.level(base), buckets.get(base)
         if level is None or key not in trends:
             continue
-        out[_part(base, part)].append(level / trends[key] if ratio else level - trends[key])
+        out[season_part(base, part)].append(level / trends[key] if ratio else level - trends[key])
     return out or None
 
 

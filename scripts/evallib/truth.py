@@ -124,6 +124,7 @@ def derive(spec: Details, truth: Truth) -> Any:
         "unreadable_share": _unreadable_share,
         "fit": _fit,
         "seasonal_index": _seasonal_index,
+        "seasonal_expected": _seasonal_expected,
         "growth_rate": _growth_rate,
         "baseline": _baseline,
         "correlation": _correlation,
@@ -241,6 +242,31 @@ def _seasonal_index(spec: Details, truth: Truth) -> float:
     """How far one month (or quarter) runs from trend: the measure per period of grain in
     [from, before), each period's level over (model ratio) or minus (difference) its trend,
     averaged per part value, normalised to mean 1 (or 0), less 1 (or 0)."""
+    _, index = _trend_and_season(spec, truth)
+    equals = int(spec["equals"])
+    if equals not in index.index:
+        raise Underivable(f"seasonal_index: no part value {equals}")
+    return float(index[equals])
+
+
+def _seasonal_expected(spec: Details, truth: Truth) -> float:
+    """The level the trend and season give one period: its trend times (1 + its part's
+    seasonal index), or plus the index, with the trend and index of seasonal_index."""
+    trend, index = _trend_and_season(spec, truth)
+    period = pd.Timestamp(spec["period"])
+    if period not in trend.index or pd.isna(trend[period]):
+        raise Underivable("seasonal_expected: no trend at the period")
+    part = period.month if spec["part"] == "month" else period.quarter
+    if part not in index.index:
+        raise Underivable(f"seasonal_expected: no part value {part}")
+    level = float(trend[period])
+    size = float(index[part])
+    return level * (1 + size) if spec["model"] == "ratio" else level + size
+
+
+def _trend_and_season(spec: Details, truth: Truth) -> tuple[pd.Series, pd.Series]:
+    """The trend per period of the window and the seasonal index per part value (less 1 for
+    a ratio), as seasonal_index defines them."""
     grain = spec["grain"]
     if grain not in CYCLE:
         raise Underivable(f"seasonal_index: grain {grain!r}")
@@ -276,10 +302,7 @@ def _seasonal_index(spec: Details, truth: Truth) -> float:
     if len(means) < cycle:
         raise Underivable("seasonal_index: a part value without a detrended level")
     index = means / means.mean() - 1 if ratio else means - means.mean()
-    equals = int(spec["equals"])
-    if equals not in index.index:
-        raise Underivable(f"seasonal_index: no part value {equals}")
-    return float(index[equals])
+    return trend, index
 
 
 def _better_line(xs: np.ndarray, ys: np.ndarray, logged: bool) -> np.ndarray:

@@ -211,6 +211,10 @@ _DESCRIBE: dict[str, Callable[[Mapping[str, Any]], str]] = {
         f"usual level: {_aggregate(r)}, median of the neighbouring "
         f"{r.get('grain') or 'period'}s around {r.get('period')}"
     ),
+    "seasonal_expected": lambda r: (
+        f"expected level: {_aggregate(r)}, trend times seasonal index "
+        f"of the {r.get('grain') or 'period'} {r.get('period')}"
+    ),
     "correlation": _correlation,
     "variance_share": lambda r: (
         f"share of the variation of {r.get('measure') or 'rows'} per "

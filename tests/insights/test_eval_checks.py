@@ -193,6 +193,18 @@ def test_a_seasonal_index_is_the_season_net_of_the_trend() -> None:
     assert derive(_season_recipe(1, "fit", "difference"), flat) == pytest.approx(10.0, abs=0.5)
 
 
+def test_a_seasonal_expected_level_is_the_trend_times_the_index() -> None:
+    season = np.array([0.2, -0.1] + [0.0] * 9 + [-0.1])
+    trend = 100 * 1.01 ** np.arange(36)
+    truth = Truth(pd.DataFrame({"month": MONTHS, "sales": trend * (1 + np.tile(season, 3))}))
+    recipe = _season_recipe(0, "moving_average") | {"kind": "seasonal_expected"}
+    # January 2021 (period 12): trend about 100 * 1.01 ** 12, January 20% above it.
+    at = derive(recipe | {"period": "2021-01-01"}, truth)
+    assert at == pytest.approx(100 * 1.01**12 * 1.2, rel=0.02)
+    with pytest.raises(Exception, match="no trend"):  # the moving average's ends
+        derive(recipe | {"period": "2020-01-01"}, truth)
+
+
 def test_a_growth_rate_is_the_yearly_rate_between_the_two_windows() -> None:
     truth = Truth(
         pd.DataFrame({"month": MONTHS, "sales": [100.0] * 12 + [0.0] * 12 + [121.0] * 12})

@@ -803,3 +803,45 @@ def test_effect_sizes_of_numbers_and_categories_rank_on_one_scale(
         if (d := details(r)).get("target", d.get("measure")) == "rate" and "rank" in d
     }
     assert ranked["term"] < ranked["channel"], ranked
+
+
+def _spiked_months(december: float, spike: float, seed: int) -> list[tuple[str, float]]:
+    """Six years of a monthly level growing 15% a year, December at `december` x its trend,
+    and March 2004 at `spike` x its own level."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(72):
+        year, month = 2001 + i // 12, i % 12 + 1
+        level = 1000 * 1.15 ** (i / 12) * (december if month == 12 else 1.0)
+        level *= spike if (year, month) == (2004, 3) else 1.0
+        rows.append((f"{year}-{month:02d}-01", round(level * rng.uniform(0.97, 1.03), 1)))
+    return rows
+
+
+def test_a_spike_in_a_seasonal_growing_series_is_judged_on_its_residual(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    """A December 60% above trend every year is the season, not a spike; a March 45% above
+    its trend and season is one, and its expected level is the trend times March's index."""
+    rows = _spiked_months(december=1.6, spike=1.45, seed=5)
+    out = analyse([write(tmp_path / "sales.csv", ["month", "sales"], rows)], "How do sales vary?")
+    found = [r for r in of_type(out, "anomaly") if details(r)["measure"] == "sales"]
+    peaks = {details(r)["peak"] for r in found}
+    assert peaks == {"2004-03-01"}, peaks
+    spike = details(found[0])
+    assert spike["direction"] == "spike" and spike["expected_from"] == "trend_and_season"
+    assert "for a March on the trend and season" in found[0]["content"]["summary"]
+    value, expected = spike["measures"][0]["points"][0][1:]
+    assert 1.2 < value / expected < 1.6  # planted: 1.45 x (the spike lifts its own index)
+
+
+def test_a_spike_in_a_series_without_season_is_judged_against_its_neighbours(
+    tmp_path: Path, analyse: Callable[..., Rows]
+) -> None:
+    """No season and no December peak: the neighbour median still sets the expected level."""
+    rows = _spiked_months(december=1.0, spike=1.6, seed=6)
+    out = analyse([write(tmp_path / "sales.csv", ["month", "sales"], rows)], "How do sales vary?")
+    found = [details(r) for r in of_type(out, "anomaly") if details(r)["measure"] == "sales"]
+    assert [d["peak"] for d in found] == ["2004-03-01"]
+    assert found[0]["expected_from"] == "neighbours"
+    assert of_type(out, "seasonality") == []
