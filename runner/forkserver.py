@@ -166,11 +166,13 @@ def _become_runner(own_fds: tuple[int, ...], go: int, spec_fd: int, result_w: in
 
 
 def _unread(fd: int) -> bool:
-    """Whether nobody reads the pipe `fd` writes to any more (POLLERR on a pipe's write end):
-    the supervisor closes a runner's read ends when its claim is lost while it starts."""
+    """Whether nobody reads what `fd` writes any more: the supervisor closes a runner's ends
+    when its claim is lost while it starts. The result channel is a socket pair (its peer
+    closed: POLLHUP); on a pipe's write end it would be POLLERR."""
     poller = select.poll()
     poller.register(fd, select.POLLOUT)
-    return any(events & select.POLLERR for _, events in poller.poll(0))
+    gone = select.POLLERR | select.POLLHUP
+    return any(events & gone for _, events in poller.poll(0))
 
 
 def _drain(fd: int) -> None:
