@@ -89,7 +89,8 @@ def test_a_lease_fence_waits_for_no_slow_fork_server_and_releases_no_handler(
     root = str(Path(__file__).parents[2])  # the fork server finds the slow module here
     sup = supervisors.start(proxy.url(), config,
                             env={"JOBSUP_TEST_SLOW_PRELOAD": "8", "PYTHONPATH": root})  # fmt: skip
-    wait_for(lambda: status(conn, job_id) == "processing", timeout=30, interval=0.01)
+    wait_for(lambda: "runner requested from the fork server" in sup.log(), timeout=30,
+             interval=0.01)  # fmt: skip
     proxy.set("blackhole")  # its runner still starting: the fork server is importing
     wait_for(lambda: "killing 1 runners" in sup.log(), timeout=10, interval=0.01)
     sup.signal(signal.SIGTTIN)  # the loop answers at once: it is not waiting for the server
