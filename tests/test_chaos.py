@@ -123,6 +123,24 @@ def test_every_execution_needs_an_attempt_record_or_a_reset() -> None:
     assert verdict(row, [insight(again)], [killed, again], reset).ok
 
 
+def test_a_runner_whose_fork_server_was_killed_as_it_started_needs_no_attempt_record() -> None:
+    """The server killed as it forked the runner: the supervisor never hears of the start
+    (the job goes back to pending, no attempt spent) and the runner dies with the server."""
+    started = run(1, 11, start=5.0, end=None, result=None)
+    started.parent_pid = 40
+    last = run(1, 12, start=8.0, end=9.0)  # the same attempt: none was spent
+    row = Row("completed", 0, None, [record(1, 12, "completed")])
+    as_it_started = Disturbances(server_kills={("vm", 40): 4.99})
+    assert verdict(row, [insight(last)], [started, last], as_it_started).ok
+    long_before = Disturbances(server_kills={("vm", 40): 1.0})
+    assert not verdict(row, [insight(last)], [started, last], long_before).ok
+    other_server = Disturbances(server_kills={("vm", 41): 4.99})
+    assert not verdict(row, [insight(last)], [started, last], other_server).ok
+    finished = run(1, 11, start=5.0, end=5.5)  # it ran to its end: an attempt it was
+    finished.parent_pid = 40
+    assert not verdict(row, [insight(last)], [finished, last], as_it_started).ok
+
+
 def test_executions_at_once_need_a_frozen_supervisor() -> None:
     older = run(1, 11, supervisor=100, start=0.0, end=5.0)
     newer = run(2, 12, supervisor=200, start=4.0, end=6.0)

@@ -91,7 +91,15 @@ class Disturbances:
     # A supervisor's connections cut (its proxy refusing, black-holed or frozen; its link
     # down), as a Freeze of its connections rather than of its process.
     cuts: list[Freeze] = field(default_factory=list)
+    # Fork servers SIGKILLed: (host, pid as its namespace numbers it) → when.
+    server_kills: dict[tuple[str, int], float] = field(default_factory=dict)
     lease_after: float = LEASE_AFTER
+
+    def server_killed_as_it_started(self, run: Execution) -> bool:
+        """Was `run`'s fork server SIGKILLed as it started it (the runner ran on for the
+        moment its PDEATHSIG took, its supervisor never heard it had started)?"""
+        killed = self.server_kills.get((run.host, run.parent_pid or 0))
+        return run.end is None and killed is not None and abs(run.start - killed) <= LEARN_GRACE
 
     def reset_between(self, job_id: str, start: float, end: float) -> bool:
         return any(start <= t <= end for t in self.resets.get(job_id, ()))
@@ -335,7 +343,10 @@ def _unexplained(attempts: list[dict[str, Any]], runs: list[Execution],
         if record is None:
             # A claim made before a reset may start its runner after it (a fork server coming
             # back up): the supervisor kills it, as no longer its job, and records nothing.
-            if not disturbances.reset_between(run.job_id, run.start - SPAWN_SLACK, float("inf")):
+            # A fork server killed as it started a runner: the job goes back to pending with
+            # no attempt spent, as the runner's start was never heard of (it dies with it).
+            reset = disturbances.reset_between(run.job_id, run.start - SPAWN_SLACK, float("inf"))
+            if not reset and not disturbances.server_killed_as_it_started(run):
                 problems.append(f"{run.describe()} is in no attempt record")
         else:
             unused.remove(record)

@@ -22,7 +22,7 @@ from supervisor.db.connect import connect
 from supervisor.errors import DatabaseError
 
 from .check import Disturbances, Freeze
-from .hosts import Network
+from .hosts import Network, ns_pid
 from .postgres import Postgres
 from .supervisors import Supervisor, Timers, title
 
@@ -129,6 +129,8 @@ def kill_fork_server(ctx: Context, sup: Supervisor) -> None:
     if server is None:
         return
     ctx.log(f"fault: SIGKILL the fork server of {sup.name} (pid {server.pid})")
+    key = (sup.host.hostname, ns_pid(server.pid) or server.pid)
+    ctx.disturbances.server_kills[key] = time.time()
     with contextlib.suppress(psutil.Error):
         server.kill()
 
