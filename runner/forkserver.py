@@ -155,7 +155,7 @@ def _become_runner(own_fds: tuple[int, ...], go: int, spec_fd: int, result_w: in
         if os.read(go, 1) != GO:  # the server died before the supervisor knew of us
             os._exit(Exit.PARENT_GONE)
         os.close(go)
-        if _unread(result_w):  # the supervisor gave this claim up before we started
+        if _unread(result_w, output_w):  # the supervisor gave this claim up before we started
             os._exit(Exit.PARENT_GONE)
         # The memfd came over our private socketpair from the supervisor: trusted data.
         spec = pickle.loads(os.pread(spec_fd, os.fstat(spec_fd).st_size, 0))  # nosec B301
@@ -165,14 +165,14 @@ def _become_runner(own_fds: tuple[int, ...], go: int, spec_fd: int, result_w: in
     bootstrap.run(spec, result_w, output_w)
 
 
-def _unread(fd: int) -> bool:
-    """Whether nobody reads what `fd` writes any more: the supervisor closes a runner's ends
-    when its claim is lost while it starts. The result channel is a socket pair (its peer
-    closed: POLLHUP); on a pipe's write end it would be POLLERR."""
+def _unread(*fds: int) -> bool:
+    """Whether nobody reads what `fds` write to any more: the supervisor closes a runner's
+    read ends when its claim is lost while it starts. A pipe's write end then polls POLLERR;
+    the result channel, a socket pair, POLLHUP."""
     poller = select.poll()
-    poller.register(fd, select.POLLOUT)
-    gone = select.POLLERR | select.POLLHUP
-    return any(events & gone for _, events in poller.poll(0))
+    for fd in fds:
+        poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
 def _drain(fd: int) -> None:

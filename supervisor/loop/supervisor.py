@@ -47,6 +47,7 @@ from supervisor.loop.talk import Talk
 from supervisor.loop.telemetry import Telemetry, set_title
 from supervisor.loop.write_refusal import WriteRefusal
 from supervisor.metrics import MetricsServer
+from supervisor.runners.jobrow import ClaimedJob
 from supervisor.runners.messages import Updates
 from supervisor.runners.pool import Pool, log_counts
 from supervisor.runners.state import KillReason, Runner
@@ -398,8 +399,14 @@ class Supervisor:
     def _brought(self, brought: Brought, now: float) -> None:
         if brought.updates:
             self.pool.written(brought.updates, brought.steps)
+        # An answer held up past the lease deadline (a frozen network that delivers it late)
+        # brings claims peers may have reclaimed already: fence first, start none of them.
+        self._fence(now)
         for job in brought.jobs:
-            self.pool.start(job, now)
+            if self.heartbeat.fenced and isinstance(job, ClaimedJob):
+                self.pool.forgo(job, "lease lost before the claim's answer came: not started")
+            else:
+                self.pool.start(job, now)
         idle = not self.pool and not self.claims.unwritten
         if brought.wrote and self.options.until_empty and idle:
             self.claims.timing.want()  # all written, nothing runs: the next claim says if empty

@@ -168,9 +168,12 @@ class Pool:
         runner = self.runners.get(job_id)
         if runner is None or runner.job.lease != lease:
             return
+        self._cut_off_starting(runner)
+        runner.kill(reason, detail)
+
+    def _cut_off_starting(self, runner: Runner) -> None:
         if runner.state is RunnerState.STARTING:
             self._cut_off(runner)
-        runner.kill(reason, detail)
 
     def _cut_off(self, runner: Runner) -> None:
         for fd in (runner.result_fd, runner.output_fd):
@@ -294,18 +297,24 @@ class Pool:
                 limits.enforce_time(runner, now, self.config.supervisor.kill_timeout)
 
     def terminate_all(self, now: float) -> None:
-        self.settle()
+        """SIGTERM every runner; one still starting is cut off (it exits before its
+        handler: it has nothing to clean up) without waiting for the fork server."""
         for runner in self:
+            self._cut_off_starting(runner)
             runner.terminate(KillReason.SHUTDOWN, now, self.config.supervisor.kill_timeout)
 
     def kill_all(self, reason: KillReason = KillReason.SHUTDOWN, detail: str = "") -> None:
-        self.settle()
+        """SIGKILL every runner; one still starting is cut off and killed once the fork
+        server names it. Never waits for a slow fork server: a lease fence must not wait,
+        and a runner released meanwhile would run its handler on a claim given up."""
         for runner in self:
+            self._cut_off_starting(runner)
             runner.kill(reason, detail)
 
-    def settle(self) -> None:
-        """Wait for the answer to every runner asked for: then none is STARTING."""
-        self._handle(self.forkserver.events(settle=True))
+    def forgo(self, job: ClaimedJob, why: str) -> None:
+        """Start no runner for `job`, claimed but no longer safely ours (its claim's answer
+        came after the lease ran out): back to pending, no attempt spent."""
+        self._conclude(job, Verdict(Kind.INTERRUPTED, why))
 
     # -- ending ----------------------------------------------------------------------------
 

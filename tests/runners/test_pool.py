@@ -158,19 +158,47 @@ def test_a_malformed_result_is_retried(rig: Rig) -> None:
     assert outcome.error == "runner sent a malformed result (insights not a list)"
 
 
-def test_a_drain_settles_the_starting_runners_first(rig: Rig) -> None:
+def test_a_drain_does_not_wait_for_a_starting_runner_it_cuts_it_off(rig: Rig) -> None:
     rig.run(job(1), 5)
     rig.pool.start(job(2), rig.clock())  # its answer is still on its way
-    rig.spawner.on_settle.append(Started(6))
+    rig.spawner.on_settle.append(Started(6))  # what only a wait for the fork server would see
     rig.pool.terminate_all(rig.clock())
-    assert sorted(rig.ops.sent) == [(5, signal.SIGTERM), (6, signal.SIGTERM)]
+    assert rig.ops.sent == [(5, signal.SIGTERM)] and rig.spawner.on_settle == [Started(6)]
+    starting = next(r for r in rig.pool if r.job_id == "job-2")
+    assert (starting.result_fd, starting.output_fd) == (-1, -1)  # it exits before its handler
+    rig.spawner.start_runner(6)
     rig.spawner.finish("job-1", 5, None, status=signal.SIGTERM)
-    rig.spawner.finish("job-2", 6, None, status=signal.SIGTERM)
+    rig.spawner.finish("job-2", 6, None, status=signal.SIGKILL)
     outcomes = rig.reap()
+    assert (6, signal.SIGKILL) in rig.ops.sent  # killed once the server named it
     assert [(o.kind, o.status, o.keep_error) for o in outcomes] == [
         (Kind.INTERRUPTED, "pending", True)
     ] * 2
     assert rig.pool.counts.interrupted == 2
+
+
+def test_a_lease_fence_cuts_off_starting_runners_without_waiting_for_the_fork_server(
+    rig: Rig,
+) -> None:
+    rig.pool.start(job(1), rig.clock())
+    rig.spawner.on_settle.append(Started(5))
+    rig.pool.kill_all(KillReason.LEASE, "lease lost")
+    (runner,) = rig.pool
+    assert rig.spawner.on_settle == [Started(5)] and rig.ops.sent == []  # no wait, no pid yet
+    assert (runner.result_fd, runner.output_fd) == (-1, -1)
+    rig.spawner.start_runner(5)
+    rig.spawner.finish("job-1", 5, None, status=signal.SIGKILL)
+    (outcome,) = rig.reap()
+    assert rig.ops.sent[0] == (5, signal.SIGKILL)
+    assert (outcome.kind, outcome.status, outcome.retry_count) == (Kind.INTERRUPTED, "pending", 0)
+
+
+def test_a_job_claimed_after_the_lease_was_lost_is_forgone_unstarted(rig: Rig) -> None:
+    rig.pool.forgo(job(1), "lease lost before the claim's answer came: not started")
+    assert not rig.pool and rig.spawner.specs == []
+    (outcome,) = rig.reap()
+    assert (outcome.kind, outcome.status, outcome.retry_count) == (Kind.INTERRUPTED, "pending", 0)
+    assert rig.pool.counts.interrupted == 1 and rig.pool.counts.started == 0
 
 
 def test_a_lost_lease_kills_every_runner_with_that_reason(rig: Rig) -> None:
