@@ -42,11 +42,13 @@ Notice = Done[Any] | Connected | Pending | CheckOwned
 
 
 class Session:
-    def __init__(self, worker_id: str) -> None:
+    def __init__(self, worker_id: str, stale_after: float = 60.0) -> None:
         self.worker_id = worker_id
         self.number = 0  # the connection last seen; 0: none yet
         self.since: float | None = None  # monotonic; None: not connected
-        self.backoff = Backoff(base=0.5, maximum=30.0)
+        # After an outage, peers judge silence once connected for stale_after: retry well
+        # within it, or a live supervisor still backing off is declared dead.
+        self.backoff = Backoff(base=0.5, maximum=min(30.0, stale_after / 4))
         self.retry_at = 0.0
 
     @property

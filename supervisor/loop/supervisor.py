@@ -89,7 +89,7 @@ class Supervisor:
         self.listen = listens(config)
         self.db = Database(url, config.database, self.listen, self._on_connect, name)
         self.outside = Surroundings(self.db, self.signals, self.selector)
-        self.session = Session(self.me.id)
+        self.session = Session(self.me.id, config.supervisor.stale_after)
         self.claims = Claims(self.me.id, ClaimTiming(config.supervisor.interval))
         self.heartbeat = Heartbeat(config, self.me, self._schedules(config))
         self.keeper = Keeper(config.state_dir)  # outcomes a stopped supervisor could not write
