@@ -334,7 +334,8 @@ def _total_shares(
 
 
 def _named(figures: fig.Figures, segment: Column, tied: list[Group]) -> str:
-    names = [figures.segment(segment, g.value) for g in tied]
+    # In the order of their names: the query gives tied groups in no fixed order.
+    names = sorted(figures.segment(segment, g.value) for g in tied)
     if len(names) == 1:
         return names[0]
     # Values that hold commas ("Forced air, Gas") would run into each other.
